@@ -1,0 +1,48 @@
+"""hostops: parallel remote-host administration over SSH.
+
+The public API::
+
+    from hostops import load_inventory, run
+    report = run(load_inventory("inventory.yaml"), "uptime")
+    for result in report.failed:
+        print(result.host, result.status, result.error)
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from hostops.console import OutputMode, ViewOptions
+from hostops.engine import run
+from hostops.errors import ConfigError, HostopsError, InternalError, UsageError, exit_code_for
+from hostops.inventory import apply_overrides, load_inventory
+from hostops.models import (
+    Connection,
+    Host,
+    HostKeyPolicy,
+    HostResult,
+    RunOptions,
+    RunReport,
+    Status,
+)
+
+__all__ = [
+    "ConfigError",
+    "Connection",
+    "Host",
+    "HostKeyPolicy",
+    "HostResult",
+    "HostopsError",
+    "InternalError",
+    "OutputMode",
+    "RunOptions",
+    "RunReport",
+    "Status",
+    "UsageError",
+    "ViewOptions",
+    "__version__",
+    "apply_overrides",
+    "exit_code_for",
+    "load_inventory",
+    "run",
+]

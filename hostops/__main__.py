@@ -1,0 +1,7 @@
+"""``python -m hostops``."""
+
+import sys
+
+from hostops.cli import main
+
+sys.exit(main())

@@ -1,0 +1,156 @@
+"""The only writer to the terminal. Every write takes the one console lock and is whole lines.
+
+Remote output is written as raw bytes, a whole line per write call, never
+through a formatting library: markup or soft-wrapping applied to untrusted
+host output would change it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import enum
+import json
+import os
+import sys
+from collections.abc import Iterable
+from contextlib import AbstractContextManager as ContextManager
+from dataclasses import dataclass
+
+from hostops.models import HostResult, RunReport, Status
+
+_RESET = "\033[0m"
+_STATUS_COLOR = {
+    Status.OK: "\033[32m",
+    Status.FAILED: "\033[31m",
+    Status.TIMEOUT: "\033[31m",
+    Status.ERROR: "\033[31m",
+    Status.UNREACHABLE: "\033[33m",
+    Status.AUTH_FAILED: "\033[33m",
+    Status.HOSTKEY_REJECTED: "\033[33m",
+    Status.SKIPPED: "\033[2m",
+    Status.INTERRUPTED: "\033[35m",
+}
+_HOST_COLOR = "\033[36m"
+_ERR_COLOR = "\033[31m"
+
+
+class OutputMode(str, enum.Enum):
+    """How results are shown (``--output``)."""
+
+    STREAM = "stream"  # lines as they arrive: "web01 | line"
+    JSON = "json"  # one JSON object per host, as each finishes
+    NONE = "none"  # nothing: for scripts that use the returned RunReport
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass(frozen=True)
+class ViewOptions:
+    """What the aggregator renders, and how."""
+
+    mode: OutputMode = OutputMode.NONE
+    color: bool | None = None  # None: on a TTY, unless NO_COLOR is set
+    summary: bool = True
+
+
+def use_color(fd: int, choice: bool | None) -> bool:
+    """Colour only on a TTY, never with NO_COLOR set (https://no-color.org)."""
+    if choice is not None:
+        return choice
+    return "NO_COLOR" not in os.environ and os.isatty(fd)
+
+
+class Console:
+    """Writes to stdout and stderr under one lock, a whole blob per call."""
+
+    def __init__(
+        self, lock: ContextManager[object] | None = None, color: bool | None = None
+    ) -> None:
+        self._lock = lock if lock is not None else contextlib.nullcontext()
+        self.out_color = use_color(1, color)
+        self.err_color = use_color(2, color)
+        self._closed: set[int] = set()
+
+    def out(self, data: bytes) -> None:
+        self._write(1, data)
+
+    def err(self, data: bytes) -> None:
+        self._write(2, data)
+
+    def message(self, kind: str, text: str) -> None:
+        """``hostops: KIND: text`` on stderr, one line."""
+        line = f"hostops: {kind}: {' '.join(text.split())}"
+        if self.err_color and kind == "error":
+            line = f"{_ERR_COLOR}{line}{_RESET}"
+        self.err((line + "\n").encode())
+
+    def _write(self, fd: int, data: bytes) -> None:
+        if not data or fd in self._closed:
+            return
+        with self._lock:
+            view = memoryview(data)
+            while view:
+                try:
+                    n = os.write(fd, view)
+                except BrokenPipeError:  # `hostops ... | head`: stop writing, keep running
+                    self._closed.add(fd)
+                    return
+                view = view[n:]
+
+
+class StreamRenderer:
+    """``host | line`` for stdout, ``host ! line`` for stderr, names padded to the longest."""
+
+    def __init__(self, names: Iterable[str], console: Console) -> None:
+        self._width = max((len(n) for n in names), default=0)
+        self._console = console
+
+    def lines(self, host: str, stream: str, lines: list[bytes]) -> None:
+        out = stream == "stdout"
+        color = self._console.out_color if out else self._console.err_color
+        name = host.ljust(self._width)
+        prefix = (f"{_HOST_COLOR}{name}{_RESET}" if color else name).encode()
+        sep = b" | " if out else b" ! "
+        blob = b"".join(prefix + sep + line + b"\n" for line in lines)
+        (self._console.out if out else self._console.err)(blob)
+
+
+def json_line(result: HostResult) -> bytes:
+    """One ``--output json`` line."""
+    return json.dumps(result.to_json(), ensure_ascii=False).encode() + b"\n"
+
+
+def summary_text(report: RunReport, color: bool) -> str:
+    """The end-of-run summary: counts per status, time, and one line per host that did not succeed."""
+    counts = report.counts()
+    parts = []
+    for status in Status:
+        if counts.get(status):
+            text = f"{counts[status]} {status.value}"
+            parts.append(f"{_STATUS_COLOR[status]}{text}{_RESET}" if color else text)
+    n = len(report.results)
+    head = (
+        f"hostops: {n} host{'s' if n != 1 else ''} in {report.duration_s:.2f} s: {', '.join(parts)}"
+    )
+    lines = [head]
+    bad = report.failed
+    width = max((len(r.host) for r in bad), default=0)
+    status_width = max((len(r.status.value) for r in bad), default=0)
+    for r in bad:
+        status = r.status.value.ljust(status_width)
+        if color:
+            status = f"{_STATUS_COLOR[r.status]}{status}{_RESET}"
+        lines.append(f"  {status}  {r.host.ljust(width)}  {_one_line(r.error or '')}")
+    if report.interrupted:
+        lines.append("  the run was interrupted (Ctrl-C)")
+    return "\n".join(lines) + "\n"
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def fallback_stderr(text: str) -> None:
+    """Last-resort diagnostics when no Console can be built."""
+    sys.stderr.write(text + "\n")

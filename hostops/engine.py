@@ -1,0 +1,179 @@
+"""The orchestration: worker processes, the task queue, the event queue, the aggregator's
+lifetime, and Ctrl-C. Usable from scripts: ``run(hosts, "uptime")`` returns a RunReport.
+
+Every wait here is bounded or watches process sentinels, so a dead worker or
+aggregator ends the run with an account of it instead of a hang.
+"""
+
+from __future__ import annotations
+
+import math
+import multiprocessing
+import os
+import threading
+import time
+from multiprocessing.connection import wait
+
+from hostops.aggregator import aggregator_main
+from hostops.console import ViewOptions
+from hostops.errors import InternalError
+from hostops.events import EndOfRun, Interrupt, WorkerDied
+from hostops.models import Host, RunOptions, RunReport
+from hostops.worker import WorkerSpec, worker_main
+
+_POLL_S = 1.0
+_AFTER_INTERRUPT_S = 15.0  # how long workers get to kill remote commands after Ctrl-C
+_REPORT_TIMEOUT_S = 60.0
+
+
+def plan(n_hosts: int, options: RunOptions) -> tuple[int, int]:
+    """(worker processes, session threads per worker) for ``n_hosts`` hosts.
+
+    Total concurrency is ``min(forks, hosts)``, spread evenly over the workers,
+    so a small run still uses every worker rather than piling onto the first.
+    """
+    concurrency = max(1, min(options.forks, n_hosts))
+    workers = max(1, min(options.workers or os.cpu_count() or 1, concurrency))
+    return workers, math.ceil(concurrency / workers)
+
+
+def _context() -> multiprocessing.context.BaseContext:
+    # fork is the cheapest start (no re-import of paramiko per worker) and is
+    # safe while this process has no other threads; a host program with threads
+    # gets forkserver, which never forks a threaded process.
+    method = "fork" if threading.active_count() == 1 else "forkserver"
+    if method not in multiprocessing.get_all_start_methods():
+        method = "spawn"
+    return multiprocessing.get_context(method)
+
+
+def run(
+    hosts: list[Host],
+    command: str,
+    options: RunOptions | None = None,
+    view: ViewOptions | None = None,
+) -> RunReport:
+    """Run ``command`` on every host in parallel and return every host's result.
+
+    Host failures are values in the report, never exceptions. Raises
+    :class:`InternalError` when hostops itself fails (the aggregator is lost)
+    and KeyboardInterrupt only if a second Ctrl-C cuts the orderly stop short.
+    """
+    options = options or RunOptions()
+    view = view or ViewOptions()
+    if not hosts:
+        return RunReport(results=(), duration_s=0.0)
+    ctx = _context()
+    n_workers, threads = plan(len(hosts), options)
+    tasks = ctx.Queue()
+    events = ctx.Queue()
+    cancel = ctx.Event()
+    lock = ctx.Lock()  # the one console lock: every writer to the terminal takes it
+    report_in, report_out = ctx.Pipe(duplex=False)
+    started = time.monotonic()
+    aggregator = ctx.Process(
+        target=aggregator_main,
+        args=(hosts, view, events, report_out, lock, started),
+        name="hostops-aggregator",
+        daemon=True,
+    )
+    aggregator.start()
+    report_out.close()
+    spec = WorkerSpec(command, options, threads)
+    workers = [
+        ctx.Process(
+            target=worker_main,
+            args=(spec, tasks, events, cancel),
+            name=f"hostops-worker-{i}",
+            daemon=True,
+        )
+        for i in range(n_workers)
+    ]
+    for w in workers:
+        w.start()
+    # Tasks go on the queue only now: its feeder thread must not exist at fork time.
+    for host in hosts:
+        tasks.put(host)
+    for _ in workers:
+        tasks.put(None)  # one end signal per worker
+    interrupted = False
+    try:
+        try:
+            _supervise(workers, aggregator, events, deadline=None)
+        except KeyboardInterrupt:
+            interrupted = True
+            cancel.set()
+            events.put(Interrupt())
+            _supervise(workers, aggregator, events, deadline=time.monotonic() + _AFTER_INTERRUPT_S)
+        events.put(EndOfRun())
+        report = _receive_report(report_in, aggregator)
+    finally:
+        for w in workers:
+            if w.is_alive():
+                w.kill()
+        if aggregator.is_alive():
+            aggregator.join(timeout=5)
+        if aggregator.is_alive():
+            aggregator.kill()
+        tasks.cancel_join_thread()
+        events.cancel_join_thread()
+    if interrupted and not report.interrupted:
+        report = RunReport(
+            report.results,
+            report.duration_s,
+            report.workers,
+            True,
+            report.internal_error,
+            report.warnings,
+        )
+    return report
+
+
+def _supervise(
+    workers: list[multiprocessing.process.BaseProcess],
+    aggregator: multiprocessing.process.BaseProcess,
+    events: multiprocessing.queues.Queue,
+    deadline: float | None,
+) -> None:
+    """Wait until every worker has exited, telling the aggregator about any that died."""
+    alive = {w.sentinel: w for w in workers if w.exitcode is None}
+    while alive:
+        timeout = (
+            _POLL_S if deadline is None else max(0.0, min(_POLL_S, deadline - time.monotonic()))
+        )
+        ready = wait([*alive, aggregator.sentinel], timeout=timeout)
+        if aggregator.sentinel in ready:
+            raise InternalError(
+                f"the aggregator process died (exit code {aggregator.exitcode}); results are lost"
+            )
+        for sentinel in ready:
+            worker = alive.pop(sentinel)
+            worker.join()
+            if worker.exitcode != 0:
+                events.put(WorkerDied(worker.pid or 0, worker.exitcode))
+        if deadline is not None and time.monotonic() >= deadline:
+            for worker in alive.values():
+                worker.kill()
+                worker.join(timeout=5)
+                events.put(WorkerDied(worker.pid or 0, worker.exitcode))
+            return
+
+
+def _receive_report(
+    conn: multiprocessing.connection.Connection, aggregator: multiprocessing.process.BaseProcess
+) -> RunReport:
+    deadline = time.monotonic() + _REPORT_TIMEOUT_S
+    while time.monotonic() < deadline:
+        ready = wait([conn, aggregator.sentinel], timeout=_POLL_S)
+        if conn in ready:
+            try:
+                return conn.recv()
+            except EOFError:
+                break
+        elif aggregator.sentinel in ready:
+            if conn.poll(0):
+                return conn.recv()
+            break
+    raise InternalError(
+        f"the aggregator process ended without a report (exit code {aggregator.exitcode})"
+    )

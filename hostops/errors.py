@@ -1,0 +1,83 @@
+"""The one exception tree of hostops, and the one place exit codes are decided.
+
+::
+
+    HostopsError                 exit 4 unless a subclass says otherwise
+    ├── UsageError               exit 2: a bad option or argument, nothing ran
+    ├── ConfigError (ValueError) exit 2: a broken inventory, nothing ran
+    └── InternalError            exit 4: hostops itself failed (aggregator lost, ...)
+
+Host failures are not exceptions: they are values (``HostResult.status``) and
+reach the exit code through :func:`exit_code_for`.
+"""
+
+from __future__ import annotations
+
+from hostops.models import RunReport, Status
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_UNREACHABLE = 3
+EXIT_INTERNAL = 4
+EXIT_INTERRUPTED = 130
+
+_UNREACHABLE = frozenset({Status.UNREACHABLE, Status.AUTH_FAILED, Status.HOSTKEY_REJECTED})
+_FAILED = frozenset({Status.FAILED, Status.TIMEOUT, Status.ERROR})
+
+
+class HostopsError(Exception):
+    """Root of every error hostops raises. ``str(err)`` is the one-line message."""
+
+    exit_code = EXIT_INTERNAL
+
+
+class UsageError(HostopsError):
+    """A bad option or argument; nothing ran."""
+
+    exit_code = EXIT_USAGE
+
+
+class ConfigError(HostopsError, ValueError):
+    """A broken input file. The message starts with ``FILE:LINE:`` when the line is known."""
+
+    exit_code = EXIT_USAGE
+
+    def __init__(self, message: str, *, path: str | None = None, line: int | None = None):
+        self.path = path
+        self.line = line
+        self.reason = message
+        where = path or ""
+        if path and line is not None:
+            where = f"{path}:{line}"
+        super().__init__(f"{where}: {message}" if where else message)
+
+
+class InternalError(HostopsError):
+    """hostops itself failed: a lost aggregator, an unexpected bug."""
+
+    exit_code = EXIT_INTERNAL
+
+
+def exit_code_for(outcome: RunReport | BaseException) -> int:
+    """Map a finished run, or the exception that ended it, to the process exit code.
+
+    Precedence: 130 (interrupted) > 4 (internal) > 3 (unreachable, auth,
+    host key) > 1 (failed, timeout, error) > 0 (every host ok or skipped).
+    """
+    if isinstance(outcome, KeyboardInterrupt):
+        return EXIT_INTERRUPTED
+    if isinstance(outcome, HostopsError):
+        return outcome.exit_code
+    if isinstance(outcome, BaseException):
+        return EXIT_INTERNAL
+    statuses = {r.status for r in outcome.results}
+    if outcome.interrupted or Status.INTERRUPTED in statuses:
+        return EXIT_INTERRUPTED
+    if outcome.internal_error:
+        return EXIT_INTERNAL
+    if statuses & _UNREACHABLE:
+        return EXIT_UNREACHABLE
+    if statuses & _FAILED:
+        return EXIT_FAILED
+    return EXIT_OK

@@ -1,0 +1,89 @@
+"""YAML read with line numbers kept, so every complaint can name ``FILE:LINE``.
+
+PyYAML's composer already records where each node starts; these helpers walk
+the node tree instead of the constructed data so the line stays at hand.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+
+from hostops.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Node:
+    """A YAML node and the file it came from."""
+
+    node: yaml.Node
+    path: str
+    loader: yaml.SafeLoader
+
+    @property
+    def line(self) -> int:
+        return self.node.start_mark.line + 1
+
+    def error(self, message: str) -> ConfigError:
+        """A ConfigError pointing at this node."""
+        return ConfigError(message, path=self.path, line=self.line)
+
+    def is_null(self) -> bool:
+        return isinstance(self.node, yaml.ScalarNode) and self.node.tag == "tag:yaml.org,2002:null"
+
+    def value(self) -> Any:
+        """The plain Python value of this node (and all below it)."""
+        return self.loader.construct_object(self.node, deep=True)
+
+    def mapping(self, what: str) -> list[tuple[str, Node]]:
+        """The (key, value) pairs of a mapping node; duplicate keys are an error."""
+        if not isinstance(self.node, yaml.MappingNode):
+            raise self.error(f"{what} must be a mapping, not {_kind(self.node)}")
+        pairs: list[tuple[str, Node]] = []
+        seen: dict[str, int] = {}
+        for key_node, value_node in self.node.value:
+            key_at = Node(key_node, self.path, self.loader)
+            key = key_at.value()
+            if not isinstance(key, str) or not key:
+                raise key_at.error(f"keys in {what} must be non-empty strings, not {key!r}")
+            if key in seen:
+                raise key_at.error(f"duplicate key {key!r} in {what} (first at line {seen[key]})")
+            seen[key] = key_at.line
+            pairs.append((key, Node(value_node, self.path, self.loader)))
+        return pairs
+
+
+def _kind(node: yaml.Node) -> str:
+    if isinstance(node, yaml.MappingNode):
+        return "a mapping"
+    if isinstance(node, yaml.SequenceNode):
+        return "a list"
+    if node.tag == "tag:yaml.org,2002:null":
+        return "empty"
+    return f"the scalar {node.value!r}"
+
+
+def load_yaml(path: str) -> Node:
+    """Parse one YAML document from ``path``; syntax errors name the file and line."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+    except FileNotFoundError:
+        raise ConfigError("no such file", path=path) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read: {exc}", path=path) from None
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else None
+        problem = exc.problem or exc.context or "invalid YAML"
+        raise ConfigError(f"invalid YAML: {problem}", path=path, line=line) from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"invalid YAML: {exc}", path=path) from None
+    if node is None:
+        raise ConfigError("the file is empty", path=path, line=1)
+    return Node(node, path, loader)

@@ -1,0 +1,141 @@
+"""The result model: frozen dataclasses of builtins, safe to pickle across processes."""
+
+from __future__ import annotations
+
+import enum
+from collections import Counter
+from dataclasses import dataclass, field
+
+
+class Status(str, enum.Enum):
+    """What happened on one host. One set for the whole product."""
+
+    OK = "ok"
+    FAILED = "failed"  # the command ran and exited non-zero
+    TIMEOUT = "timeout"
+    UNREACHABLE = "unreachable"
+    AUTH_FAILED = "auth_failed"
+    HOSTKEY_REJECTED = "hostkey_rejected"
+    ERROR = "error"  # connection lost, worker died, anything else
+    SKIPPED = "skipped"
+    INTERRUPTED = "interrupted"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class HostKeyPolicy(str, enum.Enum):
+    """How unknown and changed SSH host keys are treated."""
+
+    STRICT = "strict"  # unknown or changed key: refuse the host
+    ACCEPT_NEW = "accept-new"  # record unknown keys, refuse changed ones
+    OFF = "off"  # accept anything (warns)
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class Connection(str, enum.Enum):
+    """How a host is reached."""
+
+    SSH = "ssh"
+    LOCAL = "local"  # a local subprocess, same result model
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass(frozen=True)
+class Host:
+    """One inventory host, with every setting already resolved."""
+
+    name: str
+    address: str
+    port: int = 22
+    user: str | None = None  # None: the local user name, as ssh does
+    identity_files: tuple[str, ...] = ()
+    known_hosts: str | None = None  # None: ~/.ssh/known_hosts
+    connection: Connection = Connection.SSH
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How a run behaves. Every field has a safe default."""
+
+    workers: int | None = None  # None: the CPU count
+    forks: int = 64  # total concurrent host sessions, spread over the workers
+    connect_timeout: float = 10.0
+    timeout: float | None = None  # None: the command may run forever
+    host_key_policy: HostKeyPolicy = HostKeyPolicy.STRICT
+    use_agent: bool = True
+    kill_grace_s: float = 2.0  # between TERM and KILL of a timed-out command
+
+
+@dataclass(frozen=True)
+class HostResult:
+    """The whole account of one host in one run.
+
+    ``exit_code`` is None when the command did not end by itself (killed by a
+    signal, never started); ``signal`` then names the signal, if one is known.
+    ``stdout`` and ``stderr`` are the raw bytes the host sent.
+    """
+
+    host: str
+    address: str
+    status: Status
+    exit_code: int | None = None
+    signal: str | None = None
+    stdout: bytes = b""
+    stderr: bytes = b""
+    duration_s: float = 0.0
+    error: str | None = None
+
+    def to_json(self) -> dict[str, object]:
+        """The documented JSON object of ``--output json`` (invalid UTF-8 replaced)."""
+        return {
+            "host": self.host,
+            "address": self.address,
+            "status": self.status.value,
+            "exit_code": self.exit_code,
+            "signal": self.signal,
+            "stdout": self.stdout.decode("utf-8", "replace"),
+            "stderr": self.stderr.decode("utf-8", "replace"),
+            "duration_s": round(self.duration_s, 3),
+            "error": self.error,
+        }
+
+
+@dataclass(frozen=True)
+class WorkerStats:
+    """What one worker process did: for diagnostics and for the tests of the engine's shape."""
+
+    pid: int
+    hosts: int = 0
+    known_hosts_loads: int = 0  # files parsed; at most one per distinct file per worker
+    key_loads: int = 0  # private key files parsed; at most one per distinct file per worker
+
+
+@dataclass(frozen=True)
+class RunReport:
+    """Every host's result, in inventory order, and how the run went."""
+
+    results: tuple[HostResult, ...]
+    duration_s: float
+    workers: tuple[WorkerStats, ...] = ()
+    interrupted: bool = False
+    internal_error: str | None = None  # hostops itself failed (e.g. the aggregator was lost)
+    warnings: tuple[str, ...] = field(default=())
+
+    @property
+    def succeeded(self) -> tuple[HostResult, ...]:
+        """Hosts whose status is ok."""
+        return tuple(r for r in self.results if r.status is Status.OK)
+
+    @property
+    def failed(self) -> tuple[HostResult, ...]:
+        """Hosts whose status is neither ok nor skipped."""
+        return tuple(r for r in self.results if r.status not in (Status.OK, Status.SKIPPED))
+
+    def counts(self) -> Counter[Status]:
+        """How many hosts ended in each status."""
+        return Counter(r.status for r in self.results)

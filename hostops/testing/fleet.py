@@ -1,0 +1,262 @@
+"""Start and stop real OpenSSH sshd daemons on loopback addresses."""
+
+from __future__ import annotations
+
+import contextlib
+import getpass
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+SSHD = "/usr/sbin/sshd"  # sshd refuses to run from a relative path
+_READY_TIMEOUT_S = 15.0
+
+
+class SshdMissing(RuntimeError):
+    """OpenSSH's sshd is not installed: tests need it (apt-get install openssh-server)."""
+
+
+def free_port(address: str) -> int:
+    """A TCP port that is free on ``address`` right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((address, 0))
+        return int(s.getsockname()[1])
+
+
+def loopback_address(index: int, base: int = 42) -> str:
+    """The index-th fleet address: 127.<base>.x.y, never 127.0.0.1."""
+    return f"127.{base}.{index // 250}.{index % 250 + 1}"
+
+
+@dataclass
+class FleetHost:
+    """One sshd of the fleet."""
+
+    name: str
+    address: str
+    port: int
+    directory: Path
+    host_key_line: str = ""  # "ssh-ed25519 AAAA..." of this daemon
+    process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+
+    @property
+    def log(self) -> Path:
+        """The daemon's own log (sshd -e writes to stderr, which goes here)."""
+        return self.directory / "sshd.log"
+
+    @property
+    def known_hosts_pattern(self) -> str:
+        return self.address if self.port == 22 else f"[{self.address}]:{self.port}"
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
+
+
+class SshdFleet:
+    """N real sshd daemons under ``root``; use as a context manager.
+
+    ``user`` is who logs in (default: the current user); the generated client
+    key is authorized for every daemon. ``extra_config`` lines are added to
+    every sshd_config (e.g. ``LogLevel DEBUG``).
+    """
+
+    def __init__(
+        self,
+        root: str | os.PathLike[str],
+        count: int,
+        *,
+        user: str | None = None,
+        extra_config: tuple[str, ...] = (),
+        name_format: str = "host{:02d}",
+        address_base: int = 42,
+    ) -> None:
+        if not os.path.exists(SSHD):
+            raise SshdMissing(
+                f"{SSHD} not found: install openssh-server (apt-get install openssh-server)"
+            )
+        self.root = Path(root)
+        self.count = count
+        self.user = user or getpass.getuser()
+        self.extra_config = extra_config
+        self.hosts: list[FleetHost] = [
+            FleetHost(
+                name=name_format.format(i + 1),
+                address=loopback_address(i, address_base),
+                port=0,
+                directory=self.root / name_format.format(i + 1),
+            )
+            for i in range(count)
+        ]
+        self.client_key = self.root / "client_key"
+        self.known_hosts = self.root / "known_hosts"
+        self.authorized_keys = self.root / "authorized_keys"
+
+    # -- lifecycle --------------------------------------------------------------
+    def __enter__(self) -> SshdFleet:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        """Generate keys, start every daemon, wait until each answers with its banner."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        # Readable by other users: sshd reads authorized_keys as the target user.
+        os.chmod(self.root, 0o755)
+        if os.geteuid() == 0:
+            os.makedirs("/run/sshd", mode=0o755, exist_ok=True)  # sshd's privsep directory
+        _keygen(self.client_key)
+        shutil.copy(f"{self.client_key}.pub", self.authorized_keys)
+        os.chmod(self.authorized_keys, 0o644)
+        try:
+            for host in self.hosts:
+                self._launch(host)
+            for host in self.hosts:
+                self._wait_ready(host)
+        except BaseException:
+            self.stop()
+            raise
+        self.write_known_hosts(self.known_hosts)
+
+    def stop(self) -> None:
+        """Stop every daemon and the sessions it serves."""
+        for host in self.hosts:
+            if host.process and host.process.poll() is None:
+                _killpg(host.process.pid, signal.SIGTERM)
+        for host in self.hosts:
+            if host.process:
+                try:
+                    host.process.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    _killpg(host.process.pid, signal.SIGKILL)
+                    host.process.wait(timeout=5)
+
+    def _launch(self, host: FleetHost, attempts: int = 5) -> None:
+        host.directory.mkdir(parents=True, exist_ok=True)
+        key = host.directory / "ssh_host_ed25519_key"
+        if not key.exists():
+            _keygen(key)
+        host.host_key_line = " ".join(Path(f"{key}.pub").read_text().split()[:2])
+        for _ in range(attempts):
+            host.port = free_port(host.address)
+            config = host.directory / "sshd_config"
+            config.write_text(self._config(host, key))
+            with open(host.log, "ab") as log:
+                host.process = subprocess.Popen(
+                    [SSHD, "-D", "-e", "-f", str(config)],
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=log,
+                    start_new_session=True,  # stop() kills it and its sessions as a group
+                )
+            # The port was free a moment ago; another process may have taken it since.
+            if self._banner_or_exit(host):
+                return
+        raise RuntimeError(f"sshd for {host.name} did not start: {host.log.read_text()[-2000:]}")
+
+    def _banner_or_exit(self, host: FleetHost) -> bool:
+        """Wait until the daemon answers (True) or exits (False)."""
+        deadline = time.monotonic() + _READY_TIMEOUT_S
+        while time.monotonic() < deadline:
+            assert host.process is not None
+            if host.process.poll() is not None:
+                return False
+            if _banner(host.address, host.port):
+                return True
+            time.sleep(0.01)
+        raise RuntimeError(f"sshd for {host.name} gave no banner in {_READY_TIMEOUT_S} s")
+
+    def _wait_ready(self, host: FleetHost) -> None:
+        if not self._banner_or_exit(host):
+            raise RuntimeError(f"sshd for {host.name} exited: {host.log.read_text()[-2000:]}")
+
+    def _config(self, host: FleetHost, key: Path) -> str:
+        lines = [
+            f"ListenAddress {host.address}:{host.port}",
+            f"HostKey {key}",
+            f"PidFile {host.directory / 'sshd.pid'}",
+            f"AuthorizedKeysFile {self.authorized_keys}",
+            "StrictModes no",
+            "UsePAM no",
+            "PasswordAuthentication no",
+            "KbdInteractiveAuthentication no",
+            "PubkeyAuthentication yes",
+            "PermitRootLogin prohibit-password",
+            "MaxStartups 1000",
+            "MaxSessions 200",
+            "UseDNS no",
+            "PrintMotd no",
+            "Subsystem sftp internal-sftp",
+            # bash started by sshd sources ~/.bashrc when SHLVL < 2; a developer's
+            # .bashrc (pyenv init ...) would add ~100 ms to every command.
+            "SetEnv SHLVL=1",
+            *self.extra_config,
+        ]
+        return "\n".join(lines) + "\n"
+
+    # -- files for clients --------------------------------------------------------
+    def write_known_hosts(
+        self, path: str | os.PathLike[str], hosts: list[FleetHost] | None = None
+    ) -> Path:
+        """Write known_hosts lines for ``hosts`` (default: all) to ``path``."""
+        lines = [f"{h.known_hosts_pattern} {h.host_key_line}\n" for h in (hosts or self.hosts)]
+        Path(path).write_text("".join(lines))
+        return Path(path)
+
+    def inventory_text(
+        self,
+        hosts: list[FleetHost] | None = None,
+        *,
+        known_hosts: str | os.PathLike[str] | None = None,
+        identity_file: str | os.PathLike[str] | None = None,
+    ) -> str:
+        """A native YAML inventory for ``hosts`` (default: all)."""
+        lines = [
+            "defaults:",
+            f"  user: {self.user}",
+            f"  identity_file: {identity_file or self.client_key}",
+            f"  known_hosts: {known_hosts or self.known_hosts}",
+            "hosts:",
+        ]
+        for h in hosts or self.hosts:
+            lines += [f"  {h.name}:", f"    address: {h.address}", f"    port: {h.port}"]
+        return "\n".join(lines) + "\n"
+
+    def write_inventory(
+        self, path: str | os.PathLike[str], hosts: list[FleetHost] | None = None, **kw: object
+    ) -> Path:
+        """Write :meth:`inventory_text` to ``path`` and return the path."""
+        Path(path).write_text(self.inventory_text(hosts, **kw))  # type: ignore[arg-type]
+        return Path(path)
+
+
+def _keygen(path: Path) -> None:
+    if path.exists():
+        return
+    subprocess.run(
+        ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "hostops-test", "-f", str(path)],
+        check=True,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def _banner(address: str, port: int) -> bool:
+    try:
+        with socket.create_connection((address, port), timeout=1.0) as s:
+            s.settimeout(2.0)
+            return s.recv(64).startswith(b"SSH-2.0")
+    except OSError:
+        return False
+
+
+def _killpg(pid: int, sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, sig)

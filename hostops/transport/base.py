@@ -1,0 +1,109 @@
+"""What every transport shares: failures as values, and the loop that drives a running command.
+
+A transport opens a :class:`Connection` to a host and starts a command as a
+:class:`RunningCommand`; :func:`drive` then streams its output, enforces the
+timeout and cancellation, and kills the command's whole process group when it
+has to: TERM first, KILL after a grace period.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from hostops.models import Status
+
+Sink = Callable[[str, bytes], None]  # (stream, data)
+
+
+class HostFailure(Exception):
+    """A host-level failure inside a worker; turned into a HostFinished event, never re-raised."""
+
+    def __init__(self, status: Status, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+@dataclass(frozen=True)
+class ExecOutcome:
+    """How a command ended."""
+
+    exit_code: int | None
+    signal: str | None
+    status: Status
+    error: str | None = None
+
+
+class RunningCommand(Protocol):
+    """A command started on a host."""
+
+    def pump(self, sink: Sink, wait_s: float) -> bool:
+        """Pass output that arrives within ``wait_s`` to ``sink``; True once the command ended
+        and all its output was passed on."""
+
+    def signal_group(self, name: str) -> None:
+        """Send signal ``name`` (TERM, KILL) to the command's process group."""
+
+    def result(self) -> tuple[int | None, str | None]:
+        """(exit code, signal name) of an ended command; (None, None) if unknown."""
+
+    def lost(self) -> str | None:
+        """Why the command's connection was lost before it ended, or None."""
+
+
+class Connection(Protocol):
+    """An open session with one host."""
+
+    def start(self, command: str) -> RunningCommand: ...
+
+    def close(self) -> None: ...
+
+
+_TICK_S = 0.5  # longest wait between checks of the deadline and the cancel flag
+
+
+def drive(
+    cmd: RunningCommand,
+    sink: Sink,
+    *,
+    timeout: float | None,
+    cancel: threading.Event | None,
+    grace_s: float,
+) -> ExecOutcome:
+    """Run ``cmd`` to its end, or stop it at ``timeout`` / on ``cancel``."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        wait = _TICK_S if deadline is None else max(0.0, min(_TICK_S, deadline - time.monotonic()))
+        if cmd.pump(sink, wait):
+            break
+        if cancel is not None and cancel.is_set():
+            return _stop(cmd, sink, grace_s, Status.INTERRUPTED, "interrupted")
+        if deadline is not None and time.monotonic() >= deadline:
+            return _stop(cmd, sink, grace_s, Status.TIMEOUT, f"timed out after {timeout:g} s")
+    lost = cmd.lost()
+    exit_code, sig = cmd.result()
+    if lost:
+        return ExecOutcome(None, sig, Status.ERROR, lost)
+    if exit_code == 0:
+        return ExecOutcome(0, None, Status.OK)
+    if exit_code is not None:
+        return ExecOutcome(exit_code, None, Status.FAILED, f"exit {exit_code}")
+    return ExecOutcome(
+        None, sig, Status.FAILED, f"killed by signal {sig}" if sig else "no exit status"
+    )
+
+
+def _stop(cmd: RunningCommand, sink: Sink, grace_s: float, status: Status, why: str) -> ExecOutcome:
+    """TERM the process group, give it ``grace_s`` to go, then KILL it."""
+    for name in ("TERM", "KILL"):
+        cmd.signal_group(name)
+        end = time.monotonic() + grace_s
+        while time.monotonic() < end:
+            if cmd.pump(sink, min(_TICK_S, max(0.0, end - time.monotonic()))):
+                _, sig = cmd.result()
+                return ExecOutcome(None, sig or name, status, why)
+    return ExecOutcome(None, "KILL", status, f"{why}; the process did not end after KILL")

@@ -1,0 +1,76 @@
+"""``connection: local``: the command runs in a local subprocess, same result model as SSH."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pwd
+import selectors
+import signal
+import subprocess
+
+from hostops.events import STDERR, STDOUT
+from hostops.transport.base import Sink
+
+_CHUNK = 65536
+
+
+class LocalCommand:
+    """A local shell command in its own session (so its whole process group can be killed)."""
+
+    def __init__(self, command: str) -> None:
+        shell = pwd.getpwuid(os.getuid()).pw_shell or "/bin/sh"
+        self._proc = subprocess.Popen(
+            [shell, "-c", command],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
+        self._selector = selectors.DefaultSelector()
+        assert self._proc.stdout is not None and self._proc.stderr is not None
+        self._selector.register(self._proc.stdout, selectors.EVENT_READ, STDOUT)
+        self._selector.register(self._proc.stderr, selectors.EVENT_READ, STDERR)
+
+    def pump(self, sink: Sink, wait_s: float) -> bool:
+        if self._selector.get_map():
+            for key, _ in self._selector.select(wait_s):
+                data = os.read(key.fd, _CHUNK)
+                if data:
+                    sink(key.data, data)
+                else:
+                    self._selector.unregister(key.fileobj)
+                    key.fileobj.close()  # type: ignore[union-attr]
+            if self._selector.get_map():
+                return False
+        try:
+            self._proc.wait(timeout=wait_s)
+        except subprocess.TimeoutExpired:
+            return False
+        self._selector.close()
+        return True
+
+    def signal_group(self, name: str) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self._proc.pid, signal.Signals[f"SIG{name}"])
+
+    def result(self) -> tuple[int | None, str | None]:
+        code = self._proc.returncode
+        if code is None:
+            return None, None
+        if code < 0:
+            return None, signal.Signals(-code).name.removeprefix("SIG")
+        return code, None
+
+    def lost(self) -> str | None:
+        return None
+
+
+class LocalConnection:
+    """Runs commands on this machine."""
+
+    def start(self, command: str) -> LocalCommand:
+        return LocalCommand(command)
+
+    def close(self) -> None:
+        pass

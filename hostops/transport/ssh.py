@@ -1,0 +1,382 @@
+"""SSH sessions with paramiko. The only module that imports paramiko.
+
+One :class:`SshContext` lives in each worker process and is shared by all its
+sessions: it parses each known_hosts file and each private key once, so the
+cost of a run stays linear in the number of hosts.
+"""
+
+from __future__ import annotations
+
+import base64
+import fcntl
+import getpass
+import hashlib
+import os
+import secrets
+import select
+import socket
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import paramiko
+
+from hostops.events import STDERR, STDOUT
+from hostops.models import Host, HostKeyPolicy, RunOptions, Status
+from hostops.transport.base import HostFailure, Sink
+
+_CHUNK = 65536
+_DEFAULT_KEYS = ("id_ed25519", "id_ecdsa", "id_rsa")
+_MARK = b"\x1ehostops-pgid:"  # record separator + tag: cannot be confused with real output
+_MARK_LIMIT = 65536  # stderr bytes to hold back while looking for the marker
+
+
+def default_known_hosts() -> str:
+    """Where known host keys live when the inventory does not say."""
+    return os.path.expanduser("~/.ssh/known_hosts")
+
+
+def known_hosts_name(address: str, port: int) -> str:
+    """How OpenSSH names a host in known_hosts: ``addr`` on port 22, ``[addr]:port`` otherwise."""
+    return address if port == 22 else f"[{address}]:{port}"
+
+
+def fingerprint(key: paramiko.PKey) -> str:
+    """OpenSSH's way of showing a key: ``ssh-ed25519 SHA256:...``."""
+    digest = base64.b64encode(hashlib.sha256(key.asbytes()).digest())
+    return f"{key.get_name()} SHA256:{digest.decode().rstrip('=')}"
+
+
+@dataclass
+class SshContext:
+    """Per-worker caches of parsed known_hosts files and private keys (thread-safe)."""
+
+    options: RunOptions
+    known_hosts_loads: int = 0
+    key_loads: int = 0
+    _known: dict[str, paramiko.HostKeys] = field(default_factory=dict)
+    _keys: dict[str, paramiko.PKey | str] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def host_keys(self, path: str) -> paramiko.HostKeys:
+        with self._lock:
+            keys = self._known.get(path)
+            if keys is None:
+                keys = paramiko.HostKeys()
+                if os.path.exists(path):
+                    try:
+                        keys.load(path)
+                    except (OSError, paramiko.SSHException, ValueError) as exc:
+                        raise HostFailure(
+                            Status.ERROR, f"cannot read known_hosts {path}: {exc}"
+                        ) from None
+                self.known_hosts_loads += 1
+                self._known[path] = keys
+            return keys
+
+    def private_key(self, path: str) -> paramiko.PKey | str:
+        """The key at ``path``, or a one-line reason why it cannot be used."""
+        with self._lock:
+            if path not in self._keys:
+                self.key_loads += 1
+                try:
+                    self._keys[path] = paramiko.PKey.from_path(path)
+                except paramiko.PasswordRequiredException:
+                    self._keys[path] = f"{path}: the key is encrypted and no passphrase was given"
+                except FileNotFoundError:
+                    self._keys[path] = f"{path}: no such file"
+                except (OSError, paramiko.SSHException, ValueError) as exc:
+                    self._keys[path] = f"{path}: cannot load key: {exc}"
+            return self._keys[path]
+
+    def record_host_key(self, path: str, name: str, key: paramiko.PKey) -> None:
+        """accept-new: append ``name``'s key to ``path``, safely against concurrent writers.
+
+        The file is locked; lines another worker appended since we parsed it are
+        checked textually (no re-parse), so a key recorded elsewhere meanwhile is
+        compared, not duplicated.
+        """
+        directory = os.path.dirname(path)
+        if directory:
+            os.makedirs(directory, mode=0o700, exist_ok=True)
+        line = f"{name} {key.get_name()} {key.get_base64()}\n"
+        with open(path, "a+", encoding="utf-8") as f:
+            fcntl.flock(f, fcntl.LOCK_EX)
+            try:
+                f.seek(0)
+                for existing in f:
+                    fields = existing.split()
+                    if (
+                        len(fields) >= 3
+                        and name in fields[0].split(",")
+                        and fields[1] == key.get_name()
+                    ):
+                        if fields[2] != key.get_base64():
+                            raise HostFailure(
+                                Status.HOSTKEY_REJECTED,
+                                f"host key for {name} was recorded differently by another session meanwhile",
+                            )
+                        break
+                else:
+                    f.write(line)
+                    f.flush()
+            finally:
+                fcntl.flock(f, fcntl.LOCK_UN)
+        with self._lock:
+            self._known[path].add(name, key.get_name(), key)
+
+
+class SshConnection:
+    """An authenticated SSH connection to one host. Raises HostFailure from the constructor."""
+
+    def __init__(self, host: Host, ctx: SshContext, warn: Callable[[str], None]) -> None:
+        self.host = host
+        self._ctx = ctx
+        opts = ctx.options
+        self._sock = _connect(host, opts.connect_timeout)
+        self._transport = paramiko.Transport(self._sock)
+        try:
+            self._handshake(warn)
+            self._authenticate()
+        except BaseException:
+            self.close()
+            raise
+
+    def _handshake(self, warn: Callable[[str], None]) -> None:
+        host, opts = self.host, self._ctx.options
+        t = self._transport
+        t.banner_timeout = t.handshake_timeout = t.auth_timeout = opts.connect_timeout
+        path = host.known_hosts or default_known_hosts()
+        name = known_hosts_name(host.address, host.port)
+        known = self._ctx.host_keys(path).lookup(name)
+        if known:
+            _prefer_host_key_types(t, list(known.keys()))
+        try:
+            t.start_client(timeout=opts.connect_timeout)
+        except (paramiko.SSHException, EOFError, OSError) as exc:
+            raise HostFailure(Status.UNREACHABLE, f"SSH handshake failed: {_reason(exc)}") from None
+        key = t.get_remote_server_key()
+        policy = opts.host_key_policy
+        if known and key.get_name() in known and known[key.get_name()] == key:
+            return
+        if policy is HostKeyPolicy.OFF:
+            warn(f"host key not verified ({fingerprint(key)}): --host-key-policy off")
+            return
+        if known:
+            raise HostFailure(
+                Status.HOSTKEY_REJECTED,
+                f"HOST KEY CHANGED for {name} (now {fingerprint(key)}): possible man-in-the-middle; "
+                f"if the change is expected, remove the old key with: ssh-keygen -f {path} -R '{name}'",
+            )
+        if policy is HostKeyPolicy.ACCEPT_NEW:
+            self._ctx.record_host_key(path, name, key)
+            warn(f"recorded new host key {fingerprint(key)} in {path}")
+            return
+        raise HostFailure(
+            Status.HOSTKEY_REJECTED,
+            f"unknown host key for {name} ({fingerprint(key)}); verify it, then add it with: "
+            f"ssh-keyscan -p {host.port} {host.address} >> {path} (or use --host-key-policy accept-new)",
+        )
+
+    def _authenticate(self) -> None:
+        user = self.host.user or getpass.getuser()
+        t = self._transport
+        problems: list[str] = []
+        tried: set[str] = set()
+
+        def attempt(key: paramiko.PKey) -> bool:
+            fp = key.get_fingerprint()
+            if fp in tried:
+                return False
+            tried.add(fp)
+            try:
+                t.auth_publickey(user, key)
+            except paramiko.BadAuthenticationType as exc:
+                raise HostFailure(
+                    Status.AUTH_FAILED,
+                    f"{user}@{self.host.address}: server allows only {', '.join(exc.allowed_types)}",
+                ) from None
+            except paramiko.AuthenticationException:
+                return False
+            except (paramiko.SSHException, EOFError, OSError) as exc:
+                raise HostFailure(
+                    Status.UNREACHABLE, f"connection lost during authentication: {_reason(exc)}"
+                ) from None
+            return t.is_authenticated()
+
+        for path in self.host.identity_files:
+            key = self._ctx.private_key(path)
+            if isinstance(key, str):
+                problems.append(key)
+            elif attempt(key):
+                return
+        if self._ctx.options.use_agent and os.environ.get("SSH_AUTH_SOCK"):
+            agent = paramiko.Agent()
+            try:
+                if any(attempt(k) for k in agent.get_keys()):
+                    return
+            finally:
+                agent.close()
+        for name in _DEFAULT_KEYS:
+            path = os.path.expanduser(f"~/.ssh/{name}")
+            if path not in self.host.identity_files and os.path.exists(path):
+                key = self._ctx.private_key(path)
+                if not isinstance(key, str) and attempt(key):
+                    return
+        detail = f"; {'; '.join(problems)}" if problems else ""
+        raise HostFailure(
+            Status.AUTH_FAILED,
+            f"permission denied for {user}@{self.host.address} ({len(tried)} key(s) tried){detail}",
+        )
+
+    def start(self, command: str) -> SshCommand:
+        return SshCommand(self._transport, command)
+
+    def close(self) -> None:
+        self._transport.close()
+        self._sock.close()
+
+
+class SshCommand:
+    """A remote command in its own process group, whose id it reports first on stderr."""
+
+    def __init__(self, transport: paramiko.Transport, command: str) -> None:
+        self._transport = transport
+        self._nonce = secrets.token_hex(4).encode()
+        # OpenSSH starts every session's command in a new session (setsid), so
+        # the login shell's $$ is the process group of the command and all its
+        # children: report it first, then run the user's command in that shell.
+        wrapped = (
+            f"printf '\\036hostops-pgid:%s:%s\\n' {self._nonce.decode()} \"$$\" >&2\n{command}"
+        )
+        try:
+            self._chan = transport.open_session()
+            _record_exit_signal(self._chan)
+            self._chan.exec_command(wrapped)
+            self._chan.shutdown_write()  # no stdin: commands that read it see EOF, not a hang
+        except (paramiko.SSHException, EOFError, OSError) as exc:
+            raise HostFailure(Status.ERROR, f"cannot start the command: {_reason(exc)}") from None
+        self._chan.setblocking(False)
+        self._pgid: int | None = None
+        self._held = b""  # stderr held back until the pgid marker is seen
+        self._marker_done = False
+
+    def pump(self, sink: Sink, wait_s: float) -> bool:
+        chan = self._chan
+        if not (chan.recv_ready() or chan.recv_stderr_ready() or chan.closed):
+            select.select([chan], [], [], wait_s)
+        while chan.recv_ready():
+            sink(STDOUT, chan.recv(_CHUNK))
+        while chan.recv_stderr_ready():
+            self._stderr(sink, chan.recv_stderr(_CHUNK))
+        ended = chan.closed or (chan.eof_received and chan.exit_status_ready())
+        if ended and not (chan.recv_ready() or chan.recv_stderr_ready()):
+            if self._held:
+                sink(STDERR, self._held)
+                self._held = b""
+            return True
+        return bool(not self._transport.is_active() and not chan.recv_ready())
+
+    def _stderr(self, sink: Sink, data: bytes) -> None:
+        if self._marker_done:
+            sink(STDERR, data)
+            return
+        self._held += data
+        tag = _MARK + self._nonce + b":"
+        at = self._held.find(tag)
+        if at >= 0:
+            end = self._held.find(b"\n", at)
+            if end < 0:
+                return
+            pgid = self._held[at + len(tag) : end]
+            self._pgid = int(pgid) if pgid.isdigit() else None
+            rest = self._held[:at] + self._held[end + 1 :]
+        elif len(self._held) < _MARK_LIMIT:
+            return
+        else:
+            rest = self._held
+        self._marker_done = True
+        self._held = b""
+        if rest:
+            sink(STDERR, rest)
+
+    def signal_group(self, name: str) -> None:
+        if self._pgid is None or not self._transport.is_active():
+            self._chan.close()
+            return
+        try:
+            killer = self._transport.open_session(timeout=5)
+            killer.exec_command(f"kill -s {name} -- -{self._pgid} 2>/dev/null")
+            killer.settimeout(5)
+            killer.recv_exit_status()
+            killer.close()
+        except (TimeoutError, paramiko.SSHException, EOFError, OSError):
+            self._chan.close()
+
+    def result(self) -> tuple[int | None, str | None]:
+        sig = getattr(self._chan, "hostops_exit_signal", None)
+        if sig:
+            return None, sig
+        status = self._chan.exit_status
+        return (status, None) if status >= 0 else (None, None)
+
+    def lost(self) -> str | None:
+        if self._chan.exit_status >= 0 or getattr(self._chan, "hostops_exit_signal", None):
+            return None
+        return "connection lost before the command finished"
+
+
+def _record_exit_signal(chan: paramiko.Channel) -> None:
+    """Keep the signal name of an ``exit-signal`` request, which paramiko ignores (RFC 4254 6.10)."""
+    original = chan._handle_request
+
+    def handle(m: paramiko.Message) -> None:
+        start = m.packet.tell()
+        if m.get_text() == "exit-signal":
+            m.get_boolean()
+            chan.hostops_exit_signal = m.get_text()  # type: ignore[attr-defined]
+            chan.status_event.set()
+            return
+        m.packet.seek(start)
+        original(m)
+
+    chan._handle_request = handle  # type: ignore[method-assign]
+
+
+def _prefer_host_key_types(t: paramiko.Transport, known_types: list[str]) -> None:
+    """Ask first for host key types we already know, as OpenSSH does, so a host known
+    by its RSA key is not reported as changed just because it also has ed25519."""
+    wanted: list[str] = []
+    for kt in known_types:
+        wanted += ["rsa-sha2-512", "rsa-sha2-256", "ssh-rsa"] if kt == "ssh-rsa" else [kt]
+    opts = t.get_security_options()
+    current = list(opts.key_types)
+    opts.key_types = [k for k in wanted if k in current] + [k for k in current if k not in wanted]
+
+
+def _connect(host: Host, timeout: float) -> socket.socket:
+    try:
+        sock = socket.create_connection((host.address, host.port), timeout=timeout)
+    except TimeoutError:
+        raise HostFailure(
+            Status.UNREACHABLE,
+            f"connect to {host.address}:{host.port} timed out after {timeout:g} s",
+        ) from None
+    except socket.gaierror as exc:
+        raise HostFailure(
+            Status.UNREACHABLE, f"cannot resolve {host.address}: {exc.strerror}"
+        ) from None
+    except OSError as exc:
+        raise HostFailure(
+            Status.UNREACHABLE, f"connect to {host.address}:{host.port}: {exc.strerror or exc}"
+        ) from None
+    # Small SSH packets must not wait for delayed ACKs.
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return sock
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc).strip()
+    if isinstance(exc, EOFError) or not text:
+        return "connection closed by the remote side"
+    return text.splitlines()[0]

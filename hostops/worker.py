@@ -1,0 +1,103 @@
+"""Code that runs inside a worker process: concurrent host sessions, reported as events.
+
+A worker takes a host from the task queue only when one of its session
+threads is free, so the hosts spread over the workers. Nothing raised here
+crosses the process boundary: every failure becomes a HostFinished event.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import resource
+import signal
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from multiprocessing.queues import Queue
+from multiprocessing.synchronize import Event as MpEvent
+
+from hostops.events import HostFinished, HostStarted, HostWarning, Output, WorkerDone
+from hostops.models import Connection, Host, RunOptions, Status, WorkerStats
+from hostops.transport.base import HostFailure, drive
+from hostops.transport.local import LocalConnection
+from hostops.transport.ssh import SshConnection, SshContext
+
+
+@dataclass(frozen=True)
+class WorkerSpec:
+    """What every worker of one run needs, fixed when the worker is created."""
+
+    command: str
+    options: RunOptions
+    threads: int
+
+
+def worker_main(spec: WorkerSpec, tasks: Queue, events: Queue, cancel: MpEvent) -> None:
+    """Entry point of a worker process: run hosts from ``tasks`` until the end signal (None)."""
+    # Ctrl-C reaches the whole process group; the engine alone decides what it means.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _raise_fd_limit()
+    ctx = SshContext(spec.options)
+    pid = os.getpid()
+    free = threading.BoundedSemaphore(spec.threads)
+    handled = 0
+    with ThreadPoolExecutor(max_workers=spec.threads, thread_name_prefix="session") as pool:
+        while True:
+            free.acquire()
+            host = tasks.get()
+            if host is None:
+                break
+            handled += 1
+            future = pool.submit(run_host, host, spec, ctx, events, cancel, pid)
+            future.add_done_callback(lambda _f: free.release())
+    events.put(WorkerDone(WorkerStats(pid, handled, ctx.known_hosts_loads, ctx.key_loads)))
+    events.close()
+    events.join_thread()  # every event is in the pipe before the process exits
+
+
+def run_host(
+    host: Host, spec: WorkerSpec, ctx: SshContext, events: Queue, cancel: MpEvent, pid: int
+) -> None:
+    """One host's whole session: connect, run, report. Never raises."""
+    started = time.monotonic()
+    events.put(HostStarted(host.name, pid))
+    exit_code = sig = None
+    try:
+        if cancel.is_set():
+            raise HostFailure(Status.INTERRUPTED, "interrupted before it started")
+        conn = _open(host, ctx, lambda msg: events.put(HostWarning(host.name, msg)))
+        try:
+            running = conn.start(spec.command)
+            outcome = drive(
+                running,
+                lambda stream, data: events.put(Output(host.name, stream, data)),
+                timeout=spec.options.timeout,
+                cancel=cancel,  # type: ignore[arg-type]
+                grace_s=spec.options.kill_grace_s,
+            )
+        finally:
+            conn.close()
+        status, error = outcome.status, outcome.error
+        exit_code, sig = outcome.exit_code, outcome.signal
+    except HostFailure as failure:
+        status, error = failure.status, failure.message
+    except Exception as exc:  # a bug or an unforeseen library error: still data, never raw
+        status, error = Status.ERROR, f"internal error: {type(exc).__name__}: {exc}"
+    events.put(HostFinished(host.name, status, exit_code, sig, time.monotonic() - started, error))
+
+
+def _open(host: Host, ctx: SshContext, warn: object) -> SshConnection | LocalConnection:
+    if host.connection is Connection.LOCAL:
+        return LocalConnection()
+    return SshConnection(host, ctx, warn)  # type: ignore[arg-type]
+
+
+def _raise_fd_limit() -> None:
+    """Each session holds a socket and a pipe pair: lift the soft fd limit to the hard one."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = max(soft, 65536) if hard == resource.RLIM_INFINITY else hard
+    if soft < target:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
