@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from multiprocessing.queues import Queue
 
+from hostops._procname import set_process_name
 from hostops.console import (
     Console,
     OutputMode,
@@ -180,6 +181,7 @@ def aggregator_main(
 ) -> None:
     """Entry point of the aggregator process: consume events until EndOfRun, then report."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    set_process_name("hostops-aggr")
     console = Console(lock, view.color)
     agg = Aggregator(hosts, view, console, started)
     parent = os.getppid()
@@ -194,7 +196,7 @@ def aggregator_main(
             break
         agg.handle(event)
     report = agg.report()
-    if view.summary and view.mode is not OutputMode.NONE:
+    if view.summary and view.mode is not None:
         console.err(summary_text(report, console.err_color).encode())
     report_to.send(report)
     report_to.close()

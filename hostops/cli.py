@@ -8,7 +8,6 @@ import traceback
 from pathlib import Path
 from typing import Annotated, Optional
 
-import click
 import typer
 
 from hostops import __version__
@@ -17,6 +16,11 @@ from hostops.engine import run as run_engine
 from hostops.errors import EXIT_USAGE, HostopsError, exit_code_for
 from hostops.inventory import apply_overrides, load_inventory
 from hostops.models import HostKeyPolicy, RunOptions
+
+# typer raises click's exception classes (vendored in recent typer): find them through
+# a public one rather than importing a click that may not be the one typer uses.
+_CLICK_EXCEPTION = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
+_USAGE_ERROR = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError")
 
 app = typer.Typer(
     name="hostops",
@@ -41,13 +45,22 @@ def _seconds(value: Optional[float]) -> Optional[float]:  # noqa: UP045
     return value
 
 
-@app.callback()
-def _root(
-    version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,
-) -> None:
-    if version:
+def _print_version(value: bool) -> None:
+    if value:
         print(f"hostops {__version__}")
         raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Run commands on many hosts over SSH at once, and see clearly what happened on every host."""
 
 
 @app.command()
@@ -138,8 +151,6 @@ def run(
     ] = False,
 ) -> None:
     """Run COMMAND on every host of the inventory, in parallel."""
-    if output is OutputMode.NONE:
-        raise typer.BadParameter("'none' is for the Python API", param_hint="--output")
     console = Console(color=False if no_color else None)
     try:
         host_list = load_inventory(hosts)
@@ -184,16 +195,16 @@ def main(argv: list[str] | None = None) -> int:
     command = typer.main.get_command(app)
     try:
         return int(command.main(args=args, prog_name="hostops", standalone_mode=False) or 0)
-    except click.exceptions.Exit as exc:
+    except typer.Exit as exc:
         return exc.exit_code
-    except click.exceptions.Abort:
+    except typer.Abort:
         Console().message("error", "interrupted")
         return exit_code_for(KeyboardInterrupt())
-    except click.UsageError as exc:
+    except _USAGE_ERROR as exc:
         hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx else ""
         Console().message("error", f"{exc.format_message()}{hint}")
         return EXIT_USAGE
-    except click.ClickException as exc:
+    except _CLICK_EXCEPTION as exc:
         Console().message("error", exc.format_message())
         return exc.exit_code
     except Exception as exc:  # a bug in hostops: one line, the traceback only with --debug

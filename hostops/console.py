@@ -39,7 +39,6 @@ class OutputMode(str, enum.Enum):
 
     STREAM = "stream"  # lines as they arrive: "web01 | line"
     JSON = "json"  # one JSON object per host, as each finishes
-    NONE = "none"  # nothing: for scripts that use the returned RunReport
 
     def __str__(self) -> str:
         return self.value
@@ -49,7 +48,7 @@ class OutputMode(str, enum.Enum):
 class ViewOptions:
     """What the aggregator renders, and how."""
 
-    mode: OutputMode = OutputMode.NONE
+    mode: OutputMode | None = None  # None: render nothing (scripts use the RunReport)
     color: bool | None = None  # None: on a TTY, unless NO_COLOR is set
     summary: bool = True
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from multiprocessing.queues import Queue
 from multiprocessing.synchronize import Event as MpEvent
 
+from hostops._procname import set_process_name
 from hostops.events import HostFinished, HostStarted, HostWarning, Output, WorkerDone
 from hostops.models import Connection, Host, RunOptions, Status, WorkerStats
 from hostops.transport.base import HostFailure, drive
@@ -38,6 +39,7 @@ def worker_main(spec: WorkerSpec, tasks: Queue, events: Queue, cancel: MpEvent) 
     """Entry point of a worker process: run hosts from ``tasks`` until the end signal (None)."""
     # Ctrl-C reaches the whole process group; the engine alone decides what it means.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    set_process_name("hostops-worker")
     _raise_fd_limit()
     ctx = SshContext(spec.options)
     pid = os.getpid()

@@ -28,7 +28,10 @@ from hostops.transport.base import HostFailure, Sink
 _CHUNK = 65536
 _DEFAULT_KEYS = ("id_ed25519", "id_ecdsa", "id_rsa")
 _MARK = b"\x1ehostops-pgid:"  # record separator + tag: cannot be confused with real output
-_MARK_LIMIT = 65536  # stderr bytes to hold back while looking for the marker
+_MARK_LIMIT = 65536
+_MSG_CHANNEL_REQUEST = (
+    paramiko.common.MSG_CHANNEL_REQUEST
+)  # stderr bytes to hold back while looking for the marker
 
 
 def default_known_hosts() -> str:
@@ -135,6 +138,7 @@ class SshConnection:
         opts = ctx.options
         self._sock = _connect(host, opts.connect_timeout)
         self._transport = paramiko.Transport(self._sock)
+        _record_exit_signals(self._transport)
         try:
             self._handshake(warn)
             self._authenticate()
@@ -251,7 +255,6 @@ class SshCommand:
         )
         try:
             self._chan = transport.open_session()
-            _record_exit_signal(self._chan)
             self._chan.exec_command(wrapped)
             self._chan.shutdown_write()  # no stdin: commands that read it see EOF, not a hang
         except (paramiko.SSHException, EOFError, OSError) as exc:
@@ -326,11 +329,16 @@ class SshCommand:
         return "connection lost before the command finished"
 
 
-def _record_exit_signal(chan: paramiko.Channel) -> None:
-    """Keep the signal name of an ``exit-signal`` request, which paramiko ignores (RFC 4254 6.10)."""
-    original = chan._handle_request
+def _record_exit_signals(t: paramiko.Transport) -> None:
+    """Keep the signal name of ``exit-signal`` requests (RFC 4254 6.10), which paramiko ignores.
 
-    def handle(m: paramiko.Message) -> None:
+    paramiko dispatches channel messages through a class-level table; this
+    transport gets its own copy with one entry wrapped.
+    """
+    table = dict(t._channel_handler_table)
+    original = table[_MSG_CHANNEL_REQUEST]
+
+    def handle(chan: paramiko.Channel, m: paramiko.Message) -> None:
         start = m.packet.tell()
         if m.get_text() == "exit-signal":
             m.get_boolean()
@@ -338,9 +346,10 @@ def _record_exit_signal(chan: paramiko.Channel) -> None:
             chan.status_event.set()
             return
         m.packet.seek(start)
-        original(m)
+        original(chan, m)
 
-    chan._handle_request = handle  # type: ignore[method-assign]
+    table[_MSG_CHANNEL_REQUEST] = handle
+    t._channel_handler_table = table  # type: ignore[misc]
 
 
 def _prefer_host_key_types(t: paramiko.Transport, known_types: list[str]) -> None:

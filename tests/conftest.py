@@ -1,0 +1,1 @@
+pytest_plugins = ["hostops.testing.pytest_plugin"]

@@ -1,0 +1,100 @@
+"""Host key checking under each --host-key-policy, against real sshd host keys."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from hostops.testing import SshdFleet
+from hostops.testing.pytest_plugin import json_results, run_hostops
+
+
+def _inventory(fleet: SshdFleet, tmp_path: Path, known_hosts: Path, n: int = 20) -> Path:
+    return fleet.write_inventory(tmp_path / "inv.yaml", fleet.hosts[:n], known_hosts=known_hosts)
+
+
+def _other_key_line(tmp_path: Path) -> str:
+    key = tmp_path / "impostor"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
+    return " ".join(Path(f"{key}.pub").read_text().split()[:2])
+
+
+def test_unknown_key_strict_is_rejected_with_advice(sshd_fleet: SshdFleet, tmp_path: Path) -> None:
+    known = tmp_path / "known_hosts"  # does not exist: every key is unknown
+    r = run_hostops(
+        "run", "echo hi", "--hosts", str(_inventory(sshd_fleet, tmp_path, known)), "-o", "json"
+    )
+    assert r.returncode == 3
+    for h in sshd_fleet.hosts[:20]:
+        obj = json_results(r.stdout)[h.name]
+        assert obj["status"] == "hostkey_rejected" and obj["stdout"] == ""
+        assert "unknown host key" in obj["error"] and "SHA256:" in obj["error"]
+        assert f"ssh-keyscan -p {h.port} {h.address}" in obj["error"]
+    assert not known.exists()  # strict never writes
+
+
+def test_accept_new_records_every_key_once_from_many_workers(
+    sshd_fleet: SshdFleet, tmp_path: Path
+) -> None:
+    known = tmp_path / "ssh" / "known_hosts"  # the directory is created too
+    inv = _inventory(sshd_fleet, tmp_path, known)
+    r = run_hostops(
+        "run", "echo hi", "--hosts", str(inv), "--host-key-policy", "accept-new", "--workers", "2"
+    )
+    assert r.returncode == 0, r.stderr
+    lines = known.read_text().splitlines()
+    assert sorted(lines) == sorted(
+        f"{h.known_hosts_pattern} {h.host_key_line}" for h in sshd_fleet.hosts[:20]
+    )
+    assert r.stderr.count("recorded new host key") == 20
+    # Second run: the keys are known now, strict accepts them and nothing is added.
+    r2 = run_hostops("run", "echo hi", "--hosts", str(inv))
+    assert r2.returncode == 0, r2.stderr
+    assert known.read_text().splitlines() == lines
+
+
+@pytest.mark.parametrize("policy", ["strict", "accept-new"])
+def test_changed_key_is_rejected(sshd_fleet: SshdFleet, tmp_path: Path, policy: str) -> None:
+    hosts = sshd_fleet.hosts[:3]
+    known = sshd_fleet.write_known_hosts(tmp_path / "known_hosts", hosts)
+    victim = hosts[1]
+    text = known.read_text().replace(victim.host_key_line, _other_key_line(tmp_path))
+    known.write_text(text)
+    inv = _inventory(sshd_fleet, tmp_path, known, n=3)
+    r = run_hostops(
+        "run", "echo hi", "--hosts", str(inv), "--host-key-policy", policy, "-o", "json"
+    )
+    assert r.returncode == 3
+    res = json_results(r.stdout)
+    assert res[victim.name]["status"] == "hostkey_rejected"
+    assert "HOST KEY CHANGED" in res[victim.name]["error"]
+    assert f"-R '{victim.known_hosts_pattern}'" in res[victim.name]["error"]
+    assert res[hosts[0].name]["status"] == res[hosts[2].name]["status"] == "ok"
+    assert known.read_text() == text  # never overwritten
+
+
+def test_policy_off_accepts_unknown_and_changed_with_warnings(
+    sshd_fleet: SshdFleet, tmp_path: Path
+) -> None:
+    hosts = sshd_fleet.hosts[:4]
+    known = sshd_fleet.write_known_hosts(tmp_path / "known_hosts", hosts[:1])
+    known.write_text(known.read_text().replace(hosts[0].host_key_line, _other_key_line(tmp_path)))
+    before = known.read_text()
+    inv = _inventory(sshd_fleet, tmp_path, known, n=4)
+    r = run_hostops("run", "echo hi", "--hosts", str(inv), "--host-key-policy", "off")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.count("| hi") == 4
+    assert re.search(r"^hostops: warning: --host-key-policy off", r.stderr, re.M)
+    assert r.stderr.count("host key not verified") == 4
+    assert known.read_text() == before  # off never records anything
+
+
+def test_known_hosts_flag_overrides_inventory(sshd_fleet: SshdFleet, tmp_path: Path) -> None:
+    inv = _inventory(sshd_fleet, tmp_path, tmp_path / "missing_known_hosts", n=2)
+    r = run_hostops(
+        "run", "echo hi", "--hosts", str(inv), "--known-hosts", str(sshd_fleet.known_hosts)
+    )
+    assert r.returncode == 0, r.stderr

@@ -1,0 +1,119 @@
+"""--timeout kills the remote command's whole process group, for root and ordinary users."""
+
+from __future__ import annotations
+
+import getpass
+import os
+import pwd
+import secrets
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from hostops.testing import SshdFleet
+from hostops.testing.pytest_plugin import json_results, run_hostops
+
+TEST_USER = "hostops-test"
+
+
+def _users() -> list[str]:
+    """Root and an ordinary user when we are root; otherwise ourselves (an ordinary user)."""
+    if os.geteuid() != 0:
+        return [getpass.getuser()]
+    try:
+        pwd.getpwnam(TEST_USER)
+    except KeyError:
+        # Password '*': no password login, but not "locked" (sshd refuses locked accounts).
+        subprocess.run(
+            ["useradd", "--create-home", "--shell", "/bin/bash", "--password", "*", TEST_USER],
+            check=True,
+        )
+    return ["root", TEST_USER]
+
+
+def _pids(pattern: str) -> list[int]:
+    # Anchored: the shells that started the sleeps (and hostops itself) carry the text too.
+    r = subprocess.run(["pgrep", "-f", f"^sleep {pattern}"], capture_output=True, text=True)
+    return [int(p) for p in r.stdout.split()]
+
+
+@pytest.mark.parametrize("user", _users())
+def test_timeout_kills_command_and_its_children(
+    sshd_fleet: SshdFleet, tmp_path: Path, user: str
+) -> None:
+    hosts = sshd_fleet.hosts[:4]
+    inv = sshd_fleet.write_inventory(tmp_path / "inv.yaml", hosts)
+    tag = f"{secrets.randbelow(10**6):06d}"
+    child, main = f"3001.{tag}", f"3002.{tag}"
+    seen: list[int] = []
+
+    def watch() -> None:  # prove the processes really ran, so "gone" means killed
+        end = time.monotonic() + 20
+        while time.monotonic() < end and len(seen) < 2 * len(hosts):
+            seen[:] = _pids(child) + _pids(main)
+            time.sleep(0.1)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    started = time.monotonic()
+    r = run_hostops(
+        "run",
+        f"echo started; sleep {child} & sleep {main}",
+        "--hosts",
+        str(inv),
+        "--user",
+        user,
+        "--timeout",
+        "2",
+        "-o",
+        "json",
+    )
+    elapsed = time.monotonic() - started
+    watcher.join()
+    assert r.returncode == 1, r.stderr
+    assert len(seen) == 2 * len(hosts), "the remote sleeps never all ran"
+    for h in hosts:
+        obj = json_results(r.stdout)[h.name]
+        assert obj["status"] == "timeout"
+        assert obj["error"] == "timed out after 2 s"
+        assert obj["stdout"] == "started\n"  # output before the timeout is kept
+        assert obj["exit_code"] is None and obj["signal"] in ("TERM", "KILL")
+    assert elapsed < 30
+    deadline = time.monotonic() + 10
+    while (_pids(child) or _pids(main)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _pids(child) and not _pids(main), "remote processes survived the timeout"
+    owners = {Path(f"/proc/{p}").stat().st_uid for p in seen if Path(f"/proc/{p}").exists()}
+    assert owners <= {pwd.getpwnam(user).pw_uid}
+
+
+def test_timeout_escalates_to_kill_when_term_is_ignored(
+    sshd_fleet: SshdFleet, tmp_path: Path
+) -> None:
+    inv = sshd_fleet.write_inventory(tmp_path / "inv.yaml", sshd_fleet.hosts[:2])
+    tag = f"{secrets.randbelow(10**6):06d}"
+    r = run_hostops(
+        "run",
+        f"trap '' TERM; sleep 3003.{tag}; sleep 3003.{tag}",
+        "--hosts",
+        str(inv),
+        "--timeout",
+        "1",
+        "-o",
+        "json",
+    )
+    assert r.returncode == 1, r.stderr
+    for obj in json_results(r.stdout).values():
+        assert obj["status"] == "timeout" and obj["signal"] == "KILL"
+    time.sleep(0.5)
+    assert not _pids(f"3003.{tag}")
+
+
+def test_commands_that_read_stdin_get_eof(sshd_fleet: SshdFleet, tmp_path: Path) -> None:
+    inv = sshd_fleet.write_inventory(tmp_path / "inv.yaml", sshd_fleet.hosts[:2])
+    r = run_hostops("run", "cat; echo done", "--hosts", str(inv), "--timeout", "20")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.count("| done") == 2
