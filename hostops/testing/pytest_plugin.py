@@ -63,6 +63,7 @@ def run_hostops(
         capture_output=True,
         text=True,
         timeout=timeout,
+        check=False,
         input=input,
         **kw,  # type: ignore[arg-type]
     )

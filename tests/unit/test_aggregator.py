@@ -23,7 +23,6 @@ from hostops.events import (
 )
 from hostops.models import Host, HostResult, RunReport, Status, WorkerStats
 
-
 _QUIET = None  # no mode given: the default view, which renders nothing
 
 

@@ -1,0 +1,103 @@
+"""The engine has the shape the design fixes: W worker processes and one aggregator under
+the main process; SSH sockets live in the workers, never in the main process; known_hosts
+and keys are parsed at most once per worker."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from hostops import RunOptions, load_inventory, run
+from hostops.testing import SshdFleet
+
+
+def _children(pid: int) -> list[int]:
+    kids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            if int(stat[stat.rindex(")") + 2 :].split()[1]) == pid:
+                kids.append(int(entry))
+    return kids
+
+
+def _comm(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:  # it ended meanwhile
+        return ""
+
+
+def _tcp_peers() -> dict[int, tuple[str, int]]:
+    """socket inode -> remote (address, port) of every established IPv4 TCP socket."""
+    peers = {}
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if fields[3] != "01":  # ESTABLISHED
+            continue
+        addr_hex, port_hex = fields[2].split(":")
+        addr = ".".join(str(b) for b in reversed(bytes.fromhex(addr_hex)))
+        peers[int(fields[9])] = (addr, int(port_hex, 16))
+    return peers
+
+
+def _ssh_sockets(pid: int, fleet_ends: set[tuple[str, int]]) -> int:
+    peers = _tcp_peers()
+    count = 0
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            if peers.get(int(target[8:-1])) in fleet_ends:
+                count += 1
+    return count
+
+
+def test_workers_and_aggregator_own_the_work(sshd_fleet: SshdFleet, tmp_path: Path) -> None:
+    hosts = sshd_fleet.hosts[:20]
+    inv = sshd_fleet.write_inventory(tmp_path / "inv.yaml", hosts)
+    ends = {(h.address, h.port) for h in hosts}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "hostops", "run", "sleep 4", "--hosts", str(inv), "--workers", "2", "--forks", "20"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        best: dict[int, int] = {}
+        comm: dict[int, str] = {}
+        while time.monotonic() < deadline and sum(best.values()) < 20:
+            comm = {k: _comm(k) for k in _children(proc.pid)}
+            best = {k: _ssh_sockets(k, ends) for k, name in comm.items() if name.startswith("hostops-")}
+            time.sleep(0.1)
+        names = sorted(comm[k] for k in best)
+        main_sockets = _ssh_sockets(proc.pid, ends)
+    finally:
+        assert proc.wait(timeout=60) == 0
+    assert names == ["hostops-aggr", "hostops-worker", "hostops-worker"]
+    assert sorted(comm.values()) == names  # and no other child process
+    assert sum(best.values()) == 20, best
+    workers_with_sockets = [k for k, n in best.items() if n]
+    assert len(workers_with_sockets) >= 2
+    assert all(comm[k] == "hostops-worker" for k in workers_with_sockets)
+    assert main_sockets == 0
+
+
+def test_known_hosts_and_keys_parsed_at_most_once_per_worker(sshd_fleet: SshdFleet, tmp_path: Path) -> None:
+    inv = sshd_fleet.write_inventory(tmp_path / "inv.yaml", sshd_fleet.hosts[:40])
+    report = run(load_inventory(inv), "true", RunOptions(workers=2, forks=40))
+    assert {r.status.value for r in report.results} == {"ok"}
+    assert len(report.workers) == 2
+    assert sum(w.hosts for w in report.workers) == 40
+    for w in report.workers:
+        assert w.hosts > 0
+        assert w.known_hosts_loads == 1  # one known_hosts file in this inventory
+        assert w.key_loads == 1  # one identity file
