@@ -156,7 +156,8 @@ class Aggregator:
             if state.result is None:
                 self._flush(state)
                 if self.interrupted:
-                    status, why = Status.INTERRUPTED, "interrupted before it started"
+                    started = state.worker_pid is not None
+                    status, why = Status.INTERRUPTED, "interrupted" if started else "interrupted before it started"
                 else:
                     status, why = Status.ERROR, "not run: no worker was left to run it"
                 self._set_result(state, status, None, None, 0.0, why)

@@ -13,6 +13,7 @@ import os
 import threading
 import time
 from multiprocessing.connection import wait
+from multiprocessing.synchronize import Event as MpEvent
 
 from hostops.aggregator import aggregator_main
 from hostops.console import ViewOptions
@@ -108,9 +109,7 @@ def run(
         events.put(EndOfRun())
         report = _receive_report(report_in, aggregator)
     finally:
-        for w in workers:
-            if w.is_alive():
-                w.kill()
+        _stop_workers(workers, cancel)
         if aggregator.is_alive():
             aggregator.join(timeout=5)
         if aggregator.is_alive():
@@ -157,6 +156,20 @@ def _supervise(
                 worker.join(timeout=5)
                 events.put(WorkerDied(worker.pid or 0, worker.exitcode))
             return
+
+
+def _stop_workers(workers: list[multiprocessing.process.BaseProcess], cancel: MpEvent) -> None:
+    """Workers still running here (the run failed): let them stop their remote commands,
+    within a bound, then kill what is left."""
+    if not any(w.is_alive() for w in workers):
+        return
+    cancel.set()
+    deadline = time.monotonic() + _AFTER_INTERRUPT_S
+    for w in workers:
+        w.join(timeout=max(0.0, deadline - time.monotonic()))
+        if w.is_alive():
+            w.kill()
+            w.join(timeout=5)
 
 
 def _receive_report(

@@ -35,7 +35,10 @@ class Node:
 
     def value(self) -> Any:
         """The plain Python value of this node (and all below it)."""
-        return self.loader.construct_object(self.node, deep=True)
+        try:
+            return self.loader.construct_object(self.node, deep=True)
+        except yaml.MarkedYAMLError as exc:  # e.g. an unknown tag: found only when built
+            raise _config_error(exc, self.path) from None
 
     def mapping(self, what: str) -> list[tuple[str, Node]]:
         """The (key, value) pairs of a mapping node; duplicate keys are an error."""
@@ -78,12 +81,15 @@ def load_yaml(path: str) -> Node:
     try:
         node = loader.get_single_node()
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark else None
-        problem = exc.problem or exc.context or "invalid YAML"
-        raise ConfigError(f"invalid YAML: {problem}", path=path, line=line) from None
+        raise _config_error(exc, path) from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"invalid YAML: {exc}", path=path) from None
     if node is None:
         raise ConfigError("the file is empty", path=path, line=1)
     return Node(node, path, loader)
+
+
+def _config_error(exc: yaml.MarkedYAMLError, path: str) -> ConfigError:
+    mark = exc.problem_mark or exc.context_mark
+    problem = exc.problem or exc.context or "invalid YAML"
+    return ConfigError(f"invalid YAML: {problem}", path=path, line=mark.line + 1 if mark else None)

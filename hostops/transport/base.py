@@ -104,6 +104,6 @@ def _stop(cmd: RunningCommand, sink: Sink, grace_s: float, status: Status, why: 
         end = time.monotonic() + grace_s
         while time.monotonic() < end:
             if cmd.pump(sink, min(_TICK_S, max(0.0, end - time.monotonic()))):
-                _, sig = cmd.result()
-                return ExecOutcome(None, sig or name, status, why)
+                code, sig = cmd.result()  # a command that caught TERM may exit with its own code
+                return ExecOutcome(code, None if code is not None else sig or name, status, why)
     return ExecOutcome(None, "KILL", status, f"{why}; the process did not end after KILL")
