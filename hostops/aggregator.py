@@ -157,7 +157,10 @@ class Aggregator:
                 self._flush(state)
                 if self.interrupted:
                     started = state.worker_pid is not None
-                    status, why = Status.INTERRUPTED, "interrupted" if started else "interrupted before it started"
+                    status, why = (
+                        Status.INTERRUPTED,
+                        "interrupted" if started else "interrupted before it started",
+                    )
                 else:
                     status, why = Status.ERROR, "not run: no worker was left to run it"
                 self._set_result(state, status, None, None, 0.0, why)

@@ -55,9 +55,8 @@ def _ssh_sockets(pid: int, fleet_ends: set[tuple[str, int]]) -> int:
             target = os.readlink(f"/proc/{pid}/fd/{fd}")
         except OSError:
             continue
-        if target.startswith("socket:["):
-            if peers.get(int(target[8:-1])) in fleet_ends:
-                count += 1
+        if target.startswith("socket:[") and peers.get(int(target[8:-1])) in fleet_ends:
+            count += 1
     return count
 
 
@@ -66,7 +65,19 @@ def test_workers_and_aggregator_own_the_work(sshd_fleet: SshdFleet, tmp_path: Pa
     inv = sshd_fleet.write_inventory(tmp_path / "inv.yaml", hosts)
     ends = {(h.address, h.port) for h in hosts}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "hostops", "run", "sleep 4", "--hosts", str(inv), "--workers", "2", "--forks", "20"],
+        [
+            sys.executable,
+            "-m",
+            "hostops",
+            "run",
+            "sleep 4",
+            "--hosts",
+            str(inv),
+            "--workers",
+            "2",
+            "--forks",
+            "20",
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -76,7 +87,9 @@ def test_workers_and_aggregator_own_the_work(sshd_fleet: SshdFleet, tmp_path: Pa
         comm: dict[int, str] = {}
         while time.monotonic() < deadline and sum(best.values()) < 20:
             comm = {k: _comm(k) for k in _children(proc.pid)}
-            best = {k: _ssh_sockets(k, ends) for k, name in comm.items() if name.startswith("hostops-")}
+            best = {
+                k: _ssh_sockets(k, ends) for k, name in comm.items() if name.startswith("hostops-")
+            }
             time.sleep(0.1)
         names = sorted(comm[k] for k in best)
         main_sockets = _ssh_sockets(proc.pid, ends)
@@ -91,7 +104,9 @@ def test_workers_and_aggregator_own_the_work(sshd_fleet: SshdFleet, tmp_path: Pa
     assert main_sockets == 0
 
 
-def test_known_hosts_and_keys_parsed_at_most_once_per_worker(sshd_fleet: SshdFleet, tmp_path: Path) -> None:
+def test_known_hosts_and_keys_parsed_at_most_once_per_worker(
+    sshd_fleet: SshdFleet, tmp_path: Path
+) -> None:
     inv = sshd_fleet.write_inventory(tmp_path / "inv.yaml", sshd_fleet.hosts[:40])
     report = run(load_inventory(inv), "true", RunOptions(workers=2, forks=40))
     assert {r.status.value for r in report.results} == {"ok"}

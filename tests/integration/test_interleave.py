@@ -21,12 +21,14 @@ LONG = 5000  # every 100th line is this long
 REMOTE = (
     "printf 'split-'; sleep 0.2; echo joined; "
     "a=$(echo $SSH_CONNECTION | cut -d' ' -f3); "
-    f"awk -v a=\"$a\" 'BEGIN {{ for (i = 0; i < {LINES}; i++) {{ "
+    f'awk -v a="$a" \'BEGIN {{ for (i = 0; i < {LINES}; i++) {{ '
     f'pad = (i % 100 == 0) ? sprintf("%{LONG}s", "") : ""; gsub(/ /, "x", pad); '
     'print i, a, pad; if (i % 50 == 0) print "e" i, a > "/dev/stderr" } }\''
 )
 LINE = re.compile(rb"^(host\d\d) +([|!]) (.*)$")
-WARNING = re.compile(rb"^hostops: warning: (host\d\d: host key not verified .*|--host-key-policy off: .*)$")
+WARNING = re.compile(
+    rb"^hostops: warning: (host\d\d: host key not verified .*|--host-key-policy off: .*)$"
+)
 SUMMARY = re.compile(rb"^hostops: 50 hosts in [\d.]+ s: 50 ok$")
 
 
@@ -34,9 +36,23 @@ def test_fifty_hosts_two_thousand_lines_never_mix(sshd_fleet: SshdFleet, tmp_pat
     assert len(sshd_fleet.hosts) >= 50
     hosts = sshd_fleet.hosts[:50]
     # Unknown host keys under --host-key-policy off: 50 warnings arrive while output streams.
-    inv = sshd_fleet.write_inventory(tmp_path / "inv.yaml", hosts, known_hosts=tmp_path / "empty_known_hosts")
+    inv = sshd_fleet.write_inventory(
+        tmp_path / "inv.yaml", hosts, known_hosts=tmp_path / "empty_known_hosts"
+    )
     proc = subprocess.run(
-        [sys.executable, "-m", "hostops", "run", REMOTE, "--hosts", str(inv), "--host-key-policy", "off", "--workers", "2"],
+        [
+            sys.executable,
+            "-m",
+            "hostops",
+            "run",
+            REMOTE,
+            "--hosts",
+            str(inv),
+            "--host-key-policy",
+            "off",
+            "--workers",
+            "2",
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,  # one pipe for both: the hardest case
         timeout=300,
@@ -56,7 +72,9 @@ def test_fifty_hosts_two_thousand_lines_never_mix(sshd_fleet: SshdFleet, tmp_pat
         elif SUMMARY.match(raw):
             summary += 1
         else:
-            raise AssertionError(f"a line that is neither output, warning nor summary: {raw[:200]!r}")
+            raise AssertionError(
+                f"a line that is neither output, warning nor summary: {raw[:200]!r}"
+            )
     assert warnings == 51 and summary == 1
     by_name = {h.name: h for h in hosts}
     assert set(out) == set(by_name)

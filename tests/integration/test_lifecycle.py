@@ -15,7 +15,9 @@ from hostops.testing.pytest_plugin import json_results
 
 
 def _remote(tag: str) -> list[int]:
-    r = subprocess.run(["pgrep", "-f", f"^sleep {tag}"], capture_output=True, text=True, check=False)
+    r = subprocess.run(
+        ["pgrep", "-f", f"^sleep {tag}"], capture_output=True, text=True, check=False
+    )
     return [int(p) for p in r.stdout.split()]
 
 
@@ -38,7 +40,9 @@ def _start(inv: Path, command: str) -> subprocess.Popen[bytes]:
     )
 
 
-def test_ctrl_c_interrupts_kills_remote_commands_exit_130(sshd_fleet: SshdFleet, tmp_path: Path) -> None:
+def test_ctrl_c_interrupts_kills_remote_commands_exit_130(
+    sshd_fleet: SshdFleet, tmp_path: Path
+) -> None:
     hosts = sshd_fleet.hosts[:6]
     inv = sshd_fleet.write_inventory(tmp_path / "inv.yaml", hosts)
     tag = f"4001.{secrets.randbelow(10**6):06d}"
@@ -55,7 +59,9 @@ def test_ctrl_c_interrupts_kills_remote_commands_exit_130(sshd_fleet: SshdFleet,
     assert _wait_for(lambda: not _remote(tag), timeout=10), "remote commands survived Ctrl-C"
 
 
-def test_lost_aggregator_exit_4_one_line_no_leftovers(sshd_fleet: SshdFleet, tmp_path: Path) -> None:
+def test_lost_aggregator_exit_4_one_line_no_leftovers(
+    sshd_fleet: SshdFleet, tmp_path: Path
+) -> None:
     hosts = sshd_fleet.hosts[:4]
     inv = sshd_fleet.write_inventory(tmp_path / "inv.yaml", hosts)
     tag = f"4002.{secrets.randbelow(10**6):06d}"
@@ -63,7 +69,7 @@ def test_lost_aggregator_exit_4_one_line_no_leftovers(sshd_fleet: SshdFleet, tmp
     assert _wait_for(lambda: len(_remote(tag)) == len(hosts))
     killed = subprocess.run(["pkill", "-KILL", "-s", str(proc.pid), "hostops-aggr"], check=False)
     assert killed.returncode == 0
-    out, err = proc.communicate(timeout=60)
+    _out, err = proc.communicate(timeout=60)
     assert proc.returncode == 4
     assert err.decode().startswith("hostops: error: the aggregator process died")
     assert len(err.splitlines()) == 1

@@ -36,7 +36,9 @@ def _users() -> list[str]:
 
 def _pids(pattern: str) -> list[int]:
     # Anchored: the shells that started the sleeps (and hostops itself) carry the text too.
-    r = subprocess.run(["pgrep", "-f", f"^sleep {pattern}"], capture_output=True, text=True, check=False)
+    r = subprocess.run(
+        ["pgrep", "-f", f"^sleep {pattern}"], capture_output=True, text=True, check=False
+    )
     return [int(p) for p in r.stdout.split()]
 
 
