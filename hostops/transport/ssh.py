@@ -266,19 +266,25 @@ class SshCommand:
 
     def pump(self, sink: Sink, wait_s: float) -> bool:
         chan = self._chan
-        if not (chan.recv_ready() or chan.recv_stderr_ready() or chan.closed):
+        if chan.eof_received:
+            # After EOF the channel's pipe stays readable for good: select() would
+            # spin until the exit status arrives, so wait on the status itself.
+            chan.status_event.wait(wait_s)
+        elif not (chan.recv_ready() or chan.recv_stderr_ready() or chan.closed):
             select.select([chan], [], [], wait_s)
         while chan.recv_ready():
             sink(STDOUT, chan.recv(_CHUNK))
         while chan.recv_stderr_ready():
             self._stderr(sink, chan.recv_stderr(_CHUNK))
-        ended = chan.closed or (chan.eof_received and chan.exit_status_ready())
+        # Ended: exit status (or signal) and EOF both in, or the channel closed
+        # (which is also how a lost connection shows).
+        ended = chan.closed or (chan.eof_received and chan.status_event.is_set())
         if ended and not (chan.recv_ready() or chan.recv_stderr_ready()):
             if self._held:
                 sink(STDERR, self._held)
                 self._held = b""
             return True
-        return bool(not self._transport.is_active() and not chan.recv_ready())
+        return False
 
     def _stderr(self, sink: Sink, data: bytes) -> None:
         if self._marker_done:
