@@ -78,7 +78,9 @@ class Aggregator:
         elif isinstance(event, HostFinished):
             self._finished(event)
         elif isinstance(event, HostWarning):
-            self._warn(f"{event.host}: {event.message}")
+            text = event.message if event.host is None else f"{event.host}: {event.message}"
+            if event.host is not None or text not in self.warnings:
+                self._warn(text)
         elif isinstance(event, WorkerDone):
             self.workers.append(event.stats)
         elif isinstance(event, WorkerDied):

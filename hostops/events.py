@@ -33,9 +33,13 @@ class Output:
 
 @dataclass(frozen=True)
 class HostWarning:
-    """A diagnostic about one host that is not its result (e.g. an accepted host key)."""
+    """A diagnostic that is not a host's result (e.g. an accepted host key).
 
-    host: str
+    ``host`` None: about the run or a file, not one host; shown once however
+    many workers report it.
+    """
+
+    host: str | None
     message: str
 
 

@@ -50,31 +50,83 @@ def fingerprint(key: paramiko.PKey) -> str:
     return f"{key.get_name()} SHA256:{digest.decode().rstrip('=')}"
 
 
+class KnownHosts:
+    """A parsed known_hosts file, indexed by host name.
+
+    paramiko's ``HostKeys.lookup`` scans every entry for every lookup, which
+    makes a run over N hosts with an N-line file quadratic. Plain names are
+    looked up in a dict here; only hashed entries (``HashKnownHosts yes``)
+    still need one HMAC each, since that is what hashing is for.
+    """
+
+    def __init__(self) -> None:
+        self._plain: dict[str, dict[str, paramiko.PKey]] = {}
+        self._hashed: list[tuple[str, str, paramiko.PKey]] = []  # (salt, hash, key)
+        self.skipped: list[int] = []  # line numbers of lines that could not be read
+
+    @classmethod
+    def load(cls, path: str) -> KnownHosts:
+        """Parse ``path`` (a missing file is an empty one). Raises HostFailure if unreadable."""
+        known = cls()
+        try:
+            with open(path, encoding="utf-8", errors="replace") as f:
+                for lineno, line in enumerate(f, 1):
+                    line = line.strip()
+                    if not line or line.startswith(("#", "@")):  # markers: not supported yet
+                        continue
+                    try:
+                        entry = paramiko.hostkeys.HostKeyEntry.from_line(line, lineno)
+                    except (paramiko.hostkeys.InvalidHostKey, paramiko.SSHException, ValueError):
+                        entry = None
+                    if entry is None:  # as OpenSSH does: skip the line, the rest still counts
+                        known.skipped.append(lineno)
+                        continue
+                    for name in entry.hostnames:
+                        if name.startswith("|1|"):
+                            _, _, salt, digest = name.split("|", 3)
+                            known._hashed.append((salt, digest, entry.key))
+                        else:
+                            known.add(name, entry.key)
+        except FileNotFoundError:
+            pass
+        except (OSError, paramiko.SSHException, ValueError) as exc:
+            raise HostFailure(Status.ERROR, f"cannot read known_hosts {path}: {exc}") from None
+        return known
+
+    def add(self, name: str, key: paramiko.PKey) -> None:
+        self._plain.setdefault(name, {}).setdefault(key.get_name(), key)
+
+    def lookup(self, name: str) -> dict[str, paramiko.PKey]:
+        """Key type -> key for ``name`` (empty if unknown)."""
+        found = dict(self._plain.get(name, {}))
+        for salt, digest, key in self._hashed:
+            if paramiko.HostKeys.hash_host(name, salt).split("|")[3] == digest:
+                found.setdefault(key.get_name(), key)
+        return found
+
+
 @dataclass
 class SshContext:
     """Per-worker caches of parsed known_hosts files and private keys (thread-safe)."""
 
     options: RunOptions
+    notify: Callable[[str], None]  # warnings about files, not hosts
     known_hosts_loads: int = 0
     key_loads: int = 0
-    _known: dict[str, paramiko.HostKeys] = field(default_factory=dict)
+    _known: dict[str, KnownHosts] = field(default_factory=dict)
     _keys: dict[str, paramiko.PKey | str] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def host_keys(self, path: str) -> paramiko.HostKeys:
+    def host_keys(self, path: str) -> KnownHosts:
         with self._lock:
             keys = self._known.get(path)
             if keys is None:
-                keys = paramiko.HostKeys()
-                if os.path.exists(path):
-                    try:
-                        keys.load(path)
-                    except (OSError, paramiko.SSHException, ValueError) as exc:
-                        raise HostFailure(
-                            Status.ERROR, f"cannot read known_hosts {path}: {exc}"
-                        ) from None
+                keys = KnownHosts.load(path)
                 self.known_hosts_loads += 1
                 self._known[path] = keys
+                if keys.skipped:
+                    lines = ", ".join(map(str, keys.skipped[:10]))
+                    self.notify(f"{path}: ignored unreadable line(s) {lines}")
             return keys
 
     def private_key(self, path: str) -> paramiko.PKey | str:
@@ -126,7 +178,7 @@ class SshContext:
             finally:
                 fcntl.flock(f, fcntl.LOCK_UN)
         with self._lock:
-            self._known[path].add(name, key.get_name(), key)
+            self._known[path].add(name, key)
 
 
 class SshConnection:

@@ -98,3 +98,26 @@ def test_known_hosts_flag_overrides_inventory(sshd_fleet: SshdFleet, tmp_path: P
         "run", "echo hi", "--hosts", str(inv), "--known-hosts", str(sshd_fleet.known_hosts)
     )
     assert r.returncode == 0, r.stderr
+
+
+def test_hashed_known_hosts_are_understood(sshd_fleet: SshdFleet, tmp_path: Path) -> None:
+    """Debian's ssh_config sets HashKnownHosts yes: names are stored as HMACs."""
+    known = sshd_fleet.write_known_hosts(tmp_path / "known_hosts", sshd_fleet.hosts[:3])
+    subprocess.run(["ssh-keygen", "-q", "-H", "-f", str(known)], check=True, capture_output=True)
+    assert "[127." not in known.read_text()  # really hashed
+    r = run_hostops("run", "echo hi", "--hosts", str(_inventory(sshd_fleet, tmp_path, known, n=3)))
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.count("| hi") == 3
+
+
+def test_unreadable_known_hosts_line_is_skipped_with_one_warning(
+    sshd_fleet: SshdFleet, tmp_path: Path
+) -> None:
+    """As OpenSSH does: a bad line is skipped, the others still count; said once, not per host."""
+    known = sshd_fleet.write_known_hosts(tmp_path / "known_hosts", sshd_fleet.hosts[:4])
+    known.write_text("[127.0.0.9]:22 ssh-ed25519 not-base64!!\n" + known.read_text())
+    inv = _inventory(sshd_fleet, tmp_path, known, n=4)
+    r = run_hostops("run", "echo hi", "--hosts", str(inv), "--workers", "2")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.count("| hi") == 4
+    assert r.stderr.count(f"hostops: warning: {known}: ignored unreadable line(s) 1\n") == 1
