@@ -70,8 +70,8 @@ class KnownHosts:
         known = cls()
         try:
             with open(path, encoding="utf-8", errors="replace") as f:
-                for lineno, line in enumerate(f, 1):
-                    line = line.strip()
+                for lineno, raw in enumerate(f, 1):
+                    line = raw.strip()
                     if not line or line.startswith(("#", "@")):  # markers: not supported yet
                         continue
                     try:
