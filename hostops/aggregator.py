@@ -151,7 +151,7 @@ class Aggregator:
                 self._flush(state)
                 self._set_result(state, Status.ERROR, None, None, 0.0, "worker died")
 
-    def report(self, internal_error: str | None = None) -> RunReport:
+    def report(self) -> RunReport:
         """The final report; hosts that never got a result are accounted for, not dropped."""
         for name in self._order:
             state = self._hosts[name]
@@ -172,7 +172,6 @@ class Aggregator:
             duration_s=time.monotonic() - self._started,
             workers=tuple(self.workers),
             interrupted=self.interrupted,
-            internal_error=internal_error,
             warnings=tuple(self.warnings),
         )
 

@@ -12,6 +12,7 @@ import typer
 
 from hostops import __version__
 from hostops.console import Console, OutputMode, ViewOptions
+from hostops.engine import console_lock
 from hostops.engine import run as run_engine
 from hostops.errors import EXIT_USAGE, HostopsError, exit_code_for
 from hostops.inventory import apply_overrides, load_inventory
@@ -151,7 +152,8 @@ def run(
     ] = False,
 ) -> None:
     """Run COMMAND on every host of the inventory, in parallel."""
-    console = Console(color=False if no_color else None)
+    lock = console_lock()
+    console = Console(lock, color=False if no_color else None)
     try:
         host_list = load_inventory(hosts)
         host_list = apply_overrides(
@@ -175,7 +177,7 @@ def run(
                 "--host-key-policy off: host keys are not verified; anyone on the path can impersonate a host",
             )
         view = ViewOptions(mode=output, color=False if no_color else None)
-        report = run_engine(host_list, command, options, view)
+        report = run_engine(host_list, command, options, view, lock)
     except HostopsError as exc:
         console.message("error", str(exc))
         if debug:
@@ -184,8 +186,6 @@ def run(
     except KeyboardInterrupt as exc:
         console.message("error", "interrupted")
         raise typer.Exit(exit_code_for(exc)) from None
-    if report.internal_error:
-        console.message("error", report.internal_error)
     raise typer.Exit(exit_code_for(report))
 
 

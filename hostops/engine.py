@@ -14,6 +14,7 @@ import threading
 import time
 from multiprocessing.connection import wait
 from multiprocessing.synchronize import Event as MpEvent
+from multiprocessing.synchronize import Lock
 
 from hostops.aggregator import aggregator_main
 from hostops.console import ViewOptions
@@ -48,15 +49,23 @@ def _context() -> multiprocessing.context.BaseContext:
     return multiprocessing.get_context(method)
 
 
+def console_lock() -> Lock:
+    """A lock for every terminal writer of a run: pass it to :func:`run` and the Console."""
+    return _context().Lock()
+
+
 def run(
     hosts: list[Host],
     command: str,
     options: RunOptions | None = None,
     view: ViewOptions | None = None,
+    lock: Lock | None = None,
 ) -> RunReport:
     """Run ``command`` on every host in parallel and return every host's result.
 
-    Host failures are values in the report, never exceptions. Raises
+    ``lock`` is the console lock the caller's own terminal writes take (see
+    :func:`console_lock`); a new one is made when None. Host failures are
+    values in the report, never exceptions. Raises
     :class:`InternalError` when hostops itself fails (the aggregator is lost)
     and KeyboardInterrupt only if a second Ctrl-C cuts the orderly stop short.
     """
@@ -69,7 +78,7 @@ def run(
     tasks = ctx.Queue()
     events = ctx.Queue()
     cancel = ctx.Event()
-    lock = ctx.Lock()  # the one console lock: every writer to the terminal takes it
+    lock = lock or ctx.Lock()  # the one console lock: every writer to the terminal takes it
     report_in, report_out = ctx.Pipe(duplex=False)
     started = time.monotonic()
     aggregator = ctx.Process(
@@ -97,12 +106,10 @@ def run(
         tasks.put(host)
     for _ in workers:
         tasks.put(None)  # one end signal per worker
-    interrupted = False
     try:
         try:
             _supervise(workers, aggregator, events, deadline=None)
         except KeyboardInterrupt:
-            interrupted = True
             cancel.set()
             events.put(Interrupt())
             _supervise(workers, aggregator, events, deadline=time.monotonic() + _AFTER_INTERRUPT_S)
@@ -116,15 +123,6 @@ def run(
             aggregator.kill()
         tasks.cancel_join_thread()
         events.cancel_join_thread()
-    if interrupted and not report.interrupted:
-        report = RunReport(
-            report.results,
-            report.duration_s,
-            report.workers,
-            True,
-            report.internal_error,
-            report.warnings,
-        )
     return report
 
 

@@ -64,6 +64,8 @@ def exit_code_for(outcome: RunReport | BaseException) -> int:
 
     Precedence: 130 (interrupted) > 4 (internal) > 3 (unreachable, auth,
     host key) > 1 (failed, timeout, error) > 0 (every host ok or skipped).
+    A run that hostops itself could not finish has no report: it ends with an
+    InternalError, whose code is 4.
     """
     if isinstance(outcome, KeyboardInterrupt):
         return EXIT_INTERRUPTED
@@ -74,8 +76,6 @@ def exit_code_for(outcome: RunReport | BaseException) -> int:
     statuses = {r.status for r in outcome.results}
     if outcome.interrupted or Status.INTERRUPTED in statuses:
         return EXIT_INTERRUPTED
-    if outcome.internal_error:
-        return EXIT_INTERNAL
     if statuses & _UNREACHABLE:
         return EXIT_UNREACHABLE
     if statuses & _FAILED:

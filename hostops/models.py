@@ -123,7 +123,6 @@ class RunReport:
     duration_s: float
     workers: tuple[WorkerStats, ...] = ()
     interrupted: bool = False
-    internal_error: str | None = None  # hostops itself failed (e.g. the aggregator was lost)
     warnings: tuple[str, ...] = field(default=())
 
     @property

@@ -16,6 +16,7 @@ import secrets
 import select
 import socket
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -187,12 +188,14 @@ class SshConnection:
     def __init__(self, host: Host, ctx: SshContext, warn: Callable[[str], None]) -> None:
         self.host = host
         self._ctx = ctx
-        opts = ctx.options
-        self._sock = _connect(host, opts.connect_timeout)
+        # --connect-timeout bounds connect, handshake and authentication together.
+        self._deadline = time.monotonic() + ctx.options.connect_timeout
+        self._sock = _connect(host, ctx.options.connect_timeout)
         self._transport = paramiko.Transport(self._sock)
         _record_exit_signals(self._transport)
         try:
             self._handshake(warn)
+            self._transport.auth_timeout = self._remaining()
             self._authenticate()
         except BaseException:
             self.close()
@@ -201,16 +204,21 @@ class SshConnection:
     def _handshake(self, warn: Callable[[str], None]) -> None:
         host, opts = self.host, self._ctx.options
         t = self._transport
-        t.banner_timeout = t.handshake_timeout = t.auth_timeout = opts.connect_timeout
+        t.banner_timeout = t.handshake_timeout = self._remaining()
         path = host.known_hosts or default_known_hosts()
         name = known_hosts_name(host.address, host.port)
         known = self._ctx.host_keys(path).lookup(name)
         if known:
             _prefer_host_key_types(t, list(known.keys()))
         try:
-            t.start_client(timeout=opts.connect_timeout)
+            t.start_client(timeout=self._remaining())
         except (paramiko.SSHException, EOFError, OSError) as exc:
             raise HostFailure(Status.UNREACHABLE, f"SSH handshake failed: {_reason(exc)}") from None
+        if not (t.is_active() and t.initial_kex_done):  # start_client returns quietly on timeout
+            raise HostFailure(
+                Status.UNREACHABLE,
+                f"SSH handshake failed: no answer within --connect-timeout {opts.connect_timeout:g} s",
+            )
         key = t.get_remote_server_key()
         policy = opts.host_key_policy
         if known and key.get_name() in known and known[key.get_name()] == key:
@@ -233,6 +241,9 @@ class SshConnection:
             f"unknown host key for {name} ({fingerprint(key)}); verify it, then add it with: "
             f"ssh-keyscan -p {host.port} {host.address} >> {path} (or use --host-key-policy accept-new)",
         )
+
+    def _remaining(self) -> float:
+        return max(0.1, self._deadline - time.monotonic())
 
     def _authenticate(self) -> None:
         user = self.host.user or getpass.getuser()

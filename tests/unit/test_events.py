@@ -63,7 +63,6 @@ _OBJECTS = [
         duration_s=2.5,
         workers=(WorkerStats(1, 2, 3, 4), WorkerStats(5)),
         interrupted=True,
-        internal_error="boom",
         warnings=("w1", "w2"),
     ),
     RunReport(results=(), duration_s=0.0),

@@ -36,19 +36,15 @@ _CODE = {
 _RANK = {0: 0, 1: 1, 3: 2, 4: 3, 130: 4}
 
 
-def _report(*statuses: Status, interrupted: bool = False, internal: str | None = None) -> RunReport:
+def _report(*statuses: Status, interrupted: bool = False) -> RunReport:
     results = tuple(HostResult(f"h{i}", f"10.0.0.{i}", s) for i, s in enumerate(statuses))
-    return RunReport(
-        results=results, duration_s=1.0, interrupted=interrupted, internal_error=internal
-    )
+    return RunReport(results=results, duration_s=1.0, interrupted=interrupted)
 
 
-def _expected(statuses, interrupted=False, internal=None) -> int:
+def _expected(statuses, interrupted=False) -> int:
     codes = [_CODE[s] for s in statuses]
     if interrupted:
         codes.append(130)
-    if internal:
-        codes.append(4)
     return max(codes, key=_RANK.__getitem__, default=0)
 
 
@@ -106,26 +102,20 @@ def test_every_pair_of_statuses(a, b):
     ],
 )
 @pytest.mark.parametrize("interrupted", [False, True])
-@pytest.mark.parametrize("internal", [None, "aggregator lost"])
-def test_mixes_with_flags(statuses, interrupted, internal):
-    report = _report(*statuses, interrupted=interrupted, internal=internal)
-    assert exit_code_for(report) == _expected(statuses, interrupted, internal)
+def test_mixes_with_flags(statuses, interrupted):
+    report = _report(*statuses, interrupted=interrupted)
+    assert exit_code_for(report) == _expected(statuses, interrupted)
 
 
 def test_precedence_ladder():
     assert exit_code_for(_report(Status.OK, Status.SKIPPED)) == 0
     assert exit_code_for(_report(Status.OK, Status.FAILED)) == 1
     assert exit_code_for(_report(Status.FAILED, Status.UNREACHABLE)) == 3
-    assert exit_code_for(_report(Status.FAILED, Status.UNREACHABLE, internal="x")) == 4
-    assert exit_code_for(_report(Status.UNREACHABLE, internal="x", interrupted=True)) == 130
+    assert exit_code_for(_report(Status.UNREACHABLE, interrupted=True)) == 130
 
 
 def test_interrupted_flag_alone_with_all_ok():
     assert exit_code_for(_report(Status.OK, Status.OK, interrupted=True)) == 130
-
-
-def test_internal_error_alone_with_all_ok():
-    assert exit_code_for(_report(Status.OK, internal="the aggregator process died")) == 4
 
 
 @pytest.mark.parametrize(
