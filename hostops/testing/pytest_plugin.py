@@ -12,7 +12,8 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -77,3 +78,23 @@ def json_results(stdout: str) -> dict[str, dict[str, object]]:
         assert isinstance(obj, dict), line
         out[str(obj["host"])] = obj
     return out
+
+
+def sleep_pids(tag: str) -> list[int]:
+    """PIDs of ``sleep TAG...`` processes: tests run ``sleep 3001.123456`` remotely to find
+    their commands again. Anchored, since the shells that started them (and hostops
+    itself) carry the text in their command lines too."""
+    r = subprocess.run(
+        ["pgrep", "-f", f"^sleep {tag}"], capture_output=True, text=True, check=False
+    )
+    return [int(p) for p in r.stdout.split()]
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float = 20) -> bool:
+    """Poll ``predicate`` until it is true (True) or ``timeout`` seconds pass (False)."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if predicate():
+            return True
+        time.sleep(0.1)
+    return predicate()

@@ -7,27 +7,10 @@ import secrets
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 from hostops.testing import SshdFleet
-from hostops.testing.pytest_plugin import json_results
-
-
-def _remote(tag: str) -> list[int]:
-    r = subprocess.run(
-        ["pgrep", "-f", f"^sleep {tag}"], capture_output=True, text=True, check=False
-    )
-    return [int(p) for p in r.stdout.split()]
-
-
-def _wait_for(predicate, timeout: float = 20) -> bool:  # type: ignore[no-untyped-def]
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return False
+from hostops.testing.pytest_plugin import json_results, sleep_pids, wait_for
 
 
 def _start(inv: Path, command: str) -> subprocess.Popen[bytes]:
@@ -47,7 +30,7 @@ def test_ctrl_c_interrupts_kills_remote_commands_exit_130(
     inv = sshd_fleet.write_inventory(tmp_path / "inv.yaml", hosts)
     tag = f"4001.{secrets.randbelow(10**6):06d}"
     proc = _start(inv, f"echo before; sleep {tag}; echo after")
-    assert _wait_for(lambda: len(_remote(tag)) == len(hosts))
+    assert wait_for(lambda: len(sleep_pids(tag)) == len(hosts))
     os.killpg(proc.pid, signal.SIGINT)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
@@ -56,7 +39,7 @@ def test_ctrl_c_interrupts_kills_remote_commands_exit_130(
     for obj in res.values():
         assert obj["status"] == "interrupted" and obj["stdout"] == "before\n"
     assert b"interrupted" in err
-    assert _wait_for(lambda: not _remote(tag), timeout=10), "remote commands survived Ctrl-C"
+    assert wait_for(lambda: not sleep_pids(tag), timeout=10), "remote commands survived Ctrl-C"
 
 
 def test_lost_aggregator_exit_4_one_line_no_leftovers(
@@ -66,11 +49,11 @@ def test_lost_aggregator_exit_4_one_line_no_leftovers(
     inv = sshd_fleet.write_inventory(tmp_path / "inv.yaml", hosts)
     tag = f"4002.{secrets.randbelow(10**6):06d}"
     proc = _start(inv, f"sleep {tag}")
-    assert _wait_for(lambda: len(_remote(tag)) == len(hosts))
+    assert wait_for(lambda: len(sleep_pids(tag)) == len(hosts))
     killed = subprocess.run(["pkill", "-KILL", "-s", str(proc.pid), "hostops-aggr"], check=False)
     assert killed.returncode == 0
     _out, err = proc.communicate(timeout=60)
     assert proc.returncode == 4
     assert err.decode().startswith("hostops: error: the aggregator process died")
     assert len(err.splitlines()) == 1
-    assert _wait_for(lambda: not _remote(tag), timeout=20), "remote commands left running"
+    assert wait_for(lambda: not sleep_pids(tag), timeout=20), "remote commands left running"

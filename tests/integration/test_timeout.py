@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from hostops.testing import SshdFleet
-from hostops.testing.pytest_plugin import json_results, run_hostops
+from hostops.testing.pytest_plugin import json_results, run_hostops, sleep_pids, wait_for
 
 TEST_USER = "hostops-test"
 
@@ -34,14 +34,6 @@ def _users() -> list[str]:
     return ["root", TEST_USER]
 
 
-def _pids(pattern: str) -> list[int]:
-    # Anchored: the shells that started the sleeps (and hostops itself) carry the text too.
-    r = subprocess.run(
-        ["pgrep", "-f", f"^sleep {pattern}"], capture_output=True, text=True, check=False
-    )
-    return [int(p) for p in r.stdout.split()]
-
-
 @pytest.mark.parametrize("user", _users())
 def test_timeout_kills_command_and_its_children(
     sshd_fleet: SshdFleet, tmp_path: Path, user: str
@@ -55,7 +47,7 @@ def test_timeout_kills_command_and_its_children(
     def watch() -> None:  # prove the processes really ran, so "gone" means killed
         end = time.monotonic() + 20
         while time.monotonic() < end and len(seen) < 2 * len(hosts):
-            seen[:] = _pids(child) + _pids(main)
+            seen[:] = sleep_pids(child) + sleep_pids(main)
             time.sleep(0.1)
 
     watcher = threading.Thread(target=watch)
@@ -84,10 +76,8 @@ def test_timeout_kills_command_and_its_children(
         assert obj["stdout"] == "started\n"  # output before the timeout is kept
         assert obj["exit_code"] is None and obj["signal"] in ("TERM", "KILL")
     assert elapsed < 30
-    deadline = time.monotonic() + 10
-    while (_pids(child) or _pids(main)) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert not _pids(child) and not _pids(main), "remote processes survived the timeout"
+    gone = wait_for(lambda: not sleep_pids(child) and not sleep_pids(main), timeout=10)
+    assert gone, "remote processes survived the timeout"
     owners = {Path(f"/proc/{p}").stat().st_uid for p in seen if Path(f"/proc/{p}").exists()}
     assert owners <= {pwd.getpwnam(user).pw_uid}
 
@@ -111,7 +101,7 @@ def test_timeout_escalates_to_kill_when_term_is_ignored(
     for obj in json_results(r.stdout).values():
         assert obj["status"] == "timeout" and obj["signal"] == "KILL"
     time.sleep(0.5)
-    assert not _pids(f"3003.{tag}")
+    assert not sleep_pids(f"3003.{tag}")
 
 
 def test_commands_that_read_stdin_get_eof(sshd_fleet: SshdFleet, tmp_path: Path) -> None:
