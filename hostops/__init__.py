@@ -15,7 +15,7 @@ __version__ = "0.1.0"
 from hostops.console import OutputMode, ViewOptions
 from hostops.engine import run
 from hostops.errors import ConfigError, HostopsError, InternalError, UsageError, exit_code_for
-from hostops.inventory import apply_overrides, load_inventory
+from hostops.inventory import Overrides, load_inventory
 from hostops.models import (
     Connection,
     Host,
@@ -35,13 +35,13 @@ __all__ = [
     "HostopsError",
     "InternalError",
     "OutputMode",
+    "Overrides",
     "RunOptions",
     "RunReport",
     "Status",
     "UsageError",
     "ViewOptions",
     "__version__",
-    "apply_overrides",
     "exit_code_for",
     "load_inventory",
     "run",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -14,9 +15,19 @@ from hostops import __version__
 from hostops.console import Console, OutputMode, ViewOptions
 from hostops.engine import console_lock
 from hostops.engine import run as run_engine
-from hostops.errors import EXIT_USAGE, HostopsError, exit_code_for
-from hostops.inventory import apply_overrides, load_inventory
-from hostops.models import HostKeyPolicy, RunOptions
+from hostops.errors import EXIT_USAGE, HostopsError, UsageError, exit_code_for
+from hostops.inventory import (
+    Inventory,
+    Overrides,
+    build,
+    load_raw,
+    raw_from_host_list,
+    resolve_hosts,
+    select_names,
+)
+from hostops.inventory.show import inventory_graph, inventory_json, inventory_table
+from hostops.models import Host, HostKeyPolicy, RunOptions
+from hostops.transport.ssh_config import SshConfig
 
 # typer raises click's exception classes (vendored in recent typer): find them through
 # a public one rather than importing a click that may not be the one typer uses.
@@ -52,6 +63,99 @@ def _print_version(value: bool) -> None:
         raise typer.Exit(0)
 
 
+# Host selection and connection settings: the same options on every command.
+InventoryOpt = Annotated[
+    Optional[Path],  # noqa: UP045
+    typer.Option(
+        "--hosts",
+        "-i",
+        envvar="HOSTOPS_INVENTORY",
+        show_default=False,
+        help="Inventory file: hostops YAML, Ansible YAML or Ansible INI.",
+    ),
+]
+HostListOpt = Annotated[
+    Optional[str],  # noqa: UP045
+    typer.Option("--host", "-H", help="Hosts without an inventory: 'web[01-05],db1'."),
+]
+LimitOpt = Annotated[
+    Optional[str],  # noqa: UP045
+    typer.Option(
+        "--limit", "-l", help="Host pattern: 'web:&prod:!web03', 'web[01-05]', '~re', '@file'."
+    ),
+]
+SshConfigOpt = Annotated[
+    Optional[Path],  # noqa: UP045
+    typer.Option(
+        "--ssh-config", help="ssh_config file to use [default: ~/.ssh/config, /etc/ssh/ssh_config]."
+    ),
+]
+NoSshConfigOpt = Annotated[bool, typer.Option("--no-ssh-config", help="Read no ssh_config file.")]
+UserOpt = Annotated[
+    Optional[str], typer.Option("--user", "-u", help="Log in as this user on every host.")
+]  # noqa: UP045
+PortOpt = Annotated[
+    Optional[int],  # noqa: UP045
+    typer.Option("--port", "-p", min=1, max=65535, help="SSH port for every host."),
+]
+IdentityOpt = Annotated[
+    Optional[list[Path]],  # noqa: UP045
+    typer.Option(
+        "--identity", help="Private key file; repeat for several. Replaces the inventory's."
+    ),
+]
+KnownHostsOpt = Annotated[
+    Optional[Path],  # noqa: UP045
+    typer.Option(
+        "--known-hosts",
+        help="known_hosts file for every host [default: inventory, else ~/.ssh/known_hosts]",
+    ),
+]
+
+
+def _select(
+    hosts: Path | None,
+    host_list: str | None,
+    limit: str | None,
+    ssh_config: Path | None,
+    no_ssh_config: bool,
+    overrides: Overrides,
+) -> tuple[Inventory, list[Host]]:
+    """The inventory and the selected, resolved hosts. Raises UsageError/ConfigError."""
+    if host_list is not None and hosts is not None and "HOSTOPS_INVENTORY" not in os.environ:
+        raise UsageError("give --hosts FILE or --host LIST, not both")
+    if host_list is not None:
+        raw = raw_from_host_list(host_list)
+    elif hosts is not None:
+        raw = load_raw(hosts)
+    else:
+        raise UsageError("no hosts: give --hosts FILE (or set HOSTOPS_INVENTORY) or --host LIST")
+    if ssh_config is not None and no_ssh_config:
+        raise UsageError("give --ssh-config or --no-ssh-config, not both")
+    config = (
+        None
+        if no_ssh_config
+        else SshConfig.from_file(str(ssh_config))
+        if ssh_config
+        else SshConfig.default()
+    )
+    inv = build(raw)
+    base = os.path.dirname(os.fspath(hosts)) if hosts else "."
+    names = select_names(inv, limit, base_dir=base or ".")
+    return inv, resolve_hosts(inv, names, ssh_config=config, overrides=overrides)
+
+
+def _overrides(
+    user: str | None, port: int | None, identity: list[Path] | None, known_hosts: Path | None
+) -> Overrides:
+    return Overrides(
+        user=user,
+        port=port,
+        identity_files=tuple(str(p) for p in identity or ()),
+        known_hosts=str(known_hosts) if known_hosts else None,
+    )
+
+
 @app.callback()
 def _root(
     version: Annotated[
@@ -69,43 +173,23 @@ def run(
     command: Annotated[
         str, typer.Argument(help="Shell command to run on every host (by the remote login shell).")
     ],
-    hosts: Annotated[
-        Path,
-        typer.Option(
-            "--hosts",
-            "-i",
-            envvar="HOSTOPS_INVENTORY",
-            help="Inventory file (YAML).",
-            show_default=False,
-        ),
-    ],
-    user: Annotated[
-        str | None, typer.Option("--user", "-u", help="Log in as this user on every host.")
-    ] = None,
-    port: Annotated[
-        int | None,
-        typer.Option("--port", "-p", min=1, max=65535, help="SSH port for every host."),
-    ] = None,
-    identity: Annotated[
-        Optional[list[Path]],  # noqa: UP045
-        typer.Option(
-            "--identity", help="Private key file; repeat for several. Replaces the inventory's."
-        ),
-    ] = None,
-    known_hosts: Annotated[
-        Optional[Path],  # noqa: UP045
-        typer.Option(
-            "--known-hosts",
-            help="known_hosts file for every host [default: inventory, else ~/.ssh/known_hosts]",
-        ),
-    ] = None,
+    hosts: InventoryOpt = None,
+    host_list: HostListOpt = None,
+    limit: LimitOpt = None,
+    user: UserOpt = None,
+    port: PortOpt = None,
+    identity: IdentityOpt = None,
+    known_hosts: KnownHostsOpt = None,
+    ssh_config: SshConfigOpt = None,
+    no_ssh_config: NoSshConfigOpt = False,
     host_key_policy: Annotated[
-        HostKeyPolicy,
+        Optional[HostKeyPolicy],  # noqa: UP045
         typer.Option(
             "--host-key-policy",
-            help="Unknown or changed host keys: strict refuses both, accept-new records unknown ones, off accepts anything.",
+            show_default=False,
+            help="Unknown or changed host keys: strict refuses both, accept-new records unknown ones, off accepts anything. [default: strict, or ssh_config's StrictHostKeyChecking]",
         ),
-    ] = HostKeyPolicy.STRICT,
+    ] = None,
     no_agent: Annotated[
         bool, typer.Option("--no-agent", help="Do not use the SSH agent (SSH_AUTH_SOCK).")
     ] = False,
@@ -118,8 +202,8 @@ def run(
         typer.Option(
             "--workers",
             callback=_positive,
-            help="Worker processes [default: CPU count].",
             show_default=False,
+            help="Worker processes [default: CPU count].",
         ),
     ] = None,
     connect_timeout: Annotated[
@@ -134,8 +218,8 @@ def run(
             "--timeout",
             "-t",
             callback=_seconds,
-            help="Seconds the command may run; then it is killed and the host reported as timeout. [default: none]",
             show_default=False,
+            help="Seconds the command may run; then it is killed and the host reported as timeout. [default: none]",
         ),
     ] = None,
     output: Annotated[
@@ -151,17 +235,18 @@ def run(
         bool, typer.Option("--debug", help="Show tracebacks of internal errors.")
     ] = False,
 ) -> None:
-    """Run COMMAND on every host of the inventory, in parallel."""
+    """Run COMMAND on every selected host, in parallel."""
     lock = console_lock()
     console = Console(lock, color=False if no_color else None)
-    try:
-        host_list = load_inventory(hosts)
-        host_list = apply_overrides(
+
+    def body() -> int:
+        _, selected = _select(
+            hosts,
             host_list,
-            user=user,
-            port=port,
-            identity_files=tuple(str(p) for p in identity or ()),
-            known_hosts=str(known_hosts) if known_hosts else None,
+            limit,
+            ssh_config,
+            no_ssh_config,
+            _overrides(user, port, identity, known_hosts),
         )
         options = RunOptions(
             workers=workers,
@@ -177,16 +262,70 @@ def run(
                 "--host-key-policy off: host keys are not verified; anyone on the path can impersonate a host",
             )
         view = ViewOptions(mode=output, color=False if no_color else None)
-        report = run_engine(host_list, command, options, view, lock)
+        return exit_code_for(run_engine(selected, command, options, view, lock))
+
+    raise typer.Exit(_guarded(console, body, debug))
+
+
+@app.command()
+def inventory(
+    hosts: InventoryOpt = None,
+    host_list: HostListOpt = None,
+    limit: LimitOpt = None,
+    user: UserOpt = None,
+    port: PortOpt = None,
+    identity: IdentityOpt = None,
+    known_hosts: KnownHostsOpt = None,
+    ssh_config: SshConfigOpt = None,
+    no_ssh_config: NoSshConfigOpt = False,
+    graph: Annotated[bool, typer.Option("--graph", help="Show the group tree.")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="One JSON document, for scripts.")
+    ] = False,
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show tracebacks of internal errors.")
+    ] = False,
+) -> None:
+    """Show the selected hosts with their effective settings and groups (never a secret)."""
+    console = Console()
+
+    def body() -> int:
+        if graph and as_json:
+            raise UsageError("give --graph or --json, not both")
+        inv, selected = _select(
+            hosts,
+            host_list,
+            limit,
+            ssh_config,
+            no_ssh_config,
+            _overrides(user, port, identity, known_hosts),
+        )
+        if graph:
+            text = inventory_graph(inv, [h.name for h in selected])
+        elif as_json:
+            text = inventory_json(inv, selected)
+        else:
+            text = inventory_table(selected)
+        console.out(text.encode())
+        for warning in inv.raw.warnings:
+            console.message("warning", warning)
+        return 0
+
+    raise typer.Exit(_guarded(console, body, debug))
+
+
+def _guarded(console: Console, body: Callable[[], int], debug: bool) -> int:
+    """Run a command body: hostops errors become one line on stderr and their exit code."""
+    try:
+        return body()
     except HostopsError as exc:
         console.message("error", str(exc))
         if debug:
             traceback.print_exc()
-        raise typer.Exit(exit_code_for(exc)) from None
+        return exit_code_for(exc)
     except KeyboardInterrupt as exc:
         console.message("error", "interrupted")
-        raise typer.Exit(exit_code_for(exc)) from None
-    raise typer.Exit(exit_code_for(report))
+        return exit_code_for(exc)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import enum
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 
 class Status(str, enum.Enum):
@@ -56,6 +58,11 @@ class Host:
     identity_files: tuple[str, ...] = ()
     known_hosts: str | None = None  # None: ~/.ssh/known_hosts
     connection: Connection = Connection.SSH
+    jump: str | None = None  # [user@]host[:port][,...]: jump host chain (ProxyJump)
+    password_env: str | None = None  # the NAME of an environment variable holding the password
+    host_key_policy: HostKeyPolicy | None = None  # from ssh_config; None: the run's
+    groups: tuple[str, ...] = ()
+    vars: Mapping[str, Any] = field(default_factory=dict, hash=False)  # free-form variables
 
 
 @dataclass(frozen=True)
@@ -66,7 +73,7 @@ class RunOptions:
     forks: int = 64  # total concurrent host sessions, spread over the workers
     connect_timeout: float = 10.0
     timeout: float | None = None  # None: the command may run forever
-    host_key_policy: HostKeyPolicy = HostKeyPolicy.STRICT
+    host_key_policy: HostKeyPolicy | None = None  # None: the host's (ssh_config), else strict
     use_agent: bool = True
     kill_grace_s: float = 2.0  # between TERM and KILL of a timed-out command
 

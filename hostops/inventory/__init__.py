@@ -1,8 +1,108 @@
-"""Inventories: which hosts to run on, and how to reach each of them."""
+"""Inventories: which hosts to run on, and how to reach each of them.
+
+Formats (detected from the file): hostops's native YAML (``defaults``,
+``hosts``, ``groups``), Ansible YAML and Ansible INI. Every format becomes a
+RawInventory, then an Inventory (groups, names), then Hosts for the names a
+``--limit`` pattern selects.
+"""
 
 from __future__ import annotations
 
-from hostops.inventory.native import load_inventory
-from hostops.inventory.overrides import apply_overrides
+import os
+import re
 
-__all__ = ["apply_overrides", "load_inventory"]
+from hostops.errors import ConfigError
+from hostops.inventory.native import TOP_KEYS, load_native
+from hostops.inventory.patterns import PatternError, hosts_from_option, select
+from hostops.inventory.raw import RawHost, RawInventory
+from hostops.inventory.resolve import Inventory, Overrides, SshConfigSource, build, resolve_hosts
+from hostops.inventory.yamlsrc import load_yaml
+from hostops.models import Host
+
+__all__ = [
+    "Inventory",
+    "Overrides",
+    "build",
+    "load_inventory",
+    "load_raw",
+    "raw_from_host_list",
+    "resolve_hosts",
+    "select_names",
+]
+
+_INI_SECTION = re.compile(r"\[[^\]\s,]+\]\s*(?:[#;].*)?\Z")
+_YAML_SUFFIXES = (".yaml", ".yml", ".json")
+
+
+def load_raw(path: str | os.PathLike[str]) -> RawInventory:
+    """Read an inventory file in any supported format. Raises ConfigError (``FILE:LINE: …``)."""
+    path = os.fspath(path)
+    if os.path.isdir(path):
+        raise ConfigError("inventory directories are not supported; pass one file", path=path)
+    if not path.endswith(_YAML_SUFFIXES) and _looks_like_ini(path):
+        return _load_ansible(path)
+    root = load_yaml(path)
+    keys = (
+        {k.value for k, _ in root.node.value} if root.node.tag == "tag:yaml.org,2002:map" else set()
+    )
+    if keys & set(TOP_KEYS) or not keys:
+        return load_native(root)
+    return _load_ansible(path)
+
+
+def _load_ansible(path: str) -> RawInventory:
+    from hostops.inventory.ansible import load_ansible  # only when the file is Ansible's
+
+    return load_ansible(path)
+
+
+def _looks_like_ini(path: str) -> bool:
+    """An INI inventory starts with a ``[group]`` line or a ``host key=value`` line."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            for line in f:
+                text = line.strip()
+                if not text or text.startswith(("#", ";")):
+                    continue
+                return bool(_INI_SECTION.match(text)) or ("=" in text and ": " not in text)
+    except OSError:
+        return False  # load_yaml reports the file error
+    return False
+
+
+def raw_from_host_list(value: str) -> RawInventory:
+    """``-H 'web[01-05],db1'``: hosts without an inventory file. Raises ConfigError."""
+    try:
+        names = hosts_from_option(value)
+    except PatternError as exc:
+        raise ConfigError(str(exc), path="--host") from None
+    if not names:
+        raise ConfigError("no hosts given", path="--host")
+    return RawInventory("--host", hosts={n: RawHost(n) for n in names})
+
+
+def select_names(inv: Inventory, pattern: str | None, base_dir: str = ".") -> list[str]:
+    """Host names the ``--limit`` pattern selects (all when None). Raises ConfigError."""
+    if pattern is None:
+        return list(inv.names)
+    try:
+        return select(pattern, inv.names, inv.members, base_dir=base_dir)
+    except PatternError as exc:
+        raise ConfigError(str(exc), path="--limit") from None
+
+
+def load_inventory(
+    path: str | os.PathLike[str],
+    *,
+    limit: str | None = None,
+    ssh_config: SshConfigSource | None = None,
+    overrides: Overrides | None = None,
+) -> list[Host]:
+    """Read an inventory and return the selected hosts, fully resolved, in file order.
+
+    ``limit`` is a host pattern (README, "Host patterns"); ``ssh_config`` an
+    :class:`~hostops.transport.ssh_config.SshConfig` to apply under the
+    inventory's settings (None: none). Raises ConfigError for any bad input.
+    """
+    inv = build(load_raw(path))
+    return resolve_hosts(inv, select_names(inv, limit), ssh_config=ssh_config, overrides=overrides)

@@ -95,4 +95,6 @@ def load_yaml(path: str) -> Node:
 def _config_error(exc: yaml.MarkedYAMLError, path: str) -> ConfigError:
     mark = exc.problem_mark or exc.context_mark
     problem = exc.problem or exc.context or "invalid YAML"
+    if "expected ',' or ']'" in problem:  # the usual cause: [web[01-05]] in a flow list
+        problem += ' (a node range inside [...] must be quoted: ["web[01-05]"])'
     return ConfigError(f"invalid YAML: {problem}", path=path, line=mark.line + 1 if mark else None)

@@ -221,7 +221,7 @@ class SshConnection:
                 f"SSH handshake failed: no answer within --connect-timeout {opts.connect_timeout:g} s",
             )
         key = t.get_remote_server_key()
-        policy = opts.host_key_policy
+        policy = opts.host_key_policy or host.host_key_policy or HostKeyPolicy.STRICT
         if known and key.get_name() in known and known[key.get_name()] == key:
             return
         if policy is HostKeyPolicy.OFF:

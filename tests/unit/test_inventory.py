@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from hostops.errors import EXIT_USAGE, ConfigError, HostopsError
-from hostops.inventory import apply_overrides, load_inventory
+from hostops.inventory import Overrides, load_inventory
 from hostops.models import Connection, Host
 
 
@@ -197,13 +197,14 @@ def test_unknown_top_level_key(write_inv):
         """\
         hosts:
           a:
-        groups:
+        grops:
           web: {}
         """
     )
     reason = _assert_at(_error(path), path, 3)
-    assert "groups" in reason
+    assert "'grops'" in reason
     assert "unknown" in reason
+    assert "did you mean 'groups'?" in reason
     # It tells the user what is allowed.
     assert "defaults" in reason
     assert "hosts" in reason
@@ -395,59 +396,46 @@ def test_undecodable_file(tmp_path):
 
 # --------------------------------------------------------------------------- overrides
 
-
-def _hosts() -> list[Host]:
-    return [
-        Host("a", "10.0.0.1", port=2201, user="ua", identity_files=("/k/a",), known_hosts="/kh/a"),
-        Host("b", "10.0.0.2", connection=Connection.LOCAL),
-    ]
+_TWO = "hosts:\n  a:\n    address: 10.0.0.1\n    port: 2201\n    user: ua\n    identity_file: /k/a\n    known_hosts: /kh/a\n  b:\n    connection: local\n"
 
 
-def test_overrides_none_changes_nothing():
-    hosts = _hosts()
-    assert apply_overrides(hosts) == hosts
-    assert (
-        apply_overrides(hosts, user=None, port=None, identity_files=(), known_hosts=None) == hosts
-    )
+def test_overrides_none_changes_nothing(write_inv):
+    path = write_inv(_TWO)
+    assert load_inventory(path, overrides=Overrides()) == load_inventory(path)
 
 
-def test_override_user_only():
-    a, b = apply_overrides(_hosts(), user="root")
+def test_override_user_only(write_inv):
+    a, b = load_inventory(write_inv(_TWO), overrides=Overrides(user="root"))
     assert (a.user, b.user) == ("root", "root")
     # Everything else is the inventory's.
-    assert a.port == 2201
-    assert a.identity_files == ("/k/a",)
-    assert a.known_hosts == "/kh/a"
-    assert a.address == "10.0.0.1"
+    assert (a.port, a.identity_files, a.known_hosts, a.address) == (
+        2201,
+        ("/k/a",),
+        "/kh/a",
+        "10.0.0.1",
+    )
     assert b.connection is Connection.LOCAL
 
 
-def test_override_port_only():
-    a, b = apply_overrides(_hosts(), port=2022)
+def test_override_port_only(write_inv):
+    a, b = load_inventory(write_inv(_TWO), overrides=Overrides(port=2022))
     assert (a.port, b.port) == (2022, 2022)
-    assert a.user == "ua"
-    assert b.user is None
+    assert (a.user, b.user) == ("ua", None)
 
 
-def test_override_identity_and_known_hosts_expand_tilde(monkeypatch):
+def test_override_identity_and_known_hosts_expand_tilde(write_inv, monkeypatch):
     monkeypatch.setenv("HOME", "/h")
-    a, b = apply_overrides(_hosts(), identity_files=("~/k1", "/abs/k2"), known_hosts="~/kh")
+    a, b = load_inventory(
+        write_inv(_TWO), overrides=Overrides(identity_files=("~/k1", "/abs/k2"), known_hosts="~/kh")
+    )
     assert a.identity_files == b.identity_files == ("/h/k1", "/abs/k2")
     assert a.known_hosts == b.known_hosts == "/h/kh"
-    assert a.user == "ua"
-    assert a.port == 2201
+    assert (a.user, a.port) == ("ua", 2201)
 
 
-def test_overrides_do_not_mutate_input():
-    hosts = _hosts()
-    before = list(hosts)
-    apply_overrides(hosts, user="x", port=1)
-    assert hosts == before
-
-
-def test_override_applies_to_loaded_inventory(write_inv):
+def test_override_applies_over_defaults(write_inv):
     path = write_inv("defaults:\n  port: 2200\nhosts:\n  a:\n    user: own\n  b:\n")
-    a, b = apply_overrides(load_inventory(path), user=None, port=None)
+    a, b = load_inventory(path)
     assert (a.user, a.port, b.user, b.port) == ("own", 2200, None, 2200)
-    a, b = apply_overrides(load_inventory(path), port=22)
+    a, b = load_inventory(path, overrides=Overrides(port=22))
     assert (a.user, a.port, b.port) == ("own", 22, 22)

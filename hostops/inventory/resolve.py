@@ -1,0 +1,201 @@
+"""From a RawInventory to groups and fully resolved Hosts, with one precedence for every format.
+
+Precedence, lowest first: ssh_config < ``defaults`` < group vars (parents
+before children; groups at the same depth alphabetically) < the host's own
+settings < command-line flags given explicitly.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from hostops.errors import ConfigError
+from hostops.inventory.raw import RawInventory
+from hostops.models import Connection, Host, HostKeyPolicy
+
+ALL = "all"
+UNGROUPED = "ungrouped"
+
+
+class SshConfigSource(Protocol):
+    """What resolution needs from ssh_config (see hostops.transport.ssh_config)."""
+
+    def lookup(self, name: str) -> Any: ...
+
+
+@dataclass(frozen=True)
+class Overrides:
+    """Command-line settings: None (or empty) means not given, so never overrides."""
+
+    user: str | None = None
+    port: int | None = None
+    identity_files: tuple[str, ...] = ()
+    known_hosts: str | None = None
+    jump: str | None = None
+
+    def settings(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            k: v
+            for k, v in (
+                ("user", self.user),
+                ("port", self.port),
+                ("known_hosts", self.known_hosts),
+                ("jump", self.jump),
+            )
+            if v is not None
+        }
+        if self.identity_files:
+            out["identity_file"] = self.identity_files
+        return out
+
+
+@dataclass(frozen=True)
+class Inventory:
+    """Host names (file order) and groups, before any host's settings are resolved."""
+
+    raw: RawInventory
+    names: tuple[str, ...]
+    members: Mapping[
+        str, tuple[str, ...]
+    ]  # group -> every host in it or its descendants, in host order
+    children: Mapping[str, tuple[str, ...]]  # group -> direct child groups
+    host_groups: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # host -> its groups
+
+    @property
+    def path(self) -> str:
+        return self.raw.path
+
+
+def build(raw: RawInventory) -> Inventory:
+    """Check the group graph (children exist, no cycles) and compute membership.
+
+    ``all`` holds every host; ``ungrouped`` the hosts in no other group.
+    Raises ConfigError naming the file and line of the offending group.
+    """
+    names = tuple(raw.hosts)
+    children = {name: tuple(g.children) for name, g in raw.groups.items()}
+    for name, group in raw.groups.items():
+        for child in group.children:
+            if child not in raw.groups:
+                close = difflib.get_close_matches(child, list(raw.groups), n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                raise _error(
+                    raw, name, f"group {name!r}: child group {child!r} does not exist{hint}"
+                )
+    order = {n: i for i, n in enumerate(names)}
+    members: dict[str, tuple[str, ...]] = {}
+    for name in raw.groups:
+        found = _descendant_hosts(raw, name, [])
+        members[name] = tuple(sorted(found, key=order.__getitem__))
+    grouped = {h for g, hosts in members.items() if g not in (ALL, UNGROUPED) for h in hosts}
+    members[ALL] = names
+    if UNGROUPED not in members or not members[UNGROUPED]:
+        members[UNGROUPED] = tuple(n for n in names if n not in grouped)
+    host_groups: dict[str, list[str]] = {n: [] for n in names}
+    for group, hosts in members.items():
+        if group in (ALL, UNGROUPED):
+            continue
+        for host in hosts:
+            host_groups[host].append(group)
+    return Inventory(
+        raw=raw,
+        names=names,
+        members=members,
+        children=children,
+        host_groups={h: tuple(sorted(gs)) for h, gs in host_groups.items()},
+    )
+
+
+def _descendant_hosts(raw: RawInventory, name: str, path: list[str]) -> set[str]:
+    if name in path:
+        cycle = " -> ".join([*path[path.index(name) :], name])
+        raise _error(raw, name, f"group cycle: {cycle}")
+    group = raw.groups[name]
+    found = set(group.hosts)
+    for child in group.children:
+        found |= _descendant_hosts(raw, child, [*path, name])
+    return found
+
+
+def _error(raw: RawInventory, group: str, message: str) -> ConfigError:
+    where = raw.groups[group].where
+    return ConfigError(
+        message, path=where.path if where else raw.path, line=where.line if where else None
+    )
+
+
+def group_order(inv: Inventory) -> list[str]:
+    """Groups in the order their vars apply: by depth (parents first), then by name."""
+    parents: dict[str, list[str]] = {g: [] for g in inv.children}
+    for group, kids in inv.children.items():
+        for kid in kids:
+            parents[kid].append(group)
+    depth: dict[str, int] = {}
+
+    def depth_of(group: str) -> int:
+        if group not in depth:
+            depth[group] = 1 + max((depth_of(p) for p in parents[group]), default=-1)
+        return depth[group]
+
+    return sorted(inv.children, key=lambda g: (depth_of(g), g))
+
+
+def resolve_hosts(
+    inv: Inventory,
+    names: Iterable[str],
+    *,
+    ssh_config: SshConfigSource | None = None,
+    overrides: Overrides | None = None,
+) -> list[Host]:
+    """Fully resolved Hosts for ``names`` (in the given order).
+
+    Only the hosts asked for are resolved, so selecting a few hosts of a large
+    inventory costs little, ssh_config lookups included.
+    """
+    ordered_groups = group_order(inv)
+    flags = (overrides or Overrides()).settings()
+    hosts = []
+    for name in names:
+        settings: dict[str, Any] = {}
+        policy = None
+        if ssh_config is not None:
+            found = ssh_config.lookup(name)
+            settings.update(found.settings())
+            policy = found.host_key_policy
+        layers = [inv.raw.defaults]
+        mine = set(inv.host_groups.get(name, ()))
+        layers += [inv.raw.groups[g].settings for g in ordered_groups if g in mine]
+        layers += [inv.raw.hosts[name].settings, flags]
+        for layer in layers:
+            _apply(settings, layer)
+        hosts.append(_host(name, settings, policy, inv.host_groups.get(name, ())))
+    return hosts
+
+
+def _apply(settings: dict[str, Any], layer: Mapping[str, Any]) -> None:
+    for key, value in layer.items():
+        if key == "vars":
+            settings["vars"] = {**settings.get("vars", {}), **value}
+        else:
+            settings[key] = value
+
+
+def _host(name: str, s: dict[str, Any], policy: str | None, groups: tuple[str, ...]) -> Host:
+    return Host(
+        name=name,
+        address=s.get("address", name),
+        port=s.get("port", 22),
+        user=s.get("user"),
+        identity_files=tuple(os.path.expanduser(p) for p in s.get("identity_file", ())),
+        known_hosts=os.path.expanduser(s["known_hosts"]) if s.get("known_hosts") else None,
+        connection=s.get("connection", Connection.SSH),
+        jump=s.get("jump"),
+        password_env=s.get("password_env"),
+        host_key_policy=HostKeyPolicy(policy) if policy else None,
+        groups=groups,
+        vars=s.get("vars", {}),
+    )

@@ -1,0 +1,102 @@
+"""What ``hostops inventory`` prints: a table, the group tree, or JSON. Never a secret:
+hosts carry only the NAME of a password variable, and that is all that is shown."""
+
+from __future__ import annotations
+
+import json
+
+from hostops.inventory.ranges import fold
+from hostops.inventory.resolve import ALL, UNGROUPED, Inventory
+from hostops.models import Host
+
+_COLUMNS = ("host", "address", "port", "user", "key", "jump", "groups")
+
+
+def _row(h: Host) -> tuple[str, ...]:
+    key = ",".join(h.identity_files) or "-"
+    return (
+        h.name,
+        h.address,
+        str(h.port),
+        h.user or "-",
+        key,
+        h.jump or "-",
+        ",".join(h.groups) or "-",
+    )
+
+
+def inventory_table(hosts: list[Host]) -> str:
+    """One aligned line per host, under a header, then the folded host set."""
+    rows = [_COLUMNS, *(_row(h) for h in hosts)]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(_COLUMNS))]
+    lines = [
+        "  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip() for r in rows
+    ]
+    lines.append(
+        f"{len(hosts)} host{'s' if len(hosts) != 1 else ''}: {fold(h.name for h in hosts)}"
+    )
+    return "\n".join(lines) + "\n"
+
+
+def inventory_graph(inv: Inventory, selected: list[str]) -> str:
+    """The group tree (like ``ansible-inventory --graph``), limited to the selected hosts."""
+    chosen = set(selected)
+    lines = [f"@{ALL}:"]
+    roots = sorted(g for g in inv.children if g not in (ALL, UNGROUPED) and not _has_parent(inv, g))
+    for group in roots:
+        _graph_group(inv, group, chosen, 1, lines)
+    ungrouped = [h for h in inv.members.get(UNGROUPED, ()) if h in chosen]
+    if ungrouped:
+        lines.append(f"  |--@{UNGROUPED}:")
+        lines += [f"  |  |--{h}" for h in ungrouped]
+    return "\n".join(lines) + "\n"
+
+
+def _has_parent(inv: Inventory, group: str) -> bool:
+    return any(group in kids for parent, kids in inv.children.items() if parent != ALL)
+
+
+def _graph_group(
+    inv: Inventory, group: str, chosen: set[str], depth: int, lines: list[str]
+) -> None:
+    if not chosen.intersection(inv.members.get(group, ())):
+        return
+    pad = "  " + "|  " * (depth - 1)
+    lines.append(f"{pad}|--@{group}:")
+    for child in inv.children.get(group, ()):
+        _graph_group(inv, child, chosen, depth + 1, lines)
+    for host in inv.raw.groups[group].hosts:
+        if host in chosen:
+            lines.append(f"{pad}|  |--{host}")
+
+
+def inventory_json(inv: Inventory, hosts: list[Host]) -> str:
+    """``{"hosts": {name: settings}, "groups": {name: {"hosts": [...], "children": [...]}}}``."""
+    names = {h.name for h in hosts}
+    doc = {
+        "hosts": {
+            h.name: {
+                "address": h.address,
+                "port": h.port,
+                "user": h.user,
+                "identity_files": list(h.identity_files),
+                "known_hosts": h.known_hosts,
+                "connection": h.connection.value,
+                "jump": h.jump,
+                "password_env": h.password_env,
+                "host_key_policy": h.host_key_policy.value if h.host_key_policy else None,
+                "groups": list(h.groups),
+                "vars": dict(h.vars),
+            }
+            for h in hosts
+        },
+        "groups": {
+            g: {
+                "hosts": [h for h in inv.members[g] if h in names],
+                "children": list(inv.children.get(g, ())),
+            }
+            for g in sorted(inv.members)
+            if names.intersection(inv.members[g])
+        },
+    }
+    return json.dumps(doc, indent=2, default=str) + "\n"
