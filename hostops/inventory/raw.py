@@ -18,7 +18,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-SETTINGS = ("address", "port", "user", "identity_file", "known_hosts", "connection", "jump", "password_env")
+SETTINGS = (
+    "address",
+    "port",
+    "user",
+    "identity_file",
+    "known_hosts",
+    "connection",
+    "jump",
+    "password_env",
+)
 """Every setting key except ``vars`` (which is merged, not replaced)."""
 
 
