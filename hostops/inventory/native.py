@@ -66,7 +66,7 @@ def _group(raw: RawInventory, name: str, node: Node) -> RawGroup:
 def _add_hosts(raw: RawInventory, pattern: str, settings: Node | None, at: Node) -> list[str]:
     """Define the host(s) ``pattern`` names (a node range allowed); return their names."""
     try:
-        names = expand(pattern)
+        names = expand(pattern) if "[" in pattern else [pattern]
     except RangeError as exc:
         raise at.error(str(exc)) from None
     own: dict[str, Any] = {}
@@ -74,9 +74,13 @@ def _add_hosts(raw: RawInventory, pattern: str, settings: Node | None, at: Node)
         own = _settings(settings, f"host {pattern!r}", _HOST_KEYS)
         if "address" in own and len(names) > 1:
             raise settings.error(f"host {pattern!r}: one address cannot serve {len(names)} hosts")
+    where = Where(at.path, at.line)
     for name in names:
-        host = raw.hosts.setdefault(name, RawHost(name, where=Where(at.path, at.line)))
-        _merge_definition(host, own, Where(at.path, at.line))
+        host = raw.hosts.get(name)
+        if host is None:
+            host = raw.hosts[name] = RawHost(name, where=where)
+        if own:
+            _merge_definition(host, own, where)
     return names
 
 
@@ -179,6 +183,7 @@ def _string_list(node: Node, what: str) -> list[Node]:
         raise node.error(f"{what} must be a list")
     items = [Node(item, node.path, node.loader) for item in node.node.value]
     for item in items:
-        if not isinstance(item.value(), str) or not item.value():
-            raise item.error(f"{what}: entries must be names, not {item.value()!r}")
+        value = item.value()
+        if not isinstance(value, str) or not value:
+            raise item.error(f"{what}: entries must be names, not {value!r}")
     return items
