@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from contextlib import AbstractContextManager as ContextManager
 from dataclasses import dataclass
 
+from hostops.inventory.ranges import fold
 from hostops.models import HostResult, RunReport, Status
 
 _RESET = "\033[0m"
@@ -121,7 +122,8 @@ def json_line(result: HostResult) -> bytes:
 
 
 def summary_text(report: RunReport, color: bool) -> str:
-    """The end-of-run summary: counts per status, time, and one line per host that did not succeed."""
+    """The end-of-run summary: counts per status, time, and every host that did not succeed,
+    grouped by status and reason."""
     counts = report.counts()
     parts = []
     for status in Status:
@@ -133,14 +135,22 @@ def summary_text(report: RunReport, color: bool) -> str:
         f"hostops: {n} host{'s' if n != 1 else ''} in {report.duration_s:.2f} s: {', '.join(parts)}"
     )
     lines = [head]
-    bad = report.failed
-    width = max((len(r.host) for r in bad), default=0)
-    status_width = max((len(r.status.value) for r in bad), default=0)
-    for r in bad:
-        status = r.status.value.ljust(status_width)
+    # Hosts that failed the same way share one line, their names folded: web[03-07].
+    groups: dict[tuple[Status, str], list[str]] = {}
+    for r in report.failed:
+        groups.setdefault((r.status, _one_line(r.error or "")), []).append(r.host)
+    order = list(Status)
+    rows = sorted(
+        ((status, fold(hosts), why) for (status, why), hosts in groups.items()),
+        key=lambda row: order.index(row[0]),
+    )
+    width = max((len(h) for _, h, _ in rows), default=0)
+    status_width = max((len(st.value) for st, _, _ in rows), default=0)
+    for st, hosts, why in rows:
+        label = st.value.ljust(status_width)
         if color:
-            status = f"{_STATUS_COLOR[r.status]}{status}{_RESET}"
-        lines.append(f"  {status}  {r.host.ljust(width)}  {_one_line(r.error or '')}")
+            label = f"{_STATUS_COLOR[st]}{label}{_RESET}"
+        lines.append(f"  {label}  {hosts.ljust(width)}  {why}".rstrip())
     if report.interrupted:
         lines.append("  the run was interrupted (Ctrl-C)")
     return "\n".join(lines) + "\n"

@@ -436,3 +436,20 @@ def test_summary_all_ok_has_no_host_lines():
 
 def test_summary_color_only_when_asked():
     assert "\033[" in summary_text(_summary_report(), color=True)
+
+
+def test_summary_folds_hosts_that_failed_the_same_way():
+    results = [
+        HostResult(f"web{i:02d}", "a", Status.FAILED, 1, error="exit 1") for i in (1, 2, 3, 5)
+    ]
+    results += [
+        HostResult("db1", "d", Status.UNREACHABLE, error="connection refused"),
+        HostResult("web04", "a", Status.FAILED, 2, error="exit 2"),
+        HostResult("ok1", "o", Status.OK),
+    ]
+    text = summary_text(RunReport(results=tuple(results), duration_s=1.0), color=False)
+    assert text.splitlines()[1:] == [
+        "  failed       web[01-03,05]  exit 1",
+        "  failed       web04          exit 2",
+        "  unreachable  db1            connection refused",
+    ]
