@@ -53,3 +53,19 @@ def emit(name: str, stdout: str, error: str | None) -> None:
     """Print one host's result as a JSON line (``error`` is None when the command succeeded)."""
     line = json.dumps({"host": name, "ok": error is None, "stdout": stdout, "error": error})
     sys.stdout.write(line + "\n")
+
+
+def replace_section(path: Path, name: str, body: str) -> None:
+    """Write ``body`` as section ``name`` of a results file, keeping the other scripts' sections.
+
+    Sections are delimited by HTML comments, invisible in rendered Markdown.
+    """
+    start, end = f"<!-- section: {name} -->\n", f"<!-- end: {name} -->\n"
+    block = start + body.rstrip("\n") + "\n" + end
+    text = path.read_text() if path.exists() else ""
+    if start in text and end in text:
+        before, rest = text.split(start, 1)
+        text = before + block + rest.split(end, 1)[1]
+    else:
+        text = text + ("\n" if text else "") + block
+    path.write_text(text)

@@ -2,7 +2,8 @@
 ``web:&prod:!web0*``, timed as a fresh ``hostops inventory`` process (parsing included).
 
 Usage: python benchmarks/bench_inventory.py [--hosts 10000] [--groups 200] [--runs 7]
-Prints a Markdown table row per format (native YAML, Ansible INI, Ansible YAML).
+Writes a table (one row per format: native YAML, Ansible INI, Ansible YAML) into the
+"inventory" section of benchmarks/RESULTS.md, and prints its rows.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from bench_common import replace_section
 
 PATTERN = "web:&prod:!web0*"
 
@@ -102,14 +105,24 @@ def main() -> int:
     parser.add_argument("--hosts", type=int, default=10000)
     parser.add_argument("--groups", type=int, default=200)
     parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--output", type=Path, default=Path(__file__).parent / "RESULTS.md")
     args = parser.parse_args()
     names, groups = fleet(args.hosts, args.groups)
     prod = set(groups["prod"])
     expected = sum(1 for n in groups["web"] if n in prod and not n.startswith("web0"))
-    print(
-        f"{args.hosts} hosts, {len(groups)} groups, pattern {PATTERN!r} selects {expected}; {args.runs} fresh processes each\n"
-    )
-    print("| format | median (s) | min | max |\n|---|---:|---:|---:|")
+    lines = [
+        "## Inventory scale",
+        "",
+        "Reproduce: `python benchmarks/bench_inventory.py"
+        f" --hosts {args.hosts} --groups {args.groups} --runs {args.runs}`",
+        "",
+        f"{args.hosts} hosts listed one by one in {len(groups)} groups;"
+        f" `hostops inventory --limit '{PATTERN}' --json --no-ssh-config` (selects {expected})"
+        f" as a fresh process, parsing included; {args.runs} runs each.",
+        "",
+        "| format | median (s) | min | max |",
+        "|---|---:|---:|---:|",
+    ]
     with tempfile.TemporaryDirectory() as tmp:
         for label, writer, name in (
             ("native YAML", write_native, "inv.yaml"),
@@ -119,10 +132,10 @@ def main() -> int:
             path = Path(tmp) / name
             writer(path, names, groups)
             t = time_select(path, expected, args.runs)
-            print(
-                f"| {label} | {statistics.median(t):.2f} | {min(t):.2f} | {max(t):.2f} |",
-                flush=True,
-            )
+            lines.append(f"| {label} | {statistics.median(t):.2f} | {min(t):.2f} | {max(t):.2f} |")
+            print(lines[-1], flush=True)
+    replace_section(args.output, "inventory", "\n".join(lines) + "\n")
+    print(f"wrote {args.output}")
     return 0
 
 

@@ -42,7 +42,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench_common import Target, write_targets
+from bench_common import Target, replace_section, write_targets
 
 from hostops.testing import SshdFleet
 
@@ -848,7 +848,7 @@ def main(argv: list[str] | None = None) -> int:
         duration_s=(datetime.datetime.now(datetime.timezone.utc) - started).total_seconds(),
         samples=samples,
     )
-    args.output.write_text(render(report))
+    replace_section(args.output, "run", render(report))
     if args.json:
         args.json.write_text(json.dumps([dataclasses.asdict(s) for s in samples], indent=1))
     print(f"wrote {args.output}", file=sys.stderr)
