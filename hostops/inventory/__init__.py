@@ -16,7 +16,7 @@ from hostops.inventory.native import TOP_KEYS, load_native
 from hostops.inventory.patterns import PatternError, hosts_from_option, select
 from hostops.inventory.raw import RawHost, RawInventory
 from hostops.inventory.resolve import Inventory, Overrides, SshConfigSource, build, resolve_hosts
-from hostops.inventory.yamlsrc import load_yaml
+from hostops.inventory.yamlsrc import Node, load_yaml
 from hostops.models import Host
 
 __all__ = [
@@ -47,13 +47,13 @@ def load_raw(path: str | os.PathLike[str]) -> RawInventory:
     )
     if keys & set(TOP_KEYS) or not keys:
         return load_native(root)
-    return _load_ansible(path)
+    return _load_ansible(path, root)
 
 
-def _load_ansible(path: str) -> RawInventory:
+def _load_ansible(path: str, root: Node | None = None) -> RawInventory:
     from hostops.inventory.ansible import load_ansible  # only when the file is Ansible's
 
-    return load_ansible(path)
+    return load_ansible(path, root)
 
 
 def _looks_like_ini(path: str) -> bool:

@@ -168,6 +168,8 @@ def resolve_hosts(
             policy = found.host_key_policy
         layers = [inv.raw.defaults]
         mine = set(inv.host_groups.get(name, ()))
+        if name in inv.members[UNGROUPED]:  # [ungrouped:vars] in an Ansible inventory apply too
+            mine.add(UNGROUPED)
         layers += [inv.raw.groups[g].settings for g in ordered_groups if g in mine]
         layers += [inv.raw.hosts[name].settings, flags]
         for layer in layers:

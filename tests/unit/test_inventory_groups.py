@@ -150,3 +150,10 @@ def test_ansible_style_file_is_not_mistaken_for_native(tmp_path: Path) -> None:
     ini.write_text("[web]\nweb01 ansible_host=10.0.0.1\n")
     (h,) = load_inventory(ini)
     assert (h.name, h.address, h.groups) == ("web01", "10.0.0.1", ("web",))
+
+
+def test_ansible_ungrouped_vars_apply_to_ungrouped_hosts(tmp_path: Path) -> None:
+    ini = tmp_path / "hosts"
+    ini.write_text("lone\n[web]\nweb01\n[ungrouped:vars]\nansible_user=solo\n")
+    hosts = {h.name: h for h in load_inventory(ini)}
+    assert (hosts["lone"].user, hosts["web01"].user) == ("solo", None)
