@@ -7,7 +7,7 @@ import sys
 import traceback
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -45,13 +45,13 @@ app = typer.Typer(
 )
 
 
-def _positive(value: Optional[int]) -> Optional[int]:  # noqa: UP045 - typer reads the annotation
+def _positive(value: int | None) -> int | None:
     if value is not None and value < 1:
         raise typer.BadParameter("must be at least 1")
     return value
 
 
-def _seconds(value: Optional[float]) -> Optional[float]:  # noqa: UP045
+def _seconds(value: float | None) -> float | None:
     if value is not None and value <= 0:
         raise typer.BadParameter("must be more than 0 seconds")
     return value
@@ -65,7 +65,7 @@ def _print_version(value: bool) -> None:
 
 # Host selection and connection settings: the same options on every command.
 InventoryOpt = Annotated[
-    Optional[Path],  # noqa: UP045
+    Path | None,
     typer.Option(
         "--hosts",
         "-i",
@@ -75,37 +75,37 @@ InventoryOpt = Annotated[
     ),
 ]
 HostListOpt = Annotated[
-    Optional[str],  # noqa: UP045
+    str | None,
     typer.Option("--host", "-H", help="Hosts without an inventory: 'web[01-05],db1'."),
 ]
 LimitOpt = Annotated[
-    Optional[str],  # noqa: UP045
+    str | None,
     typer.Option(
         "--limit", "-l", help="Host pattern: 'web:&prod:!web03', 'web[01-05]', '~re', '@file'."
     ),
 ]
 SshConfigOpt = Annotated[
-    Optional[Path],  # noqa: UP045
+    Path | None,
     typer.Option(
         "--ssh-config", help="ssh_config file to use [default: ~/.ssh/config, /etc/ssh/ssh_config]."
     ),
 ]
 NoSshConfigOpt = Annotated[bool, typer.Option("--no-ssh-config", help="Read no ssh_config file.")]
 UserOpt = Annotated[
-    Optional[str], typer.Option("--user", "-u", help="Log in as this user on every host.")
-]  # noqa: UP045
+    str | None, typer.Option("--user", "-u", help="Log in as this user on every host.")
+]
 PortOpt = Annotated[
-    Optional[int],  # noqa: UP045
+    int | None,
     typer.Option("--port", "-p", min=1, max=65535, help="SSH port for every host."),
 ]
 IdentityOpt = Annotated[
-    Optional[list[Path]],  # noqa: UP045
+    list[Path] | None,
     typer.Option(
         "--identity", help="Private key file; repeat for several. Replaces the inventory's."
     ),
 ]
 KnownHostsOpt = Annotated[
-    Optional[Path],  # noqa: UP045
+    Path | None,
     typer.Option(
         "--known-hosts",
         help="known_hosts file for every host [default: inventory, else ~/.ssh/known_hosts]",
@@ -183,7 +183,7 @@ def run(
     ssh_config: SshConfigOpt = None,
     no_ssh_config: NoSshConfigOpt = False,
     host_key_policy: Annotated[
-        Optional[HostKeyPolicy],  # noqa: UP045
+        HostKeyPolicy | None,
         typer.Option(
             "--host-key-policy",
             show_default=False,
@@ -198,7 +198,7 @@ def run(
         typer.Option("--forks", "-f", callback=_positive, help="Hosts handled at once, in total."),
     ] = 64,
     workers: Annotated[
-        Optional[int],  # noqa: UP045
+        int | None,
         typer.Option(
             "--workers",
             callback=_positive,
@@ -213,7 +213,7 @@ def run(
         ),
     ] = 10.0,
     timeout: Annotated[
-        Optional[float],  # noqa: UP045
+        float | None,
         typer.Option(
             "--timeout",
             "-t",

@@ -30,7 +30,7 @@ __all__ = [
     "select_names",
 ]
 
-_INI_SECTION = re.compile(r"\[[^\]\s,]+\]\s*(?:[#;].*)?\Z")
+_YAML_START = re.compile(r"[^\s=\[]+:(\s|\Z)|\{")
 _YAML_SUFFIXES = (".yaml", ".yml", ".json")
 
 
@@ -39,8 +39,8 @@ def load_raw(path: str | os.PathLike[str]) -> RawInventory:
     path = os.fspath(path)
     if os.path.isdir(path):
         raise ConfigError("inventory directories are not supported; pass one file", path=path)
-    if not path.endswith(_YAML_SUFFIXES) and _looks_like_ini(path):
-        return _load_ansible(path)
+    if not path.endswith(_YAML_SUFFIXES) and not _starts_like_yaml(path):
+        return _load_ansible(path)  # INI
     root = load_yaml(path)
     keys = (
         {k.value for k, _ in root.node.value} if root.node.tag == "tag:yaml.org,2002:map" else set()
@@ -56,18 +56,17 @@ def _load_ansible(path: str, root: Node | None = None) -> RawInventory:
     return load_ansible(path, root)
 
 
-def _looks_like_ini(path: str) -> bool:
-    """An INI inventory starts with a ``[group]`` line or a ``host key=value`` line."""
+def _starts_like_yaml(path: str) -> bool:
+    """A YAML inventory starts with ``key:`` (or ``{``); an INI one with ``[group]`` or a host."""
     try:
         with open(path, encoding="utf-8", errors="replace") as f:
             for line in f:
                 text = line.strip()
-                if not text or text.startswith(("#", ";")):
-                    continue
-                return bool(_INI_SECTION.match(text)) or ("=" in text and ": " not in text)
+                if text and not text.startswith(("#", ";", "---")):
+                    return bool(_YAML_START.match(text))
     except OSError:
-        return False  # load_yaml reports the file error
-    return False
+        return True  # load_yaml reports the file error
+    return True  # empty: the native loader says what is missing
 
 
 def raw_from_host_list(value: str) -> RawInventory:
