@@ -104,6 +104,7 @@ IdentityOpt = Annotated[
         "--identity", help="Private key file; repeat for several. Replaces the inventory's."
     ),
 ]
+DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks of internal errors.")]
 KnownHostsOpt = Annotated[
     Path | None,
     typer.Option(
@@ -119,9 +120,14 @@ def _select(
     limit: str | None,
     ssh_config: Path | None,
     no_ssh_config: bool,
-    overrides: Overrides,
+    user: str | None,
+    port: int | None,
+    identity: list[Path] | None,
+    known_hosts: Path | None,
 ) -> tuple[Inventory, list[Host]]:
-    """The inventory and the selected, resolved hosts. Raises UsageError/ConfigError."""
+    """The inventory and the selected hosts, resolved with the connection flags given.
+
+    Raises UsageError or ConfigError."""
     if host_list is not None and hosts is not None and "HOSTOPS_INVENTORY" not in os.environ:
         raise UsageError("give --hosts FILE or --host LIST, not both")
     if host_list is not None:
@@ -142,18 +148,13 @@ def _select(
     inv = build(raw)
     base = os.path.dirname(os.fspath(hosts)) if hosts else "."
     names = select_names(inv, limit, base_dir=base or ".")
-    return inv, resolve_hosts(inv, names, ssh_config=config, overrides=overrides)
-
-
-def _overrides(
-    user: str | None, port: int | None, identity: list[Path] | None, known_hosts: Path | None
-) -> Overrides:
-    return Overrides(
+    overrides = Overrides(
         user=user,
         port=port,
         identity_files=tuple(str(p) for p in identity or ()),
         known_hosts=str(known_hosts) if known_hosts else None,
     )
+    return inv, resolve_hosts(inv, names, ssh_config=config, overrides=overrides)
 
 
 @app.callback()
@@ -231,9 +232,7 @@ def run(
     no_color: Annotated[
         bool, typer.Option("--no-color", help="No colours (also: NO_COLOR set).")
     ] = False,
-    debug: Annotated[
-        bool, typer.Option("--debug", help="Show tracebacks of internal errors.")
-    ] = False,
+    debug: DebugOpt = False,
 ) -> None:
     """Run COMMAND on every selected host, in parallel."""
     lock = console_lock()
@@ -241,12 +240,7 @@ def run(
 
     def body() -> int:
         _, selected = _select(
-            hosts,
-            host_list,
-            limit,
-            ssh_config,
-            no_ssh_config,
-            _overrides(user, port, identity, known_hosts),
+            hosts, host_list, limit, ssh_config, no_ssh_config, user, port, identity, known_hosts
         )
         options = RunOptions(
             workers=workers,
@@ -282,9 +276,7 @@ def inventory(
     as_json: Annotated[
         bool, typer.Option("--json", help="One JSON document, for scripts.")
     ] = False,
-    debug: Annotated[
-        bool, typer.Option("--debug", help="Show tracebacks of internal errors.")
-    ] = False,
+    debug: DebugOpt = False,
 ) -> None:
     """Show the selected hosts with their effective settings and groups (never a secret)."""
     console = Console()
@@ -293,12 +285,7 @@ def inventory(
         if graph and as_json:
             raise UsageError("give --graph or --json, not both")
         inv, selected = _select(
-            hosts,
-            host_list,
-            limit,
-            ssh_config,
-            no_ssh_config,
-            _overrides(user, port, identity, known_hosts),
+            hosts, host_list, limit, ssh_config, no_ssh_config, user, port, identity, known_hosts
         )
         if graph:
             text = inventory_graph(inv, [h.name for h in selected])
