@@ -86,3 +86,9 @@ def test_inventory_beats_ssh_config_and_flags_beat_both(write_inv, tmp_path: Pat
     assert a.host_key_policy is HostKeyPolicy.ACCEPT_NEW
     (a2, _) = load_inventory(path, ssh_config=cfg, overrides=Overrides(user="flag", port=1))
     assert (a2.user, a2.port) == ("flag", 1)
+
+
+def test_match_host_blocks_apply_as_paramiko_supports_them(tmp_path: Path) -> None:
+    cfg = _config(tmp_path, "Match host db*\n  User dba\n  Port 5022\nMatch all\n  User everyone\n")
+    assert (cfg.lookup("db1").user, cfg.lookup("db1").port) == ("dba", 5022)
+    assert (cfg.lookup("web1").user, cfg.lookup("web1").port) == ("everyone", None)
