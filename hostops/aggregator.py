@@ -38,6 +38,10 @@ from hostops.models import Host, HostResult, RunReport, Status, WorkerStats
 # A line longer than this is passed on in pieces, so one endless line cannot
 # exhaust memory; far above any real line (tests use lines of 4 KiB and more).
 MAX_LINE = 1 << 20
+# Output kept per host and stream for the report (JSON, scripts); the rest is
+# still streamed but not kept, and the result says truncated. A flooding host
+# must not exhaust the controller's memory.
+MAX_KEPT = 1 << 20
 _PARENT_CHECK_S = 1.0
 
 
@@ -47,6 +51,7 @@ class _HostState:
     stdout: bytearray = field(default_factory=bytearray)
     stderr: bytearray = field(default_factory=bytearray)
     pending: dict[str, bytes] = field(default_factory=dict)  # stream -> unfinished line
+    truncated: bool = False
     worker_pid: int | None = None
     result: HostResult | None = None
 
@@ -90,11 +95,17 @@ class Aggregator:
 
     def _warn(self, text: str) -> None:
         self.warnings.append(text)
-        self._console.message("warning", text)
+        if self._view.mode is not None:  # render nothing for scripts; the report keeps it
+            self._console.message("warning", text)
 
     def _output(self, event: Output) -> None:
         state = self._hosts[event.host]
-        (state.stdout if event.stream == STDOUT else state.stderr).extend(event.data)
+        kept = state.stdout if event.stream == STDOUT else state.stderr
+        room = MAX_KEPT - len(kept)
+        if len(event.data) > room:
+            state.truncated = True
+        if room > 0:
+            kept.extend(event.data[:room])
         if self._stream is None:
             return
         data = state.pending.pop(event.stream, b"") + event.data
@@ -140,6 +151,7 @@ class Aggregator:
             stderr=bytes(state.stderr),
             duration_s=duration_s,
             error=error,
+            truncated=state.truncated,
         )
         if self._view.mode is OutputMode.JSON:
             self._console.out(json_line(state.result))

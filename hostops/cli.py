@@ -239,9 +239,11 @@ def run(
     console = Console(lock, color=False if no_color else None)
 
     def body() -> int:
-        _, selected = _select(
+        inv, selected = _select(
             hosts, host_list, limit, ssh_config, no_ssh_config, user, port, identity, known_hosts
         )
+        for warning in inv.raw.warnings:
+            console.message("warning", warning)
         options = RunOptions(
             workers=workers,
             forks=forks,
@@ -327,6 +329,9 @@ def main(argv: list[str] | None = None) -> int:
         Console().message("error", "interrupted")
         return exit_code_for(KeyboardInterrupt())
     except _USAGE_ERROR as exc:
+        if type(exc).__name__ == "NoArgsIsHelpError":  # `hostops` alone: the help, as it is
+            Console().err(exc.format_message().encode() + b"\n")
+            return EXIT_USAGE
         hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx else ""
         Console().message("error", f"{exc.format_message()}{hint}")
         return EXIT_USAGE

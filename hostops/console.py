@@ -11,7 +11,7 @@ import contextlib
 import enum
 import json
 import os
-import sys
+import re
 from collections.abc import Iterable
 from contextlib import AbstractContextManager as ContextManager
 from dataclasses import dataclass
@@ -70,6 +70,11 @@ class Console:
         self._lock = lock if lock is not None else contextlib.nullcontext()
         self.out_color = use_color(1, color)
         self.err_color = use_color(2, color)
+        # Remote output is untrusted: on a terminal, control characters are shown,
+        # not obeyed (a host must not move the cursor, retitle the window or
+        # rewrite another host's line). Pipes and files get the raw bytes.
+        self.out_tty = os.isatty(1)
+        self.err_tty = os.isatty(2)
         self._closed: set[int] = set()
 
     def out(self, data: bytes) -> None:
@@ -80,7 +85,7 @@ class Console:
 
     def message(self, kind: str, text: str) -> None:
         """``hostops: KIND: text`` on stderr, one line."""
-        line = f"hostops: {kind}: {' '.join(text.split())}"
+        line = f"hostops: {kind}: {_one_line(text)}"
         if self.err_color and kind == "error":
             line = f"{_ERR_COLOR}{line}{_RESET}"
         self.err((line + "\n").encode())
@@ -112,8 +117,18 @@ class StreamRenderer:
         name = host.ljust(self._width)
         prefix = (f"{_HOST_COLOR}{name}{_RESET}" if color else name).encode()
         sep = b" | " if out else b" ! "
+        if self._console.out_tty if out else self._console.err_tty:
+            lines = [visible(line) for line in lines]
         blob = b"".join(prefix + sep + line + b"\n" for line in lines)
         (self._console.out if out else self._console.err)(blob)
+
+
+_CONTROL = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
+
+
+def visible(data: bytes) -> bytes:
+    """Control characters (but tab) in caret notation: ESC becomes ``^[``, CR ``^M``."""
+    return _CONTROL.sub(lambda m: b"^" + bytes([m[0][0] ^ 0x40]), data)
 
 
 def json_line(result: HostResult) -> bytes:
@@ -157,9 +172,5 @@ def summary_text(report: RunReport, color: bool) -> str:
 
 
 def _one_line(text: str) -> str:
-    return " ".join(text.split())
-
-
-def fallback_stderr(text: str) -> None:
-    """Last-resort diagnostics when no Console can be built."""
-    sys.stderr.write(text + "\n")
+    """One line, with any control character a server sent made visible."""
+    return visible(" ".join(text.split()).encode("utf-8", "replace")).decode("utf-8", "replace")

@@ -7,7 +7,6 @@ aggregator ends the run with an account of it instead of a hang.
 
 from __future__ import annotations
 
-import math
 import multiprocessing
 import os
 import threading
@@ -26,18 +25,19 @@ from hostops.worker import WorkerSpec, worker_main
 
 _POLL_S = 1.0
 _AFTER_INTERRUPT_S = 15.0  # how long workers get to kill remote commands after Ctrl-C
-_REPORT_TIMEOUT_S = 60.0
 
 
-def plan(n_hosts: int, options: RunOptions) -> tuple[int, int]:
-    """(worker processes, session threads per worker) for ``n_hosts`` hosts.
+def plan(n_hosts: int, options: RunOptions) -> tuple[int, ...]:
+    """Session threads for each worker process, for ``n_hosts`` hosts.
 
-    Total concurrency is ``min(forks, hosts)``, spread evenly over the workers,
-    so a small run still uses every worker rather than piling onto the first.
+    Total concurrency is exactly ``min(forks, hosts)``, spread as evenly as
+    possible over the workers, so a small run still uses every worker rather
+    than piling onto the first.
     """
     concurrency = max(1, min(options.forks, n_hosts))
     workers = max(1, min(options.workers or os.cpu_count() or 1, concurrency))
-    return workers, math.ceil(concurrency / workers)
+    base, extra = divmod(concurrency, workers)
+    return tuple(base + (1 if i < extra else 0) for i in range(workers))
 
 
 def _context() -> multiprocessing.context.BaseContext:
@@ -76,7 +76,7 @@ def run(
         return RunReport(results=(), duration_s=0.0)
     _check_supported(hosts)
     ctx = _context()
-    n_workers, threads = plan(len(hosts), options)
+    threads = plan(len(hosts), options)
     tasks = ctx.Queue()
     events = ctx.Queue()
     cancel = ctx.Event()
@@ -91,15 +91,14 @@ def run(
     )
     aggregator.start()
     report_out.close()
-    spec = WorkerSpec(command, options, threads)
     workers = [
         ctx.Process(
             target=worker_main,
-            args=(spec, tasks, events, cancel),
+            args=(WorkerSpec(command, options, n), tasks, events, cancel),
             name=f"hostops-worker-{i}",
             daemon=True,
         )
-        for i in range(n_workers)
+        for i, n in enumerate(threads)
     ]
     for w in workers:
         w.start()
@@ -108,24 +107,41 @@ def run(
         tasks.put(host)
     for _ in workers:
         tasks.put(None)  # one end signal per worker
+    report = None
+    at_once = False
     try:
         try:
             _supervise(workers, aggregator, events, deadline=None)
         except KeyboardInterrupt:
-            cancel.set()
+            cancel.set()  # workers stop their remote commands: TERM, then KILL
             events.put(Interrupt())
-            _supervise(workers, aggregator, events, deadline=time.monotonic() + _AFTER_INTERRUPT_S)
+            try:
+                _supervise(
+                    workers, aggregator, events, deadline=time.monotonic() + _AFTER_INTERRUPT_S
+                )
+            except KeyboardInterrupt:
+                at_once = True  # a second Ctrl-C: stop now
+                raise
         events.put(EndOfRun())
         report = _receive_report(report_in, aggregator)
     finally:
-        _stop_workers(workers, cancel)
-        if aggregator.is_alive():
-            aggregator.join(timeout=5)
-        if aggregator.is_alive():
+        _stop_workers(workers, cancel, grace_s=0.0 if at_once else _AFTER_INTERRUPT_S)
+        if report is None:  # failed or cut short: nobody will finish the aggregator's run
             aggregator.kill()
-        tasks.cancel_join_thread()
-        events.cancel_join_thread()
+        aggregator.join(timeout=5)
+        clean = report is not None and all(w.exitcode == 0 for w in workers)
+        _close(tasks, events, drained=clean)
     return report
+
+
+def _close(*queues: multiprocessing.queues.Queue, drained: bool) -> None:
+    """End the queues' feeder threads, so the next run in this process starts with
+    one thread again (and so may fork). Waiting is safe only if every item was read."""
+    for q in queues:
+        if not drained:
+            q.cancel_join_thread()
+        q.close()
+        q.join_thread()
 
 
 def _check_supported(hosts: list[Host]) -> None:
@@ -168,13 +184,15 @@ def _supervise(
             return
 
 
-def _stop_workers(workers: list[multiprocessing.process.BaseProcess], cancel: MpEvent) -> None:
-    """Workers still running here (the run failed): let them stop their remote commands,
-    within a bound, then kill what is left."""
+def _stop_workers(
+    workers: list[multiprocessing.process.BaseProcess], cancel: MpEvent, grace_s: float
+) -> None:
+    """Workers still running here (the run failed or was interrupted): let them stop their
+    remote commands for up to ``grace_s``, then kill what is left."""
     if not any(w.is_alive() for w in workers):
         return
     cancel.set()
-    deadline = time.monotonic() + _AFTER_INTERRUPT_S
+    deadline = time.monotonic() + grace_s
     for w in workers:
         w.join(timeout=max(0.0, deadline - time.monotonic()))
         if w.is_alive():
@@ -185,17 +203,16 @@ def _stop_workers(workers: list[multiprocessing.process.BaseProcess], cancel: Mp
 def _receive_report(
     conn: multiprocessing.connection.Connection, aggregator: multiprocessing.process.BaseProcess
 ) -> RunReport:
-    deadline = time.monotonic() + _REPORT_TIMEOUT_S
-    while time.monotonic() < deadline:
-        ready = wait([conn, aggregator.sentinel], timeout=_POLL_S)
-        if conn in ready:
+    """The aggregator's report. No deadline while it lives: it may be blocked, rightly,
+    on a reader of stdout that is slow (a pager); it ends itself if this process dies."""
+    while True:
+        ready = wait([conn, aggregator.sentinel])
+        if conn in ready or conn.poll(0):
             try:
                 return conn.recv()
             except EOFError:
                 break
         elif aggregator.sentinel in ready:
-            if conn.poll(0):
-                return conn.recv()
             break
     raise InternalError(
         f"the aggregator process ended without a report (exit code {aggregator.exitcode})"

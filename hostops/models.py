@@ -96,6 +96,7 @@ class HostResult:
     stderr: bytes = b""
     duration_s: float = 0.0
     error: str | None = None
+    truncated: bool = False  # more output than the aggregator keeps (1 MiB per stream)
 
     def to_json(self) -> dict[str, object]:
         """The documented JSON object of ``--output json`` (invalid UTF-8 replaced)."""
@@ -109,6 +110,7 @@ class HostResult:
             "stderr": self.stderr.decode("utf-8", "replace"),
             "duration_s": round(self.duration_s, 3),
             "error": self.error,
+            "truncated": self.truncated,
         }
 
 

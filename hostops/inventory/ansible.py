@@ -39,7 +39,6 @@ from hostops.models import Connection
 ALL = "all"
 UNGROUPED = "ungrouped"
 
-_NATIVE_TOP_KEYS = frozenset({"defaults", "hosts", "groups"})
 # Ansible's yaml plugin takes these extensions (and none); every other file is INI.
 _YAML_EXTENSIONS = (".yaml", ".yml", ".json")
 _GROUP_SECTIONS = ("hosts", "children", "vars")
@@ -72,8 +71,8 @@ _LOCAL_CONNECTIONS = frozenset({"local", "ansible.builtin.local"})
 # Variables holding a key's contents rather than a file name: as secret as a password.
 _SECRET_VARS = frozenset({"ansible_private_key", "ansible_ssh_private_key"})
 _SECRET_ADVICE = (
-    "hostops never reads secrets from an Ansible inventory "
-    "(use password_env in a hostops inventory, or --ask-pass)"
+    "hostops never reads secrets from an inventory; name an environment variable"
+    " with password_env in a hostops inventory instead"
 )
 
 # ssh(1) options that take an argument, so that argument is not mistaken for an option.
@@ -92,18 +91,6 @@ _HOST_PORT = re.compile(r"((?:[^:\[\]]|\[[^\]]*\])*):([0-9]+)\Z")
 # (variable name, line, a function giving the value): values are built only for
 # variables that are kept, so a secret is never even constructed.
 _VarSource = tuple[str, int, Callable[[], Any]]
-
-
-def looks_like_ansible_yaml(top_keys: Iterable[str]) -> bool:
-    """True when a YAML inventory's top-level keys are Ansible's, not hostops's.
-
-    The native format's top level is only ``defaults``, ``hosts`` and ``groups``;
-    Ansible's is group names (normally ``all``) or, for an inventory plugin,
-    ``plugin``. Returns False for no keys at all (the native loader explains
-    what an inventory needs).
-    """
-    keys = set(top_keys)
-    return bool(keys - _NATIVE_TOP_KEYS)
 
 
 def load_ansible(path: str | os.PathLike[str], root: Node | None = None) -> RawInventory:

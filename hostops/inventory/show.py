@@ -4,11 +4,15 @@ hosts carry only the NAME of a password variable, and that is all that is shown.
 from __future__ import annotations
 
 import json
+import re
 
 from hostops.inventory.ranges import fold
 from hostops.inventory.resolve import ALL, UNGROUPED, Inventory
 from hostops.models import Host
 
+# Free-form variables whose name says they hold a secret are shown as hidden.
+_SECRETISH = re.compile(r"pass|secret|token|credential|private|api_?key", re.IGNORECASE)
+_HIDDEN = "<hidden>"
 _COLUMNS = ("host", "address", "port", "user", "key", "jump", "groups")
 
 
@@ -86,7 +90,7 @@ def inventory_json(inv: Inventory, hosts: list[Host]) -> str:
                 "password_env": h.password_env,
                 "host_key_policy": h.host_key_policy.value if h.host_key_policy else None,
                 "groups": list(h.groups),
-                "vars": dict(h.vars),
+                "vars": {k: _HIDDEN if _SECRETISH.search(k) else v for k, v in h.vars.items()},
             }
             for h in hosts
         },

@@ -45,8 +45,9 @@ class RunningCommand(Protocol):
         """Pass output that arrives within ``wait_s`` to ``sink``; True once the command ended
         and all its output was passed on."""
 
-    def signal_group(self, name: str) -> None:
-        """Send signal ``name`` (TERM, KILL) to the command's process group."""
+    def signal_group(self, name: str) -> bool:
+        """Send signal ``name`` (TERM, KILL) to the command's process group; False if
+        it could not be sent (then the connection is closed instead)."""
 
     def result(self) -> tuple[int | None, str | None]:
         """(exit code, signal name) of an ended command; (None, None) if unknown."""
@@ -100,10 +101,12 @@ def drive(
 def _stop(cmd: RunningCommand, sink: Sink, grace_s: float, status: Status, why: str) -> ExecOutcome:
     """TERM the process group, give it ``grace_s`` to go, then KILL it."""
     for name in ("TERM", "KILL"):
-        cmd.signal_group(name)
+        sent = cmd.signal_group(name)
         end = time.monotonic() + grace_s
         while time.monotonic() < end:
             if cmd.pump(sink, min(_TICK_S, max(0.0, end - time.monotonic()))):
                 code, sig = cmd.result()  # a command that caught TERM may exit with its own code
-                return ExecOutcome(code, None if code is not None else sig or name, status, why)
+                if code is not None:
+                    return ExecOutcome(code, None, status, why)
+                return ExecOutcome(None, sig or (name if sent else None), status, why)
     return ExecOutcome(None, "KILL", status, f"{why}; the process did not end after KILL")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import pwd
 import selectors
@@ -50,16 +49,19 @@ class LocalCommand:
         self._selector.close()
         return True
 
-    def signal_group(self, name: str) -> None:
-        with contextlib.suppress(ProcessLookupError):
+    def signal_group(self, name: str) -> bool:
+        try:
             os.killpg(self._proc.pid, signal.Signals[f"SIG{name}"])
+        except ProcessLookupError:
+            return False
+        return True
 
     def result(self) -> tuple[int | None, str | None]:
         code = self._proc.returncode
         if code is None:
             return None, None
         if code < 0:
-            return None, signal.Signals(-code).name.removeprefix("SIG")
+            return None, _signal_name(-code)
         return code, None
 
     def lost(self) -> str | None:
@@ -74,3 +76,11 @@ class LocalConnection:
 
     def close(self) -> None:
         pass
+
+
+def _signal_name(number: int) -> str:
+    """``TERM`` for 15; realtime and unknown signals by number (``SIG37``)."""
+    try:
+        return signal.Signals(number).name.removeprefix("SIG")
+    except ValueError:
+        return f"SIG{number}"

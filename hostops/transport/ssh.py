@@ -29,10 +29,9 @@ from hostops.transport.base import HostFailure, Sink
 _CHUNK = 65536
 _DEFAULT_KEYS = ("id_ed25519", "id_ecdsa", "id_rsa")
 _MARK = b"\x1ehostops-pgid:"  # record separator + tag: cannot be confused with real output
-_MARK_LIMIT = 65536
-_MSG_CHANNEL_REQUEST = (
-    paramiko.common.MSG_CHANNEL_REQUEST
-)  # stderr bytes to hold back while looking for the marker
+_MARK_LIMIT = 65536  # stderr bytes to hold back while looking for the marker
+_MSG_CHANNEL_REQUEST = paramiko.common.MSG_CHANNEL_REQUEST
+_KILL_WAIT_S = 5.0
 
 
 def default_known_hosts() -> str:
@@ -64,6 +63,8 @@ class KnownHosts:
         self._plain: dict[str, dict[str, paramiko.PKey]] = {}
         self._hashed: list[tuple[str, str, paramiko.PKey]] = []  # (salt, hash, key)
         self.skipped: list[int] = []  # line numbers of lines that could not be read
+        self.unsupported: list[int] = []  # @cert-authority lines
+        self.revoked: set[str] = set()  # base64 key blobs from @revoked lines
 
     @classmethod
     def load(cls, path: str) -> KnownHosts:
@@ -73,7 +74,15 @@ class KnownHosts:
             with open(path, encoding="utf-8", errors="replace") as f:
                 for lineno, raw in enumerate(f, 1):
                     line = raw.strip()
-                    if not line or line.startswith(("#", "@")):  # markers: not supported yet
+                    if not line or line.startswith("#"):
+                        continue
+                    if line.startswith("@revoked"):  # refused for any host, under any policy
+                        fields = line.split()
+                        if len(fields) >= 4:
+                            known.revoked.add(fields[3])
+                        continue
+                    if line.startswith("@"):  # @cert-authority: host certificates unsupported
+                        known.unsupported.append(lineno)
                         continue
                     try:
                         entry = paramiko.hostkeys.HostKeyEntry.from_line(line, lineno)
@@ -128,6 +137,11 @@ class SshContext:
                 if keys.skipped:
                     lines = ", ".join(map(str, keys.skipped[:10]))
                     self.notify(f"{path}: ignored unreadable line(s) {lines}")
+                if keys.unsupported:
+                    lines = ", ".join(map(str, keys.unsupported[:10]))
+                    self.notify(
+                        f"{path}: ignored @cert-authority line(s) {lines} (host certificates are not supported)"
+                    )
             return keys
 
     def private_key(self, path: str) -> paramiko.PKey | str:
@@ -195,7 +209,6 @@ class SshConnection:
         _record_exit_signals(self._transport)
         try:
             self._handshake(warn)
-            self._transport.auth_timeout = self._remaining()
             self._authenticate()
         except BaseException:
             self.close()
@@ -222,6 +235,11 @@ class SshConnection:
             )
         key = t.get_remote_server_key()
         policy = opts.host_key_policy or host.host_key_policy or HostKeyPolicy.STRICT
+        if key.get_base64() in self._ctx.host_keys(path).revoked:
+            raise HostFailure(
+                Status.HOSTKEY_REJECTED,
+                f"host key {fingerprint(key)} of {name} is marked @revoked in {path}",
+            )
         if known and key.get_name() in known and known[key.get_name()] == key:
             return
         if policy is HostKeyPolicy.OFF:
@@ -257,6 +275,11 @@ class SshConnection:
             if fp in tried:
                 return False
             tried.add(fp)
+            if time.monotonic() >= self._deadline:
+                raise HostFailure(
+                    Status.UNREACHABLE, "authentication timed out (--connect-timeout)"
+                )
+            t.auth_timeout = self._remaining()  # paramiko restarts its timer at every attempt
             try:
                 t.auth_publickey(user, key)
             except paramiko.BadAuthenticationType as exc:
@@ -265,6 +288,10 @@ class SshConnection:
                     f"{user}@{self.host.address}: server allows only {', '.join(exc.allowed_types)}",
                 ) from None
             except paramiko.AuthenticationException:
+                if time.monotonic() >= self._deadline:  # paramiko's "Authentication timeout."
+                    raise HostFailure(
+                        Status.UNREACHABLE, "authentication timed out (--connect-timeout)"
+                    ) from None
                 return False
             except (paramiko.SSHException, EOFError, OSError) as exc:
                 raise HostFailure(
@@ -373,18 +400,22 @@ class SshCommand:
         if rest:
             sink(STDERR, rest)
 
-    def signal_group(self, name: str) -> None:
+    def signal_group(self, name: str) -> bool:
         if self._pgid is None or not self._transport.is_active():
-            self._chan.close()
-            return
+            self._chan.close()  # all that can be done; the command may live on
+            return False
+        killer = None
         try:
-            killer = self._transport.open_session(timeout=5)
+            killer = self._transport.open_session(timeout=_KILL_WAIT_S)
             killer.exec_command(f"kill -s {name} -- -{self._pgid} 2>/dev/null")
-            killer.settimeout(5)
-            killer.recv_exit_status()
-            killer.close()
+            # Bounded: a host that stops answering now must not hold this thread.
+            return killer.status_event.wait(_KILL_WAIT_S) and killer.exit_status == 0
         except (TimeoutError, paramiko.SSHException, EOFError, OSError):
             self._chan.close()
+            return False
+        finally:
+            if killer is not None:
+                killer.close()
 
     def result(self) -> tuple[int | None, str | None]:
         sig = getattr(self._chan, "hostops_exit_signal", None)

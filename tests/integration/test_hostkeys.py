@@ -121,3 +121,27 @@ def test_unreadable_known_hosts_line_is_skipped_with_one_warning(
     assert r.returncode == 0, r.stderr
     assert r.stdout.count("| hi") == 4
     assert r.stderr.count(f"hostops: warning: {known}: ignored unreadable line(s) 1\n") == 1
+
+
+@pytest.mark.parametrize("policy", ["strict", "accept-new", "off"])
+def test_revoked_key_is_refused_under_every_policy(
+    sshd_fleet: SshdFleet, tmp_path: Path, policy: str
+) -> None:
+    hosts = sshd_fleet.hosts[:2]
+    known = sshd_fleet.write_known_hosts(tmp_path / "known_hosts", hosts)
+    known.write_text(
+        known.read_text()
+        + f"@revoked * {hosts[0].host_key_line}\n@cert-authority *.example ssh-ed25519 AAAA\n"
+    )
+    inv = _inventory(sshd_fleet, tmp_path, known, n=2)
+    r = run_hostops(
+        "run", "echo hi", "--hosts", str(inv), "--host-key-policy", policy, "-o", "json"
+    )
+    assert r.returncode == 3
+    res = json_results(r.stdout)
+    assert (
+        res[hosts[0].name]["status"] == "hostkey_rejected"
+        and "@revoked" in res[hosts[0].name]["error"]
+    )
+    assert res[hosts[1].name]["status"] == "ok"
+    assert "ignored @cert-authority line(s) 4" in r.stderr

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from hostops.aggregator import MAX_LINE, Aggregator
+from hostops.aggregator import MAX_KEPT, MAX_LINE, Aggregator
 from hostops.console import Console, OutputMode, ViewOptions, summary_text
 from hostops.events import (
     STDERR,
@@ -171,7 +171,23 @@ def test_endless_line_is_passed_on_in_pieces(capfd):
     agg.handle(_ok("h"))
     assert capfd.readouterr().out == "h | " + "x" * 10 + "\n"
     (result,) = agg.report().results
-    assert result.stdout == data
+    assert result.stdout == data[:MAX_KEPT]  # all of it was shown, 1 MiB of it kept
+    assert result.truncated
+
+
+def test_output_kept_is_capped_per_stream_but_not_below_the_cap(capfd):
+    agg = _agg(["h", "g"], OutputMode.JSON)
+    chunk = b"y" * 65536
+    for _ in range(MAX_KEPT // len(chunk) * 3):
+        agg.handle(Output("h", STDOUT, chunk))
+    agg.handle(Output("h", STDERR, b"small\n"))
+    agg.handle(Output("g", STDOUT, b"z" * MAX_KEPT))
+    agg.handle(_ok("h"))
+    agg.handle(_ok("g"))
+    h, g = agg.report().results
+    assert (len(h.stdout), h.stderr, h.truncated) == (MAX_KEPT, b"small\n", True)
+    assert (len(g.stdout), g.truncated) == (MAX_KEPT, False)  # exactly the cap: nothing lost
+    assert json.loads(capfd.readouterr().out.splitlines()[0])["truncated"] is True
 
 
 # --------------------------------------------------------------------------- JSON mode
@@ -206,6 +222,7 @@ def test_json_mode_one_object_per_finished_host(capfd):
         "stderr": "bad\ufffd",
         "duration_s": 0.25,
         "error": "exit 2",
+        "truncated": False,
     }
     assert a["host"] == "a"
     assert a["status"] == "ok"
@@ -348,7 +365,21 @@ def test_warnings_and_worker_stats_reach_the_report(capfd):
     report = agg.report()
     assert report.workers == (stats,)
     assert report.warnings == ("a: key accepted",)
-    assert "a: key accepted" in capfd.readouterr().err
+    assert capfd.readouterr().err == ""  # a run that renders nothing prints nothing
+
+
+def test_warnings_are_shown_when_rendering_and_file_warnings_once(capfd):
+    agg = _agg(["a", "b"])
+    _feed(
+        agg,
+        HostWarning("a", "key accepted"),
+        HostWarning(None, "kh: bad line 3"),
+        HostWarning(None, "kh: bad line 3"),
+    )
+    assert (
+        capfd.readouterr().err
+        == "hostops: warning: a: key accepted\nhostops: warning: kh: bad line 3\n"
+    )
 
 
 # --------------------------------------------------------------------------- summary
@@ -453,3 +484,19 @@ def test_summary_folds_hosts_that_failed_the_same_way():
         "  failed       web04          exit 2",
         "  unreachable  db1            connection refused",
     ]
+
+
+def test_control_characters_are_made_visible_on_a_terminal_only(capfd):
+    console = Console(color=False)
+    console.out_tty = True  # as on a terminal
+    agg = Aggregator(
+        [Host("web01", "a"), Host("web02", "b")],
+        ViewOptions(OutputMode.STREAM),
+        console,
+        time.monotonic(),
+    )
+    agg.handle(Output("web01", STDOUT, b"x\rweb02 | fake\x1b]0;title\x07\tok\n"))
+    assert capfd.readouterr().out == "web01 | x^Mweb02 | fake^[]0;title^G\tok\n"
+    console.out_tty = False  # a pipe or a file: the raw bytes
+    agg.handle(Output("web01", STDOUT, b"a\rb\n"))
+    assert capfd.readouterr().out == "web01 | a\rb\n"

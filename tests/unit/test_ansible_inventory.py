@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from hostops.errors import ConfigError
-from hostops.inventory.ansible import load_ansible, looks_like_ansible_yaml
+from hostops.inventory.ansible import load_ansible
 from hostops.inventory.raw import RawInventory
 from hostops.models import Connection
 
@@ -660,7 +660,7 @@ def test_secrets_in_ini_host_lines_are_dropped_and_never_shown(write_inv: Write,
     assert not any(SECRET in w for w in inv.warnings)
     (warning,) = inv.warnings
     assert warning.startswith(f"{path}:2: host 'web1': {name} ignored")
-    assert "password_env" in warning and "--ask-pass" in warning
+    assert "password_env" in warning
 
 
 @pytest.mark.parametrize("name", SECRETS)
@@ -687,12 +687,12 @@ def test_secrets_in_yaml_group_vars_are_dropped_and_never_shown(
     )
     assert SECRET not in repr(inv)
     assert inv.warnings == [
-        f"{path}:3: group 'all': {name} ignored: hostops never reads secrets from an Ansible "
-        "inventory (use password_env in a hostops inventory, or --ask-pass)",
-        f"{path}:8: host 'web1': {name} ignored: hostops never reads secrets from an Ansible "
-        "inventory (use password_env in a hostops inventory, or --ask-pass)",
-        f"{path}:10: group 'web': {name} ignored: hostops never reads secrets from an Ansible "
-        "inventory (use password_env in a hostops inventory, or --ask-pass)",
+        f"{path}:3: group 'all': {name} ignored: hostops never reads secrets from an inventory; "
+        "name an environment variable with password_env in a hostops inventory instead",
+        f"{path}:8: host 'web1': {name} ignored: hostops never reads secrets from an inventory; "
+        "name an environment variable with password_env in a hostops inventory instead",
+        f"{path}:10: group 'web': {name} ignored: hostops never reads secrets from an inventory; "
+        "name an environment variable with password_env in a hostops inventory instead",
     ]
 
 
@@ -744,19 +744,6 @@ def test_an_executable_file_without_interpreter_line_is_read(write_inv: Write) -
     path = write_inv("[web]\nh1\n", "hosts")
     path.chmod(0o755)
     assert list(load_ansible(path).hosts) == ["h1"]
-
-
-def test_looks_like_ansible_yaml() -> None:
-    assert looks_like_ansible_yaml(["all"])
-    assert looks_like_ansible_yaml(["webservers", "dbservers"])
-    assert looks_like_ansible_yaml(["plugin"])
-    assert looks_like_ansible_yaml(["hosts", "webservers"])
-    assert not looks_like_ansible_yaml(["defaults", "hosts"])
-    assert not looks_like_ansible_yaml(["hosts", "groups"])
-    assert not looks_like_ansible_yaml([])
-
-
-# --------------------------------------------------------------------------- warnings
 
 
 def test_yaml_keys_ansible_skips_are_warnings(write_inv: Write) -> None:

@@ -73,12 +73,13 @@ class FakeCommand:
         time.sleep(min(wait_s, 0.005))
         return False
 
-    def signal_group(self, name: str) -> None:
+    def signal_group(self, name: str) -> bool:
         assert name in ("TERM", "KILL")
         self.signals.append((name, time.monotonic()))
         self.chunks.extend(self.on_signal.get(name, []))
         if name in self.ends_on and self.killed_by is None:
             self.killed_by = name
+        return True
 
     def result(self) -> tuple[int | None, str | None]:
         self.result_calls += 1
@@ -365,3 +366,10 @@ def test_local_cancel_interrupts():
     assert outcome.status is Status.INTERRUPTED
     assert outcome.signal in ("TERM", "KILL")
     assert elapsed < 5.0
+
+
+def test_realtime_signal_is_named_by_number_not_an_error():
+    cmd = LocalCommand("kill -s RTMIN+3 $$")
+    while not cmd.pump(lambda _s, _d: None, 0.5):
+        pass
+    assert cmd.result() == (None, f"SIG{signal.SIGRTMIN + 3}")

@@ -1,8 +1,6 @@
-"""plan(): how many worker processes, and session threads per worker, for a run."""
+"""plan(): session threads for each worker process of a run."""
 
 from __future__ import annotations
-
-import math
 
 import pytest
 
@@ -13,18 +11,20 @@ from hostops.models import RunOptions
 @pytest.mark.parametrize(
     ("n_hosts", "workers", "forks", "expected"),
     [
-        (20, 2, 64, (2, 10)),
-        (200, 2, 64, (2, 32)),
-        (1, 2, 64, (1, 1)),
-        (1, 8, 64, (1, 1)),
-        (64, 4, 64, (4, 16)),
-        (65, 4, 64, (4, 16)),
-        (3, 8, 64, (3, 1)),
-        (10, 3, 64, (3, 4)),
-        (100, 1, 64, (1, 64)),
-        (100, 4, 1, (1, 1)),
-        (100, 4, 2, (2, 1)),
-        (5, 2, 64, (2, 3)),
+        (20, 2, 64, (10, 10)),
+        (200, 2, 64, (32, 32)),
+        (1, 2, 64, (1,)),
+        (1, 8, 64, (1,)),
+        (64, 4, 64, (16, 16, 16, 16)),
+        (65, 4, 64, (16, 16, 16, 16)),
+        (3, 8, 64, (1, 1, 1)),
+        (10, 3, 64, (4, 3, 3)),
+        (100, 1, 64, (64,)),
+        (100, 4, 1, (1,)),
+        (100, 4, 2, (1, 1)),
+        (5, 2, 64, (3, 2)),
+        (100, 2, 5, (3, 2)),  # --forks is a total: 5, not 6
+        (100, 3, 64, (22, 21, 21)),
     ],
 )
 def test_plan_examples(n_hosts, workers, forks, expected):
@@ -35,34 +35,33 @@ def test_plan_examples(n_hosts, workers, forks, expected):
 @pytest.mark.parametrize("workers", [1, 2, 3, 8, 16])
 @pytest.mark.parametrize("forks", [1, 2, 5, 64, 256])
 def test_plan_invariants(n_hosts, workers, forks):
-    w, t = plan(n_hosts, RunOptions(workers=workers, forks=forks))
+    threads = plan(n_hosts, RunOptions(workers=workers, forks=forks))
     concurrency = min(forks, n_hosts)
-    assert 1 <= w <= workers
-    assert w <= concurrency  # never an idle worker process
-    assert t >= 1
-    assert w * t >= concurrency  # the whole concurrency is available
-    assert t == math.ceil(concurrency / w)  # spread evenly, not piled on the first
-    assert w * t < concurrency + w  # and not more threads than needed
+    assert 1 <= len(threads) <= workers
+    assert len(threads) <= concurrency  # never an idle worker process
+    assert min(threads) >= 1
+    assert sum(threads) == concurrency  # exactly the concurrency asked for
+    assert max(threads) - min(threads) <= 1  # spread evenly, not piled on the first
 
 
 def test_workers_none_uses_cpu_count(mocker):
     mocker.patch("hostops.engine.os.cpu_count", return_value=4)
-    assert plan(20, RunOptions(workers=None, forks=64)) == (4, 5)
-    assert plan(2, RunOptions(workers=None, forks=64)) == (2, 1)
-    assert plan(1000, RunOptions(workers=None, forks=64)) == (4, 16)
+    assert plan(20, RunOptions(workers=None, forks=64)) == (5, 5, 5, 5)
+    assert plan(2, RunOptions(workers=None, forks=64)) == (1, 1)
+    assert plan(1000, RunOptions(workers=None, forks=64)) == (16, 16, 16, 16)
 
 
 def test_workers_none_and_unknown_cpu_count(mocker):
     mocker.patch("hostops.engine.os.cpu_count", return_value=None)
-    assert plan(20, RunOptions(workers=None, forks=64)) == (1, 20)
+    assert plan(20, RunOptions(workers=None, forks=64)) == (20,)
 
 
 def test_default_options_use_cpu_count(mocker):
     cpu = mocker.patch("hostops.engine.os.cpu_count", return_value=3)
-    assert plan(30, RunOptions()) == (3, 10)
+    assert plan(30, RunOptions()) == (10, 10, 10)
     assert cpu.called
 
 
 def test_explicit_workers_ignore_cpu_count(mocker):
     mocker.patch("hostops.engine.os.cpu_count", return_value=16)
-    assert plan(20, RunOptions(workers=2, forks=64)) == (2, 10)
+    assert plan(20, RunOptions(workers=2, forks=64)) == (10, 10)

@@ -123,6 +123,7 @@ _KEYS = {
     "stderr",
     "duration_s",
     "error",
+    "truncated",  # added with the output cap
 }
 
 

@@ -157,3 +157,13 @@ def test_ansible_ungrouped_vars_apply_to_ungrouped_hosts(tmp_path: Path) -> None
     ini.write_text("lone\n[web]\nweb01\n[ungrouped:vars]\nansible_user=solo\n")
     hosts = {h.name: h for h in load_inventory(ini)}
     assert (hosts["lone"].user, hosts["web01"].user) == ("solo", None)
+
+
+def test_inventory_json_hides_secret_looking_variables(write_inv) -> None:
+    from hostops.inventory.show import inventory_json
+
+    path = write_inv("hosts:\n  a:\n    vars: {db_password: hunter2, api_token: t0k, site: par1}\n")
+    inv = build(load_raw(path))
+    text = inventory_json(inv, load_inventory(path))
+    assert "hunter2" not in text and "t0k" not in text
+    assert '"site": "par1"' in text and '"db_password": "<hidden>"' in text
