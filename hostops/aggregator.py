@@ -33,6 +33,7 @@ from hostops.events import (
     WorkerDied,
     WorkerDone,
 )
+from hostops.inventory.ranges import fold
 from hostops.models import Host, HostResult, RunReport, Status, WorkerStats
 
 # A line longer than this is passed on in pieces, so one endless line cannot
@@ -92,6 +93,17 @@ class Aggregator:
             self._worker_died(event)
         elif isinstance(event, Interrupt):
             self.interrupted = True
+            running = [
+                n
+                for n, st in self._hosts.items()
+                if st.worker_pid is not None and st.result is None
+            ]
+            if running and self._view.mode is not None:
+                self._console.message(
+                    "warning",
+                    f"interrupted: stopping {len(running)} running host(s): {fold(running)};"
+                    " Ctrl-C again stops at once",
+                )
 
     def _warn(self, text: str) -> None:
         self.warnings.append(text)
@@ -129,7 +141,13 @@ class Aggregator:
         state = self._hosts[event.host]
         self._flush(state)
         self._set_result(
-            state, event.status, event.exit_code, event.signal, event.duration_s, event.error
+            state,
+            event.status,
+            event.exit_code,
+            event.signal,
+            event.duration_s,
+            event.error,
+            event.attempts,
         )
 
     def _set_result(
@@ -140,6 +158,7 @@ class Aggregator:
         sig: str | None,
         duration_s: float,
         error: str | None,
+        attempts: int = 1,
     ) -> None:
         state.result = HostResult(
             host=state.host.name,
@@ -152,6 +171,7 @@ class Aggregator:
             duration_s=duration_s,
             error=error,
             truncated=state.truncated,
+            attempts=attempts,
         )
         if self._view.mode is OutputMode.JSON:
             self._console.out(json_line(state.result))

@@ -57,6 +57,22 @@ def _seconds(value: float | None) -> float | None:
     return value
 
 
+def _keepalive(value: str) -> tuple[float, int]:
+    """``--keepalive INTERVAL,COUNT`` (or ``0``/``off``) as (interval, count)."""
+    if value.strip().lower() in ("0", "off"):
+        return 0.0, 0
+    try:
+        interval_text, count_text = value.split(",")
+        interval, count = float(interval_text), int(count_text)
+    except ValueError:
+        raise UsageError(
+            f"--keepalive: expected INTERVAL,COUNT like 15,3 (or 0), not {value!r}"
+        ) from None
+    if interval <= 0 or count < 1:
+        raise UsageError(f"--keepalive: INTERVAL must be > 0 and COUNT >= 1, not {value!r}")
+    return interval, count
+
+
 def _print_version(value: bool) -> None:
     if value:
         print(f"hostops {__version__}")
@@ -223,6 +239,30 @@ def run(
             help="Seconds the command may run; then it is killed and the host reported as timeout. [default: none]",
         ),
     ] = None,
+    idle_timeout: Annotated[
+        float | None,
+        typer.Option(
+            "--idle-timeout",
+            callback=_seconds,
+            show_default=False,
+            help="Seconds a command may go without output; then it is killed and the host reported as timeout. [default: none]",
+        ),
+    ] = None,
+    connect_retries: Annotated[
+        int,
+        typer.Option(
+            "--connect-retries",
+            min=0,
+            help="Retries after a connection is refused, reset or times out (backoff with jitter; never after auth or host key failures).",
+        ),
+    ] = 0,
+    keepalive: Annotated[
+        str,
+        typer.Option(
+            "--keepalive",
+            help="INTERVAL,COUNT: after INTERVAL s of silence ask the host for a reply; COUNT unanswered: error. 0 turns it off.",
+        ),
+    ] = "15,3",
     output: Annotated[
         OutputMode,
         typer.Option(
@@ -244,6 +284,7 @@ def run(
         )
         for warning in inv.raw.warnings:
             console.message("warning", warning)
+        interval, count = _keepalive(keepalive)
         options = RunOptions(
             workers=workers,
             forks=forks,
@@ -251,6 +292,10 @@ def run(
             timeout=timeout,
             host_key_policy=host_key_policy,
             use_agent=not no_agent,
+            idle_timeout=idle_timeout,
+            connect_retries=connect_retries,
+            keepalive_interval=interval,
+            keepalive_count=count,
         )
         if host_key_policy is HostKeyPolicy.OFF:
             console.message(

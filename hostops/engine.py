@@ -7,8 +7,12 @@ aggregator ends the run with an account of it instead of a hang.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+import math
 import multiprocessing
 import os
+import resource
 import threading
 import time
 from multiprocessing.connection import wait
@@ -18,7 +22,7 @@ from multiprocessing.synchronize import Lock
 from hostops.aggregator import aggregator_main
 from hostops.console import ViewOptions
 from hostops.errors import ConfigError, InternalError
-from hostops.events import EndOfRun, Interrupt, WorkerDied
+from hostops.events import EndOfRun, HostWarning, Interrupt, WorkerDied
 from hostops.inventory.ranges import fold
 from hostops.models import Host, RunOptions, RunReport
 from hostops.worker import WorkerSpec, worker_main
@@ -76,6 +80,7 @@ def run(
         return RunReport(results=(), duration_s=0.0)
     _check_supported(hosts)
     ctx = _context()
+    options, fd_warning = _fit_fd_limit(options, len(hosts))
     threads = plan(len(hosts), options)
     tasks = ctx.Queue()
     events = ctx.Queue()
@@ -91,6 +96,8 @@ def run(
     )
     aggregator.start()
     report_out.close()
+    if fd_warning:
+        events.put(HostWarning(None, fd_warning))
     workers = [
         ctx.Process(
             target=worker_main,
@@ -142,6 +149,33 @@ def _close(*queues: multiprocessing.queues.Queue, drained: bool) -> None:
             q.cancel_join_thread()
         q.close()
         q.join_thread()
+
+
+_FDS_PER_SESSION = 4  # socket, channel pipe pair, and one spare (the kill channel's pipe)
+_FDS_RESERVED = 64  # queues, pipes, files of the processes themselves
+
+
+def _fit_fd_limit(options: RunOptions, n_hosts: int) -> tuple[RunOptions, str | None]:
+    """Raise the open-file limit to what the fan-out needs (up to the hard limit), or cap
+    ``forks`` to what fits, with a warning: better slower than failing hosts mid-run."""
+    wanted = min(options.forks, n_hosts)
+    per_worker = math.ceil(wanted / max(1, min(options.workers or os.cpu_count() or 1, wanted)))
+    need = per_worker * _FDS_PER_SESSION + _FDS_RESERVED
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < need:
+        target = need if hard == resource.RLIM_INFINITY else min(need, hard)
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    if soft == resource.RLIM_INFINITY or soft >= need:
+        return options, None
+    workers = max(1, min(options.workers or os.cpu_count() or 1, wanted))
+    fits = max(1, (soft - _FDS_RESERVED) // _FDS_PER_SESSION) * workers
+    warning = (
+        f"open-file limit {soft} (ulimit -n) is too low for --forks {options.forks}:"
+        f" running {fits} hosts at a time instead"
+    )
+    return dataclasses.replace(options, forks=fits), warning
 
 
 def _check_supported(hosts: list[Host]) -> None:

@@ -53,6 +53,7 @@ class HostFinished:
     signal: str | None
     duration_s: float
     error: str | None
+    attempts: int = 1
 
 
 @dataclass(frozen=True)

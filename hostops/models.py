@@ -76,6 +76,10 @@ class RunOptions:
     host_key_policy: HostKeyPolicy | None = None  # None: the host's (ssh_config), else strict
     use_agent: bool = True
     kill_grace_s: float = 2.0  # between TERM and KILL of a timed-out command
+    idle_timeout: float | None = None  # stop a command silent for this long
+    connect_retries: int = 0  # more tries after a transient connect failure
+    keepalive_interval: float = 15.0  # SSH keepalive after this much silence; 0: none
+    keepalive_count: int = 3  # unanswered keepalives before the host counts as gone
 
 
 @dataclass(frozen=True)
@@ -97,6 +101,7 @@ class HostResult:
     duration_s: float = 0.0
     error: str | None = None
     truncated: bool = False  # more output than the aggregator keeps (1 MiB per stream)
+    attempts: int = 1  # connection attempts (--connect-retries)
 
     def to_json(self) -> dict[str, object]:
         """The documented JSON object of ``--output json`` (invalid UTF-8 replaced)."""
@@ -111,6 +116,7 @@ class HostResult:
             "duration_s": round(self.duration_s, 3),
             "error": self.error,
             "truncated": self.truncated,
+            "attempts": self.attempts,
         }
 
 

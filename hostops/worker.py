@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import os
+import random
 import resource
 import signal
 import threading
@@ -25,6 +26,9 @@ from hostops.models import Connection, Host, RunOptions, Status, WorkerStats
 from hostops.transport.base import HostFailure, drive
 from hostops.transport.local import LocalConnection
 from hostops.transport.ssh import SshConnection, SshContext
+
+_BACKOFF_S = 0.5  # first pause before a connection retry; doubles each time
+_BACKOFF_MAX_S = 10.0
 
 
 @dataclass(frozen=True)
@@ -70,16 +74,18 @@ def run_host(
     started = time.monotonic()
     events.put(HostStarted(host.name, pid))
     exit_code = sig = None
+    attempts = 0
     try:
         if cancel.is_set():
             raise HostFailure(Status.INTERRUPTED, "interrupted before it started")
-        conn = _open(host, ctx, lambda msg: events.put(HostWarning(host.name, msg)))
+        conn, attempts = _connect_with_retries(host, spec.options, ctx, events, cancel)
         try:
             running = conn.start(spec.command)
             outcome = drive(
                 running,
                 lambda stream, data: events.put(Output(host.name, stream, data)),
                 timeout=spec.options.timeout,
+                idle_timeout=spec.options.idle_timeout,
                 cancel=cancel,  # type: ignore[arg-type]
                 grace_s=spec.options.kill_grace_s,
             )
@@ -89,9 +95,33 @@ def run_host(
         exit_code, sig = outcome.exit_code, outcome.signal
     except HostFailure as failure:
         status, error = failure.status, failure.message
+        attempts = max(attempts, failure.attempts)
     except Exception as exc:  # a bug or an unforeseen library error: still data, never raw
         status, error = Status.ERROR, f"internal error: {type(exc).__name__}: {exc}"
-    events.put(HostFinished(host.name, status, exit_code, sig, time.monotonic() - started, error))
+    duration = time.monotonic() - started
+    events.put(HostFinished(host.name, status, exit_code, sig, duration, error, max(attempts, 1)))
+
+
+def _connect_with_retries(
+    host: Host, options: RunOptions, ctx: SshContext, events: Queue, cancel: MpEvent
+) -> tuple[SshConnection | LocalConnection, int]:
+    """Connect, trying again after transient failures (refused, reset, connect timeout)
+    with exponential backoff and jitter. Auth and host key failures are never retried."""
+    for attempt in range(1, options.connect_retries + 2):
+        try:
+            return _open(host, ctx, lambda msg: events.put(HostWarning(host.name, msg))), attempt
+        except HostFailure as failure:
+            failure.attempts = attempt
+            if not failure.transient or attempt > options.connect_retries:
+                raise
+            backoff = min(_BACKOFF_MAX_S, _BACKOFF_S * 2 ** (attempt - 1)) * random.uniform(
+                0.5, 1.5
+            )
+            if cancel.wait(backoff):
+                raise HostFailure(
+                    Status.INTERRUPTED, "interrupted while waiting to retry"
+                ) from None
+    raise AssertionError("unreachable")  # the loop returns or raises
 
 
 def _open(host: Host, ctx: SshContext, warn: object) -> SshConnection | LocalConnection:

@@ -22,10 +22,12 @@ Sink = Callable[[str, bytes], None]  # (stream, data)
 class HostFailure(Exception):
     """A host-level failure inside a worker; turned into a HostFinished event, never re-raised."""
 
-    def __init__(self, status: Status, message: str) -> None:
+    def __init__(self, status: Status, message: str, *, transient: bool = False) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
+        self.transient = transient  # worth another try (--connect-retries): refused, reset, timeout
+        self.attempts = 1  # connection attempts made when it was given up
 
 
 @dataclass(frozen=True)
@@ -74,17 +76,34 @@ def drive(
     timeout: float | None,
     cancel: threading.Event | None,
     grace_s: float,
+    idle_timeout: float | None = None,
 ) -> ExecOutcome:
-    """Run ``cmd`` to its end, or stop it at ``timeout`` / on ``cancel``."""
-    deadline = None if timeout is None else time.monotonic() + timeout
+    """Run ``cmd`` to its end, or stop it at ``timeout``, after ``idle_timeout``
+    seconds without output, or on ``cancel``."""
+    started = last_output = time.monotonic()
+
+    def seen(stream: str, data: bytes) -> None:
+        nonlocal last_output
+        last_output = time.monotonic()
+        sink(stream, data)
+
     while True:
-        wait = _TICK_S if deadline is None else max(0.0, min(_TICK_S, deadline - time.monotonic()))
-        if cmd.pump(sink, wait):
+        now = time.monotonic()
+        limits = [_TICK_S]
+        if timeout is not None:
+            limits.append(started + timeout - now)
+        if idle_timeout is not None:
+            limits.append(last_output + idle_timeout - now)
+        if cmd.pump(seen, max(0.0, min(limits))):
             break
+        now = time.monotonic()
         if cancel is not None and cancel.is_set():
             return _stop(cmd, sink, grace_s, Status.INTERRUPTED, "interrupted")
-        if deadline is not None and time.monotonic() >= deadline:
+        if timeout is not None and now >= started + timeout:
             return _stop(cmd, sink, grace_s, Status.TIMEOUT, f"timed out after {timeout:g} s")
+        if idle_timeout is not None and now >= last_output + idle_timeout:
+            why = f"no output for {idle_timeout:g} s (--idle-timeout)"
+            return _stop(cmd, sink, grace_s, Status.TIMEOUT, why)
     lost = cmd.lost()
     exit_code, sig = cmd.result()
     if lost:

@@ -227,11 +227,19 @@ class SshConnection:
         try:
             t.start_client(timeout=self._remaining())
         except (paramiko.SSHException, EOFError, OSError) as exc:
-            raise HostFailure(Status.UNREACHABLE, f"SSH handshake failed: {_reason(exc)}") from None
+            # Closed or reset mid-handshake (sshd restarting, MaxStartups) may pass;
+            # a peer that speaks another protocol will not.
+            transient = isinstance(
+                exc, (EOFError, ConnectionError)
+            ) or "reading SSH protocol banner" in str(exc)
+            raise HostFailure(
+                Status.UNREACHABLE, f"SSH handshake failed: {_reason(exc)}", transient=transient
+            ) from None
         if not (t.is_active() and t.initial_kex_done):  # start_client returns quietly on timeout
             raise HostFailure(
                 Status.UNREACHABLE,
                 f"SSH handshake failed: no answer within --connect-timeout {opts.connect_timeout:g} s",
+                transient=True,
             )
         key = t.get_remote_server_key()
         policy = opts.host_key_policy or host.host_key_policy or HostKeyPolicy.STRICT
@@ -325,7 +333,8 @@ class SshConnection:
         )
 
     def start(self, command: str) -> SshCommand:
-        return SshCommand(self._transport, command)
+        opts = self._ctx.options
+        return SshCommand(self._transport, command, opts.keepalive_interval, opts.keepalive_count)
 
     def close(self) -> None:
         self._transport.close()
@@ -335,8 +344,18 @@ class SshConnection:
 class SshCommand:
     """A remote command in its own process group, whose id it reports first on stderr."""
 
-    def __init__(self, transport: paramiko.Transport, command: str) -> None:
+    def __init__(
+        self,
+        transport: paramiko.Transport,
+        command: str,
+        keepalive_s: float = 0.0,
+        keepalive_count: int = 0,
+    ) -> None:
         self._transport = transport
+        self._keepalive_s = keepalive_s
+        self._keepalive_count = keepalive_count
+        self._heard = time.monotonic()  # last time the host sent anything
+        self._probes = 0  # keepalives sent since then
         self._nonce = secrets.token_hex(4).encode()
         # OpenSSH starts every session's command in a new session (setsid), so
         # the login shell's $$ is the process group of the command and all its
@@ -363,10 +382,16 @@ class SshCommand:
             chan.status_event.wait(wait_s)
         elif not (chan.recv_ready() or chan.recv_stderr_ready() or chan.closed):
             select.select([chan], [], [], wait_s)
+        got = False
         while chan.recv_ready():
             sink(STDOUT, chan.recv(_CHUNK))
+            got = True
         while chan.recv_stderr_ready():
             self._stderr(sink, chan.recv_stderr(_CHUNK))
+            got = True
+        if got or chan.status_event.is_set():
+            self._heard = time.monotonic()
+        self._keepalive()
         # Ended: exit status (or signal) and EOF both in, or the channel closed
         # (which is also how a lost connection shows).
         ended = chan.closed or (chan.eof_received and chan.status_event.is_set())
@@ -376,6 +401,32 @@ class SshCommand:
                 self._held = b""
             return True
         return False
+
+    def _keepalive(self) -> None:
+        """After ``keepalive_s`` of silence, ask the host for a reply (as OpenSSH's
+        ServerAliveInterval does); ``keepalive_count`` unanswered in a row: it is gone."""
+        if self._keepalive_s <= 0:
+            return
+        replied = getattr(self._transport, "hostops_last_reply", 0.0)
+        if replied > self._heard:
+            self._heard = replied
+            self._probes = 0
+        silence = time.monotonic() - self._heard
+        due = int(silence // self._keepalive_s)
+        if due > self._keepalive_count:
+            raise HostFailure(
+                Status.ERROR, f"no response from the host for {silence:.0f} s (keepalive)"
+            )
+        while self._probes < due:
+            m = paramiko.Message()
+            m.add_byte(paramiko.common.cMSG_GLOBAL_REQUEST)
+            m.add_string("keepalive@openssh.com")
+            m.add_boolean(True)  # want a reply: OpenSSH answers with a failure, which is fine
+            try:
+                self._transport._send_user_message(m)
+            except (paramiko.SSHException, OSError, EOFError):
+                return  # a dead transport shows as a closed channel
+            self._probes += 1
 
     def _stderr(self, sink: Sink, data: bytes) -> None:
         if self._marker_done:
@@ -431,7 +482,8 @@ class SshCommand:
 
 
 def _record_exit_signals(t: paramiko.Transport) -> None:
-    """Keep the signal name of ``exit-signal`` requests (RFC 4254 6.10), which paramiko ignores.
+    """Keep the signal name of ``exit-signal`` requests (RFC 4254 6.10), which paramiko
+    ignores, and the time of the last answer to a global request (keepalives).
 
     paramiko dispatches channel messages through a class-level table; this
     transport gets its own copy with one entry wrapped.
@@ -451,6 +503,19 @@ def _record_exit_signals(t: paramiko.Transport) -> None:
 
     table[_MSG_CHANNEL_REQUEST] = handle
     t._channel_handler_table = table  # type: ignore[misc]
+    # Any answer to a global request (our keepalives) proves the host is alive.
+    for kind in (paramiko.common.MSG_REQUEST_SUCCESS, paramiko.common.MSG_REQUEST_FAILURE):
+        t._handler_table[kind] = _noting_reply(t, t._handler_table[kind])
+
+
+def _noting_reply(
+    t: paramiko.Transport, original: Callable[[paramiko.Message], None]
+) -> Callable[[paramiko.Message], None]:
+    def handle(m: paramiko.Message) -> None:
+        t.hostops_last_reply = time.monotonic()  # type: ignore[attr-defined]
+        original(m)
+
+    return handle
 
 
 _AEAD = ("aes128-gcm@openssh.com", "aes256-gcm@openssh.com")
@@ -483,14 +548,17 @@ def _connect(host: Host, timeout: float) -> socket.socket:
         raise HostFailure(
             Status.UNREACHABLE,
             f"connect to {host.address}:{host.port} timed out after {timeout:g} s",
+            transient=True,
         ) from None
     except socket.gaierror as exc:
         raise HostFailure(
             Status.UNREACHABLE, f"cannot resolve {host.address}: {exc.strerror}"
         ) from None
-    except OSError as exc:
+    except OSError as exc:  # refused, reset, no route: the host may be rebooting
         raise HostFailure(
-            Status.UNREACHABLE, f"connect to {host.address}:{host.port}: {exc.strerror or exc}"
+            Status.UNREACHABLE,
+            f"connect to {host.address}:{host.port}: {exc.strerror or exc}",
+            transient=True,
         ) from None
     # Small SSH packets must not wait for delayed ACKs.
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import os
+import resource
 import signal
 import socket
+import subprocess
+import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
 
-from hostops.testing import SshdFleet
-from hostops.testing.pytest_plugin import json_results, run_hostops, wait_for
+from hostops.testing import SshdFleet, free_port
+from hostops.testing.pytest_plugin import json_results, run_hostops, sleep_pids, wait_for
 
 
 def test_garbage_instead_of_a_banner_is_unreachable(sshd_fleet: SshdFleet, tmp_path: Path) -> None:
@@ -116,3 +119,134 @@ def _children(ppid: int) -> list[int]:
             if int(stat[stat.rindex(")") + 2 :].split()[1]) == ppid:
                 out.append(int(entry))
     return out
+
+
+def test_idle_timeout_stops_a_silent_command_but_not_a_talkative_one(
+    sshd_fleet: SshdFleet, tmp_path: Path
+) -> None:
+    inv = sshd_fleet.write_inventory(tmp_path / "inv.yaml", sshd_fleet.hosts[:2])
+    tag = f"{os.getpid()}{int(time.monotonic() * 1000) % 100000}"
+    a, b = sshd_fleet.hosts[0].address, sshd_fleet.hosts[1].address
+    # host01 prints every 0.5 s for 3 s; host02 prints once, then hangs silently.
+    cmd = (
+        f"case $(echo $SSH_CONNECTION | cut -d' ' -f3) in {a}) for i in 1 2 3 4 5 6; do echo tick; sleep 0.5; done;; "
+        f"{b}) echo once; sleep 3005.{tag};; esac"
+    )
+    started = time.monotonic()
+    r = run_hostops("run", cmd, "--hosts", str(inv), "--idle-timeout", "2", "-o", "json")
+    assert time.monotonic() - started < 30
+    res = json_results(r.stdout)
+    assert res[sshd_fleet.hosts[0].name]["status"] == "ok"
+    silent = res[sshd_fleet.hosts[1].name]
+    assert silent["status"] == "timeout" and silent["error"] == "no output for 2 s (--idle-timeout)"
+    assert silent["stdout"] == "once\n"
+    assert r.returncode == 1
+    assert wait_for(lambda: not sleep_pids(f"3005.{tag}"), timeout=10)
+
+
+def test_refused_connections_are_retried_auth_failures_never(
+    sshd_fleet: SshdFleet, tmp_path: Path
+) -> None:
+    closed = free_port("127.42.253.1")
+    text = (
+        sshd_fleet.inventory_text(sshd_fleet.hosts[:1])
+        + f"  closed:\n    address: 127.42.253.1\n    port: {closed}\n"
+    )
+    inv = tmp_path / "inv.yaml"
+    inv.write_text(text)
+    started = time.monotonic()
+    r = run_hostops("run", "true", "--hosts", str(inv), "--connect-retries", "2", "-o", "json")
+    elapsed = time.monotonic() - started
+    res = json_results(r.stdout)
+    assert res["closed"]["status"] == "unreachable" and res["closed"]["attempts"] == 3
+    assert res[sshd_fleet.hosts[0].name]["attempts"] == 1
+    assert 0.75 <= elapsed < 30  # two backoffs: 0.5 s and 1 s, each with jitter x0.5..1.5
+    key = tmp_path / "wrong"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
+    inv2 = sshd_fleet.write_inventory(
+        tmp_path / "inv2.yaml", sshd_fleet.hosts[:1], identity_file=key
+    )
+    r = run_hostops("run", "true", "--hosts", str(inv2), "--connect-retries", "3", "-o", "json")
+    (obj,) = json_results(r.stdout).values()
+    assert obj["status"] == "auth_failed" and obj["attempts"] == 1
+
+
+def test_a_host_that_stops_answering_is_noticed_by_keepalive(tmp_path: Path) -> None:
+    """SIGSTOP the sshd serving the session: TCP stays up, nothing answers (as a hung kernel)."""
+    root = tempfile.mkdtemp(prefix="hostops-fleet-")
+    with SshdFleet(root, 2, address_base=44) as fleet:
+        inv = fleet.write_inventory(tmp_path / "inv.yaml")
+        victim = fleet.hosts[0]
+        holder: dict[str, object] = {}
+        runner = threading.Thread(
+            target=lambda: holder.update(
+                r=run_hostops(
+                    "run",
+                    "echo start; sleep 6",
+                    "--hosts",
+                    str(inv),
+                    "--keepalive",
+                    "1,2",
+                    "-o",
+                    "json",
+                )
+            )
+        )
+        started = time.monotonic()
+        runner.start()
+        assert wait_for(lambda: bool(_children(victim.pid)), timeout=20)
+        time.sleep(1.0)
+        stopped = _children(victim.pid)
+        for pid in stopped:
+            os.kill(pid, signal.SIGSTOP)
+        try:
+            runner.join(timeout=60)
+        finally:
+            for pid in stopped:
+                os.kill(pid, signal.SIGKILL)
+                os.kill(pid, signal.SIGCONT)
+        elapsed = time.monotonic() - started
+    r = holder["r"]
+    res = json_results(r.stdout)  # type: ignore[attr-defined]
+    gone = res[victim.name]
+    assert gone["status"] == "error" and "no response from the host" in gone["error"]
+    assert res[fleet.hosts[1].name]["status"] == "ok"
+    assert elapsed < 30
+
+
+def test_low_open_file_limit_caps_forks_with_a_warning(
+    sshd_fleet: SshdFleet, tmp_path: Path
+) -> None:
+    inv = sshd_fleet.write_inventory(tmp_path / "inv.yaml", sshd_fleet.hosts[:50])
+
+    def low_limit() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (128, 128))
+
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "hostops",
+            "run",
+            "true",
+            "--hosts",
+            str(inv),
+            "--forks",
+            "500",
+            "--workers",
+            "2",
+            "-o",
+            "json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        preexec_fn=low_limit,
+        check=False,
+    )
+    assert r.returncode == 0, r.stderr
+    assert len(json_results(r.stdout)) == 50
+    assert (
+        "open-file limit 128 (ulimit -n) is too low for --forks 500: running 32 hosts at a time instead"
+        in r.stderr
+    )

@@ -39,6 +39,10 @@ def test_ctrl_c_interrupts_kills_remote_commands_exit_130(
     for obj in res.values():
         assert obj["status"] == "interrupted" and obj["stdout"] == "before\n"
     assert b"interrupted" in err
+    assert (
+        b"hostops: warning: interrupted: stopping 6 running host(s): host[01-06]; Ctrl-C again stops at once\n"
+        in err
+    )
     assert wait_for(lambda: not sleep_pids(tag), timeout=10), "remote commands survived Ctrl-C"
 
 

@@ -223,6 +223,7 @@ def test_json_mode_one_object_per_finished_host(capfd):
         "duration_s": 0.25,
         "error": "exit 2",
         "truncated": False,
+        "attempts": 1,
     }
     assert a["host"] == "a"
     assert a["status"] == "ok"
@@ -500,3 +501,9 @@ def test_control_characters_are_made_visible_on_a_terminal_only(capfd):
     console.out_tty = False  # a pipe or a file: the raw bytes
     agg.handle(Output("web01", STDOUT, b"a\rb\n"))
     assert capfd.readouterr().out == "web01 | a\rb\n"
+
+
+def test_attempts_reach_the_result():
+    agg = _agg(["a"], _QUIET)
+    agg.handle(HostFinished("a", Status.UNREACHABLE, None, None, 1.0, "refused", 3))
+    assert agg.report().results[0].attempts == 3

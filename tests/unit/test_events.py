@@ -124,6 +124,7 @@ _KEYS = {
     "duration_s",
     "error",
     "truncated",  # added with the output cap
+    "attempts",  # added with --connect-retries
 }
 
 
