@@ -98,3 +98,17 @@ def wait_for(predicate: Callable[[], bool], timeout: float = 20) -> bool:
             return True
         time.sleep(0.1)
     return predicate()
+
+
+def child_pids(ppid: int) -> list[int]:
+    """PIDs of the processes whose parent is ``ppid`` (from /proc)."""
+    out = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue  # it ended meanwhile
+            if int(stat[stat.rindex(")") + 2 :].split()[1]) == ppid:
+                out.append(int(entry))
+    return out

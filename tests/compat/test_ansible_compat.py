@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from ansible_examples import DOC_INI, DOC_YAML
 
 from hostops.errors import ConfigError
 from hostops.inventory.ansible import load_ansible
@@ -31,64 +32,6 @@ from hostops.inventory.raw import RawInventory
 
 # --------------------------------------------------------------------------- inventories
 
-DOC_INI = """\
-mail.example.com
-
-[webservers]
-foo.example.com
-bar.example.com
-
-[dbservers]
-one.example.com
-two.example.com
-three.example.com
-
-[east]
-foo.example.com
-one.example.com
-two.example.com
-
-[west]
-bar.example.com
-three.example.com
-
-[prod:children]
-east
-
-[test:children]
-west
-"""
-
-DOC_YAML = """\
-all:
-  hosts:
-    mail.example.com:
-  children:
-    webservers:
-      hosts:
-        foo.example.com:
-        bar.example.com:
-    dbservers:
-      hosts:
-        one.example.com:
-        two.example.com:
-        three.example.com:
-    east:
-      hosts:
-        foo.example.com:
-        one.example.com:
-        two.example.com:
-    west:
-      hosts:
-        bar.example.com:
-        three.example.com:
-    prod:
-      children:
-        east:
-    test:
-      children:
-        west:
-"""
 
 # Vars at every level, with conflicts that only precedence settles: a deeper
 # group beats a shallower one, at equal depth the later name wins, the host

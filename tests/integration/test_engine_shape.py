@@ -12,19 +12,7 @@ from pathlib import Path
 
 from hostops import RunOptions, load_inventory, run
 from hostops.testing import SshdFleet
-
-
-def _children(pid: int) -> list[int]:
-    kids = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                stat = Path(f"/proc/{entry}/stat").read_text()
-            except OSError:
-                continue
-            if int(stat[stat.rindex(")") + 2 :].split()[1]) == pid:
-                kids.append(int(entry))
-    return kids
+from hostops.testing.pytest_plugin import child_pids
 
 
 def _comm(pid: int) -> str:
@@ -86,7 +74,7 @@ def test_workers_and_aggregator_own_the_work(sshd_fleet: SshdFleet, tmp_path: Pa
         best: dict[int, int] = {}
         comm: dict[int, str] = {}
         while time.monotonic() < deadline and sum(best.values()) < 20:
-            comm = {k: _comm(k) for k in _children(proc.pid)}
+            comm = {k: _comm(k) for k in child_pids(proc.pid)}
             best = {
                 k: _ssh_sockets(k, ends) for k, name in comm.items() if name.startswith("hostops-")
             }

@@ -14,7 +14,13 @@ import time
 from pathlib import Path
 
 from hostops.testing import SshdFleet, free_port
-from hostops.testing.pytest_plugin import json_results, run_hostops, sleep_pids, wait_for
+from hostops.testing.pytest_plugin import (
+    child_pids,
+    json_results,
+    run_hostops,
+    sleep_pids,
+    wait_for,
+)
 
 
 def test_garbage_instead_of_a_banner_is_unreachable(sshd_fleet: SshdFleet, tmp_path: Path) -> None:
@@ -93,9 +99,9 @@ def test_sshd_killed_mid_command_is_error_connection_lost(tmp_path: Path) -> Non
         runner.start()
         # Wait until the victim's daemon serves the session (a child of the listener;
         # it runs in a session of its own), then kill the listener and that child.
-        assert wait_for(lambda: bool(_children(victim.pid)), timeout=20)
+        assert wait_for(lambda: bool(child_pids(victim.pid)), timeout=20)
         time.sleep(1.0)  # the command has started
-        for pid in [victim.pid, *_children(victim.pid)]:
+        for pid in [victim.pid, *child_pids(victim.pid)]:
             os.kill(pid, signal.SIGKILL)
         runner.join(timeout=90)
         r = proc_result["r"]
@@ -106,19 +112,6 @@ def test_sshd_killed_mid_command_is_error_connection_lost(tmp_path: Path) -> Non
     assert res[victim.name]["stdout"] == "start\n"
     assert {res[h.name]["status"] for h in fleet.hosts if h is not victim} == {"ok"}
     assert r.returncode == 1  # type: ignore[attr-defined]
-
-
-def _children(ppid: int) -> list[int]:
-    out = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                stat = Path(f"/proc/{entry}/stat").read_text()
-            except OSError:
-                continue
-            if int(stat[stat.rindex(")") + 2 :].split()[1]) == ppid:
-                out.append(int(entry))
-    return out
 
 
 def test_idle_timeout_stops_a_silent_command_but_not_a_talkative_one(
@@ -194,9 +187,9 @@ def test_a_host_that_stops_answering_is_noticed_by_keepalive(tmp_path: Path) -> 
         )
         started = time.monotonic()
         runner.start()
-        assert wait_for(lambda: bool(_children(victim.pid)), timeout=20)
+        assert wait_for(lambda: bool(child_pids(victim.pid)), timeout=20)
         time.sleep(1.0)
-        stopped = _children(victim.pid)
+        stopped = child_pids(victim.pid)
         for pid in stopped:
             os.kill(pid, signal.SIGSTOP)
         try:

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from ansible_examples import DOC_INI, DOC_YAML
 
 from hostops.errors import ConfigError
 from hostops.inventory.ansible import load_ansible
@@ -19,64 +20,6 @@ from hostops.models import Connection
 
 Write = Callable[..., Path]
 
-DOC_INI = """\
-mail.example.com
-
-[webservers]
-foo.example.com
-bar.example.com
-
-[dbservers]
-one.example.com
-two.example.com
-three.example.com
-
-[east]
-foo.example.com
-one.example.com
-two.example.com
-
-[west]
-bar.example.com
-three.example.com
-
-[prod:children]
-east
-
-[test:children]
-west
-"""
-
-DOC_YAML = """\
-all:
-  hosts:
-    mail.example.com:
-  children:
-    webservers:
-      hosts:
-        foo.example.com:
-        bar.example.com:
-    dbservers:
-      hosts:
-        one.example.com:
-        two.example.com:
-        three.example.com:
-    east:
-      hosts:
-        foo.example.com:
-        one.example.com:
-        two.example.com:
-    west:
-      hosts:
-        bar.example.com:
-        three.example.com:
-    prod:
-      children:
-        east:
-    test:
-      children:
-        west:
-"""
 
 SOUTHEAST_INI = """\
 [atlanta]
