@@ -179,7 +179,8 @@ class Aggregator:
     def _worker_died(self, event: WorkerDied) -> None:
         self._warn(f"worker process {event.pid} died (exit code {event.exitcode})")
         for state in self._hosts.values():
-            if state.worker_pid == event.pid and state.result is None:
+            mine = state.worker_pid == event.pid or state.host.name in event.hosts
+            if mine and state.result is None:
                 self._flush(state)
                 self._set_result(state, Status.ERROR, None, None, 0.0, "worker died")
 

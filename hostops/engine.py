@@ -21,6 +21,7 @@ from multiprocessing.synchronize import Lock
 
 from hostops.aggregator import aggregator_main
 from hostops.console import ViewOptions
+from hostops.dispatch import Dispatcher, WorkerSlot
 from hostops.errors import ConfigError, InternalError
 from hostops.events import EndOfRun, HostWarning, Interrupt, WorkerDied
 from hostops.inventory.ranges import fold
@@ -82,7 +83,6 @@ def run(
     ctx = _context()
     options, fd_warning = _fit_fd_limit(options, len(hosts))
     threads = plan(len(hosts), options)
-    tasks = ctx.Queue()
     events = ctx.Queue()
     cancel = ctx.Event()
     lock = lock or ctx.Lock()  # the one console lock: every writer to the terminal takes it
@@ -96,48 +96,50 @@ def run(
     )
     aggregator.start()
     report_out.close()
-    if fd_warning:
-        events.put(HostWarning(None, fd_warning))
-    workers = [
-        ctx.Process(
+    slots = []
+    for i, n in enumerate(threads):
+        mine, theirs = ctx.Pipe()  # a private pipe per worker: see hostops.dispatch
+        process = ctx.Process(
             target=worker_main,
-            args=(WorkerSpec(command, options, n), tasks, events, cancel),
+            args=(WorkerSpec(command, options, n), theirs, events, cancel),
             name=f"hostops-worker-{i}",
             daemon=True,
         )
-        for i, n in enumerate(threads)
-    ]
-    for w in workers:
-        w.start()
-    # Tasks go on the queue only now: its feeder thread must not exist at fork time.
-    for host in hosts:
-        tasks.put(host)
-    for _ in workers:
-        tasks.put(None)  # one end signal per worker
+        process.start()
+        theirs.close()
+        slots.append(WorkerSlot(process, mine, free=n))
+    workers = [slot.process for slot in slots]
+    # Put on the queue only now: its feeder thread must not exist at fork time.
+    if fd_warning:
+        events.put(HostWarning(None, fd_warning))
+    dispatcher = Dispatcher(
+        hosts, slots, lambda pid, code, lost: events.put(WorkerDied(pid, code, lost))
+    )
     report = None
     at_once = False
     try:
         try:
-            _supervise(workers, aggregator, events, deadline=None)
+            _supervise(dispatcher, aggregator, deadline=None)
         except KeyboardInterrupt:
             cancel.set()  # workers stop their remote commands: TERM, then KILL
             events.put(Interrupt())
+            dispatcher.drop_pending()
+            dispatcher.finish()
             try:
-                _supervise(
-                    workers, aggregator, events, deadline=time.monotonic() + _AFTER_INTERRUPT_S
-                )
+                _supervise(dispatcher, aggregator, deadline=time.monotonic() + _AFTER_INTERRUPT_S)
             except KeyboardInterrupt:
                 at_once = True  # a second Ctrl-C: stop now
                 raise
         events.put(EndOfRun())
         report = _receive_report(report_in, aggregator)
     finally:
+        dispatcher.finish()  # workers still waiting for hosts: none will come
         _stop_workers(workers, cancel, grace_s=0.0 if at_once else _AFTER_INTERRUPT_S)
         if report is None:  # failed or cut short: nobody will finish the aggregator's run
             aggregator.kill()
         aggregator.join(timeout=5)
         clean = report is not None and all(w.exitcode == 0 for w in workers)
-        _close(tasks, events, drained=clean)
+        _close(events, drained=clean)
     return report
 
 
@@ -189,32 +191,26 @@ def _check_supported(hosts: list[Host]) -> None:
 
 
 def _supervise(
-    workers: list[multiprocessing.process.BaseProcess],
-    aggregator: multiprocessing.process.BaseProcess,
-    events: multiprocessing.queues.Queue,
-    deadline: float | None,
+    dispatcher: Dispatcher, aggregator: multiprocessing.process.BaseProcess, deadline: float | None
 ) -> None:
-    """Wait until every worker has exited, telling the aggregator about any that died."""
-    alive = {w.sentinel: w for w in workers if w.exitcode is None}
-    while alive:
+    """Hand out hosts until every worker has exited; workers that die are accounted for
+    by the dispatcher (their unstarted hosts go to the others)."""
+    while dispatcher.slots:
+        dispatcher.dispatch()
         timeout = (
             _POLL_S if deadline is None else max(0.0, min(_POLL_S, deadline - time.monotonic()))
         )
-        ready = wait([*alive, aggregator.sentinel], timeout=timeout)
+        ready = wait([*dispatcher.waitables(), aggregator.sentinel], timeout=timeout)
         if aggregator.sentinel in ready:
             raise InternalError(
                 f"the aggregator process died (exit code {aggregator.exitcode}); results are lost"
             )
-        for sentinel in ready:
-            worker = alive.pop(sentinel)
-            worker.join()
-            if worker.exitcode != 0:
-                events.put(WorkerDied(worker.pid or 0, worker.exitcode))
+        dispatcher.handle(ready)
         if deadline is not None and time.monotonic() >= deadline:
-            for worker in alive.values():
-                worker.kill()
-                worker.join(timeout=5)
-                events.put(WorkerDied(worker.pid or 0, worker.exitcode))
+            for slot in list(dispatcher.slots):
+                slot.process.kill()
+                slot.process.join(timeout=5)
+            dispatcher.handle([s.process.sentinel for s in dispatcher.slots])
             return
 
 

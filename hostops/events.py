@@ -65,10 +65,11 @@ class WorkerDone:
 
 @dataclass(frozen=True)
 class WorkerDied:
-    """Sent by the engine: a worker process ended without saying WorkerDone."""
+    """Sent by the engine: a worker process died; ``hosts`` it had started and not finished."""
 
     pid: int
     exitcode: int | None
+    hosts: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """Code that runs inside a worker process: concurrent host sessions, reported as events.
 
-A worker takes a host from the task queue only when one of its session
-threads is free, so the hosts spread over the workers. Nothing raised here
+The engine sends a worker a host only when one of its session threads is free,
+so the hosts spread over the workers. Nothing raised here
 crosses the process boundary: every failure becomes a HostFinished event.
 """
 
@@ -17,10 +17,12 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from multiprocessing.connection import Connection as Pipe
 from multiprocessing.queues import Queue
 from multiprocessing.synchronize import Event as MpEvent
 
 from hostops._procname import set_process_name
+from hostops.dispatch import DONE, STARTED
 from hostops.events import HostFinished, HostStarted, HostWarning, Output, WorkerDone
 from hostops.models import Connection, Host, RunOptions, Status, WorkerStats
 from hostops.transport.base import HostFailure, drive
@@ -40,8 +42,9 @@ class WorkerSpec:
     threads: int
 
 
-def worker_main(spec: WorkerSpec, tasks: Queue, events: Queue, cancel: MpEvent) -> None:
-    """Entry point of a worker process: run hosts from ``tasks`` until the end signal (None)."""
+def worker_main(spec: WorkerSpec, conn: Pipe, events: Queue, cancel: MpEvent) -> None:
+    """Entry point of a worker process: run the hosts the engine sends over ``conn``
+    until it sends None (see hostops.dispatch for the protocol)."""
     # Ctrl-C reaches the whole process group; the engine alone decides what it means.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     set_process_name("hostops-worker")
@@ -51,17 +54,31 @@ def worker_main(spec: WorkerSpec, tasks: Queue, events: Queue, cancel: MpEvent) 
     gc.freeze()
     ctx = SshContext(spec.options, lambda msg: events.put(HostWarning(None, msg)))
     pid = os.getpid()
-    free = threading.BoundedSemaphore(spec.threads)
+    send_lock = threading.Lock()  # session threads report to the engine over one pipe
+
+    def tell(kind: str, name: str) -> None:
+        with send_lock, contextlib.suppress(OSError):
+            conn.send((kind, name))
+
+    def session(host: Host) -> None:
+        try:
+            run_host(host, spec, ctx, events, cancel, pid)
+        finally:
+            tell(DONE, host.name)
+
     handled = 0
     with ThreadPoolExecutor(max_workers=spec.threads, thread_name_prefix="session") as pool:
         while True:
-            free.acquire()
-            host = tasks.get()
+            try:
+                host = conn.recv()
+            except (EOFError, OSError):  # the engine is gone
+                cancel.set()
+                break
             if host is None:
                 break
             handled += 1
-            future = pool.submit(run_host, host, spec, ctx, events, cancel, pid)
-            future.add_done_callback(lambda _f: free.release())
+            tell(STARTED, host.name)  # before the session: the engine never runs it twice
+            pool.submit(session, host)
     events.put(WorkerDone(WorkerStats(pid, handled, ctx.known_hosts_loads, ctx.key_loads)))
     events.close()
     events.join_thread()  # every event is in the pipe before the process exits

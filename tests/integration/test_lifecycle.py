@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from hostops.testing import SshdFleet
-from hostops.testing.pytest_plugin import json_results, sleep_pids, wait_for
+from hostops.testing.pytest_plugin import child_pids, json_results, sleep_pids, wait_for
 
 
 def _start(inv: Path, command: str) -> subprocess.Popen[bytes]:
@@ -61,3 +61,50 @@ def test_lost_aggregator_exit_4_one_line_no_leftovers(
     assert err.decode().startswith("hostops: error: the aggregator process died")
     assert len(err.splitlines()) == 1
     assert wait_for(lambda: not sleep_pids(tag), timeout=20), "remote commands left running"
+
+
+def test_a_killed_worker_loses_only_its_running_hosts(
+    sshd_fleet: SshdFleet, tmp_path: Path
+) -> None:
+    """SIGKILL one worker mid-run: its in-flight hosts are `error` (worker died); the hosts
+    it had not started run on the other worker; nothing runs twice; the run ends normally."""
+    hosts = sshd_fleet.hosts[:24]
+    inv = sshd_fleet.write_inventory(tmp_path / "inv.yaml", hosts)
+    tag = f"3.{secrets.randbelow(10**6):06d}"  # 3 s, and findable
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "hostops",
+            "run",
+            f"echo ran; sleep {tag}",
+            "--hosts",
+            str(inv),
+            "--workers",
+            "2",
+            "--forks",
+            "8",
+            "-o",
+            "json",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    assert wait_for(lambda: len(sleep_pids(tag)) == 8)  # 4 sessions in each worker
+    workers = [
+        p
+        for p in child_pids(proc.pid)
+        if Path(f"/proc/{p}/comm").read_text().strip() == "hostops-worker"
+    ]
+    assert len(workers) == 2
+    os.kill(workers[0], signal.SIGKILL)
+    out, err = proc.communicate(timeout=120)
+    res = json_results(out.decode())
+    assert len(res) == 24
+    died = {n for n, o in res.items() if o["status"] == "error"}
+    assert len(died) == 4 and all(res[n]["error"] == "worker died" for n in died)
+    assert {o["status"] for n, o in res.items() if n not in died} == {"ok"}
+    assert all(res[n]["stdout"] == "ran\n" for n in res if n not in died)
+    assert b"worker process" in err and b"died" in err
+    assert proc.returncode == 1

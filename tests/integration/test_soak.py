@@ -35,7 +35,7 @@ def test_consecutive_runs_leak_nothing(tmp_path: Path) -> None:
     root = tempfile.mkdtemp(prefix="hostops-fleet-")
     with SshdFleet(root, HOSTS, address_base=45) as fleet:
         hosts = load_inventory(fleet.write_inventory(tmp_path / "inv.yaml"))
-        daemons = {h.pid for h in fleet.hosts}  # the fleet's sshd are our children too
+        before = set(child_pids(os.getpid()))  # sshd daemons of this and other fleets
         samples = []
         for i in range(RUNS):
             report = run(hosts, "echo $((40 + 2))", RunOptions(workers=2, forks=HOSTS))
@@ -46,7 +46,7 @@ def test_consecutive_runs_leak_nothing(tmp_path: Path) -> None:
                 (
                     len(os.listdir("/proc/self/fd")),
                     threading.active_count(),
-                    len(set(child_pids(os.getpid())) - daemons),
+                    len(set(child_pids(os.getpid())) - before),
                     _rss_kib(),
                 )
             )
