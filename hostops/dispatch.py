@@ -16,6 +16,7 @@ Worker → engine: ``("started", name)`` before a session begins,
 from __future__ import annotations
 
 import contextlib
+import pickle
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -106,8 +107,8 @@ class Dispatcher:
                     slot.sent.pop(name, None)
                     slot.started.discard(name)
                     slot.free += 1
-        except (EOFError, OSError):
-            pass  # the worker is gone or going: its sentinel says so
+        except (EOFError, OSError, ValueError, TypeError, pickle.UnpicklingError):
+            pass  # the worker is gone or going (a cut message): its sentinel says so
 
     def _ended(self, slot: WorkerSlot) -> None:
         slot.process.join()
