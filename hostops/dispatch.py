@@ -27,6 +27,8 @@ from hostops.models import Host
 
 STARTED = "started"
 DONE = "done"
+_MAX_UNACKED = 32
+_JOIN_S = 5.0
 
 
 @dataclass
@@ -37,15 +39,15 @@ class WorkerSlot:
     conn: Connection
     free: int  # threads with nothing to do
     sent: dict[str, Host] = field(default_factory=dict)  # given, not yet done
-    started: set[str] = field(default_factory=set)
+    started: set[str] = field(default_factory=set)  # every host it said it started
     stopping: bool = False  # None was sent
 
 
 class Dispatcher:
     """Hands hosts to free worker threads and keeps the account of every host.
 
-    ``on_lost(pid, exitcode, in_flight)`` is called when a worker dies, with
-    the hosts it had started and not finished.
+    ``on_lost(pid, exitcode, started)`` is called when a worker dies, with every
+    host it had started (the aggregator reports those it has no result for).
     """
 
     def __init__(
@@ -67,7 +69,15 @@ class Dispatcher:
         """Give pending hosts to free threads; once nothing is pending or in flight,
         tell every worker to finish."""
         for slot in self.slots:
-            while slot.free > 0 and self.pending and not slot.stopping:
+            # Never more than _MAX_UNACKED hosts a worker has not said "started" for: the
+            # pipe's buffer can always hold them, so this send never blocks while the
+            # worker is itself blocked sending to us (a deadlock at hundreds of threads).
+            while (
+                slot.free > 0
+                and self.pending
+                and not slot.stopping
+                and len(slot.sent) - len(slot.started & slot.sent.keys()) < _MAX_UNACKED
+            ):
                 host = self.pending.popleft()
                 if not self._send(slot, host):
                     self.pending.appendleft(host)
@@ -104,25 +114,26 @@ class Dispatcher:
                 if kind == STARTED:
                     slot.started.add(name)
                 elif kind == DONE:
-                    slot.sent.pop(name, None)
-                    slot.started.discard(name)
-                    slot.free += 1
+                    slot.sent.pop(name, None)  # still in started: its result may not have
+                    slot.free += 1  # left the worker yet (see _ended)
         except (EOFError, OSError, ValueError, TypeError, pickle.UnpicklingError):
             pass  # the worker is gone or going (a cut message): its sentinel says so
 
     def _ended(self, slot: WorkerSlot) -> None:
-        slot.process.join()
+        slot.process.join(timeout=_JOIN_S)
         self._read(slot)  # messages sent just before the end
         self.slots.remove(slot)
         with contextlib.suppress(OSError):
             slot.conn.close()
         unstarted = [h for n, h in slot.sent.items() if n not in slot.started]
-        in_flight = tuple(n for n in slot.sent if n in slot.started)
         # Never started on the dead worker: run them elsewhere, in inventory order.
         self.pending.extend(unstarted)
         self.pending = deque(sorted(self.pending, key=lambda h: self._order[h.name]))
-        if slot.process.exitcode != 0 or in_flight:
-            self._on_lost(slot.process.pid or 0, slot.process.exitcode, in_flight)
+        if slot.process.exitcode != 0:
+            # Every host it started, finished ones too: a result still in its event
+            # queue's buffer died with it. The aggregator skips hosts it has a result for.
+            started = tuple(sorted(slot.started, key=self._order.__getitem__))
+            self._on_lost(slot.process.pid or 0, slot.process.exitcode, started)
 
     @staticmethod
     def _send(slot: WorkerSlot, message: Host | None) -> bool:

@@ -210,7 +210,9 @@ def _supervise(
             for slot in list(dispatcher.slots):
                 slot.process.kill()
                 slot.process.join(timeout=5)
-            dispatcher.handle([s.process.sentinel for s in dispatcher.slots])
+            dispatcher.handle(
+                [s.process.sentinel for s in dispatcher.slots if s.process.exitcode is not None]
+            )
             return
 
 

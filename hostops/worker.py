@@ -31,6 +31,7 @@ from hostops.transport.ssh import SshConnection, SshContext
 
 _BACKOFF_S = 0.5  # first pause before a connection retry; doubles each time
 _BACKOFF_MAX_S = 10.0
+_PARENT_CHECK_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -68,8 +69,15 @@ def worker_main(spec: WorkerSpec, conn: Pipe, events: Queue, cancel: MpEvent) ->
 
     handled = 0
     with ThreadPoolExecutor(max_workers=spec.threads, thread_name_prefix="session") as pool:
+        parent = os.getppid()
         while True:
             try:
+                # Bounded: EOF alone may come late (other workers hold copies of our
+                # pipe's far end, inherited at fork), so also watch the parent.
+                if not conn.poll(_PARENT_CHECK_S):
+                    if os.getppid() != parent:
+                        raise EOFError
+                    continue
                 host = conn.recv()
             except (EOFError, OSError):  # the engine is gone
                 cancel.set()
@@ -135,9 +143,9 @@ def _connect_with_retries(
                 0.5, 1.5
             )
             if cancel.wait(backoff):
-                raise HostFailure(
-                    Status.INTERRUPTED, "interrupted while waiting to retry"
-                ) from None
+                interrupted = HostFailure(Status.INTERRUPTED, "interrupted while waiting to retry")
+                interrupted.attempts = attempt
+                raise interrupted from None
     raise AssertionError("unreachable")  # the loop returns or raises
 
 

@@ -334,7 +334,13 @@ class SshConnection:
 
     def start(self, command: str) -> SshCommand:
         opts = self._ctx.options
-        return SshCommand(self._transport, command, opts.keepalive_interval, opts.keepalive_count)
+        return SshCommand(
+            self._transport,
+            command,
+            opts.keepalive_interval,
+            opts.keepalive_count,
+            opts.connect_timeout,
+        )
 
     def close(self) -> None:
         self._transport.close()
@@ -350,6 +356,7 @@ class SshCommand:
         command: str,
         keepalive_s: float = 0.0,
         keepalive_count: int = 0,
+        start_timeout: float = 10.0,
     ) -> None:
         self._transport = transport
         self._keepalive_s = keepalive_s
@@ -363,12 +370,20 @@ class SshCommand:
         wrapped = (
             f"printf '\\036hostops-pgid:%s:%s\\n' {self._nonce.decode()} \"$$\" >&2\n{command}"
         )
+        # paramiko waits for the channel and the exec answer without a limit: a host
+        # that stops answering here would hold this thread forever, so a watchdog
+        # closes the transport (which wakes those waits) if it takes too long.
+        watchdog = threading.Timer(start_timeout, transport.close)
+        watchdog.daemon = True
+        watchdog.start()
         try:
-            self._chan = transport.open_session()
+            self._chan = transport.open_session(timeout=start_timeout)
             self._chan.exec_command(wrapped)
             self._chan.shutdown_write()  # no stdin: commands that read it see EOF, not a hang
         except (paramiko.SSHException, EOFError, OSError) as exc:
             raise HostFailure(Status.ERROR, f"cannot start the command: {_reason(exc)}") from None
+        finally:
+            watchdog.cancel()
         self._chan.setblocking(False)
         self._pgid: int | None = None
         self._held = b""  # stderr held back until the pgid marker is seen
@@ -381,7 +396,10 @@ class SshCommand:
             # spin until the exit status arrives, so wait on the status itself.
             chan.status_event.wait(wait_s)
         elif not (chan.recv_ready() or chan.recv_stderr_ready() or chan.closed):
-            select.select([chan], [], [], wait_s)
+            # poll, not select: select() fails on descriptors past 1024 (big fan-outs).
+            waiter = select.poll()
+            waiter.register(chan.fileno(), select.POLLIN)
+            waiter.poll(wait_s * 1000)
         got = False
         while chan.recv_ready():
             sink(STDOUT, chan.recv(_CHUNK))
