@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import math
 import multiprocessing
 import os
 import resource
@@ -160,9 +159,8 @@ _FDS_RESERVED = 64  # queues, pipes, files of the processes themselves
 def _fit_fd_limit(options: RunOptions, n_hosts: int) -> tuple[RunOptions, str | None]:
     """Raise the open-file limit to what the fan-out needs (up to the hard limit), or cap
     ``forks`` to what fits, with a warning: better slower than failing hosts mid-run."""
-    wanted = min(options.forks, n_hosts)
-    per_worker = math.ceil(wanted / max(1, min(options.workers or os.cpu_count() or 1, wanted)))
-    need = per_worker * _FDS_PER_SESSION + _FDS_RESERVED
+    threads = plan(n_hosts, options)  # the limit is per process: the busiest worker counts
+    need = max(threads) * _FDS_PER_SESSION + _FDS_RESERVED
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft != resource.RLIM_INFINITY and soft < need:
         target = need if hard == resource.RLIM_INFINITY else min(need, hard)
@@ -171,8 +169,7 @@ def _fit_fd_limit(options: RunOptions, n_hosts: int) -> tuple[RunOptions, str | 
         soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
     if soft == resource.RLIM_INFINITY or soft >= need:
         return options, None
-    workers = max(1, min(options.workers or os.cpu_count() or 1, wanted))
-    fits = max(1, (soft - _FDS_RESERVED) // _FDS_PER_SESSION) * workers
+    fits = max(1, (soft - _FDS_RESERVED) // _FDS_PER_SESSION) * len(threads)
     warning = (
         f"open-file limit {soft} (ulimit -n) is too low for --forks {options.forks}:"
         f" running {fits} hosts at a time instead"
