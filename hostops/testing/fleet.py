@@ -217,8 +217,10 @@ class SshdFleet:
         *,
         known_hosts: str | os.PathLike[str] | None = None,
         identity_file: str | os.PathLike[str] | None = None,
+        extra: dict[str, tuple[str, int]] | None = None,
     ) -> str:
-        """A native YAML inventory for ``hosts`` (default: all)."""
+        """A native YAML inventory for ``hosts`` (default: all), plus ``extra`` hosts
+        (name -> (address, port)) that are not fleet daemons: closed ports, tarpits."""
         lines = [
             "defaults:",
             f"  user: {self.user}",
@@ -226,8 +228,10 @@ class SshdFleet:
             f"  known_hosts: {known_hosts or self.known_hosts}",
             "hosts:",
         ]
-        for h in hosts or self.hosts:
-            lines += [f"  {h.name}:", f"    address: {h.address}", f"    port: {h.port}"]
+        entries = [(h.name, h.address, h.port) for h in hosts or self.hosts]
+        entries += [(name, address, port) for name, (address, port) in (extra or {}).items()]
+        for name, address, port in entries:
+            lines += [f"  {name}:", f"    address: {address}", f"    port: {port}"]
         return "\n".join(lines) + "\n"
 
     def write_inventory(

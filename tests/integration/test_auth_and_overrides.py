@@ -121,12 +121,9 @@ def test_silent_peer_is_unreachable_after_connect_timeout(
         tarpit.bind(("127.42.251.1", 0))
         tarpit.listen(16)  # the kernel completes the handshake; nobody ever speaks
         port = tarpit.getsockname()[1]
-        text = (
-            sshd_fleet.inventory_text(sshd_fleet.hosts[:2])
-            + f"  tarpit:\n    address: 127.42.251.1\n    port: {port}\n"
+        inv = sshd_fleet.write_inventory(
+            tmp_path / "inv.yaml", sshd_fleet.hosts[:2], extra={"tarpit": ("127.42.251.1", port)}
         )
-        inv = tmp_path / "inv.yaml"
-        inv.write_text(text)
         started = time.monotonic()
         r = run_hostops(
             "run", "echo hi", "--hosts", str(inv), "--connect-timeout", "1.5", "-o", "json"

@@ -42,12 +42,9 @@ def test_garbage_instead_of_a_banner_is_unreachable(sshd_fleet: SshdFleet, tmp_p
 
         server = threading.Thread(target=serve, daemon=True)
         server.start()
-        text = (
-            sshd_fleet.inventory_text(sshd_fleet.hosts[:2])
-            + f"  web:\n    address: 127.42.252.1\n    port: {port}\n"
+        inv = sshd_fleet.write_inventory(
+            tmp_path / "inv.yaml", sshd_fleet.hosts[:2], extra={"web": ("127.42.252.1", port)}
         )
-        inv = tmp_path / "inv.yaml"
-        inv.write_text(text)
         started = time.monotonic()
         r = run_hostops("run", "echo hi", "--hosts", str(inv), "-o", "json")
         stop.set()
@@ -141,12 +138,9 @@ def test_refused_connections_are_retried_auth_failures_never(
     sshd_fleet: SshdFleet, tmp_path: Path
 ) -> None:
     closed = free_port("127.42.253.1")
-    text = (
-        sshd_fleet.inventory_text(sshd_fleet.hosts[:1])
-        + f"  closed:\n    address: 127.42.253.1\n    port: {closed}\n"
+    inv = sshd_fleet.write_inventory(
+        tmp_path / "inv.yaml", sshd_fleet.hosts[:1], extra={"closed": ("127.42.253.1", closed)}
     )
-    inv = tmp_path / "inv.yaml"
-    inv.write_text(text)
     started = time.monotonic()
     r = run_hostops("run", "true", "--hosts", str(inv), "--connect-retries", "2", "-o", "json")
     elapsed = time.monotonic() - started

@@ -85,11 +85,10 @@ def test_json_schema(fleet20: tuple[SshdFleet, Path]) -> None:
 
 def test_unreachable_host_exit_3_others_intact(sshd_fleet: SshdFleet, tmp_path: Path) -> None:
     hosts = sshd_fleet.hosts[:5]
-    text = sshd_fleet.inventory_text(hosts)
     closed = free_port("127.42.250.1")  # nothing listens there
-    text += f"  closed:\n    address: 127.42.250.1\n    port: {closed}\n"
-    inv = tmp_path / "inv.yaml"
-    inv.write_text(text)
+    inv = sshd_fleet.write_inventory(
+        tmp_path / "inv.yaml", hosts, extra={"closed": ("127.42.250.1", closed)}
+    )
     started = time.monotonic()
     r = run_hostops("run", "echo up", "--hosts", str(inv), "-o", "json")
     assert time.monotonic() - started < 30
@@ -115,10 +114,10 @@ def test_wrong_key_is_auth_failed(sshd_fleet: SshdFleet, tmp_path: Path) -> None
 
 def test_mixed_results_exit_code_precedence(sshd_fleet: SshdFleet, tmp_path: Path) -> None:
     """unreachable (3) wins over failed (1)."""
-    text = sshd_fleet.inventory_text(sshd_fleet.hosts[:2])
-    text += f"  closed:\n    address: 127.42.250.2\n    port: {free_port('127.42.250.2')}\n"
-    inv = tmp_path / "inv.yaml"
-    inv.write_text(text)
+    closed = free_port("127.42.250.2")
+    inv = sshd_fleet.write_inventory(
+        tmp_path / "inv.yaml", sshd_fleet.hosts[:2], extra={"closed": ("127.42.250.2", closed)}
+    )
     r = run_hostops("run", "exit 1", "--hosts", str(inv))
     assert r.returncode == 3
 
