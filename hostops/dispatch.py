@@ -8,7 +8,8 @@ and because the engine hears "started" and "done" for every host, it knows
 exactly which hosts a dead worker had in flight (reported ``error``) and which
 it had not started (given to the other workers: never run twice).
 
-Wire protocol. Engine → worker: a Host, or None (finish and exit).
+Wire protocol. Engine → worker: ``(index, host)`` (the host's place in the run,
+which keys its output flow control), or None (finish and exit).
 Worker → engine: ``("started", name)`` before a session begins,
 ``("done", name)`` after it ended (a free thread again).
 """
@@ -55,11 +56,17 @@ class Dispatcher:
         hosts: list[Host],
         slots: list[WorkerSlot],
         on_lost: Callable[[int, int | None, tuple[str, ...]], None],
+        spawn: Callable[[], WorkerSlot] | None = None,
     ) -> None:
         self._order = {h.name: i for i, h in enumerate(hosts)}
         self.pending: deque[Host] = deque(hosts)
         self.slots = slots
+        self.processes = [s.process for s in slots]  # every worker ever started
         self._on_lost = on_lost
+        # A worker that dies with hosts still to run is replaced, at most once per
+        # original worker: a cause that kills every worker must not loop forever.
+        self._spawn = spawn
+        self._replacements = len(slots)
 
     def waitables(self) -> list[object]:
         """Everything to wait on: each worker's pipe and process sentinel."""
@@ -134,11 +141,15 @@ class Dispatcher:
             # queue's buffer died with it. The aggregator skips hosts it has a result for.
             started = tuple(sorted(slot.started, key=self._order.__getitem__))
             self._on_lost(slot.process.pid or 0, slot.process.exitcode, started)
+            if self.pending and self._spawn is not None and self._replacements > 0:
+                self._replacements -= 1
+                replacement = self._spawn()
+                self.slots.append(replacement)
+                self.processes.append(replacement.process)
 
-    @staticmethod
-    def _send(slot: WorkerSlot, message: Host | None) -> bool:
+    def _send(self, slot: WorkerSlot, message: Host | None) -> bool:
         try:
-            slot.conn.send(message)
+            slot.conn.send(message if message is None else (self._order[message.name], message))
         except (OSError, EOFError):
             return False  # a dead worker; its sentinel will tell
         return True

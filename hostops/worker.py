@@ -23,6 +23,7 @@ from multiprocessing.synchronize import Event as MpEvent
 from hostops._procname import set_process_name
 from hostops.dispatch import DONE, STARTED
 from hostops.events import HostFinished, HostStarted, HostWarning, Output, WorkerDone
+from hostops.flow import Counters, Credit
 from hostops.models import Connection, Host, RunOptions, Status, WorkerStats
 from hostops.transport.base import HostFailure, drive
 from hostops.transport.local import LocalConnection
@@ -40,6 +41,7 @@ class WorkerSpec:
     command: str
     options: RunOptions
     threads: int
+    consumed: Counters | None = None  # the aggregator's side of output flow control
 
 
 def worker_main(spec: WorkerSpec, conn: Pipe, events: Queue, cancel: MpEvent) -> None:
@@ -59,9 +61,10 @@ def worker_main(spec: WorkerSpec, conn: Pipe, events: Queue, cancel: MpEvent) ->
         with send_lock, contextlib.suppress(OSError):
             conn.send((kind, name))
 
-    def session(host: Host) -> None:
+    def session(index: int, host: Host) -> None:
+        credit = Credit(spec.consumed, index) if spec.consumed is not None else None
         try:
-            run_host(host, spec, ctx, events, cancel, pid)
+            run_host(host, spec, ctx, events, cancel, pid, credit)
         finally:
             tell(DONE, host.name)
 
@@ -76,24 +79,37 @@ def worker_main(spec: WorkerSpec, conn: Pipe, events: Queue, cancel: MpEvent) ->
                     if os.getppid() != parent:
                         raise EOFError
                     continue
-                host = conn.recv()
+                item = conn.recv()
             except (EOFError, OSError):  # the engine is gone
                 cancel.set()
                 break
-            if host is None:
+            if item is None:
                 break
+            index, host = item
             handled += 1
             tell(STARTED, host.name)  # before the session: the engine never runs it twice
-            pool.submit(session, host)
+            pool.submit(session, index, host)
     events.put(WorkerDone(WorkerStats(pid, handled, ctx.known_hosts_loads, ctx.key_loads)))
     events.close()
     events.join_thread()  # every event is in the pipe before the process exits
 
 
 def run_host(
-    host: Host, spec: WorkerSpec, ctx: SshContext, events: Queue, cancel: MpEvent, pid: int
+    host: Host,
+    spec: WorkerSpec,
+    ctx: SshContext,
+    events: Queue,
+    cancel: MpEvent,
+    pid: int,
+    credit: Credit | None = None,
 ) -> None:
     """One host's whole session: connect, run, report. Never raises."""
+
+    def sink(stream: str, data: bytes) -> None:
+        if credit is not None:
+            credit.spend(len(data))
+        events.put(Output(host.name, stream, data))
+
     started = time.monotonic()
     events.put(HostStarted(host.name, pid))
     exit_code = sig = None
@@ -106,11 +122,12 @@ def run_host(
             running = conn.start(spec.command)
             outcome = drive(
                 running,
-                lambda stream, data: events.put(Output(host.name, stream, data)),
+                sink,
                 timeout=spec.options.timeout,
                 idle_timeout=spec.options.idle_timeout,
                 cancel=cancel,  # type: ignore[arg-type]
                 grace_s=spec.options.kill_grace_s,
+                may_read=None if credit is None else lambda t: credit.wait(t, cancel.is_set),
             )
         finally:
             conn.close()

@@ -77,9 +77,14 @@ def drive(
     cancel: threading.Event | None,
     grace_s: float,
     idle_timeout: float | None = None,
+    may_read: Callable[[float], bool] | None = None,
 ) -> ExecOutcome:
     """Run ``cmd`` to its end, or stop it at ``timeout``, after ``idle_timeout``
-    seconds without output, or on ``cancel``."""
+    seconds without output, or on ``cancel``.
+
+    ``may_read(wait_s)`` is asked before each read: False (after waiting up to
+    ``wait_s``) leaves the output unread for now, so the host is throttled by
+    SSH flow control (see hostops.flow)."""
     started = last_output = time.monotonic()
 
     def seen(stream: str, data: bytes) -> None:
@@ -94,8 +99,12 @@ def drive(
             limits.append(started + timeout - now)
         if idle_timeout is not None:
             limits.append(last_output + idle_timeout - now)
-        if cmd.pump(seen, max(0.0, min(limits))):
-            break
+        wait_s = max(0.0, min(limits))
+        if may_read is None or may_read(wait_s):
+            if cmd.pump(seen, wait_s):
+                break
+        else:
+            last_output = time.monotonic()  # held back by us, not silent
         now = time.monotonic()
         if cancel is not None and cancel.is_set():
             return _stop(cmd, sink, grace_s, Status.INTERRUPTED, "interrupted")

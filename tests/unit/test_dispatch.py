@@ -33,9 +33,15 @@ def _setup(n_hosts: int, threads: tuple[int, ...]):  # type: ignore[no-untyped-d
 
 
 def _received(conn) -> list:  # type: ignore[no-untyped-def]
+    """The hosts (or None) a worker was sent; each host comes with its index in the run."""
     out = []
     while conn.poll():
-        out.append(conn.recv())
+        item = conn.recv()
+        if item is not None:
+            index, host = item
+            assert host.name == f"h{index:02d}"
+            item = host
+        out.append(item)
     return out
 
 
@@ -110,3 +116,29 @@ def test_never_more_than_32_unacknowledged_hosts_in_a_workers_pipe():
     d.handle([d.slots[0].conn])
     d.dispatch()
     assert len(_received(w0)) == 32
+
+
+def test_a_dead_worker_with_hosts_still_pending_is_replaced_once_per_worker():
+    d, (w0,), lost = _setup(4, (1,))
+    spawned = []
+
+    def spawn() -> WorkerSlot:
+        mine, theirs = multiprocessing.Pipe()
+        spawned.append(theirs)
+        return WorkerSlot(FakeProcess(200 + len(spawned)), mine, free=1)  # type: ignore[arg-type]
+
+    d._spawn = spawn
+    d.dispatch()
+    assert [h.name for h in _received(w0)] == ["h00"]
+    w0.send((STARTED, "h00"))
+    dead = d.slots[0].process
+    dead.exitcode = -9
+    d.handle([dead.sentinel])
+    assert lost == [(100, -9, ("h00",))]
+    assert len(spawned) == 1 and len(d.processes) == 2  # the replacement
+    d.dispatch()
+    assert [h.name for h in _received(spawned[0])] == ["h01"]  # the rest runs there
+    # the replacement dies too: no third worker (one replacement per original worker)
+    d.slots[0].process.exitcode = -9
+    d.handle([d.slots[0].process.sentinel])
+    assert len(spawned) == 1 and d.slots == []
