@@ -3,14 +3,18 @@ host, renders them, collects every host's result and sends the RunReport to the 
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import queue
+import shutil
 import signal
 import time
+from collections.abc import Callable
 from contextlib import AbstractContextManager as ContextManager
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from multiprocessing.queues import Queue
+from pathlib import Path
 
 from hostops._procname import set_process_name
 from hostops.console import (
@@ -22,6 +26,7 @@ from hostops.console import (
     summary_text,
 )
 from hostops.events import (
+    STDERR,
     STDOUT,
     EndOfRun,
     Event,
@@ -33,17 +38,25 @@ from hostops.events import (
     WorkerDied,
     WorkerDone,
 )
+from hostops.flow import Counters
 from hostops.inventory.ranges import fold
+from hostops.journal import RecordPath, host_line
 from hostops.models import Host, HostResult, RunReport, Status, WorkerStats
+from hostops.views import diff_text, gather_text, progress_text
 
 # A line longer than this is passed on in pieces, so one endless line cannot
 # exhaust memory; far above any real line (tests use lines of 4 KiB and more).
 MAX_LINE = 1 << 20
-# Output kept per host and stream for the report (JSON, scripts); the rest is
-# still streamed but not kept, and the result says truncated. A flooding host
-# must not exhaust the controller's memory.
-MAX_KEPT = 1 << 20
-_PARENT_CHECK_S = 1.0
+_TICK_S = 0.25  # progress line and live view: at most this often
+
+
+@dataclass(frozen=True)
+class Sinks:
+    """Where results go besides the terminal, and the flow-control account."""
+
+    max_output: int = 4 << 20  # bytes kept per host and stream (--max-output); the rest is cut
+    record: RecordPath | None = None  # the run record, a line per host as it finishes
+    consumed: Counters | None = None  # bytes of output taken, per host index (hostops.flow)
 
 
 @dataclass
@@ -61,16 +74,29 @@ class Aggregator:
     """Turns events into rendered output and HostResults. Pure logic: testable without processes."""
 
     def __init__(
-        self, hosts: list[Host], view: ViewOptions, console: Console, started: float
+        self,
+        hosts: list[Host],
+        view: ViewOptions,
+        console: Console,
+        started: float,
+        sinks: Sinks | None = None,
     ) -> None:
         self._hosts = {h.name: _HostState(h) for h in hosts}
         self._order = [h.name for h in hosts]
+        self._index = {h.name: i for i, h in enumerate(hosts)}
         self._view = view
         self._console = console
         self._started = started
+        self._sinks = sinks or Sinks()
         self._stream = (
             StreamRenderer(self._order, console) if view.mode is OutputMode.STREAM else None
         )
+        self._files = _OutDir(view.out_dir) if view.out_dir else None
+        self._progress = _wants_progress(view, console)
+        self._live = view.live and console.out_tty and view.mode in _FOLDED
+        self._drawn = b""  # the live view on screen now
+        self._next_draw = 0.0
+        self._done = self._failed = 0
         self.workers: list[WorkerStats] = []
         self.interrupted = False
         self.warnings: list[str] = []
@@ -110,10 +136,40 @@ class Aggregator:
         if self._view.mode is not None:  # render nothing for scripts; the report keeps it
             self._console.message("warning", text)
 
+    def tick(self, now: float | None = None) -> None:
+        """Redraw the progress line and the live view, at most every few hundred ms."""
+        now = time.monotonic() if now is None else now
+        if not (self._progress or self._live) or now < self._next_draw:
+            return
+        self._next_draw = now + _TICK_S
+        if self._live:
+            self._redraw(self._folded())
+        if self._progress:
+            running = [
+                n
+                for n in self._order
+                if self._hosts[n].worker_pid is not None and self._hosts[n].result is None
+            ]
+            width = shutil.get_terminal_size((100, 24)).columns
+            self._console.status(
+                progress_text(
+                    len(self._order),
+                    self._done,
+                    self._failed,
+                    running,
+                    now - self._started,
+                    width,
+                )
+            )
+
     def _output(self, event: Output) -> None:
         state = self._hosts[event.host]
+        if self._sinks.consumed is not None:
+            self._sinks.consumed[self._index[event.host]] += len(event.data)
+        if self._files is not None:
+            self._to_files(self._files.append, event.host, event.stream, event.data)
         kept = state.stdout if event.stream == STDOUT else state.stderr
-        room = MAX_KEPT - len(kept)
+        room = self._sinks.max_output - len(kept)
         if len(event.data) > room:
             state.truncated = True
         if room > 0:
@@ -173,16 +229,31 @@ class Aggregator:
             truncated=state.truncated,
             attempts=attempts,
         )
+        self._done += 1
+        self._failed += status not in (Status.OK, Status.SKIPPED)
+        if self._files is not None:
+            self._to_files(self._files.finish, state.result)
+        if self._sinks.record is not None:
+            record = self._sinks.record
+            try:
+                record.append([host_line(state.result)])
+            except OSError as exc:  # a full disk must not stop the run: say it once
+                self._sinks = Sinks(self._sinks.max_output, None, self._sinks.consumed)
+                self._warn(f"{record.path}: {exc.strerror}: the run record stops here")
         if self._view.mode is OutputMode.JSON:
             self._console.out(json_line(state.result))
 
     def _worker_died(self, event: WorkerDied) -> None:
-        self._warn(f"worker process {event.pid} died (exit code {event.exitcode})")
+        if self.interrupted:  # stopped at once by a second Ctrl-C: no news
+            status, why = Status.INTERRUPTED, "interrupted: stopped at once"
+        else:
+            self._warn(f"worker process {event.pid} died (exit code {event.exitcode})")
+            status, why = Status.ERROR, "worker died"
         for state in self._hosts.values():
             mine = state.worker_pid == event.pid or state.host.name in event.hosts
             if mine and state.result is None:
                 self._flush(state)
-                self._set_result(state, Status.ERROR, None, None, 0.0, "worker died")
+                self._set_result(state, status, None, None, 0.0, why)
 
     def report(self) -> RunReport:
         """The final report; hosts that never got a result are accounted for, not dropped."""
@@ -200,6 +271,12 @@ class Aggregator:
                     status, why = Status.ERROR, "not run: no worker was left to run it"
                 self._set_result(state, status, None, None, 0.0, why)
         results = tuple(self._hosts[n].result for n in self._order)  # type: ignore[misc]
+        if self._live:
+            self._redraw(b"")  # the final view below replaces it
+        self._console.status(None)
+        folded = self._folded(results)  # type: ignore[arg-type]
+        if folded:
+            self._console.out(folded)
         return RunReport(
             results=results,  # type: ignore[arg-type]
             duration_s=time.monotonic() - self._started,
@@ -207,6 +284,115 @@ class Aggregator:
             interrupted=self.interrupted,
             warnings=tuple(self.warnings),
         )
+
+    def _to_files(self, write: Callable[..., None], *args: object) -> None:
+        try:
+            write(*args)
+        except OSError as exc:  # a full disk must not stop the run: say it once
+            self._files = None
+            self._warn(f"--out-dir {self._view.out_dir}: {exc.strerror}: no more files written")
+
+    def _folded(self, results: tuple[HostResult, ...] | None = None) -> bytes:
+        """The gather or diff view of ``results`` (default: the hosts finished so far)."""
+        if self._view.mode not in _FOLDED:
+            return b""
+        if results is None:
+            results = tuple(st.result for st in self._hosts.values() if st.result is not None)
+        render = gather_text if self._view.mode is OutputMode.GATHER else diff_text
+        return render(results, self._console.out_color, self._console.out_tty)
+
+    def _redraw(self, text: bytes) -> None:
+        """Replace the live view on screen by ``text``, cut to the terminal's height."""
+        rows = shutil.get_terminal_size((100, 24)).lines - 2
+        lines = text.split(b"\n")[:-1]
+        if len(lines) > rows:
+            lines = [*lines[: rows - 1], b"... (the whole view comes at the end)"]
+        shown = b"".join(line + b"\n" for line in lines)
+        if shown == self._drawn:
+            return
+        up = self._drawn.count(b"\n")
+        self._console.out((f"\033[{up}F" if up else "").encode() + b"\033[J" + shown)
+        self._drawn = shown
+
+
+_FOLDED = (OutputMode.GATHER, OutputMode.DIFF)
+
+
+def _wants_progress(view: ViewOptions, console: Console) -> bool:
+    """A progress line: on a terminal, for views that do not stream lines to it."""
+    if view.progress is not None:
+        return view.progress
+    if view.mode is None or not console.err_tty:
+        return False
+    if view.mode is OutputMode.JSON:
+        return not console.out_tty  # JSON lines to a file or pipe, progress on the terminal
+    return view.mode is not OutputMode.STREAM
+
+
+class _OutDir:
+    """``--out-dir``: each host's raw output in ``DIR/HOST.out`` and ``.err`` as it
+    arrives, and ``DIR/HOST.status`` at its end. Files are opened per write, so no
+    descriptor is held for hundreds of hosts."""
+
+    def __init__(self, directory: str) -> None:
+        self._dir = Path(directory)
+        self._started: set[str] = set()
+
+    def _path(self, host: str, ext: str) -> Path:
+        return self._dir / f"{host.replace('/', '_')}.{ext}"
+
+    def _begin(self, host: str) -> None:
+        if host not in self._started:  # output of an earlier run into the same dir: replaced
+            self._started.add(host)
+            for ext in ("out", "err", "status"):
+                self._path(host, ext).write_bytes(b"")
+
+    def append(self, host: str, stream: str, data: bytes) -> None:
+        self._begin(host)
+        with open(self._path(host, "out" if stream == STDOUT else "err"), "ab") as f:
+            f.write(data)
+
+    def finish(self, result: HostResult) -> None:
+        """``STATUS EXIT_CODE ERROR``: e.g. ``ok 0``, ``failed 1 exit 1``, ``timeout - timed out``."""
+        self._begin(result.host)
+        code = "-" if result.exit_code is None else str(result.exit_code)
+        line = " ".join(p for p in (result.status.value, code, result.error or "") if p)
+        self._path(result.host, "status").write_text(" ".join(line.split()) + "\n")
+
+
+def replay(
+    hosts: list[Host],
+    results: list[HostResult],
+    duration_s: float,
+    view: ViewOptions,
+    console: Console,
+    interrupted: bool = False,
+) -> RunReport:
+    """Render finished results (a recorded run) in any view, as if they were arriving,
+    and print the summary. Hosts without a result are reported as not recorded."""
+    agg = Aggregator(hosts, view, console, time.monotonic(), Sinks(max_output=1 << 62))
+    got = {r.host: r for r in results}
+    for host in hosts:
+        r = got.get(host.name)
+        if r is None:
+            why = "no result in the run record: hostops stopped before this host finished"
+            agg.handle(HostFinished(host.name, Status.ERROR, None, None, 0.0, why))
+            continue
+        agg.handle(HostStarted(host.name, 0))
+        for stream, data in ((STDOUT, r.stdout), (STDERR, r.stderr)):
+            if data:
+                agg.handle(Output(host.name, stream, data))
+        agg._hosts[host.name].truncated = r.truncated
+        agg.handle(
+            HostFinished(
+                host.name, r.status, r.exit_code, r.signal, r.duration_s, r.error, r.attempts
+            )
+        )
+    agg.interrupted = interrupted
+    report = dataclasses.replace(agg.report(), duration_s=duration_s)
+    if view.summary and view.mode is not None:
+        console.err(summary_text(report, console.err_color).encode())
+    return report
 
 
 def aggregator_main(
@@ -216,16 +402,18 @@ def aggregator_main(
     report_to: Connection,
     lock: ContextManager[object],
     started: float,
+    sinks: Sinks,
 ) -> None:
     """Entry point of the aggregator process: consume events until EndOfRun, then report."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     set_process_name("hostops-aggr")
     console = Console(lock, view.color)
-    agg = Aggregator(hosts, view, console, started)
+    agg = Aggregator(hosts, view, console, started, sinks)
     parent = os.getppid()
     while True:
+        agg.tick()
         try:
-            event = events.get(timeout=_PARENT_CHECK_S)
+            event = events.get(timeout=_TICK_S)
         except queue.Empty:
             if os.getppid() != parent:  # the engine is gone: nobody will send EndOfRun
                 return

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import sys
 import traceback
@@ -12,10 +13,11 @@ from typing import Annotated
 import typer
 
 from hostops import __version__
+from hostops.aggregator import replay
 from hostops.console import Console, OutputMode, ViewOptions
 from hostops.engine import console_lock
 from hostops.engine import run as run_engine
-from hostops.errors import EXIT_USAGE, HostopsError, UsageError, exit_code_for
+from hostops.errors import EXIT_USAGE, HostopsError, NothingToDo, UsageError, exit_code_for
 from hostops.inventory import (
     Inventory,
     Overrides,
@@ -26,6 +28,15 @@ from hostops.inventory import (
     select_names,
 )
 from hostops.inventory.show import inventory_graph, inventory_json, inventory_table
+from hostops.journal import (
+    Journal,
+    find_run,
+    history_json,
+    history_text,
+    iter_summaries,
+    load_run,
+    parse_statuses,
+)
 from hostops.models import Host, HostKeyPolicy, RunOptions
 from hostops.transport.ssh_config import SshConfig
 
@@ -33,6 +44,8 @@ from hostops.transport.ssh_config import SshConfig
 # a public one rather than importing a click that may not be the one typer uses.
 _CLICK_EXCEPTION = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
 _USAGE_ERROR = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError")
+
+_argv: list[str] = []  # this invocation's arguments, for the run record
 
 app = typer.Typer(
     name="hostops",
@@ -71,6 +84,24 @@ def _keepalive(value: str) -> tuple[float, int]:
     if interval <= 0 or count < 1:
         raise UsageError(f"--keepalive: INTERVAL must be > 0 and COUNT >= 1, not {value!r}")
     return interval, count
+
+
+_UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
+
+
+def _size(value: str) -> int:
+    """``--max-output``: bytes, or with a K, M or G suffix (powers of 1024)."""
+    text = value.strip().upper().removesuffix("B").removesuffix("I")
+    unit = text[-1:] if text[-1:] in _UNITS else ""
+    try:
+        number = float(text[: len(text) - len(unit)])
+    except ValueError:
+        raise UsageError(
+            f"--max-output: expected a size like 4M, 512K or 1048576, not {value!r}"
+        ) from None
+    if number < 0:
+        raise UsageError(f"--max-output: must be 0 or more, not {value!r}")
+    return int(number * _UNITS[unit])
 
 
 def _print_version(value: bool) -> None:
@@ -121,6 +152,29 @@ IdentityOpt = Annotated[
     ),
 ]
 DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks of internal errors.")]
+OutputOpt = Annotated[
+    OutputMode,
+    typer.Option(
+        "--output",
+        "-o",
+        help="stream: lines as they arrive; gather: identical outputs folded; diff: the majority once, the others as diffs; json: one JSON object per host; quiet: the summary only.",
+    ),
+]
+NoColorOpt = Annotated[bool, typer.Option("--no-color", help="No colours (also: NO_COLOR set).")]
+RerunOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--rerun",
+        help="Only hosts that ended with these statuses in the last run (or --from-run): 'failed' (all but ok and skipped) or a list like 'unreachable,timeout'.",
+    ),
+]
+FromRunOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--from-run",
+        help="The run --rerun looks at: an id from 'hostops history', a prefix of one, 'last' or 'last-N'. [default: last]",
+    ),
+]
 KnownHostsOpt = Annotated[
     Path | None,
     typer.Option(
@@ -140,10 +194,15 @@ def _select(
     port: int | None,
     identity: list[Path] | None,
     known_hosts: Path | None,
+    rerun: str | None = None,
+    from_run: str | None = None,
 ) -> tuple[Inventory, list[Host]]:
-    """The inventory and the selected hosts, resolved with the connection flags given.
+    """The inventory and the selected hosts, resolved with the connection flags given;
+    with ``rerun``, only those that ended with those statuses in a recorded run.
 
     Raises UsageError or ConfigError."""
+    if from_run is not None and rerun is None:
+        raise UsageError("--from-run needs --rerun STATUSES (which of its hosts to run)")
     if host_list is not None and hosts is not None and "HOSTOPS_INVENTORY" not in os.environ:
         raise UsageError("give --hosts FILE or --host LIST, not both")
     if host_list is not None:
@@ -164,6 +223,8 @@ def _select(
     inv = build(raw)
     base = os.path.dirname(os.fspath(hosts)) if hosts else "."
     names = select_names(inv, limit, base_dir=base or ".")
+    if rerun is not None:
+        names = _rerun_names(names, rerun, from_run)
     overrides = Overrides(
         user=user,
         port=port,
@@ -171,6 +232,22 @@ def _select(
         known_hosts=str(known_hosts) if known_hosts else None,
     )
     return inv, resolve_hosts(inv, names, ssh_config=config, overrides=overrides)
+
+
+def _rerun_names(selected: list[str], rerun: str, from_run: str | None) -> list[str]:
+    """``selected`` narrowed to the hosts of a recorded run that ended with ``rerun``."""
+    statuses = parse_statuses(rerun)
+    past = load_run(find_run(from_run))
+    wanted = set(past.hosts_with(statuses))
+    names = [n for n in selected if n in wanted]
+    if not names:
+        what = (
+            f"no host with status {rerun}"
+            if not wanted
+            else "none of its hosts with status " + rerun
+        )
+        raise NothingToDo(f"run {past.id} has {what} among the selected hosts: nothing to run")
+    return names
 
 
 @app.callback()
@@ -263,15 +340,33 @@ def run(
             help="INTERVAL,COUNT: after INTERVAL s of silence ask the host for a reply; COUNT unanswered: error. 0 turns it off.",
         ),
     ] = "15,3",
-    output: Annotated[
-        OutputMode,
+    output: OutputOpt = OutputMode.STREAM,
+    live: Annotated[
+        bool,
         typer.Option(
-            "--output", "-o", help="stream: lines as they arrive; json: one JSON object per host."
+            "--live", help="gather/diff: redraw the view on the terminal as hosts finish."
         ),
-    ] = OutputMode.STREAM,
-    no_color: Annotated[
-        bool, typer.Option("--no-color", help="No colours (also: NO_COLOR set).")
     ] = False,
+    out_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--out-dir",
+            help="Also write each host's output to DIR/HOST.out, DIR/HOST.err and DIR/HOST.status, as it arrives.",
+        ),
+    ] = None,
+    max_output: Annotated[
+        str,
+        typer.Option(
+            "--max-output",
+            help="Output kept in memory per host and stream (K, M, G suffixes); the rest is cut with a marker (--out-dir keeps all).",
+        ),
+    ] = "4M",
+    rerun: RerunOpt = None,
+    from_run: FromRunOpt = None,
+    no_record: Annotated[
+        bool, typer.Option("--no-record", help="Write no run record for this run.")
+    ] = False,
+    no_color: NoColorOpt = False,
     debug: DebugOpt = False,
 ) -> None:
     """Run COMMAND on every selected host, in parallel."""
@@ -280,7 +375,17 @@ def run(
 
     def body() -> int:
         inv, selected = _select(
-            hosts, host_list, limit, ssh_config, no_ssh_config, user, port, identity, known_hosts
+            hosts,
+            host_list,
+            limit,
+            ssh_config,
+            no_ssh_config,
+            user,
+            port,
+            identity,
+            known_hosts,
+            rerun,
+            from_run,
         )
         for warning in inv.raw.warnings:
             console.message("warning", warning)
@@ -296,14 +401,42 @@ def run(
             connect_retries=connect_retries,
             keepalive_interval=interval,
             keepalive_count=count,
+            max_output=_size(max_output),
         )
         if host_key_policy is HostKeyPolicy.OFF:
             console.message(
                 "warning",
                 "--host-key-policy off: host keys are not verified; anyone on the path can impersonate a host",
             )
-        view = ViewOptions(mode=output, color=False if no_color else None)
-        return exit_code_for(run_engine(selected, command, options, view, lock))
+        if out_dir is not None:
+            _make_dir(out_dir)
+        view = ViewOptions(
+            mode=output,
+            color=False if no_color else None,
+            live=live,
+            out_dir=str(out_dir) if out_dir else None,
+        )
+        journal = (
+            None
+            if no_record
+            else Journal.start(_argv, command, [h.name for h in selected], options)
+        )
+        try:
+            report = run_engine(selected, command, options, view, lock, journal and journal.record)
+        except BaseException as exc:
+            if journal is not None:
+                journal.finish(None, exit_code_for(exc), _one_line_error(exc))
+            raise
+        code = exit_code_for(report)
+        if journal is not None:
+            journal.finish(report, code)
+            if report.failed:
+                console.message(
+                    "note",
+                    f"run {journal.id} recorded: 'hostops show {journal.id}' shows it again,"
+                    f" '--rerun failed' runs the failed hosts again",
+                )
+        return code
 
     raise typer.Exit(_guarded(console, body, debug))
 
@@ -319,6 +452,8 @@ def inventory(
     known_hosts: KnownHostsOpt = None,
     ssh_config: SshConfigOpt = None,
     no_ssh_config: NoSshConfigOpt = False,
+    rerun: RerunOpt = None,
+    from_run: FromRunOpt = None,
     graph: Annotated[bool, typer.Option("--graph", help="Show the group tree.")] = False,
     as_json: Annotated[
         bool, typer.Option("--json", help="One JSON document, for scripts.")
@@ -332,7 +467,17 @@ def inventory(
         if graph and as_json:
             raise UsageError("give --graph or --json, not both")
         inv, selected = _select(
-            hosts, host_list, limit, ssh_config, no_ssh_config, user, port, identity, known_hosts
+            hosts,
+            host_list,
+            limit,
+            ssh_config,
+            no_ssh_config,
+            user,
+            port,
+            identity,
+            known_hosts,
+            rerun,
+            from_run,
         )
         if graph:
             text = inventory_graph(inv, [h.name for h in selected])
@@ -348,10 +493,80 @@ def inventory(
     raise typer.Exit(_guarded(console, body, debug))
 
 
+@app.command()
+def history(
+    last: Annotated[
+        int, typer.Option("--last", "-n", callback=_positive, help="How many runs.")
+    ] = 20,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="A JSON object per run (JSON Lines), for scripts.")
+    ] = False,
+    debug: DebugOpt = False,
+) -> None:
+    """List recent runs, newest first (their records are in ~/.local/state/hostops/runs)."""
+    console = Console()
+
+    def body() -> int:
+        runs = list(itertools.islice(iter_summaries(), last))
+        console.out((history_json(runs) if as_json else history_text(runs)).encode())
+        return 0
+
+    raise typer.Exit(_guarded(console, body, debug))
+
+
+@app.command()
+def show(
+    run_id: Annotated[
+        str | None,
+        typer.Argument(
+            metavar="[RUN]",
+            help="An id from 'hostops history', a prefix of one, 'last' or 'last-N' (N runs before the last). [default: last]",
+            show_default=False,
+        ),
+    ] = None,
+    output: OutputOpt = OutputMode.STREAM,
+    no_color: NoColorOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Show a recorded run again, in any view, with its summary."""
+    console = Console(color=False if no_color else None)
+
+    def body() -> int:
+        past = load_run(find_run(run_id))
+        names = list(past.header.get("hosts", [])) or [r.host for r in past.results]
+        addresses = {r.host: r.address for r in past.results}
+        hosts = [Host(n, addresses.get(n, n)) for n in names]
+        view = ViewOptions(mode=output, color=False if no_color else None, progress=False)
+        duration = float((past.end or {}).get("duration_s") or 0.0)
+        interrupted = bool((past.end or {}).get("interrupted"))
+        replay(hosts, past.results, duration, view, console, interrupted)
+        return 0
+
+    raise typer.Exit(_guarded(console, body, debug))
+
+
+def _make_dir(path: Path) -> None:
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"--out-dir {path}: {exc.strerror}") from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise UsageError(f"--out-dir {path}: not writable")
+
+
+def _one_line_error(exc: BaseException) -> str:
+    if isinstance(exc, KeyboardInterrupt):
+        return "interrupted"
+    return str(exc) if isinstance(exc, HostopsError) else f"internal error: {type(exc).__name__}"
+
+
 def _guarded(console: Console, body: Callable[[], int], debug: bool) -> int:
     """Run a command body: hostops errors become one line on stderr and their exit code."""
     try:
         return body()
+    except NothingToDo as exc:
+        console.message("note", str(exc))
+        return exit_code_for(exc)
     except HostopsError as exc:
         console.message("error", str(exc))
         if debug:
@@ -365,6 +580,7 @@ def _guarded(console: Console, body: Callable[[], int], debug: bool) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Console-script entry point: one-line errors, defined exit codes, no tracebacks by default."""
     args = sys.argv[1:] if argv is None else argv
+    _argv[:] = args
     command = typer.main.get_command(app)
     try:
         return int(command.main(args=args, prog_name="hostops", standalone_mode=False) or 0)

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from hostops.inventory.ranges import fold
 from hostops.models import HostResult, RunReport, Status
 
-_RESET = "\033[0m"
-_STATUS_COLOR = {
+RESET = "\033[0m"
+STATUS_COLOR = {
     Status.OK: "\033[32m",
     Status.FAILED: "\033[31m",
     Status.TIMEOUT: "\033[31m",
@@ -31,15 +31,20 @@ _STATUS_COLOR = {
     Status.SKIPPED: "\033[2m",
     Status.INTERRUPTED: "\033[35m",
 }
-_HOST_COLOR = "\033[36m"
+HOST_COLOR = "\033[36m"
 _ERR_COLOR = "\033[31m"
+_CLEAR_LINE = b"\r\033[K"
+_SLOWEST = 5
 
 
 class OutputMode(str, enum.Enum):
     """How results are shown (``--output``)."""
 
     STREAM = "stream"  # lines as they arrive: "web01 | line"
+    GATHER = "gather"  # after the run: hosts with identical output folded into one block
+    DIFF = "diff"  # after the run: the majority's output, the others as diffs against it
     JSON = "json"  # one JSON object per host, as each finishes
+    QUIET = "quiet"  # the summary only
 
     def __str__(self) -> str:
         return self.value
@@ -52,6 +57,9 @@ class ViewOptions:
     mode: OutputMode | None = None  # None: render nothing (scripts use the RunReport)
     color: bool | None = None  # None: on a TTY, unless NO_COLOR is set
     summary: bool = True
+    live: bool = False  # gather/diff: redrawn on a TTY as hosts finish
+    out_dir: str | None = None  # every host's output also written to DIR/HOST.{out,err,status}
+    progress: bool | None = None  # None: on a TTY, for views that do not stream lines
 
 
 def use_color(fd: int, choice: bool | None) -> bool:
@@ -76,6 +84,7 @@ class Console:
         self.out_tty = os.isatty(1)
         self.err_tty = os.isatty(2)
         self._closed: set[int] = set()
+        self._status_shown = False
 
     def out(self, data: bytes) -> None:
         self._write(1, data)
@@ -87,21 +96,39 @@ class Console:
         """``hostops: KIND: text`` on stderr, one line."""
         line = f"hostops: {kind}: {_one_line(text)}"
         if self.err_color and kind == "error":
-            line = f"{_ERR_COLOR}{line}{_RESET}"
+            line = f"{_ERR_COLOR}{line}{RESET}"
         self.err((line + "\n").encode())
 
-    def _write(self, fd: int, data: bytes) -> None:
-        if not data or fd in self._closed:
+    def status(self, text: str | None) -> None:
+        """Show ``text`` as the one status line at the bottom of the terminal (stderr),
+        replacing the last one; None removes it. Other writes remove it first, so it
+        never mixes with output; the caller redraws it."""
+        if text is None:
+            if self._status_shown:
+                self._write(2, b"")
             return
         with self._lock:
-            view = memoryview(data)
-            while view:
-                try:
-                    n = os.write(fd, view)
-                except BrokenPipeError:  # `hostops ... | head`: stop writing, keep running
-                    self._closed.add(fd)
-                    return
-                view = view[n:]
+            self._raw(2, _CLEAR_LINE + text.encode())
+            self._status_shown = True
+
+    def _write(self, fd: int, data: bytes) -> None:
+        if (not data and not self._status_shown) or fd in self._closed:
+            return
+        with self._lock:
+            if self._status_shown:
+                self._status_shown = False
+                self._raw(2, _CLEAR_LINE)
+            self._raw(fd, data)
+
+    def _raw(self, fd: int, data: bytes) -> None:
+        view = memoryview(data)
+        while view and fd not in self._closed:
+            try:
+                n = os.write(fd, view)
+            except BrokenPipeError:  # `hostops ... | head`: stop writing, keep running
+                self._closed.add(fd)
+                return
+            view = view[n:]
 
 
 class StreamRenderer:
@@ -115,7 +142,7 @@ class StreamRenderer:
         out = stream == "stdout"
         color = self._console.out_color if out else self._console.err_color
         name = host.ljust(self._width)
-        prefix = (f"{_HOST_COLOR}{name}{_RESET}" if color else name).encode()
+        prefix = (f"{HOST_COLOR}{name}{RESET}" if color else name).encode()
         sep = b" | " if out else b" ! "
         if self._console.out_tty if out else self._console.err_tty:
             lines = [visible(line) for line in lines]
@@ -144,7 +171,7 @@ def summary_text(report: RunReport, color: bool) -> str:
     for status in Status:
         if counts.get(status):
             text = f"{counts[status]} {status.value}"
-            parts.append(f"{_STATUS_COLOR[status]}{text}{_RESET}" if color else text)
+            parts.append(f"{STATUS_COLOR[status]}{text}{RESET}" if color else text)
     n = len(report.results)
     head = (
         f"hostops: {n} host{'s' if n != 1 else ''} in {report.duration_s:.2f} s: {', '.join(parts)}"
@@ -164,8 +191,11 @@ def summary_text(report: RunReport, color: bool) -> str:
     for st, hosts, why in rows:
         label = st.value.ljust(status_width)
         if color:
-            label = f"{_STATUS_COLOR[st]}{label}{_RESET}"
+            label = f"{STATUS_COLOR[st]}{label}{RESET}"
         lines.append(f"  {label}  {hosts.ljust(width)}  {why}".rstrip())
+    if n > 1:
+        slow = sorted(report.results, key=lambda r: -r.duration_s)[:_SLOWEST]
+        lines.append("  slowest: " + ", ".join(f"{r.host} {r.duration_s:.2f} s" for r in slow))
     if report.interrupted:
         lines.append("  the run was interrupted (Ctrl-C)")
     return "\n".join(lines) + "\n"

@@ -18,12 +18,14 @@ from multiprocessing.connection import wait
 from multiprocessing.synchronize import Event as MpEvent
 from multiprocessing.synchronize import Lock
 
-from hostops.aggregator import aggregator_main
+from hostops.aggregator import Sinks, aggregator_main
 from hostops.console import ViewOptions
 from hostops.dispatch import Dispatcher, WorkerSlot
 from hostops.errors import ConfigError, InternalError
 from hostops.events import EndOfRun, HostWarning, Interrupt, WorkerDied
+from hostops.flow import counters
 from hostops.inventory.ranges import fold
+from hostops.journal import RecordPath
 from hostops.models import Host, RunOptions, RunReport
 from hostops.worker import WorkerSpec, worker_main
 
@@ -65,14 +67,16 @@ def run(
     options: RunOptions | None = None,
     view: ViewOptions | None = None,
     lock: Lock | None = None,
+    record: RecordPath | None = None,
 ) -> RunReport:
     """Run ``command`` on every host in parallel and return every host's result.
 
     ``lock`` is the console lock the caller's own terminal writes take (see
-    :func:`console_lock`); a new one is made when None. Host failures are
-    values in the report, never exceptions. Raises
+    :func:`console_lock`); a new one is made when None. ``record``: a run
+    record (see hostops.journal) to which each host's result is appended as it
+    arrives. Host failures are values in the report, never exceptions. Raises
     :class:`InternalError` when hostops itself fails (the aggregator is lost)
-    and KeyboardInterrupt only if a second Ctrl-C cuts the orderly stop short.
+    and KeyboardInterrupt only if a third Ctrl-C cuts the stop short.
     """
     options = options or RunOptions()
     view = view or ViewOptions()
@@ -85,34 +89,48 @@ def run(
     events = ctx.Queue()
     cancel = ctx.Event()
     lock = lock or ctx.Lock()  # the one console lock: every writer to the terminal takes it
+    consumed = counters(ctx, len(hosts))
     report_in, report_out = ctx.Pipe(duplex=False)
     started = time.monotonic()
     aggregator = ctx.Process(
         target=aggregator_main,
-        args=(hosts, view, events, report_out, lock, started),
+        args=(
+            hosts,
+            view,
+            events,
+            report_out,
+            lock,
+            started,
+            Sinks(options.max_output, record, consumed),
+        ),
         name="hostops-aggregator",
         daemon=True,
     )
     aggregator.start()
     report_out.close()
-    slots = []
-    for i, n in enumerate(threads):
+    spec = WorkerSpec(command, options, 0, consumed)
+
+    def start_worker(n_threads: int) -> WorkerSlot:
         mine, theirs = ctx.Pipe()  # a private pipe per worker: see hostops.dispatch
         process = ctx.Process(
             target=worker_main,
-            args=(WorkerSpec(command, options, n), theirs, events, cancel),
-            name=f"hostops-worker-{i}",
+            args=(dataclasses.replace(spec, threads=n_threads), theirs, events, cancel),
+            name="hostops-worker",
             daemon=True,
         )
         process.start()
         theirs.close()
-        slots.append(WorkerSlot(process, mine, free=n))
-    workers = [slot.process for slot in slots]
+        return WorkerSlot(process, mine, free=n_threads)
+
+    slots = [start_worker(n) for n in threads]
     # Put on the queue only now: its feeder thread must not exist at fork time.
     if fd_warning:
         events.put(HostWarning(None, fd_warning))
     dispatcher = Dispatcher(
-        hosts, slots, lambda pid, code, lost: events.put(WorkerDied(pid, code, lost))
+        hosts,
+        slots,
+        lambda pid, code, lost: events.put(WorkerDied(pid, code, lost)),
+        spawn=lambda: start_worker(max(threads)),
     )
     report = None
     at_once = False
@@ -127,12 +145,14 @@ def run(
             try:
                 _supervise(dispatcher, aggregator, deadline=time.monotonic() + _AFTER_INTERRUPT_S)
             except KeyboardInterrupt:
-                at_once = True  # a second Ctrl-C: stop now
-                raise
+                # A second Ctrl-C: stop now, and still account for every host.
+                at_once = True
+                _supervise(dispatcher, aggregator, deadline=time.monotonic())
         events.put(EndOfRun())
         report = _receive_report(report_in, aggregator)
     finally:
         dispatcher.finish()  # workers still waiting for hosts: none will come
+        workers = dispatcher.processes
         _stop_workers(workers, cancel, grace_s=0.0 if at_once else _AFTER_INTERRUPT_S)
         if report is None:  # failed or cut short: nobody will finish the aggregator's run
             aggregator.kill()

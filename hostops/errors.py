@@ -5,6 +5,7 @@
     HostopsError                 exit 4 unless a subclass says otherwise
     ├── UsageError               exit 2: a bad option or argument, nothing ran
     ├── ConfigError (ValueError) exit 2: a broken inventory, nothing ran
+    ├── NothingToDo              exit 0: the selection is empty for a good reason (--rerun)
     └── InternalError            exit 4: hostops itself failed (aggregator lost, ...)
 
 Host failures are not exceptions: they are values (``HostResult.status``) and
@@ -51,6 +52,12 @@ class ConfigError(HostopsError, ValueError):
         if path and line is not None:
             where = f"{path}:{line}"
         super().__init__(f"{where}: {message}" if where else message)
+
+
+class NothingToDo(HostopsError):
+    """Nothing to run, and rightly so: ``--rerun failed`` after a run where none failed."""
+
+    exit_code = EXIT_OK
 
 
 class InternalError(HostopsError):

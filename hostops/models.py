@@ -80,6 +80,7 @@ class RunOptions:
     connect_retries: int = 0  # more tries after a transient connect failure
     keepalive_interval: float = 15.0  # SSH keepalive after this much silence; 0: none
     keepalive_count: int = 3  # unanswered keepalives before the host counts as gone
+    max_output: int = 4 << 20  # bytes of each stream kept per host; the rest is cut
 
 
 @dataclass(frozen=True)
@@ -100,7 +101,7 @@ class HostResult:
     stderr: bytes = b""
     duration_s: float = 0.0
     error: str | None = None
-    truncated: bool = False  # more output than the aggregator keeps (1 MiB per stream)
+    truncated: bool = False  # more output than the aggregator keeps (--max-output)
     attempts: int = 1  # connection attempts (--connect-retries)
 
     def to_json(self) -> dict[str, object]:
@@ -118,6 +119,23 @@ class HostResult:
             "truncated": self.truncated,
             "attempts": self.attempts,
         }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> HostResult:
+        """The inverse of :meth:`to_json` (output comes back as UTF-8 bytes)."""
+        return cls(
+            host=data["host"],
+            address=data.get("address", data["host"]),
+            status=Status(data["status"]),
+            exit_code=data.get("exit_code"),
+            signal=data.get("signal"),
+            stdout=(data.get("stdout") or "").encode(),
+            stderr=(data.get("stderr") or "").encode(),
+            duration_s=float(data.get("duration_s") or 0.0),
+            error=data.get("error"),
+            truncated=bool(data.get("truncated")),
+            attempts=int(data.get("attempts") or 1),
+        )
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,329 @@
+"""Run records: one JSON Lines file per run under the XDG state directory.
+
+A record is written while the run goes: the header before the first host
+starts, one line per host as its result arrives (appended and flushed by the
+aggregator, so a crash loses nothing already finished), and an end line.
+``hostops history``, ``hostops show`` and ``--rerun`` read them back.
+
+File format (``$XDG_STATE_HOME/hostops/runs/RUN_ID.jsonl``, mode 0600)::
+
+    {"type": "run", "id": ..., "started": ISO-8601 UTC, "hostops": version,
+     "argv": [...], "command": ..., "hosts": [names], "options": {...}}
+    {"type": "host", ...the --output json object of one host...}
+    {"type": "end", "duration_s": ..., "exit_code": ..., "interrupted": ..., "error": ...}
+
+Secrets never reach a record: options hold none, and argv never carries one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import datetime as dt
+import enum
+import json
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hostops import __version__
+from hostops.errors import UsageError
+from hostops.models import HostResult, RunOptions, RunReport, Status
+
+KEEP_RUNS = 200  # default retention: this many newest records are kept
+_SUFFIX = ".jsonl"
+# --rerun failed: every status that is not a success.
+FAILED_ALIAS = "failed"
+_NOT_FAILED = frozenset({Status.OK, Status.SKIPPED})
+
+
+def runs_dir() -> Path:
+    """Where records live: ``$XDG_STATE_HOME/hostops/runs`` (default ``~/.local/state``)."""
+    base = os.environ.get("XDG_STATE_HOME") or os.path.expanduser("~/.local/state")
+    return Path(base) / "hostops" / "runs"
+
+
+def keep_runs() -> int:
+    """The retention limit: ``HOSTOPS_KEEP_RUNS`` (0 keeps no record at all)."""
+    text = os.environ.get("HOSTOPS_KEEP_RUNS", str(KEEP_RUNS))
+    try:
+        value = int(text)
+    except ValueError:
+        raise UsageError(f"HOSTOPS_KEEP_RUNS: expected a number of runs, not {text!r}") from None
+    if value < 0:
+        raise UsageError(f"HOSTOPS_KEEP_RUNS: must be 0 or more, not {value}")
+    return value
+
+
+@dataclass(frozen=True)
+class RecordPath:
+    """Where the aggregator appends a run's host lines (picklable: crosses to its process)."""
+
+    path: str
+
+    def append(self, lines: Iterable[dict[str, Any]]) -> None:
+        """Append and flush: what is written survives a crash of any hostops process."""
+        data = "".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines)
+        with open(self.path, "a", encoding="utf-8") as f:
+            f.write(data)
+
+
+def host_line(result: HostResult) -> dict[str, Any]:
+    """A host's record line: its JSON object, tagged."""
+    return {"type": "host", **result.to_json()}
+
+
+class Journal:
+    """The record of one run, from the main process's side: header and end line."""
+
+    def __init__(self, record: RecordPath, run_id: str) -> None:
+        self.record = record
+        self.id = run_id
+
+    @classmethod
+    def start(
+        cls,
+        argv: list[str],
+        command: str,
+        hosts: list[str],
+        options: RunOptions,
+        directory: Path | None = None,
+    ) -> Journal | None:
+        """Create the record and write its header; None when retention is 0.
+        Old records beyond the retention limit are removed."""
+        keep = keep_runs()
+        if keep == 0:
+            return None
+        directory = directory or runs_dir()
+        try:
+            directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        except OSError as exc:
+            raise UsageError(f"{directory}: cannot keep run records: {exc.strerror}") from None
+        now = dt.datetime.now(dt.timezone.utc)
+        header: dict[str, Any] = {
+            "type": "run",
+            "started": now.isoformat(timespec="milliseconds"),
+            "hostops": __version__,
+            "argv": argv,
+            "command": command,
+            "hosts": hosts,
+            "options": _plain(dataclasses.asdict(options)),
+        }
+        for tick in range(100):
+            # Sortable to the microsecond: ``history`` and ``last`` go by name.
+            at = now + dt.timedelta(microseconds=tick)
+            run_id = f"{at:%Y%m%d-%H%M%S-%f}"
+            path = directory / f"{run_id}{_SUFFIX}"
+            try:
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                break
+            except FileExistsError:
+                continue
+            except OSError as exc:
+                raise UsageError(f"{path}: cannot write the run record: {exc.strerror}") from None
+        else:
+            raise UsageError(f"{directory}: cannot find a free run id")
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(json.dumps({"id": run_id, **header}, ensure_ascii=False) + "\n")
+        _prune(directory, keep)
+        return cls(RecordPath(str(path)), run_id)
+
+    def finish(self, report: RunReport | None, exit_code: int, error: str | None = None) -> None:
+        """The end line; ``report`` None when the run could not finish (``error`` says why)."""
+        end: dict[str, Any] = {"type": "end", "exit_code": exit_code, "error": error}
+        if report is not None:
+            end.update(duration_s=round(report.duration_s, 3), interrupted=report.interrupted)
+        with contextlib.suppress(OSError):  # the run is over: a full disk must not hide it
+            self.record.append([end])
+
+
+@dataclass
+class PastRun:
+    """A record read back. ``results`` in the run's host order; hosts whose line is
+    missing (hostops crashed before their result) are absent, listed in ``missing``."""
+
+    id: str
+    header: dict[str, Any]
+    results: list[HostResult]
+    end: dict[str, Any] | None
+    missing: list[str] = field(default_factory=list)
+
+    @property
+    def complete(self) -> bool:
+        """True when the run ended (its end line is there)."""
+        return self.end is not None
+
+    def hosts_with(self, statuses: frozenset[Status]) -> list[str]:
+        """Names of the hosts whose status was one of ``statuses``, in run order."""
+        return [r.host for r in self.results if r.status in statuses]
+
+
+def parse_statuses(text: str) -> frozenset[Status]:
+    """``failed`` (every status but ok and skipped) or a list like ``unreachable,timeout``."""
+    wanted: set[Status] = set()
+    for word in (w.strip() for w in text.split(",")):
+        if word == FAILED_ALIAS:
+            wanted |= set(Status) - _NOT_FAILED
+            continue
+        try:
+            wanted.add(Status(word))
+        except ValueError:
+            names = ", ".join(s.value for s in Status)
+            raise UsageError(
+                f"--rerun: unknown status {word!r} (use {FAILED_ALIAS} or any of: {names})"
+            ) from None
+    return frozenset(wanted)
+
+
+def list_runs(directory: Path | None = None) -> list[Path]:
+    """Record files, oldest first."""
+    directory = directory or runs_dir()
+    try:
+        return sorted(p for p in directory.iterdir() if p.name.endswith(_SUFFIX))
+    except FileNotFoundError:
+        return []
+
+
+def find_run(ref: str | None, directory: Path | None = None) -> Path:
+    """A record by id, unique id prefix, ``last`` (or None), or ``last-N`` (N runs before)."""
+    runs = list_runs(directory)
+    if not runs:
+        raise UsageError(f"no run records in {directory or runs_dir()} yet")
+    if ref is None or ref == "last":
+        return runs[-1]
+    back = ref.removeprefix("last-")
+    if ref.startswith("last-") and back.isdigit():
+        if int(back) >= len(runs):
+            raise UsageError(f"run {ref}: only {len(runs)} run(s) recorded")
+        return runs[-1 - int(back)]
+    matches = [p for p in runs if p.name.startswith(ref)]
+    if len(matches) == 1:
+        return matches[0]
+    if not matches:
+        raise UsageError(f"no recorded run {ref!r} (see 'hostops history')")
+    raise UsageError(f"run {ref!r} is ambiguous: {len(matches)} runs start with it")
+
+
+def load_run(path: Path) -> PastRun:
+    """Read a record back; a record cut short by a crash still gives what it has."""
+    header: dict[str, Any] | None = None
+    results: dict[str, HostResult] = {}
+    end = None
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            for number, text in enumerate(f, 1):
+                try:
+                    line = json.loads(text)
+                except json.JSONDecodeError:
+                    if text.endswith("\n"):
+                        raise UsageError(f"{path}:{number}: not a run record line") from None
+                    break  # the last line, cut by a crash
+                kind = line.get("type")
+                if kind == "run":
+                    header = line
+                elif kind == "host":
+                    result = HostResult.from_json(line)
+                    results[result.host] = result
+                elif kind == "end":
+                    end = line
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot read the run record: {exc.strerror}") from None
+    if header is None:
+        raise UsageError(f"{path}:1: not a hostops run record")
+    order = list(header.get("hosts", []))
+    ordered = [results[n] for n in order if n in results]
+    ordered += [r for n, r in results.items() if n not in set(order)]
+    missing = [n for n in order if n not in results]
+    return PastRun(header["id"], header, ordered, end, missing)
+
+
+def iter_summaries(directory: Path | None = None) -> Iterator[PastRun]:
+    """Every record, newest first (unreadable ones skipped: history must always work)."""
+    for path in reversed(list_runs(directory)):
+        with contextlib.suppress(UsageError):
+            yield load_run(path)
+
+
+def _prune(directory: Path, keep: int) -> None:
+    for old in list_runs(directory)[:-keep]:
+        with contextlib.suppress(OSError):
+            old.unlink()
+
+
+def _plain(value: Any) -> Any:
+    """Enums as their values, for JSON."""
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def history_text(runs: Iterable[PastRun]) -> str:
+    """``hostops history``: a line per run, newest first."""
+    rows = [("RUN", "STARTED", "HOSTS", "TIME", "RESULT", "COMMAND")]
+    for run in runs:
+        started = run.header.get("started", "")
+        with contextlib.suppress(ValueError):
+            started = dt.datetime.fromisoformat(started).astimezone().strftime("%Y-%m-%d %H:%M:%S")
+        duration = run.end.get("duration_s") if run.end else None
+        rows.append(
+            (
+                run.id,
+                started,
+                str(len(run.header.get("hosts", []))),
+                "-" if duration is None else f"{duration:.1f}s",
+                _outcome(run),
+                " ".join(str(run.header.get("command", "")).split())[:60],
+            )
+        )
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
+    return "".join(
+        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=False))
+        + "  "
+        + row[-1]
+        + "\n"
+        for row in rows
+    )
+
+
+def history_json(runs: Iterable[PastRun]) -> str:
+    """``hostops history --json``: a JSON object per run (JSON Lines), newest first."""
+    lines = []
+    for run in runs:
+        counts: dict[str, int] = {}
+        for r in run.results:
+            counts[r.status.value] = counts.get(r.status.value, 0) + 1
+        lines.append(
+            json.dumps(
+                {
+                    "id": run.id,
+                    "started": run.header.get("started"),
+                    "command": run.header.get("command"),
+                    "hosts": len(run.header.get("hosts", [])),
+                    "counts": counts,
+                    "missing": len(run.missing),
+                    "complete": run.complete,
+                    "duration_s": run.end.get("duration_s") if run.end else None,
+                    "exit_code": run.end.get("exit_code") if run.end else None,
+                },
+                ensure_ascii=False,
+            )
+        )
+    return "".join(line + "\n" for line in lines)
+
+
+def _outcome(run: PastRun) -> str:
+    counts: dict[Status, int] = {}
+    for r in run.results:
+        counts[r.status] = counts.get(r.status, 0) + 1
+    parts = [f"{counts[s]} {s.value}" for s in Status if counts.get(s)]
+    if run.missing:
+        parts.append(f"{len(run.missing)} not recorded")
+    if not run.complete:
+        parts.append("(did not finish)")
+    return ", ".join(parts) or "-"
