@@ -7,8 +7,10 @@ import secrets
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+from hostops.journal import load_run
 from hostops.testing import SshdFleet
 from hostops.testing.pytest_plugin import child_pids, json_results, sleep_pids, wait_for
 
@@ -107,4 +109,73 @@ def test_a_killed_worker_loses_only_its_running_hosts(
     assert {o["status"] for n, o in res.items() if n not in died} == {"ok"}
     assert all(res[n]["stdout"] == "ran\n" for n in res if n not in died)
     assert b"worker process" in err and b"died" in err
+    assert proc.returncode == 1
+
+
+def test_second_ctrl_c_stops_at_once_and_still_accounts_for_every_host(
+    sshd_fleet: SshdFleet, tmp_path: Path, isolated_home: Path
+) -> None:
+    hosts = sshd_fleet.hosts[:6]
+    inv = sshd_fleet.write_inventory(tmp_path / "inv.yaml", hosts)
+    tag = f"4003.{secrets.randbelow(10**6):06d}"
+    # The command ignores TERM: the first Ctrl-C's orderly stop would take its grace time.
+    proc = _start(inv, f"trap '' TERM; echo before; sleep {tag}")
+    assert wait_for(lambda: len(sleep_pids(tag)) == len(hosts))
+    os.killpg(proc.pid, signal.SIGINT)
+    time.sleep(0.5)
+    os.killpg(proc.pid, signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    res = json_results(out.decode())
+    assert len(res) == len(hosts) and {o["status"] for o in res.values()} == {"interrupted"}
+    assert b"6 interrupted" in err  # the summary
+    (record,) = (isolated_home / ".local/state/hostops/runs").iterdir()
+    past = load_run(record)
+    assert past.complete and [r.status.value for r in past.results] == ["interrupted"] * 6
+    assert past.end is not None and past.end["exit_code"] == 130
+    assert not child_pids(proc.pid)  # no orphan local processes
+    subprocess.run(["pkill", "-f", f"^sleep {tag}"], check=False)  # stopped at once: ours to clean
+
+
+def test_when_the_only_worker_dies_a_replacement_runs_the_rest(
+    sshd_fleet: SshdFleet, tmp_path: Path
+) -> None:
+    hosts = sshd_fleet.hosts[:12]
+    inv = sshd_fleet.write_inventory(tmp_path / "inv.yaml", hosts)
+    tag = f"3.{secrets.randbelow(10**6):06d}"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "hostops",
+            "run",
+            f"echo ran; sleep {tag}",
+            "--hosts",
+            str(inv),
+            "--workers",
+            "1",
+            "--forks",
+            "4",
+            "-o",
+            "json",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    assert wait_for(lambda: len(sleep_pids(tag)) == 4)
+    (worker,) = [
+        p
+        for p in child_pids(proc.pid)
+        if Path(f"/proc/{p}/comm").read_text().strip() == "hostops-worker"
+    ]
+    os.kill(worker, signal.SIGKILL)
+    out, err = proc.communicate(timeout=120)
+    res = json_results(out.decode())
+    assert len(res) == 12
+    died = sorted(n for n, o in res.items() if o["status"] == "error")
+    assert died == [h.name for h in hosts[:4]] and all(
+        res[n]["error"] == "worker died" for n in died
+    )
+    assert all(res[h.name]["status"] == "ok" for h in hosts[4:]), err
     assert proc.returncode == 1

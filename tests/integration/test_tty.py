@@ -114,3 +114,20 @@ def test_ctrl_c_typed_at_the_terminal_stops_everything(
     assert "stopping 6 running host(s): host[01-06]" in screen
     assert "6 interrupted" in screen
     assert wait_for(lambda: not sleep_pids(tag), timeout=15), "remote commands survived Ctrl-C"
+
+
+def test_live_gather_is_redrawn_as_hosts_finish(
+    sshd_fleet: SshdFleet, tmp_path: Path, terminal: Terminal
+) -> None:
+    hosts = sshd_fleet.hosts[:12]
+    inv = sshd_fleet.write_inventory(tmp_path / "inv.yaml", hosts)
+    slow = "|".join(f"*' {h.address} '*" for h in hosts[10:])
+    cmd = f'case "$SSH_CONNECTION" in {slow}) sleep 4;; esac; echo same'
+    terminal.start(_hostops("run", cmd, "--hosts", str(inv), "-o", "gather", "--live"))
+    # Before the end: the ten fast hosts are already folded on screen.
+    assert wait_for(lambda: "host[01-10] (10)" in terminal.screen(), timeout=30), terminal.screen()
+    assert "EXIT=" not in terminal.screen()
+    assert wait_for(lambda: "EXIT=" in terminal.screen(), timeout=30)
+    screen = terminal.screen()
+    assert "EXIT=0" in screen and "host[01-12] (12)" in screen
+    assert "host[01-10] (10)" not in screen  # redrawn in place, not appended

@@ -511,3 +511,42 @@ def test_attempts_reach_the_result():
     agg = _agg(["a"], _QUIET)
     agg.handle(HostFinished("a", Status.UNREACHABLE, None, None, 1.0, "refused", 3))
     assert agg.report().results[0].attempts == 3
+
+
+def test_out_dir_gets_raw_bytes_as_they_arrive_and_a_status_line(tmp_path):
+    hosts = [Host("web/1", "a"), Host("web2", "b")]
+    view = ViewOptions(mode=OutputMode.QUIET, out_dir=str(tmp_path))
+    (tmp_path / "web2.out").write_bytes(b"from an earlier run\n")
+    agg = Aggregator(hosts, view, Console(color=False), time.monotonic(), Sinks(4))
+    agg.handle(Output("web/1", STDOUT, b"\x1b[31mred"))
+    assert (tmp_path / "web_1.out").read_bytes() == b"\x1b[31mred"  # at once, raw
+    agg.handle(Output("web/1", STDOUT, b" more\n"))
+    agg.handle(Output("web/1", STDERR, b"oops\n"))
+    agg.handle(HostFinished("web/1", Status.FAILED, 3, None, 0.1, "exit 3"))
+    agg.handle(HostFinished("web2", Status.UNREACHABLE, None, None, 0.1, "connection\nrefused"))
+    assert (tmp_path / "web_1.out").read_bytes() == b"\x1b[31mred more\n"  # not cut at 4 bytes
+    assert (tmp_path / "web_1.err").read_bytes() == b"oops\n"
+    assert (tmp_path / "web_1.status").read_text() == "failed 3 exit 3\n"
+    assert (tmp_path / "web2.out").read_bytes() == b""  # replaced, not appended to
+    assert (tmp_path / "web2.status").read_text() == "unreachable - connection refused\n"
+    (r1, _r2) = agg.report().results
+    assert r1.stdout == b"\x1b[31" and r1.truncated  # --max-output 4: cut in the report only
+
+
+def test_results_are_appended_to_the_record_as_they_arrive(tmp_path):
+    from hostops.journal import RecordPath
+
+    record = RecordPath(str(tmp_path / "run.jsonl"))
+    agg = Aggregator(
+        [Host("a", "a"), Host("b", "b")],
+        ViewOptions(),
+        Console(),
+        time.monotonic(),
+        Sinks(record=record),
+    )
+    agg.handle(_ok("b"))
+    lines = [json.loads(x) for x in (tmp_path / "run.jsonl").read_text().splitlines()]
+    assert [(x["type"], x["host"], x["status"]) for x in lines] == [("host", "b", "ok")]
+    agg.report()  # "a" never got a result: it is still accounted for
+    lines = [json.loads(x) for x in (tmp_path / "run.jsonl").read_text().splitlines()]
+    assert [x["host"] for x in lines] == ["b", "a"] and lines[1]["status"] == "error"

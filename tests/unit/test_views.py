@@ -107,3 +107,44 @@ def test_console_status_line_is_cleared_before_any_other_write(capfd):
     # drawn, cleared before stdout was written, drawn again, cleared at the end
     assert err == "\r\x1b[Khostops: 1/2 done\r\x1b[K\r\x1b[Khostops: 2/2 done\r\x1b[K"
     assert os.isatty(2) is False  # (capfd: not a terminal; the aggregator decides when to draw)
+
+
+def test_progress_only_on_a_terminal_and_only_for_views_that_do_not_stream(mocker):
+    from hostops.aggregator import _wants_progress
+    from hostops.console import OutputMode, ViewOptions
+
+    console = Console(color=False)
+    console.err_tty, console.out_tty = True, True
+    wants = {m: _wants_progress(ViewOptions(mode=m), console) for m in OutputMode}
+    assert wants == {
+        OutputMode.STREAM: False,
+        OutputMode.GATHER: True,
+        OutputMode.DIFF: True,
+        OutputMode.JSON: False,  # JSON lines on the same terminal: no line under them
+        OutputMode.QUIET: True,
+    }
+    console.out_tty = False
+    assert _wants_progress(ViewOptions(mode=OutputMode.JSON), console)  # json to a file
+    console.err_tty = False
+    assert not any(_wants_progress(ViewOptions(mode=m), console) for m in OutputMode)
+
+
+def test_max_output_sizes():
+    import pytest
+
+    from hostops.cli import _size
+    from hostops.errors import UsageError
+
+    assert [_size(v) for v in ("0", "4096", "512K", "4M", "1.5M", "1G", "2MiB", "3mb")] == [
+        0,
+        4096,
+        512 << 10,
+        4 << 20,
+        3 << 19,
+        1 << 30,
+        2 << 20,
+        3 << 20,
+    ]
+    for bad in ("lots", "-1M", "M"):
+        with pytest.raises(UsageError, match="--max-output"):
+            _size(bad)
