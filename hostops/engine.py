@@ -19,10 +19,17 @@ from multiprocessing.synchronize import Event as MpEvent
 from multiprocessing.synchronize import Lock
 
 from hostops.aggregator import Sinks, aggregator_main
-from hostops.console import ViewOptions
+from hostops.console import OutputMode, ViewOptions
 from hostops.dispatch import Dispatcher, WorkerSlot
 from hostops.errors import ConfigError, InternalError
-from hostops.events import EndOfRun, HostWarning, Interrupt, WorkerDied
+from hostops.events import (
+    MAX_NAME,
+    EndOfRun,
+    EventQueue,
+    HostWarning,
+    Interrupt,
+    worker_died_events,
+)
 from hostops.flow import counters
 from hostops.inventory.ranges import fold
 from hostops.journal import RecordPath
@@ -86,7 +93,7 @@ def run(
     ctx = _context()
     options, fd_warning = _fit_fd_limit(options, len(hosts))
     threads = plan(len(hosts), options)
-    events = ctx.Queue()
+    events = EventQueue(ctx)
     cancel = ctx.Event()
     lock = lock or ctx.Lock()  # the one console lock: every writer to the terminal takes it
     consumed = counters(ctx, len(hosts))
@@ -108,7 +115,8 @@ def run(
     )
     aggregator.start()
     report_out.close()
-    spec = WorkerSpec(command, options, 0, consumed)
+    everything = view.mode is OutputMode.STREAM or view.out_dir is not None
+    spec = WorkerSpec(command, options, 0, consumed, None if everything else options.max_output + 1)
 
     def start_worker(n_threads: int) -> WorkerSlot:
         mine, theirs = ctx.Pipe()  # a private pipe per worker: see hostops.dispatch
@@ -126,10 +134,15 @@ def run(
     # Put on the queue only now: its feeder thread must not exist at fork time.
     if fd_warning:
         events.put(HostWarning(None, fd_warning))
+
+    def worker_lost(pid: int, code: int | None, lost: tuple[str, ...]) -> None:
+        for event in worker_died_events(pid, code, lost):
+            events.put(event)
+
     dispatcher = Dispatcher(
         hosts,
         slots,
-        lambda pid, code, lost: events.put(WorkerDied(pid, code, lost)),
+        worker_lost,
         spawn=lambda: start_worker(max(threads)),
     )
     report = None
@@ -198,7 +211,11 @@ def _fit_fd_limit(options: RunOptions, n_hosts: int) -> tuple[RunOptions, str | 
 
 
 def _check_supported(hosts: list[Host]) -> None:
-    """Settings the inventory accepts but this version cannot act on yet: refuse, never ignore."""
+    """Settings the inventory accepts but this version cannot act on yet: refuse, never ignore.
+    And names too long for an event (see hostops.events): no real host name is that long."""
+    for h in hosts:
+        if len(h.name.encode()) > MAX_NAME:
+            raise ConfigError(f"host name longer than {MAX_NAME} bytes: {h.name[:40]}...")
     for setting in ("jump", "password_env"):
         using = [h.name for h in hosts if getattr(h, setting)]
         if using:

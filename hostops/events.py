@@ -2,16 +2,44 @@
 
 Workers (and the engine) put these on the one ``multiprocessing.Queue``; the
 aggregator process is their single consumer.
+
+Why every event is small: a process killed in the middle of writing to a
+shared queue leaves a cut message in the pipe and its write lock held, and
+every other writer blocks for good (the multiprocessing docs warn of it).
+POSIX makes a pipe write of at most PIPE_BUF bytes atomic: it is never cut
+and never interleaved with another writer's. So every event pickles to at
+most :data:`MAX_EVENT_BYTES` (output comes in chunks of :data:`OUTPUT_CHUNK`,
+texts are clipped), and :class:`EventQueue` needs no write lock at all: a
+worker SIGKILLed at any instant cannot corrupt or block the queue.
 """
 
 from __future__ import annotations
 
+import multiprocessing.queues
+import pickle
+import select
 from dataclasses import dataclass
+from multiprocessing.context import BaseContext
 
 from hostops.models import Status, WorkerStats
 
 STDOUT = "stdout"
 STDERR = "stderr"
+# A Connection writes a 4-byte length, then the pickle, in one write() when small.
+MAX_EVENT_BYTES = select.PIPE_BUF - 4
+OUTPUT_CHUNK = 3072  # bytes of output per Output event; room left for the host name
+MAX_NAME = 512  # bytes of a host name (the engine refuses longer ones)
+_MAX_TEXT = 1024  # bytes of an error or warning message
+
+
+def clip(text: str | None, limit: int = _MAX_TEXT) -> str | None:
+    """``text`` cut to ``limit`` bytes of UTF-8 (whole characters), marked when cut."""
+    if text is None:
+        return None
+    data = text.encode()
+    if len(data) <= limit:
+        return text
+    return data[: limit - 3].decode("utf-8", "ignore") + "..."
 
 
 @dataclass(frozen=True)
@@ -28,7 +56,14 @@ class Output:
 
     host: str
     stream: str  # STDOUT or STDERR
-    data: bytes
+    data: bytes  # at most OUTPUT_CHUNK bytes: see output_events()
+
+
+def output_events(host: str, stream: str, data: bytes) -> list[Output]:
+    """``data`` as Output events of at most OUTPUT_CHUNK bytes each."""
+    return [
+        Output(host, stream, data[i : i + OUTPUT_CHUNK]) for i in range(0, len(data), OUTPUT_CHUNK)
+    ]
 
 
 @dataclass(frozen=True)
@@ -42,6 +77,9 @@ class HostWarning:
     host: str | None
     message: str
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "message", clip(self.message))
+
 
 @dataclass(frozen=True)
 class HostFinished:
@@ -54,6 +92,9 @@ class HostFinished:
     duration_s: float
     error: str | None
     attempts: int = 1
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "error", clip(self.error))
 
 
 @dataclass(frozen=True)
@@ -70,6 +111,19 @@ class WorkerDied:
     pid: int
     exitcode: int | None
     hosts: tuple[str, ...] = ()
+
+
+def worker_died_events(pid: int, exitcode: int | None, hosts: tuple[str, ...]) -> list[WorkerDied]:
+    """One WorkerDied, or several when the host names would not fit in one event."""
+    batches: list[list[str]] = [[]]
+    size = 0
+    for name in hosts:
+        if batches[-1] and size + len(name.encode()) + 8 > MAX_EVENT_BYTES // 2:
+            batches.append([])
+            size = 0
+        batches[-1].append(name)
+        size += len(name.encode()) + 8
+    return [WorkerDied(pid, exitcode, tuple(batch)) for batch in batches]
 
 
 @dataclass(frozen=True)
@@ -92,3 +146,35 @@ Event = (
     | Interrupt
     | EndOfRun
 )
+
+
+class _NoLock:
+    """Stands in for the queue's write lock: every event is written atomically."""
+
+    def acquire(self, block: bool = True, timeout: float | None = None) -> bool:
+        return True
+
+    def release(self) -> None:
+        pass
+
+
+class EventQueue(multiprocessing.queues.Queue):  # type: ignore[type-arg]
+    """The run's event queue: a multiprocessing Queue without a write lock, for events
+    that each fit one atomic pipe write (see the module's docstring)."""
+
+    def __init__(self, ctx: BaseContext) -> None:
+        super().__init__(ctx=ctx)
+        # CPython's Queue takes _wlock around each pipe write; with atomic writes it
+        # only adds a lock that a killed worker could leave held forever.
+        self._wlock = _NoLock()
+
+    def put(self, obj: Event, block: bool = True, timeout: float | None = None) -> None:
+        """Queue an event. Output events are small by construction; the others (rare)
+        are measured, and one too big to be written atomically is a bug, refused here."""
+        if not isinstance(obj, Output):
+            size = len(pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL))
+            if size > MAX_EVENT_BYTES:
+                raise ValueError(f"event too big for an atomic write: {size} bytes: {obj!r:.200}")
+        elif len(obj.data) > OUTPUT_CHUNK:
+            raise ValueError(f"Output of {len(obj.data)} bytes: use output_events()")
+        super().put(obj, block, timeout)

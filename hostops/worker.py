@@ -22,7 +22,15 @@ from multiprocessing.synchronize import Event as MpEvent
 
 from hostops._procname import set_process_name
 from hostops.dispatch import DONE, STARTED
-from hostops.events import HostFinished, HostStarted, HostWarning, Output, WorkerDone
+from hostops.events import (
+    STDERR,
+    STDOUT,
+    HostFinished,
+    HostStarted,
+    HostWarning,
+    WorkerDone,
+    output_events,
+)
 from hostops.flow import Counters, Credit
 from hostops.models import Connection, Host, RunOptions, Status, WorkerStats
 from hostops.transport.base import HostFailure, drive
@@ -42,6 +50,10 @@ class WorkerSpec:
     options: RunOptions
     threads: int
     consumed: Counters | None = None  # the aggregator's side of output flow control
+    # Bytes of each stream worth sending per host; None: all. When nothing renders or
+    # stores the whole output (no stream view, no --out-dir), sending more than the
+    # aggregator keeps would only cost CPU: one byte past --max-output tells it "cut".
+    forward_limit: int | None = None
 
 
 def worker_main(spec: WorkerSpec, conn: Pipe, events: Queue, cancel: MpEvent) -> None:
@@ -105,10 +117,16 @@ def run_host(
 ) -> None:
     """One host's whole session: connect, run, report. Never raises."""
 
+    sent = {STDOUT: 0, STDERR: 0}
+
     def sink(stream: str, data: bytes) -> None:
+        if spec.forward_limit is not None:
+            data = data[: max(0, spec.forward_limit - sent[stream])]
+            sent[stream] += len(data)
         if credit is not None:
             credit.spend(len(data))
-        events.put(Output(host.name, stream, data))
+        for event in output_events(host.name, stream, data):
+            events.put(event)
 
     started = time.monotonic()
     events.put(HostStarted(host.name, pid))
