@@ -204,10 +204,14 @@ def test_a_host_that_stops_answering_is_noticed_by_keepalive(tmp_path: Path) -> 
 def test_low_open_file_limit_caps_forks_with_a_warning(
     sshd_fleet: SshdFleet, tmp_path: Path
 ) -> None:
-    inv = sshd_fleet.write_inventory(tmp_path / "inv.yaml", sshd_fleet.hosts[:50])
+    # 500 hosts: the fleet's 50 daemons, each under ten names.
+    aliases = {
+        f"{h.name}-{k}": (h.address, h.port) for h in sshd_fleet.hosts[:50] for k in range(1, 10)
+    }
+    inv = sshd_fleet.write_inventory(tmp_path / "inv.yaml", sshd_fleet.hosts[:50], extra=aliases)
 
     def low_limit() -> None:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (128, 128))
+        resource.setrlimit(resource.RLIMIT_NOFILE, (256, 256))
 
     r = subprocess.run(
         [
@@ -232,8 +236,9 @@ def test_low_open_file_limit_caps_forks_with_a_warning(
         check=False,
     )
     assert r.returncode == 0, r.stderr
-    assert len(json_results(r.stdout)) == 50
+    res = json_results(r.stdout)
+    assert len(res) == 500 and {o["status"] for o in res.values()} == {"ok"}
     assert (
-        "open-file limit 128 (ulimit -n) is too low for --forks 500: running 32 hosts at a time instead"
+        "open-file limit 256 (ulimit -n) is too low for --forks 500: running 96 hosts at a time instead"
         in r.stderr
     )
