@@ -54,6 +54,11 @@ class Node:
         """A ConfigError pointing at this node."""
         return ConfigError(message, path=self.path, line=self.line)
 
+    @property
+    def kind(self) -> str:
+        """What the node is, for messages: ``a mapping``, ``a list``, ``empty``, ``the scalar 'x'``."""
+        return _kind(self.node)
+
     def is_null(self) -> bool:
         return isinstance(self.node, yaml.ScalarNode) and self.node.tag == "tag:yaml.org,2002:null"
 
