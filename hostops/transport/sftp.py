@@ -77,9 +77,10 @@ _NEW_FILE_MODE = 0o644  # a new file installed as root without a mode
 class TransferResult:
     """What an upload or download did.
 
-    ``files``: paths written (remote for an upload, local for a download), or
-    whose mode was changed. ``unchanged``: already identical, so not written
-    (for a download: transferred, but the local copy was already the same).
+    ``files``: paths whose content (or, for an upload, mode) changed: remote
+    paths for an upload, local ones for a download. ``unchanged``: those
+    already identical (an upload does not write them; a download transfers
+    them, then finds the local copy was the same).
     ``skipped``: not transferred at all (links to directories, special files).
     """
 
@@ -417,7 +418,7 @@ class SftpSession:
         return TransferResult(
             changed=bool(written),
             bytes=received,
-            files=tuple(written + unchanged),
+            files=tuple(written),
             unchanged=tuple(unchanged),
             skipped=tuple(skipped),
         )

@@ -317,8 +317,9 @@ def test_downloads_go_to_a_directory_per_host(connect: Connect, tmp_path: Path) 
         assert local.read_text() == "boot\n"
         tree = session.download(str(logs), str(out), name)
         base = Path(download_path(str(out), name, str(logs)))
-        assert sorted(tree.files) == [str(base / "app" / "app.log"), str(base / "syslog")]
+        assert tree.files == (str(base / "app" / "app.log"),)
         assert tree.unchanged == (str(base / "syslog"),)  # already downloaded, same content
+        assert tree.bytes == len("started\nboot\n")
         assert tree.skipped == (str(logs / "current"),)
         assert (base / "app" / "app.log").read_text() == "started\n"
     assert (out / "web01").is_dir() and (out / "web02").is_dir()
