@@ -141,9 +141,10 @@ def _task(
     def planned(would: Would, action: str, note: str | None = None) -> PlannedTask:
         return PlannedTask(number, task.title, would, action, note)
 
-    waiting = sorted({n for e in task.when for n in template.expression_names(e)} & unknown)
+    waiting = sorted({n for e in task.when for n in template.expression_names(e).read} & unknown)
     reads = sorted(
-        {n for _, source in task_templates(task) for n in template.template_names(source)} & unknown
+        {n for _, source in task_templates(task) for n in template.template_names(source).read}
+        & unknown
     )
     try:
         if waiting:

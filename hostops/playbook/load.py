@@ -45,6 +45,8 @@ PUT_KEYS = ("src", "dest", "mode")
 GET_KEYS = ("src", "dest")
 # Names every host has (as in Ansible); no playbook variable may take them.
 MAGIC_VARS = ("inventory_hostname", "group_names")
+# Options that mean something for some actions only.
+_ONLY_FOR = {"env": ("run", "script"), "cwd": ("run", "script"), "sudo": ("run", "script", "put")}
 DEFAULT_RETRIES = 3  # when `until` is given without `retries`, as Ansible does
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
@@ -171,9 +173,11 @@ def _task(node: Node, number: int, play: str) -> Task:
     if len(kinds) > 1:
         raise body[kinds[1]].error(f"{what} has both {kinds[0]} and {kinds[1]}: one per task")
     kind = kinds[0]
-    for key in ("env", "cwd"):
-        if key in body and kind not in ("run", "script"):
-            raise body[key].error(f"{what}: {key} applies to run and script tasks, not {kind}")
+    for key, allowed in _ONLY_FOR.items():
+        if key in body and kind not in allowed:
+            raise body[key].error(
+                f"{what}: {key} applies to {', '.join(allowed)} tasks, not {kind}"
+            )
     until = _expressions(body["until"], f"{what}: until") if "until" in body else ()
     if "retries" in body:
         retries = _number(body["retries"], f"{what}: retries", integer=True)

@@ -188,10 +188,10 @@ def task_templates(task: Task) -> Iterator[tuple[str, str]]:
 def _uses(task: Task) -> list[tuple[str, frozenset[str], frozenset[str]]]:
     """(field, names it reads, names defined for it beyond the host's context)."""
     own = frozenset({RESULT, *([task.register] if task.register else [])})
-    out = [(f, template.template_names(s), frozenset()) for f, s in task_templates(task)]
-    out += [("when", template.expression_names(e), frozenset()) for e in task.when]
-    out += [("until", template.expression_names(e), own) for e in task.until]
-    out += [("changed_when", template.expression_names(e), own) for e in task.changed_when]
+    out = [(f, template.template_names(s).required, frozenset()) for f, s in task_templates(task)]
+    out += [("when", template.expression_names(e).required, frozenset()) for e in task.when]
+    out += [("until", template.expression_names(e).required, own) for e in task.until]
+    out += [("changed_when", template.expression_names(e).required, own) for e in task.changed_when]
     return out
 
 
@@ -246,7 +246,7 @@ def _check_local_files(
         checked: set[str] = set()
         for host in hosts:
             context = variables[host.name]
-            if not template.template_names(source) <= context.keys():
+            if not template.template_names(source).required <= context.keys():
                 break
             try:
                 path = local_path(playbook, task, template.render(source, context))

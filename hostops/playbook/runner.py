@@ -147,10 +147,12 @@ class _Run:
                 return _Stop("interrupted", interrupted=True)
             active = [h for h in active if h.name not in self.dropped]
             if failures > limit:
-                allowed = plan.play.max_fail if plan.play.max_fail is not None else "all but one"
+                title, max_fail = plan.play.title, plan.play.max_fail
+                if max_fail is None:
+                    return _Stop(f"play {title!r}: every host of batch {number} failed")
                 return _Stop(
-                    f"play {plan.play.title!r}: {failures} of {len(batch)} hosts failed in "
-                    f"batch {number} (max_fail {allowed}: at most {limit})"
+                    f"play {title!r}: {failures} of {len(batch)} hosts failed in "
+                    f"batch {number} (max_fail {max_fail}: at most {limit})"
                 )
         return None
 
@@ -250,7 +252,7 @@ class _Task:
                     o.status is Status.INTERRUPTED for o in got.values()
                 ):
                     break
-                todo = [h for h, o in got.items() if self.again(h, o, contexts[h])]
+                todo = [h for h, o in got.items() if self.again(o, contexts[h])]
                 if todo:
                     self.owner.sleep(task.delay)
                     attempt += 1
@@ -271,7 +273,8 @@ class _Task:
                 self.uploaded[name] = outcome.files[0]
                 operations[name] = script.command(outcome.files[0])
             else:
-                self.fail(name, _failure(outcome), f"script upload failed: {outcome.error}")
+                why = outcome.error or "no remote path reported"
+                self.fail(name, _failure(outcome), f"script upload failed: {why}")
         return operations
 
     def cleanup(self, rendered: dict[str, Rendered]) -> None:
@@ -282,7 +285,7 @@ class _Task:
             removals[name] = script.cleanup(remote)
         self.execute(Purpose.CLEANUP, removals)  # a leftover file fails nothing
 
-    def again(self, host: str, outcome: Outcome, context: Mapping[str, Any]) -> bool:
+    def again(self, outcome: Outcome, context: Mapping[str, Any]) -> bool:
         if outcome.status not in _RETRYABLE:
             return False
         if not self.task.until:

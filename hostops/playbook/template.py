@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import shlex
 from collections.abc import Mapping
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
@@ -68,21 +69,62 @@ def check_expression(source: str) -> None:
     _expression(source)
 
 
-@lru_cache(maxsize=_CACHE)
-def template_names(source: str) -> frozenset[str]:
-    """The variables a template reads from its context (its own ``set`` and loop names excluded)."""
-    if not is_template(source):
-        return frozenset()
-    return frozenset(meta.find_undeclared_variables(_ENV.parse(source))) - _GLOBALS
+@dataclass(frozen=True)
+class Names:
+    """The variables a template or expression reads from its context (its own ``set`` and
+    loop names excluded). ``required`` leaves out those it guards somewhere with the
+    ``default`` filter or the ``defined``/``undefined`` tests: their author expects them
+    to be undefined on some hosts (``when: x is defined and x > 1``)."""
+
+    read: frozenset[str]
+    required: frozenset[str]
+
+
+_NONE = Names(frozenset(), frozenset())
+_GUARDS = frozenset({"default", "d", "defined", "undefined"})
 
 
 @lru_cache(maxsize=_CACHE)
-def expression_names(source: str) -> frozenset[str]:
-    """The variables an expression reads from its context."""
+def template_names(source: str) -> Names:
+    """The variables the template ``source`` reads."""
+    return _names(_ENV.parse(source)) if is_template(source) else _NONE
+
+
+@lru_cache(maxsize=_CACHE)
+def expression_names(source: str) -> Names:
+    """The variables the expression ``source`` reads."""
     expr = Parser(_ENV, source, state="variable").parse_expression()
     tree = nodes.Template([nodes.Output([expr])], lineno=1)
     tree.set_environment(_ENV)
-    return frozenset(meta.find_undeclared_variables(tree)) - _GLOBALS
+    return _names(tree)
+
+
+def _names(tree: nodes.Template) -> Names:
+    read = frozenset(meta.find_undeclared_variables(tree)) - _GLOBALS
+    guarded: set[str] = set()
+    _guarded(tree, False, guarded)
+    return Names(read, read - guarded)
+
+
+def _guarded(node: nodes.Node, inside: bool, out: set[str]) -> None:
+    """Collect the names a guard applies to: ``x | default(...)``, ``x.y is defined``."""
+    if isinstance(node, nodes.Name):
+        if inside:
+            out.add(node.name)
+        return
+    if isinstance(node, (nodes.Filter, nodes.Test)) and node.name in _GUARDS:
+        if node.node is not None:
+            _guarded(node.node, True, out)
+        for child in node.iter_child_nodes(exclude=("node",)):
+            _guarded(child, False, out)
+        return
+    if inside and isinstance(node, (nodes.Getattr, nodes.Getitem)):
+        _guarded(node.node, True, out)  # x.y | default: x may be undefined
+        for child in node.iter_child_nodes(exclude=("node",)):
+            _guarded(child, False, out)
+        return
+    for child in node.iter_child_nodes():
+        _guarded(child, False, out)
 
 
 def render(source: str, context: Mapping[str, Any]) -> str:

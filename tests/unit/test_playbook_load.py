@@ -181,7 +181,11 @@ def test_a_good_playbook_becomes_the_model(write_inv: Write) -> None:
         ),
         (
             "- hosts: all\n  tasks:\n    - put: {src: a, dest: b}\n      env: {A: 1}\n",
-            "4: task 1: env applies to run and script tasks, not put",
+            "4: task 1: env applies to run, script tasks, not put",
+        ),
+        (
+            "- hosts: all\n  tasks:\n    - get: {src: a, dest: b}\n      sudo: true\n",
+            "4: task 1: sudo applies to run, script, put tasks, not get",
         ),
         (
             "- hosts: all\n  tasks:\n    - put: {src: a}\n",

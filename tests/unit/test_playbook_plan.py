@@ -44,13 +44,30 @@ def test_values_are_inserted_never_rendered_again() -> None:
 
 
 def test_names_a_template_reads() -> None:
-    assert tpl.template_names("{{ a }} {% for x in b %}{{ x }}{{ c.d }}{% endfor %}") == {
-        "a",
-        "b",
-        "c",
-    }
-    assert tpl.template_names("no markup") == frozenset()
-    assert tpl.expression_names("r.rc == 0 and x in range(3)") == {"r", "x"}
+    names = tpl.template_names("{{ a }} {% for x in b %}{{ x }}{{ c.d }}{% endfor %}")
+    assert names.read == names.required == {"a", "b", "c"}
+    assert tpl.template_names("no markup").read == frozenset()
+    assert tpl.expression_names("r.rc == 0 and x in range(3)").read == {"r", "x"}
+
+
+@pytest.mark.parametrize(
+    ("source", "read", "required"),
+    [
+        ("{{ a | default('x') }}", {"a"}, set()),
+        ("{{ a.b.c | d(z) }}", {"a", "z"}, {"z"}),
+        ("{{ a[k] | default(1) }}", {"a", "k"}, {"k"}),
+        ("{{ a | default(1) }}{{ a.b }}", {"a"}, set()),  # guarded once: may be undefined
+        ("{{ a | upper | default(1) }}", {"a"}, {"a"}),  # upper() needs it defined
+        ("{% if a is defined %}{{ a }}{% endif %}", {"a"}, set()),
+    ],
+)
+def test_names_read_only_through_a_guard_may_be_undefined(
+    source: str, read: set[str], required: set[str]
+) -> None:
+    names = tpl.template_names(source)
+    assert (names.read, names.required) == (read, required)
+    assert tpl.expression_names("x is defined and x > 1").required == set()
+    assert tpl.expression_names("y > 1 and x is undefined").required == {"y"}
 
 
 @pytest.mark.parametrize(

@@ -122,7 +122,8 @@ def test_without_max_fail_only_a_whole_failed_batch_stops_the_play(tmp_path: Pat
     result = run_playbook(plan_from(tmp_path, text, FIVE), fail_on({"t": {"h1", "h3"}}))
     assert result.stopped is None and result.plays[0].tasks[0].failed == 2
     result = run_playbook(plan_from(tmp_path, text, FIVE), fail_on({"t": {"h3", "h4"}}))
-    assert result.stopped is not None and result.plays[0].not_run == ("h5",)
+    assert result.stopped == "play 'all': every host of batch 2 failed"
+    assert result.plays[0].not_run == ("h5",)
 
 
 def test_a_failed_host_drops_out_unless_errors_are_ignored(tmp_path: Path) -> None:
