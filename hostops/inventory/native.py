@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import re
 from typing import Any
 
@@ -22,7 +21,7 @@ _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 def load_native(root: Node) -> RawInventory:
     """Read a native inventory from its parsed YAML. Raises ConfigError at the first problem."""
     raw = RawInventory(root.path)
-    top = _keyed(root, "the inventory", TOP_KEYS)
+    top = root.keyed("the inventory", TOP_KEYS)
     if "defaults" in top and not top["defaults"].is_null():
         raw.defaults = _settings(top["defaults"], "defaults", _DEFAULT_KEYS)
     if "hosts" in top and not top["hosts"].is_null():
@@ -46,7 +45,7 @@ def _group(raw: RawInventory, name: str, node: Node) -> RawGroup:
     group = RawGroup(name, where=Where(node.path, node.line))
     if node.is_null():
         return group
-    body = _keyed(node, f"group {name!r}", _GROUP_KEYS)
+    body = node.keyed(f"group {name!r}", _GROUP_KEYS)
     members = body.get("hosts")
     if members is not None and not members.is_null():
         if _is_list(members):
@@ -96,31 +95,8 @@ def _merge_definition(host: RawHost, own: dict[str, Any], where: Where) -> None:
         host.settings[key] = value
 
 
-def _keyed(node: Node, what: str, allowed: tuple[str, ...]) -> dict[str, Node]:
-    """The mapping's entries by key; an unknown key is an error with a did-you-mean."""
-    out = {}
-    for key, value in node.mapping(what):
-        if key not in allowed:
-            raise _unknown(node, key, what, allowed)
-        out[key] = value
-    return out
-
-
-def _unknown(parent: Node, key: str, what: str, allowed: tuple[str, ...]) -> ConfigError:
-    line = next(
-        (k.start_mark.line + 1 for k, _ in parent.node.value if k.value == key), parent.line
-    )
-    close = difflib.get_close_matches(key, allowed, n=1)
-    hint = f"did you mean {close[0]!r}? " if close else ""
-    return ConfigError(
-        f"unknown key {key!r} in {what} ({hint}allowed: {', '.join(allowed)})",
-        path=parent.path,
-        line=line,
-    )
-
-
 def _settings(node: Node, what: str, allowed: tuple[str, ...]) -> dict[str, Any]:
-    return {key: _check(key, value, what) for key, value in _keyed(node, what, allowed).items()}
+    return {key: _check(key, value, what) for key, value in node.keyed(what, allowed).items()}
 
 
 def _group_vars(node: Node, group: str) -> dict[str, Any]:

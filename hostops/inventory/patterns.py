@@ -75,6 +75,16 @@ def select(
     return result
 
 
+def check_syntax(pattern: str) -> None:
+    """Raise :class:`PatternError` if ``pattern`` is malformed (empty, a bad range or
+    regex), without matching it: for patterns read before the inventory is (playbooks)."""
+    for _, body in _terms(pattern):
+        if body.startswith("~"):
+            _compile(body[1:], pattern)
+        elif not body.startswith("@") and ("[" in body or "]" in body):
+            _expand(body, pattern)
+
+
 def hosts_from_option(value: str) -> list[str]:
     """Expand ``-H 'web[01-05],db1'`` into host names, in order, without duplicates.
 
@@ -153,12 +163,15 @@ def _match_term(body: str, universe: _Universe, pattern: str, base_dir: str) -> 
     if body.startswith("@"):
         return _match_file(body[1:], universe, pattern, base_dir)
     if "[" in body or "]" in body:
-        try:
-            names = expand(body)
-        except RangeError as err:
-            raise PatternError(f"pattern {pattern!r}: {err}") from err
-        return set().union(*(universe.name(n) for n in names))
+        return set().union(*(universe.name(n) for n in _expand(body, pattern)))
     return universe.name(body)
+
+
+def _expand(body: str, pattern: str) -> list[str]:
+    try:
+        return expand(body)
+    except RangeError as err:
+        raise PatternError(f"pattern {pattern!r}: {err}") from err
 
 
 def _compile(regex: str, pattern: str) -> re.Pattern[str]:

@@ -6,6 +6,7 @@ the node tree instead of the constructed data so the line stays at hand.
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,6 +54,11 @@ class Node:
         """A ConfigError pointing at this node."""
         return ConfigError(message, path=self.path, line=self.line)
 
+    @property
+    def kind(self) -> str:
+        """What the node is, for messages: ``a mapping``, ``a list``, ``empty``, ``the scalar 'x'``."""
+        return _kind(self.node)
+
     def is_null(self) -> bool:
         return isinstance(self.node, yaml.ScalarNode) and self.node.tag == "tag:yaml.org,2002:null"
 
@@ -87,6 +93,25 @@ class Node:
             seen[key] = line
             pairs.append((key, Node(value_node, path, loader)))
         return pairs
+
+    def keyed(self, what: str, allowed: tuple[str, ...]) -> dict[str, Node]:
+        """The mapping's entries by key; an unknown key is an error at its line, with a
+        did-you-mean and the allowed keys."""
+        out = {}
+        for key, value in self.mapping(what):
+            if key not in allowed:
+                line = next(
+                    (k.start_mark.line + 1 for k, _ in self.node.value if k.value == key), self.line
+                )
+                close = difflib.get_close_matches(key, allowed, n=1)
+                hint = f"did you mean {close[0]!r}? " if close else ""
+                raise ConfigError(
+                    f"unknown key {key!r} in {what} ({hint}allowed: {', '.join(allowed)})",
+                    path=self.path,
+                    line=line,
+                )
+            out[key] = value
+        return out
 
 
 def _kind(node: yaml.Node) -> str:

@@ -342,6 +342,23 @@ class SshConnection:
             opts.connect_timeout,
         )
 
+    def open_sftp(self, timeout: float) -> paramiko.SFTPClient:
+        """A new SFTP session on this connection (see hostops.transport.sftp). A reply
+        slower than ``timeout``, when opening it or later, is a failure."""
+        # As in SshCommand: paramiko waits for the subsystem's answer without a limit.
+        watchdog = threading.Timer(timeout, self._transport.close)
+        watchdog.daemon = True
+        watchdog.start()
+        try:
+            chan = self._transport.open_session(timeout=timeout)
+            chan.settimeout(timeout)
+            chan.invoke_subsystem("sftp")
+            return paramiko.SFTPClient(chan)
+        except (paramiko.SSHException, EOFError, OSError) as exc:
+            raise HostFailure(Status.ERROR, f"cannot start SFTP: {_reason(exc)}") from None
+        finally:
+            watchdog.cancel()
+
     def close(self) -> None:
         self._transport.close()
         self._sock.close()

@@ -2,39 +2,20 @@
 
 from __future__ import annotations
 
-import getpass
-import os
 import pwd
 import secrets
-import subprocess
 import threading
 import time
 from pathlib import Path
 
 import pytest
+from system_users import users
 
 from hostops.testing import SshdFleet
 from hostops.testing.pytest_plugin import json_results, run_hostops, sleep_pids, wait_for
 
-TEST_USER = "hostops-test"
 
-
-def _users() -> list[str]:
-    """Root and an ordinary user when we are root; otherwise ourselves (an ordinary user)."""
-    if os.geteuid() != 0:
-        return [getpass.getuser()]
-    try:
-        pwd.getpwnam(TEST_USER)
-    except KeyError:
-        # Password '*': no password login, but not "locked" (sshd refuses locked accounts).
-        subprocess.run(
-            ["useradd", "--create-home", "--shell", "/bin/bash", "--password", "*", TEST_USER],
-            check=True,
-        )
-    return ["root", TEST_USER]
-
-
-@pytest.mark.parametrize("user", _users())
+@pytest.mark.parametrize("user", users())
 def test_timeout_kills_command_and_its_children(
     sshd_fleet: SshdFleet, tmp_path: Path, user: str
 ) -> None:

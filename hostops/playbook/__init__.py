@@ -1,0 +1,69 @@
+"""Playbooks: plays of tasks run on hosts in batches, as a library.
+
+::
+
+    playbook = load_playbook("site.yaml")           # ConfigError FILE:LINE on any problem
+    plan = prepare(playbook, hosts, limit=None)     # hosts, batches, variables checked per host
+    report = check(plan)                            # what would run, running nothing
+    result = run_playbook(plan, executor)           # an Executor reaches the hosts
+
+``load`` reads and checks the file, ``plan`` binds it to an inventory,
+``runner`` carries out the rules of a rollout over an :class:`Executor`
+(see ``executor`` for the contract), ``check`` is check mode. Templates are
+Jinja2 in a sandbox (``template``).
+"""
+
+from __future__ import annotations
+
+from hostops.playbook.check import CheckReport, HostCheck, PlannedTask, PlayCheck, Would, check
+from hostops.playbook.executor import (
+    Command,
+    Download,
+    Executor,
+    Operation,
+    Outcome,
+    Purpose,
+    Step,
+    Upload,
+)
+from hostops.playbook.load import load_playbook
+from hostops.playbook.model import Count, Get, Play, Playbook, Put, Run, Script, Task
+from hostops.playbook.plan import PlaybookPlan, PlayPlan, batches, fail_limit, prepare
+from hostops.playbook.results import PlaybookResult, PlayResult, TaskHostResult, TaskResult
+from hostops.playbook.runner import run_playbook
+
+__all__ = [
+    "CheckReport",
+    "Command",
+    "Count",
+    "Download",
+    "Executor",
+    "Get",
+    "HostCheck",
+    "Operation",
+    "Outcome",
+    "PlannedTask",
+    "Play",
+    "PlayCheck",
+    "PlayPlan",
+    "PlayResult",
+    "Playbook",
+    "PlaybookPlan",
+    "PlaybookResult",
+    "Purpose",
+    "Put",
+    "Run",
+    "Script",
+    "Step",
+    "Task",
+    "TaskHostResult",
+    "TaskResult",
+    "Upload",
+    "Would",
+    "batches",
+    "check",
+    "fail_limit",
+    "load_playbook",
+    "prepare",
+    "run_playbook",
+]

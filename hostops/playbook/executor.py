@@ -1,0 +1,121 @@
+"""What the playbook runner asks of whoever reaches the hosts: the executor contract.
+
+The runner decides what runs where and in which order; an :class:`Executor`
+runs one step at a time on many hosts at once, over connections it keeps
+open for the whole playbook, and reports an :class:`Outcome` per host. Every
+operation is fully rendered: the executor never sees a template.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from typing import Protocol
+
+from hostops.models import Status
+
+
+class Purpose(str, enum.Enum):
+    """Why a step runs; lets an executor show the task's own output and hide the rest."""
+
+    TASK = "task"  # the task's action itself
+    PROBE = "probe"  # creates/removes check (see probe_command)
+    UPLOAD = "upload"  # a script task's upload, before it runs
+    CLEANUP = "cleanup"  # removal of an uploaded script, after it ran
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass(frozen=True)
+class Step:
+    """Which step of the playbook an ``execute`` call is, for progress and output."""
+
+    play: str  # the play's title
+    task: str  # the task's title
+    number: int  # the task's number in its play, from 1
+    purpose: Purpose = Purpose.TASK
+    attempt: int = 1  # > 1 when retried (`retries`/`until`)
+
+
+@dataclass(frozen=True)
+class Command:
+    """Run ``command`` in the host's login shell, as ``hostops run`` does.
+
+    ``command`` is a complete POSIX shell text (``cwd`` and ``env`` of the task
+    are already in it). With ``sudo``, the executor runs all of it as root
+    (for instance ``sudo -S sh -c <quoted command>``). ``timeout`` bounds it
+    as ``--timeout`` does (the whole process group stopped).
+    """
+
+    command: str
+    sudo: bool = False
+    timeout: float | None = None
+
+
+@dataclass(frozen=True)
+class Upload:
+    """Upload the local file or directory ``src`` (an absolute path) to ``dest``.
+
+    ``dest`` relative is relative to the login user's home. A file replaces
+    ``dest`` atomically, and is not written when ``dest`` already has the same
+    content; a directory's tree is mirrored into ``dest``. With ``sudo`` the
+    files are moved into place as root. See hostops.transport.sftp.
+    """
+
+    src: str
+    dest: str
+    mode: int | None = None
+    sudo: bool = False
+    timeout: float | None = None
+
+
+@dataclass(frozen=True)
+class Download:
+    """Download the remote file or directory ``src`` into ``dest/HOST/<src>`` (``dest``
+    an absolute local directory), so hosts never collide."""
+
+    src: str
+    dest: str
+    timeout: float | None = None
+
+
+Operation = Command | Upload | Download
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How an operation ended on one host.
+
+    For a Command: its status (ok, failed, timeout, ...), exit code and output
+    (raw bytes; an executor may cap what it keeps). For an Upload or
+    Download: ``status`` ok or why not, ``changed`` when some file's content
+    differed (a file written), ``files`` the absolute paths concerned, written
+    or already up to date (remote paths for an upload, local ones for a
+    download; for an upload of one file, ``files[0]`` is its remote path).
+    """
+
+    status: Status
+    exit_code: int | None = None
+    stdout: bytes = b""
+    stderr: bytes = b""
+    error: str | None = None
+    changed: bool = False
+    files: tuple[str, ...] = ()
+    duration_s: float = 0.0
+
+
+class Executor(Protocol):
+    """Runs steps on hosts; implemented by the engine (persistent connection per host)."""
+
+    def execute(self, step: Step, operations: Mapping[str, Operation]) -> Mapping[str, Outcome]:
+        """Run ``operations[host]`` on every host named, all at once; return when every
+        one ended, with an Outcome for each. A host that cannot be reached is an
+        Outcome (``unreachable``, ...), never an exception. Hosts are named as
+        in the inventory (``Host.name`` of ``PlaybookPlan.hosts``)."""
+        ...
+
+    def finished(self, hosts: Collection[str]) -> None:
+        """Nothing more will run on ``hosts`` in this playbook: their connections may close."""
+        ...

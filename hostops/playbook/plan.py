@@ -1,0 +1,286 @@
+"""A playbook bound to an inventory: each play's hosts and batches, every host's variables,
+and every name every template uses checked for every host, before anything runs.
+
+Variables, lowest precedence first: the host's inventory ``vars``, the play's
+``vars`` (whose strings may be templates over the host's variables), the
+caller's ``extra_vars``, results registered by earlier tasks on that host; and
+``inventory_hostname`` and ``group_names``, which nothing overrides.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import shlex
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from hostops.errors import ConfigError
+from hostops.inventory.patterns import PatternError, select
+from hostops.models import Host
+from hostops.playbook import template
+from hostops.playbook.model import Count, Play, Playbook, Put, Run, Script, Task
+
+T = TypeVar("T")
+
+RESULT = "result"  # in `until` and `changed_when`: this task's own result
+
+
+@dataclass(frozen=True)
+class PlayPlan:
+    """One play bound to its hosts. ``variables[host]`` is that host's context before any
+    task registers a result."""
+
+    play: Play
+    number: int  # 1-based, in the playbook
+    hosts: tuple[Host, ...]
+    variables: Mapping[str, Mapping[str, Any]] = field(hash=False)
+
+    @property
+    def batches(self) -> list[tuple[Host, ...]]:
+        """The batches if every host stays in the play (failed hosts drop out when it runs)."""
+        return batches(self.hosts, self.play.serial)
+
+
+@dataclass(frozen=True)
+class PlaybookPlan:
+    """A checked playbook ready to run (or to show with check mode)."""
+
+    playbook: Playbook
+    plays: tuple[PlayPlan, ...]
+
+    @property
+    def hosts(self) -> tuple[Host, ...]:
+        """Every host some play runs on, in order of first appearance: those to connect to."""
+        seen: dict[str, Host] = {}
+        for play in self.plays:
+            for host in play.hosts:
+                seen.setdefault(host.name, host)
+        return tuple(seen.values())
+
+
+def batches(items: Sequence[T], serial: Count | None) -> list[tuple[T, ...]]:
+    """``items`` cut into batches of ``serial`` (a percentage of all of them, rounded down,
+    at least 1); one batch when ``serial`` is None."""
+    if not items:
+        return []
+    size = len(items) if serial is None else max(1, serial.of(len(items)))
+    return [tuple(items[i : i + size]) for i in range(0, len(items), size)]
+
+
+def fail_limit(batch_size: int, max_fail: Count | None) -> int:
+    """How many failed hosts a batch of ``batch_size`` tolerates; one more stops the play.
+
+    A percentage rounds down (10% of 5 hosts: 0). Without ``max_fail`` the play
+    stops only when every host of a batch failed.
+    """
+    if max_fail is None:
+        return batch_size - 1
+    return max_fail.of(batch_size)
+
+
+def magic_vars(host: Host) -> dict[str, Any]:
+    """The variables hostops sets for every host."""
+    return {"inventory_hostname": host.name, "group_names": list(host.groups)}
+
+
+def prepare(
+    playbook: Playbook,
+    inventory: Sequence[Host],
+    *,
+    limit: Collection[str] | None = None,
+    extra_vars: Mapping[str, Any] | None = None,
+) -> PlaybookPlan:
+    """Bind ``playbook`` to ``inventory`` and check it for every host; raises ConfigError.
+
+    Each play's ``hosts`` pattern is matched against the whole ``inventory``
+    (a term that matches nothing is an error, as for ``--limit``), then only
+    the hosts in ``limit`` (host names, e.g. from ``--limit``) are kept; a
+    play left with no host runs on none. For every host of every play this
+    renders the play's vars, checks that every variable a task uses is
+    defined (registered names count from the task that registers them on), and
+    that the local files of ``put`` and ``script`` tasks exist.
+    """
+    extra = dict(extra_vars or {})
+    names = [h.name for h in inventory]
+    by_name = {h.name: h for h in inventory}
+    members: dict[str, list[str]] = {"all": names, "ungrouped": []}
+    for host in inventory:
+        for group in host.groups:
+            members.setdefault(group, []).append(host.name)
+        if not host.groups:
+            members["ungrouped"].append(host.name)
+    registered: dict[str, frozenset[str]] = {}  # host -> names registered by earlier plays
+    plays = []
+    for number, play in enumerate(playbook.plays, 1):
+        try:
+            selected = select(play.hosts, names, members, base_dir=playbook.base_dir)
+        except PatternError as exc:
+            raise ConfigError(
+                f"{_play(play)}: hosts: {exc}", path=playbook.path, line=play.line
+            ) from None
+        hosts = tuple(by_name[n] for n in selected if limit is None or n in limit)
+        variables = {h.name: _context(playbook, play, h, extra) for h in hosts}
+        _check_names(playbook, play, hosts, variables, registered)
+        _check_local_files(playbook, play, hosts, variables)
+        plays.append(PlayPlan(play, number, hosts, variables))
+    return PlaybookPlan(playbook, tuple(plays))
+
+
+def _play(play: Play) -> str:
+    return f"play {play.title!r}"
+
+
+def _task(play: Play, task: Task) -> str:
+    return f"{_play(play)}: task {task.title!r}"
+
+
+def _context(playbook: Playbook, play: Play, host: Host, extra: dict[str, Any]) -> dict[str, Any]:
+    magic = magic_vars(host)
+    base = {**host.vars, **extra, **magic}
+    own = {}
+    for key, value in play.vars.items():
+        if key in extra:
+            continue
+        try:
+            own[key] = _render_value(value, base)
+        except template.TemplateError as exc:
+            raise ConfigError(
+                f"{_play(play)}: vars: {key}: {exc} (host {host.name})",
+                path=playbook.path,
+                line=play.line,
+            ) from None
+    return {**host.vars, **own, **extra, **magic}
+
+
+def _render_value(value: Any, context: Mapping[str, Any]) -> Any:
+    if isinstance(value, str):
+        return template.render(value, context)
+    if isinstance(value, dict):
+        return {k: _render_value(v, context) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_render_value(v, context) for v in value]
+    return value
+
+
+def task_templates(task: Task) -> Iterator[tuple[str, str]]:
+    """(field, template source) of every templated field of ``task``."""
+    action = task.action
+    if isinstance(action, Run):
+        yield "run", action.command
+    elif isinstance(action, Script):
+        yield "script", action.text
+    else:
+        kind = task.kind
+        yield f"{kind}: src", action.src
+        yield f"{kind}: dest", action.dest
+        if isinstance(action, Put) and action.mode is not None:
+            yield "put: mode", action.mode
+    for key in ("creates", "removes", "cwd"):
+        source = getattr(task, key)
+        if source is not None:
+            yield key, source
+    for key, value in task.env:
+        yield f"env: {key}", value
+
+
+def _uses(task: Task) -> list[tuple[str, frozenset[str], frozenset[str]]]:
+    """(field, names it reads, names defined for it beyond the host's context)."""
+    own = frozenset({RESULT, *([task.register] if task.register else [])})
+    out = [(f, template.template_names(s).required, frozenset()) for f, s in task_templates(task)]
+    out += [("when", template.expression_names(e).required, frozenset()) for e in task.when]
+    out += [("until", template.expression_names(e).required, own) for e in task.until]
+    out += [("changed_when", template.expression_names(e).required, own) for e in task.changed_when]
+    return out
+
+
+def _check_names(
+    playbook: Playbook,
+    play: Play,
+    hosts: Sequence[Host],
+    variables: Mapping[str, Mapping[str, Any]],
+    registered: dict[str, frozenset[str]],
+) -> None:
+    """Every name every task reads must be defined for every host; the first task at fault
+    is reported. Hosts with the same variable names are checked once."""
+    groups: dict[tuple[frozenset[str], frozenset[str]], list[str]] = {}
+    for host in hosts:
+        known = registered.get(host.name, frozenset())
+        groups.setdefault((frozenset(variables[host.name]), known), []).append(host.name)
+    here: set[str] = set()  # registered by this play's tasks so far
+    for task in play.tasks:
+        for where, used, own in _uses(task):
+            for (defined, known), names in groups.items():
+                available = defined | known | here
+                missing = sorted(used - available - own)
+                if missing:
+                    close = difflib.get_close_matches(missing[0], sorted(available | own), n=1)
+                    hint = f" (did you mean {close[0]!r}?)" if close else ""
+                    others = f" and {len(names) - 1} other host(s)" if len(names) > 1 else ""
+                    raise ConfigError(
+                        f"{_task(play, task)}: {where}: undefined variable {missing[0]!r} "
+                        f"for host {names[0]}{others}{hint}",
+                        path=playbook.path,
+                        line=task.line,
+                    )
+        if task.register:
+            here.add(task.register)
+    for host in hosts:
+        registered[host.name] = registered.get(host.name, frozenset()) | here
+
+
+def _check_local_files(
+    playbook: Playbook,
+    play: Play,
+    hosts: Sequence[Host],
+    variables: Mapping[str, Mapping[str, Any]],
+) -> None:
+    """The local file of a put or script must exist (checked when its path does not
+    depend on a registered result, which only the run can tell)."""
+    for task in play.tasks:
+        action = task.action
+        if not isinstance(action, (Put, Script)):
+            continue
+        source = action.src if isinstance(action, Put) else action.text
+        checked: set[str] = set()
+        for host in hosts:
+            context = variables[host.name]
+            if not template.template_names(source).required <= context.keys():
+                break
+            try:
+                path = local_path(playbook, task, template.render(source, context))
+            except (template.TemplateError, ValueError) as exc:
+                raise ConfigError(
+                    f"{_task(play, task)}: {exc} (host {host.name})",
+                    path=playbook.path,
+                    line=task.line,
+                ) from None
+            if path not in checked and not os.path.exists(path):
+                raise ConfigError(
+                    f"{_task(play, task)}: no such local file or directory: {path} (host {host.name})",
+                    path=playbook.path,
+                    line=task.line,
+                )
+            checked.add(path)
+
+
+def local_path(playbook: Playbook, task: Task, rendered: str) -> str:
+    """The local file a rendered ``put`` src or ``script`` names, relative to the playbook's
+    directory; raises ValueError for a script line that is not valid shell words."""
+    if isinstance(task.action, Script):
+        rendered = script_words(rendered)[0]
+    return os.path.join(playbook.base_dir, os.path.expanduser(rendered))
+
+
+def script_words(rendered: str) -> tuple[str, str]:
+    """A rendered ``script`` line split into (local path, the rest as shell text)."""
+    try:
+        lexer = shlex.shlex(rendered, posix=True, punctuation_chars=False)
+        lexer.whitespace_split = True
+        path = lexer.get_token()
+    except ValueError as exc:
+        raise ValueError(f"script: cannot read {rendered!r}: {exc}") from None
+    if not path:
+        raise ValueError("script: no script path")
+    return path, lexer.instream.read().strip()

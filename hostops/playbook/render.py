@@ -1,0 +1,170 @@
+"""A task rendered for one host: the operations an executor runs, with every value quoted.
+
+``cwd`` and ``env`` become part of the shell text (``cd -- DIR || exit``,
+``export NAME=VALUE``, each value one shell word); ``creates``/``removes``
+become one probe command; a ``~`` at the start of a path means the home
+directory (of the login user for put/get; of the user the command runs as
+for commands).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shlex
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from hostops.playbook import template
+from hostops.playbook.executor import Command, Download, Operation, Upload
+from hostops.playbook.load import parse_mode
+from hostops.playbook.model import Get, Playbook, Put, Run, Script, Task
+from hostops.playbook.plan import local_path, script_words
+from hostops.transport.sftp import download_path
+
+# What a probe prints on stdout (with exit code 0) when the task is to be skipped.
+PROBE_CREATES = "creates"
+PROBE_REMOVES = "removes"
+
+
+@dataclass(frozen=True)
+class ScriptRun:
+    """A script task for one host: upload the local script, run it, remove it."""
+
+    upload: Upload  # to a fresh name in the login user's home, mode 0700
+    args: str  # shell text after the script's path
+    env: tuple[tuple[str, str], ...]
+    cwd: str | None
+    sudo: bool
+    timeout: float | None
+
+    def command(self, remote: str) -> Command:
+        """Run the uploaded script, found at the absolute path ``remote``."""
+        line = shlex.quote(remote) + (f" {self.args}" if self.args else "")
+        return Command(compose_command(line, self.env, self.cwd), self.sudo, self.timeout)
+
+    def cleanup(self, remote: str) -> Command:
+        return Command(f"rm -f -- {shlex.quote(remote)}", timeout=self.timeout)
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """A task for one host: ``operation``, or ``script`` for a script task; ``creates``
+    and ``removes`` rendered (see :attr:`probe`)."""
+
+    operation: Operation | None
+    script: ScriptRun | None = None
+    creates: str | None = None
+    removes: str | None = None
+
+    @property
+    def probe(self) -> str | None:
+        """The command to run first when the task has creates/removes (see probe_command)."""
+        if self.creates or self.removes:
+            return probe_command(self.creates, self.removes)
+        return None
+
+
+def render_task(playbook: Playbook, task: Task, context: Mapping[str, Any]) -> Rendered:
+    """Render ``task`` in ``context``; raises TemplateError or ValueError (a bad mode,
+    a script line that is not shell words), naming the field."""
+
+    def text(field: str, source: str) -> str:
+        try:
+            return template.render(source, context)
+        except template.TemplateError as exc:
+            raise template.TemplateError(f"{field}: {exc}") from None
+
+    env = tuple((k, text(f"env: {k}", v)) for k, v in task.env)
+    cwd = text("cwd", task.cwd) if task.cwd is not None else None
+    creates = text("creates", task.creates) if task.creates is not None else None
+    removes = text("removes", task.removes) if task.removes is not None else None
+    action = task.action
+    if isinstance(action, Run):
+        command = compose_command(text("run", action.command), env, cwd)
+        return Rendered(Command(command, task.sudo, task.timeout), None, creates, removes)
+    if isinstance(action, Script):
+        line = text("script", action.text)
+        local = local_path(playbook, task, line)
+        args = script_words(line)[1]
+        name = f".hostops-{secrets.token_hex(8)}-{os.path.basename(local)}"
+        upload = Upload(local, name, 0o700, timeout=task.timeout)
+        script = ScriptRun(upload, args, env, cwd, task.sudo, task.timeout)
+        return Rendered(None, script, creates, removes)
+    src = text(f"{task.kind}: src", action.src)
+    dest = text(f"{task.kind}: dest", action.dest)
+    if isinstance(action, Get):
+        local_dir = os.path.join(playbook.base_dir, os.path.expanduser(dest))
+        return Rendered(Download(remote_path(src), local_dir, task.timeout), None, creates, removes)
+    assert isinstance(action, Put)
+    mode = None
+    if action.mode is not None:
+        try:
+            mode = parse_mode(text("put: mode", action.mode))
+        except ValueError as exc:
+            raise ValueError(f"put: mode: {exc}") from None
+    upload = Upload(
+        local_path(playbook, task, src), remote_path(dest), mode, task.sudo, task.timeout
+    )
+    return Rendered(upload, None, creates, removes)
+
+
+def compose_command(command: str, env: tuple[tuple[str, str], ...], cwd: str | None) -> str:
+    """``command`` preceded by a change of directory and exports, each value one shell word.
+
+    On separate lines, so that a failing ``cd`` stops everything
+    (``cd X && a; b`` would still run ``b``).
+    """
+    lines = []
+    if cwd:
+        lines.append(f"cd -- {shell_path(cwd)} || exit")
+    if env:
+        lines.append("export " + " ".join(f"{k}={shlex.quote(v)}" for k, v in env))
+    lines.append(command)
+    return "\n".join(lines)
+
+
+def probe_command(creates: str | None, removes: str | None) -> str:
+    """A command that exits 0 printing PROBE_CREATES when ``creates`` exists, or
+    PROBE_REMOVES when ``removes`` does not: the task is then skipped. Exit 1: run it."""
+    lines = []
+    if creates:
+        lines.append(f"test -e {shell_path(creates)} && {{ echo {PROBE_CREATES}; exit 0; }}")
+    if removes:
+        lines.append(f"test -e {shell_path(removes)} || {{ echo {PROBE_REMOVES}; exit 0; }}")
+    lines.append("exit 1")
+    return "\n".join(lines)
+
+
+def shell_path(path: str) -> str:
+    """``path`` as one shell word, a leading ``~`` still meaning the home directory."""
+    if path == "~":
+        return '"$HOME"'
+    if path.startswith("~/"):
+        return '"$HOME"/' + shlex.quote(path[2:])
+    return shlex.quote(path)
+
+
+def remote_path(path: str) -> str:
+    """An SFTP path: ``~/x`` is ``x`` (relative paths start in the login user's home)."""
+    if path == "~":
+        return "."
+    return path[2:] if path.startswith("~/") else path
+
+
+def describe(rendered: Rendered, host: str) -> str:
+    """What the task rendered for ``host`` would do (check mode)."""
+    op = rendered.operation
+    if rendered.script is not None:
+        script = rendered.script
+        what = f"script: upload {script.upload.src} and run it"
+        what += f" with {script.args}" if script.args else ""
+        return what + (" (sudo)" if script.sudo else "")
+    if isinstance(op, Command):
+        return f"run: {op.command}" + (" (sudo)" if op.sudo else "")
+    if isinstance(op, Upload):
+        mode = f" (mode {op.mode:04o})" if op.mode is not None else ""
+        return f"put: {op.src} -> {op.dest}{mode}" + (" (sudo)" if op.sudo else "")
+    assert isinstance(op, Download)
+    return f"get: {op.src} -> {download_path(op.dest, host, op.src)}"

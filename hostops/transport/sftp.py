@@ -1,0 +1,603 @@
+"""File transfer with one host over SFTP: atomic uploads that skip identical content,
+and downloads into a directory per host.
+
+Uploads (:meth:`SftpSession.upload`)
+
+- A file is written under a temporary name next to its destination (created
+  exclusively: never through an existing file or link), acknowledged write by
+  write, flushed to disk (OpenSSH's ``fsync@openssh.com``), given its mode, then
+  renamed over the destination (``posix-rename@openssh.com``). Readers see
+  the old file or the new one, never a part; a link at the destination is
+  replaced, not followed.
+- A destination of the same size is compared by SHA-256 computed on the host
+  (``sha256sum``, one command for all candidates): 64 hex digits cross the
+  network where reading the file back would cost its whole size. Identical
+  files are not written (their mtime stays). A host that cannot hash gets the
+  file uploaded.
+- The mode: the one asked for, else the replaced file's, else the server's
+  default for new files.
+- A directory is mirrored into the destination directory, created as needed;
+  symbolic links to directories and special files are skipped (reported).
+- With ``as_root`` (sudo): files go to a private staging directory (mode 0700)
+  as the login user, then one command run through ``as_root`` installs each
+  next to its destination (keeping the replaced file's owner and mode unless
+  a mode is given; new files root's, 0644) and renames it over it, see
+  :func:`root_install_command`. How ``as_root`` reaches root (sudo, its
+  password) is the caller's business.
+
+Downloads (:meth:`SftpSession.download`) go to ``LOCAL_DIR/HOST/<remote path>``
+(:func:`download_path`); names a host sends that could leave that directory
+(``..``, ``/``) are refused, and remote links are not followed inside a
+directory. Local files are replaced atomically too.
+
+Failures are HostFailure: ``failed`` with "no such file or directory",
+"permission denied", ...; ``timeout`` when the host stops answering;
+``error`` when the connection is lost.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import hashlib
+import os
+import posixpath
+import secrets
+import shlex
+import stat
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import BinaryIO, Protocol
+
+import paramiko
+from paramiko.sftp import CMD_EXTENDED
+
+from hostops.events import STDOUT
+from hostops.models import Status
+from hostops.transport.base import ExecOutcome, HostFailure, RunningCommand, drive
+
+_CHUNK = 32768  # paramiko's largest SFTP write
+_PREFETCH = 64  # concurrent reads: OpenSSH's sftp-server serves at most 64
+_HASH_BATCH = 16384  # characters of quoted paths per hashing command
+_TMP_SUFFIX = ".hostops-tmp"
+_REASONS = {
+    errno.ENOENT: "no such file or directory",
+    errno.EACCES: "permission denied",
+    errno.EPERM: "operation not permitted",
+    errno.ENOTDIR: "not a directory",
+    errno.EISDIR: "is a directory",
+    errno.ENOSPC: "no space left on device",
+    errno.EEXIST: "already exists",
+}
+_NEW_FILE_MODE = 0o644  # a new file installed as root without a mode
+
+
+@dataclass(frozen=True)
+class TransferResult:
+    """What an upload or download did.
+
+    ``files``: paths whose content (or, for an upload, mode) changed: remote
+    paths for an upload, local ones for a download. ``unchanged``: those
+    already identical (an upload does not write them; a download transfers
+    them, then finds the local copy was the same).
+    ``skipped``: not transferred at all (links to directories, special files).
+    """
+
+    changed: bool
+    bytes: int  # bytes sent or received
+    files: tuple[str, ...] = ()
+    unchanged: tuple[str, ...] = ()
+    skipped: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class CommandOutput:
+    """A command's end and output."""
+
+    outcome: ExecOutcome
+    stdout: bytes
+    stderr: bytes
+
+
+RootRunner = Callable[[str], CommandOutput]  # runs a shell command as root (e.g. through sudo)
+
+
+class SftpConnection(Protocol):
+    """What a transfer needs from a connection (SshConnection has both)."""
+
+    def open_sftp(self, timeout: float) -> paramiko.SFTPClient: ...
+
+    def start(self, command: str) -> RunningCommand: ...
+
+
+def download_path(local_dir: str, host: str, remote: str) -> str:
+    """Where ``remote`` from ``host`` is downloaded: ``local_dir/host/<remote path>``
+    (``/etc/hosts`` -> ``local_dir/web01/etc/hosts``; a relative path stays relative).
+    Raises ValueError for a host name or path that would leave ``local_dir/host``."""
+    if not host or host in (".", "..") or "/" in host or "\0" in host:
+        raise ValueError(f"host name {host!r} cannot name a directory")
+    relative = posixpath.normpath(remote).lstrip("/")
+    if relative == ".." or relative.startswith("../"):
+        raise ValueError(f"{remote}: leads outside the host's directory")
+    parts = [local_dir, host] + ([] if relative == "." else relative.split("/"))
+    return os.path.join(*parts)
+
+
+def root_install_command(
+    items: Sequence[tuple[str, str, int | None]],
+    directories: Sequence[str] = (),
+    modes: Sequence[tuple[str, int]] = (),
+) -> str:
+    """The shell script that puts staged files in place, to be run as root.
+
+    ``items`` are (staged file, destination, mode or None). Each is copied next
+    to its destination with ``install`` (owner and mode: the replaced file's,
+    or root's and 0644 for a new one; ``mode`` wins when given), then renamed
+    over it, so the switch is atomic. ``directories`` are created first
+    (``mkdir -p``); ``modes`` are (path, mode) to chmod (identical files whose
+    mode differs). Needs GNU or busybox ``stat -c``; stops at the first error.
+    """
+    q = shlex.quote
+    lines = [
+        "set -e",
+        "hostops_install() {",
+        '  if [ -e "$2" ]; then m=$(stat -c %a -- "$2"); o=$(stat -c %u:%g -- "$2")',
+        f"  else m={_NEW_FILE_MODE:o}; o=0:0; fi",
+        '  if [ -n "$4" ]; then m=$4; fi',
+        '  install -m "$m" -o "${o%:*}" -g "${o#*:}" -- "$1" "$3"',
+        '  mv -f -- "$3" "$2"',
+        "}",
+    ]
+    lines += [f"mkdir -p -- {q(d)}" for d in directories]
+    for staged, dest, mode in items:
+        wanted = f"{mode:04o}" if mode is not None else ""
+        lines.append(f"hostops_install {q(staged)} {q(dest)} {q(_temp_name(dest))} {q(wanted)}")
+    lines += [f"chmod {mode:04o} -- {q(path)}" for path, mode in modes]
+    return "\n".join(lines)
+
+
+def hash_command(paths: Sequence[str]) -> str:
+    """A command printing one line per path, in order: its SHA-256 in hex (``sha256sum``,
+    else ``shasum -a 256``), or ``-`` when it cannot be read or hashed."""
+    quoted = " ".join(shlex.quote(p) for p in paths)
+    return (
+        f'for f in {quoted}; do {{ sha256sum || shasum -a 256; }} 2>/dev/null <"$f" || echo -; done'
+    )
+
+
+class SftpSession:
+    """File transfers with one host over one SFTP session, opened on first use.
+
+    ``timeout``: longest wait for any one SFTP reply. Not thread-safe: one
+    session per host, used by the thread that owns the host.
+    """
+
+    def __init__(self, conn: SftpConnection, *, timeout: float = 30.0) -> None:
+        self._conn = conn
+        self._timeout = timeout
+        self._client: paramiko.SFTPClient | None = None
+        self._home: str | None = None
+
+    @property
+    def _sftp(self) -> paramiko.SFTPClient:
+        if self._client is None:
+            self._client = self._conn.open_sftp(self._timeout)
+        return self._client
+
+    def close(self) -> None:
+        """Close the SFTP session (the connection stays open)."""
+        if self._client is not None:
+            client, self._client = self._client, None
+            with contextlib.suppress(OSError, EOFError, paramiko.SSHException):
+                client.close()
+
+    def run(self, command: str) -> CommandOutput:
+        """Run ``command`` as the login user; its output is collected (keep it small)."""
+        out: list[bytes] = []
+        err: list[bytes] = []
+
+        def sink(stream: str, data: bytes) -> None:
+            (out if stream == STDOUT else err).append(data)
+
+        outcome = drive(self._conn.start(command), sink, timeout=None, cancel=None, grace_s=2.0)
+        return CommandOutput(outcome, b"".join(out), b"".join(err))
+
+    def absolute(self, path: str) -> str:
+        """``path`` made absolute: relative paths start in the login user's home."""
+        if path.startswith("/"):
+            return posixpath.normpath(path)
+        if self._home is None:
+            with self._failures("home directory"):
+                self._home = self._sftp.normalize(".")
+        return posixpath.normpath(posixpath.join(self._home, path))
+
+    # -- uploads ------------------------------------------------------------------
+    def upload(
+        self,
+        local: str,
+        remote: str,
+        *,
+        mode: int | None = None,
+        as_root: RootRunner | None = None,
+    ) -> TransferResult:
+        """Upload the local file or directory ``local`` to ``remote`` (see the module
+        docstring). A file goes into ``remote`` if that is a directory or ends with
+        ``/``. Raises HostFailure."""
+        src = os.path.abspath(os.path.expanduser(local))
+        if not os.path.exists(src):
+            raise HostFailure(Status.FAILED, f"local {local}: no such file or directory")
+        dest = self.absolute(remote)
+        if os.path.isdir(src):
+            directories, pairs, skipped = _local_tree(src, dest)
+            listings = {d: self._listing(d) for d in directories}
+            current = {
+                d: (listings[posixpath.dirname(d)] or {}).get(posixpath.basename(d))
+                for _, d in pairs
+            }
+            create = [d for d in directories if listings[d] is None]
+        else:
+            attrs = self._stat(dest)
+            if remote.endswith("/") or (attrs is not None and stat.S_ISDIR(attrs.st_mode or 0)):
+                dest = posixpath.join(dest, os.path.basename(src))
+                attrs = self._stat(dest)
+            pairs, skipped, create = [(src, dest)], [], []
+            current = {dest: attrs}
+        same = self._identical(pairs, current, as_root)
+        todo = [(s, d) for s, d in pairs if d not in same]
+        chmods = [
+            (d, mode)
+            for d in same
+            if mode is not None and stat.S_IMODE(current[d].st_mode or 0) != mode  # type: ignore[union-attr]
+        ]
+        if as_root is None:
+            sent = self._write_direct(create, todo, current, mode, chmods)
+        else:
+            sent = self._write_as_root(create, todo, mode, chmods, as_root)
+        written = tuple(d for _, d in todo) + tuple(d for d, _ in chmods)
+        return TransferResult(
+            changed=bool(written),
+            bytes=sent,
+            files=written,
+            unchanged=tuple(d for _, d in pairs if d in same and d not in dict(chmods)),
+            skipped=tuple(skipped),
+        )
+
+    def _stat(self, path: str) -> paramiko.SFTPAttributes | None:
+        """The attributes of ``path`` (links followed), None if it does not exist."""
+        try:
+            return self._sftp.stat(path)
+        except OSError as exc:
+            if exc.errno == errno.ENOENT:
+                return None
+            raise self._failure(exc, f"remote {path}") from None
+        except (EOFError, paramiko.SSHException) as exc:
+            raise self._failure(exc, f"remote {path}") from None
+
+    def _listing(self, directory: str) -> dict[str, paramiko.SFTPAttributes] | None:
+        """The entries of a remote directory by name, None if it does not exist."""
+        try:
+            return {a.filename: a for a in self._sftp.listdir_attr(directory)}
+        except OSError as exc:
+            if exc.errno == errno.ENOENT:
+                return None
+            raise self._failure(exc, f"remote {directory}") from None
+        except (EOFError, paramiko.SSHException) as exc:
+            raise self._failure(exc, f"remote {directory}") from None
+
+    def _identical(
+        self,
+        pairs: Sequence[tuple[str, str]],
+        current: dict[str, paramiko.SFTPAttributes | None],
+        as_root: RootRunner | None,
+    ) -> set[str]:
+        """Destinations that already hold their source's content: same size, then same
+        SHA-256 computed on the host (as root with ``as_root``: it may read what we cannot)."""
+        candidates = []
+        for src, dest in pairs:
+            attrs = current[dest]
+            if (
+                attrs is not None
+                and stat.S_ISREG(attrs.st_mode or 0)
+                and attrs.st_size == os.path.getsize(src)
+            ):
+                candidates.append((src, dest))
+        same: set[str] = set()
+        for batch in _batches(candidates):
+            command = hash_command([d for _, d in batch])
+            output = (as_root or self.run)(command)
+            digests = output.stdout.decode("ascii", "replace").splitlines()
+            if output.outcome.status is not Status.OK or len(digests) != len(batch):
+                continue  # cannot tell: upload them
+            for (src, dest), line in zip(batch, digests, strict=True):
+                if line.split(" ", 1)[0] == _local_sha256(src):
+                    same.add(dest)
+        return same
+
+    def _write_direct(
+        self,
+        create: Sequence[str],
+        todo: Sequence[tuple[str, str]],
+        current: dict[str, paramiko.SFTPAttributes | None],
+        mode: int | None,
+        chmods: Sequence[tuple[str, int]],
+    ) -> int:
+        for directory in create:
+            with self._failures(f"create remote directory {directory}"):
+                self._sftp.mkdir(directory)
+        sent = 0
+        for src, dest in todo:
+            attrs = current.get(dest)
+            keep = stat.S_IMODE(attrs.st_mode) if attrs is not None and attrs.st_mode else None
+            sent += self._put_file(src, dest, mode if mode is not None else keep)
+        for path, wanted in chmods:
+            with self._failures(f"chmod remote {path}"):
+                self._sftp.chmod(path, wanted)
+        return sent
+
+    def _put_file(self, src: str, dest: str, mode: int | None) -> int:
+        """Write ``src`` to a fresh temporary file next to ``dest``, then rename it over."""
+        tmp = _temp_name(dest)
+        sftp = self._sftp
+        try:
+            with self._failures(f"upload to {dest}"):
+                size = 0
+                with sftp.open(tmp, "wx") as remote_file, _open_local(src) as local_file:
+                    remote_file.set_pipelined(True)
+                    while chunk := local_file.read(_CHUNK):
+                        remote_file.write(chunk)
+                        size += len(chunk)
+                    remote_file.flush()
+                    _settle(remote_file)
+                if mode is not None:
+                    sftp.chmod(tmp, mode)
+                sftp.posix_rename(tmp, dest)
+        except BaseException:
+            if self._client is not None:  # still usable: leave nothing behind
+                with contextlib.suppress(OSError, EOFError, paramiko.SSHException):
+                    sftp.remove(tmp)
+            raise
+        return size
+
+    def _write_as_root(
+        self,
+        create: Sequence[str],
+        todo: Sequence[tuple[str, str]],
+        mode: int | None,
+        chmods: Sequence[tuple[str, int]],
+        as_root: RootRunner,
+    ) -> int:
+        if not (create or todo or chmods):
+            return 0
+        staging = f"/tmp/.hostops-{secrets.token_hex(8)}" if todo else None
+        try:
+            items = []
+            sent = 0
+            if staging is not None:
+                with self._failures(f"create staging directory {staging}"):
+                    self._sftp.mkdir(staging, 0o700)  # fails if it exists: nobody else's
+            for number, (src, dest) in enumerate(todo):
+                staged = f"{staging}/{number}"
+                sent += self._put_file(src, staged, 0o600)
+                items.append((staged, dest, mode))
+            result = as_root(root_install_command(items, create, chmods))
+            if result.outcome.status is not Status.OK:
+                said = result.stderr.decode("utf-8", "replace").strip().splitlines()
+                why = said[-1] if said else result.outcome.error or "failed"
+                raise HostFailure(result.outcome.status, f"installing as root: {why}")
+            return sent
+        finally:
+            if staging is not None and self._client is not None:
+                with contextlib.suppress(HostFailure):
+                    self.run(f"rm -rf -- {shlex.quote(staging)}")
+
+    # -- downloads ----------------------------------------------------------------
+    def download(self, remote: str, local_dir: str, host: str) -> TransferResult:
+        """Download the remote file or directory ``remote`` into
+        ``local_dir/host/<remote>`` (see :func:`download_path`). Raises HostFailure."""
+        try:
+            target = download_path(os.path.abspath(local_dir), host, remote)
+        except ValueError as exc:
+            raise HostFailure(Status.FAILED, str(exc)) from None
+        src = self.absolute(remote)
+        attrs = self._stat(src)
+        if attrs is None:
+            raise HostFailure(Status.FAILED, f"remote {remote}: no such file or directory")
+        if stat.S_ISDIR(attrs.st_mode or 0):
+            files, skipped = self._remote_tree(src, target)
+        elif stat.S_ISREG(attrs.st_mode or 0):
+            files, skipped = [(src, target, attrs)], []
+        else:
+            raise HostFailure(Status.FAILED, f"remote {remote}: not a regular file or directory")
+        written, unchanged = [], []
+        received = 0
+        for path, local, file_attrs in files:
+            size, changed = self._get_file(path, local, file_attrs.st_size or 0)
+            received += size
+            (written if changed else unchanged).append(local)
+        return TransferResult(
+            changed=bool(written),
+            bytes=received,
+            files=tuple(written),
+            unchanged=tuple(unchanged),
+            skipped=tuple(skipped),
+        )
+
+    def _remote_tree(
+        self, root: str, local_root: str
+    ) -> tuple[list[tuple[str, str, paramiko.SFTPAttributes]], list[str]]:
+        """Regular files under ``root`` with their local paths; what was skipped. Empty
+        directories are created locally as they are found."""
+        files = []
+        skipped = []
+        stack = [(root, local_root)]
+        while stack:
+            directory, local = stack.pop()
+            _make_local_dir(local)
+            for entry in sorted((self._listing(directory) or {}).values(), key=_name):
+                name = entry.filename
+                path = posixpath.join(directory, name)
+                if name in (".", "..") or "/" in name or "\0" in name:
+                    skipped.append(path)  # a well-behaved server never sends these
+                elif stat.S_ISDIR(entry.st_mode or 0):
+                    stack.append((path, os.path.join(local, name)))
+                elif stat.S_ISREG(entry.st_mode or 0):
+                    files.append((path, os.path.join(local, name), entry))
+                else:
+                    skipped.append(path)
+        return files, skipped
+
+    def _get_file(self, path: str, local: str, size: int) -> tuple[int, bool]:
+        """Download ``path`` to ``local`` through a temporary file; (bytes, content differed)."""
+        _make_local_dir(os.path.dirname(local))
+        digest = hashlib.sha256()
+        received = 0
+        try:
+            fd, tmp = tempfile.mkstemp(
+                dir=os.path.dirname(local),
+                prefix=f".{os.path.basename(local)}.",
+                suffix=_TMP_SUFFIX,
+            )
+        except OSError as exc:
+            raise _local_failure(exc, os.path.dirname(local)) from None
+        try:
+            with (
+                os.fdopen(fd, "wb") as out,
+                self._failures(f"download {path}"),
+                self._sftp.open(path, "rb") as remote_file,
+            ):
+                remote_file.prefetch(size, _PREFETCH)
+                while chunk := remote_file.read(_CHUNK):
+                    out.write(chunk)
+                    digest.update(chunk)
+                    received += len(chunk)
+            changed = not (os.path.isfile(local) and _local_sha256(local) == digest.hexdigest())
+            os.replace(tmp, local)
+        except OSError as exc:
+            raise _local_failure(exc, local) from None
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+        return received, changed
+
+    # -- failures -----------------------------------------------------------------
+    @contextlib.contextmanager
+    def _failures(self, what: str) -> Iterator[None]:
+        """Turn what paramiko raises into a HostFailure about ``what``."""
+        try:
+            yield
+        except HostFailure:
+            raise
+        except (OSError, EOFError, paramiko.SSHException) as exc:
+            raise self._failure(exc, what) from None
+
+    def _failure(self, exc: BaseException, what: str) -> HostFailure:
+        if isinstance(exc, TimeoutError):
+            self._drop()  # replies may still come, out of step: never reuse this session
+            return HostFailure(Status.TIMEOUT, f"{what}: no SFTP reply within {self._timeout:g} s")
+        if isinstance(exc, (EOFError, paramiko.SSHException)):
+            self._drop()
+            detail = str(exc).strip() or "closed by the remote side"
+            return HostFailure(Status.ERROR, f"{what}: connection lost: {detail}")
+        reason = _REASONS.get(getattr(exc, "errno", None) or -1) or str(exc).strip() or "failed"
+        return HostFailure(Status.FAILED, f"{what}: {reason}")
+
+    def _drop(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            with contextlib.suppress(Exception):
+                client.close()
+
+
+def _name(attrs: paramiko.SFTPAttributes) -> str:
+    return attrs.filename
+
+
+def _temp_name(dest: str) -> str:
+    directory, base = posixpath.split(dest)
+    return posixpath.join(directory, f".{base}.{secrets.token_hex(4)}{_TMP_SUFFIX}")
+
+
+def _settle(remote_file: paramiko.SFTPFile) -> None:
+    """Wait for every pipelined write's answer (an error raises here: paramiko would
+    drop those still pending at close), then ask the server to fsync the file.
+
+    fsync is best effort: servers without OpenSSH's extension still get an
+    atomic rename, only not the durability across a power cut.
+    """
+    sftp = remote_file.sftp
+    while remote_file._reqs:
+        sftp._read_response(remote_file._reqs.popleft())
+    with contextlib.suppress(OSError):
+        sftp._request(CMD_EXTENDED, "fsync@openssh.com", remote_file.handle)
+
+
+def _batches(pairs: Sequence[tuple[str, str]]) -> Iterator[list[tuple[str, str]]]:
+    """Pairs in groups whose quoted paths fit one command line comfortably."""
+    batch: list[tuple[str, str]] = []
+    length = 0
+    for pair in pairs:
+        cost = len(shlex.quote(pair[1])) + 1
+        if batch and length + cost > _HASH_BATCH:
+            yield batch
+            batch, length = [], 0
+        batch.append(pair)
+        length += cost
+    if batch:
+        yield batch
+
+
+def _local_tree(src: str, dest: str) -> tuple[list[str], list[tuple[str, str]], list[str]]:
+    """(remote directories parents first, (local file, remote file) pairs, skipped local paths)."""
+    directories = []
+    pairs = []
+    skipped = []
+    for root, dirnames, filenames in os.walk(src):
+        dirnames.sort()
+        relative = os.path.relpath(root, src)
+        remote = dest if relative == "." else posixpath.join(dest, *relative.split(os.sep))
+        directories.append(remote)
+        for name in list(dirnames):
+            if os.path.islink(os.path.join(root, name)):
+                skipped.append(os.path.join(root, name))  # a link to a directory: may loop
+                dirnames.remove(name)
+        for name in sorted(filenames):
+            path = os.path.join(root, name)
+            if os.path.isfile(path):  # a link to a file is followed: its content is sent
+                pairs.append((path, posixpath.join(remote, name)))
+            else:
+                skipped.append(path)
+    return directories, pairs, skipped
+
+
+@contextlib.contextmanager
+def _open_local(path: str) -> Iterator[BinaryIO]:
+    try:
+        f = open(path, "rb")  # noqa: SIM115 -- errors must be told apart from remote ones
+    except OSError as exc:
+        raise _local_failure(exc, path) from None
+    with f:
+        yield f
+
+
+def _local_sha256(path: str) -> str:
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as f:
+            while chunk := f.read(1 << 20):
+                digest.update(chunk)
+    except OSError as exc:
+        raise _local_failure(exc, path) from None
+    return digest.hexdigest()
+
+
+def _make_local_dir(path: str) -> None:
+    try:
+        os.makedirs(path, exist_ok=True)
+    except OSError as exc:
+        raise _local_failure(exc, path) from None
+
+
+def _local_failure(exc: OSError, path: str) -> HostFailure:
+    reason = _REASONS.get(exc.errno or -1) or exc.strerror or str(exc)
+    return HostFailure(Status.FAILED, f"local {path}: {reason}")

@@ -1,0 +1,31 @@
+"""An ordinary (non-root) login for the integration tests that need one."""
+
+from __future__ import annotations
+
+import getpass
+import os
+import pwd
+import subprocess
+
+TEST_USER = "hostops-test"
+
+
+def ordinary_user() -> str:
+    """A user without root's rights: ``hostops-test`` (created if missing) when we are
+    root, otherwise ourselves."""
+    if os.geteuid() != 0:
+        return getpass.getuser()
+    try:
+        pwd.getpwnam(TEST_USER)
+    except KeyError:
+        # Password '*': no password login, but not "locked" (sshd refuses locked accounts).
+        subprocess.run(
+            ["useradd", "--create-home", "--shell", "/bin/bash", "--password", "*", TEST_USER],
+            check=True,
+        )
+    return TEST_USER
+
+
+def users() -> list[str]:
+    """Root and an ordinary user when we are root; otherwise ourselves (an ordinary user)."""
+    return ["root", ordinary_user()] if os.geteuid() == 0 else [ordinary_user()]
