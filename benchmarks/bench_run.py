@@ -446,8 +446,11 @@ def run_once(
 
 # -- the benchmark ---------------------------------------------------------------------------
 def clean_env() -> dict[str, str]:
-    """This environment without the user's SSH agent."""
-    drop = {"SSH_AUTH_SOCK", "SSH_AGENT_PID"}
+    """This environment without the user's SSH agent, and with Python writing bytecode
+    caches: a machine with PYTHONDONTWRITEBYTECODE set would make every Python tool
+    installed from source (an editable hostops) compile its modules on every start
+    (~45 ms for hostops), which no installed tool does; the warm-up run writes them."""
+    drop = {"SSH_AUTH_SOCK", "SSH_AGENT_PID", "PYTHONDONTWRITEBYTECODE"}
     return {k: v for k, v in os.environ.items() if k not in drop}
 
 
