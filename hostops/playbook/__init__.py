@@ -9,14 +9,13 @@
 
 ``load`` reads and checks the file, ``plan`` binds it to an inventory,
 ``runner`` carries out the rules of a rollout over an :class:`Executor`
-(see ``executor`` for the contract), ``check`` is check mode. Templates are
+(see hostops.operations for the contract), ``check`` is check mode. Templates are
 Jinja2 in a sandbox (``template``).
 """
 
 from __future__ import annotations
 
-from hostops.playbook.check import CheckReport, HostCheck, PlannedTask, PlayCheck, Would, check
-from hostops.playbook.executor import (
+from hostops.operations import (
     Command,
     Download,
     Executor,
@@ -26,6 +25,7 @@ from hostops.playbook.executor import (
     Step,
     Upload,
 )
+from hostops.playbook.check import CheckReport, HostCheck, PlannedTask, PlayCheck, Would, check
 from hostops.playbook.load import load_playbook
 from hostops.playbook.model import Count, Get, Play, Playbook, Put, Run, Script, Task
 from hostops.playbook.plan import PlaybookPlan, PlayPlan, batches, fail_limit, prepare

@@ -16,8 +16,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from hostops.operations import Command, Download, Operation, Upload
 from hostops.playbook import template
-from hostops.playbook.executor import Command, Download, Operation, Upload
 from hostops.playbook.load import parse_mode
 from hostops.playbook.model import Get, Playbook, Put, Run, Script, Task
 from hostops.playbook.plan import local_path, script_words

@@ -23,8 +23,8 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from hostops.models import Host, Status
+from hostops.operations import Command, Executor, Operation, Outcome, Purpose, Step
 from hostops.playbook import template
-from hostops.playbook.executor import Command, Executor, Operation, Outcome, Purpose, Step
 from hostops.playbook.model import Task
 from hostops.playbook.plan import RESULT, PlaybookPlan, PlayPlan, batches, fail_limit
 from hostops.playbook.render import PROBE_CREATES, PROBE_REMOVES, Rendered, render_task

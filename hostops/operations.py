@@ -1,4 +1,7 @@
-"""What the playbook runner asks of whoever reaches the hosts: the executor contract.
+"""Operations on one host (a command, an upload, a download) and how they ended:
+what the engine's workers carry out, for ``hostops run``, ``put``, ``get`` and
+playbooks alike, and the :class:`Executor` contract between the playbook runner
+and the engine.
 
 The runner decides what runs where and in which order; an :class:`Executor`
 runs one step at a time on many hosts at once, over connections it keeps
