@@ -204,6 +204,7 @@ class Aggregator:
             event.duration_s,
             event.error,
             event.attempts,
+            event.changed,
         )
 
     def _set_result(
@@ -215,6 +216,7 @@ class Aggregator:
         duration_s: float,
         error: str | None,
         attempts: int = 1,
+        changed: bool | None = None,
     ) -> None:
         state.result = HostResult(
             host=state.host.name,
@@ -228,6 +230,7 @@ class Aggregator:
             error=error,
             truncated=state.truncated,
             attempts=attempts,
+            changed=changed,
         )
         self._done += 1
         self._failed += status not in (Status.OK, Status.SKIPPED)
@@ -385,7 +388,14 @@ def replay(
         agg._hosts[host.name].truncated = r.truncated
         agg.handle(
             HostFinished(
-                host.name, r.status, r.exit_code, r.signal, r.duration_s, r.error, r.attempts
+                host.name,
+                r.status,
+                r.exit_code,
+                r.signal,
+                r.duration_s,
+                r.error,
+                r.attempts,
+                r.changed,
             )
         )
     agg.interrupted = interrupted

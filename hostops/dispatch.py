@@ -1,17 +1,22 @@
-"""The engine's side of handing hosts to worker processes, one at a time, over a
-private pipe per worker.
+"""The engine's side of handing jobs to worker processes, over a private pipe per worker.
+
+A job is one operation on one host (:class:`Job`). A worker runs each job in
+one of its session threads; a job whose connection is to be kept leaves the
+host's connection open in that worker, and every later job on that host goes
+to the same worker (playbooks: one connection per host for all their tasks).
 
 Why not one shared task queue: a worker killed while blocked in a shared
 ``Queue.get()`` keeps its read lock forever and every other worker blocks
 behind it. With a pipe per worker, a dying worker can only break its own pipe;
-and because the engine hears "started" and "done" for every host, it knows
-exactly which hosts a dead worker had in flight (reported ``error``) and which
+and because the engine hears "started" and "done" for every job, it knows
+exactly which jobs a dead worker had in flight (reported ``error``) and which
 it had not started (given to the other workers: never run twice).
 
-Wire protocol. Engine → worker: ``(index, host)`` (the host's place in the run,
-which keys its output flow control), or None (finish and exit).
-Worker → engine: ``("started", name)`` before a session begins,
-``("done", name)`` after it ended (a free thread again).
+Wire protocol. Engine → worker: a :class:`Job`; :class:`Release` (close these
+hosts' kept connections); or None (finish and exit).
+Worker → engine: ``("started", name)`` before a job begins, ``("done", name,
+outcome)`` after it ended (a free thread again; ``outcome`` is None unless the
+job asked for it).
 """
 
 from __future__ import annotations
@@ -24,12 +29,33 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 
-from hostops.models import Host
+from hostops.models import Host, Status
+from hostops.operations import Operation, Outcome
 
 STARTED = "started"
 DONE = "done"
 _MAX_UNACKED = 32
 _JOIN_S = 5.0
+
+
+@dataclass(frozen=True)
+class Job:
+    """One operation on one host, as a worker carries it out."""
+
+    index: int  # the host's place in the run: keys its output flow control
+    host: Host
+    op: Operation
+    keep: bool = False  # leave the connection open for the host's next job
+    final: bool = True  # its end is the host's result: the worker reports HostFinished
+    show: bool = True  # its output goes to the aggregator (views, --out-dir, record)
+    collect: bool = False  # its output comes back in the Outcome (playbooks register it)
+
+
+@dataclass(frozen=True)
+class Release:
+    """Close the kept connections of these hosts: nothing more will run on them."""
+
+    names: tuple[str, ...]
 
 
 @dataclass
@@ -39,16 +65,19 @@ class WorkerSlot:
     process: BaseProcess
     conn: Connection
     free: int  # threads with nothing to do
-    sent: dict[str, Host] = field(default_factory=dict)  # given, not yet done
-    started: set[str] = field(default_factory=set)  # every host it said it started
+    sent: dict[str, Job] = field(default_factory=dict)  # given, not yet done
+    started: set[str] = field(default_factory=set)  # hosts it said it started (final jobs)
+    queue: deque[Job] = field(default_factory=deque)  # jobs for hosts whose connection it keeps
     stopping: bool = False  # None was sent
 
 
 class Dispatcher:
-    """Hands hosts to free worker threads and keeps the account of every host.
+    """Hands jobs to free worker threads and keeps the account of every job.
 
     ``on_lost(pid, exitcode, started)`` is called when a worker dies, with every
-    host it had started (the aggregator reports those it has no result for).
+    host whose final job it had started (the aggregator reports those it has no
+    result for); a kept-connection job in flight on it ends ``error`` in
+    :attr:`outcomes`. ``spawn()`` starts a replacement worker.
     """
 
     def __init__(
@@ -58,52 +87,83 @@ class Dispatcher:
         on_lost: Callable[[int, int | None, tuple[str, ...]], None],
         spawn: Callable[[], WorkerSlot] | None = None,
     ) -> None:
-        self._order = {h.name: i for i, h in enumerate(hosts)}
-        self.pending: deque[Host] = deque(hosts)
+        self.index = {h.name: i for i, h in enumerate(hosts)}
+        self.pending: deque[Job] = deque()  # jobs any worker may take
         self.slots = slots
         self.processes = [s.process for s in slots]  # every worker ever started
+        self.owner: dict[str, WorkerSlot] = {}  # host -> the worker keeping its connection
+        self.outcomes: dict[str, Outcome | None] = {}  # ended jobs, by host
         self._on_lost = on_lost
-        # A worker that dies with hosts still to run is replaced, at most once per
+        # A worker that dies with jobs still to run is replaced, at most once per
         # original worker: a cause that kills every worker must not loop forever.
         self._spawn = spawn
         self._replacements = len(slots)
+
+    def submit(self, jobs: list[Job]) -> None:
+        """Queue jobs (at most one per host until it is done): a host whose
+        connection a worker keeps goes to that worker."""
+        for job in jobs:
+            self.outcomes.pop(job.host.name, None)
+            owner = self.owner.get(job.host.name)
+            (owner.queue if owner is not None else self.pending).append(job)
+
+    def busy(self) -> bool:
+        """Jobs queued or running."""
+        return bool(self.pending) or any(s.sent or s.queue for s in self.slots)
 
     def waitables(self) -> list[object]:
         """Everything to wait on: each worker's pipe and process sentinel."""
         return [s.conn for s in self.slots] + [s.process.sentinel for s in self.slots]
 
     def dispatch(self) -> None:
-        """Give pending hosts to free threads; once nothing is pending or in flight,
-        tell every worker to finish."""
-        for slot in self.slots:
-            # Never more than _MAX_UNACKED hosts a worker has not said "started" for: the
+        """Give queued jobs to free threads: a worker's own queue first, then the
+        shared one to the workers with the most free threads."""
+        for slot in sorted(self.slots, key=lambda s: -s.free):
+            # Never more than _MAX_UNACKED jobs a worker has not said "started" for: the
             # pipe's buffer can always hold them, so this send never blocks while the
             # worker is itself blocked sending to us (a deadlock at hundreds of threads).
             while (
                 slot.free > 0
-                and self.pending
+                and (slot.queue or self.pending)
                 and not slot.stopping
                 and len(slot.sent) - len(slot.started & slot.sent.keys()) < _MAX_UNACKED
             ):
-                host = self.pending.popleft()
-                if not self._send(slot, host):
-                    self.pending.appendleft(host)
+                source = slot.queue if slot.queue else self.pending
+                job = source.popleft()
+                if not self._send(slot, job):
+                    source.appendleft(job)
                     break
-                slot.sent[host.name] = host
+                slot.sent[job.host.name] = job
                 slot.free -= 1
-        if not self.pending and not any(s.sent for s in self.slots):
-            self.finish()
+                if job.keep:
+                    self.owner[job.host.name] = slot
+
+    def release(self, names: list[str]) -> None:
+        """Close the kept connections of ``names`` in the workers that hold them."""
+        by_slot: dict[int, list[str]] = {}
+        for name in names:
+            slot = self.owner.pop(name, None)
+            if slot is not None and slot in self.slots:
+                by_slot.setdefault(id(slot), []).append(name)
+        for slot in self.slots:
+            if id(slot) in by_slot:
+                self._send(slot, Release(tuple(by_slot[id(slot)])))
 
     def finish(self) -> None:
-        """Tell every worker to end once its current hosts are done (Ctrl-C, or all given)."""
+        """Tell every worker to end once its current jobs are done (Ctrl-C, or all given)."""
         for slot in self.slots:
             if not slot.stopping:
                 self._send(slot, None)
                 slot.stopping = True
 
-    def drop_pending(self) -> None:
-        """Ctrl-C: start nothing more (the aggregator reports those hosts interrupted)."""
+    def drop_pending(self) -> list[Job]:
+        """Ctrl-C: start nothing more. Returns the jobs that will not run."""
+        dropped = list(self.pending)
         self.pending.clear()
+        for slot in self.slots:
+            dropped += slot.queue
+            slot.queue.clear()
+        return dropped
 
     def handle(self, ready: list[object]) -> None:
         """Process what woke the engine: messages from workers, workers that ended."""
@@ -117,12 +177,16 @@ class Dispatcher:
     def _read(self, slot: WorkerSlot) -> None:
         try:
             while slot.conn.poll():
-                kind, name = slot.conn.recv()
+                kind, name, *rest = slot.conn.recv()
                 if kind == STARTED:
                     slot.started.add(name)
                 elif kind == DONE:
-                    slot.sent.pop(name, None)  # still in started: its result may not have
-                    slot.free += 1  # left the worker yet (see _ended)
+                    job = slot.sent.pop(name, None)
+                    slot.free += 1
+                    if job is not None:
+                        self.outcomes[name] = rest[0] if rest else None
+                        if not job.final:  # a final job stays in started: its result
+                            slot.started.discard(name)  # may not have left the worker yet
         except (EOFError, OSError, ValueError, TypeError, pickle.UnpicklingError):
             pass  # the worker is gone or going (a cut message): its sentinel says so
 
@@ -132,14 +196,25 @@ class Dispatcher:
         self.slots.remove(slot)
         with contextlib.suppress(OSError):
             slot.conn.close()
-        unstarted = [h for n, h in slot.sent.items() if n not in slot.started]
+        for name in [n for n, s in self.owner.items() if s is slot]:
+            del self.owner[name]  # those connections died with it
         # Never started on the dead worker: run them elsewhere, in inventory order.
-        self.pending.extend(unstarted)
-        self.pending = deque(sorted(self.pending, key=lambda h: self._order[h.name]))
+        unstarted = [j for n, j in slot.sent.items() if n not in slot.started]
+        self.pending.extend(unstarted + list(slot.queue))
+        self.pending = deque(sorted(self.pending, key=lambda j: self.index[j.host.name]))
         if slot.process.exitcode != 0:
-            # Every host it started, finished ones too: a result still in its event
-            # queue's buffer died with it. The aggregator skips hosts it has a result for.
-            started = tuple(sorted(slot.started, key=self._order.__getitem__))
+            lost = [j for n, j in slot.sent.items() if n in slot.started and not j.final]
+            for job in lost:
+                self.outcomes[job.host.name] = Outcome(Status.ERROR, error="worker died")
+            # Every host whose final job it started, finished ones too: a result still in
+            # its event queue's buffer died with it. The aggregator skips hosts it has a
+            # result for.
+            started = tuple(
+                sorted(
+                    (n for n in slot.started if n not in {j.host.name for j in lost}),
+                    key=self.index.__getitem__,
+                )
+            )
             self._on_lost(slot.process.pid or 0, slot.process.exitcode, started)
             if self.pending and self._spawn is not None and self._replacements > 0:
                 self._replacements -= 1
@@ -147,9 +222,9 @@ class Dispatcher:
                 self.slots.append(replacement)
                 self.processes.append(replacement.process)
 
-    def _send(self, slot: WorkerSlot, message: Host | None) -> bool:
+    def _send(self, slot: WorkerSlot, message: Job | Release | None) -> bool:
         try:
-            slot.conn.send(message if message is None else (self._order[message.name], message))
+            slot.conn.send(message)
         except (OSError, EOFError):
             return False  # a dead worker; its sentinel will tell
         return True

@@ -1,5 +1,6 @@
-"""The orchestration: worker processes, the task queue, the event queue, the aggregator's
-lifetime, and Ctrl-C. Usable from scripts: ``run(hosts, "uptime")`` returns a RunReport.
+"""The orchestration: worker processes, the job pipes, the event queue, the aggregator's
+lifetime, and Ctrl-C. Usable from scripts: ``run(hosts, "uptime")`` returns a RunReport;
+:class:`Engine` runs several steps over the same processes (and kept connections).
 
 Every wait here is bounded or watches process sentinels, so a dead worker or
 aggregator ends the run with an account of it instead of a hang.
@@ -14,18 +15,20 @@ import os
 import resource
 import threading
 import time
+from collections.abc import Callable
 from multiprocessing.connection import wait
 from multiprocessing.synchronize import Event as MpEvent
 from multiprocessing.synchronize import Lock
 
 from hostops.aggregator import Sinks, aggregator_main
 from hostops.console import OutputMode, ViewOptions
-from hostops.dispatch import Dispatcher, WorkerSlot
+from hostops.dispatch import Dispatcher, Job, WorkerSlot
 from hostops.errors import ConfigError, InternalError
 from hostops.events import (
     MAX_NAME,
     EndOfRun,
     EventQueue,
+    HostFinished,
     HostWarning,
     Interrupt,
     worker_died_events,
@@ -33,7 +36,8 @@ from hostops.events import (
 from hostops.flow import counters
 from hostops.inventory.ranges import fold
 from hostops.journal import RecordPath
-from hostops.models import Host, RunOptions, RunReport
+from hostops.models import Host, RunOptions, RunReport, Status
+from hostops.operations import Command, Outcome
 from hostops.worker import WorkerSpec, worker_main
 
 _POLL_S = 1.0
@@ -85,94 +89,213 @@ def run(
     :class:`InternalError` when hostops itself fails (the aggregator is lost)
     and KeyboardInterrupt only if a third Ctrl-C cuts the stop short.
     """
-    options = options or RunOptions()
-    view = view or ViewOptions()
     if not hosts:
         return RunReport(results=(), duration_s=0.0)
-    _check_supported(hosts)
-    ctx = _context()
-    options, fd_warning = _fit_fd_limit(options, len(hosts))
-    threads = plan(len(hosts), options)
-    events = EventQueue(ctx)
-    cancel = ctx.Event()
-    lock = lock or ctx.Lock()  # the one console lock: every writer to the terminal takes it
-    consumed = counters(ctx, len(hosts))
-    report_in, report_out = ctx.Pipe(duplex=False)
-    started = time.monotonic()
-    aggregator = ctx.Process(
-        target=aggregator_main,
-        args=(
-            hosts,
-            view,
-            events,
-            report_out,
-            lock,
-            started,
-            Sinks(options.max_output, record, consumed),
-        ),
-        name="hostops-aggregator",
-        daemon=True,
-    )
-    aggregator.start()
-    report_out.close()
-    everything = view.mode is OutputMode.STREAM or view.out_dir is not None
-    spec = WorkerSpec(command, options, 0, consumed, None if everything else options.max_output + 1)
+    with Engine(hosts, options, view, lock, record) as engine:
+        engine.execute([Job(i, h, Command(command)) for i, h in enumerate(hosts)])
+        return engine.close()
 
-    def start_worker(n_threads: int) -> WorkerSlot:
-        mine, theirs = ctx.Pipe()  # a private pipe per worker: see hostops.dispatch
-        process = ctx.Process(
-            target=worker_main,
-            args=(dataclasses.replace(spec, threads=n_threads), theirs, events, cancel),
-            name="hostops-worker",
+
+class Engine:
+    """The processes of one run (the aggregator and the workers) for one or more steps
+    on its hosts: :meth:`execute` carries out jobs, :meth:`close` ends the run and
+    returns the aggregator's report. Use as a context manager: leaving it stops
+    every process, whatever happened.
+
+    ``keep``: connections stay open between steps (playbooks), so the open-file
+    budget counts every host, not only those running at once.
+    """
+
+    def __init__(
+        self,
+        hosts: list[Host],
+        options: RunOptions | None = None,
+        view: ViewOptions | None = None,
+        lock: Lock | None = None,
+        record: RecordPath | None = None,
+        *,
+        keep: bool = False,
+    ) -> None:
+        _check_supported(hosts)
+        self.hosts = hosts
+        self.options = options or RunOptions()
+        self.view = view or ViewOptions()
+        self._ctx = _context()
+        self.lock = lock or self._ctx.Lock()  # the one console lock: every terminal writer
+        self._record = record
+        self._keep = keep
+        self.index = {h.name: i for i, h in enumerate(hosts)}
+        self.interrupted = False
+        self._at_once = False
+        self._deadline: float | None = None
+        self._report: RunReport | None = None
+        self._dispatcher: Dispatcher | None = None
+
+    def __enter__(self) -> Engine:
+        self._start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._shutdown()
+
+    def _start(self) -> None:
+        ctx = self._ctx
+        self.options, fd_warning = _fit_fd_limit(self.options, len(self.hosts), self._keep)
+        threads = plan(len(self.hosts), self.options)
+        self.events = EventQueue(ctx)
+        self._cancel = ctx.Event()
+        consumed = counters(ctx, len(self.hosts))
+        self._report_in, report_out = ctx.Pipe(duplex=False)
+        started = time.monotonic()
+        sinks = Sinks(self.options.max_output, self._record, consumed)
+        self._aggregator = ctx.Process(
+            target=aggregator_main,
+            args=(self.hosts, self.view, self.events, report_out, self.lock, started, sinks),
+            name="hostops-aggregator",
             daemon=True,
         )
-        process.start()
-        theirs.close()
-        return WorkerSlot(process, mine, free=n_threads)
+        self._aggregator.start()
+        report_out.close()
+        everything = self.view.mode is OutputMode.STREAM or self.view.out_dir is not None
+        forward = None if everything else self.options.max_output + 1
+        spec = WorkerSpec(self.options, 0, consumed, forward)
 
-    slots = [start_worker(n) for n in threads]
-    # Put on the queue only now: its feeder thread must not exist at fork time.
-    if fd_warning:
-        events.put(HostWarning(None, fd_warning))
+        def start_worker(n_threads: int) -> WorkerSlot:
+            mine, theirs = ctx.Pipe()  # a private pipe per worker: see hostops.dispatch
+            process = ctx.Process(
+                target=worker_main,
+                args=(
+                    dataclasses.replace(spec, threads=n_threads),
+                    theirs,
+                    self.events,
+                    self._cancel,
+                ),
+                name="hostops-worker",
+                daemon=True,
+            )
+            process.start()
+            theirs.close()
+            return WorkerSlot(process, mine, free=n_threads)
 
-    def worker_lost(pid: int, code: int | None, lost: tuple[str, ...]) -> None:
-        for event in worker_died_events(pid, code, lost):
-            events.put(event)
+        slots = [start_worker(n) for n in threads]
+        # Put on the queue only now: its feeder thread must not exist at fork time.
+        if fd_warning:
+            self.events.put(HostWarning(None, fd_warning))
 
-    dispatcher = Dispatcher(
-        hosts,
-        slots,
-        worker_lost,
-        spawn=lambda: start_worker(max(threads)),
-    )
-    report = None
-    at_once = False
-    try:
-        try:
-            _supervise(dispatcher, aggregator, deadline=None)
-        except KeyboardInterrupt:
-            cancel.set()  # workers stop their remote commands: TERM, then KILL
-            events.put(Interrupt())
-            dispatcher.drop_pending()
-            dispatcher.finish()
+        def worker_lost(pid: int, code: int | None, lost: tuple[str, ...]) -> None:
+            for event in worker_died_events(pid, code, lost):
+                self.events.put(event)
+
+        self._dispatcher = Dispatcher(
+            self.hosts, slots, worker_lost, spawn=lambda: start_worker(max(threads))
+        )
+
+    def execute(self, jobs: list[Job]) -> dict[str, Outcome | None]:
+        """Carry out ``jobs`` (at most one per host), all at once as threads allow; return
+        when every one ended, with each host's Outcome (None unless the job collects it).
+        After Ctrl-C nothing more starts: jobs end ``interrupted``."""
+        assert self._dispatcher is not None, "use Engine as a context manager"
+        d = self._dispatcher
+        if self.interrupted:
+            return {j.host.name: _NOT_STARTED for j in jobs}
+        d.submit(jobs)
+        self._wait(lambda: not d.busy())
+        outcomes: dict[str, Outcome | None] = {}
+        for job in jobs:
+            outcome = d.outcomes.pop(job.host.name, None)
+            if self.interrupted and outcome is not None and outcome.error == "worker died":
+                outcome = _STOPPED_AT_ONCE  # killed by us on a second Ctrl-C
+            outcomes[job.host.name] = outcome
+        return outcomes
+
+    def release(self, names: list[str]) -> None:
+        """Close the kept connections of ``names``: nothing more will run on them."""
+        if self._dispatcher is not None:
+            self._dispatcher.release(names)
+
+    def close(self, results: list[HostFinished] | None = None) -> RunReport:
+        """End the run: ``results`` (hosts whose result the caller decides, as a playbook
+        does) go to the aggregator, the workers finish, and its report comes back."""
+        assert self._dispatcher is not None, "use Engine as a context manager"
+        d = self._dispatcher
+        for event in results or ():
+            self.events.put(event)
+        d.finish()
+        self._wait(lambda: not d.slots)
+        self.events.put(EndOfRun())
+        self._report = _receive_report(self._report_in, self._aggregator)
+        return self._report
+
+    def interrupt(self) -> None:
+        """Ctrl-C: start nothing more; running commands are stopped (TERM, then KILL)
+        and get a grace time; the rest is reported interrupted."""
+        if self.interrupted:
+            self._at_once = True
+            return
+        self.interrupted = True
+        self._deadline = time.monotonic() + _AFTER_INTERRUPT_S
+        self._cancel.set()
+        self.events.put(Interrupt())
+        if self._dispatcher is not None:
+            for job in self._dispatcher.drop_pending():
+                self._dispatcher.outcomes[job.host.name] = _NOT_STARTED
+            self._dispatcher.finish()
+
+    def _wait(self, done: Callable[[], bool]) -> None:
+        """Dispatch and watch the processes until ``done()``. A first Ctrl-C interrupts
+        (see :meth:`interrupt`); a second stops at once, and every job is still
+        accounted for."""
+        while True:
             try:
-                _supervise(dispatcher, aggregator, deadline=time.monotonic() + _AFTER_INTERRUPT_S)
+                self._pump(done, time.monotonic() if self._at_once else self._deadline)
+                return
             except KeyboardInterrupt:
-                # A second Ctrl-C: stop now, and still account for every host.
-                at_once = True
-                _supervise(dispatcher, aggregator, deadline=time.monotonic())
-        events.put(EndOfRun())
-        report = _receive_report(report_in, aggregator)
-    finally:
-        dispatcher.finish()  # workers still waiting for hosts: none will come
-        workers = dispatcher.processes
-        _stop_workers(workers, cancel, grace_s=0.0 if at_once else _AFTER_INTERRUPT_S)
-        if report is None:  # failed or cut short: nobody will finish the aggregator's run
-            aggregator.kill()
-        aggregator.join(timeout=5)
-        clean = report is not None and all(w.exitcode == 0 for w in workers)
-        _close(events, drained=clean)
-    return report
+                self.interrupt()
+
+    def _pump(self, done: Callable[[], bool], deadline: float | None) -> None:
+        d = self._dispatcher
+        assert d is not None
+        aggregator = self._aggregator
+        while not done():
+            if not d.slots:  # every worker died, no replacement left
+                for job in d.drop_pending():
+                    d.outcomes[job.host.name] = _NO_WORKER
+                return
+            d.dispatch()
+            timeout = (
+                _POLL_S if deadline is None else max(0.0, min(_POLL_S, deadline - time.monotonic()))
+            )
+            ready = wait([*d.waitables(), aggregator.sentinel], timeout=timeout)
+            if aggregator.sentinel in ready:
+                raise InternalError(
+                    f"the aggregator process died (exit code {aggregator.exitcode}); results are lost"
+                )
+            d.handle(ready)
+            if deadline is not None and time.monotonic() >= deadline:
+                for slot in list(d.slots):
+                    slot.process.kill()
+                    slot.process.join(timeout=5)
+                d.handle([s.process.sentinel for s in d.slots if s.process.exitcode is not None])
+
+    def _shutdown(self) -> None:
+        """Whatever happened: no process of this run outlives it."""
+        d = self._dispatcher
+        if d is None:
+            return
+        d.finish()  # workers still waiting for jobs: none will come
+        workers = d.processes
+        _stop_workers(workers, self._cancel, grace_s=0.0 if self._at_once else _AFTER_INTERRUPT_S)
+        if self._report is None:  # failed or cut short: nobody will finish the aggregator's run
+            self._aggregator.kill()
+        self._aggregator.join(timeout=5)
+        clean = self._report is not None and all(w.exitcode == 0 for w in workers)
+        _close(self.events, drained=clean)
+        self._dispatcher = None
+
+
+_NOT_STARTED = Outcome(Status.INTERRUPTED, error="interrupted before it started")
+_STOPPED_AT_ONCE = Outcome(Status.INTERRUPTED, error="interrupted: stopped at once")
+_NO_WORKER = Outcome(Status.ERROR, error="not run: no worker was left to run it")
 
 
 def _close(*queues: multiprocessing.queues.Queue, drained: bool) -> None:
@@ -189,11 +312,15 @@ _FDS_PER_SESSION = 4  # socket, channel pipe pair, and one spare (the kill chann
 _FDS_RESERVED = 64  # queues, pipes, files of the processes themselves
 
 
-def _fit_fd_limit(options: RunOptions, n_hosts: int) -> tuple[RunOptions, str | None]:
+def _fit_fd_limit(
+    options: RunOptions, n_hosts: int, keep: bool = False
+) -> tuple[RunOptions, str | None]:
     """Raise the open-file limit to what the fan-out needs (up to the hard limit), or cap
-    ``forks`` to what fits, with a warning: better slower than failing hosts mid-run."""
+    ``forks`` to what fits, with a warning: better slower than failing hosts mid-run.
+    With ``keep``, every host's connection may stay open in its worker."""
     threads = plan(n_hosts, options)  # the limit is per process: the busiest worker counts
-    need = max(threads) * _FDS_PER_SESSION + _FDS_RESERVED
+    per_worker = -(-n_hosts // len(threads)) if keep else max(threads)
+    need = per_worker * _FDS_PER_SESSION + _FDS_RESERVED
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft != resource.RLIM_INFINITY and soft < need:
         target = need if hard == resource.RLIM_INFINITY else min(need, hard)
@@ -222,32 +349,6 @@ def _check_supported(hosts: list[Host]) -> None:
             raise ConfigError(
                 f"{setting} is not supported yet (set for {fold(using)}); nothing ran"
             )
-
-
-def _supervise(
-    dispatcher: Dispatcher, aggregator: multiprocessing.process.BaseProcess, deadline: float | None
-) -> None:
-    """Hand out hosts until every worker has exited; workers that die are accounted for
-    by the dispatcher (their unstarted hosts go to the others)."""
-    while dispatcher.slots:
-        dispatcher.dispatch()
-        timeout = (
-            _POLL_S if deadline is None else max(0.0, min(_POLL_S, deadline - time.monotonic()))
-        )
-        ready = wait([*dispatcher.waitables(), aggregator.sentinel], timeout=timeout)
-        if aggregator.sentinel in ready:
-            raise InternalError(
-                f"the aggregator process died (exit code {aggregator.exitcode}); results are lost"
-            )
-        dispatcher.handle(ready)
-        if deadline is not None and time.monotonic() >= deadline:
-            for slot in list(dispatcher.slots):
-                slot.process.kill()
-                slot.process.join(timeout=5)
-            dispatcher.handle(
-                [s.process.sentinel for s in dispatcher.slots if s.process.exitcode is not None]
-            )
-            return
 
 
 def _stop_workers(

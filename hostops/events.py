@@ -92,6 +92,7 @@ class HostFinished:
     duration_s: float
     error: str | None
     attempts: int = 1
+    changed: bool | None = None  # file transfers: whether some content changed
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "error", clip(self.error))

@@ -103,6 +103,7 @@ class HostResult:
     error: str | None = None
     truncated: bool = False  # more output than the aggregator keeps (--max-output)
     attempts: int = 1  # connection attempts (--connect-retries)
+    changed: bool | None = None  # put/get/play: whether the host was changed; run: None
 
     def to_json(self) -> dict[str, object]:
         """The documented JSON object of ``--output json`` (invalid UTF-8 replaced)."""
@@ -118,6 +119,7 @@ class HostResult:
             "error": self.error,
             "truncated": self.truncated,
             "attempts": self.attempts,
+            "changed": self.changed,
         }
 
     @classmethod
@@ -135,6 +137,7 @@ class HostResult:
             error=data.get("error"),
             truncated=bool(data.get("truncated")),
             attempts=int(data.get("attempts") or 1),
+            changed=data.get("changed"),
         )
 
 

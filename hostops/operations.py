@@ -107,6 +107,8 @@ class Outcome:
     changed: bool = False
     files: tuple[str, ...] = ()
     duration_s: float = 0.0
+    signal: str | None = None  # the signal that ended a command, when known
+    attempts: int = 1  # connection attempts (--connect-retries) made for it
 
 
 class Executor(Protocol):

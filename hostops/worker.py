@@ -1,13 +1,15 @@
 """Code that runs inside a worker process: concurrent host sessions, reported as events.
 
-The engine sends a worker a host only when one of its session threads is free,
-so the hosts spread over the workers. Nothing raised here
-crosses the process boundary: every failure becomes a HostFinished event.
+The engine sends a worker a job (an operation on a host) only when one of its
+session threads is free, so the hosts spread over the workers. Nothing raised
+here crosses the process boundary: every failure becomes an Outcome (and a
+HostFinished event when the job's end is the host's result).
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import gc
 import os
 import random
@@ -21,7 +23,7 @@ from multiprocessing.queues import Queue
 from multiprocessing.synchronize import Event as MpEvent
 
 from hostops._procname import set_process_name
-from hostops.dispatch import DONE, STARTED
+from hostops.dispatch import DONE, STARTED, Job, Release
 from hostops.events import (
     STDERR,
     STDOUT,
@@ -33,7 +35,9 @@ from hostops.events import (
 )
 from hostops.flow import Counters, Credit
 from hostops.models import Connection, Host, RunOptions, Status, WorkerStats
-from hostops.transport.base import HostFailure, drive
+from hostops.operations import Command, Outcome
+from hostops.session import Session
+from hostops.transport.base import HostFailure
 from hostops.transport.local import LocalConnection
 from hostops.transport.ssh import SshConnection, SshContext
 
@@ -46,7 +50,6 @@ _PARENT_CHECK_S = 1.0
 class WorkerSpec:
     """What every worker of one run needs, fixed when the worker is created."""
 
-    command: str
     options: RunOptions
     threads: int
     consumed: Counters | None = None  # the aggregator's side of output flow control
@@ -56,8 +59,31 @@ class WorkerSpec:
     forward_limit: int | None = None
 
 
+class _Kept:
+    """The connections this worker keeps open between jobs (playbooks), by host."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._open: dict[str, Session] = {}
+
+    def take(self, name: str) -> Session | None:
+        with self._lock:
+            return self._open.pop(name, None)
+
+    def put(self, name: str, session: Session) -> None:
+        with self._lock:
+            self._open[name] = session
+
+    def close(self, names: tuple[str, ...] | None = None) -> None:
+        with self._lock:
+            chosen = list(self._open) if names is None else [n for n in names if n in self._open]
+            sessions = [self._open.pop(n) for n in chosen]
+        for session in sessions:
+            session.close()
+
+
 def worker_main(spec: WorkerSpec, conn: Pipe, events: Queue, cancel: MpEvent) -> None:
-    """Entry point of a worker process: run the hosts the engine sends over ``conn``
+    """Entry point of a worker process: run the jobs the engine sends over ``conn``
     until it sends None (see hostops.dispatch for the protocol)."""
     # Ctrl-C reaches the whole process group; the engine alone decides what it means.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -68,17 +94,20 @@ def worker_main(spec: WorkerSpec, conn: Pipe, events: Queue, cancel: MpEvent) ->
     ctx = SshContext(spec.options, lambda msg: events.put(HostWarning(None, msg)))
     pid = os.getpid()
     send_lock = threading.Lock()  # session threads report to the engine over one pipe
+    kept = _Kept()
+    seen: set[str] = set()  # hosts this worker announced (HostStarted)
 
-    def tell(kind: str, name: str) -> None:
+    def tell(*message: object) -> None:
         with send_lock, contextlib.suppress(OSError):
-            conn.send((kind, name))
+            conn.send(message)
 
-    def session(index: int, host: Host) -> None:
-        credit = Credit(spec.consumed, index) if spec.consumed is not None else None
+    def work(job: Job, first: bool) -> None:
+        outcome = None
         try:
-            run_host(host, spec, ctx, events, cancel, pid, credit)
+            credit = Credit(spec.consumed, job.index) if spec.consumed is not None else None
+            outcome = run_job(job, spec, ctx, events, cancel, pid, credit, kept, first)
         finally:
-            tell(DONE, host.name)
+            tell(DONE, job.host.name, outcome if job.collect else None)
 
     handled = 0
     with ThreadPoolExecutor(max_workers=spec.threads, thread_name_prefix="session") as pool:
@@ -97,29 +126,43 @@ def worker_main(spec: WorkerSpec, conn: Pipe, events: Queue, cancel: MpEvent) ->
                 break
             if item is None:
                 break
-            index, host = item
-            handled += 1
-            tell(STARTED, host.name)  # before the session: the engine never runs it twice
-            pool.submit(session, index, host)
+            if isinstance(item, Release):
+                pool.submit(kept.close, item.names)
+                continue
+            first = item.host.name not in seen
+            seen.add(item.host.name)
+            handled += first
+            tell(STARTED, item.host.name)  # before the job: the engine never runs it twice
+            pool.submit(work, item, first)
+    kept.close()
     events.put(WorkerDone(WorkerStats(pid, handled, ctx.known_hosts_loads, ctx.key_loads)))
     events.close()
     events.join_thread()  # every event is in the pipe before the process exits
 
 
-def run_host(
-    host: Host,
+def run_job(
+    job: Job,
     spec: WorkerSpec,
     ctx: SshContext,
     events: Queue,
     cancel: MpEvent,
     pid: int,
     credit: Credit | None = None,
-) -> None:
-    """One host's whole session: connect, run, report. Never raises."""
-
+    kept: _Kept | None = None,
+    first: bool = True,
+) -> Outcome:
+    """One operation on one host, over its kept connection or a new one. Never raises:
+    every failure is the Outcome (and, for a final job, the host's HostFinished)."""
+    host = job.host
     sent = {STDOUT: 0, STDERR: 0}
+    collected: dict[str, bytearray] = {STDOUT: bytearray(), STDERR: bytearray()}
+    limit = spec.options.max_output
 
     def sink(stream: str, data: bytes) -> None:
+        if job.collect and len(collected[stream]) < limit:
+            collected[stream] += data[: limit - len(collected[stream])]
+        if not job.show:
+            return
         if spec.forward_limit is not None:
             data = data[: max(0, spec.forward_limit - sent[stream])]
             sent[stream] += len(data)
@@ -129,35 +172,50 @@ def run_host(
             events.put(event)
 
     started = time.monotonic()
-    events.put(HostStarted(host.name, pid))
-    exit_code = sig = None
-    attempts = 0
+    if first:
+        events.put(HostStarted(host.name, pid))
+    session = kept.take(host.name) if kept is not None else None
+    attempts = 1
     try:
         if cancel.is_set():
             raise HostFailure(Status.INTERRUPTED, "interrupted before it started")
-        conn, attempts = _connect_with_retries(host, spec.options, ctx, events, cancel)
-        try:
-            running = conn.start(spec.command)
-            outcome = drive(
-                running,
-                sink,
-                timeout=spec.options.timeout,
-                idle_timeout=spec.options.idle_timeout,
-                cancel=cancel,  # type: ignore[arg-type]
-                grace_s=spec.options.kill_grace_s,
-                may_read=None if credit is None else lambda t: credit.wait(t, cancel.is_set),
-            )
-        finally:
-            conn.close()
-        status, error = outcome.status, outcome.error
-        exit_code, sig = outcome.exit_code, outcome.signal
+        if session is None:
+            conn, attempts = _connect_with_retries(host, spec.options, ctx, events, cancel)
+            session = Session(conn, host.name)
+        may_read = None if credit is None else lambda t: credit.wait(t, cancel.is_set)
+        outcome = session.perform(job.op, spec.options, sink, cancel, may_read)  # type: ignore[arg-type]
     except HostFailure as failure:
-        status, error = failure.status, failure.message
+        outcome = Outcome(failure.status, error=failure.message)
         attempts = max(attempts, failure.attempts)
     except Exception as exc:  # a bug or an unforeseen library error: still data, never raw
-        status, error = Status.ERROR, f"internal error: {type(exc).__name__}: {exc}"
-    duration = time.monotonic() - started
-    events.put(HostFinished(host.name, status, exit_code, sig, duration, error, max(attempts, 1)))
+        outcome = Outcome(Status.ERROR, error=f"internal error: {type(exc).__name__}: {exc}")
+    finally:
+        if session is not None:
+            if job.keep and session.alive():
+                kept.put(host.name, session)  # type: ignore[union-attr]
+            else:
+                session.close()
+    outcome = dataclasses.replace(
+        outcome,
+        stdout=bytes(collected[STDOUT]),
+        stderr=bytes(collected[STDERR]),
+        duration_s=time.monotonic() - started,
+        attempts=max(attempts, 1),
+    )
+    if job.final:
+        events.put(
+            HostFinished(
+                host.name,
+                outcome.status,
+                outcome.exit_code,
+                outcome.signal,
+                outcome.duration_s,
+                outcome.error,
+                outcome.attempts,
+                outcome.changed if not isinstance(job.op, Command) else None,
+            )
+        )
+    return outcome
 
 
 def _connect_with_retries(

@@ -74,6 +74,9 @@ class LocalConnection:
     def start(self, command: str) -> LocalCommand:
         return LocalCommand(command)
 
+    def is_active(self) -> bool:
+        return True
+
     def close(self) -> None:
         pass
 

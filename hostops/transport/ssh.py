@@ -359,6 +359,10 @@ class SshConnection:
         finally:
             watchdog.cancel()
 
+    def is_active(self) -> bool:
+        """The connection still works (a kept connection is reused only then)."""
+        return self._transport.is_active()
+
     def close(self) -> None:
         self._transport.close()
         self._sock.close()

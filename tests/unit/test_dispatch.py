@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import multiprocessing
 
-from hostops.dispatch import DONE, STARTED, Dispatcher, WorkerSlot
-from hostops.models import Host
+from hostops.dispatch import DONE, STARTED, Dispatcher, Job, Release, WorkerSlot
+from hostops.models import Host, Status
+from hostops.operations import Command, Outcome
 
 
 class FakeProcess:
@@ -20,7 +21,7 @@ class FakeProcess:
         pass
 
 
-def _setup(n_hosts: int, threads: tuple[int, ...]):  # type: ignore[no-untyped-def]
+def _setup(n_hosts: int, threads: tuple[int, ...], **job: bool):  # type: ignore[no-untyped-def]
     hosts = [Host(f"h{i:02d}", f"10.0.0.{i}") for i in range(n_hosts)]
     slots, far = [], []
     for i, n in enumerate(threads):
@@ -29,6 +30,7 @@ def _setup(n_hosts: int, threads: tuple[int, ...]):  # type: ignore[no-untyped-d
         far.append(theirs)
     lost: list[tuple[int, int | None, tuple[str, ...]]] = []
     d = Dispatcher(hosts, slots, lambda pid, code, names: lost.append((pid, code, names)))
+    d.submit([Job(i, h, Command("true"), **job) for i, h in enumerate(hosts)])
     return d, far, lost
 
 
@@ -37,10 +39,9 @@ def _received(conn) -> list:  # type: ignore[no-untyped-def]
     out = []
     while conn.poll():
         item = conn.recv()
-        if item is not None:
-            index, host = item
-            assert host.name == f"h{index:02d}"
-            item = host
+        if isinstance(item, Job):
+            assert item.host.name == f"h{item.index:02d}"
+            item = item.host
         out.append(item)
     return out
 
@@ -51,26 +52,27 @@ def test_one_host_per_free_thread_then_more_as_threads_free_up():
     assert [h.name for h in _received(w0)] == ["h00", "h01"]
     assert [h.name for h in _received(w1)] == ["h02"]
     w1.send((STARTED, "h02"))
-    w1.send((DONE, "h02"))
+    w1.send((DONE, "h02", None))
     d.handle([d.slots[1].conn])
     d.dispatch()
     assert [h.name for h in _received(w1)] == ["h03"]
     assert _received(w0) == []
 
 
-def test_end_signal_only_when_nothing_is_pending_or_in_flight():
+def test_busy_until_every_job_is_done_then_the_end_signal_on_finish():
     d, (w0,), _ = _setup(2, (2,))
     d.dispatch()
     _received(w0)
     w0.send((STARTED, "h00"))
-    w0.send((DONE, "h00"))
+    w0.send((DONE, "h00", None))
     d.handle([d.slots[0].conn])
     d.dispatch()
-    assert _received(w0) == []  # h01 still running
+    assert d.busy() and _received(w0) == []  # h01 still running
     w0.send((STARTED, "h01"))
-    w0.send((DONE, "h01"))
+    w0.send((DONE, "h01", None))
     d.handle([d.slots[0].conn])
-    d.dispatch()
+    assert not d.busy() and set(d.outcomes) == {"h00", "h01"}
+    d.finish()
     assert _received(w0) == [None]
 
 
@@ -80,7 +82,7 @@ def test_dead_worker_in_flight_reported_unstarted_given_to_others_in_order():
     assert [h.name for h in _received(w0)] == ["h00", "h01", "h02"]
     assert [h.name for h in _received(w1)] == ["h03"]
     w0.send((STARTED, "h00"))
-    w0.send((DONE, "h00"))
+    w0.send((DONE, "h00", None))
     w0.send((STARTED, "h01"))  # h01 running, h02 given but never started
     dead = d.slots[0]
     dead.process.exitcode = -9  # type: ignore[attr-defined]
@@ -88,9 +90,9 @@ def test_dead_worker_in_flight_reported_unstarted_given_to_others_in_order():
     # Every host it started: h00's result may have died in its buffer (the aggregator
     # keeps results it already has); h02 was never started, so it runs elsewhere.
     assert lost == [(100, -9, ("h00", "h01"))]
-    assert [h.name for h in d.pending] == ["h02", "h04", "h05"]
+    assert [j.host.name for j in d.pending] == ["h02", "h04", "h05"]
     w1.send((STARTED, "h03"))
-    w1.send((DONE, "h03"))
+    w1.send((DONE, "h03", None))
     d.handle([d.slots[0].conn])
     d.dispatch()
     assert [h.name for h in _received(w1)] == ["h02"]  # never run twice: h01 is not resent
@@ -142,3 +144,40 @@ def test_a_dead_worker_with_hosts_still_pending_is_replaced_once_per_worker():
     d.slots[0].process.exitcode = -9
     d.handle([d.slots[0].process.sentinel])
     assert len(spawned) == 1 and d.slots == []
+
+
+def test_a_kept_connection_binds_the_hosts_next_jobs_to_its_worker():
+    d, (w0, w1), _ = _setup(2, (1, 1), keep=True, final=False, collect=True)
+    d.dispatch()
+    first = {0: _received(w0), 1: _received(w1)}
+    holder = 0 if [h.name for h in first[0]] == ["h00"] else 1
+    far = (w0, w1)
+    for i, conn in enumerate(far):
+        name = first[i][0].name
+        conn.send((STARTED, name))
+        conn.send((DONE, name, Outcome(Status.OK, 0)))
+    d.handle([s.conn for s in d.slots])
+    assert d.outcomes["h00"] == Outcome(Status.OK, 0) and not d.busy()
+    # the next step: h00 must go back to the worker that holds its connection
+    d.submit([Job(0, first[holder][0], Command("true"), keep=True, final=False)])
+    d.dispatch()
+    assert [h.name for h in _received(far[holder])] == ["h00"]
+    assert _received(far[1 - holder]) == []
+    d.release(["h00", "h01"])
+    assert _received(far[holder]) == [Release(("h00",))]
+    assert _received(far[1 - holder]) == [Release(("h01",))]
+
+
+def test_a_dead_worker_ends_its_running_playbook_jobs_as_errors_not_host_results():
+    d, (w0,), lost = _setup(2, (2,), keep=True, final=False)
+    d.dispatch()
+    _received(w0)
+    w0.send((STARTED, "h00"))
+    w0.send((STARTED, "h01"))
+    w0.send((DONE, "h01", None))
+    dead = d.slots[0]
+    dead.process.exitcode = -9  # type: ignore[attr-defined]
+    d.handle([dead.conn, dead.process.sentinel])
+    assert d.outcomes["h00"] == Outcome(Status.ERROR, error="worker died")
+    assert lost == [(100, -9, ())]  # no host result for the aggregator to close
+    assert d.owner == {}  # its connections died with it

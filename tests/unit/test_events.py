@@ -125,6 +125,7 @@ _KEYS = {
     "error",
     "truncated",  # added with the output cap
     "attempts",  # added with --connect-retries
+    "changed",  # added with put, get and play
 }
 
 

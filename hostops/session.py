@@ -1,0 +1,76 @@
+"""One host's connection inside a worker, and the operations carried out over it:
+a command (as ``hostops run``), an upload or a download (SFTP, opened on first use).
+
+A session outlives one operation when the engine keeps it (playbooks: one
+connection per host for all their tasks).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+from hostops.models import RunOptions, Status
+from hostops.operations import Command, Download, Operation, Outcome, Upload
+from hostops.transport.base import Connection, HostFailure, Sink, drive
+from hostops.transport.sftp import SftpSession
+
+_SFTP_REPLY_S = 30.0  # longest wait for one SFTP reply
+
+
+class Session:
+    """An open connection to one host, used by one thread at a time."""
+
+    def __init__(self, conn: Connection, host: str) -> None:
+        self._conn = conn
+        self._host = host
+        self._sftp: SftpSession | None = None
+
+    def alive(self) -> bool:
+        """The connection can carry another operation."""
+        return self._conn.is_active()
+
+    def perform(
+        self,
+        op: Operation,
+        options: RunOptions,
+        sink: Sink,
+        cancel: threading.Event,
+        may_read: Callable[[float], bool] | None = None,
+    ) -> Outcome:
+        """Carry out ``op``; host failures raise HostFailure."""
+        if isinstance(op, Command):
+            ended = drive(
+                self._conn.start(op.command),
+                sink,
+                timeout=op.timeout if op.timeout is not None else options.timeout,
+                idle_timeout=options.idle_timeout,
+                cancel=cancel,
+                grace_s=options.kill_grace_s,
+                may_read=may_read,
+            )
+            return Outcome(ended.status, ended.exit_code, error=ended.error, signal=ended.signal)
+        if op.sudo if isinstance(op, Upload) else False:
+            raise HostFailure(Status.ERROR, "uploads with sudo are not supported yet")
+        sftp = self._open_sftp()
+        if isinstance(op, Upload):
+            done = sftp.upload(op.src, op.dest, mode=op.mode)
+        else:
+            assert isinstance(op, Download)
+            done = sftp.download(op.src, op.dest, self._host)
+        return Outcome(Status.OK, changed=done.changed, files=done.files + done.unchanged)
+
+    def _open_sftp(self) -> SftpSession:
+        if self._sftp is None:
+            if not hasattr(self._conn, "open_sftp"):
+                raise HostFailure(
+                    Status.ERROR, "file transfers need an SSH connection, not connection: local"
+                )
+            self._sftp = SftpSession(self._conn, timeout=_SFTP_REPLY_S)  # type: ignore[arg-type]
+        return self._sftp
+
+    def close(self) -> None:
+        """Close the SFTP session and the connection."""
+        if self._sftp is not None:
+            self._sftp.close()
+        self._conn.close()
