@@ -30,6 +30,7 @@ from hostops.events import (
     STDOUT,
     EndOfRun,
     Event,
+    Heading,
     HostFinished,
     HostStarted,
     HostWarning,
@@ -115,6 +116,9 @@ class Aggregator:
                 self._warn(text)
         elif isinstance(event, WorkerDone):
             self.workers.append(event.stats)
+        elif isinstance(event, Heading):
+            if self._stream is not None:
+                self._console.message("step", event.text)
         elif isinstance(event, WorkerDied):
             self._worker_died(event)
         elif isinstance(event, Interrupt):

@@ -179,7 +179,13 @@ def summary_text(report: RunReport, color: bool) -> str:
     lines = [head]
     # Hosts that failed the same way share one line, their names folded: web[03-07].
     groups: dict[tuple[Status, str], list[str]] = {}
-    for r in report.failed:
+    # Skipped hosts too when something says why (a rollout stopped by --max-fail).
+    listed = [
+        r
+        for r in report.results
+        if r.status is not Status.OK and (r.error or r.status is not Status.SKIPPED)
+    ]
+    for r in listed:
         groups.setdefault((r.status, _one_line(r.error or "")), []).append(r.host)
     order = list(Status)
     rows = sorted(

@@ -15,8 +15,8 @@ it had not started (given to the other workers: never run twice).
 Wire protocol. Engine → worker: a :class:`Job`; :class:`Release` (close these
 hosts' kept connections); or None (finish and exit).
 Worker → engine: ``("started", name)`` before a job begins, ``("done", name,
-outcome)`` after it ended (a free thread again; ``outcome`` is None unless the
-job asked for it).
+outcome)`` after it ended (a free thread again; the Outcome carries the output
+only if the job collects it: otherwise the output went to the aggregator).
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ class Job:
     keep: bool = False  # leave the connection open for the host's next job
     final: bool = True  # its end is the host's result: the worker reports HostFinished
     show: bool = True  # its output goes to the aggregator (views, --out-dir, record)
-    collect: bool = False  # its output comes back in the Outcome (playbooks register it)
+    collect: bool = False  # its output also comes back in the Outcome (playbooks register it)
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ from hostops.events import (
     MAX_NAME,
     EndOfRun,
     EventQueue,
+    Heading,
     HostFinished,
     HostWarning,
     Interrupt,
@@ -192,7 +193,8 @@ class Engine:
 
     def execute(self, jobs: list[Job]) -> dict[str, Outcome | None]:
         """Carry out ``jobs`` (at most one per host), all at once as threads allow; return
-        when every one ended, with each host's Outcome (None unless the job collects it).
+        when every one ended, with each host's Outcome (its output only if the job
+        collects it; None if its worker died with the result).
         After Ctrl-C nothing more starts: jobs end ``interrupted``."""
         assert self._dispatcher is not None, "use Engine as a context manager"
         d = self._dispatcher
@@ -207,6 +209,10 @@ class Engine:
                 outcome = _STOPPED_AT_ONCE  # killed by us on a second Ctrl-C
             outcomes[job.host.name] = outcome
         return outcomes
+
+    def heading(self, text: str) -> None:
+        """Announce a step (a batch, a task): shown between the output of steps."""
+        self.events.put(Heading(text))
 
     def release(self, names: list[str]) -> None:
         """Close the kept connections of ``names``: nothing more will run on them."""

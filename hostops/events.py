@@ -128,6 +128,16 @@ def worker_died_events(pid: int, exitcode: int | None, hosts: tuple[str, ...]) -
 
 
 @dataclass(frozen=True)
+class Heading:
+    """A step begins (a batch, a playbook task): a line between the output of steps."""
+
+    text: str
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "text", clip(self.text))
+
+
+@dataclass(frozen=True)
 class Interrupt:
     """Sent by the engine on Ctrl-C: hosts that never started are reported interrupted."""
 
@@ -142,6 +152,7 @@ Event = (
     | Output
     | HostWarning
     | HostFinished
+    | Heading
     | WorkerDone
     | WorkerDied
     | Interrupt

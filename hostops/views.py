@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from hostops.console import HOST_COLOR, RESET, STATUS_COLOR, visible
 from hostops.inventory.ranges import fold
@@ -146,3 +147,38 @@ def _diff_line(line: bytes, color: bool) -> bytes:
     if line.startswith(b"-"):
         return _REMOVED.encode() + line + RESET.encode()
     return line
+
+
+def recap_text(result: Any, color: bool) -> str:
+    """A playbook's recap (stderr, before the summary): per play, per task, how many
+    hosts were ok, changed, failed, skipped; and why a play or the playbook stopped."""
+    lines = []
+    for play in result.plays:
+        lines.append(
+            f"hostops: play {play.number} {play.name!r} on {fold(list(play.hosts)) or 'no host'}"
+        )
+        width = max((len(f"{t.number} {t.name!r}") for t in play.tasks), default=0)
+        for t in play.tasks:
+            counts = [
+                (t.ok, "ok", Status.OK),
+                (t.changed, "changed", Status.OK),
+                (t.failed, "failed", Status.FAILED),
+                (t.skipped, "skipped", Status.SKIPPED),
+            ]
+            cells = []
+            for n, word, status in counts:
+                cell = f"{n:>4} {word}"
+                if color and n and word != "ok":
+                    cell = f"{STATUS_COLOR[status]}{cell}{RESET}"
+                cells.append(cell)
+            ignored = f" ({t.ignored} ignored)" if t.ignored else ""
+            lines.append(
+                f"  task {f'{t.number} {t.name!r}'.ljust(width)} {' '.join(cells)}{ignored}"
+            )
+        if play.stopped:
+            lines.append(f"  play stopped: {play.stopped}")
+        if play.not_run:
+            lines.append(f"  not run: {fold(list(play.not_run))}")
+    if result.stopped:
+        lines.append(f"hostops: playbook stopped: {result.stopped}")
+    return "".join(line + "\n" for line in lines)

@@ -107,7 +107,9 @@ def worker_main(spec: WorkerSpec, conn: Pipe, events: Queue, cancel: MpEvent) ->
             credit = Credit(spec.consumed, job.index) if spec.consumed is not None else None
             outcome = run_job(job, spec, ctx, events, cancel, pid, credit, kept, first)
         finally:
-            tell(DONE, job.host.name, outcome if job.collect else None)
+            if outcome is not None and not job.collect:  # its status only: the output
+                outcome = dataclasses.replace(outcome, stdout=b"", stderr=b"")  # went by events
+            tell(DONE, job.host.name, outcome)
 
     handled = 0
     with ThreadPoolExecutor(max_workers=spec.threads, thread_name_prefix="session") as pool:

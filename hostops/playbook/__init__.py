@@ -15,6 +15,7 @@ Jinja2 in a sandbox (``template``).
 
 from __future__ import annotations
 
+from hostops.batches import Count, batches, fail_limit
 from hostops.operations import (
     Command,
     Download,
@@ -27,8 +28,8 @@ from hostops.operations import (
 )
 from hostops.playbook.check import CheckReport, HostCheck, PlannedTask, PlayCheck, Would, check
 from hostops.playbook.load import load_playbook
-from hostops.playbook.model import Count, Get, Play, Playbook, Put, Run, Script, Task
-from hostops.playbook.plan import PlaybookPlan, PlayPlan, batches, fail_limit, prepare
+from hostops.playbook.model import Get, Play, Playbook, Put, Run, Script, Task
+from hostops.playbook.plan import PlaybookPlan, PlayPlan, prepare
 from hostops.playbook.results import PlaybookResult, PlayResult, TaskHostResult, TaskResult
 from hostops.playbook.runner import run_playbook
 

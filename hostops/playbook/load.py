@@ -144,14 +144,11 @@ def _check_name(name: str, node: Node, what: str) -> None:
 
 def _count(node: Node, what: str, minimum: int) -> Count:
     value = node.value()
-    usage = f"a number of hosts (at least {minimum}) or a percentage such as '30%'"
-    if isinstance(value, int) and not isinstance(value, bool) and value >= minimum:
-        return Count(value)
-    if isinstance(value, str) and value.endswith("%") and value[:-1].strip().isdigit():
-        percent = int(value[:-1])
-        if minimum <= percent <= 100:
-            return Count(percent, percent=True)
-    raise node.error(f"{what} must be {usage}, not {value!r}")
+    count = Count.parse(value, minimum) if not isinstance(value, str) or "%" in value else None
+    if count is None:
+        usage = f"a number of hosts (at least {minimum}) or a percentage such as '30%'"
+        raise node.error(f"{what} must be {usage}, not {value!r}")
+    return count
 
 
 def _task(node: Node, number: int, play: str) -> Task:

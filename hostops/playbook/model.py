@@ -13,20 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-
-@dataclass(frozen=True)
-class Count:
-    """A number of hosts, absolute (``3``) or a percentage of a total (``"30%"``)."""
-
-    value: int
-    percent: bool = False
-
-    def of(self, total: int) -> int:
-        """This count for ``total`` hosts: percentages round down."""
-        return total * self.value // 100 if self.percent else self.value
-
-    def __str__(self) -> str:
-        return f"{self.value}%" if self.percent else str(self.value)
+from hostops.batches import Count
 
 
 @dataclass(frozen=True)

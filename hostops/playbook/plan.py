@@ -14,15 +14,14 @@ import os
 import shlex
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
+from hostops.batches import batches
 from hostops.errors import ConfigError
 from hostops.inventory.patterns import PatternError, select
 from hostops.models import Host
 from hostops.playbook import template
-from hostops.playbook.model import Count, Play, Playbook, Put, Run, Script, Task
-
-T = TypeVar("T")
+from hostops.playbook.model import Play, Playbook, Put, Run, Script, Task
 
 RESULT = "result"  # in `until` and `changed_when`: this task's own result
 
@@ -58,26 +57,6 @@ class PlaybookPlan:
             for host in play.hosts:
                 seen.setdefault(host.name, host)
         return tuple(seen.values())
-
-
-def batches(items: Sequence[T], serial: Count | None) -> list[tuple[T, ...]]:
-    """``items`` cut into batches of ``serial`` (a percentage of all of them, rounded down,
-    at least 1); one batch when ``serial`` is None."""
-    if not items:
-        return []
-    size = len(items) if serial is None else max(1, serial.of(len(items)))
-    return [tuple(items[i : i + size]) for i in range(0, len(items), size)]
-
-
-def fail_limit(batch_size: int, max_fail: Count | None) -> int:
-    """How many failed hosts a batch of ``batch_size`` tolerates; one more stops the play.
-
-    A percentage rounds down (10% of 5 hosts: 0). Without ``max_fail`` the play
-    stops only when every host of a batch failed.
-    """
-    if max_fail is None:
-        return batch_size - 1
-    return max_fail.of(batch_size)
 
 
 def magic_vars(host: Host) -> dict[str, Any]:

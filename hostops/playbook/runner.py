@@ -22,11 +22,12 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from hostops.batches import batches, fail_limit
 from hostops.models import Host, Status
 from hostops.operations import Command, Executor, Operation, Outcome, Purpose, Step
 from hostops.playbook import template
 from hostops.playbook.model import Task
-from hostops.playbook.plan import RESULT, PlaybookPlan, PlayPlan, batches, fail_limit
+from hostops.playbook.plan import RESULT, PlaybookPlan, PlayPlan
 from hostops.playbook.render import PROBE_CREATES, PROBE_REMOVES, Rendered, render_task
 from hostops.playbook.results import PlaybookResult, PlayResult, TaskHostResult, TaskResult
 

@@ -1,0 +1,177 @@
+"""Steps over one Engine: an operation on every host in rolling batches (``hostops run``,
+``put``, ``get`` with ``--batch``/``--max-fail``), and playbooks, whose tasks run over
+one connection per host for the whole playbook.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
+from multiprocessing.synchronize import Lock
+from typing import Any
+
+from hostops.batches import Count, batches, fail_limit
+from hostops.console import ViewOptions
+from hostops.dispatch import Job
+from hostops.engine import Engine
+from hostops.events import HostFinished
+from hostops.inventory.ranges import fold
+from hostops.journal import RecordPath
+from hostops.models import Host, RunOptions, RunReport, Status
+from hostops.operations import Operation, Outcome, Purpose, Step
+
+_GOOD = (Status.OK, Status.SKIPPED)
+
+
+def run_operation(
+    hosts: list[Host],
+    op: Operation,
+    options: RunOptions | None = None,
+    view: ViewOptions | None = None,
+    lock: Lock | None = None,
+    record: RecordPath | None = None,
+    *,
+    batch: Count | None = None,
+    max_fail: Count | None = None,
+) -> RunReport:
+    """Carry out ``op`` on every host, in batches of ``batch`` (all at once when None).
+
+    After a batch with more failed hosts than ``max_fail`` allows (default: all
+    of the batch), no further batch starts: its hosts end ``skipped``.
+    """
+    if not hosts:
+        return RunReport(results=(), duration_s=0.0)
+    with Engine(hosts, options, view, lock, record) as engine:
+        groups = batches(hosts, batch)
+        skipped: list[HostFinished] = []
+        for number, group in enumerate(groups, 1):
+            if len(groups) > 1:
+                engine.heading(f"batch {number}/{len(groups)}: {fold([h.name for h in group])}")
+            outcomes = engine.execute([Job(engine.index[h.name], h, op) for h in group])
+            failed = sum(o is not None and o.status not in _GOOD for o in outcomes.values())
+            limit = fail_limit(len(group), max_fail)
+            if engine.interrupted:
+                break
+            if failed > limit and number < len(groups):
+                why = (
+                    f"not run: {failed} of {len(group)} hosts failed in batch {number}"
+                    f" (at most {limit} may: --max-fail {max_fail or 'the whole batch'})"
+                )
+                skipped = [
+                    HostFinished(h.name, Status.SKIPPED, None, None, 0.0, why)
+                    for rest in groups[number:]
+                    for h in rest
+                ]
+                break
+        return engine.close(skipped)
+
+
+@dataclass(frozen=True)
+class PlayReport:
+    """A playbook's account: per task and host (``result``), and per host with the
+    rendered summary, the run record and the exit code's input (``report``)."""
+
+    result: Any  # hostops.playbook.PlaybookResult (typed loosely: Jinja2 loads lazily)
+    report: RunReport
+
+
+def play(
+    plan: Any,
+    options: RunOptions | None = None,
+    view: ViewOptions | None = None,
+    lock: Lock | None = None,
+    record: RecordPath | None = None,
+) -> PlayReport:
+    """Run a prepared playbook (``hostops.playbook.prepare``) over worker processes, one
+    connection per host for the whole playbook. Host failures are results."""
+    from hostops.playbook import run_playbook  # Jinja2 and the playbook language: only here
+
+    hosts = list(plan.hosts)
+    if not hosts:
+        from hostops.playbook import PlaybookResult
+
+        return PlayReport(PlaybookResult((), 0.0), RunReport(results=(), duration_s=0.0))
+    with Engine(hosts, options, view, lock, record, keep=True) as engine:
+        executor = _EngineExecutor(engine)
+        try:
+            result = run_playbook(plan, executor)
+        except KeyboardInterrupt:  # between two steps: the engine stops what runs
+            engine.interrupt()
+            raise
+        return PlayReport(result, engine.close(_host_results(result, hosts)))
+
+
+class _EngineExecutor:
+    """The playbook runner's Executor: each step's operations as jobs that keep the
+    host's connection in its worker."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._hosts = {h.name: h for h in engine.hosts}
+
+    def execute(self, step: Step, operations: Mapping[str, Operation]) -> Mapping[str, Outcome]:
+        engine = self._engine
+        if step.purpose is Purpose.TASK:
+            again = f" (attempt {step.attempt})" if step.attempt > 1 else ""
+            engine.heading(
+                f"{step.play}: task {step.number} {step.task!r}{again}: {fold(list(operations))}"
+            )
+        jobs = [
+            Job(
+                engine.index[name],
+                self._hosts[name],
+                op,
+                keep=True,
+                final=False,
+                show=step.purpose is Purpose.TASK,
+                collect=True,
+            )
+            for name, op in operations.items()
+        ]
+        outcomes = engine.execute(jobs)
+        return {
+            name: outcome or Outcome(Status.ERROR, error="no outcome from the worker")
+            for name, outcome in outcomes.items()
+        }
+
+    def finished(self, hosts: Collection[str]) -> None:
+        self._engine.release(list(hosts))
+
+
+def _host_results(result: Any, hosts: Sequence[Host]) -> list[HostFinished]:
+    """Each host's result of the whole playbook: its first failure that was not ignored
+    (which task, why), else ok; changed when any task changed it."""
+    failure: dict[str, tuple[Any, Any]] = {}
+    changed: dict[str, bool] = {}
+    duration: dict[str, float] = {}
+    for play_result in result.plays:
+        for task in play_result.tasks:
+            for r in task.results:
+                duration[r.host] = duration.get(r.host, 0.0) + r.duration_s
+                changed[r.host] = changed.get(r.host, False) or (r.changed and not r.failed)
+                if r.failed and not r.ignored and r.host not in failure:
+                    failure[r.host] = (task, r)
+    statuses = result.host_statuses()
+    events = []
+    for host in hosts:
+        status = statuses.get(host.name, Status.SKIPPED)
+        error = exit_code = None
+        if host.name in failure:
+            task, r = failure[host.name]
+            error = f"task {task.number} {task.name!r}: {r.error or r.status.value}"
+            exit_code = r.exit_code
+        elif status is Status.SKIPPED:
+            error = "not run: " + (result.stopped or "no task ran on it")
+        events.append(
+            HostFinished(
+                host.name,
+                status,
+                exit_code,
+                None,
+                duration.get(host.name, 0.0),
+                error,
+                1,
+                changed.get(host.name, False),
+            )
+        )
+    return events
