@@ -13,6 +13,12 @@ import typer
 
 from hostops import __version__
 from hostops.console import Console, OutputMode, ViewOptions
+from hostops.credentials import (
+    ENV_KEY_PASSPHRASE,
+    ENV_PASSWORD,
+    ENV_SUDO_PASSWORD,
+    secrets_from_environment,
+)
 from hostops.engine import console_lock
 from hostops.engine import run as run_engine
 from hostops.errors import EXIT_USAGE, HostopsError, UsageError, exit_code_for
@@ -121,6 +127,14 @@ IdentityOpt = Annotated[
     ),
 ]
 DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks of internal errors.")]
+JumpOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--jump",
+        "-J",
+        help="Jump host chain for every host, as ssh -J: '[user@]host[:port][,...]' ('none': no jump).",
+    ),
+]
 KnownHostsOpt = Annotated[
     Path | None,
     typer.Option(
@@ -140,6 +154,7 @@ def _select(
     port: int | None,
     identity: list[Path] | None,
     known_hosts: Path | None,
+    jump: str | None = None,
 ) -> tuple[Inventory, list[Host]]:
     """The inventory and the selected hosts, resolved with the connection flags given.
 
@@ -169,6 +184,7 @@ def _select(
         port=port,
         identity_files=tuple(str(p) for p in identity or ()),
         known_hosts=str(known_hosts) if known_hosts else None,
+        jump=jump,
     )
     return inv, resolve_hosts(inv, names, ssh_config=config, overrides=overrides)
 
@@ -197,6 +213,7 @@ def run(
     port: PortOpt = None,
     identity: IdentityOpt = None,
     known_hosts: KnownHostsOpt = None,
+    jump: JumpOpt = None,
     ssh_config: SshConfigOpt = None,
     no_ssh_config: NoSshConfigOpt = False,
     host_key_policy: Annotated[
@@ -209,6 +226,34 @@ def run(
     ] = None,
     no_agent: Annotated[
         bool, typer.Option("--no-agent", help="Do not use the SSH agent (SSH_AUTH_SOCK).")
+    ] = False,
+    ask_pass: Annotated[
+        bool,
+        typer.Option(
+            "--ask-pass",
+            help=f"Ask once for the login password, tried after the keys (else: ${ENV_PASSWORD}).",
+        ),
+    ] = False,
+    ask_key_pass: Annotated[
+        bool,
+        typer.Option(
+            "--ask-key-pass",
+            help=f"Ask once for the passphrase of encrypted private keys (else: ${ENV_KEY_PASSPHRASE}).",
+        ),
+    ] = False,
+    sudo: Annotated[
+        bool, typer.Option("--sudo", help="Run the command with sudo (as root) on every host.")
+    ] = False,
+    sudo_user: Annotated[
+        str | None,
+        typer.Option("--sudo-user", help="Run the command with sudo as USER (implies --sudo)."),
+    ] = None,
+    ask_sudo_pass: Annotated[
+        bool,
+        typer.Option(
+            "--ask-sudo-pass",
+            help=f"Ask once for the sudo password (implies --sudo; else: ${ENV_SUDO_PASSWORD}).",
+        ),
     ] = False,
     forks: Annotated[
         int,
@@ -280,11 +325,31 @@ def run(
 
     def body() -> int:
         inv, selected = _select(
-            hosts, host_list, limit, ssh_config, no_ssh_config, user, port, identity, known_hosts
+            hosts,
+            host_list,
+            limit,
+            ssh_config,
+            no_ssh_config,
+            user,
+            port,
+            identity,
+            known_hosts,
+            jump,
         )
         for warning in inv.raw.warnings:
             console.message("warning", warning)
         interval, count = _keepalive(keepalive)
+        # Every prompt before any worker exists, on the terminal, under the console lock.
+        secrets = secrets_from_environment(
+            selected,
+            password=console.ask_secret("SSH password", ENV_PASSWORD) if ask_pass else None,
+            key_passphrase=(
+                console.ask_secret("Key passphrase", ENV_KEY_PASSPHRASE) if ask_key_pass else None
+            ),
+            sudo_password=(
+                console.ask_secret("sudo password", ENV_SUDO_PASSWORD) if ask_sudo_pass else None
+            ),
+        )
         options = RunOptions(
             workers=workers,
             forks=forks,
@@ -296,6 +361,8 @@ def run(
             connect_retries=connect_retries,
             keepalive_interval=interval,
             keepalive_count=count,
+            sudo=sudo or ask_sudo_pass or sudo_user is not None,
+            sudo_user=sudo_user,
         )
         if host_key_policy is HostKeyPolicy.OFF:
             console.message(
@@ -303,7 +370,7 @@ def run(
                 "--host-key-policy off: host keys are not verified; anyone on the path can impersonate a host",
             )
         view = ViewOptions(mode=output, color=False if no_color else None)
-        return exit_code_for(run_engine(selected, command, options, view, lock))
+        return exit_code_for(run_engine(selected, command, options, view, lock, secrets))
 
     raise typer.Exit(_guarded(console, body, debug))
 
@@ -317,6 +384,7 @@ def inventory(
     port: PortOpt = None,
     identity: IdentityOpt = None,
     known_hosts: KnownHostsOpt = None,
+    jump: JumpOpt = None,
     ssh_config: SshConfigOpt = None,
     no_ssh_config: NoSshConfigOpt = False,
     graph: Annotated[bool, typer.Option("--graph", help="Show the group tree.")] = False,
@@ -332,7 +400,16 @@ def inventory(
         if graph and as_json:
             raise UsageError("give --graph or --json, not both")
         inv, selected = _select(
-            hosts, host_list, limit, ssh_config, no_ssh_config, user, port, identity, known_hosts
+            hosts,
+            host_list,
+            limit,
+            ssh_config,
+            no_ssh_config,
+            user,
+            port,
+            identity,
+            known_hosts,
+            jump,
         )
         if graph:
             text = inventory_graph(inv, [h.name for h in selected])

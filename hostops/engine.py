@@ -20,11 +20,12 @@ from multiprocessing.synchronize import Lock
 
 from hostops.aggregator import aggregator_main
 from hostops.console import ViewOptions
+from hostops.credentials import Secrets, secrets_from_environment
 from hostops.dispatch import Dispatcher, WorkerSlot
 from hostops.errors import ConfigError, InternalError
 from hostops.events import EndOfRun, HostWarning, Interrupt, WorkerDied
 from hostops.inventory.ranges import fold
-from hostops.models import Host, RunOptions, RunReport
+from hostops.models import Connection, Host, RunOptions, RunReport
 from hostops.worker import WorkerSpec, worker_main
 
 _POLL_S = 1.0
@@ -65,11 +66,15 @@ def run(
     options: RunOptions | None = None,
     view: ViewOptions | None = None,
     lock: Lock | None = None,
+    secrets: Secrets | None = None,
 ) -> RunReport:
     """Run ``command`` on every host in parallel and return every host's result.
 
     ``lock`` is the console lock the caller's own terminal writes take (see
-    :func:`console_lock`); a new one is made when None. Host failures are
+    :func:`console_lock`); a new one is made when None. ``secrets`` are the
+    passwords and passphrase to authenticate with; None: read from the
+    environment (see :func:`hostops.credentials.secrets_from_environment`),
+    which raises ConfigError for an unset ``password_env``. Host failures are
     values in the report, never exceptions. Raises
     :class:`InternalError` when hostops itself fails (the aggregator is lost)
     and KeyboardInterrupt only if a second Ctrl-C cuts the orderly stop short.
@@ -78,7 +83,9 @@ def run(
     view = view or ViewOptions()
     if not hosts:
         return RunReport(results=(), duration_s=0.0)
-    _check_supported(hosts)
+    _check_supported(hosts, options)
+    if secrets is None:
+        secrets = secrets_from_environment(hosts)
     ctx = _context()
     options, fd_warning = _fit_fd_limit(options, len(hosts))
     threads = plan(len(hosts), options)
@@ -100,7 +107,7 @@ def run(
         mine, theirs = ctx.Pipe()  # a private pipe per worker: see hostops.dispatch
         process = ctx.Process(
             target=worker_main,
-            args=(WorkerSpec(command, options, n), theirs, events, cancel),
+            args=(WorkerSpec(command, options, n), theirs, events, cancel, secrets),
             name=f"hostops-worker-{i}",
             daemon=True,
         )
@@ -177,14 +184,13 @@ def _fit_fd_limit(options: RunOptions, n_hosts: int) -> tuple[RunOptions, str | 
     return dataclasses.replace(options, forks=fits), warning
 
 
-def _check_supported(hosts: list[Host]) -> None:
-    """Settings the inventory accepts but this version cannot act on yet: refuse, never ignore."""
-    for setting in ("jump", "password_env"):
-        using = [h.name for h in hosts if getattr(h, setting)]
-        if using:
-            raise ConfigError(
-                f"{setting} is not supported yet (set for {fold(using)}); nothing ran"
-            )
+def _check_supported(hosts: list[Host], options: RunOptions) -> None:
+    """Settings this version cannot act on: refuse, never ignore."""
+    local = [h.name for h in hosts if h.connection is Connection.LOCAL]
+    if options.sudo and local:
+        raise ConfigError(
+            f"--sudo is not supported for connection: local hosts ({fold(local)}); nothing ran"
+        )
 
 
 def _supervise(

@@ -21,6 +21,7 @@ from multiprocessing.queues import Queue
 from multiprocessing.synchronize import Event as MpEvent
 
 from hostops._procname import set_process_name
+from hostops.credentials import Secrets
 from hostops.dispatch import DONE, STARTED
 from hostops.events import HostFinished, HostStarted, HostWarning, Output, WorkerDone
 from hostops.models import Connection, Host, RunOptions, Status, WorkerStats
@@ -42,16 +43,19 @@ class WorkerSpec:
     threads: int
 
 
-def worker_main(spec: WorkerSpec, conn: Pipe, events: Queue, cancel: MpEvent) -> None:
+def worker_main(
+    spec: WorkerSpec, conn: Pipe, events: Queue, cancel: MpEvent, secrets: Secrets
+) -> None:
     """Entry point of a worker process: run the hosts the engine sends over ``conn``
-    until it sends None (see hostops.dispatch for the protocol)."""
+    until it sends None (see hostops.dispatch for the protocol). ``secrets`` come
+    apart from ``spec`` so that nothing that describes the run carries them."""
     # Ctrl-C reaches the whole process group; the engine alone decides what it means.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     set_process_name("hostops-worker")
     # Objects inherited from the engine are never freed here: keep the collector
     # from scanning them (measured: ~7% less worker CPU at 200 hosts).
     gc.freeze()
-    ctx = SshContext(spec.options, lambda msg: events.put(HostWarning(None, msg)))
+    ctx = SshContext(spec.options, lambda msg: events.put(HostWarning(None, msg)), secrets)
     pid = os.getpid()
     send_lock = threading.Lock()  # session threads report to the engine over one pipe
 
@@ -85,6 +89,7 @@ def worker_main(spec: WorkerSpec, conn: Pipe, events: Queue, cancel: MpEvent) ->
             handled += 1
             tell(STARTED, host.name)  # before the session: the engine never runs it twice
             pool.submit(session, host)
+    ctx.close()  # the jump host connections, once every session is over
     events.put(WorkerDone(WorkerStats(pid, handled, ctx.known_hosts_loads, ctx.key_loads)))
     events.close()
     events.join_thread()  # every event is in the pipe before the process exits
@@ -149,5 +154,5 @@ def _connect_with_retries(
 
 def _open(host: Host, ctx: SshContext, warn: object) -> SshConnection | LocalConnection:
     if host.connection is Connection.LOCAL:
-        return LocalConnection()
+        return LocalConnection(ctx.secrets.scrubbed_environment())
     return SshConnection(host, ctx, warn)  # type: ignore[arg-type]

@@ -7,6 +7,7 @@ import pwd
 import selectors
 import signal
 import subprocess
+from collections.abc import Mapping
 
 from hostops.events import STDERR, STDOUT
 from hostops.transport.base import Sink
@@ -17,10 +18,11 @@ _CHUNK = 65536
 class LocalCommand:
     """A local shell command in its own session (so its whole process group can be killed)."""
 
-    def __init__(self, command: str) -> None:
+    def __init__(self, command: str, env: Mapping[str, str] | None = None) -> None:
         shell = pwd.getpwuid(os.getuid()).pw_shell or "/bin/sh"
         self._proc = subprocess.Popen(
             [shell, "-c", command],
+            env=env,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -69,10 +71,14 @@ class LocalCommand:
 
 
 class LocalConnection:
-    """Runs commands on this machine."""
+    """Runs commands on this machine, in ``env`` (None: this process's environment;
+    the worker passes it without the variables that hold the run's secrets)."""
+
+    def __init__(self, env: Mapping[str, str] | None = None) -> None:
+        self._env = env
 
     def start(self, command: str) -> LocalCommand:
-        return LocalCommand(command)
+        return LocalCommand(command, self._env)
 
     def close(self) -> None:
         pass
