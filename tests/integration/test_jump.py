@@ -4,6 +4,8 @@ that every target was reached through them and that each worker logged in only o
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,7 +13,7 @@ import pytest
 
 from hostops.testing import FleetHost, SshdFleet
 from hostops.testing.fleet import free_port
-from hostops.testing.pytest_plugin import json_results, run_hostops, temporary_fleet
+from hostops.testing.pytest_plugin import json_results, run_hostops, temporary_fleet, wait_for
 
 _LOGIN = re.compile(r"^Accepted publickey for ", re.M)
 _OPEN = re.compile(r"server_request_direct_tcpip: originator \S+ port \d+, target (\S+) port (\d+)")
@@ -180,3 +182,42 @@ def test_unreachable_bastion_and_target_behind_it(
     assert res["closed"]["error"].startswith(
         f"connect to 127.48.250.1:{closed} through the jump host: "
     )
+
+
+def test_a_dead_bastion_connection_is_made_again(
+    sshd_fleet: SshdFleet, bastions: SshdFleet, tmp_path: Path
+) -> None:
+    """One worker, one host at a time: the bastion's session process is killed while the
+    first target runs; that target is lost, the next ones log in to the bastion again."""
+    hosts, inv = _setup(sshd_fleet, bastions, tmp_path, 3)
+    b = bastions.hosts[0]
+    log = _Log(b)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "hostops",
+            "run",
+            "sleep 3; echo hi",
+            "--hosts",
+            str(inv),
+            "--jump",
+            _hop(b),
+            "--workers",
+            "1",
+            "--forks",
+            "1",
+            "-o",
+            "json",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert wait_for(lambda: len(log.opened()) == 1)
+    assert subprocess.run(["pkill", "-KILL", "-P", str(b.pid)], check=False).returncode == 0
+    out, err = proc.communicate(timeout=120)
+    res = json_results(out)
+    assert res[hosts[0].name]["status"] == "error", err
+    assert [res[h.name]["status"] for h in hosts[1:]] == ["ok", "ok"], err
+    assert log.logins() == 2
