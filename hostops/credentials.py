@@ -1,9 +1,9 @@
 """The secrets of a run: login passwords, the key passphrase, the sudo password.
 
 They are gathered once in the main process (prompted for, or read from the
-environment) into a :class:`Secrets`, which is handed to the worker processes
-when they are created and to nobody else: never to :class:`~hostops.models.RunOptions`
-(which may be written down), never to the aggregator, never to a log. Its
+environment) into a :class:`Secrets`, which is passed to the worker processes
+when they are created and to nothing else: not in :class:`~hostops.models.RunOptions`
+(which may be written down), not to the aggregator, never to a log. Its
 ``repr`` shows only which secrets are set.
 """
 
