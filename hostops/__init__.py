@@ -13,6 +13,7 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 from hostops.console import OutputMode, ViewOptions
+from hostops.credentials import Secrets, secrets_from_environment
 from hostops.engine import run
 from hostops.errors import ConfigError, HostopsError, InternalError, UsageError, exit_code_for
 from hostops.inventory import Overrides, load_inventory
@@ -38,6 +39,7 @@ __all__ = [
     "Overrides",
     "RunOptions",
     "RunReport",
+    "Secrets",
     "Status",
     "UsageError",
     "ViewOptions",
@@ -45,4 +47,5 @@ __all__ = [
     "exit_code_for",
     "load_inventory",
     "run",
+    "secrets_from_environment",
 ]

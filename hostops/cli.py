@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import os
+import stat
 import sys
 import traceback
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
@@ -14,9 +17,16 @@ import typer
 
 from hostops import __version__
 from hostops.aggregator import replay
-from hostops.console import Console, OutputMode, ViewOptions
+from hostops.batches import Count
+from hostops.console import Console, OutputMode, ViewOptions, summary_text
+from hostops.credentials import (
+    ENV_KEY_PASSPHRASE,
+    ENV_PASSWORD,
+    ENV_SUDO_PASSWORD,
+    Secrets,
+    secrets_from_environment,
+)
 from hostops.engine import console_lock
-from hostops.engine import run as run_engine
 from hostops.errors import EXIT_USAGE, HostopsError, NothingToDo, UsageError, exit_code_for
 from hostops.inventory import (
     Inventory,
@@ -30,6 +40,7 @@ from hostops.inventory import (
 from hostops.inventory.show import inventory_graph, inventory_json, inventory_table
 from hostops.journal import (
     Journal,
+    RecordPath,
     find_run,
     history_json,
     history_text,
@@ -37,8 +48,12 @@ from hostops.journal import (
     load_run,
     parse_statuses,
 )
-from hostops.models import Host, HostKeyPolicy, RunOptions
+from hostops.models import Host, HostKeyPolicy, RunOptions, RunReport
+from hostops.operations import Command, Download, Operation, Upload
+from hostops.rollout import play as run_play
+from hostops.rollout import run_operation
 from hostops.transport.ssh_config import SshConfig
+from hostops.views import recap_text
 
 # typer raises click's exception classes (vendored in recent typer): find them through
 # a public one rather than importing a click that may not be the one typer uses.
@@ -175,6 +190,14 @@ FromRunOpt = Annotated[
         help="The run --rerun looks at: an id from 'hostops history', a prefix of one, 'last' or 'last-N'. [default: last]",
     ),
 ]
+JumpOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--jump",
+        "-J",
+        help="Jump host chain for every host, as ssh -J: '[user@]host[:port][,...]' ('none': no jump).",
+    ),
+]
 KnownHostsOpt = Annotated[
     Path | None,
     typer.Option(
@@ -196,6 +219,7 @@ def _select(
     known_hosts: Path | None,
     rerun: str | None = None,
     from_run: str | None = None,
+    jump: str | None = None,
 ) -> tuple[Inventory, list[Host]]:
     """The inventory and the selected hosts, resolved with the connection flags given;
     with ``rerun``, only those that ended with those statuses in a recorded run.
@@ -230,6 +254,7 @@ def _select(
         port=port,
         identity_files=tuple(str(p) for p in identity or ()),
         known_hosts=str(known_hosts) if known_hosts else None,
+        jump=jump,
     )
     return inv, resolve_hosts(inv, names, ssh_config=config, overrides=overrides)
 
@@ -262,6 +287,324 @@ def _root(
     """Run commands on many hosts over SSH at once, and see clearly what happened on every host."""
 
 
+# The options of every command that reaches hosts (run, put, get, play): declared once.
+HostKeyPolicyOpt = Annotated[
+    HostKeyPolicy | None,
+    typer.Option(
+        "--host-key-policy",
+        show_default=False,
+        help="Unknown or changed host keys: strict refuses both, accept-new records unknown ones, off accepts anything. [default: strict, or ssh_config's StrictHostKeyChecking]",
+    ),
+]
+NoAgentOpt = Annotated[
+    bool, typer.Option("--no-agent", help="Do not use the SSH agent (SSH_AUTH_SOCK).")
+]
+AskPassOpt = Annotated[
+    bool,
+    typer.Option(
+        "--ask-pass",
+        help=f"Ask once for the login password, tried after the keys (else: ${ENV_PASSWORD}).",
+    ),
+]
+AskKeyPassOpt = Annotated[
+    bool,
+    typer.Option(
+        "--ask-key-pass",
+        help=f"Ask once for the passphrase of encrypted private keys (else: ${ENV_KEY_PASSPHRASE}).",
+    ),
+]
+SudoUserOpt = Annotated[
+    str | None,
+    typer.Option("--sudo-user", help="sudo as USER instead of root (implies --sudo)."),
+]
+AskSudoPassOpt = Annotated[
+    bool,
+    typer.Option(
+        "--ask-sudo-pass",
+        help=f"Ask once for the sudo password (implies --sudo; else: ${ENV_SUDO_PASSWORD}).",
+    ),
+]
+ForksOpt = Annotated[
+    int,
+    typer.Option("--forks", "-f", callback=_positive, help="Hosts handled at once, in total."),
+]
+WorkersOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--workers",
+        callback=_positive,
+        show_default=False,
+        help="Worker processes [default: CPU count].",
+    ),
+]
+ConnectTimeoutOpt = Annotated[
+    float,
+    typer.Option(
+        "--connect-timeout", callback=_seconds, help="Seconds to connect and authenticate."
+    ),
+]
+TimeoutOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--timeout",
+        "-t",
+        callback=_seconds,
+        show_default=False,
+        help="Seconds a command (or transfer) may run; then it is killed and the host reported as timeout. [default: none]",
+    ),
+]
+IdleTimeoutOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--idle-timeout",
+        callback=_seconds,
+        show_default=False,
+        help="Seconds a command may go without output; then it is killed and the host reported as timeout. [default: none]",
+    ),
+]
+ConnectRetriesOpt = Annotated[
+    int,
+    typer.Option(
+        "--connect-retries",
+        min=0,
+        help="Retries after a connection is refused, reset or times out (backoff with jitter; never after auth or host key failures).",
+    ),
+]
+KeepaliveOpt = Annotated[
+    str,
+    typer.Option(
+        "--keepalive",
+        help="INTERVAL,COUNT: after INTERVAL s of silence ask the host for a reply; COUNT unanswered: error. 0 turns it off.",
+    ),
+]
+LiveOpt = Annotated[
+    bool,
+    typer.Option("--live", help="gather/diff: redraw the view on the terminal as hosts finish."),
+]
+OutDirOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--out-dir",
+        help="Also write each host's output to DIR/HOST.out, DIR/HOST.err and DIR/HOST.status, as it arrives.",
+    ),
+]
+MaxOutputOpt = Annotated[
+    str,
+    typer.Option(
+        "--max-output",
+        help="Output kept in memory per host and stream (K, M, G suffixes); the rest is cut with a marker (--out-dir keeps all).",
+    ),
+]
+NoRecordOpt = Annotated[bool, typer.Option("--no-record", help="Write no run record for this run.")]
+BatchOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--batch",
+        help="Rolling: N hosts (or P% of them) at a time; the next batch starts when one is done. [default: all at once]",
+    ),
+]
+MaxFailOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--max-fail",
+        help="With --batch: after a batch with more failed hosts than N (or P% of it), no further batch starts. [default: stop only when a whole batch failed]",
+    ),
+]
+
+
+@dataclass(frozen=True)
+class _Flags:
+    """Every shared option's value, as the command received it."""
+
+    hosts: Path | None
+    host_list: str | None
+    limit: str | None
+    user: str | None
+    port: int | None
+    identity: list[Path] | None
+    known_hosts: Path | None
+    jump: str | None
+    ssh_config: Path | None
+    no_ssh_config: bool
+    host_key_policy: HostKeyPolicy | None
+    no_agent: bool
+    ask_pass: bool
+    ask_key_pass: bool
+    forks: int
+    workers: int | None
+    connect_timeout: float
+    timeout: float | None
+    idle_timeout: float | None
+    connect_retries: int
+    keepalive: str
+    output: OutputMode
+    live: bool
+    out_dir: Path | None
+    max_output: str
+    rerun: str | None
+    from_run: str | None
+    no_record: bool
+    no_color: bool
+    debug: bool
+    sudo: bool = False
+    sudo_user: str | None = None
+    ask_sudo_pass: bool = False
+
+    @classmethod
+    def of(cls, values: dict[str, object]) -> _Flags:
+        """The shared options among a command's parameters (its ``locals()``)."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in values.items() if k in names})  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """What every command that reaches hosts has made of its options."""
+
+    inventory: Inventory
+    hosts: list[Host]
+    options: RunOptions
+    view: ViewOptions
+    secrets: Secrets
+
+
+def _prepare(flags: _Flags, console: Console, run_sudo: bool) -> _Prepared:
+    """Select the hosts, ask for secrets (before any worker exists, on the terminal,
+    under the console lock), and build the run's options and view."""
+    inv, selected = _select(
+        flags.hosts,
+        flags.host_list,
+        flags.limit,
+        flags.ssh_config,
+        flags.no_ssh_config,
+        flags.user,
+        flags.port,
+        flags.identity,
+        flags.known_hosts,
+        flags.rerun,
+        flags.from_run,
+        flags.jump,
+    )
+    for warning in inv.raw.warnings:
+        console.message("warning", warning)
+    interval, count = _keepalive(flags.keepalive)
+    secrets = secrets_from_environment(
+        selected,
+        password=console.ask_secret("SSH password", ENV_PASSWORD) if flags.ask_pass else None,
+        key_passphrase=(
+            console.ask_secret("Key passphrase", ENV_KEY_PASSPHRASE) if flags.ask_key_pass else None
+        ),
+        sudo_password=(
+            console.ask_secret("sudo password", ENV_SUDO_PASSWORD) if flags.ask_sudo_pass else None
+        ),
+    )
+    sudo = flags.sudo or flags.ask_sudo_pass or flags.sudo_user is not None
+    options = RunOptions(
+        workers=flags.workers,
+        forks=flags.forks,
+        connect_timeout=flags.connect_timeout,
+        timeout=flags.timeout,
+        host_key_policy=flags.host_key_policy,
+        use_agent=not flags.no_agent,
+        idle_timeout=flags.idle_timeout,
+        connect_retries=flags.connect_retries,
+        keepalive_interval=interval,
+        keepalive_count=count,
+        max_output=_size(flags.max_output),
+        sudo=sudo and run_sudo,
+        sudo_user=flags.sudo_user,
+    )
+    if flags.host_key_policy is HostKeyPolicy.OFF:
+        console.message(
+            "warning",
+            "--host-key-policy off: host keys are not verified; anyone on the path can impersonate a host",
+        )
+    if flags.out_dir is not None:
+        _make_dir(flags.out_dir, "--out-dir")
+    view = ViewOptions(
+        mode=flags.output,
+        color=False if flags.no_color else None,
+        live=flags.live,
+        out_dir=str(flags.out_dir) if flags.out_dir else None,
+    )
+    return _Prepared(inv, selected, options, view, secrets)
+
+
+def _recorded(
+    console: Console,
+    flags: _Flags,
+    what: str,
+    prepared: _Prepared,
+    go: Callable[[RecordPath | None], RunReport],
+) -> int:
+    """Run ``go`` with a run record (unless --no-record): its end line written whatever
+    happens; returns the exit code."""
+    journal = (
+        None
+        if flags.no_record
+        else Journal.start(_argv, what, [h.name for h in prepared.hosts], prepared.options)
+    )
+    try:
+        report = go(journal.record if journal else None)
+    except BaseException as exc:
+        if journal is not None:
+            journal.finish(None, exit_code_for(exc), _one_line_error(exc))
+        raise
+    code = exit_code_for(report)
+    if journal is not None:
+        journal.finish(report, code)
+        if report.failed:
+            console.message(
+                "note",
+                f"run {journal.id} recorded: 'hostops show {journal.id}' shows it again,"
+                f" '--rerun failed' runs the failed hosts again",
+            )
+    return code
+
+
+def _execute(
+    flags: _Flags,
+    what: str,
+    op: Callable[[], Operation],
+    batch: str | None,
+    max_fail: str | None,
+    *,
+    run_sudo: bool,
+    stdin: bytes | None = None,
+) -> None:
+    """The body of run, put and get: ``op()`` on every selected host, in batches."""
+    lock = console_lock()
+    console = Console(lock, color=False if flags.no_color else None)
+
+    def body() -> int:
+        serial = _count(batch, "--batch")
+        limit = _count(max_fail, "--max-fail", minimum=0)
+        if limit is not None and serial is None:
+            raise UsageError("--max-fail needs --batch (a failure limit per batch)")
+        operation = op()
+        prepared = _prepare(flags, console, run_sudo)
+        return _recorded(
+            console,
+            flags,
+            what,
+            prepared,
+            lambda record: run_operation(
+                prepared.hosts,
+                operation,
+                prepared.options,
+                prepared.view,
+                lock,
+                record,
+                batch=serial,
+                max_fail=limit,
+                secrets=prepared.secrets,
+                stdin=stdin,
+            ),
+        )
+
+    raise typer.Exit(_guarded(console, body, flags.debug))
+
+
 @app.command()
 def run(
     command: Annotated[
@@ -274,171 +617,313 @@ def run(
     port: PortOpt = None,
     identity: IdentityOpt = None,
     known_hosts: KnownHostsOpt = None,
+    jump: JumpOpt = None,
     ssh_config: SshConfigOpt = None,
     no_ssh_config: NoSshConfigOpt = False,
-    host_key_policy: Annotated[
-        HostKeyPolicy | None,
-        typer.Option(
-            "--host-key-policy",
-            show_default=False,
-            help="Unknown or changed host keys: strict refuses both, accept-new records unknown ones, off accepts anything. [default: strict, or ssh_config's StrictHostKeyChecking]",
-        ),
-    ] = None,
-    no_agent: Annotated[
-        bool, typer.Option("--no-agent", help="Do not use the SSH agent (SSH_AUTH_SOCK).")
+    host_key_policy: HostKeyPolicyOpt = None,
+    no_agent: NoAgentOpt = False,
+    ask_pass: AskPassOpt = False,
+    ask_key_pass: AskKeyPassOpt = False,
+    sudo: Annotated[
+        bool, typer.Option("--sudo", help="Run the command with sudo (as root) on every host.")
     ] = False,
-    forks: Annotated[
-        int,
-        typer.Option("--forks", "-f", callback=_positive, help="Hosts handled at once, in total."),
-    ] = 64,
-    workers: Annotated[
-        int | None,
-        typer.Option(
-            "--workers",
-            callback=_positive,
-            show_default=False,
-            help="Worker processes [default: CPU count].",
-        ),
-    ] = None,
-    connect_timeout: Annotated[
-        float,
-        typer.Option(
-            "--connect-timeout", callback=_seconds, help="Seconds to connect and authenticate."
-        ),
-    ] = 10.0,
-    timeout: Annotated[
-        float | None,
-        typer.Option(
-            "--timeout",
-            "-t",
-            callback=_seconds,
-            show_default=False,
-            help="Seconds the command may run; then it is killed and the host reported as timeout. [default: none]",
-        ),
-    ] = None,
-    idle_timeout: Annotated[
-        float | None,
-        typer.Option(
-            "--idle-timeout",
-            callback=_seconds,
-            show_default=False,
-            help="Seconds a command may go without output; then it is killed and the host reported as timeout. [default: none]",
-        ),
-    ] = None,
-    connect_retries: Annotated[
-        int,
-        typer.Option(
-            "--connect-retries",
-            min=0,
-            help="Retries after a connection is refused, reset or times out (backoff with jitter; never after auth or host key failures).",
-        ),
-    ] = 0,
-    keepalive: Annotated[
-        str,
-        typer.Option(
-            "--keepalive",
-            help="INTERVAL,COUNT: after INTERVAL s of silence ask the host for a reply; COUNT unanswered: error. 0 turns it off.",
-        ),
-    ] = "15,3",
-    output: OutputOpt = OutputMode.STREAM,
-    live: Annotated[
+    sudo_user: SudoUserOpt = None,
+    ask_sudo_pass: AskSudoPassOpt = False,
+    no_stdin: Annotated[
         bool,
         typer.Option(
-            "--live", help="gather/diff: redraw the view on the terminal as hosts finish."
+            "--no-stdin",
+            help="Do not send hostops's standard input to the commands (sent when it is a file or a pipe).",
         ),
     ] = False,
-    out_dir: Annotated[
-        Path | None,
-        typer.Option(
-            "--out-dir",
-            help="Also write each host's output to DIR/HOST.out, DIR/HOST.err and DIR/HOST.status, as it arrives.",
-        ),
-    ] = None,
-    max_output: Annotated[
-        str,
-        typer.Option(
-            "--max-output",
-            help="Output kept in memory per host and stream (K, M, G suffixes); the rest is cut with a marker (--out-dir keeps all).",
-        ),
-    ] = "4M",
+    forks: ForksOpt = 64,
+    workers: WorkersOpt = None,
+    connect_timeout: ConnectTimeoutOpt = 10.0,
+    timeout: TimeoutOpt = None,
+    idle_timeout: IdleTimeoutOpt = None,
+    connect_retries: ConnectRetriesOpt = 0,
+    keepalive: KeepaliveOpt = "15,3",
+    batch: BatchOpt = None,
+    max_fail: MaxFailOpt = None,
+    output: OutputOpt = OutputMode.STREAM,
+    live: LiveOpt = False,
+    out_dir: OutDirOpt = None,
+    max_output: MaxOutputOpt = "4M",
     rerun: RerunOpt = None,
     from_run: FromRunOpt = None,
-    no_record: Annotated[
-        bool, typer.Option("--no-record", help="Write no run record for this run.")
-    ] = False,
+    no_record: NoRecordOpt = False,
     no_color: NoColorOpt = False,
     debug: DebugOpt = False,
 ) -> None:
     """Run COMMAND on every selected host, in parallel."""
+    flags = _Flags.of(locals())
+    data = None if no_stdin else _forwarded_stdin()
+    _execute(
+        flags,
+        command,
+        lambda: Command(command, stdin=data is not None),
+        batch,
+        max_fail,
+        run_sudo=True,
+        stdin=data,
+    )
+
+
+@app.command()
+def put(
+    local: Annotated[Path, typer.Argument(help="Local file or directory to upload.")],
+    remote: Annotated[
+        str,
+        typer.Argument(help="Where on every host (a directory's tree is mirrored into it)."),
+    ],
+    mode: Annotated[
+        str | None,
+        typer.Option(
+            "--mode", help="File mode to set, in octal: 0644. [default: kept, or umask's]"
+        ),
+    ] = None,
+    hosts: InventoryOpt = None,
+    host_list: HostListOpt = None,
+    limit: LimitOpt = None,
+    user: UserOpt = None,
+    port: PortOpt = None,
+    identity: IdentityOpt = None,
+    known_hosts: KnownHostsOpt = None,
+    jump: JumpOpt = None,
+    ssh_config: SshConfigOpt = None,
+    no_ssh_config: NoSshConfigOpt = False,
+    host_key_policy: HostKeyPolicyOpt = None,
+    no_agent: NoAgentOpt = False,
+    ask_pass: AskPassOpt = False,
+    ask_key_pass: AskKeyPassOpt = False,
+    sudo: Annotated[
+        bool,
+        typer.Option(
+            "--sudo",
+            help="Install as root: upload to a private temp file, then move it into place with sudo.",
+        ),
+    ] = False,
+    sudo_user: SudoUserOpt = None,
+    ask_sudo_pass: AskSudoPassOpt = False,
+    forks: ForksOpt = 64,
+    workers: WorkersOpt = None,
+    connect_timeout: ConnectTimeoutOpt = 10.0,
+    timeout: TimeoutOpt = None,
+    idle_timeout: IdleTimeoutOpt = None,
+    connect_retries: ConnectRetriesOpt = 0,
+    keepalive: KeepaliveOpt = "15,3",
+    batch: BatchOpt = None,
+    max_fail: MaxFailOpt = None,
+    output: OutputOpt = OutputMode.STREAM,
+    live: LiveOpt = False,
+    out_dir: OutDirOpt = None,
+    max_output: MaxOutputOpt = "4M",
+    rerun: RerunOpt = None,
+    from_run: FromRunOpt = None,
+    no_record: NoRecordOpt = False,
+    no_color: NoColorOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Upload LOCAL to REMOTE on every selected host (SFTP): atomic replace, files whose
+    content is already there are not written; a host is 'changed' when some file was."""
+    flags = _Flags.of(locals())
+
+    def upload() -> Upload:
+        if not local.exists():
+            raise UsageError(f"{local}: no such file or directory")
+        with_sudo = sudo or ask_sudo_pass or sudo_user is not None
+        return Upload(str(local.resolve()), remote, _mode(mode), with_sudo)
+
+    _execute(flags, f"put {local} {remote}", upload, batch, max_fail, run_sudo=False)
+
+
+@app.command()
+def get(
+    remote: Annotated[str, typer.Argument(help="Remote file or directory on every host.")],
+    local_dir: Annotated[
+        Path,
+        typer.Argument(help="Local directory: each host's copy goes to LOCAL_DIR/HOST/REMOTE."),
+    ],
+    hosts: InventoryOpt = None,
+    host_list: HostListOpt = None,
+    limit: LimitOpt = None,
+    user: UserOpt = None,
+    port: PortOpt = None,
+    identity: IdentityOpt = None,
+    known_hosts: KnownHostsOpt = None,
+    jump: JumpOpt = None,
+    ssh_config: SshConfigOpt = None,
+    no_ssh_config: NoSshConfigOpt = False,
+    host_key_policy: HostKeyPolicyOpt = None,
+    no_agent: NoAgentOpt = False,
+    ask_pass: AskPassOpt = False,
+    ask_key_pass: AskKeyPassOpt = False,
+    forks: ForksOpt = 64,
+    workers: WorkersOpt = None,
+    connect_timeout: ConnectTimeoutOpt = 10.0,
+    timeout: TimeoutOpt = None,
+    idle_timeout: IdleTimeoutOpt = None,
+    connect_retries: ConnectRetriesOpt = 0,
+    keepalive: KeepaliveOpt = "15,3",
+    output: OutputOpt = OutputMode.STREAM,
+    live: LiveOpt = False,
+    out_dir: OutDirOpt = None,
+    max_output: MaxOutputOpt = "4M",
+    rerun: RerunOpt = None,
+    from_run: FromRunOpt = None,
+    no_record: NoRecordOpt = False,
+    no_color: NoColorOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Download REMOTE from every selected host into LOCAL_DIR/HOST/… (hosts never collide)."""
+    flags = _Flags.of(locals())
+
+    def download() -> Download:
+        _make_dir(local_dir, "LOCAL_DIR")
+        return Download(remote, str(local_dir.resolve()))
+
+    _execute(flags, f"get {remote} {local_dir}", download, None, None, run_sudo=False)
+
+
+@app.command()
+def play(
+    playbook: Annotated[Path, typer.Argument(help="Playbook file (YAML: a list of plays).")],
+    check: Annotated[
+        bool,
+        typer.Option("--check", help="Show what each task would do on each host; run nothing."),
+    ] = False,
+    extra_vars: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--extra-var",
+            "-e",
+            help="KEY=VALUE variable for every host (over play vars); repeat for several.",
+        ),
+    ] = None,
+    hosts: InventoryOpt = None,
+    host_list: HostListOpt = None,
+    limit: LimitOpt = None,
+    user: UserOpt = None,
+    port: PortOpt = None,
+    identity: IdentityOpt = None,
+    known_hosts: KnownHostsOpt = None,
+    jump: JumpOpt = None,
+    ssh_config: SshConfigOpt = None,
+    no_ssh_config: NoSshConfigOpt = False,
+    host_key_policy: HostKeyPolicyOpt = None,
+    no_agent: NoAgentOpt = False,
+    ask_pass: AskPassOpt = False,
+    ask_key_pass: AskKeyPassOpt = False,
+    sudo_user: SudoUserOpt = None,
+    ask_sudo_pass: AskSudoPassOpt = False,
+    forks: ForksOpt = 64,
+    workers: WorkersOpt = None,
+    connect_timeout: ConnectTimeoutOpt = 10.0,
+    timeout: TimeoutOpt = None,
+    idle_timeout: IdleTimeoutOpt = None,
+    connect_retries: ConnectRetriesOpt = 0,
+    keepalive: KeepaliveOpt = "15,3",
+    output: OutputOpt = OutputMode.STREAM,
+    live: LiveOpt = False,
+    out_dir: OutDirOpt = None,
+    max_output: MaxOutputOpt = "4M",
+    rerun: RerunOpt = None,
+    from_run: FromRunOpt = None,
+    no_record: NoRecordOpt = False,
+    no_color: NoColorOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Run PLAYBOOK's plays on the selected hosts: tasks in order, in batches, one
+    connection per host for the whole playbook."""
+    flags = _Flags.of(locals())
     lock = console_lock()
     console = Console(lock, color=False if no_color else None)
 
     def body() -> int:
-        inv, selected = _select(
-            hosts,
-            host_list,
-            limit,
-            ssh_config,
-            no_ssh_config,
-            user,
-            port,
-            identity,
-            known_hosts,
-            rerun,
-            from_run,
-        )
-        for warning in inv.raw.warnings:
-            console.message("warning", warning)
-        interval, count = _keepalive(keepalive)
-        options = RunOptions(
-            workers=workers,
-            forks=forks,
-            connect_timeout=connect_timeout,
-            timeout=timeout,
-            host_key_policy=host_key_policy,
-            use_agent=not no_agent,
-            idle_timeout=idle_timeout,
-            connect_retries=connect_retries,
-            keepalive_interval=interval,
-            keepalive_count=count,
-            max_output=_size(max_output),
-        )
-        if host_key_policy is HostKeyPolicy.OFF:
-            console.message(
-                "warning",
-                "--host-key-policy off: host keys are not verified; anyone on the path can impersonate a host",
-            )
-        if out_dir is not None:
-            _make_dir(out_dir)
-        view = ViewOptions(
-            mode=output,
-            color=False if no_color else None,
-            live=live,
-            out_dir=str(out_dir) if out_dir else None,
-        )
-        journal = (
-            None
-            if no_record
-            else Journal.start(_argv, command, [h.name for h in selected], options)
-        )
-        try:
-            report = run_engine(selected, command, options, view, lock, journal and journal.record)
-        except BaseException as exc:
-            if journal is not None:
-                journal.finish(None, exit_code_for(exc), _one_line_error(exc))
-            raise
-        code = exit_code_for(report)
-        if journal is not None:
-            journal.finish(report, code)
-            if report.failed:
-                console.message(
-                    "note",
-                    f"run {journal.id} recorded: 'hostops show {journal.id}' shows it again,"
-                    f" '--rerun failed' runs the failed hosts again",
-                )
+        from hostops.playbook import check as check_plan  # Jinja2: only for playbooks
+        from hostops.playbook import load_playbook, prepare
+
+        book = load_playbook(playbook)
+        given = _extra_vars(extra_vars or [])
+        prepared = _prepare(flags, console, run_sudo=False)
+        everyone = resolve_hosts(prepared.inventory, prepared.inventory.names, ssh_config=None)
+        allowed = {h.name for h in prepared.hosts}
+        by_name = {h.name: h for h in prepared.hosts}
+        # Resolved with the command line's settings where selected; the others only
+        # serve to match the plays' patterns.
+        inventory = [by_name.get(h.name, h) for h in everyone]
+        plan = prepare(book, inventory, limit=allowed, extra_vars=given)
+        if check:
+            console.out("".join(line + "\n" for line in check_plan(plan).lines()).encode())
+            return 0
+
+        def go(record: RecordPath | None) -> RunReport:
+            # The recap comes before the summary: the aggregator leaves the summary to us.
+            quiet = dataclasses.replace(prepared.view, summary=False)
+            done = run_play(plan, prepared.options, quiet, lock, record, prepared.secrets)
+            if prepared.view.mode is not None:
+                color = console.err_color
+                text = recap_text(done.result, color) + summary_text(done.report, color)
+                console.err(text.encode())
+            return done.report
+
+        code = _recorded(console, flags, f"play {playbook}", prepared, go)
         return code
 
     raise typer.Exit(_guarded(console, body, debug))
+
+
+_STDIN_MAX = 64 << 20
+
+
+def _forwarded_stdin() -> bytes | None:
+    """hostops's standard input when it is a file or a pipe (``< fix.sh``, ``cat x |``):
+    read whole, up to 64 MiB, before anything starts; None for a terminal or /dev/null."""
+    try:
+        st = os.fstat(0)
+    except OSError:
+        return None
+    if not (stat.S_ISREG(st.st_mode) or stat.S_ISFIFO(st.st_mode) or stat.S_ISSOCK(st.st_mode)):
+        return None
+    data = sys.stdin.buffer.read(_STDIN_MAX + 1)
+    if len(data) > _STDIN_MAX:
+        raise UsageError(
+            "standard input: more than 64 MiB to send to every host; copy it with 'hostops put' instead"
+        )
+    return data or None
+
+
+def _count(value: str | None, option: str, minimum: int = 1) -> Count | None:
+    if value is None:
+        return None
+    count = Count.parse(value, minimum)
+    if count is None:
+        raise UsageError(
+            f"{option}: expected a number of hosts (at least {minimum}) or a percentage like 25%, not {value!r}"
+        )
+    return count
+
+
+def _mode(value: str | None) -> int | None:
+    if value is None:
+        return None
+    try:
+        mode = int(value, 8)
+    except ValueError:
+        raise UsageError(f"--mode: expected an octal mode like 0644, not {value!r}") from None
+    if not 0 <= mode <= 0o7777:
+        raise UsageError(f"--mode: expected an octal mode like 0644, not {value!r}")
+    return mode
+
+
+def _extra_vars(pairs: list[str]) -> dict[str, str]:
+    given = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.isidentifier():
+            raise UsageError(f"--extra-var: expected KEY=VALUE, not {pair!r}")
+        given[key] = value
+    return given
 
 
 @app.command()
@@ -450,6 +935,7 @@ def inventory(
     port: PortOpt = None,
     identity: IdentityOpt = None,
     known_hosts: KnownHostsOpt = None,
+    jump: JumpOpt = None,
     ssh_config: SshConfigOpt = None,
     no_ssh_config: NoSshConfigOpt = False,
     rerun: RerunOpt = None,
@@ -478,6 +964,7 @@ def inventory(
             known_hosts,
             rerun,
             from_run,
+            jump,
         )
         if graph:
             text = inventory_graph(inv, [h.name for h in selected])
@@ -545,13 +1032,13 @@ def show(
     raise typer.Exit(_guarded(console, body, debug))
 
 
-def _make_dir(path: Path) -> None:
+def _make_dir(path: Path, what: str) -> None:
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise UsageError(f"--out-dir {path}: {exc.strerror}") from None
+        raise UsageError(f"{what} {path}: {exc.strerror}") from None
     if not os.access(path, os.W_OK | os.X_OK):
-        raise UsageError(f"--out-dir {path}: not writable")
+        raise UsageError(f"{what} {path}: not writable")
 
 
 def _one_line_error(exc: BaseException) -> str:

@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import contextlib
 import enum
+import getpass
 import json
 import os
 import re
+import warnings
 from collections.abc import Iterable
 from contextlib import AbstractContextManager as ContextManager
 from dataclasses import dataclass
 
+from hostops.errors import UsageError
 from hostops.inventory.ranges import fold
 from hostops.models import HostResult, RunReport, Status
 
@@ -99,6 +102,24 @@ class Console:
             line = f"{_ERR_COLOR}{line}{RESET}"
         self.err((line + "\n").encode())
 
+    def ask_secret(self, prompt: str, instead: str) -> str:
+        """Ask for a secret on the controlling terminal (``/dev/tty``), without echo, under
+        the console lock, whatever stdin and stdout are. Raises UsageError when there
+        is no terminal, naming ``instead`` (the environment variable to use then)."""
+        try:
+            os.close(os.open("/dev/tty", os.O_RDWR | os.O_NOCTTY))
+        except OSError:
+            raise UsageError(
+                f"cannot ask for the {prompt.lower()}: no terminal; set {instead} instead"
+            ) from None
+        with self._lock, warnings.catch_warnings():
+            # getpass falls back to an echoing stdin with only a warning: never that.
+            warnings.simplefilter("error", getpass.GetPassWarning)
+            try:
+                return getpass.getpass(f"hostops: {prompt}: ")
+            except (EOFError, getpass.GetPassWarning):
+                raise UsageError(f"no {prompt.lower()} given") from None
+
     def status(self, text: str | None) -> None:
         """Show ``text`` as the one status line at the bottom of the terminal (stderr),
         replacing the last one; None removes it. Other writes remove it first, so it
@@ -173,6 +194,9 @@ def summary_text(report: RunReport, color: bool) -> str:
             text = f"{counts[status]} {status.value}"
             parts.append(f"{STATUS_COLOR[status]}{text}{RESET}" if color else text)
     n = len(report.results)
+    changes = [r.changed for r in report.results if r.changed is not None]
+    if changes:  # put, get, play: how many hosts were changed
+        parts.append(f"{sum(changes)} changed")
     head = (
         f"hostops: {n} host{'s' if n != 1 else ''} in {report.duration_s:.2f} s: {', '.join(parts)}"
     )

@@ -22,6 +22,7 @@ from multiprocessing.synchronize import Lock
 
 from hostops.aggregator import Sinks, aggregator_main
 from hostops.console import OutputMode, ViewOptions
+from hostops.credentials import Secrets, secrets_from_environment
 from hostops.dispatch import Dispatcher, Job, WorkerSlot
 from hostops.errors import ConfigError, InternalError
 from hostops.events import (
@@ -37,7 +38,7 @@ from hostops.events import (
 from hostops.flow import counters
 from hostops.inventory.ranges import fold
 from hostops.journal import RecordPath
-from hostops.models import Host, RunOptions, RunReport, Status
+from hostops.models import Connection, Host, RunOptions, RunReport, Status
 from hostops.operations import Command, Outcome
 from hostops.worker import WorkerSpec, worker_main
 
@@ -80,19 +81,24 @@ def run(
     view: ViewOptions | None = None,
     lock: Lock | None = None,
     record: RecordPath | None = None,
+    secrets: Secrets | None = None,
 ) -> RunReport:
     """Run ``command`` on every host in parallel and return every host's result.
 
     ``lock`` is the console lock the caller's own terminal writes take (see
     :func:`console_lock`); a new one is made when None. ``record``: a run
     record (see hostops.journal) to which each host's result is appended as it
-    arrives. Host failures are values in the report, never exceptions. Raises
+    arrives. ``secrets`` are the passwords and passphrase to authenticate with;
+    None: read from the environment (see
+    :func:`hostops.credentials.secrets_from_environment`), which raises
+    ConfigError for an unset ``password_env``. Host failures are
+    values in the report, never exceptions. Raises
     :class:`InternalError` when hostops itself fails (the aggregator is lost)
     and KeyboardInterrupt only if a third Ctrl-C cuts the stop short.
     """
     if not hosts:
         return RunReport(results=(), duration_s=0.0)
-    with Engine(hosts, options, view, lock, record) as engine:
+    with Engine(hosts, options, view, lock, record, secrets=secrets) as engine:
         engine.execute([Job(i, h, Command(command)) for i, h in enumerate(hosts)])
         return engine.close()
 
@@ -104,7 +110,8 @@ class Engine:
     every process, whatever happened.
 
     ``keep``: connections stay open between steps (playbooks), so the open-file
-    budget counts every host, not only those running at once.
+    budget counts every host, not only those running at once. ``stdin``: data
+    for commands that forward standard input (``Command.stdin``).
     """
 
     def __init__(
@@ -116,10 +123,15 @@ class Engine:
         record: RecordPath | None = None,
         *,
         keep: bool = False,
+        secrets: Secrets | None = None,
+        stdin: bytes | None = None,
     ) -> None:
-        _check_supported(hosts)
-        self.hosts = hosts
         self.options = options or RunOptions()
+        _check_supported(hosts, self.options)
+        # Read before any process starts: an unset password_env is an error, not a surprise.
+        self._secrets = secrets if secrets is not None else secrets_from_environment(hosts)
+        self.hosts = hosts
+        self._stdin = stdin
         self.view = view or ViewOptions()
         self._ctx = _context()
         self.lock = lock or self._ctx.Lock()  # the one console lock: every terminal writer
@@ -159,7 +171,7 @@ class Engine:
         report_out.close()
         everything = self.view.mode is OutputMode.STREAM or self.view.out_dir is not None
         forward = None if everything else self.options.max_output + 1
-        spec = WorkerSpec(self.options, 0, consumed, forward)
+        spec = WorkerSpec(self.options, 0, consumed, forward, self._stdin)
 
         def start_worker(n_threads: int) -> WorkerSlot:
             mine, theirs = ctx.Pipe()  # a private pipe per worker: see hostops.dispatch
@@ -170,6 +182,7 @@ class Engine:
                     theirs,
                     self.events,
                     self._cancel,
+                    self._secrets,
                 ),
                 name="hostops-worker",
                 daemon=True,
@@ -343,18 +356,17 @@ def _fit_fd_limit(
     return dataclasses.replace(options, forks=fits), warning
 
 
-def _check_supported(hosts: list[Host]) -> None:
-    """Settings the inventory accepts but this version cannot act on yet: refuse, never ignore.
-    And names too long for an event (see hostops.events): no real host name is that long."""
+def _check_supported(hosts: list[Host], options: RunOptions) -> None:
+    """Settings this version cannot act on: refuse, never ignore. And names too long
+    for an event (see hostops.events): no real host name is that long."""
     for h in hosts:
         if len(h.name.encode()) > MAX_NAME:
             raise ConfigError(f"host name longer than {MAX_NAME} bytes: {h.name[:40]}...")
-    for setting in ("jump", "password_env"):
-        using = [h.name for h in hosts if getattr(h, setting)]
-        if using:
-            raise ConfigError(
-                f"{setting} is not supported yet (set for {fold(using)}); nothing ran"
-            )
+    local = [h.name for h in hosts if h.connection is Connection.LOCAL]
+    if options.sudo and local:
+        raise ConfigError(
+            f"--sudo is not supported for connection: local hosts ({fold(local)}); nothing ran"
+        )
 
 
 def _stop_workers(

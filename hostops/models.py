@@ -59,6 +59,8 @@ class Host:
     known_hosts: str | None = None  # None: ~/.ssh/known_hosts
     connection: Connection = Connection.SSH
     jump: str | None = None  # [user@]host[:port][,...]: jump host chain (ProxyJump)
+    # The chain resolved, first hop first: each hop's own address, port, user, keys.
+    jump_hosts: tuple[Host, ...] = ()
     password_env: str | None = None  # the NAME of an environment variable holding the password
     host_key_policy: HostKeyPolicy | None = None  # from ssh_config; None: the run's
     groups: tuple[str, ...] = ()
@@ -81,6 +83,8 @@ class RunOptions:
     keepalive_interval: float = 15.0  # SSH keepalive after this much silence; 0: none
     keepalive_count: int = 3  # unanswered keepalives before the host counts as gone
     max_output: int = 4 << 20  # bytes of each stream kept per host; the rest is cut
+    sudo: bool = False  # run the command with sudo (its password is in credentials.Secrets)
+    sudo_user: str | None = None  # sudo -u USER; None: root
 
 
 @dataclass(frozen=True)

@@ -55,6 +55,7 @@ class Command:
     command: str
     sudo: bool = False
     timeout: float | None = None
+    stdin: bool = False  # send the run's standard input (WorkerSpec.stdin), then EOF
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from typing import Any
 
 from hostops.batches import Count, batches, fail_limit
 from hostops.console import ViewOptions
+from hostops.credentials import Secrets
 from hostops.dispatch import Job
 from hostops.engine import Engine
 from hostops.events import HostFinished
@@ -33,15 +34,18 @@ def run_operation(
     *,
     batch: Count | None = None,
     max_fail: Count | None = None,
+    secrets: Secrets | None = None,
+    stdin: bytes | None = None,
 ) -> RunReport:
     """Carry out ``op`` on every host, in batches of ``batch`` (all at once when None).
 
     After a batch with more failed hosts than ``max_fail`` allows (default: all
     of the batch), no further batch starts: its hosts end ``skipped``.
+    ``secrets`` and ``stdin``: as for :class:`hostops.engine.Engine`.
     """
     if not hosts:
         return RunReport(results=(), duration_s=0.0)
-    with Engine(hosts, options, view, lock, record) as engine:
+    with Engine(hosts, options, view, lock, record, secrets=secrets, stdin=stdin) as engine:
         groups = batches(hosts, batch)
         skipped: list[HostFinished] = []
         for number, group in enumerate(groups, 1):
@@ -81,6 +85,7 @@ def play(
     view: ViewOptions | None = None,
     lock: Lock | None = None,
     record: RecordPath | None = None,
+    secrets: Secrets | None = None,
 ) -> PlayReport:
     """Run a prepared playbook (``hostops.playbook.prepare``) over worker processes, one
     connection per host for the whole playbook. Host failures are results."""
@@ -91,7 +96,7 @@ def play(
         from hostops.playbook import PlaybookResult
 
         return PlayReport(PlaybookResult((), 0.0), RunReport(results=(), duration_s=0.0))
-    with Engine(hosts, options, view, lock, record, keep=True) as engine:
+    with Engine(hosts, options, view, lock, record, keep=True, secrets=secrets) as engine:
         executor = _EngineExecutor(engine)
         try:
             result = run_playbook(plan, executor)

@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from hostops.models import RunOptions, Status
+from hostops.models import Status
 from hostops.operations import Command, Download, Operation, Outcome, Upload
 from hostops.transport.base import Connection, HostFailure, Sink, drive
 from hostops.transport.sftp import SftpSession
+
+if TYPE_CHECKING:
+    from hostops.worker import WorkerSpec
 
 _SFTP_REPLY_S = 30.0  # longest wait for one SFTP reply
 
@@ -33,15 +37,17 @@ class Session:
     def perform(
         self,
         op: Operation,
-        options: RunOptions,
+        spec: WorkerSpec,
         sink: Sink,
         cancel: threading.Event,
         may_read: Callable[[float], bool] | None = None,
     ) -> Outcome:
         """Carry out ``op``; host failures raise HostFailure."""
+        options = spec.options
         if isinstance(op, Command):
+            stdin = spec.stdin if op.stdin else None
             ended = drive(
-                self._conn.start(op.command),
+                self._conn.start(op.command, op.sudo or None, stdin),
                 sink,
                 timeout=op.timeout if op.timeout is not None else options.timeout,
                 idle_timeout=options.idle_timeout,
@@ -50,11 +56,10 @@ class Session:
                 may_read=may_read,
             )
             return Outcome(ended.status, ended.exit_code, error=ended.error, signal=ended.signal)
-        if op.sudo if isinstance(op, Upload) else False:
-            raise HostFailure(Status.ERROR, "uploads with sudo are not supported yet")
         sftp = self._open_sftp()
         if isinstance(op, Upload):
-            done = sftp.upload(op.src, op.dest, mode=op.mode)
+            as_root = (lambda command: sftp.run(command, sudo=True)) if op.sudo else None
+            done = sftp.upload(op.src, op.dest, mode=op.mode, as_root=as_root)
         else:
             assert isinstance(op, Download)
             done = sftp.download(op.src, op.dest, self._host)

@@ -64,7 +64,8 @@ class SshdFleet:
 
     ``user`` is who logs in (default: the current user); the generated client
     key is authorized for every daemon. ``extra_config`` lines are added to
-    every sshd_config (e.g. ``LogLevel DEBUG``).
+    every sshd_config (e.g. ``LogLevel DEBUG``); a line whose keyword is one of
+    the defaults replaces that default (e.g. ``UsePAM yes``).
     """
 
     def __init__(
@@ -198,9 +199,12 @@ class SshdFleet:
             # bash started by sshd sources ~/.bashrc when SHLVL < 2; a developer's
             # .bashrc (pyenv init ...) would add ~100 ms to every command.
             "SetEnv SHLVL=1",
-            *self.extra_config,
         ]
-        return "\n".join(lines) + "\n"
+        # sshd keeps the first value of a keyword: an extra line replaces the default
+        # line of the same keyword (UsePAM yes for a PAM daemon), the rest are added.
+        overridden = {line.split()[0].lower() for line in self.extra_config if line.strip()}
+        lines = [line for line in lines if line.split()[0].lower() not in overridden]
+        return "\n".join([*lines, *self.extra_config]) + "\n"
 
     # -- files for clients --------------------------------------------------------
     def write_known_hosts(

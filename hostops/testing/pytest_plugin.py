@@ -6,15 +6,19 @@ A missing sshd is an error, never a skip: the tests exist to exercise real SSH.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import select
 import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -23,19 +27,26 @@ from hostops.testing.fleet import SshdFleet
 FLEET_SIZE = int(os.environ.get("HOSTOPS_TEST_FLEET_SIZE", "50"))
 
 
-@pytest.fixture(scope="session")
-def sshd_fleet() -> Iterator[SshdFleet]:
-    """A session-wide fleet of real sshd daemons (``HOSTOPS_TEST_FLEET_SIZE``, default 50).
+@contextlib.contextmanager
+def temporary_fleet(count: int, **kw: Any) -> Iterator[SshdFleet]:
+    """An :class:`SshdFleet` of ``count`` daemons in a new temporary directory, removed after.
 
-    Its directory is world-traversable (pytest's own tmp dirs are not): sshd
+    The directory is world-traversable (pytest's own tmp dirs are not): sshd
     reads authorized_keys as the user logging in, who may not be us.
     """
     root = tempfile.mkdtemp(prefix="hostops-fleet-")
     try:
-        with SshdFleet(root, FLEET_SIZE) as fleet:
+        with SshdFleet(root, count, **kw) as fleet:
             yield fleet
     finally:
         shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def sshd_fleet() -> Iterator[SshdFleet]:
+    """A session-wide fleet of real sshd daemons (``HOSTOPS_TEST_FLEET_SIZE``, default 50)."""
+    with temporary_fleet(FLEET_SIZE) as fleet:
+        yield fleet
 
 
 @pytest.fixture(autouse=True)
@@ -68,6 +79,61 @@ def run_hostops(
         input=input,
         **kw,  # type: ignore[arg-type]
     )
+
+
+def run_hostops_on_tty(
+    *args: str, answers: list[str], timeout: float = 120, **kw: Any
+) -> tuple[subprocess.CompletedProcess[str], bytes]:
+    """Run the real CLI with a pseudo-terminal as its controlling terminal, while its
+    stdin, stdout and stderr are pipes (as in ``hostops ... | tee log``), typing the
+    next of ``answers`` at each ``hostops: ...: `` prompt that appears on the terminal.
+
+    Returns the finished process and everything that was written on the terminal
+    (where a typed answer would show if echo were left on).
+    """
+    master, slave = os.openpty()
+    # A new session's first terminal opened becomes its controlling terminal: open it,
+    # then become hostops (no preexec_fn: unsafe in a process with threads).
+    take_terminal = (
+        "import os, sys; os.close(os.open(sys.argv[1], os.O_RDWR));"
+        " os.execv(sys.executable, [sys.executable, '-m', 'hostops', *sys.argv[2:]])"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", take_terminal, os.ttyname(slave), *args],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        **kw,
+    )
+    out: list[str] = []
+    reader = threading.Thread(target=lambda: out.extend(proc.communicate()))
+    reader.start()
+    screen = b""
+    pending = list(answers)
+    deadline = time.monotonic() + timeout
+    try:
+        # The slave stays open here too, so the master never reads EIO while the
+        # child has not opened it yet or between prompts: the end is the child's exit.
+        while proc.poll() is None:
+            if time.monotonic() > deadline:
+                proc.kill()
+                break
+            ready, _, _ = select.select([master], [], [], 0.1)
+            if not ready:
+                continue
+            screen += os.read(master, 4096)
+            asked = screen.count(b"hostops: ")
+            # A whole prompt not answered yet: type the next answer.
+            if pending and asked > len(answers) - len(pending) and screen.endswith(b": "):
+                os.write(master, pending.pop(0).encode() + b"\n")
+    finally:
+        reader.join(timeout=30)
+        os.close(master)
+        os.close(slave)
+    assert len(out) == 2, "hostops did not finish"
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out[0], out[1]), screen
 
 
 def json_results(stdout: str) -> dict[str, dict[str, object]]:

@@ -61,7 +61,12 @@ class RunningCommand(Protocol):
 class Connection(Protocol):
     """An open session with one host."""
 
-    def start(self, command: str) -> RunningCommand: ...
+    def start(
+        self, command: str, sudo: bool | None = None, stdin: bytes | None = None
+    ) -> RunningCommand:
+        """Start ``command``; with sudo (None: as the run's ``--sudo`` says); ``stdin``
+        is sent to it, then end-of-file (None: end-of-file at once)."""
+        ...
 
     def is_active(self) -> bool: ...
 

@@ -7,9 +7,11 @@ import pwd
 import selectors
 import signal
 import subprocess
+from collections.abc import Mapping
 
 from hostops.events import STDERR, STDOUT
-from hostops.transport.base import Sink
+from hostops.models import Status
+from hostops.transport.base import HostFailure, Sink
 
 _CHUNK = 65536
 
@@ -17,21 +19,43 @@ _CHUNK = 65536
 class LocalCommand:
     """A local shell command in its own session (so its whole process group can be killed)."""
 
-    def __init__(self, command: str) -> None:
+    def __init__(
+        self, command: str, env: Mapping[str, str] | None = None, stdin: bytes | None = None
+    ) -> None:
         shell = pwd.getpwuid(os.getuid()).pw_shell or "/bin/sh"
         self._proc = subprocess.Popen(
             [shell, "-c", command],
-            stdin=subprocess.DEVNULL,
+            env=env,
+            stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             start_new_session=True,
         )
+        self._stdin = memoryview(stdin or b"")
+        if self._proc.stdin is not None:
+            os.set_blocking(self._proc.stdin.fileno(), False)
         self._selector = selectors.DefaultSelector()
         assert self._proc.stdout is not None and self._proc.stderr is not None
         self._selector.register(self._proc.stdout, selectors.EVENT_READ, STDOUT)
         self._selector.register(self._proc.stderr, selectors.EVENT_READ, STDERR)
 
+    def _feed(self) -> None:
+        """As much of the forwarded stdin as the pipe takes now; EOF after the last byte."""
+        pipe = self._proc.stdin
+        if pipe is None:
+            return
+        try:
+            while self._stdin:
+                self._stdin = self._stdin[os.write(pipe.fileno(), self._stdin[:_CHUNK]) :]
+        except BlockingIOError:
+            return
+        except BrokenPipeError:  # the command ended or closed its stdin: the rest is moot
+            pass
+        pipe.close()
+        self._proc.stdin = None
+
     def pump(self, sink: Sink, wait_s: float) -> bool:
+        self._feed()
         if self._selector.get_map():
             for key, _ in self._selector.select(wait_s):
                 data = os.read(key.fd, _CHUNK)
@@ -69,10 +93,18 @@ class LocalCommand:
 
 
 class LocalConnection:
-    """Runs commands on this machine."""
+    """Runs commands on this machine, in ``env`` (None: this process's environment;
+    the worker passes it without the variables that hold the run's secrets)."""
 
-    def start(self, command: str) -> LocalCommand:
-        return LocalCommand(command)
+    def __init__(self, env: Mapping[str, str] | None = None) -> None:
+        self._env = env
+
+    def start(
+        self, command: str, sudo: bool | None = None, stdin: bytes | None = None
+    ) -> LocalCommand:
+        if sudo:
+            raise HostFailure(Status.ERROR, "sudo is not supported for connection: local")
+        return LocalCommand(command, self._env, stdin)
 
     def is_active(self) -> bool:
         return True

@@ -108,7 +108,7 @@ class SftpConnection(Protocol):
 
     def open_sftp(self, timeout: float) -> paramiko.SFTPClient: ...
 
-    def start(self, command: str) -> RunningCommand: ...
+    def start(self, command: str, sudo: bool | None = None) -> RunningCommand: ...
 
 
 def download_path(local_dir: str, host: str, remote: str) -> str:
@@ -192,15 +192,17 @@ class SftpSession:
             with contextlib.suppress(OSError, EOFError, paramiko.SSHException):
                 client.close()
 
-    def run(self, command: str) -> CommandOutput:
-        """Run ``command`` as the login user; its output is collected (keep it small)."""
+    def run(self, command: str, *, sudo: bool = False) -> CommandOutput:
+        """Run ``command`` as the login user (or as root with ``sudo``); its output is
+        collected (keep it small)."""
         out: list[bytes] = []
         err: list[bytes] = []
 
         def sink(stream: str, data: bytes) -> None:
             (out if stream == STDOUT else err).append(data)
 
-        outcome = drive(self._conn.start(command), sink, timeout=None, cancel=None, grace_s=2.0)
+        running = self._conn.start(command, sudo=True) if sudo else self._conn.start(command)
+        outcome = drive(running, sink, timeout=None, cancel=None, grace_s=2.0)
         return CommandOutput(outcome, b"".join(out), b"".join(err))
 
     def absolute(self, path: str) -> str:

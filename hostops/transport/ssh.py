@@ -12,8 +12,10 @@ import fcntl
 import getpass
 import hashlib
 import os
+import re
 import secrets
 import select
+import shlex
 import socket
 import threading
 import time
@@ -22,14 +24,17 @@ from dataclasses import dataclass, field
 
 import paramiko
 
+from hostops.credentials import ENV_KEY_PASSPHRASE, ENV_PASSWORD, ENV_SUDO_PASSWORD, Secrets
 from hostops.events import STDERR, STDOUT
 from hostops.models import Host, HostKeyPolicy, RunOptions, Status
 from hostops.transport.base import HostFailure, Sink
 
 _CHUNK = 65536
 _DEFAULT_KEYS = ("id_ed25519", "id_ecdsa", "id_rsa")
-_MARK = b"\x1ehostops-pgid:"  # record separator + tag: cannot be confused with real output
-_MARK_LIMIT = 65536  # stderr bytes to hold back while looking for the marker
+# hostops's own lines on a command's stderr: \x1e (record separator) + tag + a nonce per
+# command, so they cannot be confused with real output. See _Markers.
+_MARK = "\x1ehostops-{kind}:{nonce}:"
+_MARK_LIMIT = 65536  # stderr bytes to hold back while looking for the markers
 _MSG_CHANNEL_REQUEST = paramiko.common.MSG_CHANNEL_REQUEST
 _KILL_WAIT_S = 5.0
 
@@ -64,6 +69,7 @@ class KnownHosts:
         self._hashed: list[tuple[str, str, paramiko.PKey]] = []  # (salt, hash, key)
         self.skipped: list[int] = []  # line numbers of lines that could not be read
         self.unsupported: list[int] = []  # @cert-authority lines
+        self.authorities: list[tuple[int, str]] = []  # (line, host patterns) of those lines
         self.revoked: set[str] = set()  # base64 key blobs from @revoked lines
 
     @classmethod
@@ -83,6 +89,9 @@ class KnownHosts:
                         continue
                     if line.startswith("@"):  # @cert-authority: host certificates unsupported
                         known.unsupported.append(lineno)
+                        fields = line.split()
+                        if len(fields) >= 2:
+                            known.authorities.append((lineno, fields[1]))
                         continue
                     try:
                         entry = paramiko.hostkeys.HostKeyEntry.from_line(line, lineno)
@@ -106,6 +115,22 @@ class KnownHosts:
     def add(self, name: str, key: paramiko.PKey) -> None:
         self._plain.setdefault(name, {}).setdefault(key.get_name(), key)
 
+    def authority_lines(self, name: str) -> list[int]:
+        """Lines of @cert-authority entries whose host patterns match ``name``."""
+        found = []
+        for lineno, patterns in self.authorities:
+            matched = False
+            for pattern in patterns.split(","):
+                if pattern.startswith("!"):
+                    if _matches(name, pattern[1:]):
+                        matched = False
+                        break
+                elif _matches(name, pattern):
+                    matched = True
+            if matched:
+                found.append(lineno)
+        return found
+
     def lookup(self, name: str) -> dict[str, paramiko.PKey]:
         """Key type -> key for ``name`` (empty if unknown)."""
         found = dict(self._plain.get(name, {}))
@@ -115,17 +140,65 @@ class KnownHosts:
         return found
 
 
+def _matches(name: str, pattern: str) -> bool:
+    """OpenSSH's host patterns: ``*`` and ``?`` are wildcards, everything else is literal
+    (``[addr]:port`` brackets included), case-insensitive."""
+    wildcards = re.escape(pattern).replace(r"\*", ".*").replace(r"\?", ".")
+    return re.fullmatch(wildcards, name, re.IGNORECASE) is not None
+
+
+@dataclass
+class _JumpConnection:
+    """The cached connection to one jump host chain, or its last failure."""
+
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    conn: SshConnection | None = None
+    failure: HostFailure | None = None
+    failed_at: float = 0.0
+
+
+def _load_key(path: str, passphrase: str | None) -> paramiko.PKey | str:
+    """The private key at ``path``, or why it cannot be used (never showing the passphrase)."""
+    try:
+        return paramiko.PKey.from_path(path)
+    except FileNotFoundError:
+        return f"{path}: no such file"
+    except paramiko.PasswordRequiredException:
+        pass
+    except TypeError as exc:  # what paramiko lets through from cryptography for encrypted keys
+        if "password" not in str(exc).lower():
+            return f"{path}: cannot load key: {exc}"
+    except (OSError, paramiko.SSHException, ValueError) as exc:
+        return f"{path}: cannot load key: {exc}"
+    if passphrase is None:
+        return (
+            f"{path}: the key is encrypted and no passphrase was given"
+            f" (use --ask-key-pass or {ENV_KEY_PASSPHRASE})"
+        )
+    try:
+        return paramiko.PKey.from_path(path, passphrase.encode())
+    except (OSError, paramiko.SSHException, ValueError, TypeError):
+        # cryptography says "no BEGIN/END delimiters" for a wrong bcrypt passphrase:
+        # the key read without one said it is encrypted, so the passphrase is wrong.
+        return (
+            f"{path}: wrong passphrase for this key (from --ask-key-pass or {ENV_KEY_PASSPHRASE})"
+        )
+
+
 @dataclass
 class SshContext:
-    """Per-worker caches of parsed known_hosts files and private keys (thread-safe)."""
+    """Per-worker state shared by its session threads (thread-safe): parsed known_hosts
+    files and private keys, the run's secrets, and the connections to jump hosts."""
 
     options: RunOptions
     notify: Callable[[str], None]  # warnings about files, not hosts
+    secrets: Secrets = field(default_factory=Secrets)
     known_hosts_loads: int = 0
     key_loads: int = 0
     _known: dict[str, KnownHosts] = field(default_factory=dict)
     _keys: dict[str, paramiko.PKey | str] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _jumps: dict[tuple[Host, ...], _JumpConnection] = field(default_factory=dict)
 
     def host_keys(self, path: str) -> KnownHosts:
         with self._lock:
@@ -149,15 +222,56 @@ class SshContext:
         with self._lock:
             if path not in self._keys:
                 self.key_loads += 1
-                try:
-                    self._keys[path] = paramiko.PKey.from_path(path)
-                except paramiko.PasswordRequiredException:
-                    self._keys[path] = f"{path}: the key is encrypted and no passphrase was given"
-                except FileNotFoundError:
-                    self._keys[path] = f"{path}: no such file"
-                except (OSError, paramiko.SSHException, ValueError) as exc:
-                    self._keys[path] = f"{path}: cannot load key: {exc}"
+                self._keys[path] = _load_key(path, self.secrets.key_passphrase)
             return self._keys[path]
+
+    def jump_transport(
+        self, hops: tuple[Host, ...], warn: Callable[[str], None]
+    ) -> paramiko.Transport:
+        """An authenticated connection to the last of ``hops``, reached through the others.
+
+        One per chain per worker, shared by every session through it: the first
+        session to need it logs in, the others wait for that login and use it
+        (or get its failure), so a bastion sees one login per worker, not one
+        per target. A connection that died is made again.
+        """
+        with self._lock:
+            entry = self._jumps.setdefault(hops, _JumpConnection())
+        asked = time.monotonic()
+        with entry.lock:
+            if entry.conn is not None and entry.conn.transport.is_active():
+                return entry.conn.transport
+            failure = entry.failure
+            if failure is not None and entry.failed_at >= asked:  # tried while we waited
+                raise HostFailure(failure.status, failure.message, transient=failure.transient)
+            if entry.conn is not None:
+                entry.conn.close()
+                entry.conn = None
+            # Shorter chains first: the lock order is always longer -> shorter, no deadlock.
+            via = self.jump_transport(hops[:-1], warn) if len(hops) > 1 else None
+            hop = hops[-1]
+            try:
+                entry.conn = SshConnection(
+                    hop, self, lambda msg: warn(f"jump host {hop.name}: {msg}"), via=via
+                )
+            except HostFailure as exc:
+                entry.failure = HostFailure(
+                    exc.status, f"jump host {hop.name}: {exc.message}", transient=exc.transient
+                )
+                entry.failed_at = time.monotonic()
+                failure = entry.failure
+                raise HostFailure(
+                    failure.status, failure.message, transient=failure.transient
+                ) from None
+            return entry.conn.transport
+
+    def close(self) -> None:
+        """Close the jump host connections (the longest chains first)."""
+        for hops in sorted(self._jumps, key=len, reverse=True):
+            conn = self._jumps[hops].conn
+            if conn is not None:
+                conn.close()
+        self._jumps.clear()
 
     def record_host_key(self, path: str, name: str, key: paramiko.PKey) -> None:
         """accept-new: append ``name``'s key to ``path``, safely against concurrent writers.
@@ -197,16 +311,30 @@ class SshContext:
 
 
 class SshConnection:
-    """An authenticated SSH connection to one host. Raises HostFailure from the constructor."""
+    """An authenticated SSH connection to one host, directly or through its jump hosts
+    (``via``: the transport of the last hop). Raises HostFailure from the constructor."""
 
-    def __init__(self, host: Host, ctx: SshContext, warn: Callable[[str], None]) -> None:
+    def __init__(
+        self,
+        host: Host,
+        ctx: SshContext,
+        warn: Callable[[str], None],
+        via: paramiko.Transport | None = None,
+    ) -> None:
         self.host = host
         self._ctx = ctx
-        # --connect-timeout bounds connect, handshake and authentication together.
-        self._deadline = time.monotonic() + ctx.options.connect_timeout
-        self._sock = _connect(host, ctx.options.connect_timeout)
-        self._transport = paramiko.Transport(self._sock)
-        _record_exit_signals(self._transport)
+        timeout = ctx.options.connect_timeout
+        if via is None and host.jump_hosts:
+            via = ctx.jump_transport(host.jump_hosts, warn)
+        # --connect-timeout bounds connect, handshake and authentication together
+        # (a jump host's own login has its own).
+        self._deadline = time.monotonic() + timeout
+        if via is None:
+            self._sock: socket.socket | _TunnelSocket = _connect(host, timeout)
+        else:
+            self._sock = _tunnel(via, host, timeout)
+        self.transport = paramiko.Transport(self._sock)
+        _record_exit_signals(self.transport)
         try:
             self._handshake(warn)
             self._authenticate()
@@ -216,11 +344,12 @@ class SshConnection:
 
     def _handshake(self, warn: Callable[[str], None]) -> None:
         host, opts = self.host, self._ctx.options
-        t = self._transport
+        t = self.transport
         t.banner_timeout = t.handshake_timeout = self._remaining()
         path = host.known_hosts or default_known_hosts()
         name = known_hosts_name(host.address, host.port)
-        known = self._ctx.host_keys(path).lookup(name)
+        known_file = self._ctx.host_keys(path)
+        known = known_file.lookup(name)
         if known:
             _prefer_host_key_types(t, list(known.keys()))
         _prefer_aead_ciphers(t)
@@ -243,58 +372,72 @@ class SshConnection:
             )
         key = t.get_remote_server_key()
         policy = opts.host_key_policy or host.host_key_policy or HostKeyPolicy.STRICT
-        if key.get_base64() in self._ctx.host_keys(path).revoked:
-            raise HostFailure(
-                Status.HOSTKEY_REJECTED,
-                f"host key {fingerprint(key)} of {name} is marked @revoked in {path}",
+        if key.get_base64() in known_file.revoked:
+            if policy is not HostKeyPolicy.OFF:
+                raise HostFailure(
+                    Status.HOSTKEY_REJECTED,
+                    f"host key {fingerprint(key)} of {name} is marked @revoked in {path}",
+                )
+            warn(
+                f"host key {fingerprint(key)} is marked @revoked in {path}: accepted only"
+                " because of --host-key-policy off"
             )
+            return
         if known and key.get_name() in known and known[key.get_name()] == key:
             return
         if policy is HostKeyPolicy.OFF:
             warn(f"host key not verified ({fingerprint(key)}): --host-key-policy off")
             return
         if known:
+            old = known.get(key.get_name()) or next(iter(known.values()))
             raise HostFailure(
                 Status.HOSTKEY_REJECTED,
-                f"HOST KEY CHANGED for {name} (now {fingerprint(key)}): possible man-in-the-middle; "
-                f"if the change is expected, remove the old key with: ssh-keygen -f {path} -R '{name}'",
+                f"HOST KEY CHANGED for {name}: {path} has {fingerprint(old)}, the host now"
+                f" shows {fingerprint(key)}: possible man-in-the-middle; if the change is"
+                f" expected, remove the old key with: ssh-keygen -f {path} -R '{name}'",
             )
         if policy is HostKeyPolicy.ACCEPT_NEW:
             self._ctx.record_host_key(path, name, key)
             warn(f"recorded new host key {fingerprint(key)} in {path}")
             return
+        authorities = known_file.authority_lines(name)
+        note = (
+            f"; {path} has a @cert-authority line for it (line {authorities[0]}), but hostops"
+            " does not support host certificates"
+            if authorities
+            else ""
+        )
         raise HostFailure(
             Status.HOSTKEY_REJECTED,
             f"unknown host key for {name} ({fingerprint(key)}); verify it, then add it with: "
-            f"ssh-keyscan -p {host.port} {host.address} >> {path} (or use --host-key-policy accept-new)",
+            f"ssh-keyscan -p {host.port} {host.address} >> {path} (or use --host-key-policy accept-new){note}",
         )
 
     def _remaining(self) -> float:
         return max(0.1, self._deadline - time.monotonic())
 
     def _authenticate(self) -> None:
+        """As OpenSSH orders it: identity files, the agent, default keys, then the password
+        (when one was given), by password or keyboard-interactive authentication."""
         user = self.host.user or getpass.getuser()
-        t = self._transport
+        t = self.transport
         problems: list[str] = []
         tried: set[str] = set()
+        allowed: list[str] | None = None  # methods the server accepts, once it has said
+        where = f"{user}@{self.host.address}"
 
-        def attempt(key: paramiko.PKey) -> bool:
-            fp = key.get_fingerprint()
-            if fp in tried:
-                return False
-            tried.add(fp)
+        def attempt(method: Callable[[], object]) -> bool:
+            nonlocal allowed
             if time.monotonic() >= self._deadline:
                 raise HostFailure(
                     Status.UNREACHABLE, "authentication timed out (--connect-timeout)"
                 )
             t.auth_timeout = self._remaining()  # paramiko restarts its timer at every attempt
             try:
-                t.auth_publickey(user, key)
+                method()
             except paramiko.BadAuthenticationType as exc:
-                raise HostFailure(
-                    Status.AUTH_FAILED,
-                    f"{user}@{self.host.address}: server allows only {', '.join(exc.allowed_types)}",
-                ) from None
+                allowed = list(exc.allowed_types)
+                return False
             except paramiko.AuthenticationException:
                 if time.monotonic() >= self._deadline:  # paramiko's "Authentication timeout."
                     raise HostFailure(
@@ -307,16 +450,23 @@ class SshConnection:
                 ) from None
             return t.is_authenticated()
 
+        def by_key(key: paramiko.PKey) -> bool:
+            fp = key.get_fingerprint()
+            if fp in tried or (allowed is not None and "publickey" not in allowed):
+                return False
+            tried.add(fp)
+            return attempt(lambda: t.auth_publickey(user, key))
+
         for path in self.host.identity_files:
             key = self._ctx.private_key(path)
             if isinstance(key, str):
                 problems.append(key)
-            elif attempt(key):
+            elif by_key(key):
                 return
         if self._ctx.options.use_agent and os.environ.get("SSH_AUTH_SOCK"):
             agent = paramiko.Agent()
             try:
-                if any(attempt(k) for k in agent.get_keys()):
+                if any(by_key(k) for k in agent.get_keys()):
                     return
             finally:
                 agent.close()
@@ -324,33 +474,73 @@ class SshConnection:
             path = os.path.expanduser(f"~/.ssh/{name}")
             if path not in self.host.identity_files and os.path.exists(path):
                 key = self._ctx.private_key(path)
-                if not isinstance(key, str) and attempt(key):
+                if not isinstance(key, str) and by_key(key):
                     return
+        password = self._ctx.secrets.password_for(self.host)
+        refused = ""  # what of the password was tried, for the message
+        hint = ""
+        if password is None:
+            # Failing anyway: learn what the server would take, to say so (or it takes none).
+            try:
+                if allowed is None and attempt(lambda: t.auth_none(user)):
+                    return
+            except HostFailure:  # it hung up (MaxAuthTries) or time ran out: denied all the same
+                pass
+            if {"password", "keyboard-interactive"} & set(allowed or ()):
+                hint = f"; {_PASSWORD_HINT}"
+            if allowed is not None and "publickey" not in allowed:
+                raise HostFailure(
+                    Status.AUTH_FAILED, f"{where}: server allows only {', '.join(allowed)}{hint}"
+                )
+            hint = hint and f"; the server also takes a password: {_PASSWORD_HINT}"
+        else:
+            if allowed is None or "password" in allowed:
+                if attempt(lambda: t.auth_password(user, password, fallback=False)):
+                    return
+                if allowed is None or "password" in allowed:  # not refused as a method: wrong
+                    refused = " and a password"
+            if not refused and allowed is not None and "keyboard-interactive" in allowed:
+                if attempt(lambda: t.auth_interactive(user, _password_answers(password))):
+                    return
+                refused = " and a password (keyboard-interactive)"
+            if not refused:
+                raise HostFailure(
+                    Status.AUTH_FAILED,
+                    f"{where}: server allows only {', '.join(allowed or ())}"
+                    f" ({len(tried)} key(s) tried, no password method)",
+                )
         detail = f"; {'; '.join(problems)}" if problems else ""
         raise HostFailure(
             Status.AUTH_FAILED,
-            f"permission denied for {user}@{self.host.address} ({len(tried)} key(s) tried){detail}",
+            f"permission denied for {where} ({len(tried)} key(s){refused} tried){detail}{hint}",
         )
 
-    def start(self, command: str) -> SshCommand:
+    def start(
+        self, command: str, sudo: bool | None = None, stdin: bytes | None = None
+    ) -> SshCommand:
+        """Start ``command``; with sudo (``sudo`` None: as the run's ``--sudo`` says);
+        ``stdin`` is sent to it, then end-of-file."""
         opts = self._ctx.options
+        with_sudo = opts.sudo if sudo is None else sudo
         return SshCommand(
-            self._transport,
+            self.transport,
             command,
             opts.keepalive_interval,
             opts.keepalive_count,
             opts.connect_timeout,
+            sudo=Sudo(opts.sudo_user, self._ctx.secrets.sudo_password) if with_sudo else None,
+            stdin=stdin,
         )
 
     def open_sftp(self, timeout: float) -> paramiko.SFTPClient:
         """A new SFTP session on this connection (see hostops.transport.sftp). A reply
         slower than ``timeout``, when opening it or later, is a failure."""
         # As in SshCommand: paramiko waits for the subsystem's answer without a limit.
-        watchdog = threading.Timer(timeout, self._transport.close)
+        watchdog = threading.Timer(timeout, self.transport.close)
         watchdog.daemon = True
         watchdog.start()
         try:
-            chan = self._transport.open_session(timeout=timeout)
+            chan = self.transport.open_session(timeout=timeout)
             chan.settimeout(timeout)
             chan.invoke_subsystem("sftp")
             return paramiko.SFTPClient(chan)
@@ -361,15 +551,56 @@ class SshConnection:
 
     def is_active(self) -> bool:
         """The connection still works (a kept connection is reused only then)."""
-        return self._transport.is_active()
+        return self.transport.is_active()
 
     def close(self) -> None:
-        self._transport.close()
+        self.transport.close()
         self._sock.close()
 
 
+_PASSWORD_HINT = f"give a password with --ask-pass or {ENV_PASSWORD}"
+
+
+def _password_answers(password: str) -> Callable[[str, str, list[tuple[str, bool]]], list[str]]:
+    """A keyboard-interactive handler that gives the password to the first round of
+    hidden prompts (PAM's "Password:") and nothing to any later round: a server that
+    then asks for something else (a new password, a code) gets no answer from us."""
+    rounds = 0
+
+    def answer(title: str, instructions: str, prompts: list[tuple[str, bool]]) -> list[str]:
+        nonlocal rounds
+        if not prompts:
+            return []
+        rounds += 1
+        return ["" if echo or rounds > 1 else password for _, echo in prompts]
+
+    return answer
+
+
+@dataclass(frozen=True, repr=False)
+class Sudo:
+    """Run the command with sudo as ``user`` (None: root); ``password`` answers its prompt."""
+
+    user: str | None
+    password: str | None
+
+    def __repr__(self) -> str:
+        return f"Sudo(user={self.user!r}, password={'<hidden>' if self.password else None})"
+
+    def prefix(self, prompt: str) -> str:
+        """``sudo -S -p PROMPT [-u USER] --``: the password is read from stdin, never argv."""
+        user = f"-u {shlex.quote(self.user)} " if self.user else ""
+        return f"sudo -S -p {shlex.quote(prompt)} {user}--"
+
+
 class SshCommand:
-    """A remote command in its own process group, whose id it reports first on stderr."""
+    """A remote command in its own process group, whose id it reports first on stderr.
+
+    With ``sudo``, the login shell execs sudo (so the group is still the one
+    reported), sudo's password prompt is a marker line that is answered with
+    the password over stdin and taken out of stderr, and a last marker says
+    that sudo let the command start.
+    """
 
     def __init__(
         self,
@@ -378,19 +609,38 @@ class SshCommand:
         keepalive_s: float = 0.0,
         keepalive_count: int = 0,
         start_timeout: float = 10.0,
+        sudo: Sudo | None = None,
+        stdin: bytes | None = None,
     ) -> None:
         self._transport = transport
+        # Forwarded stdin, sent as the channel's window allows (see _feed); None once
+        # end-of-file was sent. With sudo, only after sudo let the command start.
+        self._stdin: memoryview | None = memoryview(stdin or b"")
+        self._feeding = sudo is None
         self._keepalive_s = keepalive_s
         self._keepalive_count = keepalive_count
         self._heard = time.monotonic()  # last time the host sent anything
         self._probes = 0  # keepalives sent since then
-        self._nonce = secrets.token_hex(4).encode()
+        self._sudo = sudo
+        self._start_timeout = start_timeout
+        self._begun = time.monotonic()
+        self._password_sent = False
+        nonce = secrets.token_hex(4)
+        self._markers = _Markers(nonce, last="started" if sudo else "pgid", on_marker=self._marker)
         # OpenSSH starts every session's command in a new session (setsid), so
         # the login shell's $$ is the process group of the command and all its
         # children: report it first, then run the user's command in that shell.
-        wrapped = (
-            f"printf '\\036hostops-pgid:%s:%s\\n' {self._nonce.decode()} \"$$\" >&2\n{command}"
-        )
+        wrapped = f"printf '{_MARK.format(kind='pgid', nonce=nonce)}%s\\n' \"$$\" >&2\n"
+        if sudo is None:
+            wrapped += command
+        else:
+            # No pty: sudo runs the command in its own (our) process group.
+            started = _MARK.format(kind="started", nonce=nonce)
+            # Without forwarded stdin, the command's is /dev/null: the password went there.
+            quiet = "" if stdin else "exec </dev/null\n"
+            inner = f"printf '{started}\\n' >&2\n{quiet}{command}"
+            prompt = _MARK.format(kind="prompt", nonce=nonce) + "\n"
+            wrapped += f"exec {sudo.prefix(prompt)} /bin/sh -c {shlex.quote(inner)}"
         # paramiko waits for the channel and the exec answer without a limit: a host
         # that stops answering here would hold this thread forever, so a watchdog
         # closes the transport (which wakes those waits) if it takes too long.
@@ -400,17 +650,62 @@ class SshCommand:
         try:
             self._chan = transport.open_session(timeout=start_timeout)
             self._chan.exec_command(wrapped)
-            self._chan.shutdown_write()  # no stdin: commands that read it see EOF, not a hang
         except (paramiko.SSHException, EOFError, OSError) as exc:
             raise HostFailure(Status.ERROR, f"cannot start the command: {_reason(exc)}") from None
         finally:
             watchdog.cancel()
         self._chan.setblocking(False)
         self._pgid: int | None = None
-        self._held = b""  # stderr held back until the pgid marker is seen
-        self._marker_done = False
+
+    def _marker(self, kind: str, value: bytes) -> None:
+        if kind == "pgid":
+            self._pgid = int(value) if value.isdigit() else None
+        elif kind == "started":  # sudo let the command start: stdin is the command's now
+            self._feeding = True
+            self._feed()
+        elif kind == "prompt":
+            self._answer_sudo()
+
+    def _answer_sudo(self) -> None:
+        assert self._sudo is not None
+        if self._sudo.password is None:
+            raise HostFailure(
+                Status.FAILED,
+                f"sudo asked for a password: give it with --ask-sudo-pass or {ENV_SUDO_PASSWORD}",
+            )
+        if self._password_sent:  # sudo asks again only when the password was wrong
+            raise HostFailure(
+                Status.FAILED,
+                f"sudo: wrong password (from --ask-sudo-pass or {ENV_SUDO_PASSWORD})",
+            )
+        self._password_sent = True
+        self._chan.settimeout(_KILL_WAIT_S)
+        try:
+            self._chan.sendall((self._sudo.password + "\n").encode())
+        except (TimeoutError, paramiko.SSHException, EOFError, OSError) as exc:
+            raise HostFailure(
+                Status.ERROR, f"cannot answer sudo's prompt: {_reason(exc)}"
+            ) from None
+        finally:
+            self._chan.setblocking(False)
+
+    def _feed(self) -> None:
+        """Send as much forwarded stdin as the window takes now, then end-of-file (at
+        once when there is none: a command that reads stdin sees EOF, not a hang).
+        Never blocks: a command that does not read its stdin must not hold us."""
+        if self._stdin is None or not self._feeding:
+            return
+        try:
+            while self._stdin and self._chan.send_ready():
+                self._stdin = self._stdin[self._chan.send(self._stdin[:_CHUNK]) :]
+            if not self._stdin:
+                self._chan.shutdown_write()
+                self._stdin = None
+        except (TimeoutError, paramiko.SSHException, EOFError, OSError):
+            self._stdin = None  # the channel is going: pump sees it closed
 
     def pump(self, sink: Sink, wait_s: float) -> bool:
+        self._feed()
         chan = self._chan
         if chan.eof_received:
             # After EOF the channel's pipe stays readable for good: select() would
@@ -426,7 +721,9 @@ class SshCommand:
             sink(STDOUT, chan.recv(_CHUNK))
             got = True
         while chan.recv_stderr_ready():
-            self._stderr(sink, chan.recv_stderr(_CHUNK))
+            passed = self._markers.feed(chan.recv_stderr(_CHUNK))
+            if passed:
+                sink(STDERR, passed)
             got = True
         if got or chan.status_event.is_set():
             self._heard = time.monotonic()
@@ -435,10 +732,23 @@ class SshCommand:
         # (which is also how a lost connection shows).
         ended = chan.closed or (chan.eof_received and chan.status_event.is_set())
         if ended and not (chan.recv_ready() or chan.recv_stderr_ready()):
-            if self._held:
-                sink(STDERR, self._held)
-                self._held = b""
+            rest = self._markers.flush()
+            if rest:
+                sink(STDERR, rest)
+            # Now, not when the collector finds it: the channel's pipe pair (poll) is
+            # closed only by close(), and at hundreds of sessions the fds add up.
+            chan.close()
             return True
+        if (
+            self._sudo is not None
+            and not self._markers.done
+            and time.monotonic() - self._begun > self._start_timeout
+        ):
+            # A prompt hostops did not recognise (sudoers' passprompt_override?) would
+            # otherwise wait for a password until --timeout, or forever.
+            raise HostFailure(
+                Status.FAILED, f"sudo did not start the command within {self._start_timeout:g} s"
+            )
         return False
 
     def _keepalive(self) -> None:
@@ -467,37 +777,21 @@ class SshCommand:
                 return  # a dead transport shows as a closed channel
             self._probes += 1
 
-    def _stderr(self, sink: Sink, data: bytes) -> None:
-        if self._marker_done:
-            sink(STDERR, data)
-            return
-        self._held += data
-        tag = _MARK + self._nonce + b":"
-        at = self._held.find(tag)
-        if at >= 0:
-            end = self._held.find(b"\n", at)
-            if end < 0:
-                return
-            pgid = self._held[at + len(tag) : end]
-            self._pgid = int(pgid) if pgid.isdigit() else None
-            rest = self._held[:at] + self._held[end + 1 :]
-        elif len(self._held) < _MARK_LIMIT:
-            return
-        else:
-            rest = self._held
-        self._marker_done = True
-        self._held = b""
-        if rest:
-            sink(STDERR, rest)
-
     def signal_group(self, name: str) -> bool:
         if self._pgid is None or not self._transport.is_active():
             self._chan.close()  # all that can be done; the command may live on
             return False
+        kill = f"kill -s {name} -- -{self._pgid}"
+        if self._sudo is not None:  # the command runs as another user: so must its kill
+            kill = f"{self._sudo.prefix('')} /bin/sh -c {shlex.quote(kill)}"
         killer = None
         try:
             killer = self._transport.open_session(timeout=_KILL_WAIT_S)
-            killer.exec_command(f"kill -s {name} -- -{self._pgid} 2>/dev/null")
+            killer.settimeout(_KILL_WAIT_S)
+            killer.exec_command(f"{kill} 2>/dev/null")
+            if self._sudo is not None and self._sudo.password is not None:
+                killer.sendall((self._sudo.password + "\n").encode())  # kill never reads it
+            killer.shutdown_write()
             # Bounded: a host that stops answering now must not hold this thread.
             return killer.status_event.wait(_KILL_WAIT_S) and killer.exit_status == 0
         except (TimeoutError, paramiko.SSHException, EOFError, OSError):
@@ -518,6 +812,52 @@ class SshCommand:
         if self._chan.exit_status >= 0 or getattr(self._chan, "hostops_exit_signal", None):
             return None
         return "connection lost before the command finished"
+
+
+class _Markers:
+    """Takes hostops's own lines (``\\x1ehostops-KIND:NONCE:VALUE\\n``) out of a command's
+    stderr, wherever they are and however the packets split them, and reports each one.
+
+    Everything is held back until the ``last`` kind of marker has been seen,
+    so that a marker cut across packets is still recognised and never shown;
+    at most ``_MARK_LIMIT`` bytes are held (then the rest passes as it is).
+    """
+
+    _KINDS = ("pgid", "prompt", "started")
+
+    def __init__(self, nonce: str, last: str, on_marker: Callable[[str, bytes], None]) -> None:
+        self._tags = {k: _MARK.format(kind=k, nonce=nonce).encode() for k in self._KINDS}
+        self._last = last
+        self._on_marker = on_marker
+        self._held = b""
+        self.done = False  # the last marker was seen (or too much came before it)
+
+    def feed(self, data: bytes) -> bytes:
+        """The stderr bytes that may be passed on now."""
+        if self.done:
+            return data
+        self._held += data
+        while not self.done:
+            found = [(self._held.find(tag), kind) for kind, tag in self._tags.items()]
+            at, kind = min(((i, k) for i, k in found if i >= 0), default=(-1, ""))
+            if at < 0:
+                break
+            end = self._held.find(b"\n", at)
+            if end < 0:
+                return b""  # the rest of the marker is still on its way
+            value = self._held[at + len(self._tags[kind]) : end]
+            self._held = self._held[:at] + self._held[end + 1 :]
+            self.done = kind == self._last
+            self._on_marker(kind, value)
+        if not self.done and len(self._held) < _MARK_LIMIT:
+            return b""
+        self.done = True
+        return self.flush()
+
+    def flush(self) -> bytes:
+        """What is held back, when the command has ended."""
+        held, self._held = self._held, b""
+        return held
 
 
 def _record_exit_signals(t: paramiko.Transport) -> None:
@@ -578,6 +918,63 @@ def _prefer_host_key_types(t: paramiko.Transport, known_types: list[str]) -> Non
     opts = t.get_security_options()
     current = list(opts.key_types)
     opts.key_types = [k for k in wanted if k in current] + [k for k in current if k not in wanted]
+
+
+class _TunnelSocket:
+    """What a Transport through a jump host uses as its socket: a direct-tcpip channel
+    whose sends and close never interleave.
+
+    paramiko's ``Channel.send`` checks for a close under the channel's lock but
+    sends after releasing it, so a data packet can follow the close on the wire;
+    OpenSSH answers that ("data packet referred to nonexistent channel") by
+    dropping the whole connection to the jump host, and with it every other
+    session through it. Seen at 8 sessions through one bastion.
+    """
+
+    def __init__(self, chan: paramiko.Channel) -> None:
+        self._chan = chan
+        self._lock = threading.Lock()
+
+    def recv(self, n: int) -> bytes:
+        return self._chan.recv(n)
+
+    def send(self, data: bytes) -> int:
+        with self._lock:
+            return self._chan.send(data)  # OSError once closed: the transport stops
+
+    def settimeout(self, timeout: float | None) -> None:
+        self._chan.settimeout(timeout)
+
+    def close(self) -> None:
+        with self._lock:
+            self._chan.close()
+
+    @property
+    def _closed(self) -> bool:  # what paramiko's Transport.stop_thread looks at
+        return bool(self._chan.closed)
+
+
+def _tunnel(via: paramiko.Transport, host: Host, timeout: float) -> _TunnelSocket:
+    """A direct-tcpip channel from the jump host ``via`` to ``host``: the jump host
+    opens the TCP connection, so names and addresses are the ones it sees."""
+    try:
+        chan = via.open_channel(
+            "direct-tcpip", (host.address, host.port), ("127.0.0.1", 0), timeout=timeout
+        )
+    except paramiko.ChannelException as exc:
+        why = exc.text or f"refused (code {exc.code})"
+        raise HostFailure(
+            Status.UNREACHABLE,
+            f"connect to {host.address}:{host.port} through the jump host: {why}",
+            transient=True,
+        ) from None
+    except (paramiko.SSHException, EOFError, OSError) as exc:
+        raise HostFailure(
+            Status.UNREACHABLE,
+            f"connect to {host.address}:{host.port} through the jump host: {_reason(exc)}",
+            transient=True,
+        ) from None
+    return _TunnelSocket(chan)
 
 
 def _connect(host: Host, timeout: float) -> socket.socket:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import resource
 import signal
@@ -181,17 +182,28 @@ def test_a_host_that_stops_answering_is_noticed_by_keepalive(tmp_path: Path) -> 
         )
         started = time.monotonic()
         runner.start()
-        assert wait_for(lambda: bool(child_pids(victim.pid)), timeout=20)
+
+        def sessions() -> list[int]:
+            """The logged-in session's sshd ("sshd: USER@notty"), not a pre-auth child."""
+            found = []
+            for pid in child_pids(victim.pid):
+                with contextlib.suppress(OSError):
+                    if b"@notty" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                        found.append(pid)
+            return found
+
+        assert wait_for(lambda: bool(sessions()), timeout=20)
         time.sleep(1.0)
-        stopped = child_pids(victim.pid)
+        stopped = sessions()
         for pid in stopped:
             os.kill(pid, signal.SIGSTOP)
         try:
             runner.join(timeout=60)
         finally:
             for pid in stopped:
-                os.kill(pid, signal.SIGKILL)
-                os.kill(pid, signal.SIGCONT)
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+                    os.kill(pid, signal.SIGCONT)
         elapsed = time.monotonic() - started
     r = holder["r"]
     res = json_results(r.stdout)  # type: ignore[attr-defined]

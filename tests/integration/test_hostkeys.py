@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import re
 import subprocess
 from pathlib import Path
@@ -14,6 +16,13 @@ from hostops.testing.pytest_plugin import json_results, run_hostops
 
 def _inventory(fleet: SshdFleet, tmp_path: Path, known_hosts: Path, n: int = 20) -> Path:
     return fleet.write_inventory(tmp_path / "inv.yaml", fleet.hosts[:n], known_hosts=known_hosts)
+
+
+def _fingerprint(key_line: str) -> str:
+    """``ssh-ed25519 SHA256:...`` of a ``type base64`` public key line, as OpenSSH shows it."""
+    kind, blob = key_line.split()[:2]
+    digest = base64.b64encode(hashlib.sha256(base64.b64decode(blob)).digest()).decode()
+    return f"{kind} SHA256:{digest.rstrip('=')}"
 
 
 def _other_key_line(tmp_path: Path) -> str:
@@ -61,7 +70,8 @@ def test_changed_key_is_rejected(sshd_fleet: SshdFleet, tmp_path: Path, policy: 
     hosts = sshd_fleet.hosts[:3]
     known = sshd_fleet.write_known_hosts(tmp_path / "known_hosts", hosts)
     victim = hosts[1]
-    text = known.read_text().replace(victim.host_key_line, _other_key_line(tmp_path))
+    old_line = _other_key_line(tmp_path)
+    text = known.read_text().replace(victim.host_key_line, old_line)
     known.write_text(text)
     inv = _inventory(sshd_fleet, tmp_path, known, n=3)
     r = run_hostops(
@@ -70,7 +80,10 @@ def test_changed_key_is_rejected(sshd_fleet: SshdFleet, tmp_path: Path, policy: 
     assert r.returncode == 3
     res = json_results(r.stdout)
     assert res[victim.name]["status"] == "hostkey_rejected"
-    assert "HOST KEY CHANGED" in res[victim.name]["error"]
+    assert res[victim.name]["error"].startswith(
+        f"HOST KEY CHANGED for {victim.known_hosts_pattern}: {known} has {_fingerprint(old_line)},"
+        f" the host now shows {_fingerprint(victim.host_key_line)}: possible man-in-the-middle"
+    )
     assert f"-R '{victim.known_hosts_pattern}'" in res[victim.name]["error"]
     assert res[hosts[0].name]["status"] == res[hosts[2].name]["status"] == "ok"
     assert known.read_text() == text  # never overwritten
@@ -124,24 +137,101 @@ def test_unreadable_known_hosts_line_is_skipped_with_one_warning(
 
 
 @pytest.mark.parametrize("policy", ["strict", "accept-new", "off"])
-def test_revoked_key_is_refused_under_every_policy(
+def test_revoked_key_is_refused_under_every_policy_but_off(
     sshd_fleet: SshdFleet, tmp_path: Path, policy: str
 ) -> None:
     hosts = sshd_fleet.hosts[:2]
     known = sshd_fleet.write_known_hosts(tmp_path / "known_hosts", hosts)
-    known.write_text(
-        known.read_text()
-        + f"@revoked * {hosts[0].host_key_line}\n@cert-authority *.example ssh-ed25519 AAAA\n"
-    )
+    known.write_text(known.read_text() + f"@revoked * {hosts[0].host_key_line}\n")
     inv = _inventory(sshd_fleet, tmp_path, known, n=2)
     r = run_hostops(
         "run", "echo hi", "--hosts", str(inv), "--host-key-policy", policy, "-o", "json"
     )
+    res = json_results(r.stdout)
+    assert res[hosts[1].name]["status"] == "ok"
+    if policy == "off":
+        assert r.returncode == 0
+        assert res[hosts[0].name]["status"] == "ok"
+        assert (
+            f"{hosts[0].name}: host key {_fingerprint(hosts[0].host_key_line)} is marked @revoked"
+            f" in {known}: accepted only because of --host-key-policy off"
+        ) in r.stderr
+    else:
+        assert r.returncode == 3
+        assert res[hosts[0].name]["status"] == "hostkey_rejected"
+        assert res[hosts[0].name]["error"] == (
+            f"host key {_fingerprint(hosts[0].host_key_line)} of {hosts[0].known_hosts_pattern}"
+            f" is marked @revoked in {known}"
+        )
+
+
+def test_accept_new_never_records_a_revoked_key(sshd_fleet: SshdFleet, tmp_path: Path) -> None:
+    host = sshd_fleet.hosts[0]
+    known = tmp_path / "known_hosts"
+    known.write_text(f"@revoked * {host.host_key_line}\n")  # revoked, and otherwise unknown
+    inv = _inventory(sshd_fleet, tmp_path, known, n=1)
+    r = run_hostops(
+        "run", "echo hi", "--hosts", str(inv), "--host-key-policy", "accept-new", "-o", "json"
+    )
+    assert r.returncode == 3
+    assert json_results(r.stdout)[host.name]["status"] == "hostkey_rejected"
+    assert known.read_text() == f"@revoked * {host.host_key_line}\n"
+
+
+def test_cert_authority_lines_are_reported_not_skipped_silently(
+    sshd_fleet: SshdFleet, tmp_path: Path
+) -> None:
+    """Host certificates are not supported: said once per file, and again in the error
+    of each host whose name such a line covers."""
+    hosts = sshd_fleet.hosts[:3]
+    known = sshd_fleet.write_known_hosts(tmp_path / "known_hosts", hosts[:1])
+    ca = _other_key_line(tmp_path)
+    known.write_text(
+        known.read_text() + f"@cert-authority [127.42.*]:*,!{hosts[2].known_hosts_pattern} {ca}\n"
+    )
+    inv = _inventory(sshd_fleet, tmp_path, known, n=3)
+    r = run_hostops("run", "echo hi", "--hosts", str(inv), "--workers", "2", "-o", "json")
     assert r.returncode == 3
     res = json_results(r.stdout)
-    assert (
-        res[hosts[0].name]["status"] == "hostkey_rejected"
-        and "@revoked" in res[hosts[0].name]["error"]
+    assert res[hosts[0].name]["status"] == "ok"
+    assert res[hosts[1].name]["error"].endswith(
+        f"; {known} has a @cert-authority line for it (line 2), but hostops does not support"
+        " host certificates"
     )
-    assert res[hosts[1].name]["status"] == "ok"
-    assert "ignored @cert-authority line(s) 4" in r.stderr
+    assert "@cert-authority" not in res[hosts[2].name]["error"]  # excluded by its pattern
+    assert (
+        r.stderr.count(
+            f"hostops: warning: {known}: ignored @cert-authority line(s) 2"
+            " (host certificates are not supported)\n"
+        )
+        == 1
+    )
+
+
+def test_accept_new_records_50_new_hosts_once_each(sshd_fleet: SshdFleet, tmp_path: Path) -> None:
+    """Several workers learning new keys at once: each key written exactly once, and the
+    file stays valid for OpenSSH (ssh-keygen reads every line)."""
+    assert len(sshd_fleet.hosts) >= 50, "HOSTOPS_TEST_FLEET_SIZE must be at least 50"
+    hosts = sshd_fleet.hosts[:50]
+    known = tmp_path / "known_hosts"
+    inv = _inventory(sshd_fleet, tmp_path, known, n=50)
+    r = run_hostops(
+        "run", "true", "--hosts", str(inv), "--host-key-policy", "accept-new", "--workers", "4"
+    )
+    assert r.returncode == 0, r.stderr
+    lines = known.read_text().splitlines()
+    assert sorted(lines) == sorted(f"{h.known_hosts_pattern} {h.host_key_line}" for h in hosts)
+    listed = subprocess.run(
+        ["ssh-keygen", "-l", "-f", str(known)], capture_output=True, text=True, check=True
+    )
+    assert len(listed.stdout.splitlines()) == 50
+    for h in hosts[::7]:
+        found = subprocess.run(
+            ["ssh-keygen", "-F", h.known_hosts_pattern, "-f", str(known)],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        assert h.host_key_line in found.stdout
+    r = run_hostops("run", "true", "--hosts", str(inv))  # strict: all known now
+    assert r.returncode == 0, r.stderr

@@ -95,15 +95,11 @@ def test_inventory_command_table_graph_json(sshd_fleet: SshdFleet, tmp_path: Pat
     assert doc["groups"]["web"] == {"hosts": ["host01", "host02", "host03"], "children": ["canary"]}
 
 
-def test_jump_is_refused_until_supported(sshd_fleet: SshdFleet, tmp_path: Path) -> None:
+def test_sudo_on_local_hosts_is_refused(tmp_path: Path) -> None:
     inv = tmp_path / "inv.yaml"
-    inv.write_text(
-        sshd_fleet.inventory_text(sshd_fleet.hosts[:2]).replace(
-            "defaults:\n", "defaults:\n  jump: ops@bastion\n"
-        )
-    )
-    r = run_hostops("run", "true", "--hosts", str(inv))
+    inv.write_text("hosts:\n  here:\n    connection: local\n")
+    r = run_hostops("run", "true", "--hosts", str(inv), "--sudo")
     assert r.returncode == 2
-    assert (
-        r.stderr == "hostops: error: jump is not supported yet (set for host[01-02]); nothing ran\n"
+    assert r.stderr == (
+        "hostops: error: --sudo is not supported for connection: local hosts (here); nothing ran\n"
     )

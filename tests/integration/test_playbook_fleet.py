@@ -1,5 +1,5 @@
-"""The playbook runner on real hosts: the examples against the sshd fleet, through a plain
-executor with one SSH connection per host for the whole playbook (tests/fleet_executor.py)."""
+"""Playbooks on real hosts: the examples against the sshd fleet, through the engine (worker
+processes, one SSH connection per host for the whole playbook, counted in sshd's log)."""
 
 from __future__ import annotations
 
@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fleet_executor import FleetExecutor
 
 from hostops.models import Host, Status
-from hostops.playbook import PlaybookResult, Purpose, load_playbook, prepare, run_playbook
+from hostops.playbook import PlaybookResult, load_playbook, prepare
+from hostops.rollout import play as run_play
 from hostops.testing import SshdFleet
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -38,15 +38,15 @@ def fleet_hosts(fleet: SshdFleet, count: int, **per_host: Any) -> list[Host]:
     ]
 
 
-def play(
-    path: Path | str, hosts: list[Host], **extra_vars: Any
-) -> tuple[PlaybookResult, FleetExecutor]:
-    executor = FleetExecutor(hosts)
-    try:
-        plan = prepare(load_playbook(path), hosts, extra_vars=extra_vars)
-        return run_playbook(plan, executor), executor
-    finally:
-        executor.close()
+def play(path: Path | str, hosts: list[Host], **extra_vars: Any) -> PlaybookResult:
+    plan = prepare(load_playbook(path), hosts, extra_vars=extra_vars)
+    return run_play(plan).result
+
+
+def logins(fleet: SshdFleet, hosts: list[Host]) -> dict[str, int]:
+    """Logins each host's sshd has accepted so far (its log says so, one line each)."""
+    by_name = {h.name: h for h in fleet.hosts}
+    return {h.name: by_name[h.name].log.read_text().count("Accepted publickey") for h in hosts}
 
 
 def counts(result: PlaybookResult) -> list[tuple[str, int, int, int, int]]:
@@ -66,7 +66,9 @@ def services(tmp_path: Path) -> Iterator[Path]:
 
 def test_rolling_restart(sshd_fleet: SshdFleet, services: Path) -> None:
     hosts = fleet_hosts(sshd_fleet, 4, demo_dir=f"{services}/{{name}}")
-    result, executor = play(EXAMPLES / "rolling-restart.yaml", hosts)
+    before = logins(sshd_fleet, hosts)
+    result = play(EXAMPLES / "rolling-restart.yaml", hosts)
+    after = logins(sshd_fleet, hosts)
     assert result.stopped is None, result
     assert counts(result) == [
         ("create the service directory", 0, 4, 0, 0),
@@ -75,14 +77,13 @@ def test_rolling_restart(sshd_fleet: SshdFleet, services: Path) -> None:
         ("start the service", 0, 4, 0, 0),
         ("health check", 4, 0, 0, 0),
     ]
-    # One host at a time, every task of a batch before the next batch; one connection each.
-    tasks = [s for s in executor.steps if s.purpose is Purpose.TASK]
-    assert [s.number for s in tasks] == [1, 2, 3, 4, 5] * 4
-    assert executor.opened == dict.fromkeys([h.name for h in hosts], 1)
+    # One host at a time; one SSH login per host for its five tasks (and the upload).
+    assert result.plays[0].batches == (("host01",), ("host02",), ("host03",), ("host04",))
+    assert {h: after[h] - before[h] for h in after} == dict.fromkeys(after, 1)
     first = {h.name: (services / h.name / "demo-service.pid").read_text() for h in hosts}
 
     # Again: the directory exists (skipped), the script is unchanged, every service restarts.
-    result, executor = play(EXAMPLES / "rolling-restart.yaml", hosts)
+    result = play(EXAMPLES / "rolling-restart.yaml", hosts)
     assert counts(result) == [
         ("create the service directory", 0, 0, 0, 4),
         ("install the service script", 4, 0, 0, 0),
@@ -99,7 +100,7 @@ def test_a_failing_host_stops_the_rollout(sshd_fleet: SshdFleet, services: Path)
     services.mkdir()
     (services / "blocker").write_text("")  # host02's directory cannot be made under a file
     hosts[1] = dataclasses.replace(hosts[1], vars={"demo_dir": f"{services}/blocker/x"})
-    result, _ = play(EXAMPLES / "rolling-restart.yaml", hosts)
+    result = play(EXAMPLES / "rolling-restart.yaml", hosts)
     (restart,) = result.plays
     assert restart.stopped == (
         "play 'rolling restart of the demo service': 1 of 1 hosts failed in batch 2 "
@@ -121,7 +122,7 @@ def test_a_failing_host_stops_the_rollout(sshd_fleet: SshdFleet, services: Path)
 def test_disk_usage_report(sshd_fleet: SshdFleet, tmp_path: Path) -> None:
     hosts = fleet_hosts(sshd_fleet, 3)
     reports = tmp_path / "reports"
-    result, _ = play(EXAMPLES / "disk-usage.yaml", hosts, report_dir=str(reports), warn_at=0)
+    result = play(EXAMPLES / "disk-usage.yaml", hosts, report_dir=str(reports), warn_at=0)
     assert result.stopped is None
     assert counts(result) == [
         ("filesystem usage", 3, 0, 0, 0),
@@ -145,7 +146,7 @@ def test_ssh_key_rollout(sshd_fleet: SshdFleet, tmp_path: Path) -> None:
     hosts = fleet_hosts(sshd_fleet, 4, authorized_keys=f"{keys}/{{name}}/authorized_keys")
     (keys / "host03").mkdir(parents=True)
     (keys / "host03" / "authorized_keys").write_text(f"ssh-rsa AAAAother other\n{KEY}\n")
-    result, _ = play(EXAMPLES / "ssh-key-rollout.yaml", hosts, ssh_key=KEY)
+    result = play(EXAMPLES / "ssh-key-rollout.yaml", hosts, ssh_key=KEY)
     assert counts(result) == [
         ("make sure the key directory exists", 4, 0, 0, 0),
         ("add the key where it is missing", 1, 3, 0, 0),  # host03 had it already
@@ -155,7 +156,7 @@ def test_ssh_key_rollout(sshd_fleet: SshdFleet, tmp_path: Path) -> None:
     for h in hosts:
         lines = (keys / h.name / "authorized_keys").read_text().splitlines()
         assert lines.count(KEY) == 1
-    result, _ = play(EXAMPLES / "ssh-key-rollout.yaml", hosts, ssh_key=KEY)
+    result = play(EXAMPLES / "ssh-key-rollout.yaml", hosts, ssh_key=KEY)
     assert counts(result)[1] == ("add the key where it is missing", 4, 0, 0, 0)
 
 
@@ -173,7 +174,7 @@ def test_a_script_task_and_registered_output(sshd_fleet: SshdFleet, tmp_path: Pa
 """
     )
     hosts = fleet_hosts(sshd_fleet, 2)
-    result, executor = play(book, hosts, dest=str(tmp_path))
+    result = play(book, hosts, dest=str(tmp_path))
     assert result.host_statuses() == {"host01": Status.OK, "host02": Status.OK}
     script = result.plays[0].tasks[0].results[0]
     said, where = script.stdout.decode().splitlines()
@@ -183,9 +184,3 @@ def test_a_script_task_and_registered_output(sshd_fleet: SshdFleet, tmp_path: Pa
     # The script was uploaded into the login user's home, and is gone.
     home = Path(os.path.expanduser(f"~{sshd_fleet.user}"))
     assert not list(home.glob(".hostops-*-report.sh"))
-    assert [s.purpose for s in executor.steps] == [
-        Purpose.UPLOAD,
-        Purpose.TASK,
-        Purpose.CLEANUP,
-        Purpose.TASK,
-    ]

@@ -1,0 +1,105 @@
+"""The secrets of a run: login passwords, the key passphrase, the sudo password.
+
+They are gathered once in the main process (prompted for, or read from the
+environment) into a :class:`Secrets`, which is passed to the worker processes
+when they are created and to nothing else: not in :class:`~hostops.models.RunOptions`
+(which may be written down), not to the aggregator, never to a log. Its
+``repr`` shows only which secrets are set.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from hostops.errors import ConfigError
+from hostops.inventory.ranges import fold
+from hostops.models import Host
+
+ENV_PASSWORD = "HOSTOPS_PASSWORD"
+ENV_KEY_PASSPHRASE = "HOSTOPS_KEY_PASSPHRASE"
+ENV_SUDO_PASSWORD = "HOSTOPS_SUDO_PASSWORD"
+_OWN_VARS = (ENV_PASSWORD, ENV_KEY_PASSPHRASE, ENV_SUDO_PASSWORD)
+
+
+@dataclass(frozen=True, repr=False, eq=False)
+class Secrets:
+    """What a run may authenticate with besides keys. Every field may be None (not given).
+
+    ``host_passwords`` maps the NAME of each ``password_env`` variable used by
+    the run's hosts to its value. ``env_names`` are the environment variables
+    the secrets came from: they are removed from the environment of local
+    commands (``connection: local``).
+    """
+
+    password: str | None = None
+    key_passphrase: str | None = None
+    sudo_password: str | None = None
+    host_passwords: Mapping[str, str] = field(default_factory=dict)
+    env_names: tuple[str, ...] = _OWN_VARS
+
+    def __repr__(self) -> str:
+        given = [
+            name
+            for name in ("password", "key_passphrase", "sudo_password")
+            if getattr(self, name) is not None
+        ]
+        given += [f"password_env {name}" for name in sorted(self.host_passwords)]
+        return f"Secrets({', '.join(given) or 'none'}; values hidden)"
+
+    __str__ = __repr__
+
+    def password_for(self, host: Host) -> str | None:
+        """The login password for ``host``: its ``password_env`` variable's, else the run's."""
+        if host.password_env and host.password_env in self.host_passwords:
+            return self.host_passwords[host.password_env]
+        return self.password
+
+    def scrubbed_environment(self) -> dict[str, str]:
+        """This process's environment without the variables that hold secrets."""
+        return {k: v for k, v in os.environ.items() if k not in self.env_names}
+
+
+def secrets_from_environment(
+    hosts: Iterable[Host],
+    *,
+    password: str | None = None,
+    key_passphrase: str | None = None,
+    sudo_password: str | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Secrets:
+    """The run's secrets: the values given (prompted for) win over ``HOSTOPS_PASSWORD``,
+    ``HOSTOPS_KEY_PASSPHRASE`` and ``HOSTOPS_SUDO_PASSWORD``; each host's ``password_env``
+    variable (and its jump hosts') is read too.
+
+    Raises ConfigError, before anything runs, when a host names a ``password_env``
+    variable that is not set and no password was given for the whole run.
+    """
+    env = os.environ if environ is None else environ
+    if password is None:
+        password = env.get(ENV_PASSWORD)
+    if key_passphrase is None:
+        key_passphrase = env.get(ENV_KEY_PASSPHRASE)
+    if sudo_password is None:
+        sudo_password = env.get(ENV_SUDO_PASSWORD)
+    wanted: dict[str, list[str]] = {}
+    for host in hosts:
+        for one in (host, *host.jump_hosts):
+            if one.password_env:
+                wanted.setdefault(one.password_env, []).append(one.name)
+    host_passwords = {name: env[name] for name in wanted if name in env}
+    missing = [name for name in wanted if name not in env]
+    if missing and password is None:
+        name = missing[0]
+        raise ConfigError(
+            f"password_env {name} (for {fold(wanted[name])}) is not set in the environment;"
+            f" set it, or give --ask-pass or {ENV_PASSWORD}"
+        )
+    return Secrets(
+        password=password,
+        key_passphrase=key_passphrase,
+        sudo_password=sudo_password,
+        host_passwords=host_passwords,
+        env_names=(*_OWN_VARS, *wanted),
+    )

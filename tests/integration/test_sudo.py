@@ -1,0 +1,172 @@
+"""--sudo against the real sudo of this machine: password and NOPASSWD rules, wrong
+passwords, the prompt kept out of the output, and --timeout stopping root commands."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import threading
+import time
+from pathlib import Path
+
+from conftest import Accounts
+
+from hostops.testing import SshdFleet
+from hostops.testing.pytest_plugin import (
+    json_results,
+    run_hostops,
+    run_hostops_on_tty,
+    sleep_pids,
+    wait_for,
+)
+
+
+def _env(**extra: str) -> dict[str, str]:
+    return {**os.environ, **extra}
+
+
+def test_sudo_with_a_password_rule(
+    sshd_fleet: SshdFleet, tmp_path: Path, accounts: Accounts
+) -> None:
+    inv = sshd_fleet.write_inventory(tmp_path / "inv.yaml", sshd_fleet.hosts[:3])
+    r = run_hostops(
+        "run",
+        "id -un; cat; echo end",  # cat: the command's stdin is empty, the password not in it
+        "--hosts",
+        str(inv),
+        "--user",
+        accounts.password_user,
+        "--sudo",
+        "-o",
+        "json",
+        env=_env(HOSTOPS_SUDO_PASSWORD=accounts.secret),
+    )
+    assert r.returncode == 0, r.stderr
+    for obj in json_results(r.stdout).values():
+        assert obj["status"] == "ok"
+        assert obj["stdout"] == "root\nend\n"
+        assert obj["stderr"] == ""  # sudo's prompt never shows
+
+
+def test_sudo_user_and_a_nopasswd_rule(
+    sshd_fleet: SshdFleet, tmp_path: Path, accounts: Accounts
+) -> None:
+    """NOPASSWD: sudo never prompts, so the password given is never sent (cat shows nothing)."""
+    inv = sshd_fleet.write_inventory(tmp_path / "inv.yaml", sshd_fleet.hosts[:2])
+    r = run_hostops(
+        "run",
+        "id -un; cat",
+        "--hosts",
+        str(inv),
+        "--user",
+        accounts.nopasswd_user,
+        "--sudo-user",
+        accounts.password_user,
+        "-o",
+        "json",
+        env=_env(HOSTOPS_SUDO_PASSWORD=accounts.secret),
+    )
+    assert r.returncode == 0, r.stderr
+    for obj in json_results(r.stdout).values():
+        assert (obj["status"], obj["stdout"], obj["stderr"]) == (
+            "ok",
+            f"{accounts.password_user}\n",
+            "",
+        )
+    r = run_hostops("run", "id -u", "--hosts", str(inv), "--user", accounts.nopasswd_user, "--sudo")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.count("| 0") == 2
+
+
+def test_wrong_sudo_password_fails_the_host_quickly(
+    sshd_fleet: SshdFleet, tmp_path: Path, accounts: Accounts
+) -> None:
+    inv = sshd_fleet.write_inventory(tmp_path / "inv.yaml", sshd_fleet.hosts[:2])
+    started = time.monotonic()
+    r = run_hostops(
+        "run",
+        "echo ran",
+        "--hosts",
+        str(inv),
+        "--user",
+        accounts.password_user,
+        "--sudo",
+        "-o",
+        "json",
+        env=_env(HOSTOPS_SUDO_PASSWORD="not the password"),
+    )
+    assert time.monotonic() - started < 60
+    assert r.returncode == 1, r.stderr
+    for obj in json_results(r.stdout).values():
+        assert obj["status"] == "failed"
+        assert (
+            obj["error"] == "sudo: wrong password (from --ask-sudo-pass or HOSTOPS_SUDO_PASSWORD)"
+        )
+        assert obj["stdout"] == ""  # the command never ran
+    r = run_hostops(
+        "run", "echo ran", "--hosts", str(inv), "--user", accounts.password_user, "--sudo"
+    )
+    assert r.returncode == 1
+    assert "sudo asked for a password: give it with --ask-sudo-pass" in r.stderr
+
+
+def test_ask_sudo_pass_prompts_once_on_the_terminal(
+    sshd_fleet: SshdFleet, tmp_path: Path, accounts: Accounts
+) -> None:
+    inv = sshd_fleet.write_inventory(tmp_path / "inv.yaml", sshd_fleet.hosts[:4])
+    r, screen = run_hostops_on_tty(
+        "run",
+        "id -un",
+        "--hosts",
+        str(inv),
+        "--user",
+        accounts.password_user,
+        "--ask-sudo-pass",
+        answers=[accounts.secret],
+    )
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.count("| root") == 4
+    assert screen.count(b"hostops: sudo password: ") == 1
+    assert accounts.secret.encode() not in screen  # not echoed
+
+
+def test_timeout_with_sudo_stops_the_root_command_and_its_children(
+    sshd_fleet: SshdFleet, tmp_path: Path, accounts: Accounts
+) -> None:
+    hosts = sshd_fleet.hosts[:3]
+    inv = sshd_fleet.write_inventory(tmp_path / "inv.yaml", hosts)
+    tag = f"{secrets.randbelow(10**6):06d}"
+    child, main = f"3011.{tag}", f"3012.{tag}"
+    seen: list[int] = []
+
+    def watch() -> None:  # prove the processes really ran, so "gone" means killed
+        end = time.monotonic() + 20
+        while time.monotonic() < end and len(seen) < 2 * len(hosts):
+            seen[:] = sleep_pids(child) + sleep_pids(main)
+            time.sleep(0.1)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    r = run_hostops(
+        "run",
+        f"sleep {child} & sleep {main}",
+        "--hosts",
+        str(inv),
+        "--user",
+        accounts.password_user,
+        "--sudo",
+        "--timeout",
+        "3",
+        "-o",
+        "json",
+        env=_env(HOSTOPS_SUDO_PASSWORD=accounts.secret),
+    )
+    watcher.join()
+    assert r.returncode == 1, r.stderr
+    assert len(seen) == 2 * len(hosts), "the remote sleeps never all ran"
+    owners = {Path(f"/proc/{p}").stat().st_uid for p in seen if Path(f"/proc/{p}").exists()}
+    assert owners <= {0}  # they ran as root: the login user alone could not have killed them
+    for obj in json_results(r.stdout).values():
+        assert obj["status"] == "timeout" and obj["signal"] in ("TERM", "KILL"), obj
+    gone = wait_for(lambda: not sleep_pids(child) and not sleep_pids(main), timeout=10)
+    assert gone, "root processes survived the timeout"
