@@ -4,6 +4,7 @@ that every target was reached through them and that each worker logged in only o
 from __future__ import annotations
 
 import re
+import secrets
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -13,7 +14,13 @@ import pytest
 
 from hostops.testing import FleetHost, SshdFleet
 from hostops.testing.fleet import free_port
-from hostops.testing.pytest_plugin import json_results, run_hostops, temporary_fleet, wait_for
+from hostops.testing.pytest_plugin import (
+    json_results,
+    run_hostops,
+    sleep_pids,
+    temporary_fleet,
+    wait_for,
+)
 
 _LOGIN = re.compile(r"^Accepted publickey for ", re.M)
 _OPEN = re.compile(r"server_request_direct_tcpip: originator \S+ port \d+, target (\S+) port (\d+)")
@@ -192,13 +199,14 @@ def test_a_dead_bastion_connection_is_made_again(
     hosts, inv = _setup(sshd_fleet, bastions, tmp_path, 3)
     b = bastions.hosts[0]
     log = _Log(b)
+    tag = f"3.{secrets.randbelow(10**6):06d}"  # seconds: unique, and short
     proc = subprocess.Popen(
         [
             sys.executable,
             "-m",
             "hostops",
             "run",
-            "sleep 3; echo hi",
+            f"sleep {tag}; echo hi",
             "--hosts",
             str(inv),
             "--jump",
@@ -214,7 +222,7 @@ def test_a_dead_bastion_connection_is_made_again(
         stderr=subprocess.PIPE,
         text=True,
     )
-    assert wait_for(lambda: len(log.opened()) == 1)
+    assert wait_for(lambda: len(sleep_pids(tag)) == 1)  # the first target's command runs
     assert subprocess.run(["pkill", "-KILL", "-P", str(b.pid)], check=False).returncode == 0
     out, err = proc.communicate(timeout=120)
     res = json_results(out)
