@@ -2,16 +2,22 @@
 
 The public API::
 
-    from hostops import load_inventory, run
-    report = run(load_inventory("inventory.yaml"), "uptime")
+    from hostops import load_inventory, play, run
+    hosts = load_inventory("inventory.yaml")
+    report = run(hosts, "uptime")
     for result in report.failed:
         print(result.host, result.status, result.error)
+    done = play("site.yaml", hosts)          # done.result: per task; done.report: per host
+
+``run_operation(hosts, Upload(...) | Download(...) | Command(...), batch=Count(5))``
+carries out one operation in rolling batches.
 """
 
 from __future__ import annotations
 
 __version__ = "0.1.0"
 
+from hostops.batches import Count
 from hostops.console import OutputMode, ViewOptions
 from hostops.credentials import Secrets, secrets_from_environment
 from hostops.engine import run
@@ -26,10 +32,15 @@ from hostops.models import (
     RunReport,
     Status,
 )
+from hostops.operations import Command, Download, Upload
+from hostops.rollout import PlayReport, play, run_operation
 
 __all__ = [
+    "Command",
     "ConfigError",
     "Connection",
+    "Count",
+    "Download",
     "Host",
     "HostKeyPolicy",
     "HostResult",
@@ -37,15 +48,19 @@ __all__ = [
     "InternalError",
     "OutputMode",
     "Overrides",
+    "PlayReport",
     "RunOptions",
     "RunReport",
     "Secrets",
     "Status",
+    "Upload",
     "UsageError",
     "ViewOptions",
     "__version__",
     "exit_code_for",
     "load_inventory",
+    "play",
     "run",
+    "run_operation",
     "secrets_from_environment",
 ]

@@ -50,8 +50,7 @@ from hostops.journal import (
 )
 from hostops.models import Host, HostKeyPolicy, RunOptions, RunReport
 from hostops.operations import Command, Download, Operation, Upload
-from hostops.rollout import play as run_play
-from hostops.rollout import run_operation
+from hostops.rollout import play_plan, run_operation
 from hostops.transport.ssh_config import SshConfig
 from hostops.views import recap_text
 
@@ -860,7 +859,7 @@ def play(
         def go(record: RecordPath | None) -> RunReport:
             # The recap comes before the summary: the aggregator leaves the summary to us.
             quiet = dataclasses.replace(prepared.view, summary=False)
-            done = run_play(plan, prepared.options, quiet, lock, record, prepared.secrets)
+            done = play_plan(plan, prepared.options, quiet, lock, record, prepared.secrets)
             if prepared.view.mode is not None:
                 color = console.err_color
                 text = recap_text(done.result, color) + summary_text(done.report, color)

@@ -5,6 +5,7 @@ one connection per host for the whole playbook.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from multiprocessing.synchronize import Lock
@@ -80,6 +81,27 @@ class PlayReport:
 
 
 def play(
+    playbook: str | os.PathLike[str],
+    hosts: Sequence[Host],
+    *,
+    limit: Collection[str] | None = None,
+    extra_vars: Mapping[str, Any] | None = None,
+    options: RunOptions | None = None,
+    view: ViewOptions | None = None,
+    lock: Lock | None = None,
+    record: RecordPath | None = None,
+    secrets: Secrets | None = None,
+) -> PlayReport:
+    """Load the playbook file, check it against ``hosts`` (every inventory host: plays
+    match their patterns against them; ``limit``: the names that may run) and run it.
+    A broken playbook raises ConfigError (``FILE:LINE``) before anything runs."""
+    from hostops.playbook import load_playbook, prepare
+
+    plan = prepare(load_playbook(playbook), list(hosts), limit=limit, extra_vars=extra_vars)
+    return play_plan(plan, options, view, lock, record, secrets)
+
+
+def play_plan(
     plan: Any,
     options: RunOptions | None = None,
     view: ViewOptions | None = None,

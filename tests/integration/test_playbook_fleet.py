@@ -15,7 +15,7 @@ import pytest
 
 from hostops.models import Host, Status
 from hostops.playbook import PlaybookResult, load_playbook, prepare
-from hostops.rollout import play as run_play
+from hostops.rollout import play_plan
 from hostops.testing import SshdFleet
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -40,7 +40,7 @@ def fleet_hosts(fleet: SshdFleet, count: int, **per_host: Any) -> list[Host]:
 
 def play(path: Path | str, hosts: list[Host], **extra_vars: Any) -> PlaybookResult:
     plan = prepare(load_playbook(path), hosts, extra_vars=extra_vars)
-    return run_play(plan).result
+    return play_plan(plan).result
 
 
 def logins(fleet: SshdFleet, hosts: list[Host]) -> dict[str, int]:
