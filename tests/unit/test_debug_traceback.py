@@ -18,11 +18,12 @@ def test_debug_traceback_shows_no_local_values(
     monkeypatch.setenv("HOSTOPS_PASSWORD", SECRET)
     monkeypatch.setenv("HOSTOPS_SUDO_PASSWORD", SECRET)
 
-    def broken(hosts, command, options, view, lock, record, secrets):  # type: ignore[no-untyped-def]
+    def broken(hosts, op, options, view, lock, record, **kw):  # type: ignore[no-untyped-def]
+        secrets = kw["secrets"]
         assert secrets.password == SECRET  # the secret really is in scope here
         raise RuntimeError("a bug")
 
-    mocker.patch.object(cli, "run_engine", side_effect=broken)
+    mocker.patch.object(cli, "run_operation", side_effect=broken)
     code = cli.main(["run", "true", "-H", "web1", "--sudo", "--debug", "--no-ssh-config"])
     err = capfd.readouterr().err
     assert code == 4
