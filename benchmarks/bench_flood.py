@@ -24,6 +24,7 @@ from pathlib import Path
 from bench_common import replace_section
 
 from hostops.testing import SshdFleet
+from hostops.testing.pytest_plugin import pss_kib
 
 _UNITS = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
 
@@ -42,17 +43,6 @@ def _tree(pid: int) -> list[int]:
     return out
 
 
-def _pss_kib(pids: list[int]) -> int:
-    total = 0
-    for pid in pids:
-        try:
-            text = Path(f"/proc/{pid}/smaps_rollup").read_text()
-        except OSError:
-            continue
-        total += next(int(x.split()[1]) for x in text.splitlines() if x.startswith("Pss:"))
-    return total
-
-
 def _run(inv: Path, command: str, view: str) -> tuple[float, int, dict[str, dict[str, object]]]:
     """Wall time, peak PSS (KiB) of the hostops tree, and the JSON results."""
     out_path = Path(tempfile.mkstemp(prefix="bench-flood-")[1])
@@ -65,7 +55,7 @@ def _run(inv: Path, command: str, view: str) -> tuple[float, int, dict[str, dict
         )
         peak = 0
         while proc.poll() is None:
-            peak = max(peak, _pss_kib(_tree(proc.pid)))
+            peak = max(peak, pss_kib(_tree(proc.pid)))
             time.sleep(0.05)
     wall = time.monotonic() - started
     results = {}

@@ -156,6 +156,48 @@ def sleep_pids(tag: str) -> list[int]:
     return [int(p) for p in r.stdout.split()]
 
 
+class SleepWatch:
+    """While a run goes, watch for the ``sleep TAG`` processes it starts (in a thread),
+    until ``expected`` are seen: proof that they ran, so that their absence afterwards
+    (:meth:`gone`) means they were killed, not that they never started."""
+
+    def __init__(self, tags: list[str], expected: int, timeout: float = 40) -> None:
+        self.tags = tags
+        self.seen: list[int] = []
+        self._expected = expected
+        self._timeout = timeout
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+
+    def _watch(self) -> None:
+        end = time.monotonic() + self._timeout
+        while time.monotonic() < end and len(self.seen) < self._expected:
+            self.seen[:] = [pid for tag in self.tags for pid in sleep_pids(tag)]
+            time.sleep(0.1)
+
+    def __enter__(self) -> SleepWatch:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._thread.join()
+
+    def gone(self, timeout: float = 10) -> bool:
+        """True once none of the watched processes runs any more."""
+        return wait_for(lambda: not any(sleep_pids(tag) for tag in self.tags), timeout=timeout)
+
+
+def pss_kib(pids: list[int]) -> int:
+    """Proportional set size of ``pids`` summed (shared pages counted once overall), KiB."""
+    total = 0
+    for pid in pids:
+        try:
+            text = Path(f"/proc/{pid}/smaps_rollup").read_text()
+        except OSError:
+            continue  # it ended meanwhile
+        total += next(int(x.split()[1]) for x in text.splitlines() if x.startswith("Pss:"))
+    return total
+
+
 def wait_for(predicate: Callable[[], bool], timeout: float = 20) -> bool:
     """Poll ``predicate`` until it is true (True) or ``timeout`` seconds pass (False)."""
     end = time.monotonic() + timeout

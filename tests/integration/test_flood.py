@@ -10,7 +10,13 @@ import time
 from pathlib import Path
 
 from hostops.testing import SshdFleet
-from hostops.testing.pytest_plugin import child_pids, json_results, run_hostops, wait_for
+from hostops.testing.pytest_plugin import (
+    child_pids,
+    json_results,
+    pss_kib,
+    run_hostops,
+    wait_for,
+)
 
 _FLOOD = "yes 'flood flood flood flood flood flood flood flood flood flood'"
 
@@ -18,18 +24,6 @@ _FLOOD = "yes 'flood flood flood flood flood flood flood flood flood flood'"
 def _command(fleet: SshdFleet) -> str:
     flooder = fleet.hosts[0].address
     return f"case \"$SSH_CONNECTION\" in *' {flooder} '*) {_FLOOD};; esac; sleep 1; echo fine"
-
-
-def _pss_kib(pids: list[int]) -> int:
-    """Proportional set size of ``pids``, summed: shared pages counted once overall."""
-    total = 0
-    for pid in pids:
-        try:
-            text = Path(f"/proc/{pid}/smaps_rollup").read_text()
-        except OSError:
-            continue
-        total += next(int(line.split()[1]) for line in text.splitlines() if line.startswith("Pss:"))
-    return total
 
 
 def test_flood_beside_49_hosts_others_on_time_output_cut(sshd_fleet: SshdFleet, tmp_path: Path):
@@ -87,9 +81,9 @@ def test_memory_stays_bounded_while_nobody_reads_the_flood(sshd_fleet: SshdFleet
         assert wait_for(lambda: len(child_pids(proc.pid)) >= 3, timeout=30)
         time.sleep(3)  # the pipe (64 KiB) is full: the aggregator is blocked writing to it
         tree = [proc.pid, *child_pids(proc.pid)]
-        before = _pss_kib(tree)
+        before = pss_kib(tree)
         time.sleep(4)
-        after = _pss_kib(tree)
+        after = pss_kib(tree)
         assert after - before < 32 * 1024, f"grew {(after - before) // 1024} MiB in 4 s"
         assert after < 400 * 1024, f"{after // 1024} MiB in all"
         out, err = proc.communicate(timeout=120)  # now read it all

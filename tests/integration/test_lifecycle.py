@@ -15,14 +15,33 @@ from hostops.testing import SshdFleet
 from hostops.testing.pytest_plugin import child_pids, json_results, sleep_pids, wait_for
 
 
-def _start(inv: Path, command: str) -> subprocess.Popen[bytes]:
+def _start(inv: Path, command: str, *options: str) -> subprocess.Popen[bytes]:
     # A new session, like a terminal's foreground job: SIGINT goes to the whole group.
     return subprocess.Popen(
-        [sys.executable, "-m", "hostops", "run", command, "--hosts", str(inv), "-o", "json"],
+        [
+            sys.executable,
+            "-m",
+            "hostops",
+            "run",
+            command,
+            "--hosts",
+            str(inv),
+            "-o",
+            "json",
+            *options,
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         start_new_session=True,
     )
+
+
+def _workers(proc: subprocess.Popen[bytes]) -> list[int]:
+    return [
+        p
+        for p in child_pids(proc.pid)
+        if Path(f"/proc/{p}/comm").read_text().strip() == "hostops-worker"
+    ]
 
 
 def test_ctrl_c_interrupts_kills_remote_commands_exit_130(
@@ -73,32 +92,9 @@ def test_a_killed_worker_loses_only_its_running_hosts(
     hosts = sshd_fleet.hosts[:24]
     inv = sshd_fleet.write_inventory(tmp_path / "inv.yaml", hosts)
     tag = f"3.{secrets.randbelow(10**6):06d}"  # 3 s, and findable
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "hostops",
-            "run",
-            f"echo ran; sleep {tag}",
-            "--hosts",
-            str(inv),
-            "--workers",
-            "2",
-            "--forks",
-            "8",
-            "-o",
-            "json",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-    )
+    proc = _start(inv, f"echo ran; sleep {tag}", "--workers", "2", "--forks", "8")
     assert wait_for(lambda: len(sleep_pids(tag)) == 8)  # 4 sessions in each worker
-    workers = [
-        p
-        for p in child_pids(proc.pid)
-        if Path(f"/proc/{p}/comm").read_text().strip() == "hostops-worker"
-    ]
+    workers = _workers(proc)
     assert len(workers) == 2
     os.kill(workers[0], signal.SIGKILL)
     out, err = proc.communicate(timeout=120)
@@ -143,32 +139,9 @@ def test_when_the_only_worker_dies_a_replacement_runs_the_rest(
     hosts = sshd_fleet.hosts[:12]
     inv = sshd_fleet.write_inventory(tmp_path / "inv.yaml", hosts)
     tag = f"3.{secrets.randbelow(10**6):06d}"
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "hostops",
-            "run",
-            f"echo ran; sleep {tag}",
-            "--hosts",
-            str(inv),
-            "--workers",
-            "1",
-            "--forks",
-            "4",
-            "-o",
-            "json",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-    )
+    proc = _start(inv, f"echo ran; sleep {tag}", "--workers", "1", "--forks", "4")
     assert wait_for(lambda: len(sleep_pids(tag)) == 4)
-    (worker,) = [
-        p
-        for p in child_pids(proc.pid)
-        if Path(f"/proc/{p}/comm").read_text().strip() == "hostops-worker"
-    ]
+    (worker,) = _workers(proc)
     os.kill(worker, signal.SIGKILL)
     out, err = proc.communicate(timeout=120)
     res = json_results(out.decode())

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import threading
 import time
 from pathlib import Path
 
@@ -13,11 +12,10 @@ from conftest import Accounts
 
 from hostops.testing import SshdFleet
 from hostops.testing.pytest_plugin import (
+    SleepWatch,
     json_results,
     run_hostops,
     run_hostops_on_tty,
-    sleep_pids,
-    wait_for,
 )
 
 
@@ -137,36 +135,26 @@ def test_timeout_with_sudo_stops_the_root_command_and_its_children(
     inv = sshd_fleet.write_inventory(tmp_path / "inv.yaml", hosts)
     tag = f"{secrets.randbelow(10**6):06d}"
     child, main = f"3011.{tag}", f"3012.{tag}"
-    seen: list[int] = []
-
-    def watch() -> None:  # prove the processes really ran, so "gone" means killed
-        end = time.monotonic() + 20
-        while time.monotonic() < end and len(seen) < 2 * len(hosts):
-            seen[:] = sleep_pids(child) + sleep_pids(main)
-            time.sleep(0.1)
-
-    watcher = threading.Thread(target=watch)
-    watcher.start()
-    r = run_hostops(
-        "run",
-        f"sleep {child} & sleep {main}",
-        "--hosts",
-        str(inv),
-        "--user",
-        accounts.password_user,
-        "--sudo",
-        "--timeout",
-        "3",
-        "-o",
-        "json",
-        env=_env(HOSTOPS_SUDO_PASSWORD=accounts.secret),
-    )
-    watcher.join()
+    with SleepWatch([child, main], 2 * len(hosts)) as watch:
+        r = run_hostops(
+            "run",
+            f"sleep {child} & sleep {main}",
+            "--hosts",
+            str(inv),
+            "--user",
+            accounts.password_user,
+            "--sudo",
+            "--timeout",
+            "3",
+            "-o",
+            "json",
+            env=_env(HOSTOPS_SUDO_PASSWORD=accounts.secret),
+        )
     assert r.returncode == 1, r.stderr
-    assert len(seen) == 2 * len(hosts), "the remote sleeps never all ran"
-    owners = {Path(f"/proc/{p}").stat().st_uid for p in seen if Path(f"/proc/{p}").exists()}
+    assert len(watch.seen) == 2 * len(hosts), "the remote sleeps never all ran"
+    owners = {Path(f"/proc/{p}").stat().st_uid for p in watch.seen if Path(f"/proc/{p}").exists()}
     assert owners <= {0}  # they ran as root: the login user alone could not have killed them
     for obj in json_results(r.stdout).values():
         assert obj["status"] == "timeout" and obj["signal"] in ("TERM", "KILL"), obj
-    gone = wait_for(lambda: not sleep_pids(child) and not sleep_pids(main), timeout=10)
+    gone = watch.gone()
     assert gone, "root processes survived the timeout"

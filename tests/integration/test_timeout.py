@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pwd
 import secrets
-import threading
 import time
 from pathlib import Path
 
@@ -12,7 +11,12 @@ import pytest
 from system_users import users
 
 from hostops.testing import SshdFleet
-from hostops.testing.pytest_plugin import json_results, run_hostops, sleep_pids, wait_for
+from hostops.testing.pytest_plugin import (
+    SleepWatch,
+    json_results,
+    run_hostops,
+    sleep_pids,
+)
 
 
 @pytest.mark.parametrize("user", users())
@@ -23,33 +27,23 @@ def test_timeout_kills_command_and_its_children(
     inv = sshd_fleet.write_inventory(tmp_path / "inv.yaml", hosts)
     tag = f"{secrets.randbelow(10**6):06d}"
     child, main = f"3001.{tag}", f"3002.{tag}"
-    seen: list[int] = []
-
-    def watch() -> None:  # prove the processes really ran, so "gone" means killed
-        end = time.monotonic() + 20
-        while time.monotonic() < end and len(seen) < 2 * len(hosts):
-            seen[:] = sleep_pids(child) + sleep_pids(main)
-            time.sleep(0.1)
-
-    watcher = threading.Thread(target=watch)
-    watcher.start()
     started = time.monotonic()
-    r = run_hostops(
-        "run",
-        f"echo started; sleep {child} & sleep {main}",
-        "--hosts",
-        str(inv),
-        "--user",
-        user,
-        "--timeout",
-        "2",
-        "-o",
-        "json",
-    )
+    with SleepWatch([child, main], 2 * len(hosts)) as watch:
+        r = run_hostops(
+            "run",
+            f"echo started; sleep {child} & sleep {main}",
+            "--hosts",
+            str(inv),
+            "--user",
+            user,
+            "--timeout",
+            "2",
+            "-o",
+            "json",
+        )
     elapsed = time.monotonic() - started
-    watcher.join()
     assert r.returncode == 1, r.stderr
-    assert len(seen) == 2 * len(hosts), "the remote sleeps never all ran"
+    assert len(watch.seen) == 2 * len(hosts), "the remote sleeps never all ran"
     for h in hosts:
         obj = json_results(r.stdout)[h.name]
         assert obj["status"] == "timeout"
@@ -57,9 +51,9 @@ def test_timeout_kills_command_and_its_children(
         assert obj["stdout"] == "started\n"  # output before the timeout is kept
         assert obj["exit_code"] is None and obj["signal"] in ("TERM", "KILL")
     assert elapsed < 30
-    gone = wait_for(lambda: not sleep_pids(child) and not sleep_pids(main), timeout=10)
+    gone = watch.gone()
     assert gone, "remote processes survived the timeout"
-    owners = {Path(f"/proc/{p}").stat().st_uid for p in seen if Path(f"/proc/{p}").exists()}
+    owners = {Path(f"/proc/{p}").stat().st_uid for p in watch.seen if Path(f"/proc/{p}").exists()}
     assert owners <= {pwd.getpwnam(user).pw_uid}
 
 
