@@ -15,7 +15,15 @@ carries out one operation in rolling batches.
 
 from __future__ import annotations
 
+import gc
+
 __version__ = "0.1.0"
+
+# Importing hostops (paramiko, cryptography, PyYAML, typer) makes some 100,000
+# objects and no garbage: the collector's passes over them cost ~0.1 s of CPU,
+# a third of a start-up (measured: 0.34 -> 0.23 s user for `import hostops.cli`).
+_collecting = gc.isenabled()
+gc.disable()
 
 from hostops.batches import Count
 from hostops.console import OutputMode, ViewOptions
@@ -34,6 +42,9 @@ from hostops.models import (
 )
 from hostops.operations import Command, Download, Upload
 from hostops.rollout import PlayReport, play, run_operation
+
+if _collecting:
+    gc.enable()
 
 __all__ = [
     "Command",
