@@ -406,12 +406,43 @@ def run_once(
     run_dir.mkdir()
     argv = tool.argv(setup, run_dir)
     server_before = server_cpu_s(pids)
+    done = run_timed(argv, run_dir, tool.env(setup, env), timeout)
+    time.sleep(0.2)  # let sshd reap the sessions before reading its CPU
+    server_cpu = server_cpu_s(pids) - server_before
+    if done.timed_out:
+        error: str | None = f"timed out after {timeout:g} s"
+    else:
+        try:
+            error = verify(setup.names, tool.outputs(setup, run_dir, done.stdout), done.returncode)
+        except (ValueError, KeyError, TypeError) as exc:
+            error = f"unreadable output ({type(exc).__name__}: {exc})"
+    if error:
+        err_tail = _one_line(done.stderr[-400:])
+        error += f" [stderr: {err_tail}]" if err_tail else ""
+    shutil.rmtree(run_dir, ignore_errors=True)
+    return Sample(tool.name, setup.n, rep, done.wall_s, done.client_cpu_s, server_cpu, error)
+
+
+@dataclass(frozen=True)
+class Finished:
+    """A tool's process, run to its end or killed at the timeout."""
+
+    wall_s: float
+    client_cpu_s: float  # the process and the children it reaped
+    returncode: int
+    stdout: str
+    stderr: str
+    timed_out: bool
+
+
+def run_timed(argv: list[str], cwd: Path, env: dict[str, str], timeout: float) -> Finished:
+    """Run ``argv`` once with no input, and time it (wall and reaped-children CPU)."""
     cpu_before = children_cpu_s()
     start = time.perf_counter()
     proc = subprocess.Popen(
         argv,
-        cwd=run_dir,
-        env=tool.env(setup, env),
+        cwd=cwd,
+        env=env,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -427,21 +458,14 @@ def run_once(
         timed_out = True
     wall = time.perf_counter() - start
     client_cpu = children_cpu_s() - cpu_before
-    time.sleep(0.2)  # let sshd reap the sessions before reading its CPU
-    server_cpu = server_cpu_s(pids) - server_before
-    text = stdout.decode("utf-8", "replace")
-    if timed_out:
-        error: str | None = f"timed out after {timeout:g} s"
-    else:
-        try:
-            error = verify(setup.names, tool.outputs(setup, run_dir, text), proc.returncode)
-        except (ValueError, KeyError, TypeError) as exc:
-            error = f"unreadable output ({type(exc).__name__}: {exc})"
-    if error:
-        err_tail = _one_line(stderr.decode("utf-8", "replace")[-400:])
-        error += f" [stderr: {err_tail}]" if err_tail else ""
-    shutil.rmtree(run_dir, ignore_errors=True)
-    return Sample(tool.name, setup.n, rep, wall, client_cpu, server_cpu, error)
+    return Finished(
+        wall,
+        client_cpu,
+        proc.returncode,
+        stdout.decode("utf-8", "replace"),
+        stderr.decode("utf-8", "replace"),
+        timed_out,
+    )
 
 
 # -- the benchmark ---------------------------------------------------------------------------
