@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import fcntl
 import getpass
+import logging
 import hashlib
 import os
 import re
@@ -334,6 +335,7 @@ class SshConnection:
         else:
             self._sock = _tunnel(via, host, timeout)
         self.transport = paramiko.Transport(self._sock)
+        _quieten(self.transport)
         _record_exit_signals(self.transport)
         try:
             self._handshake(warn)
@@ -858,6 +860,23 @@ class _Markers:
         """What is held back, when the command has ended."""
         held, self._held = self._held, b""
         return held
+
+
+def _quieten(t: paramiko.Transport) -> None:
+    """paramiko builds a log record for every packet and escapes, byte by byte in Python,
+    every debug message the server sends (OpenSSH sends some at each login), even with
+    its logger silent: ~0.5 ms of CPU per connection, measured with yappi at 200 hosts.
+    Keep its INFO and above; all of it when the paramiko logger is set to DEBUG."""
+    if t.logger.isEnabledFor(logging.DEBUG):
+        return
+    original = t._log
+
+    def log(level: int, msg: object, *args: object) -> None:
+        if level >= logging.INFO:
+            original(level, msg, *args)
+
+    t._log = log  # type: ignore[method-assign]
+    t._parse_debug = lambda m: None  # type: ignore[method-assign]
 
 
 def _record_exit_signals(t: paramiko.Transport) -> None:

@@ -158,3 +158,53 @@ def test_timeout_with_sudo_stops_the_root_command_and_its_children(
         assert obj["status"] == "timeout" and obj["signal"] in ("TERM", "KILL"), obj
     gone = watch.gone()
     assert gone, "root processes survived the timeout"
+
+
+def test_put_with_sudo_installs_files_as_root_where_the_user_cannot_write(
+    sshd_fleet: SshdFleet, tmp_path: Path, accounts: Accounts
+) -> None:
+    inv = sshd_fleet.write_inventory(tmp_path / "inv.yaml", sshd_fleet.hosts[:1])
+    src = tmp_path / "app.conf"
+    src.write_text("listen 8080\n")
+    src.chmod(0o644)
+    target = Path(f"/root/hostops-test-{secrets.token_hex(4)}") / "app.conf"  # root only
+    target.parent.mkdir(mode=0o700)
+    try:
+        plain = run_hostops(
+            "put",
+            str(src),
+            str(target),
+            "--hosts",
+            str(inv),
+            "--user",
+            accounts.password_user,
+            "-o",
+            "json",
+        )
+        assert plain.returncode == 1  # as the login user: refused, and said so
+        assert "permission denied" in json_results(plain.stdout)["host01"]["error"]
+        r = run_hostops(
+            "put",
+            str(src),
+            str(target),
+            "--hosts",
+            str(inv),
+            "--user",
+            accounts.password_user,
+            "--sudo",
+            "--mode",
+            "0600",
+            "-o",
+            "json",
+            env=_env(HOSTOPS_SUDO_PASSWORD=accounts.secret),
+        )
+        assert r.returncode == 0, r.stderr
+        assert json_results(r.stdout)["host01"]["changed"] is True
+        assert target.read_text() == "listen 8080\n"
+        st = target.stat()
+        assert (st.st_uid, oct(st.st_mode & 0o7777)) == (0, "0o600")
+    finally:
+        if target.parent.exists():
+            for f in target.parent.iterdir():
+                f.unlink()
+            target.parent.rmdir()
