@@ -10,8 +10,8 @@ from __future__ import annotations
 import base64
 import fcntl
 import getpass
-import logging
 import hashlib
+import logging
 import os
 import re
 import secrets
