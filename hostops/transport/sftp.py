@@ -71,6 +71,8 @@ _REASONS = {
     errno.EEXIST: "already exists",
 }
 _NEW_FILE_MODE = 0o644  # a new file installed as root without a mode
+# A destination the login user may not stat (in /root, say); only uploads as root see it.
+_HIDDEN = paramiko.SFTPAttributes()
 
 
 @dataclass(frozen=True)
@@ -239,18 +241,25 @@ class SftpSession:
             }
             create = [d for d in directories if listings[d] is None]
         else:
-            attrs = self._stat(dest)
+            # As root, a destination the login user may not even look at is no error.
+            attrs = self._stat(dest, hidden_ok=as_root is not None)
             if remote.endswith("/") or (attrs is not None and stat.S_ISDIR(attrs.st_mode or 0)):
                 dest = posixpath.join(dest, os.path.basename(src))
-                attrs = self._stat(dest)
+                attrs = self._stat(dest, hidden_ok=as_root is not None)
             pairs, skipped, create = [(src, dest)], [], []
             current = {dest: attrs}
         same = self._identical(pairs, current, as_root)
         todo = [(s, d) for s, d in pairs if d not in same]
+        hidden = [d for d in same if current[d] is _HIDDEN]
+        modes = self._root_modes(hidden, as_root) if mode is not None and as_root else {}
         chmods = [
             (d, mode)
             for d in same
-            if mode is not None and stat.S_IMODE(current[d].st_mode or 0) != mode  # type: ignore[union-attr]
+            if mode is not None
+            and (
+                modes.get(d) if current[d] is _HIDDEN else stat.S_IMODE(current[d].st_mode or 0)  # type: ignore[union-attr]
+            )
+            != mode
         ]
         if as_root is None:
             sent = self._write_direct(create, todo, current, mode, chmods)
@@ -265,13 +274,29 @@ class SftpSession:
             skipped=tuple(skipped),
         )
 
-    def _stat(self, path: str) -> paramiko.SFTPAttributes | None:
-        """The attributes of ``path`` (links followed), None if it does not exist."""
+    @staticmethod
+    def _root_modes(paths: Sequence[str], as_root: RootRunner) -> dict[str, int]:
+        """The permission bits of ``paths`` as root sees them (those it cannot tell: absent)."""
+        if not paths:
+            return {}
+        output = as_root("stat -c '%a %n' -- " + " ".join(shlex.quote(p) for p in paths))
+        modes = {}
+        for line in output.stdout.decode("utf-8", "replace").splitlines():
+            bits, _, name = line.partition(" ")
+            with contextlib.suppress(ValueError):
+                modes[name] = int(bits, 8)
+        return modes
+
+    def _stat(self, path: str, hidden_ok: bool = False) -> paramiko.SFTPAttributes | None:
+        """The attributes of ``path`` (links followed), None if it does not exist; with
+        ``hidden_ok``, :data:`_HIDDEN` when the login user may not look (root will)."""
         try:
             return self._sftp.stat(path)
         except OSError as exc:
             if exc.errno == errno.ENOENT:
                 return None
+            if hidden_ok and exc.errno in (errno.EACCES, errno.EPERM):
+                return _HIDDEN
             raise self._failure(exc, f"remote {path}") from None
         except (EOFError, paramiko.SSHException) as exc:
             raise self._failure(exc, f"remote {path}") from None
@@ -298,12 +323,12 @@ class SftpSession:
         candidates = []
         for src, dest in pairs:
             attrs = current[dest]
-            if (
+            if attrs is _HIDDEN or (
                 attrs is not None
                 and stat.S_ISREG(attrs.st_mode or 0)
                 and attrs.st_size == os.path.getsize(src)
             ):
-                candidates.append((src, dest))
+                candidates.append((src, dest))  # hidden: root's hash tells (or "-": absent)
         same: set[str] = set()
         for batch in _batches(candidates):
             command = hash_command([d for _, d in batch])

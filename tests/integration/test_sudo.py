@@ -203,6 +203,22 @@ def test_put_with_sudo_installs_files_as_root_where_the_user_cannot_write(
         assert target.read_text() == "listen 8080\n"
         st = target.stat()
         assert (st.st_uid, oct(st.st_mode & 0o7777)) == (0, "0o600")
+        again = run_hostops(
+            "put",
+            str(src),
+            str(target),
+            "--hosts",
+            str(inv),
+            "--user",
+            accounts.password_user,
+            "--sudo",
+            "--mode",
+            "0600",
+            "-o",
+            "json",
+            env=_env(HOSTOPS_SUDO_PASSWORD=accounts.secret),
+        )
+        assert json_results(again.stdout)["host01"]["changed"] is False, again.stderr
     finally:
         if target.parent.exists():
             for f in target.parent.iterdir():
