@@ -51,6 +51,7 @@ from bench_run import (
     ansible_config_text,
     clean_env,
     fmt,
+    interleaved,
     load_average,
     machine_info,
     prepare_size,
@@ -334,16 +335,14 @@ def benchmark(
     payload = root / "payload.txt"
     line = "a small file that both tools upload, one copy per host.\n"
     payload.write_text((line * (PAYLOAD_BYTES // len(line) + 1))[:PAYLOAD_BYTES])
-    samples = []
-    for rep in range(1 - args.warmup, args.runs + 1):
-        order = list(tools)
-        rng.shuffle(order)
-        for tool in order:
-            sample = run_once(tool, setup, payload, max(rep, 0), env, args.run_timeout, pids)
-            _progress(sample, args.runs)
-            if rep > 0:
-                samples.append(sample)
-    return samples
+    return interleaved(
+        tools,
+        rng,
+        args.warmup,
+        args.runs,
+        lambda tool, rep: run_once(tool, setup, payload, rep, env, args.run_timeout, pids),
+        _progress,
+    )
 
 
 def _progress(s: PlaySample, runs: int) -> None:

@@ -38,9 +38,10 @@ import tempfile
 import time
 from abc import ABC, abstractmethod
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from bench_common import Target, replace_section, write_targets
 
@@ -499,14 +500,41 @@ def benchmark(
     samples: list[Sample] = []
     for n in sizes:
         setup = prepare_size(fleet, n, Path(fleet.root).parent)
-        for rep in range(1 - args.warmup, args.runs + 1):
-            order = list(tools)
-            rng.shuffle(order)
-            for tool in order:
-                sample = run_once(tool, setup, max(rep, 0), env, args.run_timeout, pids)
-                _progress(sample, args.runs)
-                if rep > 0:
-                    samples.append(sample)
+        samples += interleaved(
+            tools,
+            rng,
+            args.warmup,
+            args.runs,
+            lambda tool, rep, setup=setup: run_once(tool, setup, rep, env, args.run_timeout, pids),
+            _progress,
+        )
+    return samples
+
+
+T = TypeVar("T")
+S = TypeVar("S")
+
+
+def interleaved(
+    tools: list[T],
+    rng: random.Random,
+    warmup: int,
+    runs: int,
+    once: Callable[[T, int], S],
+    progress: Callable[[S, int], None],
+) -> list[S]:
+    """``warmup`` untimed then ``runs`` timed repetitions, each tool once per repetition
+    in a shuffled order (so drifting load spreads over every tool); the timed samples.
+    ``once(tool, rep)`` gets rep 0 for a warm-up."""
+    samples: list[S] = []
+    for rep in range(1 - warmup, runs + 1):
+        order = list(tools)
+        rng.shuffle(order)
+        for tool in order:
+            sample = once(tool, max(rep, 0))
+            progress(sample, runs)
+            if rep > 0:
+                samples.append(sample)
     return samples
 
 
