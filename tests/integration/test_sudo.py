@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import subprocess
 import time
 from pathlib import Path
 
@@ -169,20 +170,8 @@ def test_put_with_sudo_installs_files_as_root_where_the_user_cannot_write(
     src.chmod(0o644)
     target = Path(f"/root/hostops-test-{secrets.token_hex(4)}") / "app.conf"  # root only
     target.parent.mkdir(mode=0o700)
-    try:
-        plain = run_hostops(
-            "put",
-            str(src),
-            str(target),
-            "--hosts",
-            str(inv),
-            "--user",
-            accounts.password_user,
-            "-o",
-            "json",
-        )
-        assert plain.returncode == 1  # as the login user: refused, and said so
-        assert "permission denied" in json_results(plain.stdout)["host01"]["error"]
+
+    def put(*options: str) -> tuple[subprocess.CompletedProcess[str], dict[str, object]]:
         r = run_hostops(
             "put",
             str(src),
@@ -191,34 +180,25 @@ def test_put_with_sudo_installs_files_as_root_where_the_user_cannot_write(
             str(inv),
             "--user",
             accounts.password_user,
-            "--sudo",
-            "--mode",
-            "0600",
             "-o",
             "json",
+            *options,
             env=_env(HOSTOPS_SUDO_PASSWORD=accounts.secret),
         )
+        return r, json_results(r.stdout)["host01"]
+
+    try:
+        plain, result = put()
+        assert plain.returncode == 1  # as the login user: refused, and said so
+        assert "permission denied" in str(result["error"])
+        r, result = put("--sudo", "--mode", "0600")
         assert r.returncode == 0, r.stderr
-        assert json_results(r.stdout)["host01"]["changed"] is True
+        assert result["changed"] is True
         assert target.read_text() == "listen 8080\n"
         st = target.stat()
         assert (st.st_uid, oct(st.st_mode & 0o7777)) == (0, "0o600")
-        again = run_hostops(
-            "put",
-            str(src),
-            str(target),
-            "--hosts",
-            str(inv),
-            "--user",
-            accounts.password_user,
-            "--sudo",
-            "--mode",
-            "0600",
-            "-o",
-            "json",
-            env=_env(HOSTOPS_SUDO_PASSWORD=accounts.secret),
-        )
-        assert json_results(again.stdout)["host01"]["changed"] is False, again.stderr
+        again, result = put("--sudo", "--mode", "0600")
+        assert result["changed"] is False, again.stderr
     finally:
         if target.parent.exists():
             for f in target.parent.iterdir():
