@@ -23,6 +23,7 @@ import datetime as dt
 import enum
 import json
 import os
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -154,6 +155,10 @@ class PastRun:
     def complete(self) -> bool:
         """True when the run ended (its end line is there)."""
         return self.end is not None
+
+    def counts(self) -> Counter[Status]:
+        """How many recorded hosts ended in each status."""
+        return Counter(r.status for r in self.results)
 
     def hosts_with(self, statuses: frozenset[Status]) -> list[str]:
         """Names of the hosts whose status was one of ``statuses``, in run order."""
@@ -295,9 +300,7 @@ def history_json(runs: Iterable[PastRun]) -> str:
     """``hostops history --json``: a JSON object per run (JSON Lines), newest first."""
     lines = []
     for run in runs:
-        counts: dict[str, int] = {}
-        for r in run.results:
-            counts[r.status.value] = counts.get(r.status.value, 0) + 1
+        counts = {status.value: n for status, n in run.counts().items()}
         lines.append(
             json.dumps(
                 {
@@ -318,10 +321,8 @@ def history_json(runs: Iterable[PastRun]) -> str:
 
 
 def _outcome(run: PastRun) -> str:
-    counts: dict[Status, int] = {}
-    for r in run.results:
-        counts[r.status] = counts.get(r.status, 0) + 1
-    parts = [f"{counts[s]} {s.value}" for s in Status if counts.get(s)]
+    counts = run.counts()
+    parts = [f"{counts[s]} {s.value}" for s in Status if counts[s]]
     if run.missing:
         parts.append(f"{len(run.missing)} not recorded")
     if not run.complete:
