@@ -36,6 +36,8 @@ STARTED = "started"
 DONE = "done"
 _MAX_UNACKED = 32
 _JOIN_S = 5.0
+# The outcome of a kept-connection job whose worker died under it.
+WORKER_DIED = Outcome(Status.ERROR, error="worker died")
 
 
 @dataclass(frozen=True)
@@ -205,7 +207,7 @@ class Dispatcher:
         if slot.process.exitcode != 0:
             lost = [j for n, j in slot.sent.items() if n in slot.started and not j.final]
             for job in lost:
-                self.outcomes[job.host.name] = Outcome(Status.ERROR, error="worker died")
+                self.outcomes[job.host.name] = WORKER_DIED
             # Every host whose final job it started, finished ones too: a result still in
             # its event queue's buffer died with it. The aggregator skips hosts it has a
             # result for.

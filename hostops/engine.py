@@ -23,7 +23,7 @@ from multiprocessing.synchronize import Lock
 from hostops.aggregator import Sinks, aggregator_main
 from hostops.console import OutputMode, ViewOptions
 from hostops.credentials import Secrets, secrets_from_environment
-from hostops.dispatch import Dispatcher, Job, WorkerSlot
+from hostops.dispatch import WORKER_DIED, Dispatcher, Job, WorkerSlot
 from hostops.errors import ConfigError, InternalError
 from hostops.events import (
     MAX_NAME,
@@ -218,7 +218,7 @@ class Engine:
         outcomes: dict[str, Outcome | None] = {}
         for job in jobs:
             outcome = d.outcomes.pop(job.host.name, None)
-            if self.interrupted and outcome is not None and outcome.error == "worker died":
+            if self.interrupted and outcome is WORKER_DIED:
                 outcome = _STOPPED_AT_ONCE  # killed by us on a second Ctrl-C
             outcomes[job.host.name] = outcome
         return outcomes
