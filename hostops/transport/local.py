@@ -14,6 +14,7 @@ from hostops.models import Status
 from hostops.transport.base import HostFailure, Sink
 
 _CHUNK = 65536
+_STDIN = "stdin"  # the selector's tag of the forwarded-stdin pipe
 
 
 class LocalCommand:
@@ -38,6 +39,8 @@ class LocalCommand:
         assert self._proc.stdout is not None and self._proc.stderr is not None
         self._selector.register(self._proc.stdout, selectors.EVENT_READ, STDOUT)
         self._selector.register(self._proc.stderr, selectors.EVENT_READ, STDERR)
+        if self._proc.stdin is not None:  # woken as soon as the pipe takes more
+            self._selector.register(self._proc.stdin, selectors.EVENT_WRITE, _STDIN)
 
     def _feed(self) -> None:
         """As much of the forwarded stdin as the pipe takes now; EOF after the last byte."""
@@ -51,6 +54,7 @@ class LocalCommand:
             return
         except BrokenPipeError:  # the command ended or closed its stdin: the rest is moot
             pass
+        self._selector.unregister(pipe)
         pipe.close()
         self._proc.stdin = None
 
@@ -58,6 +62,9 @@ class LocalCommand:
         self._feed()
         if self._selector.get_map():
             for key, _ in self._selector.select(wait_s):
+                if key.data is _STDIN:
+                    self._feed()
+                    continue
                 data = os.read(key.fd, _CHUNK)
                 if data:
                     sink(key.data, data)

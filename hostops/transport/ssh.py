@@ -31,6 +31,8 @@ from hostops.models import Host, HostKeyPolicy, RunOptions, Status
 from hostops.transport.base import HostFailure, Sink
 
 _CHUNK = 65536
+_FEED_WAIT_S = 0.01  # first wait for the SSH window to reopen while stdin is being sent
+_TICK_MAX_S = 0.5  # and the longest (drive's tick)
 _DEFAULT_KEYS = ("id_ed25519", "id_ecdsa", "id_rsa")
 # hostops's own lines on a command's stderr: \x1e (record separator) + tag + a nonce per
 # command, so they cannot be confused with real output. See _Markers.
@@ -619,6 +621,7 @@ class SshCommand:
         # end-of-file was sent. With sudo, only after sudo let the command start.
         self._stdin: memoryview | None = memoryview(stdin or b"")
         self._feeding = sudo is None
+        self._feed_wait = _FEED_WAIT_S
         self._keepalive_s = keepalive_s
         self._keepalive_count = keepalive_count
         self._heard = time.monotonic()  # last time the host sent anything
@@ -697,9 +700,14 @@ class SshCommand:
         Never blocks: a command that does not read its stdin must not hold us."""
         if self._stdin is None or not self._feeding:
             return
+        left = len(self._stdin)
         try:
             while self._stdin and self._chan.send_ready():
                 self._stdin = self._stdin[self._chan.send(self._stdin[:_CHUNK]) :]
+            # paramiko has no descriptor that wakes us when the window reopens: look again
+            # soon while the command takes the data, less and less often while it does not.
+            sent = len(self._stdin) < left
+            self._feed_wait = _FEED_WAIT_S if sent else min(2 * self._feed_wait, _TICK_MAX_S)
             if not self._stdin:
                 self._chan.shutdown_write()
                 self._stdin = None
@@ -708,6 +716,8 @@ class SshCommand:
 
     def pump(self, sink: Sink, wait_s: float) -> bool:
         self._feed()
+        if self._stdin:
+            wait_s = min(wait_s, self._feed_wait)
         chan = self._chan
         if chan.eof_received:
             # After EOF the channel's pipe stays readable for good: select() would
