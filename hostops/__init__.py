@@ -26,10 +26,10 @@ _collecting = gc.isenabled()
 gc.disable()
 
 from hostops.batches import Count
-from hostops.console import OutputMode, ViewOptions
 from hostops.credentials import Secrets, secrets_from_environment
-from hostops.engine import run
 from hostops.errors import ConfigError, HostopsError, InternalError, UsageError, exit_code_for
+from hostops.fleet.engine import run
+from hostops.fleet.rollout import PlayReport, play, run_operation
 from hostops.inventory import Overrides, load_inventory
 from hostops.models import (
     Connection,
@@ -41,7 +41,7 @@ from hostops.models import (
     Status,
 )
 from hostops.operations import Command, Download, Upload
-from hostops.rollout import PlayReport, play, run_operation
+from hostops.render.console import OutputMode, ViewOptions
 
 if _collecting:
     gc.enable()

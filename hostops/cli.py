@@ -24,9 +24,7 @@ from typing import Annotated
 import typer
 
 from hostops import __version__
-from hostops.aggregator import replay
 from hostops.batches import Count
-from hostops.console import Console, OutputMode, ViewOptions, summary_text
 from hostops.credentials import (
     ENV_KEY_PASSPHRASE,
     ENV_PASSWORD,
@@ -34,8 +32,11 @@ from hostops.credentials import (
     Secrets,
     secrets_from_environment,
 )
-from hostops.engine import console_lock
 from hostops.errors import EXIT_USAGE, HostopsError, NothingToDo, UsageError, exit_code_for
+from hostops.fleet.aggregator import replay
+from hostops.fleet.engine import console_lock
+from hostops.fleet.rollout import play_plan, run_operation
+from hostops.host.ssh_config import SshConfig
 from hostops.inventory import (
     Inventory,
     Overrides,
@@ -58,9 +59,8 @@ from hostops.journal import (
 )
 from hostops.models import Host, HostKeyPolicy, RunOptions, RunReport
 from hostops.operations import Command, Download, Operation, Upload
-from hostops.rollout import play_plan, run_operation
-from hostops.transport.ssh_config import SshConfig
-from hostops.views import recap_text
+from hostops.render.console import Console, OutputMode, ViewOptions, summary_text
+from hostops.render.views import recap_text
 
 if _collecting:
     gc.enable()

@@ -65,7 +65,7 @@ class Upload:
     ``dest`` relative is relative to the login user's home. A file replaces
     ``dest`` atomically, and is not written when ``dest`` already has the same
     content; a directory's tree is mirrored into ``dest``. With ``sudo`` the
-    files are moved into place as root. See hostops.transport.sftp.
+    files are moved into place as root. See hostops.host.sftp.
     """
 
     src: str

@@ -100,7 +100,7 @@ def load_inventory(
     """Read an inventory and return the selected hosts, fully resolved, in file order.
 
     ``limit`` is a host pattern (README, "Host patterns"); ``ssh_config`` an
-    :class:`~hostops.transport.ssh_config.SshConfig` to apply under the
+    :class:`~hostops.host.ssh_config.SshConfig` to apply under the
     inventory's settings (None: none). Raises ConfigError for any bad input.
     """
     inv = build(load_raw(path))

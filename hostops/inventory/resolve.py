@@ -23,7 +23,7 @@ UNGROUPED = "ungrouped"
 
 
 class SshConfigSource(Protocol):
-    """What resolution needs from ssh_config (see hostops.transport.ssh_config)."""
+    """What resolution needs from ssh_config (see hostops.host.ssh_config)."""
 
     def lookup(self, name: str) -> Any: ...
 

@@ -16,12 +16,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from hostops.host.sftp import download_path
 from hostops.operations import Command, Download, Operation, Upload
 from hostops.playbook import template
 from hostops.playbook.load import parse_mode
 from hostops.playbook.model import Get, Playbook, Put, Run, Script, Task
 from hostops.playbook.plan import local_path, script_words
-from hostops.transport.sftp import download_path
 
 # What a probe prints on stdout (with exit code 0) when the task is to be skipped.
 PROBE_CREATES = "creates"

@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
+from hostops.fleet.rollout import play_plan
 from hostops.models import Host, Status
 from hostops.playbook import PlaybookResult, load_playbook, prepare
-from hostops.rollout import play_plan
 from hostops.testing import SshdFleet
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"

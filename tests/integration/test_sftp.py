@@ -16,12 +16,12 @@ from pathlib import Path
 import pytest
 from system_users import ordinary_user
 
+from hostops.host.base import HostFailure
+from hostops.host.sftp import SftpSession, TransferResult, download_path
+from hostops.host.ssh import SshConnection, SshContext
 from hostops.models import Host, RunOptions, Status
 from hostops.testing import SshdFleet
 from hostops.testing.fleet import FleetHost
-from hostops.transport.base import HostFailure
-from hostops.transport.sftp import SftpSession, TransferResult, download_path
-from hostops.transport.ssh import SshConnection, SshContext
 
 Connect = Callable[..., SftpSession]
 

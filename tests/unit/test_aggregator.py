@@ -8,9 +8,8 @@ import time
 
 import pytest
 
-from hostops.aggregator import MAX_LINE, Aggregator, Sinks
-from hostops.console import Console, OutputMode, ViewOptions, summary_text
-from hostops.events import (
+from hostops.fleet.aggregator import MAX_LINE, Aggregator, Sinks
+from hostops.fleet.events import (
     STDERR,
     STDOUT,
     HostFinished,
@@ -22,6 +21,7 @@ from hostops.events import (
     WorkerDone,
 )
 from hostops.models import Host, HostResult, RunReport, Status, WorkerStats
+from hostops.render.console import Console, OutputMode, ViewOptions, summary_text
 
 MAX_KEPT = 1 << 20  # --max-output of these tests
 _QUIET = None  # no mode given: the default view, which renders nothing

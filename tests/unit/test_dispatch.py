@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import multiprocessing
 
-from hostops.dispatch import DONE, STARTED, Dispatcher, Job, Release, WorkerSlot
+from hostops.fleet.dispatch import DONE, STARTED, Dispatcher, Job, Release, WorkerSlot
 from hostops.models import Host, Status
 from hostops.operations import Command, Outcome
 

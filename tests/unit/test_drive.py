@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from hostops.events import STDERR, STDOUT
+from hostops.fleet.events import STDERR, STDOUT
+from hostops.host.base import ExecOutcome, drive
+from hostops.host.local import LocalCommand, LocalConnection
 from hostops.models import Status
-from hostops.transport.base import ExecOutcome, drive
-from hostops.transport.local import LocalCommand, LocalConnection
 
 
 class FakeCommand:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from hostops.engine import plan
+from hostops.fleet.engine import plan
 from hostops.models import RunOptions
 
 
@@ -45,23 +45,23 @@ def test_plan_invariants(n_hosts, workers, forks):
 
 
 def test_workers_none_uses_cpu_count(mocker):
-    mocker.patch("hostops.engine.os.cpu_count", return_value=4)
+    mocker.patch("hostops.fleet.engine.os.cpu_count", return_value=4)
     assert plan(20, RunOptions(workers=None, forks=64)) == (5, 5, 5, 5)
     assert plan(2, RunOptions(workers=None, forks=64)) == (1, 1)
     assert plan(1000, RunOptions(workers=None, forks=64)) == (16, 16, 16, 16)
 
 
 def test_workers_none_and_unknown_cpu_count(mocker):
-    mocker.patch("hostops.engine.os.cpu_count", return_value=None)
+    mocker.patch("hostops.fleet.engine.os.cpu_count", return_value=None)
     assert plan(20, RunOptions(workers=None, forks=64)) == (20,)
 
 
 def test_default_options_use_cpu_count(mocker):
-    cpu = mocker.patch("hostops.engine.os.cpu_count", return_value=3)
+    cpu = mocker.patch("hostops.fleet.engine.os.cpu_count", return_value=3)
     assert plan(30, RunOptions()) == (10, 10, 10)
     assert cpu.called
 
 
 def test_explicit_workers_ignore_cpu_count(mocker):
-    mocker.patch("hostops.engine.os.cpu_count", return_value=16)
+    mocker.patch("hostops.fleet.engine.os.cpu_count", return_value=16)
     assert plan(20, RunOptions(workers=2, forks=64)) == (10, 10)

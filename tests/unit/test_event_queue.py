@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from hostops.events import (
+from hostops.fleet.events import (
     MAX_EVENT_BYTES,
     MAX_NAME,
     OUTPUT_CHUNK,

@@ -7,8 +7,7 @@ import pickle
 
 import pytest
 
-from hostops.console import json_line
-from hostops.events import (
+from hostops.fleet.events import (
     STDERR,
     STDOUT,
     EndOfRun,
@@ -30,6 +29,7 @@ from hostops.models import (
     Status,
     WorkerStats,
 )
+from hostops.render.console import json_line
 
 _RESULT = HostResult(
     host="web01",

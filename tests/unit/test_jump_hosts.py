@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from hostops.errors import ConfigError
+from hostops.host.ssh_config import SshConfig
 from hostops.inventory import Overrides, load_inventory
 from hostops.inventory.resolve import parse_jump
-from hostops.transport.ssh_config import SshConfig
 
 
 @pytest.mark.parametrize(

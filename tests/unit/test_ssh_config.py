@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from hostops.errors import ConfigError
+from hostops.host.ssh_config import SshConfig
 from hostops.inventory import Overrides, load_inventory
 from hostops.models import HostKeyPolicy
-from hostops.transport.ssh_config import SshConfig
 
 
 def _config(tmp_path: Path, text: str) -> SshConfig:

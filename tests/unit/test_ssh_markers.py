@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from hostops.transport.ssh import _Markers
+from hostops.host.ssh import _Markers
 
 NONCE = "1a2b3c4d"
 PGID = f"\x1ehostops-pgid:{NONCE}:4242\n".encode()

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import os
 
-from hostops.console import Console
 from hostops.models import HostResult, Status
-from hostops.views import diff_text, gather_text, group_results, progress_text
+from hostops.render.console import Console
+from hostops.render.views import diff_text, gather_text, group_results, progress_text
 
 
 def _r(host: str, out: bytes = b"", err: bytes = b"", code: int | None = 0, **kw) -> HostResult:  # type: ignore[no-untyped-def]
@@ -110,8 +110,8 @@ def test_console_status_line_is_cleared_before_any_other_write(capfd):
 
 
 def test_progress_only_on_a_terminal_and_only_for_views_that_do_not_stream(mocker):
-    from hostops.aggregator import _wants_progress
-    from hostops.console import OutputMode, ViewOptions
+    from hostops.fleet.aggregator import _wants_progress
+    from hostops.render.console import OutputMode, ViewOptions
 
     console = Console(color=False)
     console.err_tty, console.out_tty = True, True

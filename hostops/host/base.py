@@ -91,7 +91,7 @@ def drive(
 
     ``may_read(wait_s)`` is asked before each read: False (after waiting up to
     ``wait_s``) leaves the output unread for now, so the host is throttled by
-    SSH flow control (see hostops.flow)."""
+    SSH flow control (see hostops.fleet.flow)."""
     started = last_output = time.monotonic()
 
     def seen(stream: str, data: bytes) -> None:

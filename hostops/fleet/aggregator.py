@@ -16,16 +16,8 @@ from multiprocessing.connection import Connection
 from multiprocessing.queues import Queue
 from pathlib import Path
 
-from hostops._procname import set_process_name
-from hostops.console import (
-    Console,
-    OutputMode,
-    StreamRenderer,
-    ViewOptions,
-    json_line,
-    summary_text,
-)
-from hostops.events import (
+from hostops.fleet._procname import set_process_name
+from hostops.fleet.events import (
     STDERR,
     STDOUT,
     EndOfRun,
@@ -39,11 +31,19 @@ from hostops.events import (
     WorkerDied,
     WorkerDone,
 )
-from hostops.flow import Counters
+from hostops.fleet.flow import Counters
 from hostops.inventory.ranges import fold
 from hostops.journal import RecordPath, host_line
 from hostops.models import Host, HostResult, RunReport, Status, WorkerStats
-from hostops.views import diff_text, gather_text, progress_text
+from hostops.render.console import (
+    Console,
+    OutputMode,
+    StreamRenderer,
+    ViewOptions,
+    json_line,
+    summary_text,
+)
+from hostops.render.views import diff_text, gather_text, progress_text
 
 # A line longer than this is passed on in pieces, so one endless line cannot
 # exhaust memory; far above any real line (tests use lines of 4 KiB and more).
@@ -57,7 +57,7 @@ class Sinks:
 
     max_output: int = 4 << 20  # bytes kept per host and stream (--max-output); the rest is cut
     record: RecordPath | None = None  # the run record, a line per host as it finishes
-    consumed: Counters | None = None  # bytes of output taken, per host index (hostops.flow)
+    consumed: Counters | None = None  # bytes of output taken, per host index (hostops.fleet.flow)
 
 
 @dataclass

@@ -9,9 +9,9 @@ import signal
 import subprocess
 from collections.abc import Mapping
 
-from hostops.events import STDERR, STDOUT
+from hostops.fleet.events import STDERR, STDOUT
+from hostops.host.base import HostFailure, Sink
 from hostops.models import Status
-from hostops.transport.base import HostFailure, Sink
 
 _CHUNK = 65536
 _STDIN = "stdin"  # the selector's tag of the forwarded-stdin pipe

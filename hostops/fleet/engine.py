@@ -20,12 +20,11 @@ from multiprocessing.connection import wait
 from multiprocessing.synchronize import Event as MpEvent
 from multiprocessing.synchronize import Lock
 
-from hostops.aggregator import Sinks, aggregator_main
-from hostops.console import OutputMode, ViewOptions
 from hostops.credentials import Secrets, secrets_from_environment
-from hostops.dispatch import WORKER_DIED, Dispatcher, Job, WorkerSlot
 from hostops.errors import ConfigError, InternalError
-from hostops.events import (
+from hostops.fleet.aggregator import Sinks, aggregator_main
+from hostops.fleet.dispatch import WORKER_DIED, Dispatcher, Job, WorkerSlot
+from hostops.fleet.events import (
     MAX_NAME,
     EndOfRun,
     EventQueue,
@@ -35,12 +34,13 @@ from hostops.events import (
     Interrupt,
     worker_died_events,
 )
-from hostops.flow import counters
+from hostops.fleet.flow import counters
+from hostops.fleet.worker import WorkerSpec, worker_main
 from hostops.inventory.ranges import fold
 from hostops.journal import RecordPath
 from hostops.models import Connection, Host, RunOptions, RunReport, Status
 from hostops.operations import Command, Outcome
-from hostops.worker import WorkerSpec, worker_main
+from hostops.render.console import OutputMode, ViewOptions
 
 _POLL_S = 1.0
 _AFTER_INTERRUPT_S = 15.0  # how long workers get to kill remote commands after Ctrl-C
@@ -174,7 +174,7 @@ class Engine:
         spec = WorkerSpec(self.options, 0, consumed, forward, self._stdin)
 
         def start_worker(n_threads: int) -> WorkerSlot:
-            mine, theirs = ctx.Pipe()  # a private pipe per worker: see hostops.dispatch
+            mine, theirs = ctx.Pipe()  # a private pipe per worker: see hostops.fleet.dispatch
             process = ctx.Process(
                 target=worker_main,
                 args=(
@@ -358,7 +358,7 @@ def _fit_fd_limit(
 
 def _check_supported(hosts: list[Host], options: RunOptions) -> None:
     """Settings this version cannot act on: refuse, never ignore. And names too long
-    for an event (see hostops.events): no real host name is that long."""
+    for an event (see hostops.fleet.events): no real host name is that long."""
     for h in hosts:
         if len(h.name.encode()) > MAX_NAME:
             raise ConfigError(f"host name longer than {MAX_NAME} bytes: {h.name[:40]}...")

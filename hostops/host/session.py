@@ -11,13 +11,13 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from hostops.host.base import Connection, HostFailure, Sink, drive
+from hostops.host.sftp import SftpSession
 from hostops.models import Status
 from hostops.operations import Command, Download, Operation, Outcome, Upload
-from hostops.transport.base import Connection, HostFailure, Sink, drive
-from hostops.transport.sftp import SftpSession
 
 if TYPE_CHECKING:
-    from hostops.worker import WorkerSpec
+    from hostops.fleet.worker import WorkerSpec
 
 _SFTP_REPLY_S = 30.0  # longest wait for one SFTP reply
 

@@ -22,10 +22,10 @@ from multiprocessing.connection import Connection as Pipe
 from multiprocessing.queues import Queue
 from multiprocessing.synchronize import Event as MpEvent
 
-from hostops._procname import set_process_name
 from hostops.credentials import Secrets
-from hostops.dispatch import DONE, STARTED, Job, Release
-from hostops.events import (
+from hostops.fleet._procname import set_process_name
+from hostops.fleet.dispatch import DONE, STARTED, Job, Release
+from hostops.fleet.events import (
     STDERR,
     STDOUT,
     HostFinished,
@@ -34,13 +34,13 @@ from hostops.events import (
     WorkerDone,
     output_events,
 )
-from hostops.flow import Counters, Credit
+from hostops.fleet.flow import Counters, Credit
+from hostops.host.base import HostFailure
+from hostops.host.local import LocalConnection
+from hostops.host.session import Session
+from hostops.host.ssh import SshConnection, SshContext
 from hostops.models import Connection, Host, RunOptions, Status, WorkerStats
 from hostops.operations import Command, Outcome
-from hostops.session import Session
-from hostops.transport.base import HostFailure
-from hostops.transport.local import LocalConnection
-from hostops.transport.ssh import SshConnection, SshContext
 
 _BACKOFF_S = 0.5  # first pause before a connection retry; doubles each time
 _BACKOFF_MAX_S = 10.0
@@ -90,7 +90,7 @@ def worker_main(
     spec: WorkerSpec, conn: Pipe, events: Queue, cancel: MpEvent, secrets: Secrets
 ) -> None:
     """Entry point of a worker process: run the jobs the engine sends over ``conn``
-    until it sends None (see hostops.dispatch for the protocol). ``secrets`` come
+    until it sends None (see hostops.fleet.dispatch for the protocol). ``secrets`` come
     apart from ``spec`` so that nothing that describes the run carries them."""
     # Ctrl-C reaches the whole process group; the engine alone decides what it means.
     signal.signal(signal.SIGINT, signal.SIG_IGN)

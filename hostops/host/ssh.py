@@ -26,9 +26,9 @@ from dataclasses import dataclass, field
 import paramiko
 
 from hostops.credentials import ENV_KEY_PASSPHRASE, ENV_PASSWORD, ENV_SUDO_PASSWORD, Secrets
-from hostops.events import STDERR, STDOUT
+from hostops.fleet.events import STDERR, STDOUT
+from hostops.host.base import HostFailure, Sink
 from hostops.models import Host, HostKeyPolicy, RunOptions, Status
-from hostops.transport.base import HostFailure, Sink
 
 _CHUNK = 65536
 _FEED_WAIT_S = 0.01  # first wait for the SSH window to reopen while stdin is being sent
@@ -537,7 +537,7 @@ class SshConnection:
         )
 
     def open_sftp(self, timeout: float) -> paramiko.SFTPClient:
-        """A new SFTP session on this connection (see hostops.transport.sftp). A reply
+        """A new SFTP session on this connection (see hostops.host.sftp). A reply
         slower than ``timeout``, when opening it or later, is a failure."""
         # As in SshCommand: paramiko waits for the subsystem's answer without a limit.
         watchdog = threading.Timer(timeout, self.transport.close)

@@ -12,15 +12,15 @@ from multiprocessing.synchronize import Lock
 from typing import Any
 
 from hostops.batches import Count, batches, fail_limit
-from hostops.console import ViewOptions
 from hostops.credentials import Secrets
-from hostops.dispatch import Job
-from hostops.engine import Engine
-from hostops.events import HostFinished
+from hostops.fleet.dispatch import Job
+from hostops.fleet.engine import Engine
+from hostops.fleet.events import HostFinished
 from hostops.inventory.ranges import fold
 from hostops.journal import RecordPath
 from hostops.models import Host, RunOptions, RunReport, Status
 from hostops.operations import Operation, Outcome, Purpose, Step
+from hostops.render.console import ViewOptions
 
 _GOOD = (Status.OK, Status.SKIPPED)
 
@@ -42,7 +42,7 @@ def run_operation(
 
     After a batch with more failed hosts than ``max_fail`` allows (default: all
     of the batch), no further batch starts: its hosts end ``skipped``.
-    ``secrets`` and ``stdin``: as for :class:`hostops.engine.Engine`.
+    ``secrets`` and ``stdin``: as for :class:`hostops.fleet.engine.Engine`.
     """
     if not hosts:
         return RunReport(results=(), duration_s=0.0)

@@ -53,9 +53,9 @@ from typing import BinaryIO, Protocol
 import paramiko
 from paramiko.sftp import CMD_EXTENDED
 
-from hostops.events import STDOUT
+from hostops.fleet.events import STDOUT
+from hostops.host.base import ExecOutcome, HostFailure, RunningCommand, drive
 from hostops.models import Status
-from hostops.transport.base import ExecOutcome, HostFailure, RunningCommand, drive
 
 _CHUNK = 32768  # paramiko's largest SFTP write
 _PREFETCH = 64  # concurrent reads: OpenSSH's sftp-server serves at most 64

@@ -2,7 +2,7 @@
 into one block under a compact host set; ``diff`` shows the majority's output once
 and every other group as a unified diff against it. And the progress line.
 
-Pure functions of results to bytes: :class:`hostops.console.Console` writes them.
+Pure functions of results to bytes: :class:`hostops.render.console.Console` writes them.
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from hostops.console import HOST_COLOR, RESET, STATUS_COLOR, visible
 from hostops.inventory.ranges import fold
 from hostops.models import HostResult, Status
+from hostops.render.console import HOST_COLOR, RESET, STATUS_COLOR, visible
 
 _ADDED = "\033[32m"
 _REMOVED = "\033[31m"

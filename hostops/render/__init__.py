@@ -1,0 +1,1 @@
+"""What a person sees: the console (the one writer, under one lock) and the views."""

@@ -1,1 +1,0 @@
-"""How commands reach a host: SSH (paramiko) or a local subprocess, behind one interface."""
