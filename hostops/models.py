@@ -65,6 +65,16 @@ class Host:
     host_key_policy: HostKeyPolicy | None = None  # from ssh_config; None: the run's
     groups: tuple[str, ...] = ()
     vars: Mapping[str, Any] = field(default_factory=dict, hash=False)  # free-form variables
+    # The name ssh_config's Host and Match see; None: ``name`` (as ``ssh NAME``). Ansible
+    # inventories look up the connection address instead, as Ansible's ssh does.
+    config_name: str | None = None
+    # ``-o Key=Value`` options the inventory gives for ssh (ansible_ssh_common_args,
+    # ansible_ssh_extra_args), in order: they take precedence over ssh_config, as ssh's own
+    # command line does.
+    ssh_options: tuple[tuple[str, str], ...] = ()
+    # Where each setting came from (setting -> "inv.yaml:12", "group_vars/web.yml",
+    # "~/.ssh/config:4", "--user"): what `hostops inventory --json` shows.
+    origins: Mapping[str, str] = field(default_factory=dict, hash=False, compare=False)
 
 
 @dataclass(frozen=True)
