@@ -33,7 +33,6 @@ from hostops.credentials import (
     secrets_from_environment,
 )
 from hostops.errors import EXIT_USAGE, HostopsError, NothingToDo, UsageError, exit_code_for
-from hostops.fleet.aggregator import replay
 from hostops.fleet.engine import console_lock
 from hostops.fleet.rollout import play_plan, run_operation
 from hostops.host.ssh_config import SshConfig
@@ -41,6 +40,7 @@ from hostops.inventory import (
     Inventory,
     Overrides,
     build,
+    every_host,
     load_raw,
     raw_from_host_list,
     resolve_hosts,
@@ -60,6 +60,7 @@ from hostops.journal import (
 from hostops.models import Host, HostKeyPolicy, RunOptions, RunReport
 from hostops.operations import Command, Download, Operation, Upload
 from hostops.render.console import Console, OutputMode, ViewOptions, summary_text
+from hostops.render.replay import replay
 from hostops.render.views import recap_text
 
 if _collecting:
@@ -872,13 +873,12 @@ def play(
         book = load_playbook(playbook)
         given = _extra_vars(extra_vars or [])
         prepared = _prepare(flags, console, run_sudo=False)
-        everyone = resolve_hosts(prepared.inventory, prepared.inventory.names, ssh_config=None)
-        allowed = {h.name for h in prepared.hosts}
-        by_name = {h.name: h for h in prepared.hosts}
-        # Resolved with the command line's settings where selected; the others only
-        # serve to match the plays' patterns.
-        inventory = [by_name.get(h.name, h) for h in everyone]
-        plan = prepare(book, inventory, limit=allowed, extra_vars=given)
+        plan = prepare(
+            book,
+            every_host(prepared.inventory, prepared.hosts),
+            limit={h.name for h in prepared.hosts},
+            extra_vars=given,
+        )
         if check:
             console.out("".join(line + "\n" for line in check_plan(plan).lines()).encode())
             return 0
@@ -1045,14 +1045,9 @@ def show(
     console = Console(color=False if no_color else None)
 
     def body() -> int:
-        past = load_run(find_run(run_id))
-        names = list(past.header.get("hosts", [])) or [r.host for r in past.results]
-        addresses = {r.host: r.address for r in past.results}
-        hosts = [Host(n, addresses.get(n, n)) for n in names]
+        report = load_run(find_run(run_id)).report()
         view = ViewOptions(mode=output, color=False if no_color else None, progress=False)
-        duration = float((past.end or {}).get("duration_s") or 0.0)
-        interrupted = bool((past.end or {}).get("interrupted"))
-        replay(hosts, past.results, duration, view, console, interrupted)
+        replay(report, view, console)
         return 0
 
     raise typer.Exit(_guarded(console, body, debug))

@@ -15,7 +15,14 @@ from hostops.errors import ConfigError
 from hostops.inventory.native import TOP_KEYS, load_native
 from hostops.inventory.patterns import PatternError, hosts_from_option, select
 from hostops.inventory.raw import RawHost, RawInventory
-from hostops.inventory.resolve import Inventory, Overrides, SshConfigSource, build, resolve_hosts
+from hostops.inventory.resolve import (
+    Inventory,
+    Overrides,
+    SshConfigSource,
+    build,
+    every_host,
+    resolve_hosts,
+)
 from hostops.inventory.yamlsrc import Node, load_yaml
 from hostops.models import Host
 
@@ -23,6 +30,7 @@ __all__ = [
     "Inventory",
     "Overrides",
     "build",
+    "every_host",
     "load_inventory",
     "load_raw",
     "raw_from_host_list",

@@ -174,6 +174,16 @@ def resolve_hosts(
     return hosts
 
 
+def every_host(inv: Inventory, selected: Iterable[Host]) -> list[Host]:
+    """Every host of ``inv`` in inventory order, for host patterns to be matched against
+    (a playbook's plays): the ``selected`` ones as given (resolved to connect), the
+    others from the inventory alone, without ssh_config or overrides (they never connect)."""
+    chosen = {h.name: h for h in selected}
+    others = [n for n in inv.names if n not in chosen]
+    resolved = {h.name: h for h in resolve_hosts(inv, others)}
+    return [chosen.get(n) or resolved[n] for n in inv.names]
+
+
 def _settings(
     inv: Inventory, name: str, ordered_groups: list[str], ssh_config: SshConfigSource | None
 ) -> tuple[dict[str, Any], str | None]:

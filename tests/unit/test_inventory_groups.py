@@ -7,7 +7,15 @@ from pathlib import Path
 import pytest
 
 from hostops.errors import ConfigError
-from hostops.inventory import Overrides, build, load_inventory, load_raw, select_names
+from hostops.inventory import (
+    Overrides,
+    build,
+    every_host,
+    load_inventory,
+    load_raw,
+    resolve_hosts,
+    select_names,
+)
 
 FLEET = """\
 defaults:
@@ -167,3 +175,16 @@ def test_inventory_json_hides_secret_looking_variables(write_inv) -> None:
     text = inventory_json(inv, load_inventory(path))
     assert "hunter2" not in text and "t0k" not in text
     assert '"site": "par1"' in text and '"db_password": "<hidden>"' in text
+
+
+def test_every_host_keeps_the_selected_as_resolved_and_adds_the_others(write_inv) -> None:
+    """What a playbook's plays match their patterns against (hostops play --limit): every
+    inventory host in file order; only the selected ones carry the command line's settings."""
+    inv = build(load_raw(write_inv(FLEET)))
+    selected = resolve_hosts(inv, ["db1", "web03"], overrides=Overrides(user="flag"))
+    everyone = every_host(inv, selected)
+    assert [h.name for h in everyone] == list(inv.names)
+    by_name = {h.name: h for h in everyone}
+    assert by_name["db1"] is selected[0] and by_name["web03"] is selected[1]
+    assert by_name["web01"] == resolve_hosts(inv, ["web01"])[0]
+    assert by_name["web01"].user == "deploy"  # the inventory's, not --user's
