@@ -241,7 +241,7 @@ def _select(
     if host_list is not None and hosts is not None and "HOSTOPS_INVENTORY" not in os.environ:
         raise UsageError("give --hosts FILE or --host LIST, not both")
     if host_list is not None:
-        raw = raw_from_host_list(host_list)
+        raw = raw_from_host_list(host_list, source="--host")
     elif hosts is not None:
         raw = load_raw(hosts)
     else:
@@ -1062,10 +1062,23 @@ def _make_dir(path: Path, what: str) -> None:
         raise UsageError(f"{what} {path}: not writable")
 
 
+# Library parameters that errors name (HostopsError.argument), as the command line
+# calls them.
+_FLAGS = {"limit": "--limit", "statuses": "--rerun", "sudo": "--sudo"}
+
+
 def _one_line_error(exc: BaseException) -> str:
+    """The one-line message of ``exc`` in the command line's words: a library parameter
+    the message starts with is named as its option."""
     if isinstance(exc, KeyboardInterrupt):
         return "interrupted"
-    return str(exc) if isinstance(exc, HostopsError) else f"internal error: {type(exc).__name__}"
+    if not isinstance(exc, HostopsError):
+        return f"internal error: {type(exc).__name__}"
+    text = str(exc)
+    flag = _FLAGS.get(exc.argument or "")
+    if flag is not None and exc.argument is not None and text.startswith(exc.argument):
+        return flag + text[len(exc.argument) :]
+    return text
 
 
 def _guarded(console: Console, body: Callable[[], int], debug: bool) -> int:
@@ -1073,10 +1086,10 @@ def _guarded(console: Console, body: Callable[[], int], debug: bool) -> int:
     try:
         return body()
     except NothingToDo as exc:
-        console.message("note", str(exc))
+        console.message("note", _one_line_error(exc))
         return exit_code_for(exc)
     except HostopsError as exc:
-        console.message("error", str(exc))
+        console.message("error", _one_line_error(exc))
         if debug:
             traceback.print_exc()
         return exit_code_for(exc)

@@ -182,7 +182,8 @@ class PastRun:
 
 
 def parse_statuses(text: str) -> frozenset[Status]:
-    """``failed`` (every status but ok and skipped) or a list like ``unreachable,timeout``."""
+    """``failed`` (every status but ok and skipped) or a list like ``unreachable,timeout``.
+    Raises UsageError (its ``argument``: ``statuses``)."""
     wanted: set[Status] = set()
     for word in (w.strip() for w in text.split(",")):
         if word == FAILED_ALIAS:
@@ -193,7 +194,8 @@ def parse_statuses(text: str) -> frozenset[Status]:
         except ValueError:
             names = ", ".join(s.value for s in Status)
             raise UsageError(
-                f"--rerun: unknown status {word!r} (use {FAILED_ALIAS} or any of: {names})"
+                f"statuses: unknown status {word!r} (use {FAILED_ALIAS} or any of: {names})",
+                argument="statuses",
             ) from None
     return frozenset(wanted)
 

@@ -365,7 +365,8 @@ def _check_supported(hosts: list[Host], options: RunOptions) -> None:
     local = [h.name for h in hosts if h.connection is Connection.LOCAL]
     if options.sudo and local:
         raise ConfigError(
-            f"--sudo is not supported for connection: local hosts ({fold(local)}); nothing ran"
+            f"sudo is not supported for connection: local hosts ({fold(local)}); nothing ran",
+            argument="sudo",
         )
 
 

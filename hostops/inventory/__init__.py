@@ -77,25 +77,28 @@ def _starts_like_yaml(path: str) -> bool:
     return True  # empty: the native loader says what is missing
 
 
-def raw_from_host_list(value: str) -> RawInventory:
-    """``-H 'web[01-05],db1'``: hosts without an inventory file. Raises ConfigError."""
+def raw_from_host_list(value: str, *, source: str = "host list") -> RawInventory:
+    """Hosts without an inventory file, from a list like ``'web[01-05],db1'``; ``source``
+    names where the list came from (the command line: ``--host``), in errors and as the
+    inventory's path. Raises ConfigError."""
     try:
         names = hosts_from_option(value)
     except PatternError as exc:
-        raise ConfigError(str(exc), path="--host") from None
+        raise ConfigError(str(exc), path=source) from None
     if not names:
-        raise ConfigError("no hosts given", path="--host")
-    return RawInventory("--host", hosts={n: RawHost(n) for n in names})
+        raise ConfigError("no hosts given", path=source)
+    return RawInventory(source, hosts={n: RawHost(n) for n in names})
 
 
 def select_names(inv: Inventory, pattern: str | None, base_dir: str = ".") -> list[str]:
-    """Host names the ``--limit`` pattern selects (all when None). Raises ConfigError."""
+    """Host names the ``pattern`` selects (all when None). Raises ConfigError
+    (its ``argument``: ``limit``)."""
     if pattern is None:
         return list(inv.names)
     try:
         return select(pattern, inv.names, inv.members, base_dir=base_dir)
     except PatternError as exc:
-        raise ConfigError(str(exc), path="--limit") from None
+        raise ConfigError(f"limit: {exc}", argument="limit") from None
 
 
 def load_inventory(

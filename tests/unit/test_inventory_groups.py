@@ -148,9 +148,11 @@ def test_bad_input_names_file_and_line(write_inv, text: str, line: int, words: l
 
 
 def test_a_pattern_that_matches_nothing_is_an_error(write_inv) -> None:
+    """Named as the library's parameter (the CLI says --limit: see test_cli_errors)."""
     path = write_inv(FLEET)
-    with pytest.raises(ConfigError, match="--limit"):
+    with pytest.raises(ConfigError, match=r"^limit: pattern 'dbb'") as caught:
         load_inventory(path, limit="dbb")
+    assert caught.value.argument == "limit"
 
 
 def test_ansible_style_file_is_not_mistaken_for_native(tmp_path: Path) -> None:
