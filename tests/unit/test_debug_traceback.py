@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from pytest_mock import MockerFixture
 
-from hostops import cli
+import hostops.cli.run
+from hostops.cli import main
 
 SECRET = "s3 cr'et\"$HOME"
 
@@ -23,8 +24,8 @@ def test_debug_traceback_shows_no_local_values(
         assert secrets.password == SECRET  # the secret really is in scope here
         raise RuntimeError("a bug")
 
-    mocker.patch.object(cli, "run_operation", side_effect=broken)
-    code = cli.main(["run", "true", "-H", "web1", "--sudo", "--debug", "--no-ssh-config"])
+    mocker.patch.object(hostops.cli.run, "run_operation", side_effect=broken)
+    code = main(["run", "true", "-H", "web1", "--sudo", "--debug", "--no-ssh-config"])
     err = capfd.readouterr().err
     assert code == 4
     assert "hostops: error: internal error: RuntimeError: a bug" in err

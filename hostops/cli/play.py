@@ -1,0 +1,122 @@
+"""``hostops play``: a playbook on the selected hosts.
+
+No ``from __future__ import annotations``: typer evaluates these annotations.
+"""
+
+import dataclasses
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from hostops.cli.edge import argv_of, guarded
+from hostops.cli.hosts import HostOptions, prepare, recorded
+from hostops.cli.options import (
+    Auth,
+    DebugOpt,
+    Display,
+    Execution,
+    HostSettings,
+    NoColorOpt,
+    NoRecordOpt,
+    Rerun,
+    SudoAs,
+    Targets,
+    grouped,
+)
+from hostops.cli.values import extra_vars
+from hostops.fleet.engine import console_lock
+from hostops.fleet.rollout import play_plan
+from hostops.inventory import every_host
+from hostops.journal import RecordPath
+from hostops.models import RunReport
+from hostops.render.console import Console, summary_text
+from hostops.render.views import recap_text
+
+
+@grouped
+def play(
+    ctx: typer.Context,
+    playbook: Annotated[
+        Path, typer.Argument(metavar="PLAYBOOK", help="Playbook file (YAML: a list of plays).")
+    ],
+    *,
+    check: Annotated[
+        bool,
+        typer.Option("--check", help="Show what each task would do on each host; run nothing."),
+    ] = False,
+    extra_var: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--extra-var",
+            "-e",
+            help="KEY=VALUE variable for every host (over play vars); repeat for several.",
+        ),
+    ] = None,
+    targets: Targets,
+    settings: HostSettings,
+    auth: Auth,
+    sudo_as: SudoAs,
+    execution: Execution,
+    display: Display,
+    rerun: Rerun,
+    no_record: NoRecordOpt = False,
+    no_color: NoColorOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Run PLAYBOOK's plays on the selected hosts: tasks in order, in batches, one
+    connection per host for the whole playbook."""
+    given = HostOptions(
+        targets=targets,
+        settings=settings,
+        auth=auth,
+        execution=execution,
+        display=display,
+        rerun=rerun,
+        no_record=no_record,
+        no_color=no_color,
+        debug=debug,
+        sudo_as=sudo_as,
+    )
+    lock = console_lock()
+    console = Console(lock, color=False if no_color else None)
+
+    def body() -> int:
+        from hostops.playbook import check as check_plan  # Jinja2: only for playbooks
+        from hostops.playbook import load_playbook
+        from hostops.playbook import prepare as bind
+
+        book = load_playbook(playbook)
+        variables = extra_vars(extra_var or [])
+        prepared = prepare(console, given, sudo=False)  # sudo is per task
+        selected = prepared.selection.hosts
+        plan = bind(
+            book,
+            every_host(prepared.selection.inventory, selected),
+            limit={h.name for h in selected},
+            extra_vars=variables,
+        )
+        if check:
+            console.out("".join(line + "\n" for line in check_plan(plan).lines()).encode())
+            return 0
+
+        def go(record: RecordPath | None) -> RunReport:
+            # The recap comes before the summary: the aggregator leaves the summary to us.
+            quiet = dataclasses.replace(prepared.view, summary=False)
+            done = play_plan(plan, prepared.options, quiet, lock, record, prepared.secrets)
+            if prepared.view.mode is not None:
+                color = console.err_color
+                text = recap_text(done.result, color) + summary_text(done.report, color)
+                console.err(text.encode())
+            return done.report
+
+        return recorded(
+            console,
+            argv=argv_of(ctx),
+            what=f"play {playbook}",
+            prepared=prepared,
+            no_record=no_record,
+            go=go,
+        )
+
+    raise typer.Exit(guarded(console, body, debug))
