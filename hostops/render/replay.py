@@ -3,6 +3,7 @@ the view showed it while the run went, then its summary."""
 
 from __future__ import annotations
 
+from hostops.host.base import STDERR, STDOUT
 from hostops.models import RunReport
 from hostops.render.console import (
     Console,
@@ -25,8 +26,8 @@ def replay(report: RunReport, view: ViewOptions, console: Console) -> None:
     )
     for result in report.results:
         if stream is not None:
-            stream.feed(result.host, "stdout", result.stdout)
-            stream.feed(result.host, "stderr", result.stderr)
+            stream.feed(result.host, STDOUT, result.stdout)
+            stream.feed(result.host, STDERR, result.stderr)
             stream.flush(result.host)
         if view.mode is OutputMode.JSON:
             console.out(json_line(result))

@@ -8,7 +8,8 @@ import time
 import pytest
 
 from hostops.fleet.aggregator import Aggregator, Sinks
-from hostops.fleet.events import STDERR, STDOUT, HostFinished, HostStarted, Output
+from hostops.fleet.events import HostFinished, HostStarted, Output
+from hostops.host.base import STDERR, STDOUT
 from hostops.models import Host, RunReport, Status
 from hostops.render.console import Console, OutputMode, ViewOptions, summary_text
 from hostops.render.replay import replay
