@@ -53,20 +53,27 @@ def describe(exc: BaseException) -> str:
     return text
 
 
+def traceback_wanted(debug: bool) -> bool:
+    """Whether a failure shows its traceback: ``--debug`` given, or HOSTOPS_DEBUG set
+    (which also reaches failures before the options are read)."""
+    return debug or bool(os.environ.get("HOSTOPS_DEBUG"))
+
+
 def guarded(console: Console, body: Callable[[], int], debug: bool) -> int:
-    """Run a command's body: hostops errors become one line on stderr and their exit code."""
+    """Run a command's body: what it raises becomes one line on stderr and its exit code."""
     try:
         return body()
     except NothingToDo as exc:
         console.message("note", describe(exc))
         return exit_code_for(exc)
-    except HostopsError as exc:
-        console.message("error", describe(exc))
-        if debug:
-            traceback.print_exc()
-        return exit_code_for(exc)
     except KeyboardInterrupt as exc:
         console.message("error", describe(exc))
+        return exit_code_for(exc)
+    except Exception as exc:  # a bug in hostops: one line, the traceback only with --debug
+        text = describe(exc) if isinstance(exc, HostopsError) else f"{describe(exc)}: {exc}"
+        console.message("error", text)
+        if traceback_wanted(debug):
+            traceback.print_exc()
         return exit_code_for(exc)
 
 
@@ -94,8 +101,11 @@ def main(argv: list[str] | None = None) -> int:
     except _CLICK_EXCEPTION as exc:
         Console().message("error", exc.format_message())
         return exc.exit_code
-    except Exception as exc:  # a bug in hostops: one line, the traceback only with --debug
+    except HostopsError as exc:  # before a command's body: reading the stdin to forward
+        Console().message("error", describe(exc))
+        return exit_code_for(exc)
+    except Exception as exc:  # a bug outside every command's body (parsing the options)
         Console().message("error", f"internal error: {type(exc).__name__}: {exc}")
-        if "--debug" in args or os.environ.get("HOSTOPS_DEBUG"):
+        if traceback_wanted(False):
             traceback.print_exc()
         return exit_code_for(exc)
