@@ -103,7 +103,15 @@ def play(
         def go(record: RecordPath | None) -> RunReport:
             # The recap comes before the summary: the aggregator leaves the summary to us.
             quiet = dataclasses.replace(prepared.view, summary=False)
-            done = play_plan(plan, prepared.options, quiet, lock, record, prepared.secrets)
+            done = play_plan(
+                plan,
+                prepared.options,
+                quiet,
+                lock,
+                record,
+                prepared.secrets,
+                raise_fd_limit=True,  # hostops's own process: fit the fan-out
+            )
             if prepared.view.mode is not None:
                 color = console.err_color
                 text = recap_text(done.result, color) + summary_text(done.report, color)

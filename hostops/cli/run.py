@@ -251,6 +251,7 @@ def _operate(
                 max_fail=limit,
                 secrets=prepared.secrets,
                 stdin=stdin,
+                raise_fd_limit=True,  # hostops's own process: fit the fan-out
             ),
         )
 

@@ -112,6 +112,9 @@ class Engine:
     ``keep``: connections stay open between steps (playbooks), so the open-file
     budget counts every host, not only those running at once. ``stdin``: data
     for commands that forward standard input (``Command.stdin``).
+    ``raise_fd_limit``: raise this process's open-file limit (up to the hard limit)
+    when the fan-out needs more; without it (the default for a library caller, whose
+    process it is), ``forks`` is capped to what the limit allows, with a warning.
     """
 
     def __init__(
@@ -125,6 +128,7 @@ class Engine:
         keep: bool = False,
         secrets: Secrets | None = None,
         stdin: bytes | None = None,
+        raise_fd_limit: bool = False,
     ) -> None:
         self.options = options or RunOptions()
         _check_supported(hosts, self.options)
@@ -137,6 +141,7 @@ class Engine:
         self.lock = lock or self._ctx.Lock()  # the one console lock: every terminal writer
         self._record = record
         self._keep = keep
+        self._raise_fd_limit = raise_fd_limit
         self.index = {h.name: i for i, h in enumerate(hosts)}
         self.interrupted = False
         self._at_once = False
@@ -153,7 +158,9 @@ class Engine:
 
     def _start(self) -> None:
         ctx = self._ctx
-        self.options, fd_warning = _fit_fd_limit(self.options, len(self.hosts), self._keep)
+        self.options, fd_warning = _fit_fd_limit(
+            self.options, len(self.hosts), keep=self._keep, raise_limit=self._raise_fd_limit
+        )
         threads = plan(len(self.hosts), self.options)
         self.events = EventQueue(ctx)
         self._cancel = ctx.Event()
@@ -332,16 +339,17 @@ _FDS_RESERVED = 64  # queues, pipes, files of the processes themselves
 
 
 def _fit_fd_limit(
-    options: RunOptions, n_hosts: int, keep: bool = False
+    options: RunOptions, n_hosts: int, *, keep: bool, raise_limit: bool
 ) -> tuple[RunOptions, str | None]:
-    """Raise the open-file limit to what the fan-out needs (up to the hard limit), or cap
-    ``forks`` to what fits, with a warning: better slower than failing hosts mid-run.
-    With ``keep``, every host's connection may stay open in its worker."""
+    """With ``raise_limit``, raise the open-file limit to what the fan-out needs (up to
+    the hard limit); cap ``forks`` to what fits the limit then, with a warning: better
+    slower than failing hosts mid-run. With ``keep``, every host's connection may stay
+    open in its worker."""
     threads = plan(n_hosts, options)  # the limit is per process: the busiest worker counts
     per_worker = -(-n_hosts // len(threads)) if keep else max(threads)
     need = per_worker * _FDS_PER_SESSION + _FDS_RESERVED
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft != resource.RLIM_INFINITY and soft < need:
+    if raise_limit and soft != resource.RLIM_INFINITY and soft < need:
         target = need if hard == resource.RLIM_INFINITY else min(need, hard)
         with contextlib.suppress(ValueError, OSError):
             resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))

@@ -35,16 +35,27 @@ def run_operation(
     max_fail: Count | None = None,
     secrets: Secrets | None = None,
     stdin: bytes | None = None,
+    raise_fd_limit: bool = False,
 ) -> RunReport:
     """Carry out ``op`` on every host, in batches of ``batch`` (all at once when None).
 
     After a batch with more failed hosts than ``max_fail`` allows (default: all
     of the batch), no further batch starts: its hosts end ``skipped``.
-    ``secrets`` and ``stdin``: as for :class:`hostops.fleet.engine.Engine`.
+    ``secrets``, ``stdin`` and ``raise_fd_limit``: as for
+    :class:`hostops.fleet.engine.Engine`.
     """
     if not hosts:
         return RunReport(results=(), duration_s=0.0)
-    with Engine(hosts, options, view, lock, record, secrets=secrets, stdin=stdin) as engine:
+    with Engine(
+        hosts,
+        options,
+        view,
+        lock,
+        record,
+        secrets=secrets,
+        stdin=stdin,
+        raise_fd_limit=raise_fd_limit,
+    ) as engine:
         groups = batches(hosts, batch)
         skipped: list[HostFinished] = []
         for number, group in enumerate(groups, 1):
@@ -106,9 +117,12 @@ def play_plan(
     lock: Lock | None = None,
     record: RecordPath | None = None,
     secrets: Secrets | None = None,
+    *,
+    raise_fd_limit: bool = False,
 ) -> PlayReport:
     """Run a prepared playbook (``hostops.playbook.prepare``) over worker processes, one
-    connection per host for the whole playbook. Host failures are results."""
+    connection per host for the whole playbook. Host failures are results.
+    ``raise_fd_limit``: as for :class:`hostops.fleet.engine.Engine`."""
     from hostops.playbook import run_playbook  # Jinja2 and the playbook language: only here
 
     hosts = list(plan.hosts)
@@ -116,7 +130,16 @@ def play_plan(
         from hostops.playbook import PlaybookResult
 
         return PlayReport(PlaybookResult((), 0.0), RunReport(results=(), duration_s=0.0))
-    with Engine(hosts, options, view, lock, record, keep=True, secrets=secrets) as engine:
+    with Engine(
+        hosts,
+        options,
+        view,
+        lock,
+        record,
+        keep=True,
+        secrets=secrets,
+        raise_fd_limit=raise_fd_limit,
+    ) as engine:
         executor = _EngineExecutor(engine)
         try:
             result = run_playbook(plan, executor)
