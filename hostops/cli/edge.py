@@ -8,6 +8,7 @@ import sys
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, Protocol, cast
 
 import typer
 
@@ -15,10 +16,24 @@ from hostops.cli.app import app
 from hostops.errors import EXIT_USAGE, HostopsError, NothingToDo, exit_code_for
 from hostops.render.console import Console
 
-# typer raises click's exception classes (vendored in recent typer): find them through
-# a public one rather than importing a click that may not be the one typer uses.
-_CLICK_EXCEPTION = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
-_USAGE_ERROR = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError")
+
+class _ClickError(Protocol):
+    """What is used of click's exceptions."""
+
+    exit_code: int
+    ctx: Any  # click.Context | None
+
+    def format_message(self) -> str: ...
+
+
+def _click_class(name: str) -> type[Exception]:
+    # typer raises click's exception classes (vendored in recent typer): find them through
+    # a public one rather than importing a click that may not be the one typer uses.
+    return next(c for c in typer.BadParameter.__mro__ if c.__name__ == name)
+
+
+_CLICK_EXCEPTION = _click_class("ClickException")
+_USAGE_ERROR = _click_class("UsageError")
 
 # Library parameters that errors name (HostopsError.argument), as the command line
 # calls them.
@@ -91,16 +106,18 @@ def main(argv: list[str] | None = None) -> int:
     except typer.Abort:
         Console().message("error", "interrupted")
         return exit_code_for(KeyboardInterrupt())
-    except _USAGE_ERROR as exc:
-        if type(exc).__name__ == "NoArgsIsHelpError":  # `hostops` alone: the help, as it is
-            Console().err(exc.format_message().encode() + b"\n")
+    except _USAGE_ERROR as caught:
+        usage = cast(_ClickError, caught)
+        if type(usage).__name__ == "NoArgsIsHelpError":  # `hostops` alone: the help, as it is
+            Console().err(usage.format_message().encode() + b"\n")
             return EXIT_USAGE
-        hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx else ""
-        Console().message("error", f"{exc.format_message()}{hint}")
+        hint = f" (see '{usage.ctx.command_path} --help')" if usage.ctx else ""
+        Console().message("error", f"{usage.format_message()}{hint}")
         return EXIT_USAGE
-    except _CLICK_EXCEPTION as exc:
-        Console().message("error", exc.format_message())
-        return exc.exit_code
+    except _CLICK_EXCEPTION as caught:
+        failure = cast(_ClickError, caught)
+        Console().message("error", failure.format_message())
+        return failure.exit_code
     except HostopsError as exc:  # before a command's body: reading the stdin to forward
         Console().message("error", describe(exc))
         return exit_code_for(exc)
