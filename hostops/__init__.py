@@ -16,8 +16,6 @@ carries out one operation in rolling batches. One host, from a script::
         outcome, out, err = client.run("uptime")
 """
 
-from __future__ import annotations
-
 import gc
 
 # Importing hostops (paramiko, cryptography, PyYAML, typer) makes some 100,000
@@ -27,6 +25,7 @@ _collecting = gc.isenabled()
 gc.disable()
 try:
     from hostops._version import __version__
+    from hostops.api import play, run, run_operation
     from hostops.batches import Count
     from hostops.credentials import Secrets, secrets_from_environment
     from hostops.errors import (
@@ -37,8 +36,7 @@ try:
         UsageError,
         exit_code_for,
     )
-    from hostops.fleet.engine import run
-    from hostops.fleet.rollout import PlayReport, play, run_operation
+    from hostops.fleet.rollout import PlayReport
     from hostops.host.client import HostClient, Limits, connect
     from hostops.inventory import Overrides, load_inventory
     from hostops.models import (

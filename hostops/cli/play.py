@@ -105,11 +105,11 @@ def play(
             quiet = dataclasses.replace(prepared.view, summary=False)
             done = play_plan(
                 plan,
-                prepared.options,
-                quiet,
-                lock,
-                record,
-                prepared.secrets,
+                options=prepared.options,
+                view=quiet,
+                lock=lock,
+                record=record,
+                secrets=prepared.secrets,
                 raise_fd_limit=True,  # hostops's own process: fit the fan-out
             )
             if prepared.view.mode is not None:

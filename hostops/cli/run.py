@@ -32,7 +32,7 @@ from hostops.cli.options import (
 from hostops.cli.values import count, mode
 from hostops.errors import UsageError
 from hostops.fleet.engine import console_lock
-from hostops.fleet.rollout import run_operation
+from hostops.fleet.rollout import operate
 from hostops.operations import Command, Download, Operation, Upload
 from hostops.render.console import Console
 
@@ -240,15 +240,15 @@ def _operate(
             what=what,
             prepared=prepared,
             no_record=given.no_record,
-            go=lambda record: run_operation(
+            go=lambda record: operate(
                 prepared.selection.hosts,
                 op,
-                prepared.options,
-                prepared.view,
-                lock,
-                record,
                 batch=serial,
                 max_fail=limit,
+                options=prepared.options,
+                view=prepared.view,
+                lock=lock,
+                record=record,
                 secrets=prepared.secrets,
                 stdin=stdin,
                 raise_fd_limit=True,  # hostops's own process: fit the fan-out

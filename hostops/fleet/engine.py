@@ -1,6 +1,6 @@
 """The orchestration: worker processes, the job pipes, the event queue, the aggregator's
-lifetime, and Ctrl-C. Usable from scripts: ``run(hosts, "uptime")`` returns a RunReport;
-:class:`Engine` runs several steps over the same processes (and kept connections).
+lifetime, and Ctrl-C. :class:`Engine` runs one or more steps of jobs over the same
+processes (and kept connections); hostops.fleet.rollout and the public API drive it.
 
 Every wait here is bounded or watches process sentinels, so a dead worker or
 aggregator ends the run with an account of it instead of a hang.
@@ -38,7 +38,7 @@ from hostops.fleet.flow import counters
 from hostops.fleet.worker import WorkerSpec, worker_main
 from hostops.journal import RecordPath
 from hostops.models import Connection, Host, RunOptions, RunReport, Status
-from hostops.operations import Command, Outcome
+from hostops.operations import Outcome
 from hostops.ranges import fold
 from hostops.render.console import OutputMode, ViewOptions
 
@@ -70,37 +70,8 @@ def _context() -> multiprocessing.context.BaseContext:
 
 
 def console_lock() -> Lock:
-    """A lock for every terminal writer of a run: pass it to :func:`run` and the Console."""
+    """A lock for every terminal writer of a run: pass it to the Engine and the Console."""
     return _context().Lock()
-
-
-def run(
-    hosts: list[Host],
-    command: str,
-    options: RunOptions | None = None,
-    view: ViewOptions | None = None,
-    lock: Lock | None = None,
-    record: RecordPath | None = None,
-    secrets: Secrets | None = None,
-) -> RunReport:
-    """Run ``command`` on every host in parallel and return every host's result.
-
-    ``lock`` is the console lock the caller's own terminal writes take (see
-    :func:`console_lock`); a new one is made when None. ``record``: a run
-    record (see hostops.journal) to which each host's result is appended as it
-    arrives. ``secrets`` are the passwords and passphrase to authenticate with;
-    None: read from the environment (see
-    :func:`hostops.credentials.secrets_from_environment`), which raises
-    ConfigError for an unset ``password_env``. Host failures are
-    values in the report, never exceptions. Raises
-    :class:`InternalError` when hostops itself fails (the aggregator is lost)
-    and KeyboardInterrupt only if a third Ctrl-C cuts the stop short.
-    """
-    if not hosts:
-        return RunReport(results=(), duration_s=0.0)
-    with Engine(hosts, options, view, lock, record, secrets=secrets) as engine:
-        engine.execute([Job(i, h, Command(command)) for i, h in enumerate(hosts)])
-        return engine.close()
 
 
 class Engine:

@@ -5,11 +5,10 @@ one connection per host for the whole playbook.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from multiprocessing.synchronize import Lock
-from typing import Any
+from typing import TYPE_CHECKING
 
 from hostops.batches import Count, batches, fail_limit
 from hostops.credentials import Secrets
@@ -22,17 +21,20 @@ from hostops.operations import Operation, Outcome, Purpose, Step
 from hostops.ranges import fold
 from hostops.render.console import ViewOptions
 
+if TYPE_CHECKING:  # Jinja2 and the playbook language load only when a playbook runs
+    from hostops.playbook import PlaybookPlan, PlaybookResult, TaskHostResult, TaskResult
 
-def run_operation(
-    hosts: list[Host],
+
+def operate(
+    hosts: Sequence[Host],
     op: Operation,
+    *,
+    batch: Count | None = None,
+    max_fail: Count | None = None,
     options: RunOptions | None = None,
     view: ViewOptions | None = None,
     lock: Lock | None = None,
     record: RecordPath | None = None,
-    *,
-    batch: Count | None = None,
-    max_fail: Count | None = None,
     secrets: Secrets | None = None,
     stdin: bytes | None = None,
     raise_fd_limit: bool = False,
@@ -41,9 +43,11 @@ def run_operation(
 
     After a batch with more failed hosts than ``max_fail`` allows (default: all
     of the batch), no further batch starts: its hosts end ``skipped``.
-    ``secrets``, ``stdin`` and ``raise_fd_limit``: as for
-    :class:`hostops.fleet.engine.Engine`.
+    ``lock``, ``record``, ``secrets``, ``stdin`` and ``raise_fd_limit``: as for
+    :class:`hostops.fleet.engine.Engine` (hostops.run_operation is this without the
+    plumbing of the command line: its console lock and run record).
     """
+    hosts = list(hosts)
     if not hosts:
         return RunReport(results=(), duration_s=0.0)
     with Engine(
@@ -82,47 +86,29 @@ def run_operation(
 
 @dataclass(frozen=True)
 class PlayReport:
-    """A playbook's account: per task and host (``result``), and per host with the
-    rendered summary, the run record and the exit code's input (``report``)."""
+    """A playbook's account: per play, task and host (``result``: a
+    :class:`hostops.playbook.PlaybookResult`), and per host (``report``: the
+    playbook's result on each host, as the summary, the run record and the exit code
+    see it)."""
 
-    result: Any  # hostops.playbook.PlaybookResult (typed loosely: Jinja2 loads lazily)
+    result: PlaybookResult
     report: RunReport
 
 
-def play(
-    playbook: str | os.PathLike[str],
-    hosts: Sequence[Host],
-    *,
-    limit: Collection[str] | None = None,
-    extra_vars: Mapping[str, Any] | None = None,
-    options: RunOptions | None = None,
-    view: ViewOptions | None = None,
-    lock: Lock | None = None,
-    record: RecordPath | None = None,
-    secrets: Secrets | None = None,
-) -> PlayReport:
-    """Load the playbook file, check it against ``hosts`` (every inventory host: plays
-    match their patterns against them; ``limit``: the names that may run) and run it.
-    A broken playbook raises ConfigError (``FILE:LINE``) before anything runs."""
-    from hostops.playbook import load_playbook, prepare
-
-    plan = prepare(load_playbook(playbook), list(hosts), limit=limit, extra_vars=extra_vars)
-    return play_plan(plan, options, view, lock, record, secrets)
-
-
 def play_plan(
-    plan: Any,
+    plan: PlaybookPlan,
+    *,
     options: RunOptions | None = None,
     view: ViewOptions | None = None,
     lock: Lock | None = None,
     record: RecordPath | None = None,
     secrets: Secrets | None = None,
-    *,
     raise_fd_limit: bool = False,
 ) -> PlayReport:
     """Run a prepared playbook (``hostops.playbook.prepare``) over worker processes, one
     connection per host for the whole playbook. Host failures are results.
-    ``raise_fd_limit``: as for :class:`hostops.fleet.engine.Engine`."""
+    ``lock``, ``record``, ``secrets`` and ``raise_fd_limit``: as for
+    :class:`hostops.fleet.engine.Engine`."""
     from hostops.playbook import run_playbook  # Jinja2 and the playbook language: only here
 
     hosts = list(plan.hosts)
@@ -186,10 +172,10 @@ class _EngineExecutor:
         self._engine.release(list(hosts))
 
 
-def _host_results(result: Any, hosts: Sequence[Host]) -> list[HostFinished]:
+def _host_results(result: PlaybookResult, hosts: Sequence[Host]) -> list[HostFinished]:
     """Each host's result of the whole playbook: its first failure that was not ignored
     (which task, why), else ok; changed when any task changed it."""
-    failure: dict[str, tuple[Any, Any]] = {}
+    failure: dict[str, tuple[TaskResult, TaskHostResult]] = {}
     changed: dict[str, bool] = {}
     duration: dict[str, float] = {}
     for play_result in result.plays:

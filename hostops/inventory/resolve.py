@@ -39,6 +39,7 @@ class Overrides:
     jump: str | None = None
 
     def settings(self) -> dict[str, Any]:
+        """The overrides given, as inventory settings (``identity_file`` for the keys)."""
         out: dict[str, Any] = {
             k: v
             for k, v in (

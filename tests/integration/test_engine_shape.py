@@ -96,7 +96,7 @@ def test_known_hosts_and_keys_parsed_at_most_once_per_worker(
     sshd_fleet: SshdFleet, tmp_path: Path
 ) -> None:
     inv = sshd_fleet.write_inventory(tmp_path / "inv.yaml", sshd_fleet.hosts[:40])
-    report = run(load_inventory(inv), "true", RunOptions(workers=2, forks=40))
+    report = run(load_inventory(inv), "true", options=RunOptions(workers=2, forks=40))
     assert {r.status.value for r in report.results} == {"ok"}
     assert len(report.workers) == 2
     assert sum(w.hosts for w in report.workers) == 40

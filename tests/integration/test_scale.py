@@ -8,6 +8,11 @@ from hostops import Connection, Host, RunOptions, Status, run
 
 def test_six_hundred_sessions_in_one_worker_finish() -> None:
     hosts = [Host(f"h{i:03d}", "localhost", connection=Connection.LOCAL) for i in range(600)]
-    report = run(hosts, "sleep 1; echo done", RunOptions(workers=1, forks=600))
+    report = run(
+        hosts,
+        "sleep 1; echo done",
+        options=RunOptions(workers=1, forks=600),
+        raise_fd_limit=True,  # 600 sessions at once, whatever ulimit -n says
+    )
     assert report.counts() == {Status.OK: 600}
     assert {r.stdout for r in report.results} == {b"done\n"}

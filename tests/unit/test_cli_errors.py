@@ -29,7 +29,7 @@ def _error(capfd: pytest.CaptureFixture[str], *argv: str) -> str:
 def test_the_library_says_sudo_the_cli_says_sudo_flag(tmp_path, capfd) -> None:
     hosts = [Host(n, n, connection=Connection.LOCAL) for n in ("loc1", "loc2")]
     with pytest.raises(ConfigError) as caught:
-        run(hosts, "true", RunOptions(sudo=True))
+        run(hosts, "true", options=RunOptions(sudo=True))
     assert str(caught.value).startswith("sudo is not supported for connection: local hosts")
     assert caught.value.argument == "sudo"
     inventory = tmp_path / "local.yaml"

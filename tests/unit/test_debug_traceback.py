@@ -20,12 +20,12 @@ def test_debug_traceback_shows_no_local_values(
     monkeypatch.setenv("HOSTOPS_PASSWORD", SECRET)
     monkeypatch.setenv("HOSTOPS_SUDO_PASSWORD", SECRET)
 
-    def broken(hosts, op, options, view, lock, record, **kw):  # type: ignore[no-untyped-def]
+    def broken(hosts, op, **kw):  # type: ignore[no-untyped-def]
         secrets = kw["secrets"]
         assert secrets.password == SECRET  # the secret really is in scope here
         raise RuntimeError("a bug")
 
-    mocker.patch.object(hostops.cli.run, "run_operation", side_effect=broken)
+    mocker.patch.object(hostops.cli.run, "operate", side_effect=broken)
     code = main(["run", "true", "-H", "web1", "--sudo", "--debug", "--no-ssh-config"])
     err = capfd.readouterr().err
     assert code == 4
