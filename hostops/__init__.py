@@ -40,13 +40,13 @@ try:
     from hostops.host.client import HostClient, Limits, connect
     from hostops.inventory import Overrides, load_inventory
     from hostops.models import (
-        Connection,
         Host,
         HostKeyPolicy,
         HostResult,
         RunOptions,
         RunReport,
         Status,
+        Transport,
     )
     from hostops.operations import Command, Download, Upload
     from hostops.render.console import OutputMode, ViewOptions
@@ -57,7 +57,6 @@ finally:
 __all__ = [
     "Command",
     "ConfigError",
-    "Connection",
     "Count",
     "Download",
     "Host",
@@ -75,6 +74,7 @@ __all__ = [
     "RunReport",
     "Secrets",
     "Status",
+    "Transport",
     "Upload",
     "UsageError",
     "ViewOptions",

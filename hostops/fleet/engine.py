@@ -37,7 +37,7 @@ from hostops.fleet.events import (
 from hostops.fleet.flow import counters
 from hostops.fleet.worker import WorkerSpec, worker_main
 from hostops.journal import RecordPath
-from hostops.models import Connection, Host, RunOptions, RunReport, Status
+from hostops.models import Host, RunOptions, RunReport, Status, Transport
 from hostops.operations import Outcome
 from hostops.ranges import fold
 from hostops.render.console import OutputMode, ViewOptions
@@ -341,7 +341,7 @@ def _check_supported(hosts: list[Host], options: RunOptions) -> None:
     for h in hosts:
         if len(h.name.encode()) > MAX_NAME:
             raise ConfigError(f"host name longer than {MAX_NAME} bytes: {h.name[:40]}...")
-    local = [h.name for h in hosts if h.connection is Connection.LOCAL]
+    local = [h.name for h in hosts if h.connection is Transport.LOCAL]
     if options.sudo and local:
         raise ConfigError(
             f"sudo is not supported for connection: local hosts ({fold(local)}); nothing ran",

@@ -33,7 +33,7 @@ import yaml
 from hostops.errors import ConfigError
 from hostops.inventory.raw import RawGroup, RawHost, RawInventory, Where
 from hostops.inventory.yamlsrc import Node, load_yaml
-from hostops.models import Connection
+from hostops.models import Transport
 from hostops.ranges import RangeError, expand_ansible
 
 ALL = "all"
@@ -478,12 +478,12 @@ def _to_identity(var: _Var, what: str) -> tuple[str, ...]:
     return (_to_text(var, what),)
 
 
-def _to_connection(var: _Var, what: str) -> Connection:
+def _to_connection(var: _Var, what: str) -> Transport:
     value = _to_text(var, what)
     if value in _SSH_CONNECTIONS:
-        return Connection.SSH
+        return Transport.SSH
     if value in _LOCAL_CONNECTIONS:
-        return Connection.LOCAL
+        return Transport.LOCAL
     raise _value_error(
         var, f"{what} {value!r} is not supported (hostops connects with ssh or local only)"
     )

@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 from hostops.errors import ConfigError
 from hostops.inventory.raw import RawInventory
-from hostops.models import Connection, Host, HostKeyPolicy
+from hostops.models import Host, HostKeyPolicy, Transport
 
 ALL = "all"
 UNGROUPED = "ungrouped"
@@ -301,7 +301,7 @@ def _host(name: str, s: dict[str, Any], policy: str | None, groups: tuple[str, .
         user=s.get("user"),
         identity_files=tuple(os.path.expanduser(p) for p in s.get("identity_file", ())),
         known_hosts=os.path.expanduser(s["known_hosts"]) if s.get("known_hosts") else None,
-        connection=s.get("connection", Connection.SSH),
+        connection=s.get("connection", Transport.SSH),
         jump=s.get("jump"),
         password_env=s.get("password_env"),
         host_key_policy=HostKeyPolicy(policy) if policy else None,

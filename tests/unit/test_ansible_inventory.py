@@ -16,7 +16,7 @@ from ansible_examples import DOC_INI, DOC_YAML
 from hostops.errors import ConfigError
 from hostops.inventory.ansible import load_ansible
 from hostops.inventory.raw import RawInventory
-from hostops.models import Connection
+from hostops.models import Transport
 
 Write = Callable[..., Path]
 
@@ -393,12 +393,12 @@ def test_connection_variables_map_to_settings(write_inv: Write) -> None:
     )
     settings = {name: host.settings for name, host in inv.hosts.items()}
     assert settings == {
-        "localhost": {"connection": Connection.LOCAL},
-        "other1.example.com": {"connection": Connection.SSH, "user": "myuser"},
-        "other2.example.com": {"connection": Connection.SSH, "user": "myotheruser"},
+        "localhost": {"connection": Transport.LOCAL},
+        "other1.example.com": {"connection": Transport.SSH, "user": "myuser"},
+        "other2.example.com": {"connection": Transport.SSH, "user": "myotheruser"},
         "jumper": {"address": "192.0.2.50", "port": 5555, "identity_file": ("~/.ssh/jumper",)},
         "p1": {
-            "connection": Connection.SSH,
+            "connection": Transport.SSH,
             "identity_file": ("/keys/p1",),
             "vars": {"ansible_become": "true"},
         },
@@ -430,7 +430,7 @@ def test_all_vars_become_defaults_and_group_vars_group_settings(write_inv: Write
         "vars": {"ntp_server": "ntp.example.com"},
     }
     assert inv.groups["all"].settings == {}
-    assert inv.groups["web"].settings == {"user": "deploy", "connection": Connection.SSH}
+    assert inv.groups["web"].settings == {"user": "deploy", "connection": Transport.SSH}
 
 
 def test_ini_all_vars_and_group_vars_port_is_an_int(write_inv: Write) -> None:

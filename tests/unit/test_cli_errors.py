@@ -9,7 +9,7 @@ import pytest
 from hostops import ConfigError, Host, RunOptions, UsageError, run
 from hostops.cli import main
 from hostops.journal import parse_statuses
-from hostops.models import Connection
+from hostops.models import Transport
 
 LOCAL = "hosts:\n  loc1:\n    connection: local\n  loc2:\n    connection: local\n"
 
@@ -27,7 +27,7 @@ def _error(capfd: pytest.CaptureFixture[str], *argv: str) -> str:
 
 
 def test_the_library_says_sudo_the_cli_says_sudo_flag(tmp_path, capfd) -> None:
-    hosts = [Host(n, n, connection=Connection.LOCAL) for n in ("loc1", "loc2")]
+    hosts = [Host(n, n, connection=Transport.LOCAL) for n in ("loc1", "loc2")]
     with pytest.raises(ConfigError) as caught:
         run(hosts, "true", options=RunOptions(sudo=True))
     assert str(caught.value).startswith("sudo is not supported for connection: local hosts")
