@@ -8,7 +8,6 @@ import resource
 import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -22,6 +21,14 @@ from hostops.testing.pytest_plugin import (
     sleep_pids,
     wait_for,
 )
+
+
+def _received(out_dir: Path, host: str) -> str:
+    """What hostops has received from ``host`` on stdout so far (``--out-dir``)."""
+    try:
+        return (out_dir / f"{host}.out").read_text()
+    except FileNotFoundError:
+        return ""
 
 
 def test_garbage_instead_of_a_banner_is_unreachable(sshd_fleet: SshdFleet, tmp_path: Path) -> None:
@@ -78,6 +85,7 @@ def test_sshd_killed_mid_command_is_error_connection_lost(tmp_path: Path) -> Non
     with SshdFleet(root, 3, address_base=43) as fleet:
         inv = fleet.write_inventory(tmp_path / "inv.yaml")
         victim = fleet.hosts[1]
+        out_dir = tmp_path / "out"
         started = time.monotonic()
         proc_result: dict[str, object] = {}
 
@@ -91,14 +99,16 @@ def test_sshd_killed_mid_command_is_error_connection_lost(tmp_path: Path) -> Non
                 "json",
                 "--timeout",
                 "60",
+                "--out-dir",
+                str(out_dir),
             )
 
         runner = threading.Thread(target=run)
         runner.start()
-        # Wait until the victim's daemon serves the session (a child of the listener;
-        # it runs in a session of its own), then kill the listener and that child.
-        assert wait_for(lambda: bool(child_pids(victim.pid)), timeout=20)
-        time.sleep(1.0)  # the command has started
+        # Wait until the victim's command has started and its first output has reached
+        # hostops, then kill the daemon's listener and the session it serves (a child of
+        # the listener, in a session of its own).
+        assert wait_for(lambda: _received(out_dir, victim.name) == "start\n", timeout=20)
         for pid in [victim.pid, *child_pids(victim.pid)]:
             os.kill(pid, signal.SIGKILL)
         runner.join(timeout=90)
@@ -165,6 +175,7 @@ def test_a_host_that_stops_answering_is_noticed_by_keepalive(tmp_path: Path) -> 
     with SshdFleet(root, 2, address_base=44) as fleet:
         inv = fleet.write_inventory(tmp_path / "inv.yaml")
         victim = fleet.hosts[0]
+        out_dir = tmp_path / "out"
         holder: dict[str, object] = {}
         runner = threading.Thread(
             target=lambda: holder.update(
@@ -177,6 +188,8 @@ def test_a_host_that_stops_answering_is_noticed_by_keepalive(tmp_path: Path) -> 
                     "1,2",
                     "-o",
                     "json",
+                    "--out-dir",
+                    str(out_dir),
                 )
             )
         )
@@ -193,7 +206,8 @@ def test_a_host_that_stops_answering_is_noticed_by_keepalive(tmp_path: Path) -> 
             return found
 
         assert wait_for(lambda: bool(sessions()), timeout=20)
-        time.sleep(1.0)
+        # The command has started: hostops has its first output.
+        assert wait_for(lambda: _received(out_dir, victim.name) == "start\n", timeout=20)
         stopped = sessions()
         for pid in stopped:
             os.kill(pid, signal.SIGSTOP)
@@ -225,27 +239,18 @@ def test_low_open_file_limit_caps_forks_with_a_warning(
     def low_limit() -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (256, 256))
 
-    r = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "hostops",
-            "run",
-            "true",
-            "--hosts",
-            str(inv),
-            "--forks",
-            "500",
-            "--workers",
-            "2",
-            "-o",
-            "json",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
+    r = run_hostops(
+        "run",
+        "true",
+        "--hosts",
+        str(inv),
+        "--forks",
+        "500",
+        "--workers",
+        "2",
+        "-o",
+        "json",
         preexec_fn=low_limit,
-        check=False,
     )
     assert r.returncode == 0, r.stderr
     res = json_results(r.stdout)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 import secrets
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,6 +17,7 @@ from hostops.testing.pytest_plugin import (
     json_results,
     run_hostops,
     sleep_pids,
+    start_hostops,
     temporary_fleet,
     wait_for,
 )
@@ -200,27 +200,19 @@ def test_a_dead_bastion_connection_is_made_again(
     b = bastions.hosts[0]
     log = _Log(b)
     tag = f"3.{secrets.randbelow(10**6):06d}"  # seconds: unique, and short
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "hostops",
-            "run",
-            f"sleep {tag}; echo hi",
-            "--hosts",
-            str(inv),
-            "--jump",
-            _hop(b),
-            "--workers",
-            "1",
-            "--forks",
-            "1",
-            "-o",
-            "json",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+    proc = start_hostops(
+        "run",
+        f"sleep {tag}; echo hi",
+        "--hosts",
+        str(inv),
+        "--jump",
+        _hop(b),
+        "--workers",
+        "1",
+        "--forks",
+        "1",
+        "-o",
+        "json",
     )
     assert wait_for(lambda: len(sleep_pids(tag)) == 1)  # the first target's command runs
     assert subprocess.run(["pkill", "-KILL", "-P", str(b.pid)], check=False).returncode == 0

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import os
 import stat
-import subprocess
-import sys
 from pathlib import Path
 
 from hostops.testing import SshdFleet
@@ -24,24 +22,7 @@ def test_stdin_is_forwarded_to_every_host(fleet20, tmp_path):
     script = tmp_path / "fix.sh"
     script.write_text('echo "fixed $1"\necho "on $(uname -s)"\n')
     with open(script, "rb") as f:
-        r = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "hostops",
-                "run",
-                "bash -s -- now",
-                "--hosts",
-                str(inv),
-                "-o",
-                "json",
-            ],
-            stdin=f,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
+        r = run_hostops("run", "bash -s -- now", "--hosts", str(inv), "-o", "json", stdin=f)
     assert r.returncode == 0, r.stderr
     res = json_results(r.stdout)
     assert len(res) == 20
@@ -50,22 +31,8 @@ def test_stdin_is_forwarded_to_every_host(fleet20, tmp_path):
 
 def test_big_stdin_to_a_command_that_never_reads_it_does_not_hang(fleet20):
     _fleet, inv = fleet20
-    r = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "hostops",
-            "run",
-            "echo ignored",
-            "--hosts",
-            str(inv),
-            "-o",
-            "quiet",
-        ],
-        input=b"x" * (8 << 20),
-        capture_output=True,
-        timeout=120,
-        check=False,
+    r = run_hostops(
+        "run", "echo ignored", "--hosts", str(inv), "-o", "quiet", input="x" * (8 << 20)
     )
     assert r.returncode == 0, r.stderr
     stdin_none = run_hostops(

@@ -16,6 +16,7 @@ from hostops.testing.pytest_plugin import (
     json_results,
     run_hostops,
     sleep_pids,
+    wait_for,
 )
 
 
@@ -75,8 +76,7 @@ def test_timeout_escalates_to_kill_when_term_is_ignored(
     assert r.returncode == 1, r.stderr
     for obj in json_results(r.stdout).values():
         assert obj["status"] == "timeout" and obj["signal"] == "KILL"
-    time.sleep(0.5)
-    assert not sleep_pids(f"3003.{tag}")
+    assert wait_for(lambda: not sleep_pids(f"3003.{tag}"), timeout=10), "KILL left them running"
 
 
 def test_commands_that_read_stdin_get_eof(sshd_fleet: SshdFleet, tmp_path: Path) -> None:

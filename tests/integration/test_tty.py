@@ -8,14 +8,13 @@ import secrets
 import shlex
 import shutil
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from hostops.testing import SshdFleet
-from hostops.testing.pytest_plugin import sleep_pids, wait_for
+from hostops.testing.pytest_plugin import hostops_argv, sleep_pids, wait_for
 
 
 class Terminal:
@@ -57,7 +56,8 @@ def terminal() -> Iterator[Terminal]:
 
 
 def _hostops(*args: str) -> str:
-    return shlex.join([sys.executable, "-m", "hostops", *args])
+    """The real CLI's command line, for the shell in the terminal."""
+    return shlex.join(hostops_argv(*args))
 
 
 def test_gather_on_a_terminal_with_a_progress_line_while_hosts_run(
