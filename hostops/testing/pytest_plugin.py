@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import secrets
 import select
 import shutil
 import subprocess
@@ -178,6 +179,12 @@ def json_results(stdout: str) -> dict[str, dict[str, object]]:
     return out
 
 
+def sleep_tag(seconds: int) -> str:
+    """A remote ``sleep`` argument that :func:`sleep_pids` finds again and no other test
+    uses: ``SECONDS.NNNNNN`` (random decimals; ``sleep 3.123456`` sleeps about 3 s)."""
+    return f"{seconds}.{secrets.randbelow(10**6):06d}"
+
+
 def sleep_pids(tag: str) -> list[int]:
     """PIDs of ``sleep TAG...`` processes: tests run ``sleep 3001.123456`` remotely to find
     their commands again. Anchored, since the shells that started them (and hostops
@@ -203,7 +210,9 @@ class SleepWatch:
     def _watch(self) -> None:
         end = time.monotonic() + self._timeout
         while time.monotonic() < end and len(self.seen) < self._expected:
-            self.seen[:] = [pid for tag in self.tags for pid in sleep_pids(tag)]
+            # Kept, not replaced: a look after some have ended must not forget them.
+            now = [pid for tag in self.tags for pid in sleep_pids(tag)]
+            self.seen += [pid for pid in now if pid not in self.seen]
             time.sleep(0.1)
 
     def __enter__(self) -> SleepWatch:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import secrets
 import signal
 import subprocess
 from pathlib import Path
@@ -16,6 +15,7 @@ from hostops.testing.pytest_plugin import (
     json_results,
     process_name,
     sleep_pids,
+    sleep_tag,
     start_hostops,
     wait_for,
 )
@@ -37,7 +37,7 @@ def test_ctrl_c_interrupts_kills_remote_commands_exit_130(
 ) -> None:
     hosts = sshd_fleet.hosts[:6]
     inv = sshd_fleet.write_inventory(tmp_path / "inv.yaml", hosts)
-    tag = f"4001.{secrets.randbelow(10**6):06d}"
+    tag = sleep_tag(4001)
     proc = _start(inv, f"echo before; sleep {tag}; echo after")
     assert wait_for(lambda: len(sleep_pids(tag)) == len(hosts))
     os.killpg(proc.pid, signal.SIGINT)
@@ -60,7 +60,7 @@ def test_lost_aggregator_exit_4_one_line_no_leftovers(
 ) -> None:
     hosts = sshd_fleet.hosts[:4]
     inv = sshd_fleet.write_inventory(tmp_path / "inv.yaml", hosts)
-    tag = f"4002.{secrets.randbelow(10**6):06d}"
+    tag = sleep_tag(4002)
     proc = _start(inv, f"sleep {tag}")
     assert wait_for(lambda: len(sleep_pids(tag)) == len(hosts))
     killed = subprocess.run(["pkill", "-KILL", "-s", str(proc.pid), "hostops-aggr"], check=False)
@@ -79,7 +79,7 @@ def test_a_killed_worker_loses_only_its_running_hosts(
     it had not started run on the other worker; nothing runs twice; the run ends normally."""
     hosts = sshd_fleet.hosts[:24]
     inv = sshd_fleet.write_inventory(tmp_path / "inv.yaml", hosts)
-    tag = f"3.{secrets.randbelow(10**6):06d}"  # 3 s, and findable
+    tag = sleep_tag(3)  # 3 s, and findable
     proc = _start(inv, f"echo ran; sleep {tag}", "--workers", "2", "--forks", "8")
     assert wait_for(lambda: len(sleep_pids(tag)) == 8)  # 4 sessions in each worker
     workers = _workers(proc)
@@ -101,7 +101,7 @@ def test_second_ctrl_c_stops_at_once_and_still_accounts_for_every_host(
 ) -> None:
     hosts = sshd_fleet.hosts[:6]
     inv = sshd_fleet.write_inventory(tmp_path / "inv.yaml", hosts)
-    tag = f"4003.{secrets.randbelow(10**6):06d}"
+    tag = sleep_tag(4003)
     # The command ignores TERM: the first Ctrl-C's orderly stop would take its grace time.
     stderr = tmp_path / "stderr"
     with open(stderr, "w") as errors:  # read while it runs
@@ -130,7 +130,7 @@ def test_when_the_only_worker_dies_a_replacement_runs_the_rest(
 ) -> None:
     hosts = sshd_fleet.hosts[:12]
     inv = sshd_fleet.write_inventory(tmp_path / "inv.yaml", hosts)
-    tag = f"3.{secrets.randbelow(10**6):06d}"
+    tag = sleep_tag(3)
     proc = _start(inv, f"echo ran; sleep {tag}", "--workers", "1", "--forks", "4")
     assert wait_for(lambda: len(sleep_pids(tag)) == 4)
     (worker,) = _workers(proc)
