@@ -227,7 +227,12 @@ def test_no_secret_leaks_anywhere(
 
     env = {**os.environ, "TMPDIR": str(tmp_path / "tmp")}
     (tmp_path / "tmp").mkdir()
-    logs = {h.name: LogTail(h.log) for h in (pw, kbd)}
+    # What each daemon must log once the secret was used (both are named host01, in
+    # fleets of their own: not keyed by name).
+    logs = {
+        "Accepted password for": LogTail(pw.log),
+        "Accepted keyboard-interactive": LogTail(kbd.log),
+    }
     seen: list[int] = []
 
     # 1. Everything prompted for on the terminal, every secret used, with --sudo and --debug.
@@ -256,8 +261,8 @@ def test_no_secret_leaks_anywhere(
     for where, data in (("stdout 1", r.stdout), ("stderr 1", r.stderr), ("terminal", screen)):
         finder.check(where, data)
     assert "hostops-" not in r.stderr  # no marker, no sudo prompt
-    for h, expect in ((pw, "Accepted password for"), (kbd, "Accepted keyboard-interactive")):
-        assert expect in logs[h.name].new(), "the secret was not really used"
+    for expect, log in logs.items():
+        assert expect in log.new(), "the secret was not really used"
 
     # 2. The same from the environment, plus a local command (whose environment must be
     # scrubbed), in stream mode.
