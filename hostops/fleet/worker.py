@@ -184,12 +184,16 @@ def run_job(
     started = time.monotonic()
     if first:
         events.put(HostStarted(host.name, pid))
-    session = kept.take(host.name) if kept is not None else None
+    # delegate_to: localhost runs here, beside (not over) the host's kept connection.
+    on_controller = isinstance(job.op, Command) and job.op.on_controller
+    session = kept.take(host.name) if kept is not None and not on_controller else None
     attempts = 1
     try:
         if cancel.is_set():
             raise HostFailure(Status.INTERRUPTED, "interrupted before it started")
-        if session is None:
+        if on_controller:
+            session = Session(LocalConnection(ctx.secrets.scrubbed_environment()), host.name)
+        elif session is None:
             conn, attempts = _connect_with_retries(host, spec.options, ctx, events, cancel)
             session = Session(conn, host.name)
         may_read = None if credit is None else lambda t: credit.wait(t, cancel.is_set)
@@ -201,7 +205,7 @@ def run_job(
         outcome = Outcome(Status.ERROR, error=f"internal error: {type(exc).__name__}: {exc}")
     finally:
         if session is not None:
-            if job.keep and session.alive():
+            if job.keep and session.alive() and not on_controller:
                 kept.put(host.name, session)  # type: ignore[union-attr]
             else:
                 session.close()

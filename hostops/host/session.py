@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from hostops.host.base import Connection, HostFailure, Sink, drive
-from hostops.host.sftp import SftpSession
+from hostops.host.sftp import Ownership, SftpSession
 from hostops.models import Status
 from hostops.operations import Command, Download, Operation, Outcome, Upload
 
@@ -59,7 +59,14 @@ class Session:
         sftp = self._open_sftp()
         if isinstance(op, Upload):
             as_root = (lambda command: sftp.run(command, sudo=True)) if op.sudo else None
-            done = sftp.upload(op.src, op.dest, mode=op.mode, as_root=as_root)
+            done = sftp.upload(
+                op.src,
+                op.dest,
+                mode=op.mode,
+                as_root=as_root,
+                ownership=Ownership(op.owner, op.group),
+                backup=op.backup,
+            )
         else:
             assert isinstance(op, Download)
             done = sftp.download(op.src, op.dest, self._host)

@@ -46,6 +46,7 @@ import secrets
 import shlex
 import stat
 import tempfile
+import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import BinaryIO, Protocol
@@ -126,19 +127,55 @@ def download_path(local_dir: str, host: str, remote: str) -> str:
     return os.path.join(*parts)
 
 
+@dataclass(frozen=True)
+class Ownership:
+    """Who installed files belong to (as root only): user and group names or numbers;
+    None keeps the replaced file's (root's for a new one)."""
+
+    owner: str | None = None
+    group: str | None = None
+
+    def __bool__(self) -> bool:
+        return bool(self.owner or self.group)
+
+    def matches(self, said: str) -> bool:
+        """Whether ``stat -c '%U %u %G %g'`` output ``said`` is already this ownership."""
+        parts = said.split()
+        if len(parts) != 4:
+            return False
+        return (self.owner is None or self.owner in parts[:2]) and (
+            self.group is None or self.group in parts[2:]
+        )
+
+    @property
+    def spec(self) -> str:
+        """``chown``'s OWNER:GROUP (either may be empty: that part is left)."""
+        return f"{self.owner or ''}:{self.group or ''}"
+
+
+def backup_name(dest: str, stamp: str) -> str:
+    """Where ``backup: true`` keeps a file before it is replaced: ``DEST.STAMP~``."""
+    return f"{dest}.{stamp}~"
+
+
 def root_install_command(
     items: Sequence[tuple[str, str, int | None]],
     directories: Sequence[str] = (),
     modes: Sequence[tuple[str, int]] = (),
+    ownership: Ownership | None = None,
+    chowns: Sequence[str] = (),
+    backups: Sequence[tuple[str, str]] = (),
 ) -> str:
     """The shell script that puts staged files in place, to be run as root.
 
     ``items`` are (staged file, destination, mode or None). Each is copied next
     to its destination with ``install`` (owner and mode: the replaced file's,
-    or root's and 0644 for a new one; ``mode`` wins when given), then renamed
-    over it, so the switch is atomic. ``directories`` are created first
-    (``mkdir -p``); ``modes`` are (path, mode) to chmod (identical files whose
-    mode differs). Needs GNU or busybox ``stat -c``; stops at the first error.
+    or root's and 0644 for a new one; ``mode`` and ``ownership`` win when
+    given), then renamed over it, so the switch is atomic. ``directories`` are
+    created first (``mkdir -p``), ``backups`` (file, copy) copied first
+    (``cp -p``); ``modes`` are (path, mode) to chmod and ``chowns`` paths to
+    give to ``ownership`` (identical files whose mode or owner differs). Needs
+    GNU or busybox ``stat -c``; stops at the first error.
     """
     q = shlex.quote
     lines = [
@@ -147,15 +184,22 @@ def root_install_command(
         '  if [ -e "$2" ]; then m=$(stat -c %a -- "$2"); o=$(stat -c %u:%g -- "$2")',
         f"  else m={_NEW_FILE_MODE:o}; o=0:0; fi",
         '  if [ -n "$4" ]; then m=$4; fi',
-        '  install -m "$m" -o "${o%:*}" -g "${o#*:}" -- "$1" "$3"',
+        "  u=${5:-${o%:*}}; g=${6:-${o#*:}}",
+        '  install -m "$m" -o "$u" -g "$g" -- "$1" "$3"',
         '  mv -f -- "$3" "$2"',
         "}",
     ]
     lines += [f"mkdir -p -- {q(d)}" for d in directories]
+    lines += [f"cp -p -- {q(f)} {q(copy)}" for f, copy in backups]
+    ownership = ownership or Ownership()
+    who = f"{q(ownership.owner or '')} {q(ownership.group or '')}"
     for staged, dest, mode in items:
         wanted = f"{mode:04o}" if mode is not None else ""
-        lines.append(f"hostops_install {q(staged)} {q(dest)} {q(_temp_name(dest))} {q(wanted)}")
+        lines.append(
+            f"hostops_install {q(staged)} {q(dest)} {q(_temp_name(dest))} {q(wanted)} {who}"
+        )
     lines += [f"chmod {mode:04o} -- {q(path)}" for path, mode in modes]
+    lines += [f"chown -- {q(ownership.spec)} {q(path)}" for path in chowns]
     return "\n".join(lines)
 
 
@@ -224,10 +268,19 @@ class SftpSession:
         *,
         mode: int | None = None,
         as_root: RootRunner | None = None,
+        ownership: Ownership | None = None,
+        backup: bool = False,
     ) -> TransferResult:
         """Upload the local file or directory ``local`` to ``remote`` (see the module
         docstring). A file goes into ``remote`` if that is a directory or ends with
-        ``/``. Raises HostFailure."""
+        ``/``. ``ownership`` (with ``as_root`` only): whose the files become; a file
+        owned otherwise counts as changed. ``backup``: a file about to be replaced
+        is first copied to :func:`backup_name` (stamped with the local time).
+        Raises HostFailure."""
+        if ownership and as_root is None:
+            raise HostFailure(
+                Status.FAILED, "owner and group need sudo (only root gives files away)"
+            )
         src = os.path.abspath(os.path.expanduser(local))
         if not os.path.exists(src):
             raise HostFailure(Status.FAILED, f"local {local}: no such file or directory")
@@ -261,18 +314,43 @@ class SftpSession:
             )
             != mode
         ]
+        chowns = self._foreign(sorted(same), ownership, as_root) if ownership and as_root else []
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        backups = [(d, backup_name(d, stamp)) for _, d in todo if backup and current[d] is not None]
         if as_root is None:
+            for path, copy in backups:
+                self._copy(path, copy)
             sent = self._write_direct(create, todo, current, mode, chmods)
         else:
-            sent = self._write_as_root(create, todo, mode, chmods, as_root)
-        written = tuple(d for _, d in todo) + tuple(d for d, _ in chmods)
+            install = _RootInstall(create, todo, mode, chmods, ownership, chowns, backups)
+            sent = self._write_as_root(install, as_root)
+        fixed = [*dict(chmods), *chowns]
+        written = tuple(d for _, d in todo) + tuple(dict.fromkeys(fixed))
         return TransferResult(
             changed=bool(written),
             bytes=sent,
             files=written,
-            unchanged=tuple(d for _, d in pairs if d in same and d not in dict(chmods)),
+            unchanged=tuple(d for _, d in pairs if d in same and d not in fixed),
             skipped=tuple(skipped),
         )
+
+    def _copy(self, path: str, copy: str) -> None:
+        done = self.run(f"cp -p -- {shlex.quote(path)} {shlex.quote(copy)}")
+        if done.outcome.status is not Status.OK:
+            said = done.stderr.decode("utf-8", "replace").strip().splitlines()
+            raise HostFailure(Status.FAILED, f"backup of {path}: {said[-1] if said else 'failed'}")
+
+    @staticmethod
+    def _foreign(paths: Sequence[str], ownership: Ownership, as_root: RootRunner) -> list[str]:
+        """Those of ``paths`` not owned as ``ownership`` says (as root sees them)."""
+        if not paths:
+            return []
+        q = " ".join(shlex.quote(p) for p in paths)
+        output = as_root(f"for f in {q}; do stat -c '%U %u %G %g' -- \"$f\" || echo -; done")
+        said = output.stdout.decode("utf-8", "replace").splitlines()
+        if len(said) != len(paths):
+            return list(paths)  # cannot tell: set it
+        return [p for p, line in zip(paths, said, strict=True) if not ownership.matches(line)]
 
     @staticmethod
     def _root_modes(paths: Sequence[str], as_root: RootRunner) -> dict[str, int]:
@@ -386,15 +464,9 @@ class SftpSession:
             raise
         return size
 
-    def _write_as_root(
-        self,
-        create: Sequence[str],
-        todo: Sequence[tuple[str, str]],
-        mode: int | None,
-        chmods: Sequence[tuple[str, int]],
-        as_root: RootRunner,
-    ) -> int:
-        if not (create or todo or chmods):
+    def _write_as_root(self, install: _RootInstall, as_root: RootRunner) -> int:
+        create, todo, mode, chmods = install.create, install.todo, install.mode, install.chmods
+        if not (create or todo or chmods or install.chowns):
             return 0
         staging = f"/tmp/.hostops-{secrets.token_hex(8)}" if todo else None
         try:
@@ -407,7 +479,11 @@ class SftpSession:
                 staged = f"{staging}/{number}"
                 sent += self._put_file(src, staged, 0o600)
                 items.append((staged, dest, mode))
-            result = as_root(root_install_command(items, create, chmods))
+            result = as_root(
+                root_install_command(
+                    items, create, chmods, install.ownership, install.chowns, install.backups
+                )
+            )
             if result.outcome.status is not Status.OK:
                 said = result.stderr.decode("utf-8", "replace").strip().splitlines()
                 why = said[-1] if said else result.outcome.error or "failed"
@@ -534,6 +610,19 @@ class SftpSession:
         if client is not None:
             with contextlib.suppress(Exception):
                 client.close()
+
+
+@dataclass(frozen=True)
+class _RootInstall:
+    """What an upload as root does in its one command (see root_install_command)."""
+
+    create: Sequence[str]
+    todo: Sequence[tuple[str, str]]
+    mode: int | None
+    chmods: Sequence[tuple[str, int]]
+    ownership: Ownership | None
+    chowns: Sequence[str]
+    backups: Sequence[tuple[str, str]]
 
 
 def _name(attrs: paramiko.SFTPAttributes) -> str:
