@@ -21,7 +21,8 @@ class TaskHostResult:
     ``attempts`` is 0 for a skipped task. A looped task's result on a host sums up
     its ``items`` (one result per item, in order, each with its ``item``): failed when
     one failed, changed when one changed, skipped when all were. ``diff``: what a
-    template changed (with ``--diff``, or in check mode).
+    template changed (with ``--diff``, or in check mode). ``copied_from``: a
+    ``run_once`` task's result, run on that host and given to this one.
     """
 
     host: str
@@ -39,6 +40,7 @@ class TaskHostResult:
     item: Any = field(default=None, hash=False, compare=False)  # one item of a loop
     items: tuple[TaskHostResult, ...] | None = None  # a looped task: one per item
     diff: str | None = None
+    copied_from: str | None = None  # run_once: the host that ran it, when another
 
     @property
     def failed(self) -> bool:

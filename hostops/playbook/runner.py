@@ -215,7 +215,8 @@ class _Run:
             results.setdefault((handler, number), []).append(result)
             if task.register:
                 self.registered[host.name][task.register] = result.registered()
-            if result.changed and not result.failed:
+            # As Ansible: a run_once task notifies on the host that ran it only.
+            if result.changed and not result.failed and result.copied_from is None:
                 for name in task.notify:
                     batch.notified.setdefault(name, set()).add(host.name)
             if result.failed and not result.ignored and host.name not in self.dropped:
@@ -249,7 +250,8 @@ def _run_task(
     if task.run_once and len(names) > 1:
         first = _run_task(run, plan, task, number, handler, {names[0]: contexts[names[0]]})
         mine = first[names[0]]
-        return {name: replace(mine, host=name) for name in names}
+        copies = {name: replace(mine, host=name, copied_from=names[0]) for name in names[1:]}
+        return {names[0]: mine, **copies}
 
     def iteration(chosen: dict[str, dict[str, Any]], item: str | None) -> dict[str, Any]:
         return Iteration(
