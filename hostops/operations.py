@@ -49,18 +49,18 @@ class Command:
     """Run ``command`` in the host's login shell, as ``hostops run`` does.
 
     ``command`` is a complete POSIX shell text (``cwd`` and ``env`` of the task
-    are already in it). With ``sudo``, the executor runs all of it as root, or
-    as ``sudo_user`` (for instance ``sudo -S sh -c <quoted command>``).
-    ``timeout`` bounds it as ``--timeout`` does (the whole process group
+    are already in it). With ``sudo`` True, the executor runs all of it as root,
+    or as ``sudo_user`` (for instance ``sudo -S sh -c <quoted command>``);
+    ``sudo`` None: as the run's RunOptions.sudo says. ``timeout`` bounds it as ``--timeout`` does (the whole process group
     stopped). ``on_controller``: run it on this machine, as ``connection:
     local`` does, instead of on the host (``delegate_to: localhost``). ``tty``:
     with a pseudo-terminal (stdout and stderr then arrive merged, as stdout).
     """
 
     command: str
-    sudo: bool = False
+    sudo: bool | None = None  # None: as the run's RunOptions.sudo says; False: never
     timeout: float | None = None
-    stdin: bool = False  # send the run's standard input (WorkerSpec.stdin), then EOF
+    stdin: bool = False  # send the run's standard input, then EOF
     sudo_user: str | None = None
     on_controller: bool = False
     tty: bool = False

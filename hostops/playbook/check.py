@@ -16,7 +16,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from hostops.inventory.ranges import fold
 from hostops.models import Status
 from hostops.operations import Executor, Purpose, Step, Upload
 from hostops.playbook import template
@@ -32,6 +31,7 @@ from hostops.playbook.plan import (
 from hostops.playbook.render import Rendered, describe, render_task
 from hostops.playbook.results import TaskHostResult
 from hostops.playbook.runner import item_label, loop_items
+from hostops.ranges import fold
 
 
 class Would(str, enum.Enum):
