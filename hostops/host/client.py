@@ -91,6 +91,7 @@ class HostClient:
             self.attempts = attempt
             try:
                 self._conn = self._open()
+                self._lock()
                 return
             except HostFailure as failure:
                 failure.attempts = attempt
@@ -101,6 +102,23 @@ class HostClient:
                 interrupted = HostFailure(Status.INTERRUPTED, "interrupted while waiting to retry")
                 interrupted.attempts = attempt
                 raise interrupted
+
+    def _lock(self) -> None:
+        """Take the run's lock (``options.lock``) on the host just connected; a lock held
+        elsewhere closes the connection and raises HostFailure (never retried)."""
+        opts = self.options
+        if opts.lock is None or self._conn is None:
+            return
+        try:
+            if not isinstance(self._conn, SshConnection):
+                raise HostFailure(
+                    Status.ERROR, "--lock needs an SSH connection, not connection: local"
+                )
+            self._conn.hold_lock(opts.lock, opts.lock_timeout, opts.lock_holder)
+        except HostFailure:
+            self._conn.close()
+            self._conn = None
+            raise
 
     def _open(self) -> SshConnection | LocalConnection:
         if self.host.connection is Transport.LOCAL:
@@ -168,7 +186,13 @@ class HostClient:
         assert self._conn is not None
         if isinstance(op, Command):
             ended = drive(
-                self._conn.start(op.command, bool(op.sudo), stdin if op.stdin else None),
+                self._conn.start(
+                    op.command,
+                    bool(op.sudo),
+                    stdin if op.stdin and not op.tty else None,
+                    sudo_user=op.sudo_user,
+                    tty=op.tty,
+                ),
                 sink,
                 timeout=op.timeout if op.timeout is not None else limits.timeout,
                 idle_timeout=limits.idle_timeout,
