@@ -20,8 +20,9 @@ from dataclasses import dataclass
 from hostops.credentials import Secrets
 from hostops.host.base import STDERR, STDOUT, Cancel, Connection, HostFailure, Sink, drive
 from hostops.host.local import LocalConnection
-from hostops.host.sftp import Ownership, SftpSession
+from hostops.host.sftp import SftpSession
 from hostops.host.ssh import SshConnection, SshContext
+from hostops.host.transfer import Ownership
 from hostops.models import Connection as Transport
 from hostops.models import Host, RunOptions, Status
 from hostops.operations import Command, Download, Operation, Outcome, Upload

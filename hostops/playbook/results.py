@@ -8,8 +8,6 @@ from typing import Any
 
 from hostops.models import Status
 
-_GOOD = (Status.OK, Status.SKIPPED)
-
 
 @dataclass(frozen=True)
 class TaskHostResult:
@@ -44,7 +42,7 @@ class TaskHostResult:
 
     @property
     def failed(self) -> bool:
-        return self.status not in _GOOD
+        return self.status.failed
 
     def registered(self) -> dict[str, object]:
         """The value ``register`` keeps for later tasks on this host: for a looped task,
