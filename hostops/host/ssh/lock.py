@@ -1,7 +1,8 @@
 """A per-host advisory lock against two runs at once (``--lock NAME``, ``lock:``).
 
-The lock is ``flock`` on ``/run/lock/hostops-NAME.lock`` (``/tmp`` where
-``/run/lock`` is not writable), held by a shell on a channel of the run's own
+The lock is ``flock`` on ``/run/lock/hostops-NAME.lock`` (``$HOSTOPS_LOCK_DIR``
+instead when the host's sshd sets it; ``/tmp`` where the directory is not
+writable), held by a shell on a channel of the run's own
 connection to the host: it lasts exactly as long as that connection. When
 hostops ends, or crashes, or the network drops, sshd closes the channel, the
 holder reads end-of-file and exits, and the kernel releases the lock: no stale
@@ -13,8 +14,12 @@ logging in as different users share it even in a sticky directory.
 
 from __future__ import annotations
 
+import datetime
+import getpass
+import os
 import select
 import shlex
+import socket
 import time
 
 import paramiko
@@ -29,6 +34,12 @@ _INFO_BYTES = 200  # the holder's line, padded: written in place, never truncate
 _SLACK_S = 10.0  # beyond --lock-timeout, for the shell to start and answer
 
 
+def holder_text() -> str:
+    """Who this run is, as another run is told: ``USER@CONTROLLER (pid N, since TIME)``."""
+    since = datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M:%S %Z")
+    return f"{getpass.getuser()}@{socket.gethostname()} (pid {os.getpid()}, since {since})"
+
+
 def lock_script(name: str, timeout: float, holder: str) -> str:
     """The holder's shell script: take the lock (waiting up to ``timeout`` s), say so,
     then hold it until its stdin ends."""
@@ -37,7 +48,7 @@ def lock_script(name: str, timeout: float, holder: str) -> str:
     wait = "-n" if timeout <= 0 else f"-w {timeout:g}"
     return "\n".join(
         [
-            "d=/run/lock; [ -d $d ] && [ -w $d ] || d=/tmp",
+            'd=${HOSTOPS_LOCK_DIR:-/run/lock}; [ -d "$d" ] && [ -w "$d" ] || d=/tmp',
             f"f=$d/hostops-{name}.lock",
             '[ -e "$f" ] || (umask 0; : >> "$f") 2>/dev/null',
             'exec 9<"$f" || exit 70',
