@@ -417,7 +417,8 @@ class SftpSession:
             files, skipped = [(src, target, attrs)], []
         else:
             raise HostFailure(Status.FAILED, f"remote {remote}: not a regular file or directory")
-        written, unchanged = [], []
+        written: list[str] = []
+        unchanged: list[str] = []
         received = 0
         for path, local, file_attrs in files:
             size, changed = self._get_file(path, local, file_attrs.st_size or 0)
