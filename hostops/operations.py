@@ -87,6 +87,7 @@ class Upload:
     owner: str | None = None
     group: str | None = None
     backup: bool = False
+    dry_run: bool = False  # compare only: ``changed`` and ``files`` say what would be written
 
 
 @dataclass(frozen=True)

@@ -212,6 +212,7 @@ class HostClient:
                 as_root=as_root,
                 ownership=Ownership(op.owner, op.group),
                 backup=op.backup,
+                dry_run=op.dry_run,
             )
         else:
             assert isinstance(op, Download)

@@ -175,13 +175,15 @@ class SftpSession:
         as_root: RootRunner | None = None,
         ownership: Ownership | None = None,
         backup: bool = False,
+        dry_run: bool = False,
     ) -> TransferResult:
         """Upload the local file or directory ``local`` to ``remote`` (see the module
         docstring). A file goes into ``remote`` if that is a directory or ends with
         ``/``. ``ownership`` (with ``as_root`` only): whose the files become; a file
         owned otherwise counts as changed. ``backup``: a file about to be replaced
         is first copied to :func:`backup_name` (stamped with the local time).
-        Raises HostFailure."""
+        ``dry_run``: compare only (sizes, checksums, modes, owners) and write
+        nothing; the result says which files would be written. Raises HostFailure."""
         if ownership and as_root is None:
             raise HostFailure(
                 Status.FAILED, "owner and group need sudo (only root gives files away)"
@@ -222,7 +224,9 @@ class SftpSession:
         chowns = self._foreign(sorted(same), ownership, as_root) if ownership and as_root else []
         stamp = time.strftime("%Y%m%d-%H%M%S")
         backups = [(d, backup_name(d, stamp)) for _, d in todo if backup and current[d] is not None]
-        if as_root is None:
+        if dry_run:
+            sent = 0
+        elif as_root is None:
             for path, copy in backups:
                 self._copy(path, copy)
             sent = self._write_direct(create, todo, current, mode, chmods)

@@ -20,7 +20,7 @@ from hostops.host.transfer import download_path
 from hostops.operations import Command, Download, Operation, Upload
 from hostops.playbook import template
 from hostops.playbook.load import parse_mode
-from hostops.playbook.model import Get, Playbook, Put, Run, Script, Task, Template
+from hostops.playbook.model import Get, Meta, Playbook, Put, Run, Script, Task, Template
 from hostops.playbook.plan import local_path, script_words
 
 # What a probe prints on stdout (with exit code 0) when the task is to be skipped.
@@ -112,6 +112,8 @@ def render_task(playbook: Playbook, task: Task, context: Mapping[str, Any]) -> R
             upload, args, env, cwd, task.sudo, task.timeout, task.sudo_user, task.tty
         )
         return Rendered(None, script, creates, removes)
+    if isinstance(action, Meta):
+        raise ValueError(f"meta: {action.what} is not rendered: the runner carries it out")
     src = text(f"{task.kind}: src", action.src)
     dest = text(f"{task.kind}: dest", action.dest)
     if isinstance(action, Get):
@@ -209,7 +211,7 @@ def describe(rendered: Rendered, host: str) -> str:
     return f"get: {op.src} -> {download_path(op.dest, host, op.src)}"
 
 
-def _sudo_note(sudo: bool, user: str | None) -> str:
+def _sudo_note(sudo: bool | None, user: str | None) -> str:
     if not sudo:
         return ""
     return f" (sudo as {user})" if user else " (sudo)"
