@@ -5,6 +5,7 @@ one connection per host for the whole playbook.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
@@ -116,6 +117,9 @@ def play_plan(
     from hostops.playbook import run_playbook  # Jinja2 and the playbook language: only here
 
     hosts = list(plan.hosts)
+    options = options or RunOptions()
+    if plan.lock and not options.lock:  # a play's `lock:`; --lock wins
+        options = dataclasses.replace(options, lock=plan.lock)
     if not hosts:
         from hostops.playbook import PlaybookResult
 

@@ -54,6 +54,11 @@ class PlaybookPlan:
     plays: tuple[PlayPlan, ...]
 
     @property
+    def lock(self) -> str | None:
+        """The lock its plays name (``lock:``; prepare checks they agree), if any."""
+        return next((p.play.lock for p in self.plays if p.play.lock), None)
+
+    @property
     def hosts(self) -> tuple[Host, ...]:
         """Every host some play runs on, in order of first appearance: those to connect to."""
         seen: dict[str, Host] = {}
@@ -100,6 +105,15 @@ def prepare(
         if not host.groups:
             members["ungrouped"].append(host.name)
     registered: dict[str, frozenset[str]] = {}  # host -> names registered by earlier plays
+    locks = {p.lock for p in playbook.plays if p.lock}
+    if len(locks) > 1:
+        second = [p for p in playbook.plays if p.lock][1]
+        raise ConfigError(
+            f"{_play(second)}: lock: the plays name different locks ({', '.join(sorted(locks))}):"
+            " one run takes one lock on its hosts",
+            path=playbook.path,
+            line=second.line,
+        )
     plays = []
     for number, play in enumerate(playbook.plays, 1):
         try:

@@ -15,9 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from hostops.fleet.rollout import run_operation
+from hostops.fleet.rollout import play_plan, run_operation
 from hostops.models import RunOptions, Status
 from hostops.operations import Command
+from hostops.playbook import load_playbook, prepare
 from hostops.testing import SshdFleet
 from hostops.testing.pytest_plugin import SleepWatch, temporary_fleet, wait_for
 
@@ -77,9 +78,10 @@ def test_timeout_still_kills_a_command_on_a_pty_and_its_children(tty_fleet: Sshd
 
 _HOLDER = """
 import sys
-from hostops.fleet.rollout import run_operation
+from hostops.fleet.rollout import play_plan, run_operation
 from hostops.models import Host, RunOptions
 from hostops.operations import Command
+from hostops.playbook import load_playbook, prepare
 from hostops.testing import SshdFleet
 
 if __name__ == "__main__":  # the engine's processes may import this file again
@@ -126,7 +128,7 @@ def test_a_lock_refuses_a_second_run_and_lets_a_waiting_one_in(
     sshd_fleet: SshdFleet, tmp_path: Path
 ) -> None:
     started = tmp_path / "started"
-    first = holder(sshd_fleet, tmp_path, f"touch {started}-$$; sleep 4")
+    first = holder(sshd_fleet, tmp_path, f"touch {started}-$$; sleep 20")
     if not wait_for(lambda: len(list(tmp_path.glob("started-*"))) == 2, timeout=60):
         first.kill()
         raise AssertionError(first.communicate())
@@ -134,6 +136,13 @@ def test_a_lock_refuses_a_second_run_and_lets_a_waiting_one_in(
     for host, said in second.items():
         assert said.startswith("error locked by "), (host, said)
         assert f"(pid {first.pid}, since " in said  # the first run's controller
+    # A playbook whose play names the lock is refused the same way.
+    book = tmp_path / "book.yaml"
+    book.write_text("- hosts: all\n  lock: deploy\n  tasks:\n    - run: echo never\n")
+    plan = prepare(load_playbook(book), [sshd_fleet.host(0), sshd_fleet.host(1)])
+    played = play_plan(plan).report
+    assert [r.status for r in played.results] == [Status.ERROR, Status.ERROR]
+    assert all(": locked by " in (r.error or "") for r in played.results), played.results
     third = holder(sshd_fleet, tmp_path, "echo third", wait=60)
     assert all(s.startswith("ok") for s in outcome(first).values())
     assert all(s.startswith("ok") for s in outcome(third).values())
