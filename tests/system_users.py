@@ -15,15 +15,20 @@ def ordinary_user() -> str:
     root, otherwise ourselves."""
     if os.geteuid() != 0:
         return getpass.getuser()
+    return login_user(TEST_USER)
+
+
+def login_user(name: str) -> str:
+    """The local user ``name``, created (as root) with a home and bash if missing."""
     try:
-        pwd.getpwnam(TEST_USER)
+        pwd.getpwnam(name)
     except KeyError:
         # Password '*': no password login, but not "locked" (sshd refuses locked accounts).
         subprocess.run(
-            ["useradd", "--create-home", "--shell", "/bin/bash", "--password", "*", TEST_USER],
+            ["useradd", "--create-home", "--shell", "/bin/bash", "--password", "*", name],
             check=True,
         )
-    return TEST_USER
+    return name
 
 
 def users() -> list[str]:

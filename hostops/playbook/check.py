@@ -216,10 +216,10 @@ def _task(
             own[task.loop_var] = item
             if task.index_var:
                 own[task.index_var] = index
-        one = _one(playbook, task, own, unknown, host, rendered)
+        one = _one(playbook, number, task, own, unknown, host, rendered)
         if task.loop is not None:
             one = replace(one, action=f"[{item_label(task, own, item)}] {one.action}")
-        per_item.append(planned(one.would, one.action, one.note))
+        per_item.append(one)
     if task.loop is None:
         return per_item[0]
     if not per_item:
@@ -233,14 +233,17 @@ def _task(
 
 def _one(
     playbook: Playbook,
+    number: int,
     task: Task,
     context: Mapping[str, Any],
     unknown: set[str],
     host: str,
     rendered: list[Rendered],
 ) -> PlannedTask:
+    """``task`` (one item of it) on ``host``."""
+
     def planned(would: Would, action: str, note: str | None = None) -> PlannedTask:
-        return PlannedTask(0, task.title, would, action, note)
+        return PlannedTask(number, task.title, would, action, note)
 
     waiting = sorted({n for e in task.when for n in template.expression_names(e).read} & unknown)
     reads = sorted(

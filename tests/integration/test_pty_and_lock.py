@@ -5,7 +5,6 @@ to a third that waits, and released by a controller killed with SIGKILL."""
 from __future__ import annotations
 
 import os
-import pwd
 import signal
 import subprocess
 import sys
@@ -14,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from system_users import login_user
 
 from hostops.fleet.rollout import play_plan, run_operation
 from hostops.models import RunOptions, Status
@@ -31,13 +31,7 @@ def tty_fleet() -> Iterator[SshdFleet]:
     """One sshd that TTY_USER logs in to; sudoers demands a terminal of that user."""
     if os.geteuid() != 0:
         pytest.fail("this test creates a user and a sudoers rule: run it as root (CI does)")
-    try:
-        pwd.getpwnam(TTY_USER)
-    except KeyError:
-        subprocess.run(
-            ["useradd", "--create-home", "--shell", "/bin/bash", "--password", "*", TTY_USER],
-            check=True,
-        )
+    login_user(TTY_USER)
     rules = f"Defaults:{TTY_USER} requiretty\n{TTY_USER} ALL=(ALL:ALL) NOPASSWD: ALL\n"
     staged = Path(f"{_SUDOERS}.new")
     staged.write_text(rules)
