@@ -72,9 +72,18 @@ class RunningCommand(Protocol):
 class Connection(Protocol):
     """An open session with one host."""
 
-    def start(self, command: str, sudo: bool = False, stdin: bytes | None = None) -> RunningCommand:
-        """Start ``command`` (with sudo when ``sudo``); ``stdin`` is sent to it, then
-        end-of-file (None: end-of-file at once)."""
+    def start(
+        self,
+        command: str,
+        sudo: bool = False,
+        stdin: bytes | None = None,
+        *,
+        sudo_user: str | None = None,
+        tty: bool = False,
+    ) -> RunningCommand:
+        """Start ``command`` (with sudo when ``sudo``, as ``sudo_user`` or the run's
+        user); ``stdin`` is sent to it, then end-of-file (None: end-of-file at once).
+        ``tty``: on a pseudo-terminal (its stdout and stderr merged, no stdin sent)."""
         ...
 
     def is_active(self) -> bool: ...

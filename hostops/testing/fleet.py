@@ -226,8 +226,10 @@ class SshdFleet:
             "PrintMotd no",
             "Subsystem sftp internal-sftp",
             # bash started by sshd sources ~/.bashrc when SHLVL < 2; a developer's
-            # .bashrc (pyenv init ...) would add ~100 ms to every command.
-            "SetEnv SHLVL=1",
+            # .bashrc (pyenv init ...) would add ~100 ms to every command. Every daemon
+            # is this one machine: each gets its own lock directory (--lock), as
+            # separate hosts would have.
+            f"SetEnv SHLVL=1 HOSTOPS_LOCK_DIR={host.directory}",
         ]
         # sshd keeps the first value of a keyword: an extra line replaces the default
         # line of the same keyword (UsePAM yes for a PAM daemon), the rest are added.
