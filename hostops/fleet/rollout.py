@@ -5,6 +5,7 @@ one connection per host for the whole playbook.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from multiprocessing.synchronize import Lock
@@ -22,7 +23,13 @@ from hostops.ranges import fold
 from hostops.render.console import ViewOptions
 
 if TYPE_CHECKING:  # Jinja2 and the playbook language load only when a playbook runs
-    from hostops.playbook import PlaybookPlan, PlaybookResult, TaskHostResult, TaskResult
+    from hostops.playbook import (
+        CheckReport,
+        PlaybookPlan,
+        PlaybookResult,
+        TaskHostResult,
+        TaskResult,
+    )
 
 
 def operate(
@@ -104,14 +111,20 @@ def play_plan(
     record: RecordPath | None = None,
     secrets: Secrets | None = None,
     raise_fd_limit: bool = False,
+    force_handlers: bool = False,
+    diff: bool = False,
 ) -> PlayReport:
     """Run a prepared playbook (``hostops.playbook.prepare``) over worker processes, one
     connection per host for the whole playbook. Host failures are results.
     ``lock``, ``record``, ``secrets`` and ``raise_fd_limit``: as for
-    :class:`hostops.fleet.engine.Engine`."""
+    :class:`hostops.fleet.engine.Engine`; ``force_handlers`` and ``diff``: see
+    :func:`hostops.playbook.run_playbook`."""
     from hostops.playbook import run_playbook  # Jinja2 and the playbook language: only here
 
     hosts = list(plan.hosts)
+    options = options or RunOptions()
+    if plan.lock and not options.lock:  # a play's `lock:`; --lock wins
+        options = dataclasses.replace(options, lock=plan.lock)
     if not hosts:
         from hostops.playbook import PlaybookResult
 
@@ -128,11 +141,38 @@ def play_plan(
     ) as engine:
         executor = _EngineExecutor(engine)
         try:
-            result = run_playbook(plan, executor)
+            result = run_playbook(plan, executor, force_handlers=force_handlers, diff=diff)
         except KeyboardInterrupt:  # between two steps: the engine stops what runs
             engine.interrupt()
             raise
         return PlayReport(result, engine.close(_host_results(result, hosts)))
+
+
+def check_plan(
+    plan: PlaybookPlan,
+    *,
+    options: RunOptions | None = None,
+    lock: Lock | None = None,
+    secrets: Secrets | None = None,
+) -> CheckReport:
+    """Check mode (``hostops.playbook.check``). When the plan installs templates, their
+    hosts are reached to read the current files and show diffs (the only commands
+    run); otherwise nothing connects."""
+    from hostops.playbook import Template, check
+
+    hosts = [
+        h
+        for p in plan.plays
+        if any(isinstance(t.action, Template) for _, t in p.tasks)
+        for h in p.hosts
+    ]
+    if not hosts:
+        return check(plan)
+    unique = list({h.name: h for h in hosts}.values())
+    with Engine(unique, options, ViewOptions(), lock, None, keep=True, secrets=secrets) as engine:
+        report = check(plan, _EngineExecutor(engine))
+        engine.close([])
+    return report
 
 
 class _EngineExecutor:
@@ -146,9 +186,12 @@ class _EngineExecutor:
     def execute(self, step: Step, operations: Mapping[str, Operation]) -> Mapping[str, Outcome]:
         engine = self._engine
         if step.purpose is Purpose.TASK:
+            kind = "handler" if step.handler else "task"
+            item = f" [{step.item}]" if step.item is not None else ""
             again = f" (attempt {step.attempt})" if step.attempt > 1 else ""
             engine.heading(
-                f"{step.play}: task {step.number} {step.task!r}{again}: {fold(list(operations))}"
+                f"{step.play}: {kind} {step.number} {step.task!r}{item}{again}:"
+                f" {fold(list(operations))}"
             )
         jobs = [
             Job(
