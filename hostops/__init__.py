@@ -25,7 +25,7 @@ _collecting = gc.isenabled()
 gc.disable()
 try:
     from hostops._version import __version__
-    from hostops.api import play, run, run_operation
+    from hostops.api import load_inventory, play, run, run_operation
     from hostops.batches import Count
     from hostops.credentials import Secrets, secrets_from_environment
     from hostops.errors import (
@@ -38,7 +38,7 @@ try:
     )
     from hostops.fleet.rollout import PlayReport
     from hostops.host.client import HostClient, Limits, connect
-    from hostops.inventory import Overrides, load_inventory
+    from hostops.inventory import Overrides
     from hostops.models import (
         Host,
         HostKeyPolicy,

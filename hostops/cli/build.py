@@ -12,6 +12,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from hostops.api import read_ssh_config
 from hostops.cli.options import Auth, Display, Execution, HostSettings, Rerun, SudoAs, Targets
 from hostops.cli.values import keepalive, size
 from hostops.credentials import (
@@ -22,10 +23,10 @@ from hostops.credentials import (
     secrets_from_environment,
 )
 from hostops.errors import NothingToDo, UsageError
-from hostops.host.ssh_config import SshConfig
 from hostops.inventory import (
     Inventory,
     Overrides,
+    SshConfigSource,
     build,
     load_raw,
     raw_from_host_list,
@@ -51,7 +52,7 @@ class ConnectionSettings:
     """What the command line adds to the inventory's settings: the ssh_config to read
     (None: none) and the settings that override every host's."""
 
-    ssh_config: SshConfig | None
+    ssh_config: SshConfigSource | None
     overrides: Overrides
 
 
@@ -96,13 +97,7 @@ def connection_settings(settings: HostSettings) -> ConnectionSettings:
     for contradicting options, ConfigError for a broken ssh_config."""
     if settings.ssh_config is not None and settings.no_ssh_config:
         raise UsageError("give --ssh-config or --no-ssh-config, not both")
-    config = (
-        None
-        if settings.no_ssh_config
-        else SshConfig.from_file(str(settings.ssh_config))
-        if settings.ssh_config
-        else SshConfig.default()
-    )
+    config = read_ssh_config(False if settings.no_ssh_config else settings.ssh_config or True)
     overrides = Overrides(
         user=settings.user,
         port=settings.port,

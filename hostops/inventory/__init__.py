@@ -29,6 +29,7 @@ from hostops.models import Host
 __all__ = [
     "Inventory",
     "Overrides",
+    "SshConfigSource",
     "build",
     "every_host",
     "load_inventory",
