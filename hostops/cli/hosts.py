@@ -15,7 +15,7 @@ from hostops.cli.build import (
     view_options,
 )
 from hostops.cli.edge import describe
-from hostops.cli.options import Auth, Display, Execution, HostSettings, Rerun, SudoAs, Targets
+from hostops.cli.options import Execution, Reach, Results, SudoAs
 from hostops.credentials import Secrets
 from hostops.errors import exit_code_for
 from hostops.journal import Journal, RecordPath
@@ -27,15 +27,9 @@ from hostops.render.console import Console, ViewOptions
 class HostOptions:
     """The option groups every command that reaches hosts takes."""
 
-    targets: Targets
-    settings: HostSettings
-    auth: Auth
+    reach: Reach
     execution: Execution
-    display: Display
-    rerun: Rerun
-    no_record: bool
-    no_color: bool
-    debug: bool
+    results: Results
     sudo_as: SudoAs = field(default_factory=SudoAs)  # get has none of them
 
 
@@ -52,19 +46,20 @@ class Prepared:
 def prepare(console: Console, given: HostOptions, *, sudo: bool) -> Prepared:
     """Select the hosts, build the run's options (``sudo``: commands run with sudo) and
     view, and ask for secrets (before any worker exists, under the console lock)."""
-    selection = select(given.targets, given.settings, given.rerun)
+    reach, results = given.reach, given.results
+    selection = select(reach.targets, reach.settings, results.rerun)
     for warning in selection.inventory.raw.warnings:
         console.message("warning", warning)
     options = run_options(
-        given.execution, given.auth, given.display, sudo=sudo, sudo_user=given.sudo_as.sudo_user
+        given.execution, reach.auth, results.display, sudo=sudo, sudo_user=given.sudo_as.sudo_user
     )
-    secrets = ask_secrets(console, selection.hosts, given.auth, given.sudo_as)
+    secrets = ask_secrets(console, selection.hosts, reach.auth, given.sudo_as)
     if options.host_key_policy is HostKeyPolicy.OFF:
         console.message(
             "warning",
             "--host-key-policy off: host keys are not verified; anyone on the path can impersonate a host",
         )
-    view = view_options(given.display, given.no_color)
+    view = view_options(results.display, results.no_color)
     return Prepared(selection, options, view, secrets)
 
 

@@ -298,20 +298,66 @@ class Rerun:
     ] = None
 
 
-# Single options that several commands take, in the commands' own signatures.
+# Single options that several commands take.
 NoRecordOpt = Annotated[bool, typer.Option("--no-record", help="Write no run record for this run.")]
 NoColorOpt = Annotated[bool, typer.Option("--no-color", help="No colours (also: NO_COLOR set).")]
 DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks of internal errors.")]
 
-GROUPS = (Targets, HostSettings, Auth, SudoAs, Execution, Rollout, Display, Rerun)
+
+@dataclass(frozen=True)
+class Reach:
+    """Which hosts, how each is reached, and how it is trusted and logged in to."""
+
+    targets: Targets
+    settings: HostSettings
+    auth: Auth
+
+
+@dataclass(frozen=True)
+class Results:
+    """How results are shown and recorded, and which recorded ones select the hosts."""
+
+    display: Display
+    rerun: Rerun
+    no_record: NoRecordOpt = False
+    no_color: NoColorOpt = False
+    debug: DebugOpt = False
+
+
+GROUPS = (Targets, HostSettings, Auth, SudoAs, Execution, Rollout, Display, Rerun, Reach, Results)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+def _options(group: type[Any]) -> list[inspect.Parameter]:
+    """The options of ``group`` in order, those of a group within it in its place."""
+    found: list[inspect.Parameter] = []
+    for f in dataclasses.fields(group):
+        if f.type in GROUPS:
+            found += _options(f.type)
+        else:
+            found.append(
+                inspect.Parameter(
+                    f.name, inspect.Parameter.KEYWORD_ONLY, default=f.default, annotation=f.type
+                )
+            )
+    return found
+
+
+def _build(group: type[Any], values: dict[str, Any]) -> Any:
+    """``group`` made of the options' ``values`` (taken out of them)."""
+    return group(
+        **{
+            f.name: _build(f.type, values) if f.type in GROUPS else values.pop(f.name)
+            for f in dataclasses.fields(group)
+        }
+    )
+
+
 def grouped(command: F) -> F:
     """Let ``command``'s parameters annotated with a group (one of :data:`GROUPS`) stand
-    for the group's options: typer sees every field of the group as an option at the
-    parameter's place, and ``command`` receives the group built from their values.
+    for the group's options: typer sees every option of the group at the parameter's
+    place, and ``command`` receives the group built from their values.
 
     Group parameters are keyword-only (after ``*``), so they need no default.
     """
@@ -319,23 +365,15 @@ def grouped(command: F) -> F:
     groups: dict[str, type[Any]] = {}
     parameters: list[inspect.Parameter] = []
     for parameter in signature.parameters.values():
-        if parameter.annotation not in GROUPS:
+        if parameter.annotation in GROUPS:
+            groups[parameter.name] = parameter.annotation
+            parameters += _options(parameter.annotation)
+        else:
             parameters.append(parameter)
-            continue
-        groups[parameter.name] = parameter.annotation
-        parameters += [
-            inspect.Parameter(
-                f.name, inspect.Parameter.KEYWORD_ONLY, default=f.default, annotation=f.type
-            )
-            for f in dataclasses.fields(parameter.annotation)
-        ]
 
     @functools.wraps(command)
     def with_groups(**values: Any) -> Any:
-        built = {
-            name: group(**{f.name: values.pop(f.name) for f in dataclasses.fields(group)})
-            for name, group in groups.items()
-        }
+        built = {name: _build(group, values) for name, group in groups.items()}
         return command(**values, **built)
 
     # Raises ValueError if two groups (or a group and the command) share an option name.

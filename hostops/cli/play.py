@@ -11,19 +11,7 @@ import typer
 
 from hostops.cli.edge import argv_of, guarded
 from hostops.cli.hosts import HostOptions, prepare, recorded
-from hostops.cli.options import (
-    Auth,
-    DebugOpt,
-    Display,
-    Execution,
-    HostSettings,
-    NoColorOpt,
-    NoRecordOpt,
-    Rerun,
-    SudoAs,
-    Targets,
-    grouped,
-)
+from hostops.cli.options import Execution, Reach, Results, SudoAs, grouped
 from hostops.cli.values import extra_vars
 from hostops.fleet.engine import console_lock
 from hostops.fleet.rollout import play_plan
@@ -53,33 +41,16 @@ def play(
             help="KEY=VALUE variable for every host (over play vars); repeat for several.",
         ),
     ] = None,
-    targets: Targets,
-    settings: HostSettings,
-    auth: Auth,
+    reach: Reach,
     sudo_as: SudoAs,
     execution: Execution,
-    display: Display,
-    rerun: Rerun,
-    no_record: NoRecordOpt = False,
-    no_color: NoColorOpt = False,
-    debug: DebugOpt = False,
+    results: Results,
 ) -> None:
     """Run PLAYBOOK's plays on the selected hosts: tasks in order, in batches, one
     connection per host for the whole playbook."""
-    given = HostOptions(
-        targets=targets,
-        settings=settings,
-        auth=auth,
-        execution=execution,
-        display=display,
-        rerun=rerun,
-        no_record=no_record,
-        no_color=no_color,
-        debug=debug,
-        sudo_as=sudo_as,
-    )
+    given = HostOptions(reach=reach, execution=execution, results=results, sudo_as=sudo_as)
     lock = console_lock()
-    console = Console(lock, color=False if no_color else None)
+    console = Console(lock, color=False if results.no_color else None)
 
     def body() -> int:
         from hostops.playbook import check as check_plan  # Jinja2: only for playbooks
@@ -123,8 +94,8 @@ def play(
             argv=argv_of(ctx),
             what=f"play {playbook}",
             prepared=prepared,
-            no_record=no_record,
+            no_record=results.no_record,
             go=go,
         )
 
-    raise typer.Exit(guarded(console, body, debug))
+    raise typer.Exit(guarded(console, body, results.debug))

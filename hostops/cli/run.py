@@ -15,20 +15,7 @@ import typer
 from hostops.cli.build import make_dir
 from hostops.cli.edge import argv_of, guarded
 from hostops.cli.hosts import HostOptions, prepare, recorded
-from hostops.cli.options import (
-    Auth,
-    DebugOpt,
-    Display,
-    Execution,
-    HostSettings,
-    NoColorOpt,
-    NoRecordOpt,
-    Rerun,
-    Rollout,
-    SudoAs,
-    Targets,
-    grouped,
-)
+from hostops.cli.options import Execution, Reach, Results, Rollout, SudoAs, grouped
 from hostops.cli.values import count, mode
 from hostops.errors import UsageError
 from hostops.fleet.engine import console_lock
@@ -48,9 +35,7 @@ def run(
         ),
     ],
     *,
-    targets: Targets,
-    settings: HostSettings,
-    auth: Auth,
+    reach: Reach,
     sudo: Annotated[
         bool, typer.Option("--sudo", help="Run the command with sudo (as root) on every host.")
     ] = False,
@@ -64,11 +49,7 @@ def run(
     ] = False,
     execution: Execution,
     rollout: Rollout,
-    display: Display,
-    rerun: Rerun,
-    no_record: NoRecordOpt = False,
-    no_color: NoColorOpt = False,
-    debug: DebugOpt = False,
+    results: Results,
 ) -> None:
     """Run COMMAND on every selected host, in parallel."""
     data = None if no_stdin else _forwarded_stdin()
@@ -76,18 +57,7 @@ def run(
         argv_of(ctx),
         what=command,
         operation=lambda: Command(command, stdin=data is not None),
-        given=HostOptions(
-            targets=targets,
-            settings=settings,
-            auth=auth,
-            execution=execution,
-            display=display,
-            rerun=rerun,
-            no_record=no_record,
-            no_color=no_color,
-            debug=debug,
-            sudo_as=sudo_as,
-        ),
+        given=HostOptions(reach=reach, execution=execution, results=results, sudo_as=sudo_as),
         sudo=sudo_as.with_sudo(sudo),
         rollout=rollout,
         stdin=data,
@@ -114,9 +84,7 @@ def put(
             "--mode", help="File mode to set, in octal: 0644. [default: kept, or umask's]"
         ),
     ] = None,
-    targets: Targets,
-    settings: HostSettings,
-    auth: Auth,
+    reach: Reach,
     sudo: Annotated[
         bool,
         typer.Option(
@@ -127,11 +95,7 @@ def put(
     sudo_as: SudoAs,
     execution: Execution,
     rollout: Rollout,
-    display: Display,
-    rerun: Rerun,
-    no_record: NoRecordOpt = False,
-    no_color: NoColorOpt = False,
-    debug: DebugOpt = False,
+    results: Results,
 ) -> None:
     """Upload LOCAL to REMOTE on every selected host (SFTP): atomic replace, files whose
     content is already there are not written; a host is 'changed' when some file was."""
@@ -145,18 +109,7 @@ def put(
         argv_of(ctx),
         what=f"put {local} {remote}",
         operation=upload,
-        given=HostOptions(
-            targets=targets,
-            settings=settings,
-            auth=auth,
-            execution=execution,
-            display=display,
-            rerun=rerun,
-            no_record=no_record,
-            no_color=no_color,
-            debug=debug,
-            sudo_as=sudo_as,
-        ),
+        given=HostOptions(reach=reach, execution=execution, results=results, sudo_as=sudo_as),
         sudo=False,  # the upload moves its files with sudo itself
         rollout=rollout,
     )
@@ -176,15 +129,9 @@ def get(
         ),
     ],
     *,
-    targets: Targets,
-    settings: HostSettings,
-    auth: Auth,
+    reach: Reach,
     execution: Execution,
-    display: Display,
-    rerun: Rerun,
-    no_record: NoRecordOpt = False,
-    no_color: NoColorOpt = False,
-    debug: DebugOpt = False,
+    results: Results,
 ) -> None:
     """Download REMOTE from every selected host into LOCAL_DIR/HOST/… (hosts never collide)."""
 
@@ -196,17 +143,7 @@ def get(
         argv_of(ctx),
         what=f"get {remote} {local_dir}",
         operation=download,
-        given=HostOptions(
-            targets=targets,
-            settings=settings,
-            auth=auth,
-            execution=execution,
-            display=display,
-            rerun=rerun,
-            no_record=no_record,
-            no_color=no_color,
-            debug=debug,
-        ),
+        given=HostOptions(reach=reach, execution=execution, results=results),
         sudo=False,
         rollout=Rollout(),
     )
@@ -225,7 +162,7 @@ def _operate(
     """The body of run, put and get: ``operation()`` on every selected host, in batches.
     ``sudo``: the commands run with sudo."""
     lock = console_lock()
-    console = Console(lock, color=False if given.no_color else None)
+    console = Console(lock, color=False if given.results.no_color else None)
 
     def body() -> int:
         serial = count(rollout.batch, "--batch")
@@ -239,7 +176,7 @@ def _operate(
             argv=argv,
             what=what,
             prepared=prepared,
-            no_record=given.no_record,
+            no_record=given.results.no_record,
             go=lambda record: operate(
                 prepared.selection.hosts,
                 op,
@@ -255,7 +192,7 @@ def _operate(
             ),
         )
 
-    raise typer.Exit(guarded(console, body, given.debug))
+    raise typer.Exit(guarded(console, body, given.results.debug))
 
 
 _STDIN_MAX = 64 << 20
