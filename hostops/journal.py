@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hostops import __version__
+from hostops._version import __version__
 from hostops.errors import UsageError
 from hostops.models import HostResult, RunOptions, RunReport, Status
 

@@ -18,8 +18,6 @@ from pathlib import Path
 
 from hostops.fleet._procname import set_process_name
 from hostops.fleet.events import (
-    STDERR,
-    STDOUT,
     EndOfRun,
     Event,
     Heading,
@@ -32,9 +30,10 @@ from hostops.fleet.events import (
     WorkerDone,
 )
 from hostops.fleet.flow import Counters
-from hostops.inventory.ranges import fold
+from hostops.host.base import STDERR, STDOUT
 from hostops.journal import RecordPath, host_line
 from hostops.models import Host, HostResult, RunReport, Status, WorkerStats
+from hostops.ranges import fold
 from hostops.render.console import (
     Console,
     OutputMode,

@@ -16,10 +16,10 @@ from hostops.credentials import Secrets
 from hostops.fleet.dispatch import Job
 from hostops.fleet.engine import Engine
 from hostops.fleet.events import HostFinished
-from hostops.inventory.ranges import fold
 from hostops.journal import RecordPath
 from hostops.models import Host, RunOptions, RunReport, Status
 from hostops.operations import Operation, Outcome, Purpose, Step
+from hostops.ranges import fold
 from hostops.render.console import ViewOptions
 
 _GOOD = (Status.OK, Status.SKIPPED)

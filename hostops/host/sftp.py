@@ -51,10 +51,9 @@ from dataclasses import dataclass
 from typing import BinaryIO, Protocol
 
 import paramiko
-from paramiko.sftp import CMD_EXTENDED
 
-from hostops.fleet.events import STDOUT
-from hostops.host.base import ExecOutcome, HostFailure, RunningCommand, drive
+from hostops.host.base import STDOUT, ExecOutcome, HostFailure, RunningCommand, drive
+from hostops.host.ssh._paramiko import settle_sftp_file
 from hostops.models import Status
 
 _CHUNK = 32768  # paramiko's largest SFTP write
@@ -110,7 +109,7 @@ class SftpConnection(Protocol):
 
     def open_sftp(self, timeout: float) -> paramiko.SFTPClient: ...
 
-    def start(self, command: str, sudo: bool | None = None) -> RunningCommand: ...
+    def start(self, command: str, sudo: bool = False) -> RunningCommand: ...
 
 
 def download_path(local_dir: str, host: str, remote: str) -> str:
@@ -203,7 +202,7 @@ class SftpSession:
         def sink(stream: str, data: bytes) -> None:
             (out if stream == STDOUT else err).append(data)
 
-        running = self._conn.start(command, sudo=True) if sudo else self._conn.start(command)
+        running = self._conn.start(command, sudo=sudo)
         outcome = drive(running, sink, timeout=None, cancel=None, grace_s=2.0)
         return CommandOutput(outcome, b"".join(out), b"".join(err))
 
@@ -375,7 +374,7 @@ class SftpSession:
                         remote_file.write(chunk)
                         size += len(chunk)
                     remote_file.flush()
-                    _settle(remote_file)
+                    settle_sftp_file(remote_file)
                 if mode is not None:
                     sftp.chmod(tmp, mode)
                 sftp.posix_rename(tmp, dest)
@@ -543,20 +542,6 @@ def _name(attrs: paramiko.SFTPAttributes) -> str:
 def _temp_name(dest: str) -> str:
     directory, base = posixpath.split(dest)
     return posixpath.join(directory, f".{base}.{secrets.token_hex(4)}{_TMP_SUFFIX}")
-
-
-def _settle(remote_file: paramiko.SFTPFile) -> None:
-    """Wait for every pipelined write's answer (an error raises here: paramiko would
-    drop those still pending at close), then ask the server to fsync the file.
-
-    fsync is best effort: servers without OpenSSH's extension still get an
-    atomic rename, only not the durability across a power cut.
-    """
-    sftp = remote_file.sftp
-    while remote_file._reqs:
-        sftp._read_response(remote_file._reqs.popleft())
-    with contextlib.suppress(OSError):
-        sftp._request(CMD_EXTENDED, "fsync@openssh.com", remote_file.handle)
 
 
 def _batches(pairs: Sequence[tuple[str, str]]) -> Iterator[list[tuple[str, str]]]:

@@ -31,10 +31,10 @@ from typing import Any
 import yaml
 
 from hostops.errors import ConfigError
-from hostops.inventory.ranges import RangeError, expand_ansible
 from hostops.inventory.raw import RawGroup, RawHost, RawInventory, Where
 from hostops.inventory.yamlsrc import Node, load_yaml
 from hostops.models import Connection
+from hostops.ranges import RangeError, expand_ansible
 
 ALL = "all"
 UNGROUPED = "ungrouped"

@@ -2,7 +2,7 @@
 
 ``web:&prod:!web0*`` is the hosts of group ``web`` that are also in ``prod``,
 minus those whose name starts with ``web0``. Unlike Ansible, ``web[01-05]`` is a
-node range (:func:`hostops.inventory.ranges.expand`), not a group subscript, and
+node range (:func:`hostops.ranges.expand`), not a group subscript, and
 a term that matches nothing is an error rather than a warning: a typo in
 ``!db01`` must not quietly run on db01.
 """
@@ -15,7 +15,7 @@ import os
 import re
 from collections.abc import Mapping, Sequence
 
-from hostops.inventory.ranges import RangeError, expand, split_top_level
+from hostops.ranges import RangeError, expand, split_top_level
 
 _ALL = ("all", "*")
 # Terms that are not a plain name: suggesting a close name for them would mislead.
