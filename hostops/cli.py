@@ -36,10 +36,10 @@ from hostops.errors import EXIT_USAGE, HostopsError, NothingToDo, UsageError, ex
 from hostops.fleet.aggregator import replay
 from hostops.fleet.engine import console_lock
 from hostops.fleet.rollout import play_plan, run_operation
+from hostops.host.settings import Overrides, resolve_all
 from hostops.host.ssh_config import SshConfig
 from hostops.inventory import (
     Inventory,
-    Overrides,
     build,
     load_raw,
     raw_from_host_list,
@@ -247,13 +247,7 @@ def _select(
         raise UsageError("no hosts: give --hosts FILE (or set HOSTOPS_INVENTORY) or --host LIST")
     if ssh_config is not None and no_ssh_config:
         raise UsageError("give --ssh-config or --no-ssh-config, not both")
-    config = (
-        None
-        if no_ssh_config
-        else SshConfig.from_file(str(ssh_config))
-        if ssh_config
-        else SshConfig.default()
-    )
+    config = SshConfig.chosen(False if no_ssh_config else ssh_config or True)
     inv = build(raw)
     base = os.path.dirname(os.fspath(hosts)) if hosts else "."
     names = select_names(inv, limit, base_dir=base or ".")
@@ -266,7 +260,15 @@ def _select(
         known_hosts=str(known_hosts) if known_hosts else None,
         jump=jump,
     )
-    return inv, resolve_hosts(inv, names, ssh_config=config, overrides=overrides)
+    resolved = resolve_all(
+        resolve_hosts(inv, names),
+        ssh_config=config,
+        overrides=overrides,
+        inventory_host=lambda name: (
+            resolve_hosts(inv, [name])[0] if name in inv.raw.hosts else None
+        ),
+    )
+    return inv, resolved
 
 
 def _rerun_names(selected: list[str], rerun: str, from_run: str | None) -> list[str]:
@@ -872,7 +874,7 @@ def play(
         book = load_playbook(playbook)
         given = _extra_vars(extra_vars or [])
         prepared = _prepare(flags, console, run_sudo=False)
-        everyone = resolve_hosts(prepared.inventory, prepared.inventory.names, ssh_config=None)
+        everyone = resolve_hosts(prepared.inventory, prepared.inventory.names)
         allowed = {h.name for h in prepared.hosts}
         by_name = {h.name: h for h in prepared.hosts}
         # Resolved with the command line's settings where selected; the others only

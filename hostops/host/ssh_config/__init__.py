@@ -82,6 +82,18 @@ class SshConfig:
         return cls([(path, True, False)])
 
     @classmethod
+    def chosen(cls, choice: SshConfig | str | os.PathLike[str] | bool | None) -> SshConfig:
+        """``True``: the default files (as the CLI); a path: only that file (``--ssh-config``);
+        ``False`` or None: none (``--no-ssh-config``); an SshConfig: itself."""
+        if isinstance(choice, SshConfig):
+            return choice
+        if choice is True:
+            return cls.default()
+        if choice is False or choice is None:
+            return cls.empty()
+        return cls.from_file(choice)
+
+    @classmethod
     def empty(cls) -> SshConfig:
         """No file (``ssh -F none``): OpenSSH's defaults only."""
         return cls([])

@@ -18,9 +18,15 @@ class Hop(NamedTuple):
     port: int | None
 
     def __str__(self) -> str:
-        """``[user@]host[:port]`` with ``[...]`` around numeric addresses, as ``ssh -G`` prints it."""
-        numeric = ":" in self.host or re.fullmatch(r"[0-9.]*", self.host) is not None
-        host = f"[{self.host}]" if numeric else self.host
+        """``[user@]host[:port]``, an IPv6 address in brackets."""
+        return self._written(":" in self.host)
+
+    def as_ssh_prints_it(self) -> str:
+        """As ``ssh -G`` prints it: every numeric address in brackets."""
+        return self._written(":" in self.host or re.fullmatch(r"[0-9.]*", self.host) is not None)
+
+    def _written(self, bracketed: bool) -> str:
+        host = f"[{self.host}]" if bracketed else self.host
         user = f"{self.user}@" if self.user else ""
         port = f":{self.port}" if self.port else ""
         return f"{user}{host}{port}"

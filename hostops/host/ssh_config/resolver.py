@@ -508,7 +508,7 @@ def _filled(reader: _Reader, host: str) -> SshOptions:
     jump = values.jump
     jump_text = None
     if jump is not None and jump.hop is not None:
-        jump_text = f"{jump.extra}," * bool(jump.extra) + str(jump.hop)
+        jump_text = f"{jump.extra}," * bool(jump.extra) + jump.hop.as_ssh_prints_it()
     alias = get("hostkeyalias")
     origins = {name: where for name, (_, where) in single.items()}
     if values.identities:

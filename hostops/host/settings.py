@@ -1,0 +1,392 @@
+"""Where a host's connection settings are resolved: the one function that turns an
+inventory Host, ssh_config and the command line into everything a connection needs.
+
+Precedence, highest first: the command line (:class:`Overrides`), the inventory (the
+Host fields it set, then its ``-o`` ssh options, as ssh's own command line), then
+ssh_config, then OpenSSH's defaults. ssh_config is read as ``ssh -o GIVEN… NAME``
+reads it (:mod:`hostops.host.ssh_config`), with NAME the Host's ``config_name``
+(else its name): so ``Match user`` sees the user the inventory gives, and a
+ProxyJump the inventory gives wins over ssh_config's ProxyCommand.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from hostops.credentials import child_environment
+from hostops.errors import ConfigError
+from hostops.host.ssh_config import (
+    KEYWORDS,
+    Given,
+    Local,
+    SshConfig,
+    SshOptions,
+    TokenError,
+    Use,
+    parse_chain,
+    valid_hostname,
+)
+from hostops.models import Connection, Host, HostKeyPolicy, SshSettings
+
+# StrictHostKeyChecking (as ssh -G prints it) -> hostops policy. "false" never turns
+# checking off here (only --host-key-policy off does): it is accept-new, OpenSSH's middle
+# ground; with UserKnownHostsFile /dev/null the connection refuses it instead.
+_STRICT = {"true": "strict", "ask": "strict", "accept-new": "accept-new", "false": "accept-new"}
+# ssh_config keyword -> the Host setting (origins key) it gives.
+_SETTING_OF = {
+    "user": "user",
+    "port": "port",
+    "hostname": "address",
+    "identityfile": "identity_file",
+    "userknownhostsfile": "known_hosts",
+    "proxyjump": "jump",
+    "stricthostkeychecking": "host_key_policy",
+}
+
+
+@dataclass(frozen=True)
+class Overrides:
+    """Settings given on the command line, for every host. None (or empty) means not
+    given, so it never overrides anything."""
+
+    user: str | None = None
+    port: int | None = None
+    identity_files: tuple[str, ...] = ()
+    known_hosts: str | None = None
+    jump: str | None = None  # a chain, or "none"
+    connect_timeout: float | None = None
+    server_alive: tuple[float, int] | None = None  # (interval, count); (0, 0): off
+    connection_attempts: int | None = None
+
+
+def resolve_connection(
+    host: Host,
+    *,
+    ssh_config: SshConfig | None,
+    overrides: Overrides | None = None,
+    inventory_host: Callable[[str], Host | None] = lambda name: None,
+    secret_names: Iterable[str] = (),
+    local: Local | None = None,
+) -> Host:
+    """``host`` (as the inventory gave it; ``origins`` says which fields it set) with every
+    connection setting resolved, ``origins`` filled in for each, the jump chain resolved
+    hop by hop (``inventory_host`` finds a hop's own inventory entry), and ``connection_id``.
+
+    ``ssh_config`` None reads no file (OpenSSH's defaults still apply).
+    ``secret_names``: variables kept from Match exec commands besides hostops's own.
+    Raises ConfigError (one line, naming the host or FILE:LINE) for a name or address
+    OpenSSH would refuse, a broken ssh_config, or a jump chain that does not parse.
+    """
+    flags = overrides or Overrides()
+    if host.connection is Connection.LOCAL:  # no SSH: only what the command line says
+        local_host = dataclasses.replace(
+            host,
+            user=host.user if flags.user is None else flags.user,
+            port=host.port if flags.port is None else flags.port,
+            identity_files=_expanded(flags.identity_files) or host.identity_files,
+            known_hosts=host.known_hosts
+            if flags.known_hosts is None
+            else os.path.expanduser(flags.known_hosts),
+        )
+        return dataclasses.replace(local_host, connection_id=_digest(local_host))
+    resolved = _resolve_one(host, ssh_config, flags, [], secret_names, local)
+    if resolved.jump:
+        chain = _jump_hosts(resolved, ssh_config, flags, inventory_host, secret_names, local)
+        resolved = dataclasses.replace(resolved, jump_hosts=chain)
+    return dataclasses.replace(resolved, connection_id=_digest(resolved))
+
+
+def resolve_all(
+    hosts: Iterable[Host],
+    *,
+    ssh_config: SshConfig | None,
+    overrides: Overrides | None = None,
+    inventory_host: Callable[[str], Host | None] = lambda name: None,
+) -> list[Host]:
+    """:func:`resolve_connection` for each of ``hosts``, in order; ``Match exec`` commands
+    never see the hosts' ``password_env`` variables. Raises ConfigError."""
+    hosts = list(hosts)
+    secret_names = {h.password_env for h in hosts if h.password_env}
+    return [
+        resolve_connection(
+            h,
+            ssh_config=ssh_config,
+            overrides=overrides,
+            inventory_host=inventory_host,
+            secret_names=secret_names,
+        )
+        for h in hosts
+    ]
+
+
+def _resolve_one(
+    host: Host,
+    ssh_config: SshConfig | None,
+    flags: Overrides,
+    chain_given: list[Given],
+    secret_names: Iterable[str],
+    local: Local | None,
+) -> Host:
+    name = host.config_name or host.name
+    for what, value in (("name", name), ("address", host.address)):
+        if not valid_hostname(value):
+            raise ConfigError(
+                f"host {host.name!r}: {what} {value!r} contains characters OpenSSH refuses"
+                " in a host name (quotes, $, `, ;, &, |, <, >, (), {}, commas, spaces)"
+            )
+    given = chain_given + _command_line(flags, host) + _inventory(host, name)
+    config = ssh_config or SshConfig.empty()
+    try:
+        found = config.resolve(name, given, local=local, environ=child_environment(secret_names))
+        return _host(host, found, flags)
+    except TokenError as exc:
+        raise ConfigError(f"host {host.name!r}: {exc}") from None
+    except ConfigError as exc:
+        raise ConfigError(f"{exc} (resolving host {host.name!r})") from None
+
+
+def _chain(spec: str, host: Host, origin: str) -> str:
+    """A jump chain of hostops's (``-J``, the inventory's ``jump``) as OpenSSH writes it
+    (bare IPv6 addresses bracketed). Raises ConfigError naming the host."""
+    if spec.lower() == "none":
+        return "none"
+    try:
+        return ",".join(str(hop) for hop in parse_chain(spec, lenient=True))
+    except ValueError as exc:
+        raise ConfigError(f"host {host.name!r}: jump {spec!r}: {exc}", path=None) from None
+
+
+def _command_line(flags: Overrides, host: Host) -> list[Given]:
+    given = []
+    if flags.user is not None:
+        given.append(Given("User", flags.user, "--user", (flags.user,)))
+    if flags.port is not None:
+        given.append(Given("Port", str(flags.port), "--port", (str(flags.port),)))
+    if flags.known_hosts is not None:
+        given.append(
+            Given("UserKnownHostsFile", flags.known_hosts, "--known-hosts", (flags.known_hosts,))
+        )
+    if flags.jump is not None:
+        given.append(Given("ProxyJump", _chain(flags.jump, host, "--jump"), "--jump"))
+    return given
+
+
+def _inventory(host: Host, name: str) -> list[Given]:
+    """The inventory's settings as ssh options: the fields it set, then its ssh options."""
+    set_here = host.origins
+    given = []
+    for field, keyword, value in (
+        ("user", "User", host.user),
+        ("port", "Port", str(host.port)),
+        ("address", "HostName", host.address),
+        ("known_hosts", "UserKnownHostsFile", host.known_hosts),
+        ("jump", "ProxyJump", host.jump),
+    ):
+        if field in set_here and value is not None and not (field == "address" and value == name):
+            if field == "jump":
+                given.append(Given(keyword, _chain(value, host, set_here[field]), set_here[field]))
+            else:
+                given.append(Given(keyword, value, set_here[field], (value,)))
+    where = set_here.get("ssh_options", "the inventory's ssh options")
+    given += [Given(key, value, where) for key, value in host.ssh_options]
+    return given
+
+
+def _host(host: Host, found: SshOptions, flags: Overrides) -> Host:
+    """``host`` with the settings ssh_config and the given options resolved to."""
+    where = dict(found.origins)
+    origins = dict(host.origins)
+    for keyword, setting in _SETTING_OF.items():
+        if keyword in where and setting not in origins:
+            origins[setting] = where[keyword]
+    if flags.identity_files:
+        identity_files, origins["identity_file"] = _expanded(flags.identity_files), "--identity"
+    elif "identity_file" in host.origins:
+        identity_files = host.identity_files
+    else:
+        identity_files = found.expanded_identity_files() if found.identity_files_given else ()
+    for flag, setting in (
+        ("user", "user"),
+        ("port", "port"),
+        ("known_hosts", "known_hosts"),
+        ("jump", "jump"),
+    ):
+        if getattr(flags, flag) is not None:
+            origins[setting] = f"--{flag.replace('_', '-')}"
+    strict = found.strict_host_key_checking if "stricthostkeychecking" in where else None
+    set_known = "userknownhostsfile" in where
+    ssh = SshSettings(
+        proxy_command=found.expanded_proxy_command() if found.proxy_jump is None else None,
+        identities_only=found.identities_only,
+        identity_agent=found.identity_agent,
+        certificate_files=found.expanded_certificate_files(),
+        host_key_alias=found.host_key_alias,
+        known_hosts_files=found.user_known_hosts,
+        global_known_hosts=tuple(os.path.expanduser(p) for p in found.global_known_hosts),
+        strict_host_key_checking=strict,
+        connect_timeout=_first(
+            flags.connect_timeout, found.connect_timeout, "connecttimeout" in where
+        ),
+        server_alive_interval=_first(
+            flags.server_alive and flags.server_alive[0],
+            found.server_alive_interval,
+            "serveraliveinterval" in where,
+        ),
+        server_alive_count_max=_first(
+            flags.server_alive and flags.server_alive[1],
+            found.server_alive_count_max,
+            "serveralivecountmax" in where,
+        ),
+        connection_attempts=_first(
+            flags.connection_attempts, found.connection_attempts, "connectionattempts" in where
+        ),
+        address_family=found.address_family,
+        bind_address=found.bind_address,
+        refused=_listed(found, Use.REFUSED),
+        ignored=_listed(found, Use.IGNORED),
+    )
+    for keyword, setting in (
+        ("proxycommand", "proxy_command"),
+        ("identitiesonly", "identities_only"),
+        ("identityagent", "identity_agent"),
+        ("certificatefile", "certificate_files"),
+        ("hostkeyalias", "host_key_alias"),
+        ("globalknownhostsfile", "global_known_hosts"),
+        ("connecttimeout", "connect_timeout"),
+        ("serveraliveinterval", "server_alive_interval"),
+        ("serveralivecountmax", "server_alive_count_max"),
+        ("connectionattempts", "connection_attempts"),
+        ("addressfamily", "address_family"),
+        ("bindaddress", "bind_address"),
+    ):
+        if keyword in where:
+            origins.setdefault(setting, where[keyword])
+    for flag, setting in (
+        ("connect_timeout", "connect_timeout"),
+        ("connection_attempts", "connection_attempts"),
+    ):
+        if getattr(flags, flag) is not None:
+            origins[setting] = (
+                f"--{'connect-timeout' if flag == 'connect_timeout' else 'connect-retries'}"
+            )
+    if flags.server_alive is not None:
+        origins["server_alive_interval"] = origins["server_alive_count_max"] = "--keepalive"
+    user_set = "user" in where or "user" in host.origins
+    return dataclasses.replace(
+        host,
+        address=found.hostname,
+        port=found.port,
+        user=found.user if user_set else host.user,
+        identity_files=identity_files,
+        known_hosts=found.user_known_hosts[0] if set_known and found.user_known_hosts else None,
+        jump=",".join(map(str, parse_chain(found.proxy_jump))) if found.proxy_jump else None,
+        host_key_policy=HostKeyPolicy(_STRICT[strict]) if strict else None,
+        ssh=ssh,
+        origins=origins,
+    )
+
+
+def _expanded(paths: Iterable[str]) -> tuple[str, ...]:
+    return tuple(os.path.expanduser(p) for p in paths)
+
+
+def _first(flag: Any, found: Any, found_set: bool) -> Any:
+    """The command line's value, else ssh_config's when it set one, else None."""
+    if flag is not None:
+        return flag
+    return found if found_set else None
+
+
+def _listed(found: SshOptions, use: Use) -> tuple[str, ...]:
+    """``Keyword (FILE:LINE)`` for every option of that use set to other than its default."""
+    out = []
+    for name, value in sorted(found.others.items()):
+        keyword = KEYWORDS[name]
+        if keyword.use is use and value.lower() != (keyword.default or "").lower():
+            out.append(f"{keyword.spelled} ({found.origins.get(name, '?')})")
+    return tuple(out)
+
+
+def _jump_hosts(
+    host: Host,
+    ssh_config: SshConfig | None,
+    flags: Overrides,
+    inventory_host: Callable[[str], Host | None],
+    secret_names: Iterable[str],
+    local: Local | None,
+) -> tuple[Host, ...]:
+    """``host.jump`` resolved hop by hop, as ProxyJump is.
+
+    A hop's settings come from ssh_config for its name, then from the inventory
+    host of that name if there is one, then from the ``user@`` and ``:port``
+    written in the chain. ``--identity`` and ``--known-hosts`` apply to hops too
+    (``--user`` and ``--port`` do not); a hop without keys or known_hosts of its
+    own uses the target's. A hop's own jump is not followed, and a host is never
+    its own jump host: the chain stops before it.
+    """
+    assert host.jump is not None
+    try:
+        hops = parse_chain(host.jump, lenient=True)
+    except ValueError as exc:
+        raise ConfigError(f"host {host.name!r}: jump {host.jump!r}: {exc}") from None
+    hop_flags = Overrides(
+        identity_files=flags.identity_files,
+        known_hosts=flags.known_hosts,
+        connect_timeout=flags.connect_timeout,
+        server_alive=flags.server_alive,
+    )
+    chain: list[Host] = []
+    for hop in hops:
+        base = inventory_host(hop.host)
+        if base is None:
+            base = Host(name=hop.host, address=hop.host)
+        base = dataclasses.replace(base, jump=None, jump_hosts=(), groups=(), vars={})
+        written = [
+            Given(keyword, value, f"jump chain of {host.name}", (value,))
+            for keyword, value in (("User", hop.user), ("Port", hop.port and str(hop.port)))
+            if value
+        ]
+        one = _resolve_one(base, ssh_config, hop_flags, written, secret_names, local)
+        one = dataclasses.replace(one, name=str(hop), jump=None, jump_hosts=())
+        if hop.host == host.name or (one.address, one.port) == (host.address, host.port):
+            break
+        one = dataclasses.replace(
+            one,
+            identity_files=one.identity_files or host.identity_files,
+            known_hosts=one.known_hosts or host.known_hosts,
+        )
+        chain.append(dataclasses.replace(one, connection_id=_digest(one)))
+    return tuple(chain)
+
+
+def _digest(host: Host) -> str:
+    """The connection identity: a SHA-256 over every resolved connection setting."""
+    fields: dict[str, Any] = {
+        "address": host.address,
+        "port": host.port,
+        "user": host.user,
+        "identity_files": host.identity_files,
+        "known_hosts": host.known_hosts,
+        "connection": host.connection.value,
+        "jump_hosts": [h.connection_id or _digest(h) for h in host.jump_hosts],
+        "password_env": host.password_env,
+        "host_key_policy": host.host_key_policy.value if host.host_key_policy else None,
+        "ssh": dataclasses.asdict(host.ssh),
+    }
+    text = json.dumps(fields, sort_keys=True, default=list)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def options_summary(hosts: Iterable[Host]) -> Mapping[str, list[str]]:
+    """Ignored options over ``hosts``: ``Option (FILE:LINE)`` -> the hosts it is set for."""
+    found: dict[str, list[str]] = {}
+    for host in hosts:
+        for one in host.ssh.ignored:
+            found.setdefault(one, []).append(host.name)
+    return found
