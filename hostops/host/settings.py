@@ -15,7 +15,7 @@ import dataclasses
 import hashlib
 import json
 import os
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -383,10 +383,11 @@ def _digest(host: Host) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def options_summary(hosts: Iterable[Host]) -> Mapping[str, list[str]]:
-    """Ignored options over ``hosts``: ``Option (FILE:LINE)`` -> the hosts it is set for."""
-    found: dict[str, list[str]] = {}
+def ignored_options(hosts: Iterable[Host]) -> list[str]:
+    """Every ``Option (FILE:LINE)`` set for ``hosts`` (or their jump hosts) that hostops
+    ignores, once each, in the order met: for the one warning of a run."""
+    found: dict[str, None] = {}
     for host in hosts:
-        for one in host.ssh.ignored:
-            found.setdefault(one, []).append(host.name)
-    return found
+        for one in (host, *host.jump_hosts):
+            found.update(dict.fromkeys(one.ssh.ignored))
+    return list(found)

@@ -3,6 +3,7 @@ handshake with its host key check, and authentication."""
 
 from __future__ import annotations
 
+import os
 import socket
 import threading
 import time
@@ -18,7 +19,17 @@ from hostops.host.ssh.context import SshContext
 from hostops.host.ssh.failures import reason
 from hostops.host.ssh.hostkeys import default_known_hosts, fingerprint, known_hosts_name
 from hostops.host.ssh.jump import tunnel
-from hostops.models import Host, HostKeyPolicy, Status
+from hostops.host.ssh.proxy import ProxyCommand
+from hostops.models import Host, HostKeyPolicy, RunOptions, Status
+
+
+def connect_timeout(host: Host, options: RunOptions) -> float:
+    """The host's own (command line, inventory, ssh_config's ConnectTimeout), else the run's."""
+    return (
+        host.ssh.connect_timeout
+        if host.ssh.connect_timeout is not None
+        else options.connect_timeout
+    )
 
 
 class SshConnection:
@@ -34,7 +45,9 @@ class SshConnection:
     ) -> None:
         self.host = host
         self._ctx = ctx
-        timeout = ctx.options.connect_timeout
+        self._proxy: ProxyCommand | None = None
+        refuse_unsupported(host, ctx.options)
+        timeout = connect_timeout(host, ctx.options)
         if via is None and host.jump_hosts:
             via = ctx.jumps.transport(
                 host.jump_hosts,
@@ -44,15 +57,23 @@ class SshConnection:
         # --connect-timeout bounds connect, handshake and authentication together
         # (a jump host's own login has its own).
         self._deadline = time.monotonic() + timeout
-        if via is None:
-            self._sock: socket.socket | TunnelSocket = _connect(host, timeout)
+        if via is not None:
+            self._sock: socket.socket | TunnelSocket = tunnel(via, host, timeout)
+        elif host.ssh.proxy_command:
+            self._proxy = ProxyCommand(host.ssh.proxy_command, ctx.secrets.scrubbed_environment())
+            self._sock = self._proxy.sock
         else:
-            self._sock = tunnel(via, host, timeout)
+            self._sock = _connect(host, timeout)
         self.transport = paramiko.Transport(self._sock)
         quieten(self.transport)
         record_exit_signals(self.transport)
         try:
-            self._handshake(warn)
+            try:
+                self._handshake(warn)
+            except HostFailure as failure:
+                if self._proxy is None or failure.status is not Status.UNREACHABLE:
+                    raise
+                raise self._proxy.explain(failure.message) from None
             authenticate(self.transport, host, ctx, self._deadline)
         except BaseException:
             self.close()
@@ -83,7 +104,8 @@ class SshConnection:
         if not (t.is_active() and t.initial_kex_done):  # start_client returns quietly on timeout
             raise HostFailure(
                 Status.UNREACHABLE,
-                f"SSH handshake failed: no answer within --connect-timeout {opts.connect_timeout:g} s",
+                f"SSH handshake failed: no answer within the connect timeout"
+                f" ({connect_timeout(host, opts):g} s)",
                 transient=True,
             )
         key = t.get_remote_server_key()
@@ -135,13 +157,15 @@ class SshConnection:
     def start(self, command: str, sudo: bool = False, stdin: bytes | None = None) -> SshCommand:
         """Start ``command``, with sudo as ``options.sudo_user`` (root when None) when
         ``sudo``; ``stdin`` is sent to it, then end-of-file."""
-        opts = self._ctx.options
+        opts, ssh = self._ctx.options, self.host.ssh
+        interval = ssh.server_alive_interval
+        count = ssh.server_alive_count_max
         return SshCommand(
             self.transport,
             command,
-            opts.keepalive_interval,
-            opts.keepalive_count,
-            opts.connect_timeout,
+            opts.keepalive_interval if interval is None else interval,
+            opts.keepalive_count if count is None else count,
+            connect_timeout(self.host, opts),
             sudo=Sudo(opts.sudo_user, self._ctx.secrets.sudo_password) if sudo else None,
             stdin=stdin,
         )
@@ -170,6 +194,8 @@ class SshConnection:
     def close(self) -> None:
         self.transport.close()
         self._sock.close()
+        if self._proxy is not None:
+            self._proxy.close()
 
 
 _AEAD = ("aes128-gcm@openssh.com", "aes256-gcm@openssh.com")
@@ -195,9 +221,42 @@ def _prefer_host_key_types(t: paramiko.Transport, known_types: list[str]) -> Non
     opts.key_types = [k for k in wanted if k in current] + [k for k in current if k not in wanted]
 
 
+_FAMILIES = {"any": socket.AF_UNSPEC, "inet": socket.AF_INET, "inet6": socket.AF_INET6}
+
+
+def refuse_unsupported(host: Host, options: RunOptions) -> None:
+    """Options set for ``host`` that would change where, as whom or with what trust ssh
+    connects and that hostops cannot honour: the host fails (error) naming them, before
+    any connection. Also host key checking turned off through ssh_config
+    (StrictHostKeyChecking no with UserKnownHostsFile /dev/null): only
+    --host-key-policy off may do that."""
+    ssh = host.ssh
+    if ssh.refused:
+        raise HostFailure(
+            Status.ERROR,
+            f"ssh_config option {', '.join(ssh.refused)} is not supported by hostops: it would"
+            ' change where, as whom or with what trust ssh connects (README, "ssh_config")',
+        )
+    off = (
+        ssh.strict_host_key_checking == "false"
+        and ssh.known_hosts_files
+        and all(path == os.devnull for path in ssh.known_hosts_files)
+    )
+    if off and options.host_key_policy is not HostKeyPolicy.OFF:
+        where = host.origins.get("host_key_policy", "ssh_config")
+        raise HostFailure(
+            Status.ERROR,
+            f"ssh_config turns host key checking off (StrictHostKeyChecking no with"
+            f" UserKnownHostsFile /dev/null, {where}): hostops does that only with"
+            " --host-key-policy off",
+        )
+
+
 def _connect(host: Host, timeout: float) -> socket.socket:
+    """A TCP connection to ``host``, as AddressFamily and BindAddress say. Raises HostFailure."""
+    bind = host.ssh.bind_address
     try:
-        sock = socket.create_connection((host.address, host.port), timeout=timeout)
+        sock = _open_tcp(host, timeout, _FAMILIES.get(host.ssh.address_family, 0), bind)
     except TimeoutError:
         raise HostFailure(
             Status.UNREACHABLE,
@@ -217,3 +276,24 @@ def _connect(host: Host, timeout: float) -> socket.socket:
     # Small SSH packets must not wait for delayed ACKs.
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     return sock
+
+
+def _open_tcp(host: Host, timeout: float, family: int, bind: str | None) -> socket.socket:
+    """socket.create_connection, limited to one address family, bound to ``bind``."""
+    if family == socket.AF_UNSPEC and bind is None:
+        return socket.create_connection((host.address, host.port), timeout=timeout)
+    last: OSError | None = None
+    for af, kind, proto, _, address in socket.getaddrinfo(
+        host.address, host.port, family, socket.SOCK_STREAM
+    ):
+        sock = socket.socket(af, kind, proto)
+        try:
+            sock.settimeout(timeout)
+            if bind is not None:
+                sock.bind((bind, 0))
+            sock.connect(address)
+            return sock
+        except OSError as exc:
+            sock.close()
+            last = exc
+    raise last or OSError(f"no {host.ssh.address_family} address")
