@@ -64,7 +64,8 @@ class SshConnection:
             self._sock = self._proxy.sock
         else:
             self._sock = _connect(host, timeout)
-        self.transport = paramiko.Transport(self._sock)
+        # Any socket-like object will do (a jump host tunnel); the stubs list a few types.
+        self.transport = paramiko.Transport(self._sock)  # type: ignore[arg-type]
         quieten(self.transport)
         record_exit_signals(self.transport)
         try:

@@ -32,8 +32,8 @@ class ProxyCommand:
         try:
             self._process = subprocess.Popen(
                 [shell, "-c", command],
-                stdin=theirs,
-                stdout=theirs,
+                stdin=theirs.fileno(),
+                stdout=theirs.fileno(),
                 stderr=subprocess.PIPE,
                 env=dict(environ),
                 start_new_session=True,  # its own group: closing kills its children too
@@ -52,8 +52,9 @@ class ProxyCommand:
         self._reader.start()
 
     def _read_stderr(self) -> None:
-        assert self._process.stderr is not None
-        for chunk in iter(lambda: self._process.stderr.read1(4096), b""):  # type: ignore[union-attr]
+        stderr = self._process.stderr
+        assert stderr is not None
+        for chunk in iter(lambda: os.read(stderr.fileno(), 4096), b""):
             self._stderr += chunk
             del self._stderr[:-_STDERR_KEPT]
 
