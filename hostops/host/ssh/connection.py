@@ -12,12 +12,17 @@ from collections.abc import Callable
 import paramiko
 
 from hostops.host.base import HostFailure
-from hostops.host.ssh._paramiko import TunnelSocket, quieten, record_exit_signals
+from hostops.host.ssh import trust
+from hostops.host.ssh._paramiko import (
+    TunnelSocket,
+    prefer_host_key_types,
+    quieten,
+    record_exit_signals,
+)
 from hostops.host.ssh.auth import authenticate
 from hostops.host.ssh.command import SshCommand, Sudo
 from hostops.host.ssh.context import SshContext
 from hostops.host.ssh.failures import reason
-from hostops.host.ssh.hostkeys import default_known_hosts, fingerprint, known_hosts_name
 from hostops.host.ssh.jump import tunnel
 from hostops.host.ssh.proxy import ProxyCommand
 from hostops.models import Host, HostKeyPolicy, RunOptions, Status
@@ -84,12 +89,8 @@ class SshConnection:
         host, opts = self.host, self._ctx.options
         t = self.transport
         t.banner_timeout = t.handshake_timeout = self._remaining()
-        path = host.known_hosts or default_known_hosts()
-        name = known_hosts_name(host.address, host.port)
-        known_file = self._ctx.host_keys(path)
-        known = known_file.lookup(name)
-        if known:
-            _prefer_host_key_types(t, list(known.keys()))
+        known = trust.lookup(host, self._ctx)
+        prefer_host_key_types(t, known.preferred_key_types())
         _prefer_aead_ciphers(t)
         try:
             t.start_client(timeout=self._remaining())
@@ -109,48 +110,7 @@ class SshConnection:
                 f" ({connect_timeout(host, opts):g} s)",
                 transient=True,
             )
-        key = t.get_remote_server_key()
-        policy = opts.host_key_policy or host.host_key_policy or HostKeyPolicy.STRICT
-        if key.get_base64() in known_file.revoked:
-            if policy is not HostKeyPolicy.OFF:
-                raise HostFailure(
-                    Status.HOSTKEY_REJECTED,
-                    f"host key {fingerprint(key)} of {name} is marked @revoked in {path}",
-                )
-            warn(
-                f"host key {fingerprint(key)} is marked @revoked in {path}: accepted only"
-                " because of --host-key-policy off"
-            )
-            return
-        if known and key.get_name() in known and known[key.get_name()] == key:
-            return
-        if policy is HostKeyPolicy.OFF:
-            warn(f"host key not verified ({fingerprint(key)}): --host-key-policy off")
-            return
-        if known:
-            old = known.get(key.get_name()) or next(iter(known.values()))
-            raise HostFailure(
-                Status.HOSTKEY_REJECTED,
-                f"HOST KEY CHANGED for {name}: {path} has {fingerprint(old)}, the host now"
-                f" shows {fingerprint(key)}: possible man-in-the-middle; if the change is"
-                f" expected, remove the old key with: ssh-keygen -f {path} -R '{name}'",
-            )
-        if policy is HostKeyPolicy.ACCEPT_NEW:
-            self._ctx.record_host_key(path, name, key)
-            warn(f"recorded new host key {fingerprint(key)} in {path}")
-            return
-        authorities = known_file.authority_lines(name)
-        note = (
-            f"; {path} has a @cert-authority line for it (line {authorities[0]}), but hostops"
-            " does not support host certificates"
-            if authorities
-            else ""
-        )
-        raise HostFailure(
-            Status.HOSTKEY_REJECTED,
-            f"unknown host key for {name} ({fingerprint(key)}); verify it, then add it with: "
-            f"ssh-keyscan -p {host.port} {host.address} >> {path} (or use --host-key-policy accept-new){note}",
-        )
+        trust.verify(t.get_remote_server_key(), known, host, self._ctx, warn)
 
     def _remaining(self) -> float:
         return max(0.1, self._deadline - time.monotonic())
@@ -209,17 +169,6 @@ def _prefer_aead_ciphers(t: paramiko.Transport) -> None:
     opts = t.get_security_options()
     current = list(opts.ciphers)
     opts.ciphers = [c for c in _AEAD if c in current] + [c for c in current if c not in _AEAD]
-
-
-def _prefer_host_key_types(t: paramiko.Transport, known_types: list[str]) -> None:
-    """Ask first for host key types we already know, as OpenSSH does, so a host known
-    by its RSA key is not reported as changed just because it also has ed25519."""
-    wanted: list[str] = []
-    for kt in known_types:
-        wanted += ["rsa-sha2-512", "rsa-sha2-256", "ssh-rsa"] if kt == "ssh-rsa" else [kt]
-    opts = t.get_security_options()
-    current = list(opts.key_types)
-    opts.key_types = [k for k in wanted if k in current] + [k for k in current if k not in wanted]
 
 
 _FAMILIES = {"any": socket.AF_UNSPEC, "inet": socket.AF_INET, "inet6": socket.AF_INET6}
