@@ -11,10 +11,11 @@ from __future__ import annotations
 import contextlib
 import inspect
 import logging
+import socket
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import paramiko
 
@@ -40,6 +41,7 @@ def missing_internals() -> list[str]:
         "SFTPClient._request": hasattr(paramiko.SFTPClient, "_request"),
         "Transport._key_info knows host certificates": set(HOST_CERTIFICATE_TYPES)
         <= set(getattr(t, "_key_info", {})),
+        "AgentSSH._connect": hasattr(paramiko.agent.AgentSSH, "_connect"),
     }
     return [name for name, present in wanted.items() if not present]
 
@@ -67,6 +69,22 @@ def prefer_host_key_types(t: paramiko.Transport, wanted: list[str]) -> None:
     current = list(opts.key_types)
     usable = [k for k in wanted if k in current or k in HOST_CERTIFICATE_TYPES]
     opts.key_types = usable + [k for k in current if k not in usable]
+
+
+def agent_at(path: str) -> paramiko.Agent:
+    """The agent listening on ``path`` (IdentityAgent): paramiko's Agent only finds the one
+    named by $SSH_AUTH_SOCK, which a thread must not change for the whole process.
+    Raises OSError when nothing listens there, SSHException when it is no agent."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.connect(path)
+    except OSError:
+        sock.close()
+        raise
+    agent: Any = paramiko.Agent.__new__(paramiko.Agent)
+    paramiko.agent.AgentSSH.__init__(agent)
+    agent._connect(sock)
+    return cast(paramiko.Agent, agent)
 
 
 def quieten(t: paramiko.Transport) -> None:

@@ -44,6 +44,10 @@ class SshContext:
                 keys = KnownHosts.load(path)
                 self.known_hosts_loads += 1
                 self._known[path] = keys
+                if keys.unreadable:
+                    self.notify(
+                        f"cannot read known_hosts {path}: {keys.unreadable} (read as empty, as ssh does)"
+                    )
                 if keys.skipped:
                     lines = ", ".join(map(str, keys.skipped[:10]))
                     self.notify(f"{path}: ignored unreadable line(s) {lines}")

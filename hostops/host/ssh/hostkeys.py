@@ -78,13 +78,15 @@ class KnownHosts:
 
     path: str
     skipped: list[int] = field(default_factory=list)  # lines that could not be read
+    unreadable: str | None = None  # why the file could not be read (it counts as empty)
     _plain: dict[str, list[Entry]] = field(default_factory=dict)
     _patterns: list[tuple[str, Entry]] = field(default_factory=list)
     _hashed: list[tuple[bytes, bytes, Entry]] = field(default_factory=list)  # salt, hash
 
     @classmethod
     def load(cls, path: str) -> KnownHosts:
-        """Parse ``path`` (a missing file is an empty one). Raises HostFailure if unreadable."""
+        """Parse ``path``. A file that is missing, or cannot be read, counts as empty, as
+        with OpenSSH (``unreadable`` says why, for a warning)."""
         known = cls(path)
         try:
             with open(path, encoding="utf-8", errors="replace") as f:
@@ -93,7 +95,7 @@ class KnownHosts:
         except FileNotFoundError:
             pass
         except OSError as exc:
-            raise HostFailure(Status.ERROR, f"cannot read known_hosts {path}: {exc}") from None
+            known.unreadable = exc.strerror or str(exc)
         return known
 
     def _line(self, raw: str, number: int) -> None:
@@ -151,6 +153,16 @@ def _entry(marker: str, fields: list[str], path: str, number: int) -> Entry | No
     return Entry(marker, key_type, blob, path, number)
 
 
+def _names(field: str, name: str) -> bool:
+    """The names field of a line (hashed or patterns) matches ``name``."""
+    if field.startswith("|1|"):
+        salt_hash = _hashed_name(field)
+        return salt_hash is not None and hmac.compare_digest(
+            hmac.new(salt_hash[0], name.encode(), "sha1").digest(), salt_hash[1]
+        )
+    return match_hostname(name, field) == 1
+
+
 def _hashed_name(text: str) -> tuple[bytes, bytes] | None:
     parts = text.split("|")
     if len(parts) != 4:
@@ -203,7 +215,7 @@ def append_host_key(path: str, name: str, key_type: str, blob: bytes) -> None:
             f.seek(0)
             for existing in f:
                 fields = existing.split()
-                if len(fields) >= 3 and name in fields[0].split(",") and fields[1] == key_type:
+                if len(fields) >= 3 and fields[1] == key_type and _names(fields[0], name):
                     if fields[2] != encoded:
                         raise HostFailure(
                             Status.HOSTKEY_REJECTED,
