@@ -356,11 +356,14 @@ def _jump_hosts(
         one = dataclasses.replace(one, name=str(hop), jump=None, jump_hosts=())
         if hop.host == host.name or (one.address, one.port) == (host.address, host.port):
             break
-        one = dataclasses.replace(
-            one,
-            identity_files=one.identity_files or host.identity_files,
-            known_hosts=one.known_hosts or host.known_hosts,
-        )
+        if not one.identity_files:
+            one = dataclasses.replace(one, identity_files=host.identity_files)
+        if one.known_hosts is None:  # and so the target's known_hosts files
+            one = dataclasses.replace(
+                one,
+                known_hosts=host.known_hosts,
+                ssh=dataclasses.replace(one.ssh, known_hosts_files=host.ssh.known_hosts_files),
+            )
         chain.append(dataclasses.replace(one, connection_id=_digest(one)))
     return tuple(chain)
 

@@ -145,3 +145,32 @@ def test_resolver_agrees_with_ssh(staged: tuple[Oracle, Path], name: str) -> Non
             )
     if not allowed:
         assert differences == []
+
+
+BROKEN = {
+    "an unknown keyword": "Host a\n  NoSuchThing yes\n",
+    "unbalanced quotes": 'Host a\n  User "x\n',
+    "a bad port": "Port 99999\n",
+    "a service that does not exist": "Port no-such-service\n",
+    "a missing argument": "User\n",
+    "extra arguments": "User a b\n",
+    "an unsupported Match criterion": "Match tagged x\n  User y\n",
+    "Match all combined": "Match all host x\n  User y\n",
+    "a bad flag": "IdentitiesOnly maybe\n",
+    "a bad time": "ConnectTimeout 5x\n",
+    "a bad ProxyJump": "ProxyJump a:b:c\n",
+    "none among known hosts files": "UserKnownHostsFile a none\n",
+    "an unknown token in HostName": "HostName %z.example\n",
+    "a bad line in an inactive block": "Host nothing-matches\n  Port abc\n",
+}
+
+
+@pytest.mark.parametrize("case", list(BROKEN))
+def test_a_file_ssh_refuses_is_refused(staged: tuple[Oracle, Path], case: str) -> None:
+    o, _ = staged
+    path = o.scratch / "broken.conf"
+    path.write_text(BROKEN[case])
+    status, _, _ = o.ssh_g(path, "a")
+    assert status != 0
+    with pytest.raises(ConfigError):
+        SshConfig.from_file(path).resolve("a", local=o.local(), environ=o.environ)
