@@ -24,6 +24,7 @@ from hostops.host.ssh.command import SshCommand, Sudo
 from hostops.host.ssh.context import SshContext
 from hostops.host.ssh.failures import reason
 from hostops.host.ssh.jump import tunnel
+from hostops.host.ssh.lock import take_lock
 from hostops.host.ssh.proxy import ProxyCommand
 from hostops.models import Host, HostKeyPolicy, RunOptions, Status
 
@@ -115,10 +116,21 @@ class SshConnection:
     def _remaining(self) -> float:
         return max(0.1, self._deadline - time.monotonic())
 
-    def start(self, command: str, sudo: bool = False, stdin: bytes | None = None) -> SshCommand:
-        """Start ``command``, with sudo as ``options.sudo_user`` (root when None) when
-        ``sudo``; ``stdin`` is sent to it, then end-of-file."""
+    def start(
+        self,
+        command: str,
+        sudo: bool = False,
+        stdin: bytes | None = None,
+        *,
+        sudo_user: str | None = None,
+        tty: bool = False,
+    ) -> SshCommand:
+        """Start ``command``, with sudo as ``sudo_user`` (else ``options.sudo_user``,
+        root when None) when ``sudo``; ``stdin`` is sent to it, then end-of-file.
+        ``tty``: with a pseudo-terminal (see SshCommand). Keepalives as the host's
+        ServerAlive* say, else the run's."""
         opts, ssh = self._ctx.options, self.host.ssh
+        user = sudo_user or opts.sudo_user
         interval = ssh.server_alive_interval
         count = ssh.server_alive_count_max
         return SshCommand(
@@ -127,8 +139,9 @@ class SshConnection:
             opts.keepalive_interval if interval is None else interval,
             opts.keepalive_count if count is None else count,
             connect_timeout(self.host, opts),
-            sudo=Sudo(opts.sudo_user, self._ctx.secrets.sudo_password) if sudo else None,
+            sudo=Sudo(user, self._ctx.secrets.sudo_password) if sudo else None,
             stdin=stdin,
+            tty=tty,
         )
 
     def open_sftp(self, timeout: float) -> paramiko.SFTPClient:
@@ -147,6 +160,11 @@ class SshConnection:
             raise HostFailure(Status.ERROR, f"cannot start SFTP: {reason(exc)}") from None
         finally:
             watchdog.cancel()
+
+    def hold_lock(self, name: str, timeout: float, holder: str) -> None:
+        """Take the advisory lock ``name`` on the host for as long as this connection
+        lasts (see hostops.host.ssh.lock); raises HostFailure when it is held elsewhere."""
+        self._lock = take_lock(self.transport, name, timeout, holder)
 
     def is_active(self) -> bool:
         """The connection still works (a kept connection is reused only then)."""
