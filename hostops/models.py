@@ -73,6 +73,9 @@ class SshSettings:
     connection_attempts: int | None = None  # attempts in all (--connect-retries is N more)
     address_family: str = "any"  # any, inet, inet6
     bind_address: str | None = None
+    send_env: tuple[str, ...] = ()  # SendEnv: patterns of local variables sent to the host
+    set_env: tuple[str, ...] = ()  # SetEnv: NAME=VALUE sent to the host
+    hash_known_hosts: bool = False  # record new host keys under a hashed name
     # Options set for this host that hostops cannot honour although they change where, as
     # whom or with what trust ssh connects: "Option (FILE:LINE)". The host ends `error`.
     refused: tuple[str, ...] = ()

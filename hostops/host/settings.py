@@ -23,6 +23,7 @@ from hostops.credentials import child_environment
 from hostops.errors import ConfigError
 from hostops.host.ssh_config import (
     KEYWORDS,
+    MISSING_METHODS,
     Given,
     Local,
     SshConfig,
@@ -248,6 +249,9 @@ def _host(host: Host, found: SshOptions, flags: Overrides) -> Host:
         ),
         address_family=found.address_family,
         bind_address=found.bind_address,
+        send_env=found.send_env,
+        set_env=found.set_env,
+        hash_known_hosts=found.hash_known_hosts,
         refused=_listed(found, Use.REFUSED),
         ignored=_listed(found, Use.IGNORED),
     )
@@ -264,6 +268,9 @@ def _host(host: Host, found: SshOptions, flags: Overrides) -> Host:
         ("connectionattempts", "connection_attempts"),
         ("addressfamily", "address_family"),
         ("bindaddress", "bind_address"),
+        ("sendenv", "send_env"),
+        ("setenv", "set_env"),
+        ("hashknownhosts", "hash_known_hosts"),
     ):
         if keyword in where:
             origins.setdefault(setting, where[keyword])
@@ -392,5 +399,10 @@ def ignored_options(hosts: Iterable[Host]) -> list[str]:
     found: dict[str, None] = {}
     for host in hosts:
         for one in (host, *host.jump_hosts):
-            found.update(dict.fromkeys(one.ssh.ignored))
+            found.update(dict.fromkeys(o for o in one.ssh.ignored if not _missing_method(o)))
     return list(found)
+
+
+def _missing_method(option: str) -> bool:
+    """An authentication method hostops lacks: said in that host's auth failure instead."""
+    return option.split(" ", 1)[0].lower() in MISSING_METHODS

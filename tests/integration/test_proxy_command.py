@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -228,3 +229,38 @@ def test_host_key_checking_off_through_ssh_config_needs_the_policy_off(
         "run", "true", "--hosts", str(inv), "--ssh-config", str(config), "--host-key-policy", "off"
     )
     assert r.returncode == 0, r.stderr
+
+
+def test_send_env_and_set_env_reach_the_command_never_a_secret(tmp_path: Path) -> None:
+    with temporary_fleet(1, extra_config=("AcceptEnv HOSTOPS_* LANG",), address_base=52) as fleet:
+        inv = fleet.write_inventory(tmp_path / "inv.yaml")
+        config = _config(
+            tmp_path, "Host *\n  SendEnv HOSTOPS_* LANG\n  SetEnv HOSTOPS_SET=from-config\n"
+        )
+        env = {**os.environ, "HOSTOPS_SENT": "sent", "HOSTOPS_PASSWORD": "pw-secret", "LANG": "C"}
+        r = run_hostops(
+            "run", "echo $HOSTOPS_SENT $HOSTOPS_SET $LANG ${HOSTOPS_PASSWORD:-no-password}",
+            "--hosts", str(inv), "--ssh-config", str(config), env=env,
+        )  # fmt: skip
+        assert r.returncode == 0, r.stderr
+        assert "| sent from-config C no-password" in r.stdout
+
+
+def test_hash_known_hosts_records_hashed_names_ssh_keygen_finds(
+    sshd_fleet: SshdFleet, tmp_path: Path
+) -> None:
+    host = sshd_fleet.hosts[0]
+    known = tmp_path / "known_hosts"
+    inv = sshd_fleet.write_inventory(tmp_path / "inv.yaml", [host], known_hosts=known)
+    config = _config(tmp_path, "Host *\n  HashKnownHosts yes\n")
+    r = run_hostops(
+        "run", "true", "--hosts", str(inv), "--ssh-config", str(config),
+        "--host-key-policy", "accept-new",
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert known.read_text().startswith("|1|")
+    found = subprocess.run(
+        ["ssh-keygen", "-F", host.known_hosts_pattern, "-f", str(known)],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert found.returncode == 0 and host.host_key_line.split()[1] in found.stdout

@@ -43,6 +43,9 @@ COMPARED = (
     "hostkeyalias",
     "identityagent",
     "bindaddress",
+    "sendenv",
+    "setenv",
+    "hashknownhosts",
 )
 
 

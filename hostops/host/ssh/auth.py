@@ -15,6 +15,7 @@ from hostops.credentials import ENV_KEY_PASSPHRASE, ENV_PASSWORD
 from hostops.host.base import HostFailure
 from hostops.host.ssh._paramiko import agent_at
 from hostops.host.ssh.failures import reason
+from hostops.host.ssh_config import MISSING_METHODS
 from hostops.models import Host, Status
 
 if TYPE_CHECKING:
@@ -172,6 +173,9 @@ def authenticate(t: paramiko.Transport, host: Host, ctx: SshContext, deadline: f
                 f" ({len(tried)} key(s) tried, no password method)",
             )
     detail = f"; {'; '.join(problems)}" if problems else ""
+    missing = [o for o in host.ssh.ignored if o.split(" ", 1)[0].lower() in MISSING_METHODS]
+    if missing:
+        detail += f"; hostops has no {', '.join(missing)} (set in ssh_config)"
     raise HostFailure(
         Status.AUTH_FAILED,
         f"permission denied for {where} ({len(tried)} key(s){refused} tried){detail}{hint}",

@@ -7,7 +7,7 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import paramiko
 
@@ -26,6 +26,7 @@ from hostops.host.ssh.failures import reason
 from hostops.host.ssh.jump import tunnel
 from hostops.host.ssh.lock import take_lock
 from hostops.host.ssh.proxy import ProxyCommand
+from hostops.host.ssh_config import match_pattern
 from hostops.models import Host, HostKeyPolicy, RunOptions, Status
 
 
@@ -142,6 +143,7 @@ class SshConnection:
             sudo=Sudo(user, self._ctx.secrets.sudo_password) if sudo else None,
             stdin=stdin,
             tty=tty,
+            environment=sent_environment(self.host, self._ctx.secrets.scrubbed_environment()),
         )
 
     def open_sftp(self, timeout: float) -> paramiko.SFTPClient:
@@ -190,6 +192,19 @@ def _prefer_aead_ciphers(t: paramiko.Transport) -> None:
 
 
 _FAMILIES = {"any": socket.AF_UNSPEC, "inet": socket.AF_INET, "inet6": socket.AF_INET6}
+
+
+def sent_environment(host: Host, local: Mapping[str, str]) -> dict[str, str]:
+    """What SendEnv and SetEnv send: the local variables (never hostops's secrets) whose
+    names a SendEnv pattern matches, then SetEnv's values. The server keeps only what
+    its AcceptEnv allows, as with ssh."""
+    sent = {
+        name: value
+        for name, value in local.items()
+        if any(match_pattern(name, pattern) for pattern in host.ssh.send_env)
+    }
+    sent.update(dict(item.split("=", 1) for item in host.ssh.set_env))
+    return sent
 
 
 def refuse_unsupported(host: Host, options: RunOptions) -> None:

@@ -65,10 +65,12 @@ class SshContext:
         """Close the jump host connections."""
         self.jumps.close()
 
-    def record_host_key(self, path: str, name: str, key_type: str, blob: bytes) -> None:
-        """accept-new: append ``name``'s key to ``path`` (see append_host_key) and know it.
-        Raises OSError when the file cannot be written."""
-        append_host_key(path, name, key_type, blob)
+    def record_host_key(
+        self, path: str, name: str, key_type: str, blob: bytes, *, hashed: bool = False
+    ) -> None:
+        """accept-new: append ``name``'s key to ``path`` (see append_host_key; ``hashed``:
+        HashKnownHosts) and know it. Raises OSError when the file cannot be written."""
+        append_host_key(path, name, key_type, blob, hashed=hashed)
         with self._lock:
             known = self._known.get(path)
             if known is not None:

@@ -153,6 +153,13 @@ def _entry(marker: str, fields: list[str], path: str, number: int) -> Entry | No
     return Entry(marker, key_type, blob, path, number)
 
 
+def hash_name(name: str) -> str:
+    """``|1|salt|hash``: how OpenSSH writes a name under HashKnownHosts."""
+    salt = os.urandom(20)
+    digest = hmac.new(salt, name.encode(), "sha1").digest()
+    return f"|1|{base64.b64encode(salt).decode()}|{base64.b64encode(digest).decode()}"
+
+
 def _names(field: str, name: str) -> bool:
     """The names field of a line (hashed or patterns) matches ``name``."""
     if field.startswith("|1|"):
@@ -195,7 +202,9 @@ def check_key(entries: list[Entry], key_type: str, blob: bytes) -> Verdict:
     return Verdict("revoked", revoked) if revoked else verdict
 
 
-def append_host_key(path: str, name: str, key_type: str, blob: bytes) -> None:
+def append_host_key(
+    path: str, name: str, key_type: str, blob: bytes, *, hashed: bool = False
+) -> None:
     """accept-new: append ``name``'s key to ``path``, safely against concurrent writers.
 
     The file is locked; lines another worker appended since we parsed it are
@@ -208,7 +217,7 @@ def append_host_key(path: str, name: str, key_type: str, blob: bytes) -> None:
         os.makedirs(directory, mode=0o700, exist_ok=True)
     name = name.lower()  # as OpenSSH writes it
     encoded = base64.b64encode(blob).decode()
-    line = f"{name} {key_type} {encoded}\n"
+    line = f"{hash_name(name) if hashed else name} {key_type} {encoded}\n"
     with open(path, "a+", encoding="utf-8") as f:
         fcntl.flock(f, fcntl.LOCK_EX)
         try:

@@ -197,7 +197,7 @@ def _record(
         warn(f"accepted new host key {shown}; not recorded: {found.name!r} is not a name to record")
         return
     try:
-        ctx.record_host_key(path, found.name, key_type, blob)
+        ctx.record_host_key(path, found.name, key_type, blob, hashed=host.ssh.hash_known_hosts)
     except OSError as exc:
         warn(
             f"accepted new host key {shown}, but could not record it in {path}:"

@@ -17,9 +17,10 @@ from typing import NamedTuple
 from hostops.credentials import child_environment
 from hostops.errors import ConfigError
 from hostops.host.ssh_config.jump import Hop, parse_chain, parse_hop
-from hostops.host.ssh_config.keywords import KEYWORDS, Use, by_use
+from hostops.host.ssh_config.keywords import KEYWORDS, MISSING_METHODS, Use, by_use
 from hostops.host.ssh_config.lexer import Line, read_lines
 from hostops.host.ssh_config.options import SshOptions
+from hostops.host.ssh_config.patterns import match_pattern
 from hostops.host.ssh_config.resolver import ExecRunner, Given, read_for_host, run_in_shell
 from hostops.host.ssh_config.tokens import Local, TokenError, valid_hostname, valid_user
 
@@ -139,6 +140,7 @@ class SshConfig:
 __all__ = [
     "DIFFERENCES",
     "KEYWORDS",
+    "MISSING_METHODS",
     "SYSTEM_CONFIG",
     "USER_CONFIG",
     "Given",
@@ -149,6 +151,7 @@ __all__ = [
     "TokenError",
     "Use",
     "by_use",
+    "match_pattern",
     "parse_chain",
     "parse_hop",
     "valid_hostname",

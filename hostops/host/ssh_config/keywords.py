@@ -32,6 +32,8 @@ class Kind(enum.Enum):
     IDENTITY = "identity"  # IdentityFile: every active line adds one (duplicates dropped)
     CERTIFICATE = "certificate"  # CertificateFile: likewise
     FILES = "files"  # known hosts files: all words of the first active line
+    SEND_ENV = "sendenv"  # every active line adds names (``-NAME`` removes)
+    SET_ENV = "setenv"  # NAME=VALUE words of the first active line
     COMMAND = "command"  # the raw rest of the line
     JUMP = "jump"  # ProxyJump
     AGENT = "agent"  # IdentityAgent: a path, $VAR or "none"
@@ -201,12 +203,12 @@ _TABLE: list[tuple[tuple[str, ...], Keyword]] = [
         _k("NoHostAuthenticationForLocalhost", Kind.FLAG, IGNORED, _FLAG, "no"),
     ),
     (("rekeylimit",), _k("RekeyLimit", Kind.WORDS, IGNORED)),
-    (("sendenv",), _k("SendEnv", Kind.WORDS, IGNORED)),
-    (("setenv",), _k("SetEnv", Kind.WORDS, IGNORED)),
+    (("sendenv",), _k("SendEnv", Kind.SEND_ENV, HONOURED)),
+    (("setenv",), _k("SetEnv", Kind.SET_ENV, HONOURED)),
     (("controlpath",), _k("ControlPath", Kind.STRING, IGNORED, default="none")),
     (("controlmaster",), _k("ControlMaster", Kind.FLAG, IGNORED, _CONTROL_MASTER, "no")),
     (("controlpersist",), _k("ControlPersist", Kind.STRING, IGNORED, default="no")),
-    (("hashknownhosts",), _k("HashKnownHosts", Kind.FLAG, IGNORED, _FLAG, "no")),
+    (("hashknownhosts",), _k("HashKnownHosts", Kind.FLAG, HONOURED, _FLAG, "no")),
     (("tunnel",), _k("Tunnel", Kind.FLAG, IGNORED, _TUNNEL, "no")),
     (("tunneldevice",), _k("TunnelDevice", Kind.STRING, IGNORED)),
     (("localcommand",), _k("LocalCommand", Kind.COMMAND, IGNORED, default="none")),
@@ -253,6 +255,13 @@ _TABLE: list[tuple[tuple[str, ...], Keyword]] = [
 KEYWORDS: dict[str, Keyword] = {alias: kw for aliases, kw in _TABLE for alias in aliases}
 
 
+# Authentication methods hostops does not have: the host's own failure mentions them
+# (they matter only when they are what would log in), the run's warning does not.
+MISSING_METHODS = frozenset({"gssapiauthentication", "gssapidelegatecredentials"})
+
+
 def by_use(use: Use) -> list[str]:
     """The keyword names (no aliases) hostops treats as ``use``: for the README and tests."""
-    return sorted({kw.name for kw in KEYWORDS.values() if kw.use is use})
+    return sorted(
+        {kw.spelled for kw in KEYWORDS.values() if kw.use is use and kw.kind is not Kind.CONSUMED}
+    )

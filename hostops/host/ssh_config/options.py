@@ -63,6 +63,9 @@ class SshOptions:
     connection_attempts: int
     address_family: str
     bind_address: str | None
+    send_env: tuple[str, ...]
+    set_env: tuple[str, ...]
+    hash_known_hosts: bool
     local: Local
     others: Mapping[str, str] = field(default_factory=dict)
     origins: Mapping[str, str] = field(default_factory=dict)
@@ -122,6 +125,9 @@ class SshOptions:
             "serveralivecountmax": str(self.server_alive_count_max),
             "connectionattempts": str(self.connection_attempts),
             "addressfamily": self.address_family,
+            "sendenv": "\n".join(self.send_env),
+            "setenv": "\n".join(self.set_env),
+            "hashknownhosts": "yes" if self.hash_known_hosts else "no",
         }
         for key, value in (
             ("proxyjump", self.proxy_jump),

@@ -98,6 +98,8 @@ class _Values:
     single: dict[str, tuple[str, str]] = field(default_factory=dict)
     identities: list[tuple[str, bool, str]] = field(default_factory=list)
     certificates: list[tuple[str, bool, str]] = field(default_factory=list)
+    send_env: list[str] = field(default_factory=list)
+    set_env: list[str] = field(default_factory=list)
     jump: _Jump | None = None
 
     def get(self, name: str) -> str | None:
@@ -192,6 +194,8 @@ class _Reader:
                     store.append((path, user_conf, line.where))
         elif kind is Kind.FILES:
             self._files(line, keyword, words, on)
+        elif kind is Kind.SEND_ENV or kind is Kind.SET_ENV:
+            self._environment(line, keyword, words, on)
         elif kind is Kind.WORDS:
             if not words:
                 raise line.error("missing argument")
@@ -256,6 +260,30 @@ class _Reader:
                 raise line.error(f'keyword {line.keyword} "none" argument must appear alone')
         if on and words and keyword.name not in self.values.single:
             self.values.set(keyword.name, "\0".join(words), line.where)
+
+    def _environment(self, line: Line, keyword: Keyword, words: list[str], on: bool) -> None:
+        """SendEnv accumulates (``-NAME`` takes matching names out again); SetEnv keeps the
+        first active line's NAME=VALUE words (a name once)."""
+        values = self.values
+        first_set_env = not values.set_env
+        for word in words:
+            if keyword.kind is Kind.SEND_ENV and (not word or "=" in word):
+                raise line.error("invalid environment name")
+            if keyword.kind is Kind.SET_ENV and "=" not in word:
+                raise line.error("invalid SetEnv")
+            if not on:
+                continue
+            if keyword.kind is Kind.SEND_ENV:
+                if word.startswith("-"):
+                    values.send_env = [p for p in values.send_env if not match_pattern(p, word[1:])]
+                else:
+                    values.send_env.append(word)
+                values.set(keyword.name, "", line.where)
+            elif first_set_env:
+                names = {v.split("=", 1)[0] for v in values.set_env}
+                if word.split("=", 1)[0] not in names:
+                    values.set_env.append(word)
+                values.set(keyword.name, "", line.where)
 
     def _command(self, line: Line, keyword: Keyword, on: bool) -> None:
         raw = line.raw_value()
@@ -539,6 +567,9 @@ def _filled(reader: _Reader, host: str) -> SshOptions:
         connection_attempts=int(get("connectionattempts") or 1),
         address_family=get("addressfamily", "any") or "any",
         bind_address=get("bindaddress"),
+        send_env=tuple(values.send_env),
+        set_env=tuple(values.set_env),
+        hash_known_hosts=get("hashknownhosts") == "yes",
         local=local,
         others={
             name: value
