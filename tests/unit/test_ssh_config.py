@@ -197,3 +197,17 @@ def test_match_exec_never_sees_hostops_secrets(
     for secret in ("pw-secret", "sudo-secret", "host-secret"):
         assert secret not in env
     assert os.environ["HOSTOPS_PASSWORD"] == "pw-secret"  # only the child's is scrubbed
+
+
+# --------------------------------------------------------------------------- the README
+
+
+def test_the_readme_lists_every_deliberate_difference_and_every_refused_option() -> None:
+    from hostops.host.ssh_config import DIFFERENCES, Use, by_use
+
+    readme = (Path(__file__).parent.parent.parent / "README.md").read_text()
+    for row in DIFFERENCES:
+        assert f"| {row.what} | {row.why} |" in readme
+    section = readme[readme.index("### ssh_config") : readme.index("### Host patterns")]
+    for name in by_use(Use.REFUSED) + by_use(Use.HONOURED):
+        assert f"`{name}" in section, name
