@@ -59,28 +59,26 @@ class Oracle:
         entry = pwd.getpwnam(self.user)
         return Local(self.user, entry.pw_uid, self.home, socket.gethostname())
 
-    def _command(self, args: list[str]) -> list[str]:
-        env = ["env", "-i", *(f"{k}={v}" for k, v in self.environ.items())]
-        prefix = (
-            []
-            if self.user == pwd.getpwuid(os.getuid()).pw_name
-            else ["runuser", "-u", self.user, "--"]
-        )
-        return [*prefix, *env, "ssh", *args]
-
-    def ssh_g(
-        self, config: Path, host: str, options: list[str] = ()
-    ) -> tuple[int, dict[str, list[str]], str]:
-        """(exit status, keyword -> values, stderr) of ``ssh -G -F CONFIG [-o OPT…] HOST``."""
-        args = ["-G", "-F", str(config), *(a for o in options for a in ("-o", o)), host]
-        done = subprocess.run(
-            self._command(args),
+    def _run(self, args: list[str], environ: dict[str, str]) -> subprocess.CompletedProcess[str]:
+        """``ssh ARGS`` as the oracle's user, with exactly ``environ``."""
+        env = ["env", "-i", *(f"{k}={v}" for k, v in environ.items())]
+        me = pwd.getpwuid(os.getuid()).pw_name
+        prefix = [] if self.user == me else ["runuser", "-u", self.user, "--"]
+        return subprocess.run(
+            [*prefix, *env, "ssh", *args],
             capture_output=True,
             text=True,
             stdin=subprocess.DEVNULL,
             check=False,
             timeout=60,
         )
+
+    def ssh_g(
+        self, config: Path, host: str, options: list[str] = ()
+    ) -> tuple[int, dict[str, list[str]], str]:
+        """(exit status, keyword -> values, stderr) of ``ssh -G -F CONFIG [-o OPT…] HOST``."""
+        given = [a for o in options for a in ("-o", o)]
+        done = self._run(["-G", "-F", str(config), *given, host], self.environ)
         values: dict[str, list[str]] = {}
         for line in done.stdout.splitlines():
             key, _, value = line.partition(" ")
@@ -97,29 +95,9 @@ class Oracle:
             self.environ, SHELL=str(self.scratch / "recorder.sh"), HOSTOPS_RECORD=str(record)
         )
         extra = ["-o", "ProxyCommand=recorded"] if add_proxy else []
-        args = [
-            "-v",
-            "-F",
-            str(config),
-            "-o",
-            "BatchMode=yes",
-            *extra,
-            *(a for o in options for a in ("-o", o)),
-            host,
-            "true",
-        ]
-        saved, self.environ = self.environ, env
-        try:
-            done = subprocess.run(
-                self._command(args),
-                capture_output=True,
-                text=True,
-                stdin=subprocess.DEVNULL,
-                check=False,
-                timeout=60,
-            )
-        finally:
-            self.environ = saved
+        given = [a for o in options for a in ("-o", o)]
+        args = ["-v", "-F", str(config), "-o", "BatchMode=yes", *extra, *given, host, "true"]
+        done = self._run(args, env)
         identities = [m[1] for m in map(_IDENTITY.match, done.stderr.splitlines()) if m]
         certificates = [m[1] for m in map(_CERTIFICATE.match, done.stderr.splitlines()) if m]
         proxy = record.read_text() if record.exists() else None
