@@ -39,16 +39,32 @@ from hostops.models import Connection, Host, HostKeyPolicy, SshSettings
 # checking off here (only --host-key-policy off does): it is accept-new, OpenSSH's middle
 # ground; with UserKnownHostsFile /dev/null the connection refuses it instead.
 _STRICT = {"true": "strict", "ask": "strict", "accept-new": "accept-new", "false": "accept-new"}
-# ssh_config keyword -> the Host setting (origins key) it gives.
-_SETTING_OF = {
-    "user": "user",
-    "port": "port",
-    "hostname": "address",
-    "identityfile": "identity_file",
-    "userknownhostsfile": "known_hosts",
-    "proxyjump": "jump",
-    "stricthostkeychecking": "host_key_policy",
-}
+# ssh_config keyword -> the setting (Host or SshSettings field, the origins key) it gives,
+# and the command-line flag that overrides it without going through ssh_config.
+_SETTINGS: tuple[tuple[str, str, str | None], ...] = (
+    ("user", "user", None),
+    ("port", "port", None),
+    ("hostname", "address", None),
+    ("identityfile", "identity_file", "--identity"),
+    ("userknownhostsfile", "known_hosts", None),
+    ("proxyjump", "jump", None),
+    ("stricthostkeychecking", "host_key_policy", None),
+    ("proxycommand", "proxy_command", None),
+    ("identitiesonly", "identities_only", None),
+    ("identityagent", "identity_agent", None),
+    ("certificatefile", "certificate_files", None),
+    ("hostkeyalias", "host_key_alias", None),
+    ("globalknownhostsfile", "global_known_hosts", None),
+    ("connecttimeout", "connect_timeout", "--connect-timeout"),
+    ("serveraliveinterval", "server_alive_interval", "--keepalive"),
+    ("serveralivecountmax", "server_alive_count_max", "--keepalive"),
+    ("connectionattempts", "connection_attempts", "--connect-retries"),
+    ("addressfamily", "address_family", None),
+    ("bindaddress", "bind_address", None),
+    ("sendenv", "send_env", None),
+    ("setenv", "set_env", None),
+    ("hashknownhosts", "hash_known_hosts", None),
+)
 
 
 @dataclass(frozen=True)
@@ -201,27 +217,15 @@ def _inventory(host: Host, name: str) -> list[Given]:
 
 def _host(host: Host, found: SshOptions, flags: Overrides) -> Host:
     """``host`` with the settings ssh_config and the given options resolved to."""
-    where = dict(found.origins)
-    origins = dict(host.origins)
-    for keyword, setting in _SETTING_OF.items():
-        if keyword in where and setting not in origins:
-            origins[setting] = where[keyword]
     if flags.identity_files:
-        identity_files, origins["identity_file"] = _expanded(flags.identity_files), "--identity"
+        identity_files = _expanded(flags.identity_files)
     elif "identity_file" in host.origins:
         identity_files = host.identity_files
     else:
         identity_files = found.expanded_identity_files() if found.identity_files_given else ()
-    for flag, setting in (
-        ("user", "user"),
-        ("port", "port"),
-        ("known_hosts", "known_hosts"),
-        ("jump", "jump"),
-    ):
-        if getattr(flags, flag) is not None:
-            origins[setting] = f"--{flag.replace('_', '-')}"
+    where = found.origins  # the given options' own origins (--user, inv.yaml:3) included
     strict = found.strict_host_key_checking if "stricthostkeychecking" in where else None
-    set_known = "userknownhostsfile" in where
+    alive = flags.server_alive or (None, None)
     ssh = SshSettings(
         proxy_command=found.expanded_proxy_command() if found.proxy_jump is None else None,
         identities_only=found.identities_only,
@@ -229,24 +233,12 @@ def _host(host: Host, found: SshOptions, flags: Overrides) -> Host:
         certificate_files=found.expanded_certificate_files(),
         host_key_alias=found.host_key_alias,
         known_hosts_files=found.user_known_hosts,
-        global_known_hosts=tuple(os.path.expanduser(p) for p in found.global_known_hosts),
+        global_known_hosts=_expanded(found.global_known_hosts),
         strict_host_key_checking=strict,
-        connect_timeout=_first(
-            flags.connect_timeout, found.connect_timeout, "connecttimeout" in where
-        ),
-        server_alive_interval=_first(
-            flags.server_alive and flags.server_alive[0],
-            found.server_alive_interval,
-            "serveraliveinterval" in where,
-        ),
-        server_alive_count_max=_first(
-            flags.server_alive and flags.server_alive[1],
-            found.server_alive_count_max,
-            "serveralivecountmax" in where,
-        ),
-        connection_attempts=_first(
-            flags.connection_attempts, found.connection_attempts, "connectionattempts" in where
-        ),
+        connect_timeout=_first(flags.connect_timeout, found, "connecttimeout"),
+        server_alive_interval=_first(alive[0], found, "serveraliveinterval"),
+        server_alive_count_max=_first(alive[1], found, "serveralivecountmax"),
+        connection_attempts=_first(flags.connection_attempts, found, "connectionattempts"),
         address_family=found.address_family,
         bind_address=found.bind_address,
         send_env=found.send_env,
@@ -255,43 +247,19 @@ def _host(host: Host, found: SshOptions, flags: Overrides) -> Host:
         refused=_listed(found, Use.REFUSED),
         ignored=_listed(found, Use.IGNORED),
     )
-    for keyword, setting in (
-        ("proxycommand", "proxy_command"),
-        ("identitiesonly", "identities_only"),
-        ("identityagent", "identity_agent"),
-        ("certificatefile", "certificate_files"),
-        ("hostkeyalias", "host_key_alias"),
-        ("globalknownhostsfile", "global_known_hosts"),
-        ("connecttimeout", "connect_timeout"),
-        ("serveraliveinterval", "server_alive_interval"),
-        ("serveralivecountmax", "server_alive_count_max"),
-        ("connectionattempts", "connection_attempts"),
-        ("addressfamily", "address_family"),
-        ("bindaddress", "bind_address"),
-        ("sendenv", "send_env"),
-        ("setenv", "set_env"),
-        ("hashknownhosts", "hash_known_hosts"),
-    ):
-        if keyword in where:
-            origins.setdefault(setting, where[keyword])
-    for flag, setting in (
-        ("connect_timeout", "connect_timeout"),
-        ("connection_attempts", "connection_attempts"),
-    ):
-        if getattr(flags, flag) is not None:
-            origins[setting] = (
-                f"--{'connect-timeout' if flag == 'connect_timeout' else 'connect-retries'}"
-            )
-    if flags.server_alive is not None:
-        origins["server_alive_interval"] = origins["server_alive_count_max"] = "--keepalive"
-    user_set = "user" in where or "user" in host.origins
+    origins = dict(host.origins)
+    for keyword, setting, flag in _SETTINGS:
+        if flag is not None and getattr(flags, _FLAG_FIELDS[flag]) not in (None, ()):
+            origins[setting] = flag
+        elif keyword in where and not (setting == "identity_file" and setting in origins):
+            origins[setting] = where[keyword]
     return dataclasses.replace(
         host,
         address=found.hostname,
         port=found.port,
-        user=found.user if user_set else host.user,
+        user=found.user if "user" in where else host.user,
         identity_files=identity_files,
-        known_hosts=found.user_known_hosts[0] if set_known and found.user_known_hosts else None,
+        known_hosts=found.user_known_hosts[0] if "userknownhostsfile" in where else None,
         jump=",".join(map(str, parse_chain(found.proxy_jump))) if found.proxy_jump else None,
         host_key_policy=HostKeyPolicy(_STRICT[strict]) if strict else None,
         ssh=ssh,
@@ -299,15 +267,31 @@ def _host(host: Host, found: SshOptions, flags: Overrides) -> Host:
     )
 
 
+_FLAG_FIELDS = {
+    "--identity": "identity_files",
+    "--connect-timeout": "connect_timeout",
+    "--keepalive": "server_alive",
+    "--connect-retries": "connection_attempts",
+}
+
+
 def _expanded(paths: Iterable[str]) -> tuple[str, ...]:
     return tuple(os.path.expanduser(p) for p in paths)
 
 
-def _first(flag: Any, found: Any, found_set: bool) -> Any:
+def _first(flag: Any, found: SshOptions, keyword: str) -> Any:
     """The command line's value, else ssh_config's when it set one, else None."""
     if flag is not None:
         return flag
-    return found if found_set else None
+    return getattr(found, _KEYWORD_FIELDS[keyword]) if keyword in found.origins else None
+
+
+_KEYWORD_FIELDS = {
+    "connecttimeout": "connect_timeout",
+    "serveraliveinterval": "server_alive_interval",
+    "serveralivecountmax": "server_alive_count_max",
+    "connectionattempts": "connection_attempts",
+}
 
 
 def _listed(found: SshOptions, use: Use) -> tuple[str, ...]:
