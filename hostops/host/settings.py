@@ -13,10 +13,9 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import json
 import os
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from hostops.credentials import child_environment
@@ -25,6 +24,7 @@ from hostops.host.ssh_config import (
     KEYWORDS,
     MISSING_METHODS,
     Given,
+    Hop,
     Local,
     SshConfig,
     SshOptions,
@@ -82,6 +82,18 @@ class Overrides:
     connection_attempts: int | None = None
 
 
+@dataclass
+class _Run:
+    """What every host of one resolution shares: read once, not once per host."""
+
+    ssh_config: SshConfig
+    flags: Overrides
+    inventory_host: Callable[[str], Host | None]
+    local: Local
+    environ: dict[str, str]  # for ${VAR} and Match exec: without hostops's secrets
+    hops: dict[tuple[str, str], Host] = field(default_factory=dict)  # jump host -> resolved
+
+
 def resolve_connection(
     host: Host,
     *,
@@ -100,7 +112,40 @@ def resolve_connection(
     Raises ConfigError (one line, naming the host or FILE:LINE) for a name or address
     OpenSSH would refuse, a broken ssh_config, or a jump chain that does not parse.
     """
-    flags = overrides or Overrides()
+    run = _Run(
+        ssh_config or SshConfig.empty(),
+        overrides or Overrides(),
+        inventory_host,
+        local or Local.current(),
+        child_environment(secret_names),
+    )
+    return _resolve(host, run)
+
+
+def resolve_all(
+    hosts: Iterable[Host],
+    *,
+    ssh_config: SshConfig | None,
+    overrides: Overrides | None = None,
+    inventory_host: Callable[[str], Host | None] = lambda name: None,
+) -> list[Host]:
+    """:func:`resolve_connection` for each of ``hosts``, in order; ``Match exec`` commands
+    never see the hosts' ``password_env`` variables; a jump host shared by many hosts is
+    resolved once. Raises ConfigError."""
+    hosts = list(hosts)
+    secret_names = {h.password_env for h in hosts if h.password_env}
+    run = _Run(
+        ssh_config or SshConfig.empty(),
+        overrides or Overrides(),
+        inventory_host,
+        Local.current(),
+        child_environment(secret_names),
+    )
+    return [_resolve(h, run) for h in hosts]
+
+
+def _resolve(host: Host, run: _Run) -> Host:
+    flags = run.flags
     if host.connection is Connection.LOCAL:  # no SSH: only what the command line says
         local_host = dataclasses.replace(
             host,
@@ -112,44 +157,13 @@ def resolve_connection(
             else os.path.expanduser(flags.known_hosts),
         )
         return dataclasses.replace(local_host, connection_id=_digest(local_host))
-    resolved = _resolve_one(host, ssh_config, flags, [], secret_names, local)
+    resolved = _resolve_one(host, run, flags, [])
     if resolved.jump:
-        chain = _jump_hosts(resolved, ssh_config, flags, inventory_host, secret_names, local)
-        resolved = dataclasses.replace(resolved, jump_hosts=chain)
+        resolved = dataclasses.replace(resolved, jump_hosts=_jump_hosts(resolved, run))
     return dataclasses.replace(resolved, connection_id=_digest(resolved))
 
 
-def resolve_all(
-    hosts: Iterable[Host],
-    *,
-    ssh_config: SshConfig | None,
-    overrides: Overrides | None = None,
-    inventory_host: Callable[[str], Host | None] = lambda name: None,
-) -> list[Host]:
-    """:func:`resolve_connection` for each of ``hosts``, in order; ``Match exec`` commands
-    never see the hosts' ``password_env`` variables. Raises ConfigError."""
-    hosts = list(hosts)
-    secret_names = {h.password_env for h in hosts if h.password_env}
-    return [
-        resolve_connection(
-            h,
-            ssh_config=ssh_config,
-            overrides=overrides,
-            inventory_host=inventory_host,
-            secret_names=secret_names,
-        )
-        for h in hosts
-    ]
-
-
-def _resolve_one(
-    host: Host,
-    ssh_config: SshConfig | None,
-    flags: Overrides,
-    chain_given: list[Given],
-    secret_names: Iterable[str],
-    local: Local | None,
-) -> Host:
+def _resolve_one(host: Host, run: _Run, flags: Overrides, chain_given: list[Given]) -> Host:
     name = host.config_name or host.name
     for what, value in (("name", name), ("address", host.address)):
         if not valid_hostname(value):
@@ -158,9 +172,8 @@ def _resolve_one(
                 " in a host name (quotes, $, `, ;, &, |, <, >, (), {}, commas, spaces)"
             )
     given = chain_given + _command_line(flags, host) + _inventory(host, name)
-    config = ssh_config or SshConfig.empty()
     try:
-        found = config.resolve(name, given, local=local, environ=child_environment(secret_names))
+        found = run.ssh_config.resolve(name, given, local=run.local, environ=run.environ)
         return _host(host, found, flags)
     except TokenError as exc:
         raise ConfigError(f"host {host.name!r}: {exc}") from None
@@ -198,18 +211,24 @@ def _inventory(host: Host, name: str) -> list[Given]:
     """The inventory's settings as ssh options: the fields it set, then its ssh options."""
     set_here = host.origins
     given = []
-    for field, keyword, value in (
+    for setting, keyword, value in (
         ("user", "User", host.user),
         ("port", "Port", str(host.port)),
         ("address", "HostName", host.address),
         ("known_hosts", "UserKnownHostsFile", host.known_hosts),
         ("jump", "ProxyJump", host.jump),
     ):
-        if field in set_here and value is not None and not (field == "address" and value == name):
-            if field == "jump":
-                given.append(Given(keyword, _chain(value, host, set_here[field]), set_here[field]))
+        if (
+            setting in set_here
+            and value is not None
+            and not (setting == "address" and value == name)
+        ):
+            if setting == "jump":
+                given.append(
+                    Given(keyword, _chain(value, host, set_here[setting]), set_here[setting])
+                )
             else:
-                given.append(Given(keyword, value, set_here[field], (value,)))
+                given.append(Given(keyword, value, set_here[setting], (value,)))
     where = set_here.get("ssh_options", "the inventory's ssh options")
     given += [Given(key, value, where) for key, value in host.ssh_options]
     return given
@@ -224,15 +243,16 @@ def _host(host: Host, found: SshOptions, flags: Overrides) -> Host:
     else:
         identity_files = found.expanded_identity_files() if found.identity_files_given else ()
     where = found.origins  # the given options' own origins (--user, inv.yaml:3) included
+    known_hosts = found.expanded_user_known_hosts()
     strict = found.strict_host_key_checking if "stricthostkeychecking" in where else None
     alive = flags.server_alive or (None, None)
     ssh = SshSettings(
         proxy_command=found.expanded_proxy_command() if found.proxy_jump is None else None,
         identities_only=found.identities_only,
-        identity_agent=found.identity_agent,
+        identity_agent=found.expanded_identity_agent(),
         certificate_files=found.expanded_certificate_files(),
         host_key_alias=found.host_key_alias,
-        known_hosts_files=found.user_known_hosts,
+        known_hosts_files=known_hosts,
         global_known_hosts=_expanded(found.global_known_hosts),
         strict_host_key_checking=strict,
         connect_timeout=_first(flags.connect_timeout, found, "connecttimeout"),
@@ -259,7 +279,7 @@ def _host(host: Host, found: SshOptions, flags: Overrides) -> Host:
         port=found.port,
         user=found.user if "user" in where else host.user,
         identity_files=identity_files,
-        known_hosts=found.user_known_hosts[0] if "userknownhostsfile" in where else None,
+        known_hosts=known_hosts[0] if "userknownhostsfile" in where and known_hosts else None,
         jump=",".join(map(str, parse_chain(found.proxy_jump))) if found.proxy_jump else None,
         host_key_policy=HostKeyPolicy(_STRICT[strict]) if strict else None,
         ssh=ssh,
@@ -304,14 +324,7 @@ def _listed(found: SshOptions, use: Use) -> tuple[str, ...]:
     return tuple(out)
 
 
-def _jump_hosts(
-    host: Host,
-    ssh_config: SshConfig | None,
-    flags: Overrides,
-    inventory_host: Callable[[str], Host | None],
-    secret_names: Iterable[str],
-    local: Local | None,
-) -> tuple[Host, ...]:
+def _jump_hosts(host: Host, run: _Run) -> tuple[Host, ...]:
     """``host.jump`` resolved hop by hop, as ProxyJump is.
 
     A hop's settings come from ssh_config for its name, then from the inventory
@@ -326,25 +339,9 @@ def _jump_hosts(
         hops = parse_chain(host.jump, lenient=True)
     except ValueError as exc:
         raise ConfigError(f"host {host.name!r}: jump {host.jump!r}: {exc}") from None
-    hop_flags = Overrides(
-        identity_files=flags.identity_files,
-        known_hosts=flags.known_hosts,
-        connect_timeout=flags.connect_timeout,
-        server_alive=flags.server_alive,
-    )
     chain: list[Host] = []
     for hop in hops:
-        base = inventory_host(hop.host)
-        if base is None:
-            base = Host(name=hop.host, address=hop.host)
-        base = dataclasses.replace(base, jump=None, jump_hosts=(), groups=(), vars={})
-        written = [
-            Given(keyword, value, f"jump chain of {host.name}", (value,))
-            for keyword, value in (("User", hop.user), ("Port", hop.port and str(hop.port)))
-            if value
-        ]
-        one = _resolve_one(base, ssh_config, hop_flags, written, secret_names, local)
-        one = dataclasses.replace(one, name=str(hop), jump=None, jump_hosts=())
+        one = _hop(hop, run)
         if hop.host == host.name or (one.address, one.port) == (host.address, host.port):
             break
         if not one.identity_files:
@@ -359,22 +356,44 @@ def _jump_hosts(
     return tuple(chain)
 
 
+def _hop(hop: Hop, run: _Run) -> Host:
+    """One jump host on its own (the same for every target that goes through it)."""
+    key = (str(hop), hop.host)
+    if key not in run.hops:
+        flags = run.flags
+        hop_flags = Overrides(
+            identity_files=flags.identity_files,
+            known_hosts=flags.known_hosts,
+            connect_timeout=flags.connect_timeout,
+            server_alive=flags.server_alive,
+        )
+        base = run.inventory_host(hop.host) or Host(name=hop.host, address=hop.host)
+        base = dataclasses.replace(base, jump=None, jump_hosts=(), groups=(), vars={})
+        written = [
+            Given(keyword, value, f"the jump chain {hop}", (value,))
+            for keyword, value in (("User", hop.user), ("Port", hop.port and str(hop.port)))
+            if value
+        ]
+        one = _resolve_one(base, run, hop_flags, written)
+        run.hops[key] = dataclasses.replace(one, name=str(hop), jump=None, jump_hosts=())
+    return run.hops[key]
+
+
 def _digest(host: Host) -> str:
     """The connection identity: a SHA-256 over every resolved connection setting."""
-    fields: dict[str, Any] = {
-        "address": host.address,
-        "port": host.port,
-        "user": host.user,
-        "identity_files": host.identity_files,
-        "known_hosts": host.known_hosts,
-        "connection": host.connection.value,
-        "jump_hosts": [h.connection_id or _digest(h) for h in host.jump_hosts],
-        "password_env": host.password_env,
-        "host_key_policy": host.host_key_policy.value if host.host_key_policy else None,
-        "ssh": dataclasses.asdict(host.ssh),
-    }
-    text = json.dumps(fields, sort_keys=True, default=list)
-    return hashlib.sha256(text.encode()).hexdigest()
+    fields = (
+        host.address,
+        host.port,
+        host.user,
+        host.identity_files,
+        host.known_hosts,
+        host.connection.value,
+        tuple(h.connection_id or _digest(h) for h in host.jump_hosts),
+        host.password_env,
+        host.host_key_policy.value if host.host_key_policy else None,
+        host.ssh,  # a frozen dataclass of builtins: its repr is stable
+    )
+    return hashlib.sha256(repr(fields).encode()).hexdigest()
 
 
 def ignored_options(hosts: Iterable[Host]) -> list[str]:

@@ -9,6 +9,7 @@ deliberate differences from OpenSSH (:data:`DIFFERENCES`).
 
 from __future__ import annotations
 
+import glob
 import os
 import threading
 from collections.abc import Mapping, Sequence
@@ -67,6 +68,7 @@ class SshConfig:
         """``files``: (path, is a user file, check its owner and mode), in read order."""
         self._files = tuple(files)
         self._parsed: dict[tuple[str, bool], list[Line] | None] = {}
+        self._globbed: dict[str, list[str]] = {}
         self._lock = threading.Lock()
 
     @classmethod
@@ -111,6 +113,13 @@ class SshConfig:
                 self._parsed[key] = read_lines(path, check)
             return self._parsed[key]
 
+    def _glob(self, pattern: str) -> list[str]:
+        """The files an Include pattern names, in sorted order (read once)."""
+        with self._lock:
+            if pattern not in self._globbed:
+                self._globbed[pattern] = sorted(glob.glob(pattern))
+            return self._globbed[pattern]
+
     def resolve(
         self,
         name: str,
@@ -128,6 +137,7 @@ class SshConfig:
         """
         return read_for_host(
             self._lines,
+            self._glob,
             self._files,
             name,
             given,

@@ -9,6 +9,7 @@ the other command keywords take the raw rest of the line instead.
 
 from __future__ import annotations
 
+import functools
 import os
 import stat
 from dataclasses import dataclass
@@ -104,12 +105,20 @@ class Line:
 
     def args(self) -> list[str]:
         """The arguments, split as OpenSSH's ``argv_split`` does. Raises ConfigError."""
+        words = self._split
+        if words is None:
+            raise self.error("invalid quotes")
+        return list(words)
+
+    @functools.cached_property
+    def _split(self) -> tuple[str, ...] | None:
+        """Split once: a line is read for every host (None: its quotes are not closed)."""
         if self.words is not None:
-            return list(self.words)
+            return self.words
         try:
-            return argv_split(self.rest)
+            return tuple(argv_split(self.rest))
         except ValueError:
-            raise self.error("invalid quotes") from None
+            return None
 
     def raw_value(self) -> str:
         """The rest of the line as ProxyCommand and ProxyJump take it."""

@@ -35,10 +35,9 @@ class SshOptions:
     """One host's settings after every ssh_config file and the given options were read,
     defaults filled in as OpenSSH fills them.
 
-    Paths and commands are as written (``ssh -G`` prints most of them so), except
-    ``user_known_hosts`` and ``identity_agent``, which OpenSSH expands before it
-    prints them. :meth:`expand` and the ``expanded_*`` methods give the values
-    OpenSSH actually uses. ``origins`` maps each option set to where (``FILE:LINE``);
+    Paths and commands are as written (``ssh -G`` prints most of them so; it expands
+    UserKnownHostsFile and IdentityAgent first). :meth:`expand` and the
+    ``expanded_*`` methods give the values OpenSSH actually uses. ``origins`` maps each option set to where (``FILE:LINE``);
     ``others`` holds every other option set, as written.
     """
 
@@ -91,11 +90,25 @@ class SshOptions:
     def expand(self, path: str) -> str:
         """A path as OpenSSH uses it: ``~`` then ``%`` tokens and ``${VAR}``. Raises TokenError."""
         text = tilde_expand(path, self.local.home)
+        if "%" not in text and "${" not in text:
+            return text
         return percent_expand(text, self.tokens(), CLIENT_TOKENS, self.environ)
 
     def expanded_identity_files(self) -> tuple[str, ...]:
         """IdentityFile paths as OpenSSH loads them (``none`` dropped). Raises TokenError."""
         return tuple(self.expand(p) for p in self.identity_files if p.lower() != "none")
+
+    def expanded_user_known_hosts(self) -> tuple[str, ...]:
+        """UserKnownHostsFile paths as OpenSSH reads them. Raises TokenError."""
+        return tuple(self.expand(p) for p in self.user_known_hosts)
+
+    def expanded_identity_agent(self) -> str | None:
+        """IdentityAgent as OpenSSH uses it (``none`` and variable names kept). Raises
+        TokenError."""
+        agent = self.identity_agent
+        if agent is None or agent.lower() == "none" or agent == "SSH_AUTH_SOCK":
+            return agent
+        return agent if agent.startswith("$") and "{" not in agent else self.expand(agent)
 
     def expanded_certificate_files(self) -> tuple[str, ...]:
         """CertificateFile paths as OpenSSH loads them. Raises TokenError."""
@@ -116,7 +129,7 @@ class SshOptions:
             "port": str(self.port),
             "identityfile": "\n".join(self.identity_files),
             "certificatefile": "\n".join(self.certificate_files),
-            "userknownhostsfile": " ".join(self.user_known_hosts) or "none",
+            "userknownhostsfile": " ".join(self.expanded_user_known_hosts()) or "none",
             "globalknownhostsfile": " ".join(self.global_known_hosts) or "none",
             "stricthostkeychecking": self.strict_host_key_checking,
             "identitiesonly": "yes" if self.identities_only else "no",
@@ -133,7 +146,7 @@ class SshOptions:
             ("proxyjump", self.proxy_jump),
             ("proxycommand", None if self.proxy_jump else self.proxy_command),
             ("hostkeyalias", self.host_key_alias),
-            ("identityagent", self.identity_agent),
+            ("identityagent", self.expanded_identity_agent()),
             ("bindaddress", self.bind_address),
         ):
             if value is not None:

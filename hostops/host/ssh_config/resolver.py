@@ -13,8 +13,6 @@ read every file a second time, with the final host name.
 
 from __future__ import annotations
 
-import dataclasses
-import glob
 import os
 import socket
 import subprocess
@@ -116,12 +114,14 @@ class _Reader:
     def __init__(
         self,
         lines_of: Callable[[str, bool], list[Line] | None],
+        glob_of: Callable[[str], list[str]],
         host_arg: str,
         local: Local,
         environ: Mapping[str, str],
         run_exec: ExecRunner,
     ) -> None:
         self._lines_of = lines_of
+        self._glob_of = glob_of
         self.host_arg = host_arg
         self.local = local
         self.environ = environ
@@ -440,7 +440,7 @@ class _Reader:
             if not word.startswith(("/", "~")):
                 anchored = ("~/.ssh/" if user_conf else "/etc/ssh/") + word
             pattern = tilde_expand(anchored, self.local.home)
-            for path in sorted(glob.glob(pattern)):
+            for path in self._glob_of(pattern):
                 self._read(path, user_conf, True, active, never or not before, depth + 1)
                 active[0] = before  # a Match in an included file does not leak out
 
@@ -455,6 +455,7 @@ def _env_name(name: str) -> bool:
 
 def read_for_host(
     lines_of: Callable[[str, bool], list[Line] | None],
+    glob_of: Callable[[str], list[str]],
     files: Sequence[tuple[str, bool, bool]],
     host_arg: str,
     given: Sequence[Given],
@@ -470,7 +471,7 @@ def read_for_host(
     """
     if not valid_hostname(host_arg):
         raise ConfigError(f"host name {host_arg!r} contains invalid characters (as ssh refuses it)")
-    reader = _Reader(lines_of, host_arg, local, environ, run_exec)
+    reader = _Reader(lines_of, glob_of, host_arg, local, environ, run_exec)
     for one in given:
         line = one.line()
         if line.keyword == "user":
@@ -554,7 +555,7 @@ def _filled(reader: _Reader, host: str) -> SshOptions:
         identity_files_given=bool(identities),
         certificate_files=tuple(p for p, _, _ in values.certificates),
         identities_only=get("identitiesonly") == "yes",
-        identity_agent=None,
+        identity_agent=get("identityagent"),
         proxy_command=None if proxy is None or proxy.lower() == "none" else proxy,
         proxy_jump=jump_text,
         user_known_hosts=files("userknownhostsfile", DEFAULT_USER_KNOWN_HOSTS),
@@ -579,13 +580,7 @@ def _filled(reader: _Reader, host: str) -> SshOptions:
         origins=origins,
         environ=reader.environ,
     )
-    try:
-        known = tuple(options.expand(p) for p in options.user_known_hosts)
-        agent = get("identityagent")
-        agent = options.expand(agent) if agent and agent.lower() != "none" else agent
-    except TokenError as exc:
-        raise ConfigError(f"ssh_config for {reader.host_arg!r}: {exc}") from None
-    return dataclasses.replace(options, user_known_hosts=known, identity_agent=agent)
+    return options
 
 
 def _int_or_none(text: str | None) -> int | None:

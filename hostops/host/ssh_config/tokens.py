@@ -112,32 +112,20 @@ def connection_hash(local_hostname: str, host: str, port: int, user: str) -> str
     return hashlib.sha1(f"{local_hostname}{host}{port}{user}".encode()).hexdigest()
 
 
-_BAD_HOSTNAME_CHARS = frozenset("'`\"$\\;&<>|(){},")
-_BAD_USER_CHARS = frozenset("'`\";&<>|(){}")
+# What OpenSSH refuses in a host name (ssh_valid_hostname) and a user name (ssh_valid_ruser).
+_BAD_HOSTNAME = re.compile(r"[\s'`\"$\\;&<>|(){},\x00-\x1f\x7f]|\A-")
+_BAD_USER = re.compile(r"['`\";&<>|(){}\x00-\x1f\x7f]|\A-|\\\Z|\s-")
 
 
 def valid_hostname(name: str) -> bool:
     """OpenSSH's check before a name reaches ssh_config or a token: no shell
     metacharacters, whitespace or control characters, no leading '-'."""
-    return not name.startswith("-") and not any(
-        c in _BAD_HOSTNAME_CHARS or c.isspace() or _control(c) for c in name
-    )
+    return _BAD_HOSTNAME.search(name) is None
 
 
 def valid_user(name: str) -> bool:
     """OpenSSH's check of a remote user name given on the command line."""
-    if name.startswith("-") or name.endswith("\\"):
-        return False
-    for i, c in enumerate(name):
-        if _control(c) or c in _BAD_USER_CHARS:
-            return False
-        if c.isspace() and name[i + 1 : i + 2] == "-":
-            return False
-    return True
-
-
-def _control(c: str) -> bool:
-    return ord(c) < 0x20 or ord(c) == 0x7F
+    return _BAD_USER.search(name) is None
 
 
 _TIME_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
