@@ -36,10 +36,10 @@ from hostops.errors import EXIT_USAGE, HostopsError, NothingToDo, UsageError, ex
 from hostops.fleet.aggregator import replay
 from hostops.fleet.engine import console_lock
 from hostops.fleet.rollout import play_plan, run_operation
+from hostops.host.settings import Overrides, ignored_options, resolve_all
 from hostops.host.ssh_config import SshConfig
 from hostops.inventory import (
     Inventory,
-    Overrides,
     build,
     load_raw,
     raw_from_host_list,
@@ -230,6 +230,7 @@ def _select(
     rerun: str | None = None,
     from_run: str | None = None,
     jump: str | None = None,
+    timing: Overrides | None = None,
 ) -> tuple[Inventory, list[Host]]:
     """The inventory and the selected hosts, resolved with the connection flags given;
     with ``rerun``, only those that ended with those statuses in a recorded run.
@@ -247,26 +248,29 @@ def _select(
         raise UsageError("no hosts: give --hosts FILE (or set HOSTOPS_INVENTORY) or --host LIST")
     if ssh_config is not None and no_ssh_config:
         raise UsageError("give --ssh-config or --no-ssh-config, not both")
-    config = (
-        None
-        if no_ssh_config
-        else SshConfig.from_file(str(ssh_config))
-        if ssh_config
-        else SshConfig.default()
-    )
+    config = SshConfig.chosen(False if no_ssh_config else ssh_config or True)
     inv = build(raw)
     base = os.path.dirname(os.fspath(hosts)) if hosts else "."
     names = select_names(inv, limit, base_dir=base or ".")
     if rerun is not None:
         names = _rerun_names(names, rerun, from_run)
-    overrides = Overrides(
+    overrides = dataclasses.replace(
+        timing or Overrides(),
         user=user,
         port=port,
         identity_files=tuple(str(p) for p in identity or ()),
         known_hosts=str(known_hosts) if known_hosts else None,
         jump=jump,
     )
-    return inv, resolve_hosts(inv, names, ssh_config=config, overrides=overrides)
+    resolved = resolve_all(
+        resolve_hosts(inv, names),
+        ssh_config=config,
+        overrides=overrides,
+        inventory_host=lambda name: (
+            resolve_hosts(inv, [name])[0] if name in inv.raw.hosts else None
+        ),
+    )
+    return inv, resolved
 
 
 def _rerun_names(selected: list[str], rerun: str, from_run: str | None) -> list[str]:
@@ -348,9 +352,12 @@ WorkersOpt = Annotated[
     ),
 ]
 ConnectTimeoutOpt = Annotated[
-    float,
+    float | None,
     typer.Option(
-        "--connect-timeout", callback=_seconds, help="Seconds to connect and authenticate."
+        "--connect-timeout",
+        callback=_seconds,
+        show_default=False,
+        help="Seconds to connect and authenticate. [default: ssh_config's ConnectTimeout, else 10]",
     ),
 ]
 TimeoutOpt = Annotated[
@@ -373,18 +380,20 @@ IdleTimeoutOpt = Annotated[
     ),
 ]
 ConnectRetriesOpt = Annotated[
-    int,
+    int | None,
     typer.Option(
         "--connect-retries",
         min=0,
-        help="Retries after a connection is refused, reset or times out (backoff with jitter; never after auth or host key failures).",
+        show_default=False,
+        help="Retries after a connection is refused, reset or times out (backoff with jitter; never after auth or host key failures). [default: ssh_config's ConnectionAttempts - 1, else 0]",
     ),
 ]
 KeepaliveOpt = Annotated[
-    str,
+    str | None,
     typer.Option(
         "--keepalive",
-        help="INTERVAL,COUNT: after INTERVAL s of silence ask the host for a reply; COUNT unanswered: error. 0 turns it off.",
+        show_default=False,
+        help="INTERVAL,COUNT: after INTERVAL s of silence ask the host for a reply; COUNT unanswered: error. 0 turns it off. [default: ssh_config's ServerAliveInterval,ServerAliveCountMax, else 15,3]",
     ),
 ]
 LiveOpt = Annotated[
@@ -442,11 +451,11 @@ class _Flags:
     ask_key_pass: bool
     forks: int
     workers: int | None
-    connect_timeout: float
+    connect_timeout: float | None
     timeout: float | None
     idle_timeout: float | None
-    connect_retries: int
-    keepalive: str
+    connect_retries: int | None
+    keepalive: str | None
     output: OutputMode
     live: bool
     out_dir: Path | None
@@ -481,6 +490,14 @@ class _Prepared:
 def _prepare(flags: _Flags, console: Console, run_sudo: bool) -> _Prepared:
     """Select the hosts, ask for secrets (before any worker exists, on the terminal,
     under the console lock), and build the run's options and view."""
+    # Given on the command line, these beat the inventory's and ssh_config's (ConnectTimeout,
+    # ServerAlive*, ConnectionAttempts); not given, those apply, else RunOptions' defaults.
+    keepalive = _keepalive(flags.keepalive) if flags.keepalive is not None else None
+    timing = Overrides(
+        connect_timeout=flags.connect_timeout,
+        server_alive=keepalive,
+        connection_attempts=None if flags.connect_retries is None else flags.connect_retries + 1,
+    )
     inv, selected = _select(
         flags.hosts,
         flags.host_list,
@@ -494,10 +511,16 @@ def _prepare(flags: _Flags, console: Console, run_sudo: bool) -> _Prepared:
         flags.rerun,
         flags.from_run,
         flags.jump,
+        timing,
     )
     for warning in inv.raw.warnings:
         console.message("warning", warning)
-    interval, count = _keepalive(flags.keepalive)
+    ignored = ignored_options(selected)
+    if ignored:
+        console.message(
+            "warning",
+            'ssh_config options hostops ignores (README, "ssh_config"): ' + ", ".join(ignored),
+        )
     secrets = secrets_from_environment(
         selected,
         password=console.ask_secret("SSH password", ENV_PASSWORD) if flags.ask_pass else None,
@@ -512,14 +535,10 @@ def _prepare(flags: _Flags, console: Console, run_sudo: bool) -> _Prepared:
     options = RunOptions(
         workers=flags.workers,
         forks=flags.forks,
-        connect_timeout=flags.connect_timeout,
         timeout=flags.timeout,
         host_key_policy=flags.host_key_policy,
         use_agent=not flags.no_agent,
         idle_timeout=flags.idle_timeout,
-        connect_retries=flags.connect_retries,
-        keepalive_interval=interval,
-        keepalive_count=count,
         max_output=_size(flags.max_output),
         sudo=sudo and run_sudo,
         sudo_user=flags.sudo_user,
@@ -652,11 +671,11 @@ def run(
     ] = False,
     forks: ForksOpt = 64,
     workers: WorkersOpt = None,
-    connect_timeout: ConnectTimeoutOpt = 10.0,
+    connect_timeout: ConnectTimeoutOpt = None,
     timeout: TimeoutOpt = None,
     idle_timeout: IdleTimeoutOpt = None,
-    connect_retries: ConnectRetriesOpt = 0,
-    keepalive: KeepaliveOpt = "15,3",
+    connect_retries: ConnectRetriesOpt = None,
+    keepalive: KeepaliveOpt = None,
     batch: BatchOpt = None,
     max_fail: MaxFailOpt = None,
     output: OutputOpt = OutputMode.STREAM,
@@ -726,11 +745,11 @@ def put(
     ask_sudo_pass: AskSudoPassOpt = False,
     forks: ForksOpt = 64,
     workers: WorkersOpt = None,
-    connect_timeout: ConnectTimeoutOpt = 10.0,
+    connect_timeout: ConnectTimeoutOpt = None,
     timeout: TimeoutOpt = None,
     idle_timeout: IdleTimeoutOpt = None,
-    connect_retries: ConnectRetriesOpt = 0,
-    keepalive: KeepaliveOpt = "15,3",
+    connect_retries: ConnectRetriesOpt = None,
+    keepalive: KeepaliveOpt = None,
     batch: BatchOpt = None,
     max_fail: MaxFailOpt = None,
     output: OutputOpt = OutputMode.STREAM,
@@ -784,11 +803,11 @@ def get(
     ask_key_pass: AskKeyPassOpt = False,
     forks: ForksOpt = 64,
     workers: WorkersOpt = None,
-    connect_timeout: ConnectTimeoutOpt = 10.0,
+    connect_timeout: ConnectTimeoutOpt = None,
     timeout: TimeoutOpt = None,
     idle_timeout: IdleTimeoutOpt = None,
-    connect_retries: ConnectRetriesOpt = 0,
-    keepalive: KeepaliveOpt = "15,3",
+    connect_retries: ConnectRetriesOpt = None,
+    keepalive: KeepaliveOpt = None,
     output: OutputOpt = OutputMode.STREAM,
     live: LiveOpt = False,
     out_dir: OutDirOpt = None,
@@ -844,11 +863,11 @@ def play(
     ask_sudo_pass: AskSudoPassOpt = False,
     forks: ForksOpt = 64,
     workers: WorkersOpt = None,
-    connect_timeout: ConnectTimeoutOpt = 10.0,
+    connect_timeout: ConnectTimeoutOpt = None,
     timeout: TimeoutOpt = None,
     idle_timeout: IdleTimeoutOpt = None,
-    connect_retries: ConnectRetriesOpt = 0,
-    keepalive: KeepaliveOpt = "15,3",
+    connect_retries: ConnectRetriesOpt = None,
+    keepalive: KeepaliveOpt = None,
     output: OutputOpt = OutputMode.STREAM,
     live: LiveOpt = False,
     out_dir: OutDirOpt = None,
@@ -872,7 +891,7 @@ def play(
         book = load_playbook(playbook)
         given = _extra_vars(extra_vars or [])
         prepared = _prepare(flags, console, run_sudo=False)
-        everyone = resolve_hosts(prepared.inventory, prepared.inventory.names, ssh_config=None)
+        everyone = resolve_hosts(prepared.inventory, prepared.inventory.names)
         allowed = {h.name for h in prepared.hosts}
         by_name = {h.name: h for h in prepared.hosts}
         # Resolved with the command line's settings where selected; the others only
