@@ -38,7 +38,8 @@ try:
     )
     from hostops.fleet.rollout import PlayReport
     from hostops.host.client import HostClient, Limits, connect
-    from hostops.inventory import Overrides
+    from hostops.host.settings import Overrides
+    from hostops.host.ssh_config import SshConfig
     from hostops.models import (
         Host,
         HostKeyPolicy,
@@ -53,6 +54,7 @@ try:
 finally:
     if _collecting:
         gc.enable()
+
 
 __all__ = [
     "Command",
@@ -73,6 +75,7 @@ __all__ = [
     "RunOptions",
     "RunReport",
     "Secrets",
+    "SshConfig",
     "Status",
     "Transport",
     "Upload",

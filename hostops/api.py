@@ -11,12 +11,12 @@ import os
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
-from hostops import inventory
 from hostops.batches import Count
 from hostops.credentials import Secrets
 from hostops.fleet.rollout import PlayReport, operate, play_plan
+from hostops.host.settings import Overrides, resolve_all
 from hostops.host.ssh_config import SshConfig
-from hostops.inventory import Overrides, SshConfigSource
+from hostops.inventory import build, load_raw, resolve_hosts, select_names
 from hostops.models import Host, RunOptions, RunReport
 from hostops.operations import Command, Operation
 from hostops.render.console import ViewOptions
@@ -125,33 +125,25 @@ def load_inventory(
     path: str | os.PathLike[str],
     *,
     limit: str | None = None,
-    ssh_config: SshConfigSource | str | os.PathLike[str] | bool | None = True,
+    ssh_config: SshConfig | str | os.PathLike[str] | bool | None = True,
     overrides: Overrides | None = None,
 ) -> list[Host]:
     """Read an inventory file (hostops YAML, Ansible YAML or INI) and return the hosts
-    ``limit`` selects (a host pattern; default: all), in file order, with every setting
-    resolved as ``hostops run`` resolves it.
+    ``limit`` selects (a host pattern; default: all), in file order, with every
+    connection setting resolved as ``hostops run`` resolves it.
 
     ``ssh_config``: True (the default, as the command line): ~/.ssh/config, then
     /etc/ssh/ssh_config; a path: only that file (``--ssh-config``); False or None: none
-    (``--no-ssh-config``); or an ``SshConfig`` already read. ``overrides``: settings
-    over every host's, as the command line's ``--user``, ``--port``, ... give them.
-    Raises ConfigError (``FILE:LINE: ...``) for any bad input, ssh_config included.
+    (``--no-ssh-config``); or an :class:`SshConfig`. ``overrides``: settings over every
+    host's, as the command line's ``--user``, ``--port``, ... give them. Raises
+    ConfigError (``FILE:LINE: ...``) for any bad input, ssh_config included.
     """
-    return inventory.load_inventory(
-        path, limit=limit, ssh_config=read_ssh_config(ssh_config), overrides=overrides
+    inv = build(load_raw(path))
+    return resolve_all(
+        resolve_hosts(inv, select_names(inv, limit)),
+        ssh_config=SshConfig.chosen(ssh_config),
+        overrides=overrides,
+        inventory_host=lambda name: (
+            resolve_hosts(inv, [name])[0] if name in inv.raw.hosts else None
+        ),
     )
-
-
-def read_ssh_config(
-    choice: SshConfigSource | str | os.PathLike[str] | bool | None,
-) -> SshConfigSource | None:
-    """The ssh_config ``choice`` names (see :func:`load_inventory`), read: the one rule
-    of the library and the command line."""
-    if choice is True:
-        return SshConfig.default()
-    if choice is False or choice is None:
-        return None
-    if isinstance(choice, (str, os.PathLike)):
-        return SshConfig.from_file(os.fspath(choice))
-    return choice

@@ -23,6 +23,19 @@ ENV_SUDO_PASSWORD = "HOSTOPS_SUDO_PASSWORD"
 _OWN_VARS = (ENV_PASSWORD, ENV_KEY_PASSPHRASE, ENV_SUDO_PASSWORD)
 
 
+def child_environment(
+    secret_names: Iterable[str] = (), environ: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """The environment of every local process hostops starts (ProxyCommand, Match exec,
+    inventory and vault password scripts, ``connection: local`` commands): this
+    process's (or ``environ``), without ``HOSTOPS_PASSWORD``, ``HOSTOPS_KEY_PASSPHRASE``,
+    ``HOSTOPS_SUDO_PASSWORD`` and the variables named in ``secret_names`` (the hosts'
+    ``password_env``)."""
+    hidden = {*_OWN_VARS, *secret_names}
+    source = os.environ if environ is None else environ
+    return {k: v for k, v in source.items() if k not in hidden}
+
+
 @dataclass(frozen=True, repr=False, eq=False)
 class Secrets:
     """What a run may authenticate with besides keys. Every field may be None (not given).
@@ -58,7 +71,7 @@ class Secrets:
 
     def scrubbed_environment(self) -> dict[str, str]:
         """This process's environment without the variables that hold secrets."""
-        return {k: v for k, v in os.environ.items() if k not in self.env_names}
+        return child_environment(self.env_names)
 
 
 def secrets_from_environment(

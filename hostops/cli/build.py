@@ -8,11 +8,11 @@ from the option to the library.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from hostops.api import read_ssh_config
 from hostops.cli.options import Auth, Display, Execution, HostSettings, Rerun, SudoAs, Targets
 from hostops.cli.values import keepalive, size
 from hostops.credentials import (
@@ -23,10 +23,10 @@ from hostops.credentials import (
     secrets_from_environment,
 )
 from hostops.errors import NothingToDo, UsageError
+from hostops.host.settings import Overrides, resolve_all
+from hostops.host.ssh_config import SshConfig
 from hostops.inventory import (
     Inventory,
-    Overrides,
-    SshConfigSource,
     build,
     load_raw,
     raw_from_host_list,
@@ -50,28 +50,36 @@ class Selection:
 @dataclass(frozen=True)
 class ConnectionSettings:
     """What the command line adds to the inventory's settings: the ssh_config to read
-    (None: none) and the settings that override every host's."""
+    and the settings that override every host's."""
 
-    ssh_config: SshConfigSource | None
+    ssh_config: SshConfig
     overrides: Overrides
 
 
-def select(targets: Targets, settings: HostSettings, rerun: Rerun) -> Selection:
-    """The inventory and the selected hosts, resolved with the connection settings given;
-    with ``--rerun``, only those that ended with those statuses in a recorded run.
+def select(
+    targets: Targets, settings: HostSettings, rerun: Rerun, timing: Overrides | None = None
+) -> Selection:
+    """The inventory and the selected hosts, their connection settings resolved with the
+    command line's (``timing``: its time limits, see :func:`timing`); with
+    ``--rerun``, only those that ended with those statuses in a recorded run.
 
     Raises UsageError, ConfigError, or NothingToDo when the rerun leaves no host."""
     if rerun.from_run is not None and rerun.rerun is None:
         raise UsageError("--from-run needs --rerun STATUSES (which of its hosts to run)")
     raw = _inventory_source(targets)
-    connection = connection_settings(settings)
+    connection = connection_settings(settings, timing)
     inventory = build(raw)
     base = os.path.dirname(os.fspath(targets.hosts)) if targets.hosts else "."
     names = select_names(inventory, targets.limit, base_dir=base or ".")
     if rerun.rerun is not None:
         names = _rerun_names(names, rerun.rerun, rerun.from_run)
-    hosts = resolve_hosts(
-        inventory, names, ssh_config=connection.ssh_config, overrides=connection.overrides
+    hosts = resolve_all(
+        resolve_hosts(inventory, names),
+        ssh_config=connection.ssh_config,
+        overrides=connection.overrides,
+        inventory_host=lambda name: (
+            resolve_hosts(inventory, [name])[0] if name in inventory.raw.hosts else None
+        ),
     )
     return Selection(inventory, hosts)
 
@@ -92,13 +100,29 @@ def _inventory_source(targets: Targets) -> RawInventory:
     raise UsageError("no hosts: give --hosts FILE (or set HOSTOPS_INVENTORY) or --host LIST")
 
 
-def connection_settings(settings: HostSettings) -> ConnectionSettings:
-    """The ssh_config files to read and the overrides of ``settings``. Raises UsageError
-    for contradicting options, ConfigError for a broken ssh_config."""
+def timing(execution: Execution) -> Overrides:
+    """The time limits of connections the command line gives (``--connect-timeout``,
+    ``--keepalive``, ``--connect-retries``): over ssh_config's for every host; those not
+    given leave ssh_config's, else RunOptions' defaults. Raises UsageError."""
+    return Overrides(
+        connect_timeout=execution.connect_timeout,
+        server_alive=None if execution.keepalive is None else keepalive(execution.keepalive),
+        connection_attempts=(
+            None if execution.connect_retries is None else execution.connect_retries + 1
+        ),
+    )
+
+
+def connection_settings(
+    settings: HostSettings, timing: Overrides | None = None
+) -> ConnectionSettings:
+    """The ssh_config to read and the overrides of ``settings`` (and ``timing``). Raises
+    UsageError for contradicting options, ConfigError for a broken ssh_config."""
     if settings.ssh_config is not None and settings.no_ssh_config:
         raise UsageError("give --ssh-config or --no-ssh-config, not both")
-    config = read_ssh_config(False if settings.no_ssh_config else settings.ssh_config or True)
-    overrides = Overrides(
+    config = SshConfig.chosen(False if settings.no_ssh_config else settings.ssh_config or True)
+    overrides = dataclasses.replace(
+        timing or Overrides(),
         user=settings.user,
         port=settings.port,
         identity_files=tuple(str(p) for p in settings.identity or ()),
@@ -127,20 +151,16 @@ def _rerun_names(selected: list[str], rerun: str, from_run: str | None) -> list[
 def run_options(
     execution: Execution, auth: Auth, display: Display, *, sudo: bool, sudo_user: str | None
 ) -> RunOptions:
-    """The run's options. ``sudo``: commands run with sudo (``hostops run``; put and
-    playbooks decide it per operation). Raises UsageError for a malformed value."""
-    interval, count = keepalive(execution.keepalive)
+    """The run's options (the connections' time limits are per host: :func:`timing`).
+    ``sudo``: commands run with sudo (``hostops run``; put and playbooks decide it per
+    operation). Raises UsageError for a malformed value."""
     return RunOptions(
         workers=execution.workers,
         forks=execution.forks,
-        connect_timeout=execution.connect_timeout,
         timeout=execution.timeout,
         host_key_policy=auth.host_key_policy,
         use_agent=not auth.no_agent,
         idle_timeout=execution.idle_timeout,
-        connect_retries=execution.connect_retries,
-        keepalive_interval=interval,
-        keepalive_count=count,
         max_output=size(display.max_output),
         sudo=sudo,
         sudo_user=sudo_user,

@@ -12,12 +12,14 @@ from hostops.cli.build import (
     ask_secrets,
     run_options,
     select,
+    timing,
     view_options,
 )
 from hostops.cli.edge import describe
 from hostops.cli.options import Execution, Reach, Results, SudoAs
 from hostops.credentials import Secrets
 from hostops.errors import exit_code_for
+from hostops.host.settings import ignored_options
 from hostops.journal import Journal, RecordPath
 from hostops.models import HostKeyPolicy, RunOptions, RunReport
 from hostops.render.console import Console, ViewOptions
@@ -47,9 +49,16 @@ def prepare(console: Console, given: HostOptions, *, sudo: bool) -> Prepared:
     """Select the hosts, build the run's options (``sudo``: commands run with sudo) and
     view, and ask for secrets (before any worker exists, under the console lock)."""
     reach, results = given.reach, given.results
-    selection = select(reach.targets, reach.settings, results.rerun)
+    limits = timing(given.execution)
+    selection = select(reach.targets, reach.settings, results.rerun, limits)
     for warning in selection.inventory.raw.warnings:
         console.message("warning", warning)
+    ignored = ignored_options(selection.hosts)
+    if ignored:
+        console.message(
+            "warning",
+            'ssh_config options hostops ignores (README, "ssh_config"): ' + ", ".join(ignored),
+        )
     options = run_options(
         given.execution, reach.auth, results.display, sudo=sudo, sudo_user=given.sudo_as.sudo_user
     )

@@ -179,12 +179,16 @@ class Execution:
             help="Worker processes [default: CPU count].",
         ),
     ] = _DEFAULTS.workers
+    # Not given (None), ssh_config's setting applies to a host, else RunOptions' default.
     connect_timeout: Annotated[
-        float,
+        float | None,
         typer.Option(
-            "--connect-timeout", callback=_seconds, help="Seconds to connect and authenticate."
+            "--connect-timeout",
+            callback=_seconds,
+            show_default=False,
+            help=f"Seconds to connect and authenticate. [default: ssh_config's ConnectTimeout, else {_DEFAULTS.connect_timeout:g}]",
         ),
-    ] = _DEFAULTS.connect_timeout
+    ] = None
     timeout: Annotated[
         float | None,
         typer.Option(
@@ -205,20 +209,22 @@ class Execution:
         ),
     ] = _DEFAULTS.idle_timeout
     connect_retries: Annotated[
-        int,
+        int | None,
         typer.Option(
             "--connect-retries",
             min=0,
-            help="Retries after a connection is refused, reset or times out (backoff with jitter; never after auth or host key failures).",
+            show_default=False,
+            help=f"Retries after a connection is refused, reset or times out (backoff with jitter; never after auth or host key failures). [default: ssh_config's ConnectionAttempts - 1, else {_DEFAULTS.connect_retries}]",
         ),
-    ] = _DEFAULTS.connect_retries
+    ] = None
     keepalive: Annotated[
-        str,
+        str | None,
         typer.Option(
             "--keepalive",
-            help="INTERVAL,COUNT: after INTERVAL s of silence ask the host for a reply; COUNT unanswered: error. 0 turns it off.",
+            show_default=False,
+            help=f"INTERVAL,COUNT: after INTERVAL s of silence ask the host for a reply; COUNT unanswered: error. 0 turns it off. [default: ssh_config's ServerAliveInterval,ServerAliveCountMax, else {_DEFAULTS.keepalive_interval:g},{_DEFAULTS.keepalive_count}]",
         ),
-    ] = f"{_DEFAULTS.keepalive_interval:g},{_DEFAULTS.keepalive_count}"
+    ] = None
 
 
 @dataclass(frozen=True)

@@ -87,7 +87,8 @@ class HostClient:
 
         Raises HostFailure (``attempts`` says how many were made); ``cancel`` set
         while waiting to retry ends it as ``interrupted``."""
-        retries = self.options.connect_retries
+        attempts = self.host.ssh.connection_attempts  # ConnectionAttempts, or --connect-retries + 1
+        retries = self.options.connect_retries if attempts is None else attempts - 1
         for attempt in range(1, retries + 2):
             self.attempts = attempt
             try:

@@ -15,21 +15,12 @@ from hostops.errors import ConfigError
 from hostops.inventory.native import TOP_KEYS, load_native
 from hostops.inventory.patterns import PatternError, hosts_from_option, select
 from hostops.inventory.raw import RawHost, RawInventory
-from hostops.inventory.resolve import (
-    Inventory,
-    Overrides,
-    SshConfigSource,
-    build,
-    every_host,
-    resolve_hosts,
-)
+from hostops.inventory.resolve import Inventory, build, every_host, resolve_hosts
 from hostops.inventory.yamlsrc import Node, load_yaml
 from hostops.models import Host
 
 __all__ = [
     "Inventory",
-    "Overrides",
-    "SshConfigSource",
     "build",
     "every_host",
     "load_inventory",
@@ -102,18 +93,12 @@ def select_names(inv: Inventory, pattern: str | None, base_dir: str = ".") -> li
         raise ConfigError(f"limit: {exc}", argument="limit") from None
 
 
-def load_inventory(
-    path: str | os.PathLike[str],
-    *,
-    limit: str | None = None,
-    ssh_config: SshConfigSource | None = None,
-    overrides: Overrides | None = None,
-) -> list[Host]:
-    """Read an inventory and return the selected hosts, fully resolved, in file order.
+def load_inventory(path: str | os.PathLike[str], *, limit: str | None = None) -> list[Host]:
+    """Read an inventory and return the selected hosts with the inventory's own settings,
+    in file order: no ssh_config, no command line (``hostops.load_inventory`` adds them).
 
-    ``limit`` is a host pattern (README, "Host patterns"); ``ssh_config`` an
-    :class:`~hostops.host.ssh_config.SshConfig` to apply under the
-    inventory's settings (None: none). Raises ConfigError for any bad input.
+    ``limit`` is a host pattern (README, "Host patterns"). Raises ConfigError for any
+    bad input.
     """
     inv = build(load_raw(path))
-    return resolve_hosts(inv, select_names(inv, limit), ssh_config=ssh_config, overrides=overrides)
+    return resolve_hosts(inv, select_names(inv, limit))

@@ -53,7 +53,7 @@ _SETTING_VARS: dict[str, tuple[str, ...]] = {
     "identity_file": ("ansible_private_key_file", "ansible_ssh_private_key_file"),
     "connection": ("ansible_connection",),
 }
-# Raw ssh command-line arguments: only a ProxyJump in them means something to hostops.
+# Raw ssh command-line arguments: their -J and -o options go to the host layer.
 _SSH_ARGS_VARS = ("ansible_ssh_args", "ansible_ssh_common_args", "ansible_ssh_extra_args")
 _MAPPED_VARS = frozenset(chain(*_SETTING_VARS.values(), _SSH_ARGS_VARS))
 
@@ -366,41 +366,50 @@ class _Builder:
             if given:
                 name, var = given[-1]
                 settings[key] = _CONVERTERS[key](var, f"{owner}: {name}")
-        jump = self._jump(owner, _defined(variables, _SSH_ARGS_VARS))
+        jump, options = self._ssh_args(owner, _defined(variables, _SSH_ARGS_VARS))
         if jump is not None:
             settings["jump"] = jump
+        if options:
+            settings["ssh_options"] = options
         free = {n: v.value for n, v in variables.items() if n not in _MAPPED_VARS}
         if free:
             settings["vars"] = free
         return settings
 
-    def _jump(self, owner: str, ssh_args: list[tuple[str, _Var]]) -> str | None:
-        """The one ProxyJump in the ssh arguments, if any; the other options get a warning.
+    def _ssh_args(
+        self, owner: str, ssh_args: list[tuple[str, _Var]]
+    ) -> tuple[str | None, tuple[tuple[str, str], ...]]:
+        """The one ProxyJump (``-J``) in the ssh arguments, if any, and their ssh options
+        (``-o KEY=VALUE``, ``-i``, ``-l``, ``-p``) in order, for the host layer to read as
+        ssh reads its command line; other flags get a warning.
 
         Raises ConfigError for arguments that do not parse or for two different jumps.
         """
         found: list[tuple[str, _Var, str]] = []
+        options: list[tuple[str, str]] = []
         for name, var in ssh_args:
             what = f"{owner}: {name}"
             if not isinstance(var.value, str):
                 raise _value_error(var, f"{what} must be a string, not {_kind(var.value)}")
             try:
-                jumps, ignored = _parse_ssh_args(var.value)
+                jumps, given, ignored = _parse_ssh_args(var.value)
             except ValueError as exc:
                 raise _value_error(var, f"{what}: cannot split the ssh arguments: {exc}") from None
             if ignored:
                 self.warn(
-                    f"{var.where}: {name}: ignored ssh options {', '.join(ignored)} "
-                    f"(hostops takes only ProxyJump / -J from ssh arguments)"
+                    f"{var.where}: {name}: ignored ssh arguments {', '.join(ignored)} "
+                    f"(hostops reads -o, -J, -i, -l and -p from ssh arguments)"
                 )
             found += [(name, var, jump) for jump in jumps]
+            options += given
         if len({jump for _, _, jump in found}) > 1:
             name, var, _ = found[-1]
             raise _value_error(var, f"{owner}: {name}: more than one ProxyJump given")
         if not found:
-            return None
+            return None, tuple(options)
         name, var, jump = found[0]
-        return _check_text(jump, var, f"{owner}: {name}: ProxyJump", whitespace=False)
+        jump = _check_text(jump, var, f"{owner}: {name}: ProxyJump", whitespace=False)
+        return jump, tuple(options)
 
 
 class _Vaulted(Exception):
@@ -498,13 +507,19 @@ _CONVERTERS: dict[str, Callable[[_Var, str], Any]] = {
 }
 
 
-def _parse_ssh_args(text: str) -> tuple[list[str], list[str]]:
-    """Split ssh arguments into ProxyJump destinations and the options hostops ignores.
+# ssh's flags that are options by another name.
+_FLAG_OPTIONS = {"-i": "IdentityFile", "-l": "User", "-p": "Port"}
 
-    The ignored ones are named without their values (a ProxyCommand may hold a
-    password). Raises ValueError for unbalanced quotes.
+
+def _parse_ssh_args(text: str) -> tuple[list[str], list[tuple[str, str]], list[str]]:
+    """Split ssh arguments into ProxyJump destinations, ssh options (keyword, value) and
+    the arguments hostops ignores.
+
+    The ignored ones are named without their values (they may hold a password).
+    Raises ValueError for unbalanced quotes.
     """
     jumps: list[str] = []
+    options: list[tuple[str, str]] = []
     ignored: list[str] = []
     tokens = shlex.split(text)
     i = 0
@@ -518,21 +533,18 @@ def _parse_ssh_args(text: str) -> tuple[list[str], list[str]]:
         if not argument and i < len(tokens):
             argument = tokens[i]
             i += 1
+        option = _SSH_OPTION.match(argument) if flag == "-o" else None
         if flag == "-J" and argument:
             jumps.append(argument)
-        elif flag == "-o":
-            option = _SSH_OPTION.match(argument)
-            if (
-                option
-                and option[1].lower() == "proxyjump"
-                and option[2].lower() not in ("", "none")
-            ):
-                jumps.append(option[2])
-            else:
-                ignored.append(f"-o {option[1] if option else argument.split('=')[0]}")
+        elif option and option[1].lower() == "proxyjump" and option[2].lower() not in ("", "none"):
+            jumps.append(option[2])
+        elif option:
+            options.append((option[1], option[2]))
+        elif flag in _FLAG_OPTIONS and argument:
+            options.append((_FLAG_OPTIONS[flag], argument))
         else:
-            ignored.append(flag)
-    return jumps, ignored
+            ignored.append(flag if flag != "-o" else f"-o {argument.split('=')[0]}")
+    return jumps, options, ignored
 
 
 # --------------------------------------------------------------------------- INI

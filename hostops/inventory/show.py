@@ -3,6 +3,7 @@ hosts carry only the NAME of a password variable, and that is all that is shown.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 
@@ -74,6 +75,19 @@ def _graph_group(
             lines.append(f"{pad}|  |--{host}")
 
 
+def _jump_json(hop: Host) -> dict[str, object]:
+    return {
+        "name": hop.name,
+        "address": hop.address,
+        "port": hop.port,
+        "user": hop.user,
+        "identity_files": list(hop.identity_files),
+        "known_hosts": hop.known_hosts,
+        "ssh": dataclasses.asdict(hop.ssh),
+        "origins": dict(hop.origins),
+    }
+
+
 def inventory_json(inv: Inventory, hosts: list[Host]) -> str:
     """``{"hosts": {name: settings}, "groups": {name: {"hosts": [...], "children": [...]}}}``."""
     names = {h.name for h in hosts}
@@ -89,6 +103,10 @@ def inventory_json(inv: Inventory, hosts: list[Host]) -> str:
                 "jump": h.jump,
                 "password_env": h.password_env,
                 "host_key_policy": h.host_key_policy.value if h.host_key_policy else None,
+                "jump_hosts": [_jump_json(j) for j in h.jump_hosts],
+                "ssh": dataclasses.asdict(h.ssh),
+                "origins": dict(h.origins),
+                "connection_id": h.connection_id,
                 "groups": list(h.groups),
                 "vars": {k: _HIDDEN if _SECRETISH.search(k) else v for k, v in h.vars.items()},
             }

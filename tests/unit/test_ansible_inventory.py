@@ -543,7 +543,7 @@ def test_proxyjump_in_ssh_args(write_inv: Write, args: str, jump: str | None) ->
     assert inv.warnings == []
 
 
-def test_other_ssh_args_are_ignored_with_a_warning_naming_options_not_values(
+def test_ssh_options_go_to_the_host_layer_other_flags_are_ignored_with_a_warning(
     write_inv: Write,
 ) -> None:
     path = write_inv(
@@ -552,20 +552,22 @@ def test_other_ssh_args_are_ignored_with_a_warning_naming_options_not_values(
         ansible_ssh_common_args='-o ProxyCommand="ssh -W %h:%p -q user@gateway.example.com"'
 
         [web]
-        web1 ansible_ssh_extra_args="-J bastion -o StrictHostKeyChecking=no -C -i /secret/key"
+        web1 ansible_ssh_extra_args="-J bastion -o StrictHostKeyChecking=no -C -i /secret/key -v"
         """,
         "inv.ini",
     )
     inv = load_ansible(path)
-    assert inv.defaults == {}
-    assert inv.hosts["web1"].settings == {"jump": "bastion"}
+    assert inv.defaults == {
+        "ssh_options": (("ProxyCommand", "ssh -W %h:%p -q user@gateway.example.com"),)
+    }
+    assert inv.hosts["web1"].settings == {
+        "jump": "bastion",
+        "ssh_options": (("StrictHostKeyChecking", "no"), ("IdentityFile", "/secret/key")),
+    }
     assert inv.warnings == [
-        f"{path}:2: ansible_ssh_common_args: ignored ssh options -o ProxyCommand "
-        "(hostops takes only ProxyJump / -J from ssh arguments)",
-        f"{path}:5: ansible_ssh_extra_args: ignored ssh options -o StrictHostKeyChecking, -C, -i "
-        "(hostops takes only ProxyJump / -J from ssh arguments)",
+        f"{path}:5: ansible_ssh_extra_args: ignored ssh arguments -C, -v "
+        "(hostops reads -o, -J, -i, -l and -p from ssh arguments)",
     ]
-    assert "gateway" not in repr(inv) and "/secret/key" not in repr(inv)
 
 
 def test_a_range_warns_once_per_line(write_inv: Write) -> None:

@@ -77,13 +77,17 @@ def test_defaults_are_the_librarys() -> None:
     library = RunOptions()
     assert options["--forks"].default == library.forks
     assert options["--workers"].default == library.workers
-    assert options["--connect-timeout"].default == library.connect_timeout
     assert options["--timeout"].default == library.timeout
     assert options["--idle-timeout"].default == library.idle_timeout
-    assert options["--connect-retries"].default == library.connect_retries
     assert options["--host-key-policy"].default == library.host_key_policy
     assert options["--no-agent"].default is (not library.use_agent)
     assert options["--sudo-user"].default == library.sudo_user
-    interval, count = options["--keepalive"].default.split(",")
-    assert (float(interval), int(count)) == (library.keepalive_interval, library.keepalive_count)
     assert size(options["--max-output"].default) == library.max_output
+    # Not given, ssh_config's setting applies, else the library's: which --help says.
+    for flag, default in (
+        ("--connect-timeout", f"else {library.connect_timeout:g}]"),
+        ("--connect-retries", f"else {library.connect_retries}]"),
+        ("--keepalive", f"else {library.keepalive_interval:g},{library.keepalive_count}]"),
+    ):
+        assert options[flag].default is None
+        assert options[flag].help.endswith(default), flag

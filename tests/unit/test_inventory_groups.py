@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
 
+import hostops
 from hostops.errors import ConfigError
+from hostops.host.settings import Overrides
 from hostops.inventory import (
-    Overrides,
     build,
     every_host,
     load_inventory,
@@ -80,7 +82,12 @@ def test_precedence_defaults_groups_by_depth_then_name_host_flags(write_inv) -> 
     # db1: its own user beats prod's
     assert (h["db1"].user, h["db1"].address) == ("postgres", "10.0.0.21")
     # flags beat everything
-    flagged = _load(write_inv, FLEET, overrides=Overrides(user="root", port=22))
+    flagged = {
+        h.name: h
+        for h in hostops.load_inventory(
+            write_inv(FLEET), ssh_config=False, overrides=Overrides(user="root", port=22)
+        )
+    }
     assert {(x.user, x.port) for x in flagged.values()} == {("root", 22)}
 
 
@@ -183,10 +190,11 @@ def test_every_host_keeps_the_selected_as_resolved_and_adds_the_others(write_inv
     """What a playbook's plays match their patterns against (hostops play --limit): every
     inventory host in file order; only the selected ones carry the command line's settings."""
     inv = build(load_raw(write_inv(FLEET)))
-    selected = resolve_hosts(inv, ["db1", "web03"], overrides=Overrides(user="flag"))
+    # Selected: resolved further (ssh_config, the command line), here a --user.
+    selected = [dataclasses.replace(h, user="flag") for h in resolve_hosts(inv, ["db1", "web03"])]
     everyone = every_host(inv, selected)
     assert [h.name for h in everyone] == list(inv.names)
     by_name = {h.name: h for h in everyone}
     assert by_name["db1"] is selected[0] and by_name["web03"] is selected[1]
     assert by_name["web01"] == resolve_hosts(inv, ["web01"])[0]
-    assert by_name["web01"].user == "deploy"  # the inventory's, not --user's
+    assert by_name["web01"].user == "deploy"  # the inventory's, not the selection's
