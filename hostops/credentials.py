@@ -15,12 +15,14 @@ from dataclasses import dataclass, field
 
 from hostops.errors import ConfigError
 from hostops.inventory.ranges import fold
+from hostops.localenv import subprocess_environment
 from hostops.models import Host
 
 ENV_PASSWORD = "HOSTOPS_PASSWORD"
 ENV_KEY_PASSPHRASE = "HOSTOPS_KEY_PASSPHRASE"
 ENV_SUDO_PASSWORD = "HOSTOPS_SUDO_PASSWORD"
-_OWN_VARS = (ENV_PASSWORD, ENV_KEY_PASSPHRASE, ENV_SUDO_PASSWORD)
+SECRET_ENV_VARS = (ENV_PASSWORD, ENV_KEY_PASSPHRASE, ENV_SUDO_PASSWORD)
+"""The environment variables that hold hostops's own secrets (hostops.localenv drops them)."""
 
 
 @dataclass(frozen=True, repr=False, eq=False)
@@ -37,7 +39,7 @@ class Secrets:
     key_passphrase: str | None = None
     sudo_password: str | None = None
     host_passwords: Mapping[str, str] = field(default_factory=dict)
-    env_names: tuple[str, ...] = _OWN_VARS
+    env_names: tuple[str, ...] = SECRET_ENV_VARS
 
     def __repr__(self) -> str:
         given = [
@@ -58,7 +60,7 @@ class Secrets:
 
     def scrubbed_environment(self) -> dict[str, str]:
         """This process's environment without the variables that hold secrets."""
-        return {k: v for k, v in os.environ.items() if k not in self.env_names}
+        return subprocess_environment(self.env_names)
 
 
 def secrets_from_environment(
@@ -101,5 +103,5 @@ def secrets_from_environment(
         key_passphrase=key_passphrase,
         sudo_password=sudo_password,
         host_passwords=host_passwords,
-        env_names=(*_OWN_VARS, *wanted),
+        env_names=(*SECRET_ENV_VARS, *wanted),
     )

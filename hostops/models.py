@@ -75,6 +75,13 @@ class Host:
     # Where each setting came from (setting -> "inv.yaml:12", "group_vars/web.yml",
     # "~/.ssh/config:4", "--user"): what `hostops inventory --json` shows.
     origins: Mapping[str, str] = field(default_factory=dict, hash=False, compare=False)
+    # Privilege escalation the inventory asks for (Ansible's ansible_become*): None means
+    # not said, so the run's --sudo/--sudo-user decide.
+    sudo: bool | None = None
+    sudo_user: str | None = None
+    # Why this host cannot be run as the inventory describes it (a become method other
+    # than sudo): it ends `error` with this message, without a connection.
+    problem: str | None = None
 
 
 @dataclass(frozen=True)
