@@ -99,7 +99,7 @@ def connection_settings(
     options, jump_var = _ssh_options(owner, merged)
     if options:
         settings["ssh_options"] = tuple(options)
-        origins["ssh_options"] = ", ".join(str(v.where) for v in _defined(merged, SSH_ARGS_VARS))
+        origins["ssh_options"] = ", ".join(str(v.where) for _, v in _defined(merged, SSH_ARGS_VARS))
     jumps = [value for key, value in options if key.lower() == "proxyjump"]
     if jumps and jumps[0].lower() != "none":
         assert jump_var is not None
