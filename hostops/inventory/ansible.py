@@ -331,14 +331,19 @@ def reconcile(inv: RawInventory) -> RawInventory:
     other group, every group without a parent hangs under ``all`` (after ``ungrouped``,
     all's first child), and a name both a host and a group gets a warning."""
     grouped = {h for name, g in inv.groups.items() if name not in (ALL, UNGROUPED) for h in g.hosts}
-    inv.groups[UNGROUPED].hosts = [h for h in inv.hosts if h not in grouped]
+    # Hosts put in 'ungrouped' explicitly stay first (unless another group has them),
+    # then every other host in no group, in the order hosts were met.
+    explicit = [h for h in inv.groups[UNGROUPED].hosts if h not in grouped]
+    listed = set(explicit)
+    explicit += [h for h in inv.hosts if h not in grouped and h not in listed]
+    inv.groups[UNGROUPED].hosts = explicit
     claimed = {c for name, g in inv.groups.items() if name != ALL for c in g.children}
     top = inv.groups[ALL].children
     if UNGROUPED in top:
         top.remove(UNGROUPED)
     top.insert(0, UNGROUPED)
-    listed = set(top)
-    top.extend(g for g in inv.groups if g != ALL and g not in claimed and g not in listed)
+    tops = set(top)
+    top.extend(g for g in inv.groups if g != ALL and g not in claimed and g not in tops)
     for name in [h for h in inv.hosts if h in inv.groups]:
         message = f"{inv.path}: {name!r} is both a host and a group (Ansible warns too)"
         if message not in inv.warnings:

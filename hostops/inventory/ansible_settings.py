@@ -159,6 +159,8 @@ def _ssh_options(owner: str, merged: Mapping[str, Var]) -> tuple[list[tuple[str,
         what = f"host {owner!r}: {name}"
         if isinstance(var.value, Vaulted) or not isinstance(var.value, str):
             raise _error(var, f"{what} must be a string, not {_kind(var.value)}")
+        if _TEMPLATE.search(var.value):
+            raise _error(var, f"{what}: Jinja templates are not supported ({var.value!r})")
         try:
             parsed = parse_ssh_args(var.value)
         except ValueError as exc:

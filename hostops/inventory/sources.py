@@ -87,18 +87,22 @@ def _load_one(path: str, vault: Vault | None) -> RawInventory:
         return read_script(path)
     if not os.path.exists(path):
         raise ConfigError("no such file", path=path)
+    extension = os.path.splitext(path)[1]
     if path.endswith(_YAML_SUFFIXES) or _starts_like_yaml(path):
         try:
             root = load_yaml(path)
         except ConfigError as exc:
-            if not path.endswith(_YAML_SUFFIXES) or not exc.reason.startswith("invalid YAML"):
+            if extension and not path.endswith(_YAML_SUFFIXES):
+                return read_ansible(path, None, vault)  # INI for Ansible, whatever it looks like
+            if not exc.reason.startswith("invalid YAML"):
                 raise  # unreadable or empty: no format reads it
             root = None  # read_ansible says what is wrong (or reads it as INI, as Ansible)
         if root is not None and root.node.tag == "tag:yaml.org,2002:map":
             keys = {k.value for k, _ in root.node.value}
             if keys & set(TOP_KEYS) or not keys:
                 return load_native(root)
-            return read_ansible(path, root, vault)
+            if not extension or path.endswith(_YAML_SUFFIXES):
+                return read_ansible(path, root, vault)
     return read_ansible(path, None, vault)
 
 
