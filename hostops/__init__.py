@@ -10,14 +10,15 @@ The public API::
     done = play("site.yaml", hosts)          # done.result: per task; done.report: per host
 
 ``run_operation(hosts, Upload(...) | Download(...) | Command(...), batch=Count(5))``
-carries out one operation in rolling batches.
+carries out one operation in rolling batches. One host, from a script::
+
+    with connect(hosts[0]) as client:
+        outcome, out, err = client.run("uptime")
 """
 
 from __future__ import annotations
 
 import gc
-
-__version__ = "0.1.0"
 
 # Importing hostops (paramiko, cryptography, PyYAML, typer) makes some 100,000
 # objects and no garbage: the collector's passes over them cost ~0.1 s of CPU,
@@ -25,11 +26,20 @@ __version__ = "0.1.0"
 _collecting = gc.isenabled()
 gc.disable()
 
+from hostops._version import __version__
 from hostops.batches import Count
 from hostops.credentials import Secrets, secrets_from_environment
-from hostops.errors import ConfigError, HostopsError, InternalError, UsageError, exit_code_for
+from hostops.errors import (
+    ConfigError,
+    HostFailure,
+    HostopsError,
+    InternalError,
+    UsageError,
+    exit_code_for,
+)
 from hostops.fleet.engine import run
 from hostops.fleet.rollout import PlayReport, play, run_operation
+from hostops.host.client import HostClient, Limits, connect
 from hostops.inventory import Overrides, load_inventory
 from hostops.models import (
     Connection,
@@ -53,10 +63,13 @@ __all__ = [
     "Count",
     "Download",
     "Host",
+    "HostClient",
+    "HostFailure",
     "HostKeyPolicy",
     "HostResult",
     "HostopsError",
     "InternalError",
+    "Limits",
     "OutputMode",
     "Overrides",
     "PlayReport",
@@ -68,6 +81,7 @@ __all__ = [
     "UsageError",
     "ViewOptions",
     "__version__",
+    "connect",
     "exit_code_for",
     "load_inventory",
     "play",

@@ -14,9 +14,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from hostops.errors import ConfigError
-from hostops.inventory.ranges import fold
 from hostops.localenv import subprocess_environment
 from hostops.models import Host
+from hostops.ranges import fold
 
 ENV_PASSWORD = "HOSTOPS_PASSWORD"
 ENV_KEY_PASSPHRASE = "HOSTOPS_KEY_PASSPHRASE"

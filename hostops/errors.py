@@ -6,10 +6,12 @@
     ├── UsageError               exit 2: a bad option or argument, nothing ran
     ├── ConfigError (ValueError) exit 2: a broken inventory, nothing ran
     ├── NothingToDo              exit 0: the selection is empty for a good reason (--rerun)
-    └── InternalError            exit 4: hostops itself failed (aggregator lost, ...)
+    ├── InternalError            exit 4: hostops itself failed (aggregator lost, ...)
+    └── HostFailure              one host failed (unreachable, auth, ...): raised inside the
+                                 host layer (HostClient.connect), turned into a value
+                                 (``HostResult.status``) before it reaches the fleet
 
-Host failures are not exceptions: they are values (``HostResult.status``) and
-reach the exit code through :func:`exit_code_for`.
+Host failures reach the exit code as values, through :func:`exit_code_for`.
 """
 
 from __future__ import annotations
@@ -64,6 +66,22 @@ class InternalError(HostopsError):
     """hostops itself failed: a lost aggregator, an unexpected bug."""
 
     exit_code = EXIT_INTERNAL
+
+
+class HostFailure(HostopsError):
+    """One host failed, with the ``status`` it ends in. Raised inside the host layer;
+    the fleet turns it into that host's result, never lets it end a run."""
+
+    def __init__(self, status: Status, message: str, *, transient: bool = False) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.transient = transient  # worth another try (--connect-retries): refused, reset, timeout
+        self.attempts = 1  # connection attempts made when it was given up
+
+    @property
+    def exit_code(self) -> int:  # type: ignore[override]  # a class attribute elsewhere
+        return EXIT_UNREACHABLE if self.status in _UNREACHABLE else EXIT_FAILED
 
 
 def exit_code_for(outcome: RunReport | BaseException) -> int:

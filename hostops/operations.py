@@ -47,15 +47,15 @@ class Command:
     """Run ``command`` in the host's login shell, as ``hostops run`` does.
 
     ``command`` is a complete POSIX shell text (``cwd`` and ``env`` of the task
-    are already in it). With ``sudo``, the executor runs all of it as root
+    are already in it). With ``sudo`` True, the executor runs all of it as root
     (for instance ``sudo -S sh -c <quoted command>``). ``timeout`` bounds it
     as ``--timeout`` does (the whole process group stopped).
     """
 
     command: str
-    sudo: bool = False
+    sudo: bool | None = None  # None: as the run's RunOptions.sudo says; False: never
     timeout: float | None = None
-    stdin: bool = False  # send the run's standard input (WorkerSpec.stdin), then EOF
+    stdin: bool = False  # send the run's standard input, then EOF
 
 
 @dataclass(frozen=True)

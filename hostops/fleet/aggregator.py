@@ -18,8 +18,6 @@ from pathlib import Path
 
 from hostops.fleet._procname import set_process_name
 from hostops.fleet.events import (
-    STDERR,
-    STDOUT,
     EndOfRun,
     Event,
     Heading,
@@ -32,9 +30,10 @@ from hostops.fleet.events import (
     WorkerDone,
 )
 from hostops.fleet.flow import Counters
-from hostops.inventory.ranges import fold
+from hostops.host.base import STDERR, STDOUT
 from hostops.journal import RecordPath, host_line
 from hostops.models import Host, HostResult, RunReport, Status, WorkerStats
+from hostops.ranges import fold
 from hostops.render.console import (
     Console,
     OutputMode,
@@ -237,7 +236,7 @@ class Aggregator:
             changed=changed,
         )
         self._done += 1
-        self._failed += status not in (Status.OK, Status.SKIPPED)
+        self._failed += status.failed
         if self._files is not None:
             self._to_files(self._files.finish, state.result)
         if self._sinks.record is not None:

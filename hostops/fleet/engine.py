@@ -36,10 +36,10 @@ from hostops.fleet.events import (
 )
 from hostops.fleet.flow import counters
 from hostops.fleet.worker import WorkerSpec, worker_main
-from hostops.inventory.ranges import fold
 from hostops.journal import RecordPath
 from hostops.models import Connection, Host, RunOptions, RunReport, Status
 from hostops.operations import Command, Outcome
+from hostops.ranges import fold
 from hostops.render.console import OutputMode, ViewOptions
 
 _POLL_S = 1.0

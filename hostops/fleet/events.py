@@ -23,8 +23,6 @@ from multiprocessing.context import BaseContext
 
 from hostops.models import Status, WorkerStats
 
-STDOUT = "stdout"
-STDERR = "stderr"
 # A Connection writes a 4-byte length, then the pickle, in one write() when small.
 MAX_EVENT_BYTES = select.PIPE_BUF - 4
 OUTPUT_CHUNK = 3072  # bytes of output per Output event; room left for the host name

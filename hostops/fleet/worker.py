@@ -12,10 +12,8 @@ import contextlib
 import dataclasses
 import gc
 import os
-import random
 import signal
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from multiprocessing.connection import Connection as Pipe
@@ -26,8 +24,6 @@ from hostops.credentials import Secrets
 from hostops.fleet._procname import set_process_name
 from hostops.fleet.dispatch import DONE, STARTED, Job, Release
 from hostops.fleet.events import (
-    STDERR,
-    STDOUT,
     HostFinished,
     HostStarted,
     HostWarning,
@@ -35,15 +31,12 @@ from hostops.fleet.events import (
     output_events,
 )
 from hostops.fleet.flow import Counters, Credit
-from hostops.host.base import HostFailure
-from hostops.host.local import LocalConnection
-from hostops.host.session import Session
-from hostops.host.ssh import SshConnection, SshContext
-from hostops.models import Connection, Host, RunOptions, Status, WorkerStats
+from hostops.host.base import STDERR, STDOUT
+from hostops.host.client import HostClient, Limits
+from hostops.host.ssh import SshContext
+from hostops.models import RunOptions, WorkerStats
 from hostops.operations import Command, Outcome
 
-_BACKOFF_S = 0.5  # first pause before a connection retry; doubles each time
-_BACKOFF_MAX_S = 10.0
 _PARENT_CHECK_S = 1.0
 
 
@@ -68,22 +61,22 @@ class _Kept:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._open: dict[str, Session] = {}
+        self._open: dict[str, HostClient] = {}
 
-    def take(self, name: str) -> Session | None:
+    def take(self, name: str) -> HostClient | None:
         with self._lock:
             return self._open.pop(name, None)
 
-    def put(self, name: str, session: Session) -> None:
+    def put(self, name: str, client: HostClient) -> None:
         with self._lock:
-            self._open[name] = session
+            self._open[name] = client
 
     def close(self, names: tuple[str, ...] | None = None) -> None:
         with self._lock:
             chosen = list(self._open) if names is None else [n for n in names if n in self._open]
-            sessions = [self._open.pop(n) for n in chosen]
-        for session in sessions:
-            session.close()
+            clients = [self._open.pop(n) for n in chosen]
+        for client in clients:
+            client.close()
 
 
 def worker_main(
@@ -161,7 +154,7 @@ def run_job(
     kept: _Kept | None = None,
     first: bool = True,
 ) -> Outcome:
-    """One operation on one host, over its kept connection or a new one. Never raises:
+    """One operation on one host, over its kept client or a new one. Never raises:
     every failure is the Outcome (and, for a final job, the host's HostFinished)."""
     host = job.host
     sent = {STDOUT: 0, STDERR: 0}
@@ -181,36 +174,30 @@ def run_job(
         for event in output_events(host.name, stream, data):
             events.put(event)
 
-    started = time.monotonic()
     if first:
         events.put(HostStarted(host.name, pid))
-    session = kept.take(host.name) if kept is not None else None
-    attempts = 1
-    try:
-        if cancel.is_set():
-            raise HostFailure(Status.INTERRUPTED, "interrupted before it started")
-        if session is None:
-            conn, attempts = _connect_with_retries(host, spec.options, ctx, events, cancel)
-            session = Session(conn, host.name)
-        may_read = None if credit is None else lambda t: credit.wait(t, cancel.is_set)
-        outcome = session.perform(job.op, spec, sink, cancel, may_read)  # type: ignore[arg-type]
-    except HostFailure as failure:
-        outcome = Outcome(failure.status, error=failure.message)
-        attempts = max(attempts, failure.attempts)
-    except Exception as exc:  # a bug or an unforeseen library error: still data, never raw
-        outcome = Outcome(Status.ERROR, error=f"internal error: {type(exc).__name__}: {exc}")
-    finally:
-        if session is not None:
-            if job.keep and session.alive():
-                kept.put(host.name, session)  # type: ignore[union-attr]
-            else:
-                session.close()
+    client = kept.take(host.name) if kept is not None else None
+    if client is None:
+        client = HostClient(
+            host, context=ctx, warn=lambda msg: events.put(HostWarning(host.name, msg))
+        )
+    op = job.op
+    if isinstance(op, Command) and op.sudo is None:  # the run's --sudo
+        op = dataclasses.replace(op, sudo=spec.options.sudo)
+    outcome = client.perform(
+        op,
+        sink,
+        limits=Limits.of(spec.options),
+        cancel=cancel,
+        stdin=spec.stdin,
+        may_read=None if credit is None else lambda t: credit.wait(t, cancel.is_set),
+    )
+    if job.keep and kept is not None and client.connected:
+        kept.put(host.name, client)
+    else:
+        client.close()
     outcome = dataclasses.replace(
-        outcome,
-        stdout=bytes(collected[STDOUT]),
-        stderr=bytes(collected[STDERR]),
-        duration_s=time.monotonic() - started,
-        attempts=max(attempts, 1),
+        outcome, stdout=bytes(collected[STDOUT]), stderr=bytes(collected[STDERR])
     )
     if job.final:
         events.put(
@@ -226,31 +213,3 @@ def run_job(
             )
         )
     return outcome
-
-
-def _connect_with_retries(
-    host: Host, options: RunOptions, ctx: SshContext, events: Queue, cancel: MpEvent
-) -> tuple[SshConnection | LocalConnection, int]:
-    """Connect, trying again after transient failures (refused, reset, connect timeout)
-    with exponential backoff and jitter. Auth and host key failures are never retried."""
-    for attempt in range(1, options.connect_retries + 2):
-        try:
-            return _open(host, ctx, lambda msg: events.put(HostWarning(host.name, msg))), attempt
-        except HostFailure as failure:
-            failure.attempts = attempt
-            if not failure.transient or attempt > options.connect_retries:
-                raise
-            backoff = min(_BACKOFF_MAX_S, _BACKOFF_S * 2 ** (attempt - 1)) * random.uniform(
-                0.5, 1.5
-            )
-            if cancel.wait(backoff):
-                interrupted = HostFailure(Status.INTERRUPTED, "interrupted while waiting to retry")
-                interrupted.attempts = attempt
-                raise interrupted from None
-    raise AssertionError("unreachable")  # the loop returns or raises
-
-
-def _open(host: Host, ctx: SshContext, warn: object) -> SshConnection | LocalConnection:
-    if host.connection is Connection.LOCAL:
-        return LocalConnection(ctx.secrets.scrubbed_environment())
-    return SshConnection(host, ctx, warn)  # type: ignore[arg-type]

@@ -8,26 +8,29 @@ has to: TERM first, KILL after a grace period.
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+from hostops.errors import HostFailure
 from hostops.models import Status
 
+__all__ = [
+    "STDERR",
+    "STDOUT",
+    "Cancel",
+    "Connection",
+    "ExecOutcome",
+    "HostFailure",
+    "RunningCommand",
+    "Sink",
+    "drive",
+]
+
+STDOUT = "stdout"  # the streams a Sink is given
+STDERR = "stderr"
 Sink = Callable[[str, bytes], None]  # (stream, data)
-
-
-class HostFailure(Exception):
-    """A host-level failure inside a worker; turned into a HostFinished event, never re-raised."""
-
-    def __init__(self, status: Status, message: str, *, transient: bool = False) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.transient = transient  # worth another try (--connect-retries): refused, reset, timeout
-        self.attempts = 1  # connection attempts made when it was given up
 
 
 @dataclass(frozen=True)
@@ -38,6 +41,14 @@ class ExecOutcome:
     signal: str | None
     status: Status
     error: str | None = None
+
+
+class Cancel(Protocol):
+    """A flag that asks an operation to stop (a threading or multiprocessing Event)."""
+
+    def is_set(self) -> bool: ...
+
+    def wait(self, timeout: float | None = None) -> bool: ...
 
 
 class RunningCommand(Protocol):
@@ -61,11 +72,9 @@ class RunningCommand(Protocol):
 class Connection(Protocol):
     """An open session with one host."""
 
-    def start(
-        self, command: str, sudo: bool | None = None, stdin: bytes | None = None
-    ) -> RunningCommand:
-        """Start ``command``; with sudo (None: as the run's ``--sudo`` says); ``stdin``
-        is sent to it, then end-of-file (None: end-of-file at once)."""
+    def start(self, command: str, sudo: bool = False, stdin: bytes | None = None) -> RunningCommand:
+        """Start ``command`` (with sudo when ``sudo``); ``stdin`` is sent to it, then
+        end-of-file (None: end-of-file at once)."""
         ...
 
     def is_active(self) -> bool: ...
@@ -81,7 +90,7 @@ def drive(
     sink: Sink,
     *,
     timeout: float | None,
-    cancel: threading.Event | None,
+    cancel: Cancel | None,
     grace_s: float,
     idle_timeout: float | None = None,
     may_read: Callable[[float], bool] | None = None,

@@ -9,8 +9,7 @@ import signal
 import subprocess
 from collections.abc import Mapping
 
-from hostops.fleet.events import STDERR, STDOUT
-from hostops.host.base import HostFailure, Sink
+from hostops.host.base import STDERR, STDOUT, HostFailure, Sink
 from hostops.models import Status
 
 _CHUNK = 65536
@@ -106,9 +105,7 @@ class LocalConnection:
     def __init__(self, env: Mapping[str, str] | None = None) -> None:
         self._env = env
 
-    def start(
-        self, command: str, sudo: bool | None = None, stdin: bytes | None = None
-    ) -> LocalCommand:
+    def start(self, command: str, sudo: bool = False, stdin: bytes | None = None) -> LocalCommand:
         if sudo:
             raise HostFailure(Status.ERROR, "sudo is not supported for connection: local")
         return LocalCommand(command, self._env, stdin)

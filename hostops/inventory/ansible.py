@@ -31,9 +31,9 @@ import yaml
 
 from hostops.errors import ConfigError
 from hostops.inventory.ansible_settings import BECOME_PASSWORD_VARS, LOGIN_PASSWORD_VARS
-from hostops.inventory.ranges import RangeError, expand_ansible
 from hostops.inventory.raw import RawGroup, RawHost, RawInventory, Var, Where
 from hostops.inventory.yamlsrc import Node, parse_yaml
+from hostops.ranges import RangeError, expand_ansible
 from hostops.vault import Vault, Vaulted, VaultError, is_vaulted
 
 ALL = "all"

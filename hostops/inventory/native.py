@@ -6,10 +6,10 @@ import re
 from typing import Any
 
 from hostops.errors import ConfigError
-from hostops.inventory.ranges import RangeError, expand
 from hostops.inventory.raw import SETTINGS, RawGroup, RawHost, RawInventory, Where
 from hostops.inventory.yamlsrc import Node
 from hostops.models import Connection
+from hostops.ranges import RangeError, expand
 
 TOP_KEYS = ("defaults", "hosts", "groups")
 _DEFAULT_KEYS = (*(k for k in SETTINGS if k != "address"), "vars")

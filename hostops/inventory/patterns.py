@@ -6,7 +6,7 @@ Ansible does (``a:&b,c`` is the two terms ``a:&b`` and ``c``; ``::1`` and
 ``host:2222`` are one term; a plain term naming a host selects that host even
 when a group has the same name; plain terms first, then ``&``, then ``!``).
 Unlike Ansible, ``web[01-05]`` is a node range
-(:func:`hostops.inventory.ranges.expand`), not a group subscript, and a term
+(:func:`hostops.ranges.expand`), not a group subscript, and a term
 that matches nothing is an error rather than a warning: a typo in ``!db01`` must
 not quietly run on db01. :func:`ansible_difference` says when a pattern would
 select other hosts in Ansible.
@@ -20,7 +20,7 @@ import os
 import re
 from collections.abc import Callable, Mapping, Sequence
 
-from hostops.inventory.ranges import RangeError, expand, split_top_level
+from hostops.ranges import RangeError, expand, split_top_level
 
 _ALL = ("all", "*")
 # Terms that are not a plain name: suggesting a close name for them would mislead.

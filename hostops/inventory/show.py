@@ -6,9 +6,9 @@ from __future__ import annotations
 import json
 import re
 
-from hostops.inventory.ranges import fold
 from hostops.inventory.resolve import ALL, UNGROUPED, Inventory
 from hostops.models import Host
+from hostops.ranges import fold
 
 # Free-form variables whose name says they hold a secret are shown as hidden.
 _SECRETISH = re.compile(r"pass|secret|token|credential|private|api_?key", re.IGNORECASE)

@@ -13,13 +13,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from hostops.inventory.ranges import fold
 from hostops.models import Status
 from hostops.playbook import template
 from hostops.playbook.model import Playbook, Task
 from hostops.playbook.plan import PlaybookPlan, PlayPlan, task_templates
 from hostops.playbook.render import describe, render_task
 from hostops.playbook.results import TaskHostResult
+from hostops.ranges import fold
 
 
 class Would(str, enum.Enum):

@@ -19,8 +19,8 @@ from contextlib import AbstractContextManager as ContextManager
 from dataclasses import dataclass
 
 from hostops.errors import UsageError
-from hostops.inventory.ranges import fold
 from hostops.models import HostResult, RunReport, Status
+from hostops.ranges import fold
 
 RESET = "\033[0m"
 STATUS_COLOR = {

@@ -12,8 +12,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from hostops.inventory.ranges import fold
 from hostops.models import HostResult, Status
+from hostops.ranges import fold
 from hostops.render.console import HOST_COLOR, RESET, STATUS_COLOR, visible
 
 _ADDED = "\033[32m"

@@ -12,6 +12,9 @@ import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+from hostops.models import Host
 
 SSHD = "/usr/sbin/sshd"  # sshd refuses to run from a relative path
 _READY_TIMEOUT_S = 15.0
@@ -237,6 +240,17 @@ class SshdFleet:
         for name, address, port in entries:
             lines += [f"  {name}:", f"    address: {address}", f"    port: {port}"]
         return "\n".join(lines) + "\n"
+
+    def host(self, index: int, *, user: str | None = None, **kw: Any) -> Host:
+        """The ``index``-th daemon as a resolved Host (the fleet's user, key and
+        known_hosts), ready for hostops.connect or run_operation; ``kw`` sets other fields."""
+        fh = self.hosts[index]
+        fields: dict[str, Any] = {
+            "identity_files": (str(self.client_key),),
+            "known_hosts": str(self.known_hosts),
+            **kw,
+        }
+        return Host(fh.name, fh.address, fh.port, user=user or self.user, **fields)
 
     def write_inventory(
         self, path: str | os.PathLike[str], hosts: list[FleetHost] | None = None, **kw: object

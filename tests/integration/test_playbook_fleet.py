@@ -25,16 +25,8 @@ KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHostopsTestKey test@hostops"
 def fleet_hosts(fleet: SshdFleet, count: int, **per_host: Any) -> list[Host]:
     """Hosts for the first ``count`` daemons; ``per_host`` values are formatted with the name."""
     return [
-        Host(
-            fh.name,
-            fh.address,
-            fh.port,
-            user=fleet.user,
-            identity_files=(str(fleet.client_key),),
-            known_hosts=str(fleet.known_hosts),
-            vars={k: v.format(name=fh.name) for k, v in per_host.items()},
-        )
-        for fh in fleet.hosts[:count]
+        fleet.host(i, vars={k: v.format(name=fh.name) for k, v in per_host.items()})
+        for i, fh in enumerate(fleet.hosts[:count])
     ]
 
 

@@ -17,11 +17,11 @@ import pytest
 from system_users import ordinary_user
 
 from hostops.host.base import HostFailure
-from hostops.host.sftp import SftpSession, TransferResult, download_path
+from hostops.host.sftp import SftpSession, TransferResult
 from hostops.host.ssh import SshConnection, SshContext
-from hostops.models import Host, RunOptions, Status
+from hostops.host.transfer import download_path
+from hostops.models import RunOptions, Status
 from hostops.testing import SshdFleet
-from hostops.testing.fleet import FleetHost
 
 Connect = Callable[..., SftpSession]
 
@@ -32,15 +32,7 @@ def connect(sshd_fleet: SshdFleet) -> Iterator[Connect]:
     opened: list[tuple[SshConnection, SftpSession]] = []
 
     def open_session(index: int = 0, user: str | None = None) -> SftpSession:
-        fh: FleetHost = sshd_fleet.hosts[index]
-        host = Host(
-            fh.name,
-            fh.address,
-            fh.port,
-            user=user or sshd_fleet.user,
-            identity_files=(str(sshd_fleet.client_key),),
-            known_hosts=str(sshd_fleet.known_hosts),
-        )
+        host = sshd_fleet.host(index, user=user)
         conn = SshConnection(host, SshContext(RunOptions(), lambda _: None), lambda _: None)
         session = SftpSession(conn, timeout=20)
         opened.append((conn, session))

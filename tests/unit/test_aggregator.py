@@ -10,8 +10,6 @@ import pytest
 
 from hostops.fleet.aggregator import MAX_LINE, Aggregator, Sinks
 from hostops.fleet.events import (
-    STDERR,
-    STDOUT,
     HostFinished,
     HostStarted,
     HostWarning,
@@ -20,6 +18,7 @@ from hostops.fleet.events import (
     WorkerDied,
     WorkerDone,
 )
+from hostops.host.base import STDERR, STDOUT
 from hostops.models import Host, HostResult, RunReport, Status, WorkerStats
 from hostops.render.console import Console, OutputMode, ViewOptions, summary_text
 

@@ -15,8 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from hostops.fleet.events import STDERR, STDOUT
-from hostops.host.base import ExecOutcome, drive
+from hostops.host.base import STDERR, STDOUT, ExecOutcome, drive
 from hostops.host.local import LocalCommand, LocalConnection
 from hostops.models import Status
 

@@ -8,8 +8,6 @@ import pickle
 import pytest
 
 from hostops.fleet.events import (
-    STDERR,
-    STDOUT,
     EndOfRun,
     HostFinished,
     HostStarted,
@@ -19,6 +17,7 @@ from hostops.fleet.events import (
     WorkerDied,
     WorkerDone,
 )
+from hostops.host.base import STDERR, STDOUT
 from hostops.models import (
     Connection,
     Host,

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from hostops.inventory.ranges import (
+from hostops.ranges import (
     MAX_NAMES,
     RangeError,
     expand,

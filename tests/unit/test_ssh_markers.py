@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from hostops.host.ssh import _Markers
+from hostops.host.ssh.command import Markers
 
 NONCE = "1a2b3c4d"
 PGID = f"\x1ehostops-pgid:{NONCE}:4242\n".encode()
@@ -15,7 +15,7 @@ STARTED = f"\x1ehostops-started:{NONCE}:\n".encode()
 
 def _run(chunks: list[bytes], last: str) -> tuple[bytes, list[tuple[str, bytes]]]:
     seen: list[tuple[str, bytes]] = []
-    markers = _Markers(NONCE, last=last, on_marker=lambda kind, value: seen.append((kind, value)))
+    markers = Markers(NONCE, last=last, on_marker=lambda kind, value: seen.append((kind, value)))
     out = b"".join(markers.feed(c) for c in chunks) + markers.flush()
     return out, seen
 
@@ -34,7 +34,7 @@ def test_sudo_markers_are_taken_out_even_split_byte_by_byte(split) -> None:  # t
 
 def test_stderr_is_held_until_the_last_marker_then_passes_at_once() -> None:
     seen: list[tuple[str, bytes]] = []
-    markers = _Markers(NONCE, last="started", on_marker=lambda k, v: seen.append((k, v)))
+    markers = Markers(NONCE, last="started", on_marker=lambda k, v: seen.append((k, v)))
     assert markers.feed(PGID + b"before ") == b""
     assert markers.feed(PROMPT[:5]) == b""
     assert markers.feed(PROMPT[5:] + STARTED[:-1]) == b""
@@ -51,7 +51,7 @@ def test_markers_of_another_command_are_output() -> None:
 
 
 def test_a_missing_marker_holds_at_most_64_kib() -> None:
-    markers = _Markers(NONCE, last="pgid", on_marker=lambda k, v: None)
+    markers = Markers(NONCE, last="pgid", on_marker=lambda k, v: None)
     assert markers.feed(b"x" * 1000) == b""
     assert markers.feed(b"y" * 65536) == b"x" * 1000 + b"y" * 65536
     assert markers.done

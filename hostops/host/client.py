@@ -1,0 +1,251 @@
+"""HostClient: everything hostops does with ONE host — connect (with retries), run a command,
+upload, download — complete on its own. The fleet fans out over it; a script can use it
+directly (``hostops.connect``).
+
+Nothing here knows about worker processes, events or the command line: output goes to a
+:data:`~hostops.host.base.Sink`, cancellation comes in as an Event (threading or
+multiprocessing), and every
+host failure ends as an :class:`~hostops.operations.Outcome` (``perform``) or a
+:class:`~hostops.host.base.HostFailure` (``connect``).
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from hostops.credentials import Secrets
+from hostops.host.base import STDERR, STDOUT, Cancel, Connection, HostFailure, Sink, drive
+from hostops.host.local import LocalConnection
+from hostops.host.sftp import SftpSession
+from hostops.host.ssh import SshConnection, SshContext
+from hostops.models import Connection as Transport
+from hostops.models import Host, RunOptions, Status
+from hostops.operations import Command, Download, Operation, Outcome, Upload
+
+_BACKOFF_S = 0.5  # first pause before a connection retry; doubles each time
+_BACKOFF_MAX_S = 10.0
+_SFTP_REPLY_S = 30.0  # longest wait for one SFTP reply
+
+
+@dataclass(frozen=True)
+class Limits:
+    """How long an operation may take, and how it is stopped when it takes too long."""
+
+    timeout: float | None  # the whole operation; None: no limit
+    idle_timeout: float | None  # a command without output this long is stopped; None: never
+    kill_grace_s: float  # between TERM and KILL of the command's process group
+
+    @classmethod
+    def of(cls, options: RunOptions) -> Limits:
+        """The run's limits (an operation's own ``timeout`` replaces ``timeout``)."""
+        return cls(options.timeout, options.idle_timeout, options.kill_grace_s)
+
+
+def _nothing(message: str) -> None:
+    """The default ``warn``: a script that did not ask for warnings gets none."""
+
+
+class HostClient:
+    """One host's connection and the operations carried out over it, one at a time.
+
+    ``context`` is shared by the clients of one process (parsed known_hosts and
+    keys, jump host connections); without one, the client has its own.
+    ``warn`` receives this host's warnings (a new host key recorded, ...).
+    Use as a context manager, or call :meth:`close`.
+    """
+
+    def __init__(
+        self,
+        host: Host,
+        *,
+        options: RunOptions | None = None,
+        secrets: Secrets | None = None,
+        context: SshContext | None = None,
+        warn: Callable[[str], None] = _nothing,
+    ) -> None:
+        self.host = host
+        self._own_context = context is None
+        self._ctx = context or SshContext(options or RunOptions(), warn, secrets or Secrets())
+        self._warn = warn
+        self._conn: Connection | SshConnection | LocalConnection | None = None
+        self._sftp: SftpSession | None = None
+        self.attempts = 0  # connection attempts made by the last connect()
+
+    @property
+    def options(self) -> RunOptions:
+        return self._ctx.options
+
+    def connect(self, cancel: Cancel | None = None) -> None:
+        """Connect and log in, trying again after transient failures (refused, reset,
+        connect timeout) ``options.connect_retries`` times with exponential backoff and
+        jitter; authentication and host key failures are never retried.
+
+        Raises HostFailure (``attempts`` says how many were made); ``cancel`` set
+        while waiting to retry ends it as ``interrupted``."""
+        retries = self.options.connect_retries
+        for attempt in range(1, retries + 2):
+            self.attempts = attempt
+            try:
+                self._conn = self._open()
+                return
+            except HostFailure as failure:
+                failure.attempts = attempt
+                if not failure.transient or attempt > retries:
+                    raise
+            backoff = min(_BACKOFF_MAX_S, _BACKOFF_S * 2 ** (attempt - 1))
+            if (cancel or threading.Event()).wait(backoff * random.uniform(0.5, 1.5)):
+                interrupted = HostFailure(Status.INTERRUPTED, "interrupted while waiting to retry")
+                interrupted.attempts = attempt
+                raise interrupted
+
+    def _open(self) -> SshConnection | LocalConnection:
+        if self.host.connection is Transport.LOCAL:
+            return LocalConnection(self._ctx.secrets.scrubbed_environment())
+        return SshConnection(self.host, self._ctx, self._warn)
+
+    @property
+    def connected(self) -> bool:
+        """Connected, and the connection can carry another operation."""
+        return self._conn is not None and self._conn.is_active()
+
+    def perform(
+        self,
+        op: Operation,
+        sink: Sink,
+        *,
+        limits: Limits | None = None,
+        cancel: Cancel | None = None,
+        stdin: bytes | None = None,
+        may_read: Callable[[float], bool] | None = None,
+    ) -> Outcome:
+        """Carry out ``op`` over the connection (made first if there is none) and say how it
+        ended; a host failure is the Outcome, never an exception.
+
+        A command's output goes to ``sink`` as it arrives (the Outcome carries none);
+        ``stdin`` is sent to a Command with ``stdin`` set, then end-of-file. A Command
+        whose ``sudo`` is None runs without sudo. ``may_read(wait_s)`` lets the caller
+        hold output back (flow control, see hostops.fleet.flow).
+        """
+        started = time.monotonic()
+        if self._conn is not None:
+            self.attempts = 1  # no connection made for this operation
+        try:
+            if cancel is not None and cancel.is_set():
+                raise HostFailure(Status.INTERRUPTED, "interrupted before it started")
+            if self._conn is None:
+                self.connect(cancel)
+            outcome = self._perform(
+                op, sink, limits or Limits.of(self.options), cancel, stdin, may_read
+            )
+        except HostFailure as failure:
+            outcome = Outcome(failure.status, error=failure.message)
+        except Exception as exc:  # a bug or an unforeseen library error: still data, never raw
+            outcome = Outcome(Status.ERROR, error=f"internal error: {type(exc).__name__}: {exc}")
+        return Outcome(
+            outcome.status,
+            outcome.exit_code,
+            error=outcome.error,
+            changed=outcome.changed,
+            files=outcome.files,
+            duration_s=time.monotonic() - started,
+            signal=outcome.signal,
+            attempts=max(self.attempts, 1),
+        )
+
+    def _perform(
+        self,
+        op: Operation,
+        sink: Sink,
+        limits: Limits,
+        cancel: Cancel | None,
+        stdin: bytes | None,
+        may_read: Callable[[float], bool] | None,
+    ) -> Outcome:
+        assert self._conn is not None
+        if isinstance(op, Command):
+            ended = drive(
+                self._conn.start(op.command, bool(op.sudo), stdin if op.stdin else None),
+                sink,
+                timeout=op.timeout if op.timeout is not None else limits.timeout,
+                idle_timeout=limits.idle_timeout,
+                cancel=cancel,
+                grace_s=limits.kill_grace_s,
+                may_read=may_read,
+            )
+            return Outcome(ended.status, ended.exit_code, error=ended.error, signal=ended.signal)
+        sftp = self._open_sftp()
+        if isinstance(op, Upload):
+            as_root = (lambda command: sftp.run(command, sudo=True)) if op.sudo else None
+            done = sftp.upload(op.src, op.dest, mode=op.mode, as_root=as_root)
+        else:
+            assert isinstance(op, Download)
+            done = sftp.download(op.src, op.dest, self.host.name)
+        return Outcome(Status.OK, changed=done.changed, files=done.files + done.unchanged)
+
+    def _open_sftp(self) -> SftpSession:
+        if self._sftp is None:
+            if not isinstance(self._conn, SshConnection):
+                raise HostFailure(
+                    Status.ERROR, "file transfers need an SSH connection, not connection: local"
+                )
+            self._sftp = SftpSession(self._conn, timeout=_SFTP_REPLY_S)
+        return self._sftp
+
+    def run(
+        self, command: str, *, sudo: bool = False, timeout: float | None = None
+    ) -> tuple[Outcome, bytes, bytes]:
+        """Run ``command`` and collect its output: (outcome, stdout, stderr). For scripts;
+        the fleet streams output through :meth:`perform` instead."""
+        out = {STDOUT: bytearray(), STDERR: bytearray()}
+        outcome = self.perform(
+            Command(command, sudo=sudo, timeout=timeout),
+            lambda stream, data: out[stream].extend(data),
+        )
+        return outcome, bytes(out[STDOUT]), bytes(out[STDERR])
+
+    def close(self) -> None:
+        """Close the SFTP session and the connection (and, when the client made its own
+        context, the jump host connections). Closing twice is harmless."""
+        if self._sftp is not None:
+            self._sftp.close()
+            self._sftp = None
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+        if self._own_context:
+            self._ctx.close()
+
+    def __enter__(self) -> HostClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def connect(
+    host: Host,
+    *,
+    options: RunOptions | None = None,
+    secrets: Secrets | None = None,
+    warn: Callable[[str], None] = _nothing,
+) -> HostClient:
+    """A connected :class:`HostClient` for ``host`` (an inventory's host, or
+    ``Host(name, address)``), for a script that works on one host::
+
+        with hostops.connect(host) as client:
+            outcome, out, err = client.run("uptime")
+
+    Raises HostFailure (its ``status`` says why: unreachable, auth_failed,
+    hostkey_rejected, ...) when the host cannot be reached.
+    """
+    client = HostClient(host, options=options, secrets=secrets, warn=warn)
+    try:
+        client.connect()
+    except BaseException:
+        client.close()
+        raise
+    return client

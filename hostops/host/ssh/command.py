@@ -1,0 +1,311 @@
+"""A command on an SSH connection: its process group, sudo, forwarded stdin, keepalives, kills."""
+
+from __future__ import annotations
+
+import secrets
+import select
+import shlex
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import paramiko
+
+from hostops.credentials import ENV_SUDO_PASSWORD
+from hostops.host.base import STDERR, STDOUT, HostFailure, Sink
+from hostops.host.ssh._paramiko import exit_signal, last_reply, send_keepalive
+from hostops.host.ssh.failures import reason
+from hostops.models import Status
+
+_CHUNK = 65536
+_FEED_WAIT_S = 0.01  # first wait for the SSH window to reopen while stdin is being sent
+_TICK_MAX_S = 0.5  # and the longest (drive's tick)
+# hostops's own lines on a command's stderr: \x1e (record separator) + tag + a nonce per
+# command, so they cannot be confused with real output. See Markers.
+_MARK = "\x1ehostops-{kind}:{nonce}:"
+_MARK_LIMIT = 65536  # stderr bytes to hold back while looking for the markers
+_KILL_WAIT_S = 5.0
+
+
+@dataclass(frozen=True, repr=False)
+class Sudo:
+    """Run the command with sudo as ``user`` (None: root); ``password`` answers its prompt."""
+
+    user: str | None
+    password: str | None
+
+    def __repr__(self) -> str:
+        return f"Sudo(user={self.user!r}, password={'<hidden>' if self.password else None})"
+
+    def prefix(self, prompt: str) -> str:
+        """``sudo -S -p PROMPT [-u USER] --``: the password is read from stdin, never argv."""
+        user = f"-u {shlex.quote(self.user)} " if self.user else ""
+        return f"sudo -S -p {shlex.quote(prompt)} {user}--"
+
+
+class SshCommand:
+    """A remote command in its own process group, whose id it reports first on stderr.
+
+    With ``sudo``, the login shell execs sudo (so the group is still the one
+    reported), sudo's password prompt is a marker line that is answered with
+    the password over stdin and taken out of stderr, and a last marker says
+    that sudo let the command start.
+    """
+
+    def __init__(
+        self,
+        transport: paramiko.Transport,
+        command: str,
+        keepalive_s: float = 0.0,
+        keepalive_count: int = 0,
+        start_timeout: float = 10.0,
+        sudo: Sudo | None = None,
+        stdin: bytes | None = None,
+    ) -> None:
+        self._transport = transport
+        # Forwarded stdin, sent as the channel's window allows (see _feed); None once
+        # end-of-file was sent. With sudo, only after sudo let the command start.
+        self._stdin: memoryview | None = memoryview(stdin or b"")
+        self._feeding = sudo is None
+        self._feed_wait = _FEED_WAIT_S
+        self._keepalive_s = keepalive_s
+        self._keepalive_count = keepalive_count
+        self._heard = time.monotonic()  # last time the host sent anything
+        self._probes = 0  # keepalives sent since then
+        self._sudo = sudo
+        self._start_timeout = start_timeout
+        self._begun = time.monotonic()
+        self._password_sent = False
+        nonce = secrets.token_hex(4)
+        self._markers = Markers(nonce, last="started" if sudo else "pgid", on_marker=self._marker)
+        # OpenSSH starts every session's command in a new session (setsid), so
+        # the login shell's $$ is the process group of the command and all its
+        # children: report it first, then run the user's command in that shell.
+        wrapped = f"printf '{_MARK.format(kind='pgid', nonce=nonce)}%s\\n' \"$$\" >&2\n"
+        if sudo is None:
+            wrapped += command
+        else:
+            # No pty: sudo runs the command in its own (our) process group.
+            started = _MARK.format(kind="started", nonce=nonce)
+            # Without forwarded stdin, the command's is /dev/null: the password went there.
+            quiet = "" if stdin else "exec </dev/null\n"
+            inner = f"printf '{started}\\n' >&2\n{quiet}{command}"
+            prompt = _MARK.format(kind="prompt", nonce=nonce) + "\n"
+            wrapped += f"exec {sudo.prefix(prompt)} /bin/sh -c {shlex.quote(inner)}"
+        # paramiko waits for the channel and the exec answer without a limit: a host
+        # that stops answering here would hold this thread forever, so a watchdog
+        # closes the transport (which wakes those waits) if it takes too long.
+        watchdog = threading.Timer(start_timeout, transport.close)
+        watchdog.daemon = True
+        watchdog.start()
+        try:
+            self._chan = transport.open_session(timeout=start_timeout)
+            self._chan.exec_command(wrapped)
+        except (paramiko.SSHException, EOFError, OSError) as exc:
+            raise HostFailure(Status.ERROR, f"cannot start the command: {reason(exc)}") from None
+        finally:
+            watchdog.cancel()
+        self._chan.setblocking(False)
+        self._pgid: int | None = None
+
+    def _marker(self, kind: str, value: bytes) -> None:
+        if kind == "pgid":
+            self._pgid = int(value) if value.isdigit() else None
+        elif kind == "started":  # sudo let the command start: stdin is the command's now
+            self._feeding = True
+            self._feed()
+        elif kind == "prompt":
+            self._answer_sudo()
+
+    def _answer_sudo(self) -> None:
+        assert self._sudo is not None
+        if self._sudo.password is None:
+            raise HostFailure(
+                Status.FAILED,
+                f"sudo asked for a password: give it with --ask-sudo-pass or {ENV_SUDO_PASSWORD}",
+            )
+        if self._password_sent:  # sudo asks again only when the password was wrong
+            raise HostFailure(
+                Status.FAILED,
+                f"sudo: wrong password (from --ask-sudo-pass or {ENV_SUDO_PASSWORD})",
+            )
+        self._password_sent = True
+        self._chan.settimeout(_KILL_WAIT_S)
+        try:
+            self._chan.sendall((self._sudo.password + "\n").encode())
+        except (TimeoutError, paramiko.SSHException, EOFError, OSError) as exc:
+            raise HostFailure(Status.ERROR, f"cannot answer sudo's prompt: {reason(exc)}") from None
+        finally:
+            self._chan.setblocking(False)
+
+    def _feed(self) -> None:
+        """Send as much forwarded stdin as the window takes now, then end-of-file (at
+        once when there is none: a command that reads stdin sees EOF, not a hang).
+        Never blocks: a command that does not read its stdin must not hold us."""
+        if self._stdin is None or not self._feeding:
+            return
+        left = len(self._stdin)
+        try:
+            while self._stdin and self._chan.send_ready():
+                self._stdin = self._stdin[self._chan.send(bytes(self._stdin[:_CHUNK])) :]
+            # paramiko has no descriptor that wakes us when the window reopens: look again
+            # soon while the command takes the data, less and less often while it does not.
+            sent = len(self._stdin) < left
+            self._feed_wait = _FEED_WAIT_S if sent else min(2 * self._feed_wait, _TICK_MAX_S)
+            if not self._stdin:
+                self._chan.shutdown_write()
+                self._stdin = None
+        except (TimeoutError, paramiko.SSHException, EOFError, OSError):
+            self._stdin = None  # the channel is going: pump sees it closed
+
+    def pump(self, sink: Sink, wait_s: float) -> bool:
+        self._feed()
+        if self._stdin:
+            wait_s = min(wait_s, self._feed_wait)
+        chan = self._chan
+        if chan.eof_received:
+            # After EOF the channel's pipe stays readable for good: select() would
+            # spin until the exit status arrives, so wait on the status itself.
+            chan.status_event.wait(wait_s)
+        elif not (chan.recv_ready() or chan.recv_stderr_ready() or chan.closed):
+            # poll, not select: select() fails on descriptors past 1024 (big fan-outs).
+            waiter = select.poll()
+            waiter.register(chan.fileno(), select.POLLIN)
+            waiter.poll(wait_s * 1000)
+        got = False
+        while chan.recv_ready():
+            sink(STDOUT, chan.recv(_CHUNK))
+            got = True
+        while chan.recv_stderr_ready():
+            passed = self._markers.feed(chan.recv_stderr(_CHUNK))
+            if passed:
+                sink(STDERR, passed)
+            got = True
+        if got or chan.status_event.is_set():
+            self._heard = time.monotonic()
+        self._keepalive()
+        # Ended: exit status (or signal) and EOF both in, or the channel closed
+        # (which is also how a lost connection shows).
+        ended = chan.closed or (chan.eof_received and chan.status_event.is_set())
+        if ended and not (chan.recv_ready() or chan.recv_stderr_ready()):
+            rest = self._markers.flush()
+            if rest:
+                sink(STDERR, rest)
+            # Now, not when the collector finds it: the channel's pipe pair (poll) is
+            # closed only by close(), and at hundreds of sessions the fds add up.
+            chan.close()
+            return True
+        if (
+            self._sudo is not None
+            and not self._markers.done
+            and time.monotonic() - self._begun > self._start_timeout
+        ):
+            # A prompt hostops did not recognise (sudoers' passprompt_override?) would
+            # otherwise wait for a password until --timeout, or forever.
+            raise HostFailure(
+                Status.FAILED, f"sudo did not start the command within {self._start_timeout:g} s"
+            )
+        return False
+
+    def _keepalive(self) -> None:
+        """After ``keepalive_s`` of silence, ask the host for a reply (as OpenSSH's
+        ServerAliveInterval does); ``keepalive_count`` unanswered in a row: it is gone."""
+        if self._keepalive_s <= 0:
+            return
+        replied = last_reply(self._transport)
+        if replied > self._heard:
+            self._heard = replied
+            self._probes = 0
+        silence = time.monotonic() - self._heard
+        due = int(silence // self._keepalive_s)
+        if due > self._keepalive_count:
+            raise HostFailure(
+                Status.ERROR, f"no response from the host for {silence:.0f} s (keepalive)"
+            )
+        while self._probes < due:
+            if not send_keepalive(self._transport):
+                return  # a dead transport shows as a closed channel
+            self._probes += 1
+
+    def signal_group(self, name: str) -> bool:
+        if self._pgid is None or not self._transport.is_active():
+            self._chan.close()  # all that can be done; the command may live on
+            return False
+        kill = f"kill -s {name} -- -{self._pgid}"
+        if self._sudo is not None:  # the command runs as another user: so must its kill
+            kill = f"{self._sudo.prefix('')} /bin/sh -c {shlex.quote(kill)}"
+        killer = None
+        try:
+            killer = self._transport.open_session(timeout=_KILL_WAIT_S)
+            killer.settimeout(_KILL_WAIT_S)
+            killer.exec_command(f"{kill} 2>/dev/null")
+            if self._sudo is not None and self._sudo.password is not None:
+                killer.sendall((self._sudo.password + "\n").encode())  # kill never reads it
+            killer.shutdown_write()
+            # Bounded: a host that stops answering now must not hold this thread.
+            return killer.status_event.wait(_KILL_WAIT_S) and killer.exit_status == 0
+        except (TimeoutError, paramiko.SSHException, EOFError, OSError):
+            self._chan.close()
+            return False
+        finally:
+            if killer is not None:
+                killer.close()
+
+    def result(self) -> tuple[int | None, str | None]:
+        sig = exit_signal(self._chan)
+        if sig:
+            return None, sig
+        status = self._chan.exit_status
+        return (status, None) if status >= 0 else (None, None)
+
+    def lost(self) -> str | None:
+        if self._chan.exit_status >= 0 or exit_signal(self._chan):
+            return None
+        return "connection lost before the command finished"
+
+
+class Markers:
+    """Takes hostops's own lines (``\\x1ehostops-KIND:NONCE:VALUE\\n``) out of a command's
+    stderr, wherever they are and however the packets split them, and reports each one.
+
+    Everything is held back until the ``last`` kind of marker has been seen,
+    so that a marker cut across packets is still recognised and never shown;
+    at most ``_MARK_LIMIT`` bytes are held (then the rest passes as it is).
+    """
+
+    _KINDS = ("pgid", "prompt", "started")
+
+    def __init__(self, nonce: str, last: str, on_marker: Callable[[str, bytes], None]) -> None:
+        self._tags = {k: _MARK.format(kind=k, nonce=nonce).encode() for k in self._KINDS}
+        self._last = last
+        self._on_marker = on_marker
+        self._held = b""
+        self.done = False  # the last marker was seen (or too much came before it)
+
+    def feed(self, data: bytes) -> bytes:
+        """The stderr bytes that may be passed on now."""
+        if self.done:
+            return data
+        self._held += data
+        while not self.done:
+            found = [(self._held.find(tag), kind) for kind, tag in self._tags.items()]
+            at, kind = min(((i, k) for i, k in found if i >= 0), default=(-1, ""))
+            if at < 0:
+                break
+            end = self._held.find(b"\n", at)
+            if end < 0:
+                return b""  # the rest of the marker is still on its way
+            value = self._held[at + len(self._tags[kind]) : end]
+            self._held = self._held[:at] + self._held[end + 1 :]
+            self.done = kind == self._last
+            self._on_marker(kind, value)
+        if not self.done and len(self._held) < _MARK_LIMIT:
+            return b""
+        self.done = True
+        return self.flush()
+
+    def flush(self) -> bytes:
+        """What is held back, when the command has ended."""
+        held, self._held = self._held, b""
+        return held

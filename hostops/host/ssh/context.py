@@ -1,0 +1,73 @@
+"""What the SSH sessions of one process share: parsed known_hosts files and keys, secrets,
+the jump host connections."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import paramiko
+
+from hostops.credentials import Secrets
+from hostops.host.ssh.auth import load_key
+from hostops.host.ssh.hostkeys import KnownHosts, append_host_key
+from hostops.host.ssh.jump import JumpPool
+from hostops.models import RunOptions
+
+
+@dataclass
+class SshContext:
+    """Per-process state shared by its session threads (thread-safe): parsed known_hosts
+    files and private keys, the run's secrets, and the connections to jump hosts.
+
+    One lives in each worker process, so the cost of a run stays linear in the
+    number of hosts: each known_hosts file and each private key is parsed once.
+    """
+
+    options: RunOptions
+    notify: Callable[[str], None]  # warnings about files, not hosts
+    secrets: Secrets = field(default_factory=Secrets)
+    known_hosts_loads: int = 0
+    key_loads: int = 0
+    jumps: JumpPool = field(default_factory=JumpPool)
+    _known: dict[str, KnownHosts] = field(default_factory=dict)
+    _keys: dict[str, paramiko.PKey | str] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def host_keys(self, path: str) -> KnownHosts:
+        """The parsed known_hosts file at ``path`` (parsed on first use; its unreadable
+        and unsupported lines reported once)."""
+        with self._lock:
+            keys = self._known.get(path)
+            if keys is None:
+                keys = KnownHosts.load(path)
+                self.known_hosts_loads += 1
+                self._known[path] = keys
+                if keys.skipped:
+                    lines = ", ".join(map(str, keys.skipped[:10]))
+                    self.notify(f"{path}: ignored unreadable line(s) {lines}")
+                if keys.unsupported:
+                    lines = ", ".join(map(str, keys.unsupported[:10]))
+                    self.notify(
+                        f"{path}: ignored @cert-authority line(s) {lines} (host certificates are not supported)"
+                    )
+            return keys
+
+    def private_key(self, path: str) -> paramiko.PKey | str:
+        """The key at ``path``, or a one-line reason why it cannot be used."""
+        with self._lock:
+            if path not in self._keys:
+                self.key_loads += 1
+                self._keys[path] = load_key(path, self.secrets.key_passphrase)
+            return self._keys[path]
+
+    def close(self) -> None:
+        """Close the jump host connections."""
+        self.jumps.close()
+
+    def record_host_key(self, path: str, name: str, key: paramiko.PKey) -> None:
+        """accept-new: append ``name``'s key to ``path`` (see append_host_key) and know it."""
+        append_host_key(path, name, key)
+        with self._lock:
+            self._known[path].add(name, key)

@@ -1,0 +1,121 @@
+"""The import contract: what may import what inside hostops (README, "Development").
+
+    cli -> api (hostops/__init__.py) -> fleet (keeper, cluster) -> render, journal,
+    playbook, inventory, testing -> host -> models, errors, operations, credentials,
+    batches, ranges, localenv, vault
+
+A module may import its own layer and the layers below it, never above. Besides:
+nothing imports the CLI; the host layer never imports the fleet's events; the inventory
+never imports the host layer (connection settings are resolved there, from above).
+Every import counts, those under ``if TYPE_CHECKING:`` and inside functions included.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import hostops
+
+ROOT = Path(hostops.__file__).parent
+
+LAYERS: dict[str, int] = {
+    "_version": 0,
+    "models": 0,
+    "errors": 0,
+    "operations": 0,
+    "credentials": 0,
+    "batches": 0,
+    "ranges": 0,
+    "localenv": 0,
+    "vault": 0,
+    "host": 1,
+    "inventory": 2,
+    "playbook": 2,
+    "journal": 2,
+    "render": 2,
+    "testing": 2,
+    "fleet": 3,
+    "keeper": 3,
+    "cluster": 3,
+    "__init__": 4,  # the public API
+    "cli": 5,
+    "__main__": 5,
+}
+# (importer's top package, imported top package): refused although the layers would allow it.
+FORBIDDEN = {("inventory", "host")}
+
+
+def _top(module: str) -> str:
+    """hostops.fleet.engine -> fleet; hostops -> __init__."""
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else "__init__"
+
+
+def _module_name(path: Path) -> str:
+    rel = path.relative_to(ROOT.parent).with_suffix("")
+    parts = list(rel.parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def _imports(path: Path) -> list[tuple[int, str]]:
+    """(line, module) of every hostops import in ``path``; ``from hostops import x`` is the API."""
+    package = (
+        _module_name(path) if path.name == "__init__.py" else _module_name(path).rpartition(".")[0]
+    )
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            found += [(node.lineno, a.name) for a in node.names if a.name.startswith("hostops")]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")[: len(package.split(".")) - node.level + 1]
+                module = ".".join([*base, node.module] if node.module else base)
+            else:
+                module = node.module or ""
+            if module.startswith("hostops"):
+                found.append((node.lineno, module))
+    return found
+
+
+def violations() -> list[str]:
+    """Every import that breaks the contract, as ``file:line: importer -> imported``."""
+    out = []
+    for path in sorted(ROOT.rglob("*.py")):
+        importer = _top(_module_name(path))
+        for line, module in _imports(path):
+            imported = _top(module)
+            where = f"{path.relative_to(ROOT.parent)}:{line}: {importer} -> {module}"
+            if importer not in LAYERS or imported not in LAYERS:
+                out.append(f"{where} (a package the contract does not place: add it to LAYERS)")
+            elif imported in ("cli", "__main__") and importer not in ("cli", "__main__"):
+                out.append(f"{where} (nothing imports the CLI)")
+            elif LAYERS[imported] > LAYERS[importer] or (importer, imported) in FORBIDDEN:
+                out.append(f"{where} (an upward import)")
+    return out
+
+
+def test_every_import_follows_the_layers() -> None:
+    assert violations() == []
+
+
+def test_every_package_and_module_is_placed() -> None:
+    tops = {_top(_module_name(p)) for p in ROOT.rglob("*.py")}
+    assert tops <= set(LAYERS), sorted(tops - set(LAYERS))
+
+
+def test_the_checker_sees_an_upward_import(tmp_path: Path, monkeypatch) -> None:
+    """The contract can fail: a host module importing the fleet is caught."""
+    fake = tmp_path / "hostops"
+    (fake / "host").mkdir(parents=True)
+    (fake / "__init__.py").write_text("")
+    (fake / "host" / "__init__.py").write_text("")
+    (fake / "host" / "bad.py").write_text(
+        "from hostops.fleet.events import Output\nfrom ..cli import main\n"
+    )
+    monkeypatch.setattr(__import__(__name__), "ROOT", fake)
+    found = violations()
+    assert any("host -> hostops.fleet.events (an upward import)" in v for v in found)
+    assert any("host -> hostops.cli (nothing imports the CLI)" in v for v in found)
