@@ -125,6 +125,35 @@ class Vault:
         return item
 
 
+class Bound:
+    """A vaulted value with the run's vault at hand: decrypted when turned into text (a
+    template inserting it), so an unused value never needs its password. Raises
+    VaultError naming the variable when no password given decrypts it."""
+
+    __slots__ = ("_vault", "_vaulted")
+
+    def __init__(self, vaulted: Vaulted, vault: Vault) -> None:
+        self._vaulted = vaulted
+        self._vault = vault
+
+    def __str__(self) -> str:
+        return str(self._vault.value(self._vaulted))
+
+    def __repr__(self) -> str:
+        return "<vaulted>"
+
+
+def bind(item: object, vault: Vault) -> object:
+    """``item`` with every Vaulted in it (lists, mappings) made :class:`Bound` to ``vault``."""
+    if isinstance(item, Vaulted):
+        return Bound(item, vault)
+    if isinstance(item, list):
+        return [bind(v, vault) for v in item]
+    if isinstance(item, dict):
+        return {k: bind(v, vault) for k, v in item.items()}
+    return item
+
+
 def is_vaulted(data: str | bytes) -> bool:
     """Whether a file's content or a value is a vaulted text."""
     head = data.lstrip()[: len(HEADER)]

@@ -9,6 +9,7 @@ RawInventory, then an Inventory (groups, names), then Hosts for the names a
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Sequence
 
@@ -18,7 +19,7 @@ from hostops.inventory.raw import RawHost, RawInventory
 from hostops.inventory.resolve import Inventory, Overrides, SshConfigSource, build, resolve_hosts
 from hostops.inventory.sources import load_sources
 from hostops.models import Host
-from hostops.vault import Vault
+from hostops.vault import Vault, bind, has_vaulted
 
 __all__ = [
     "Inventory",
@@ -30,6 +31,7 @@ __all__ = [
     "raw_from_host_list",
     "resolve_hosts",
     "select_names",
+    "with_vault",
 ]
 
 Sources = str | os.PathLike[str] | Sequence[str | os.PathLike[str]]
@@ -77,6 +79,14 @@ def pattern_warning(inv: Inventory, pattern: str | None, selected: list[str]) ->
     if pattern is None:
         return None
     return ansible_difference(pattern, inv.names, inv.members, selected)
+
+
+def with_vault(host: Host, vault: Vault) -> Host:
+    """``host`` with its vaulted variables bound to ``vault``: decrypted when a template
+    turns them into text (see :class:`hostops.vault.Bound`)."""
+    if not any(has_vaulted(v) for v in host.vars.values()):
+        return host
+    return dataclasses.replace(host, vars={k: bind(v, vault) for k, v in host.vars.items()})
 
 
 def load_inventory(

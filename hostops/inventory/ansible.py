@@ -29,8 +29,8 @@ from typing import Any
 
 import yaml
 
+from hostops.credentials import BECOME_PASSWORD_VARS, LOGIN_PASSWORD_VARS
 from hostops.errors import ConfigError
-from hostops.inventory.ansible_settings import BECOME_PASSWORD_VARS, LOGIN_PASSWORD_VARS
 from hostops.inventory.raw import RawGroup, RawHost, RawInventory, Var, Where
 from hostops.inventory.yamlsrc import Node, parse_yaml
 from hostops.ranges import RangeError, expand_ansible

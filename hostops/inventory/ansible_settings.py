@@ -36,9 +36,6 @@ BECOME_VARS = {
     "become_user": ("ansible_become_user", "ansible_sudo_user"),
     "become_method": ("ansible_become_method",),
 }
-# Passwords hostops uses only when they are vaulted (encrypted at rest).
-LOGIN_PASSWORD_VARS = ("ansible_password", "ansible_ssh_pass", "ansible_ssh_password")
-BECOME_PASSWORD_VARS = ("ansible_become_password", "ansible_become_pass", "ansible_sudo_pass")
 MAPPED_VARS = frozenset(
     {
         *(n for names in SETTING_VARS.values() for n in names),

@@ -9,6 +9,7 @@ import re
 from hostops.inventory.resolve import ALL, UNGROUPED, Inventory
 from hostops.models import Host
 from hostops.ranges import fold
+from hostops.vault import has_vaulted
 
 # Free-form variables whose name says they hold a secret are shown as hidden.
 _SECRETISH = re.compile(r"pass|secret|token|credential|private|api_?key", re.IGNORECASE)
@@ -74,6 +75,13 @@ def _graph_group(
             lines.append(f"{pad}|  |--{host}")
 
 
+def _shown(name: str, value: object) -> object:
+    """A variable as JSON shows it: a secret-looking or vaulted one hidden (never decrypted)."""
+    if _SECRETISH.search(name) or has_vaulted(value):
+        return _HIDDEN
+    return value
+
+
 def inventory_json(inv: Inventory, hosts: list[Host]) -> str:
     """``{"hosts": {name: settings}, "groups": {name: {"hosts": [...], "children": [...]}}}``."""
     names = {h.name for h in hosts}
@@ -90,7 +98,13 @@ def inventory_json(inv: Inventory, hosts: list[Host]) -> str:
                 "password_env": h.password_env,
                 "host_key_policy": h.host_key_policy.value if h.host_key_policy else None,
                 "groups": list(h.groups),
-                "vars": {k: _HIDDEN if _SECRETISH.search(k) else v for k, v in h.vars.items()},
+                "config_name": h.config_name,
+                "ssh_options": [list(option) for option in h.ssh_options],
+                "sudo": h.sudo,
+                "sudo_user": h.sudo_user,
+                "problem": h.problem,
+                "origins": dict(h.origins),
+                "vars": {k: _shown(k, v) for k, v in h.vars.items()},
             }
             for h in hosts
         },

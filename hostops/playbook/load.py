@@ -9,6 +9,7 @@ syntax errors and unknown filters. Undefined variables depend on the hosts:
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import os
 import re
@@ -23,11 +24,12 @@ from hostops.inventory.yamlsrc import Node, load_yaml
 from hostops.playbook import template
 from hostops.playbook.model import Action, Count, Get, Play, Playbook, Put, Run, Script, Task
 
-PLAY_KEYS = ("name", "hosts", "vars", "serial", "max_fail", "tasks")
+PLAY_KEYS = ("name", "hosts", "vars", "serial", "max_fail", "become", "tasks")
 KINDS = ("run", "script", "put", "get")
 OPTIONS = (
     "name",
     "sudo",
+    "become",  # Ansible's word for sudo
     "timeout",
     "retries",
     "until",
@@ -46,7 +48,12 @@ GET_KEYS = ("src", "dest")
 # Names every host has (as in Ansible); no playbook variable may take them.
 MAGIC_VARS = ("inventory_hostname", "group_names")
 # Options that mean something for some actions only.
-_ONLY_FOR = {"env": ("run", "script"), "cwd": ("run", "script"), "sudo": ("run", "script", "put")}
+_ONLY_FOR = {
+    "env": ("run", "script"),
+    "cwd": ("run", "script"),
+    "sudo": ("run", "script", "put"),
+    "become": ("run", "script", "put"),
+}
 DEFAULT_RETRIES = 3  # when `until` is given without `retries`, as Ansible does
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
@@ -95,6 +102,11 @@ def _play(node: Node, number: int) -> Play:
         raise node.error(f"{what}: 'tasks' is missing")
     items = _items(body["tasks"], f"{what}: tasks")
     tasks = tuple(_task(item, n, what) for n, item in enumerate(items, 1))
+    if "become" in body:  # the default of the play's tasks that say nothing themselves
+        become = _flag(body, "become", what)
+        tasks = tuple(
+            t if t.sudo is not None else dataclasses.replace(t, sudo=become) for t in tasks
+        )
     return Play(
         hosts=hosts,
         tasks=tasks,
@@ -188,7 +200,7 @@ def _task(node: Node, number: int, play: str) -> Task:
         action=_action(kind, body[kind], what),
         line=node.line,
         name=name,
-        sudo=_flag(body, "sudo", what),
+        sudo=_sudo(body, what),
         timeout=_positive(body["timeout"], f"{what}: timeout") if "timeout" in body else None,
         retries=int(retries),
         until=until,
@@ -297,6 +309,14 @@ def _text(node: Node, what: str) -> str:
     if not isinstance(value, str) or not value.strip():
         raise node.error(f"{what} must be a non-empty string, not {node.kind}")
     return value
+
+
+def _sudo(body: dict[str, Node], what: str) -> bool | None:
+    """A task's ``sudo`` (or ``become``, Ansible's word); None when it says neither."""
+    if "sudo" in body and "become" in body:
+        raise body["become"].error(f"{what}: give sudo or become, not both")
+    key = "become" if "become" in body else "sudo"
+    return _flag(body, key, what) if key in body else None
 
 
 def _flag(body: dict[str, Node], key: str, what: str) -> bool:

@@ -36,7 +36,7 @@ class ScriptRun:
     args: str  # shell text after the script's path
     env: tuple[tuple[str, str], ...]
     cwd: str | None
-    sudo: bool
+    sudo: bool | None
     timeout: float | None
 
     def command(self, remote: str) -> Command:
@@ -105,7 +105,7 @@ def render_task(playbook: Playbook, task: Task, context: Mapping[str, Any]) -> R
         except ValueError as exc:
             raise ValueError(f"put: mode: {exc}") from None
     upload = Upload(
-        local_path(playbook, task, src), remote_path(dest), mode, task.sudo, task.timeout
+        local_path(playbook, task, src), remote_path(dest), mode, bool(task.sudo), task.timeout
     )
     return Rendered(upload, None, creates, removes)
 

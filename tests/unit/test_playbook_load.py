@@ -83,7 +83,7 @@ def test_a_good_playbook_becomes_the_model(write_inv: Write) -> None:
         (
             "- hosts: all\n  task: []\n",
             "2: unknown key 'task' in play 1 (did you mean 'tasks'? allowed: "
-            "name, hosts, vars, serial, max_fail, tasks)",
+            "name, hosts, vars, serial, max_fail, become, tasks)",
         ),
         (
             "- tasks: []\n",
@@ -99,7 +99,7 @@ def test_a_good_playbook_becomes_the_model(write_inv: Write) -> None:
         (
             "- hosts: all\n  tasks:\n    - run: x\n      whne: a\n",
             "4: unknown key 'whne' in task 1 (did you mean 'when'? allowed: run, script, put, "
-            "get, name, sudo, timeout, retries, until, delay, ignore_errors, when, "
+            "get, name, sudo, become, timeout, retries, until, delay, ignore_errors, when, "
             "changed_when, creates, removes, register, env, cwd)",
         ),
         (

@@ -134,16 +134,18 @@ class SshConnection:
         return max(0.1, self._deadline - time.monotonic())
 
     def start(self, command: str, sudo: bool = False, stdin: bytes | None = None) -> SshCommand:
-        """Start ``command``, with sudo as ``options.sudo_user`` (root when None) when
-        ``sudo``; ``stdin`` is sent to it, then end-of-file."""
+        """Start ``command``, with sudo as ``options.sudo_user`` (else the host's
+        ``sudo_user``, else root) when ``sudo``; ``stdin`` is sent to it, then end-of-file."""
         opts = self._ctx.options
+        user = opts.sudo_user if opts.sudo_user is not None else self.host.sudo_user
+        password = self._ctx.secrets.sudo_password_for(self.host)
         return SshCommand(
             self.transport,
             command,
             opts.keepalive_interval,
             opts.keepalive_count,
             opts.connect_timeout,
-            sudo=Sudo(opts.sudo_user, self._ctx.secrets.sudo_password) if sudo else None,
+            sudo=Sudo(user, password) if sudo else None,
             stdin=stdin,
         )
 
