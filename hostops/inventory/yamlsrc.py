@@ -167,7 +167,7 @@ def parse_yaml(text: str, path: str) -> Node:
     :data:`MAX_NESTING`, and aliases that would expand to more than
     :data:`MAX_EXPANDED` values (a "billion laughs" document).
     """
-    loader = _Loader(text, path)
+    loader = _Loader(str(text), path)  # exactly a str: libyaml refuses a subclass
     try:
         node = loader.get_single_node()
     except yaml.MarkedYAMLError as exc:
