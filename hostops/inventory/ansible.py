@@ -233,11 +233,12 @@ class _Builder:
         Raises ConfigError for a malformed pattern or variable.
         """
         names, port = self._expand(pattern, line)
-        variables = self.read_vars(f"host {pattern!r}", sources)
+        variables = self.read_vars(f"host {pattern!r}", sources) if sources else {}
         self.group(group, None)
         for name in names:
             self._add_host(name, group, line, port)
-            self._vars.setdefault(("host", name), {}).update(variables)
+            if variables:  # most hosts of a large file have none: no dict for them
+                self._vars.setdefault(("host", name), {}).update(variables)
 
     def _add_host(self, name: str, group: str, line: int, port: int | None) -> None:
         if name not in self.inv.hosts:

@@ -87,6 +87,8 @@ def connection_settings(
     """
     settings: dict[str, Any] = {}
     origins: dict[str, str] = {}
+    if not merged.keys() & MAPPED_VARS:  # most hosts of a large inventory: nothing to read
+        return {"config_name": owner}, origins
     for key, names in SETTING_VARS.items():
         given = _defined(merged, names)
         if given:

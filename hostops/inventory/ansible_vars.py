@@ -39,8 +39,13 @@ class VarsFiles:
 
     def __init__(self, vault: Vault | None = None) -> None:
         self._vault = vault
-        self._listings: dict[str, frozenset[str] | None] = {}
+        self._listings: dict[
+            tuple[str, str], tuple[str, frozenset[str], frozenset[str]] | None
+        ] = {}
         self._files: dict[str, dict[str, Var]] = {}
+        # The group part of a host's variables depends only on its groups: hosts that
+        # share them (all the ungrouped ones, say) share it.
+        self.group_parts: dict[tuple[str, ...], dict[str, Var]] = {}
         self.reads = 0  # files parsed: for the tests of the cache
 
     def variables(self, directory: str, kind: str, name: str) -> dict[str, Var]:
@@ -49,24 +54,31 @@ class VarsFiles:
         Raises ConfigError naming the file for one that is not a YAML mapping or
         is vaulted without a password that opens it.
         """
-        if name.startswith(os.sep):  # as Ansible: a 'chroot' host name has no vars files
-            return {}
-        folder = os.path.join(directory, kind)
-        listing = self._listing(folder)
-        if not listing:
-            return {}
+        found = self._listing(directory, kind)
+        if found is None or name not in found[2] or name.startswith(os.sep):
+            return {}  # (as Ansible, a 'chroot' host name /x/y has no vars files)
+        folder, listing, _ = found
         merged: dict[str, Var] = {}
         for path in _find(folder, listing, name):
             merged.update(self._read(path))
         return merged
 
-    def _listing(self, folder: str) -> frozenset[str] | None:
-        if folder not in self._listings:
+    def _listing(
+        self, directory: str, kind: str
+    ) -> tuple[str, frozenset[str], frozenset[str]] | None:
+        """The folder, its entries and the names they stand for (without extension),
+        listed once: most hosts have no file, and are known not to without a lookup."""
+        key = (directory, kind)
+        if key not in self._listings:
+            folder = os.path.join(directory, kind)
             try:
-                self._listings[folder] = frozenset(os.listdir(folder))
+                entries = frozenset(os.listdir(folder))
             except OSError:  # missing, or not a directory: Ansible skips it too
-                self._listings[folder] = None
-        return self._listings[folder]
+                self._listings[key] = None
+            else:
+                stems = {e[: -len(x)] for e in entries for x in _EXTENSIONS if e.endswith(x)}
+                self._listings[key] = (folder, entries, frozenset(entries | stems))
+        return self._listings[key]
 
     def _read(self, path: str) -> dict[str, Var]:
         found = self._files.get(path)
@@ -149,6 +161,20 @@ def host_variables(
     order. ``groups`` are the host's groups other than ``all``, already sorted as
     Ansible applies them (depth, priority, name). Raises ConfigError for a bad
     variables file."""
+    key = tuple(groups)
+    part = files.group_parts.get(key)
+    if part is None:
+        part = files.group_parts[key] = _group_part(raw, groups, files)
+    merged = dict(part)
+    merged.update(raw.hosts[host].variables)
+    directories = (raw.var_dirs, raw.play_dirs)
+    for where in directories:
+        _merge(merged, files, where, "host_vars", [host])
+    return merged
+
+
+def _group_part(raw: RawInventory, groups: Sequence[str], files: VarsFiles) -> dict[str, Var]:
+    """Steps 1 to 4: what the groups give (see the module's docstring)."""
     merged: dict[str, Var] = dict(raw.groups["all"].variables) if "all" in raw.groups else {}
     for group in groups:
         merged.update(raw.groups[group].variables)
@@ -157,9 +183,6 @@ def host_variables(
         _merge(merged, files, where, "group_vars", ["all"])
     for where in directories:
         _merge(merged, files, where, "group_vars", groups)
-    merged.update(raw.hosts[host].variables)
-    for where in directories:
-        _merge(merged, files, where, "host_vars", [host])
     return merged
 
 

@@ -305,18 +305,19 @@ def resolve_hosts(
     setting hostops cannot use (naming the file and line that set it).
     """
     ordered_groups = group_order(inv)
+    rank = {g: i for i, g in enumerate(ordered_groups)}
     flags = (overrides or Overrides()).settings()
     flag_origins = {key: _FLAG_NAMES[key] for key in flags}
     hosts = []
     for name in names:
-        settings, origins, policy = _settings(inv, name, ordered_groups, ssh_config)
+        settings, origins, policy = _settings(inv, name, rank, ssh_config)
         _apply(settings, flags)
         origins.update(flag_origins)
         if settings.get("jump") == "none":  # as ProxyJump none: cancels an inherited jump
             del settings["jump"]
         host = _host(name, settings, policy, inv.host_groups.get(name, ()), origins)
         if host.jump:
-            chain = jump_hosts(host, inv, ordered_groups, ssh_config, flags)
+            chain = jump_hosts(host, inv, rank, ssh_config, flags)
             host = dataclasses.replace(host, jump_hosts=chain)
         hosts.append(host)
     return hosts
@@ -332,14 +333,15 @@ _FLAG_NAMES = {
 
 
 def _settings(
-    inv: Inventory, name: str, ordered_groups: list[str], ssh_config: SshConfigSource | None
+    inv: Inventory, name: str, rank: Mapping[str, int], ssh_config: SshConfigSource | None
 ) -> tuple[dict[str, Any], dict[str, str], str | None]:
     """A host's settings from ssh_config and the inventory (no flags), where each came
-    from, and ssh_config's host key policy for it."""
-    mine = set(inv.host_groups.get(name, ()))
+    from, and ssh_config's host key policy for it. ``rank``: each group's place in
+    :func:`group_order`."""
+    mine = list(inv.host_groups.get(name, ()))
     if name in inv.ungrouped:  # [ungrouped:vars] in an Ansible inventory apply too
-        mine.add(UNGROUPED)
-    groups = [g for g in ordered_groups if g in mine]
+        mine.append(UNGROUPED)
+    groups = sorted((g for g in mine if g in rank), key=rank.__getitem__)
     if inv.raw.kind == "ansible":
         assert inv.files is not None
         merged = host_variables(inv.raw, name, groups, inv.files)
@@ -400,7 +402,7 @@ def parse_jump(spec: str) -> list[tuple[str | None, str, int | None]]:
 def jump_hosts(
     host: Host,
     inv: Inventory,
-    ordered_groups: list[str],
+    rank: Mapping[str, int],
     ssh_config: SshConfigSource | None,
     flags: Mapping[str, Any],
 ) -> tuple[Host, ...]:
@@ -421,7 +423,7 @@ def jump_hosts(
     chain: list[Host] = []
     for (user, name, port), text in zip(hops, host.jump.split(","), strict=True):
         if name in inv.raw.hosts:
-            settings, _, policy = _settings(inv, name, ordered_groups, ssh_config)
+            settings, _, policy = _settings(inv, name, rank, ssh_config)
         elif ssh_config is not None:
             found = ssh_config.lookup(name)
             settings, policy = found.settings(), found.host_key_policy
