@@ -16,6 +16,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ansible.module_utils.parsing.convert_bool import boolean
+
 _PATTERNS_SCRIPT = Path(__file__).with_name("ansible_patterns.py")
 
 
@@ -109,20 +111,11 @@ _CONNECTION = {
     "port": ("ansible_port", "ansible_ssh_port"),
     "user": ("ansible_user", "ansible_ssh_user"),
 }
-_TRUE = {"y", "yes", "on", "1", "true", "t"}
 
 
 def _last(hostvars: dict[str, Any], names: tuple[str, ...]) -> Any:
     given = [hostvars[n] for n in names if hostvars.get(n) is not None]
     return given[-1] if given else None
-
-
-def _boolean(value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, (int, float)):
-        return value == 1
-    return isinstance(value, str) and value.strip().lower() in _TRUE
 
 
 def _plain(value: Any) -> Any:
@@ -148,7 +141,7 @@ def ansible_view(name: str, hostvars: dict[str, Any]) -> dict[str, Any]:
         "sudo_user": None,
     }
     if hostvars.get("ansible_become") is not None:
-        view["sudo"] = _boolean(hostvars["ansible_become"])
+        view["sudo"] = boolean(hostvars["ansible_become"], strict=False)  # Ansible's own
         view["sudo_user"] = _last(hostvars, ("ansible_become_user", "ansible_sudo_user"))
     view["vars"] = {k: v for k, v in hostvars.items() if not k.startswith("ansible_")}
     return json.loads(json.dumps(view))

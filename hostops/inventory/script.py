@@ -78,10 +78,7 @@ def _group(inv: RawInventory, name: str, body: Any, where: Where) -> None:
     elif not any(k in body for k in ("hosts", "vars", "children")):
         body = {"hosts": [name], "vars": body}  # Ansible: a malformed group is its sole host
     group = inv.groups.setdefault(name, RawGroup(name, where=where))
-    hosts = body.get("hosts", [])
-    if not isinstance(hosts, list) or not all(isinstance(h, str) and h for h in hosts):
-        raise ConfigError(f"--list: {name}.hosts must be a list of host names", path=where.path)
-    for host in hosts:
+    for host in _names(body, "hosts", f"{name}.hosts", "host", where):
         inv.hosts.setdefault(host, RawHost(host, where=where))
         if host not in group.hosts:
             group.hosts.append(host)
@@ -89,13 +86,18 @@ def _group(inv: RawInventory, name: str, body: Any, where: Where) -> None:
     if not isinstance(variables, dict):
         raise ConfigError(f"--list: {name}.vars must be an object", path=where.path)
     group.variables.update({k: Var(v, where) for k, v in variables.items()})
-    children = body.get("children", [])
-    if not isinstance(children, list) or not all(isinstance(c, str) and c for c in children):
-        raise ConfigError(f"--list: {name}.children must be a list of group names", path=where.path)
-    for child in children:
+    for child in _names(body, "children", f"{name}.children", "group", where):
         inv.groups.setdefault(child, RawGroup(child, where=where))
         if child not in group.children:
             group.children.append(child)
+
+
+def _names(body: dict[str, Any], key: str, what: str, kind: str, where: Where) -> list[str]:
+    """``body[key]``, a list of names. Raises ConfigError."""
+    names = body.get(key, [])
+    if not isinstance(names, list) or not all(isinstance(n, str) and n for n in names):
+        raise ConfigError(f"--list: {what} must be a list of {kind} names", path=where.path)
+    return names
 
 
 def _json(path: str, args: list[str], timeout: float) -> Any:
