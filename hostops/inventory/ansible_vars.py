@@ -95,7 +95,7 @@ class VarsFiles:
             raise ConfigError(f"cannot read: {exc.strerror or exc}", path=path) from None
         if is_vaulted(data):
             try:
-                text = (self._vault or Vault()).decrypt(data.decode("ascii", "replace"))
+                text: str = (self._vault or Vault()).decrypt(data.decode("ascii", "replace"))
             except VaultError as exc:
                 raise ConfigError(f"vault-encrypted variables file: {exc}", path=path) from None
         else:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from typing import Any
 
 from hostops.inventory.resolve import ALL, UNGROUPED, Inventory
 from hostops.models import Host
@@ -87,7 +88,7 @@ def inventory_json(inv: Inventory, hosts: list[Host]) -> str:
     """``{"hosts": {name: settings}, "groups": {name: {"hosts": [...], "children": [...]}}}``,
     one line per host (json's C encoder: 100,000 hosts indented would take seconds)."""
     names = {h.name for h in hosts}
-    doc = {
+    doc: dict[str, dict[str, Any]] = {
         "hosts": {
             h.name: {
                 "address": h.address,

@@ -23,9 +23,9 @@ from hostops.inventory.script import is_script, read_script
 from hostops.inventory.yamlsrc import load_yaml
 from hostops.vault import Vault
 
-# Ansible's REJECT_EXTS plus INVENTORY_IGNORE_EXTS' own additions.
-_IGNORED_EXTENSIONS = (".pyc", ".pyo", ".swp", ".bak", "~", ".rpm", ".md", ".txt", ".rst")
-_IGNORED_EXTENSIONS += (".orig", ".cfg", ".retry")
+# Ansible's REJECT_EXTS, then INVENTORY_IGNORE_EXTS' own additions.
+_REJECT_EXTENSIONS = (".pyc", ".pyo", ".swp", ".bak", "~", ".rpm", ".md", ".txt", ".rst")
+_IGNORED_EXTENSIONS = (*_REJECT_EXTENSIONS, ".orig", ".cfg", ".retry")
 _IGNORED = re.compile(
     r"^\.|^host_vars$|^group_vars$|^vars_plugins$|"
     + "|".join(re.escape(e) + "$" for e in _IGNORED_EXTENSIONS)
