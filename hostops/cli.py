@@ -42,9 +42,11 @@ from hostops.inventory import (
     Inventory,
     build,
     load_raw,
+    pattern_warning,
     raw_from_host_list,
     resolve_hosts,
     select_names,
+    with_vault,
 )
 from hostops.inventory.show import inventory_graph, inventory_json, inventory_table
 from hostops.journal import (
@@ -61,6 +63,7 @@ from hostops.models import Host, HostKeyPolicy, RunOptions, RunReport
 from hostops.operations import Command, Download, Operation, Upload
 from hostops.render.console import Console, OutputMode, ViewOptions, summary_text
 from hostops.render.views import recap_text
+from hostops.vault import Vault, load_vault, mask
 
 if _collecting:
     gc.enable()
@@ -137,13 +140,28 @@ def _print_version(value: bool) -> None:
 
 # Host selection and connection settings: the same options on every command.
 InventoryOpt = Annotated[
-    Path | None,
+    list[Path] | None,
     typer.Option(
         "--hosts",
         "-i",
-        envvar="HOSTOPS_INVENTORY",
         show_default=False,
-        help="Inventory file: hostops YAML, Ansible YAML or Ansible INI.",
+        help="Inventory: a file (hostops YAML, Ansible YAML or INI), a directory of them or a dynamic inventory script; repeat for several, merged in order. [default: $HOSTOPS_INVENTORY, a comma-separated list]",
+    ),
+]
+VaultPasswordFileOpt = Annotated[
+    list[Path] | None,
+    typer.Option(
+        "--vault-password-file",
+        show_default=False,
+        help="File holding the Ansible Vault password (an executable is run: its output is the password); repeatable. [default: $HOSTOPS_VAULT_PASSWORD_FILE]",
+    ),
+]
+VaultIdOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--vault-id",
+        show_default=False,
+        help="An Ansible Vault password as [LABEL@]FILE; repeatable.",
     ),
 ]
 HostListOpt = Annotated[
@@ -218,7 +236,7 @@ KnownHostsOpt = Annotated[
 
 
 def _select(
-    hosts: Path | None,
+    hosts: list[Path] | None,
     host_list: str | None,
     limit: str | None,
     ssh_config: Path | None,
@@ -231,6 +249,10 @@ def _select(
     from_run: str | None = None,
     jump: str | None = None,
     timing: Overrides | None = None,
+    *,
+    vault_files: list[Path] | None = None,
+    vault_ids: list[str] | None = None,
+    play_dir: str | None = None,
 ) -> tuple[Inventory, list[Host]]:
     """The inventory and the selected hosts, resolved with the connection flags given;
     with ``rerun``, only those that ended with those statuses in a recorded run.
@@ -238,20 +260,29 @@ def _select(
     Raises UsageError or ConfigError."""
     if from_run is not None and rerun is None:
         raise UsageError("--from-run needs --rerun STATUSES (which of its hosts to run)")
-    if host_list is not None and hosts is not None and "HOSTOPS_INVENTORY" not in os.environ:
+    if host_list is not None and hosts:
         raise UsageError("give --hosts FILE or --host LIST, not both")
+    if not hosts and host_list is None and os.environ.get("HOSTOPS_INVENTORY"):
+        hosts = [Path(p.strip()) for p in os.environ["HOSTOPS_INVENTORY"].split(",") if p.strip()]
     if host_list is not None:
         raw = raw_from_host_list(host_list)
-    elif hosts is not None:
-        raw = load_raw(hosts)
+    elif hosts:
+        raw = load_raw(
+            hosts, vault=load_vault([str(f) for f in vault_files or ()], vault_ids or ())
+        )
+        if play_dir is not None:
+            raw.play_dirs = [play_dir]
     else:
         raise UsageError("no hosts: give --hosts FILE (or set HOSTOPS_INVENTORY) or --host LIST")
     if ssh_config is not None and no_ssh_config:
         raise UsageError("give --ssh-config or --no-ssh-config, not both")
     config = SshConfig.chosen(False if no_ssh_config else ssh_config or True)
     inv = build(raw)
-    base = os.path.dirname(os.fspath(hosts)) if hosts else "."
+    base = os.path.dirname(os.fspath(hosts[0])) if hosts else "."
     names = select_names(inv, limit, base_dir=base or ".")
+    differs = pattern_warning(inv, limit, names)
+    if differs:
+        raw.warnings.append(differs)
     if rerun is not None:
         names = _rerun_names(names, rerun, from_run)
     overrides = dataclasses.replace(
@@ -435,7 +466,7 @@ MaxFailOpt = Annotated[
 class _Flags:
     """Every shared option's value, as the command received it."""
 
-    hosts: Path | None
+    hosts: list[Path] | None
     host_list: str | None
     limit: str | None
     user: str | None
@@ -468,6 +499,8 @@ class _Flags:
     sudo: bool = False
     sudo_user: str | None = None
     ask_sudo_pass: bool = False
+    vault_password_file: list[Path] | None = None
+    vault_id: list[str] | None = None
 
     @classmethod
     def of(cls, values: dict[str, object]) -> "_Flags":
@@ -487,7 +520,9 @@ class _Prepared:
     secrets: Secrets
 
 
-def _prepare(flags: _Flags, console: Console, run_sudo: bool) -> _Prepared:
+def _prepare(
+    flags: _Flags, console: Console, run_sudo: bool, play_dir: str | None = None
+) -> _Prepared:
     """Select the hosts, ask for secrets (before any worker exists, on the terminal,
     under the console lock), and build the run's options and view."""
     # Given on the command line, these beat the inventory's and ssh_config's (ConnectTimeout,
@@ -512,6 +547,9 @@ def _prepare(flags: _Flags, console: Console, run_sudo: bool) -> _Prepared:
         flags.from_run,
         flags.jump,
         timing,
+        vault_files=flags.vault_password_file,
+        vault_ids=flags.vault_id,
+        play_dir=play_dir,
     )
     for warning in inv.raw.warnings:
         console.message("warning", warning)
@@ -530,6 +568,7 @@ def _prepare(flags: _Flags, console: Console, run_sudo: bool) -> _Prepared:
         sudo_password=(
             console.ask_secret("sudo password", ENV_SUDO_PASSWORD) if flags.ask_sudo_pass else None
         ),
+        vault=inv.raw.vault,
     )
     sudo = flags.sudo or flags.ask_sudo_pass or flags.sudo_user is not None
     options = RunOptions(
@@ -644,6 +683,8 @@ def run(
         ),
     ],
     hosts: InventoryOpt = None,
+    vault_password_file: VaultPasswordFileOpt = None,
+    vault_id: VaultIdOpt = None,
     host_list: HostListOpt = None,
     limit: LimitOpt = None,
     user: UserOpt = None,
@@ -721,6 +762,8 @@ def put(
         ),
     ] = None,
     hosts: InventoryOpt = None,
+    vault_password_file: VaultPasswordFileOpt = None,
+    vault_id: VaultIdOpt = None,
     host_list: HostListOpt = None,
     limit: LimitOpt = None,
     user: UserOpt = None,
@@ -788,6 +831,8 @@ def get(
         ),
     ],
     hosts: InventoryOpt = None,
+    vault_password_file: VaultPasswordFileOpt = None,
+    vault_id: VaultIdOpt = None,
     host_list: HostListOpt = None,
     limit: LimitOpt = None,
     user: UserOpt = None,
@@ -846,6 +891,8 @@ def play(
         ),
     ] = None,
     hosts: InventoryOpt = None,
+    vault_password_file: VaultPasswordFileOpt = None,
+    vault_id: VaultIdOpt = None,
     host_list: HostListOpt = None,
     limit: LimitOpt = None,
     user: UserOpt = None,
@@ -890,16 +937,21 @@ def play(
 
         book = load_playbook(playbook)
         given = _extra_vars(extra_vars or [])
-        prepared = _prepare(flags, console, run_sudo=False)
+        # group_vars/ and host_vars/ beside the playbook count too, as in Ansible.
+        play_dir = os.path.dirname(os.path.abspath(playbook))
+        prepared = _prepare(flags, console, run_sudo=False, play_dir=play_dir)
         everyone = resolve_hosts(prepared.inventory, prepared.inventory.names)
         allowed = {h.name for h in prepared.hosts}
         by_name = {h.name: h for h in prepared.hosts}
         # Resolved with the command line's settings where selected; the others only
-        # serve to match the plays' patterns.
-        inventory = [by_name.get(h.name, h) for h in everyone]
+        # serve to match the plays' patterns. Vaulted variables decrypt when a template
+        # uses them (and only then need a password).
+        vault = prepared.inventory.raw.vault or Vault()
+        inventory = [with_vault(by_name.get(h.name, h), vault) for h in everyone]
         plan = prepare(book, inventory, limit=allowed, extra_vars=given)
         if check:
-            console.out("".join(line + "\n" for line in check_plan(plan).lines()).encode())
+            lines = "".join(line + "\n" for line in check_plan(plan).lines())
+            console.out(mask(lines).encode())  # what a vaulted value became: never shown
             return 0
 
         def go(record: RecordPath | None) -> RunReport:
@@ -974,6 +1026,8 @@ def _extra_vars(pairs: list[str]) -> dict[str, str]:
 @app.command()
 def inventory(
     hosts: InventoryOpt = None,
+    vault_password_file: VaultPasswordFileOpt = None,
+    vault_id: VaultIdOpt = None,
     host_list: HostListOpt = None,
     limit: LimitOpt = None,
     user: UserOpt = None,
@@ -1010,6 +1064,8 @@ def inventory(
             rerun,
             from_run,
             jump,
+            vault_files=vault_password_file,
+            vault_ids=vault_id,
         )
         if graph:
             text = inventory_graph(inv, [h.name for h in selected])
