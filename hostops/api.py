@@ -16,10 +16,11 @@ from hostops.credentials import Secrets
 from hostops.fleet.rollout import PlayReport, operate, play_plan
 from hostops.host.settings import Overrides, resolve_all
 from hostops.host.ssh_config import SshConfig
-from hostops.inventory import build, load_raw, resolve_hosts, select_names
+from hostops.inventory import Sources, build, load_raw, resolve_hosts, select_names
 from hostops.models import Host, RunOptions, RunReport
 from hostops.operations import Command, Operation
 from hostops.render.console import ViewOptions
+from hostops.vault import Vault
 
 
 def run(
@@ -122,23 +123,27 @@ def play(
 
 
 def load_inventory(
-    path: str | os.PathLike[str],
+    path: Sources,
     *,
     limit: str | None = None,
     ssh_config: SshConfig | str | os.PathLike[str] | bool | None = True,
     overrides: Overrides | None = None,
+    vault: Vault | None = None,
 ) -> list[Host]:
-    """Read an inventory file (hostops YAML, Ansible YAML or INI) and return the hosts
-    ``limit`` selects (a host pattern; default: all), in file order, with every
+    """Read an inventory source ``path`` (a hostops YAML, Ansible YAML or INI file, a
+    directory of them, a dynamic inventory script) or a list of them, merged in order,
+    and return
+    the hosts ``limit`` selects (a host pattern; default: all), in run order, with every
     connection setting resolved as ``hostops run`` resolves it.
 
     ``ssh_config``: True (the default, as the command line): ~/.ssh/config, then
     /etc/ssh/ssh_config; a path: only that file (``--ssh-config``); False or None: none
     (``--no-ssh-config``); or an :class:`SshConfig`. ``overrides``: settings over every
-    host's, as the command line's ``--user``, ``--port``, ... give them. Raises
-    ConfigError (``FILE:LINE: ...``) for any bad input, ssh_config included.
+    host's, as the command line's ``--user``, ``--port``, ... give them. ``vault``:
+    opens vaulted files (``hostops.vault.load_vault``). Raises ConfigError
+    (``FILE:LINE: ...``) for any bad input, ssh_config included.
     """
-    inv = build(load_raw(path))
+    inv = build(load_raw(path, vault=vault))
     return resolve_all(
         resolve_hosts(inv, select_names(inv, limit)),
         ssh_config=SshConfig.chosen(ssh_config),

@@ -119,6 +119,13 @@ class Host:
     # A digest of every resolved connection setting (where, as whom, with what trust):
     # two hosts with the same one may share a connection. None: not resolved.
     connection_id: str | None = None
+    # Privilege escalation the inventory asks for (Ansible's ansible_become*): None means
+    # not said, so the run's --sudo/--sudo-user decide.
+    sudo: bool | None = None
+    sudo_user: str | None = None
+    # Why this host cannot be run as the inventory describes it (a become method other
+    # than sudo): it ends `error` with this message, without a connection.
+    problem: str | None = None
 
 
 @dataclass(frozen=True)

@@ -29,14 +29,15 @@ from hostops.inventory import (
     Inventory,
     build,
     load_raw,
+    pattern_warning,
     raw_from_host_list,
     resolve_hosts,
     select_names,
 )
-from hostops.inventory.raw import RawInventory
 from hostops.journal import find_run, load_run, parse_statuses
 from hostops.models import Host, RunOptions
 from hostops.render.console import Console, ViewOptions
+from hostops.vault import load_vault
 
 
 @dataclass(frozen=True)
@@ -57,20 +58,42 @@ class ConnectionSettings:
 
 
 def select(
-    targets: Targets, settings: HostSettings, rerun: Rerun, timing: Overrides | None = None
+    targets: Targets,
+    settings: HostSettings,
+    rerun: Rerun,
+    timing: Overrides | None = None,
+    *,
+    play_dir: str | None = None,
 ) -> Selection:
     """The inventory and the selected hosts, their connection settings resolved with the
     command line's (``timing``: its time limits, see :func:`timing`); with
     ``--rerun``, only those that ended with those statuses in a recorded run.
+    ``play_dir``: a playbook's directory, whose group_vars/ and host_vars/ count too.
 
     Raises UsageError, ConfigError, or NothingToDo when the rerun leaves no host."""
     if rerun.from_run is not None and rerun.rerun is None:
         raise UsageError("--from-run needs --rerun STATUSES (which of its hosts to run)")
-    raw = _inventory_source(targets)
+    if targets.host_list is not None and targets.hosts:
+        raise UsageError("give --hosts FILE or --host LIST, not both")
+    sources = _inventory_sources(targets)
+    if targets.host_list is not None:
+        raw = raw_from_host_list(targets.host_list, source="--host")
+    elif sources:
+        vault = load_vault(
+            [str(f) for f in targets.vault_password_file or ()], targets.vault_id or ()
+        )
+        raw = load_raw(sources, vault=vault)
+        if play_dir is not None:
+            raw.play_dirs = [play_dir]
+    else:
+        raise UsageError("no hosts: give --hosts FILE (or set HOSTOPS_INVENTORY) or --host LIST")
     connection = connection_settings(settings, timing)
     inventory = build(raw)
-    base = os.path.dirname(os.fspath(targets.hosts)) if targets.hosts else "."
+    base = os.path.dirname(os.fspath(sources[0])) if sources else "."
     names = select_names(inventory, targets.limit, base_dir=base or ".")
+    differs = pattern_warning(inventory, targets.limit, names)
+    if differs:
+        raw.warnings.append(differs)
     if rerun.rerun is not None:
         names = _rerun_names(names, rerun.rerun, rerun.from_run)
     hosts = resolve_all(
@@ -84,20 +107,15 @@ def select(
     return Selection(inventory, hosts)
 
 
-def _inventory_source(targets: Targets) -> RawInventory:
-    """The inventory file (``--hosts``) or the host list (``--host``), read."""
-    # HOSTOPS_INVENTORY fills --hosts: then --host given on the command line wins.
-    if (
-        targets.host_list is not None
-        and targets.hosts is not None
-        and "HOSTOPS_INVENTORY" not in os.environ
-    ):
-        raise UsageError("give --hosts FILE or --host LIST, not both")
-    if targets.host_list is not None:
-        return raw_from_host_list(targets.host_list, source="--host")
-    if targets.hosts is not None:
-        return load_raw(targets.hosts)
-    raise UsageError("no hosts: give --hosts FILE (or set HOSTOPS_INVENTORY) or --host LIST")
+def _inventory_sources(targets: Targets) -> list[Path]:
+    """The inventory sources: ``--hosts``, else $HOSTOPS_INVENTORY (a comma-separated
+    list) unless a host list is given."""
+    if targets.hosts:
+        return list(targets.hosts)
+    listed = os.environ.get("HOSTOPS_INVENTORY")
+    if targets.host_list is not None or not listed:
+        return []
+    return [Path(p.strip()) for p in listed.split(",") if p.strip()]
 
 
 def timing(execution: Execution) -> Overrides:
@@ -179,11 +197,13 @@ def view_options(display: Display, no_color: bool) -> ViewOptions:
     )
 
 
-def ask_secrets(console: Console, hosts: list[Host], auth: Auth, sudo_as: SudoAs) -> Secrets:
+def ask_secrets(console: Console, selection: Selection, auth: Auth, sudo_as: SudoAs) -> Secrets:
     """The secrets of a run: those asked for (on the terminal, under the console lock,
-    before any worker exists), the others from the environment."""
+    before any worker exists), the others from the environment and the inventory's
+    vaulted variables."""
     return secrets_from_environment(
-        hosts,
+        selection.hosts,
+        vault=selection.inventory.raw.vault,
         password=console.ask_secret("SSH password", ENV_PASSWORD) if auth.ask_pass else None,
         key_passphrase=(
             console.ask_secret("Key passphrase", ENV_KEY_PASSPHRASE) if auth.ask_key_pass else None

@@ -45,12 +45,15 @@ class Prepared:
     secrets: Secrets
 
 
-def prepare(console: Console, given: HostOptions, *, sudo: bool) -> Prepared:
+def prepare(
+    console: Console, given: HostOptions, *, sudo: bool, play_dir: str | None = None
+) -> Prepared:
     """Select the hosts, build the run's options (``sudo``: commands run with sudo) and
-    view, and ask for secrets (before any worker exists, under the console lock)."""
+    view, and ask for secrets (before any worker exists, under the console lock).
+    ``play_dir``: as for :func:`hostops.cli.build.select`."""
     reach, results = given.reach, given.results
     limits = timing(given.execution)
-    selection = select(reach.targets, reach.settings, results.rerun, limits)
+    selection = select(reach.targets, reach.settings, results.rerun, limits, play_dir=play_dir)
     for warning in selection.inventory.raw.warnings:
         console.message("warning", warning)
     ignored = ignored_options(selection.hosts)
@@ -62,7 +65,7 @@ def prepare(console: Console, given: HostOptions, *, sudo: bool) -> Prepared:
     options = run_options(
         given.execution, reach.auth, results.display, sudo=sudo, sudo_user=given.sudo_as.sudo_user
     )
-    secrets = ask_secrets(console, selection.hosts, reach.auth, given.sudo_as)
+    secrets = ask_secrets(console, selection, reach.auth, given.sudo_as)
     if options.host_key_policy is HostKeyPolicy.OFF:
         console.message(
             "warning",

@@ -42,16 +42,32 @@ def _seconds(value: float | None) -> float | None:
 
 @dataclass(frozen=True)
 class Targets:
-    """Which hosts: an inventory file or a host list, narrowed by a pattern."""
+    """Which hosts: inventory sources (and the passwords of their vaulted files) or a
+    host list, narrowed by a pattern."""
 
     hosts: Annotated[
-        Path | None,
+        list[Path] | None,
         typer.Option(
             "--hosts",
             "-i",
-            envvar="HOSTOPS_INVENTORY",
             show_default=False,
-            help="Inventory file: hostops YAML, Ansible YAML or Ansible INI.",
+            help="Inventory: a file (hostops YAML, Ansible YAML or INI), a directory of them or a dynamic inventory script; repeat for several, merged in order. [default: $HOSTOPS_INVENTORY, a comma-separated list]",
+        ),
+    ] = None
+    vault_password_file: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--vault-password-file",
+            show_default=False,
+            help="File holding the Ansible Vault password (an executable is run: its output is the password); repeatable. [default: $HOSTOPS_VAULT_PASSWORD_FILE]",
+        ),
+    ] = None
+    vault_id: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--vault-id",
+            show_default=False,
+            help="An Ansible Vault password as [LABEL@]FILE; repeatable.",
         ),
     ] = None
     host_list: Annotated[

@@ -4,6 +4,7 @@ No ``from __future__ import annotations``: typer evaluates these annotations.
 """
 
 import dataclasses
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -15,11 +16,12 @@ from hostops.cli.options import Execution, Reach, Results, SudoAs, grouped
 from hostops.cli.values import extra_vars
 from hostops.fleet.engine import console_lock
 from hostops.fleet.rollout import play_plan
-from hostops.inventory import every_host
+from hostops.inventory import every_host, with_vault
 from hostops.journal import RecordPath
 from hostops.models import RunReport
 from hostops.render.console import Console, summary_text
 from hostops.render.views import recap_text
+from hostops.vault import Vault, mask
 
 
 @grouped
@@ -59,16 +61,21 @@ def play(
 
         book = load_playbook(playbook)
         variables = extra_vars(extra_var or [])
-        prepared = prepare(console, given, sudo=False)  # sudo is per task
-        selected = prepared.selection.hosts
+        # group_vars/ and host_vars/ beside the playbook count too, as in Ansible.
+        play_dir = os.path.dirname(os.path.abspath(playbook))
+        prepared = prepare(console, given, sudo=False, play_dir=play_dir)  # sudo: per task
+        inventory, selected = prepared.selection.inventory, prepared.selection.hosts
+        # Vaulted variables decrypt when a template uses them (and only then need a password).
+        vault = inventory.raw.vault or Vault()
         plan = bind(
             book,
-            every_host(prepared.selection.inventory, selected),
+            [with_vault(h, vault) for h in every_host(inventory, selected)],
             limit={h.name for h in selected},
             extra_vars=variables,
         )
         if check:
-            console.out("".join(line + "\n" for line in check_plan(plan).lines()).encode())
+            lines = "".join(line + "\n" for line in check_plan(plan).lines())
+            console.out(mask(lines).encode())  # what a vaulted value became: never shown
             return 0
 
         def go(record: RecordPath | None) -> RunReport:

@@ -156,6 +156,8 @@ class HostClient:
         try:
             if cancel is not None and cancel.is_set():
                 raise HostFailure(Status.INTERRUPTED, "interrupted before it started")
+            if self.host.problem:  # the inventory asks for what hostops cannot do here
+                raise HostFailure(Status.ERROR, self.host.problem)
             if self._conn is None:
                 self.connect(cancel)
             outcome = self._perform(

@@ -18,7 +18,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from hostops.credentials import child_environment
 from hostops.errors import ConfigError
 from hostops.host.ssh_config import (
     KEYWORDS,
@@ -33,6 +32,7 @@ from hostops.host.ssh_config import (
     parse_chain,
     valid_hostname,
 )
+from hostops.localenv import child_environment
 from hostops.models import Connection, Host, HostKeyPolicy, SshSettings
 
 # StrictHostKeyChecking (as ssh -G prints it) -> hostops policy. "false" never turns

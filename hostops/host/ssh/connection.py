@@ -126,12 +126,13 @@ class SshConnection:
         sudo_user: str | None = None,
         tty: bool = False,
     ) -> SshCommand:
-        """Start ``command``, with sudo as ``sudo_user`` (else ``options.sudo_user``,
-        root when None) when ``sudo``; ``stdin`` is sent to it, then end-of-file.
-        ``tty``: with a pseudo-terminal (see SshCommand). Keepalives as the host's
-        ServerAlive* say, else the run's."""
+        """Start ``command``, with sudo as ``sudo_user`` (else ``options.sudo_user``, else
+        the host's inventory ``sudo_user``, root when None) when ``sudo``; ``stdin`` is sent
+        to it, then end-of-file. ``tty``: with a pseudo-terminal (see SshCommand).
+        Keepalives as the host's ServerAlive* say, else the run's."""
         opts, ssh = self._ctx.options, self.host.ssh
-        user = sudo_user or opts.sudo_user
+        user = sudo_user or opts.sudo_user or self.host.sudo_user
+        password = self._ctx.secrets.sudo_password_for(self.host)
         interval = ssh.server_alive_interval
         count = ssh.server_alive_count_max
         return SshCommand(
@@ -140,7 +141,7 @@ class SshConnection:
             opts.keepalive_interval if interval is None else interval,
             opts.keepalive_count if count is None else count,
             connect_timeout(self.host, opts),
-            sudo=Sudo(user, self._ctx.secrets.sudo_password) if sudo else None,
+            sudo=Sudo(user, password) if sudo else None,
             stdin=stdin,
             tty=tty,
             environment=sent_environment(self.host, self._ctx.secrets.scrubbed_environment()),

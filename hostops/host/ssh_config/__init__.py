@@ -15,7 +15,6 @@ import threading
 from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
-from hostops.credentials import child_environment
 from hostops.errors import ConfigError
 from hostops.host.ssh_config.jump import Hop, parse_chain, parse_hop
 from hostops.host.ssh_config.keywords import KEYWORDS, MISSING_METHODS, Use, by_use
@@ -24,6 +23,7 @@ from hostops.host.ssh_config.options import SshOptions
 from hostops.host.ssh_config.patterns import match_pattern
 from hostops.host.ssh_config.resolver import ExecRunner, Given, read_for_host, run_in_shell
 from hostops.host.ssh_config.tokens import Local, TokenError, valid_hostname, valid_user
+from hostops.localenv import child_environment
 
 USER_CONFIG = "~/.ssh/config"
 SYSTEM_CONFIG = "/etc/ssh/ssh_config"
