@@ -208,6 +208,7 @@ class Aggregator:
             event.error,
             event.attempts,
             event.changed,
+            event.tasks,
         )
 
     def _set_result(
@@ -220,6 +221,7 @@ class Aggregator:
         error: str | None,
         attempts: int = 1,
         changed: bool | None = None,
+        tasks: tuple[int, int] | None = None,
     ) -> None:
         state.result = HostResult(
             host=state.host.name,
@@ -234,6 +236,8 @@ class Aggregator:
             truncated=state.truncated,
             attempts=attempts,
             changed=changed,
+            tasks_done=tasks[0] if tasks else None,
+            tasks_total=tasks[1] if tasks else None,
         )
         self._done += 1
         self._failed += status not in (Status.OK, Status.SKIPPED)
@@ -399,6 +403,7 @@ def replay(
                 r.error,
                 r.attempts,
                 r.changed,
+                None if r.tasks_total is None else (r.tasks_done or 0, r.tasks_total),
             )
         )
     agg.interrupted = interrupted

@@ -91,6 +91,7 @@ class HostFinished:
     error: str | None
     attempts: int = 1
     changed: bool | None = None  # file transfers: whether some content changed
+    tasks: tuple[int, int] | None = None  # playbooks: (tasks done, tasks planned)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "error", clip(self.error))

@@ -41,14 +41,14 @@ def run_operation(
     """Carry out ``op`` on every host, in batches of ``batch`` (all at once when None).
 
     After a batch with more failed hosts than ``max_fail`` allows (default: all
-    of the batch), no further batch starts: its hosts end ``skipped``.
+    of the batch), no further batch starts: its hosts end ``not_run``.
     ``secrets`` and ``stdin``: as for :class:`hostops.fleet.engine.Engine`.
     """
     if not hosts:
         return RunReport(results=(), duration_s=0.0)
     with Engine(hosts, options, view, lock, record, secrets=secrets, stdin=stdin) as engine:
         groups = batches(hosts, batch)
-        skipped: list[HostFinished] = []
+        not_run: list[HostFinished] = []
         for number, group in enumerate(groups, 1):
             if len(groups) > 1:
                 engine.heading(f"batch {number}/{len(groups)}: {fold([h.name for h in group])}")
@@ -62,13 +62,13 @@ def run_operation(
                     f"not run: {failed} of {len(group)} hosts failed in batch {number}"
                     f" (at most {limit} may: --max-fail {max_fail or 'the whole batch'})"
                 )
-                skipped = [
-                    HostFinished(h.name, Status.SKIPPED, None, None, 0.0, why)
+                not_run = [
+                    HostFinished(h.name, Status.NOT_RUN, None, None, 0.0, why)
                     for rest in groups[number:]
                     for h in rest
                 ]
                 break
-        return engine.close(skipped)
+        return engine.close(not_run)
 
 
 @dataclass(frozen=True)
@@ -166,8 +166,9 @@ class _EngineExecutor:
 
 
 def _host_results(result: Any, hosts: Sequence[Host]) -> list[HostFinished]:
-    """Each host's result of the whole playbook: its first failure that was not ignored
-    (which task, why), else ok; changed when any task changed it."""
+    """Each host's result of the whole playbook (see ``PlaybookResult.host_statuses``):
+    its first failure that was not ignored (which task, why), else how far it got;
+    changed when any task changed it."""
     failure: dict[str, tuple[Any, Any]] = {}
     changed: dict[str, bool] = {}
     duration: dict[str, float] = {}
@@ -179,16 +180,23 @@ def _host_results(result: Any, hosts: Sequence[Host]) -> list[HostFinished]:
                 if r.failed and not r.ignored and r.host not in failure:
                     failure[r.host] = (task, r)
     statuses = result.host_statuses()
+    progress = result.tasks_done()
     events = []
     for host in hosts:
-        status = statuses.get(host.name, Status.SKIPPED)
+        status = statuses.get(host.name, Status.NOT_RUN)
+        done, total = progress.get(host.name, (0, 0))
         error = exit_code = None
         if host.name in failure:
             task, r = failure[host.name]
             error = f"task {task.number} {task.name!r}: {r.error or r.status.value}"
             exit_code = r.exit_code
         elif status is Status.SKIPPED:
-            error = "not run: " + (result.stopped or "no task ran on it")
+            error = "every task skipped by its condition"
+        elif status is Status.NOT_RUN:
+            error = f"not run: {result.stopped or 'the playbook stopped'}"
+        elif status is not Status.OK:
+            why = "interrupted" if status is Status.INTERRUPTED else result.stopped
+            error = f"{done} of {total} tasks done: {why or 'the playbook stopped'}"
         events.append(
             HostFinished(
                 host.name,
@@ -199,6 +207,7 @@ def _host_results(result: Any, hosts: Sequence[Host]) -> list[HostFinished]:
                 error,
                 1,
                 changed.get(host.name, False),
+                (done, total),
             )
         )
     return events

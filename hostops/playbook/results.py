@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from hostops.models import Status
 
@@ -97,26 +98,54 @@ class PlayResult:
 
 @dataclass(frozen=True)
 class PlaybookResult:
-    """A whole run. ``stopped`` says why plays were left out, if any were."""
+    """A whole run. ``stopped`` says why plays were left out, if any were.
+    ``planned``: how many tasks each host was to run, over every play that selects it."""
 
     plays: tuple[PlayResult, ...]
     duration_s: float
     stopped: str | None = None
     interrupted: bool = False
+    planned: Mapping[str, int] = field(default_factory=dict)
+
+    def tasks_done(self) -> dict[str, tuple[int, int]]:
+        """Per host: (tasks done, tasks planned). A task is done when it succeeded, was
+        skipped by its condition, or failed with ``ignore_errors``."""
+        done = dict.fromkeys(self.planned, 0)
+        for play in self.plays:
+            for task in play.tasks:
+                for r in task.results:
+                    done[r.host] = done.get(r.host, 0) + (not r.failed or r.ignored)
+        return {h: (n, self.planned.get(h, n)) for h, n in done.items()}
 
     def host_statuses(self) -> dict[str, Status]:
-        """Every host's final status: the first failure that was not ignored, else ok;
-        ``skipped`` for a host on which nothing ran (a batch that never started)."""
+        """Every host's final status, one model with ``run``'s:
+
+        - the first failure that was not ignored (``failed``, ``timeout``, ...);
+        - ``ok`` when every planned task was done (``skipped`` when a condition
+          skipped every one of them);
+        - ``interrupted`` when Ctrl-C left it unfinished, started or not;
+        - ``incomplete`` when the playbook stopped (``max_fail``) after some of its
+          tasks, ``not_run`` when it stopped before any.
+        """
         final: dict[str, Status] = {}
+        skipped_only: dict[str, bool] = {}
         for play in self.plays:
             for task in play.tasks:
                 for r in task.results:
                     if r.failed and not r.ignored:
-                        final[r.host] = r.status
-                    else:
-                        final.setdefault(r.host, Status.OK)
-            for host in (*play.hosts, *play.not_run):
-                final.setdefault(host, Status.SKIPPED)
+                        final.setdefault(r.host, r.status)
+                    skipped_only[r.host] = skipped_only.get(r.host, True) and (
+                        r.status is Status.SKIPPED
+                    )
+        for host, (done, total) in self.tasks_done().items():
+            if host in final:
+                continue
+            if done >= total:
+                final[host] = Status.SKIPPED if skipped_only.get(host) else Status.OK
+            elif self.interrupted:
+                final[host] = Status.INTERRUPTED
+            else:
+                final[host] = Status.INCOMPLETE if done else Status.NOT_RUN
         return final
 
     def counts(self) -> Counter[Status]:

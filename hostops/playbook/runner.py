@@ -78,11 +78,16 @@ class _Run:
             if stop:
                 break
         self.release([h.name for h in self.plan.hosts])
+        planned = dict.fromkeys((h.name for h in self.plan.hosts), 0)
+        for play in self.plan.plays:
+            for host in play.hosts:
+                planned[host.name] += len(play.play.tasks)
         return PlaybookResult(
             tuple(plays),
             time.monotonic() - started,
             stopped=stop.reason if stop else None,
             interrupted=bool(stop and stop.interrupted),
+            planned=planned,
         )
 
     def release(self, names: Sequence[str]) -> None:

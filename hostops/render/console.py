@@ -33,6 +33,8 @@ STATUS_COLOR = {
     Status.HOSTKEY_REJECTED: "\033[33m",
     Status.SKIPPED: "\033[2m",
     Status.INTERRUPTED: "\033[35m",
+    Status.INCOMPLETE: "\033[31m",
+    Status.NOT_RUN: "\033[31m",
 }
 HOST_COLOR = "\033[36m"
 _ERR_COLOR = "\033[31m"

@@ -225,6 +225,8 @@ def test_json_mode_one_object_per_finished_host(capfd):
         "truncated": False,
         "attempts": 1,
         "changed": None,
+        "tasks_done": None,
+        "tasks_total": None,
     }
     assert a["host"] == "a"
     assert a["status"] == "ok"

@@ -103,14 +103,35 @@ def test_failures_beyond_max_fail_stop_the_play_and_every_later_batch(tmp_path: 
     assert result.stopped == play.stopped and len(result.plays) == 1  # no later play
     assert play.not_run == ("h5",) and play.batches == (("h1", "h2"), ("h3", "h4"))
     statuses = result.host_statuses()
+    # h4 ran 1 of its 3 tasks (2 in this play, 1 in the next): incomplete, not ok;
+    # h5 never started because the rollout stopped: not_run, not skipped; h1 and h2
+    # did this play but not the next one, which the stop left out: incomplete too.
     assert statuses == {
-        "h1": Status.OK,
-        "h2": Status.OK,
+        "h1": Status.INCOMPLETE,
+        "h2": Status.INCOMPLETE,
         "h3": Status.FAILED,
-        "h4": Status.OK,
-        "h5": Status.SKIPPED,
+        "h4": Status.INCOMPLETE,
+        "h5": Status.NOT_RUN,
+    }
+    assert result.tasks_done() == {
+        "h1": (2, 3),
+        "h2": (2, 3),
+        "h3": (0, 3),
+        "h4": (1, 3),
+        "h5": (0, 3),
     }
     assert sorted(executor.finished_hosts) == ["h1", "h2", "h3", "h4", "h5"]
+
+
+def test_hosts_a_condition_left_alone_are_skipped_and_complete_hosts_ok(tmp_path: Path) -> None:
+    text = """
+        - hosts: all
+          tasks:
+            - {name: a, run: a, when: "n != 0"}
+            - {name: b, run: b, when: "n > 1"}
+        """
+    result = run_playbook(plan_from(tmp_path, text, hosts("h0", "h1", "h2")), FakeExecutor())
+    assert result.host_statuses() == {"h0": Status.SKIPPED, "h1": Status.OK, "h2": Status.OK}
 
 
 def test_without_max_fail_only_a_whole_failed_batch_stops_the_play(tmp_path: Path) -> None:
@@ -422,6 +443,8 @@ def test_an_interrupted_host_stops_the_playbook(tmp_path: Path) -> None:
     result = run_playbook(plan_from(tmp_path, text, hosts("h1", "h2")), FakeExecutor(behave))
     assert result.interrupted and result.stopped == "interrupted"
     assert result.plays[0].not_run == ("h2",)
+    # Ctrl-C is `interrupted` for every host it left unfinished, started or not, as in run.
+    assert result.host_statuses() == {"h1": Status.INTERRUPTED, "h2": Status.INTERRUPTED}
 
 
 def test_hosts_are_released_after_their_last_play(tmp_path: Path) -> None:
