@@ -546,14 +546,12 @@ def _recorded(
     what: str,
     prepared: _Prepared,
     go: Callable[[RecordPath | None], RunReport],
+    hosts: list[Host] | None = None,
 ) -> int:
-    """Run ``go`` with a run record (unless --no-record): its end line written whatever
-    happens; returns the exit code."""
-    journal = (
-        None
-        if flags.no_record
-        else Journal.start(_argv, what, [h.name for h in prepared.hosts], prepared.options)
-    )
+    """Run ``go`` with a run record (unless --no-record) of ``hosts`` (default: the
+    selected ones): its end line written whatever happens; returns the exit code."""
+    names = [h.name for h in (prepared.hosts if hosts is None else hosts)]
+    journal = None if flags.no_record else Journal.start(_argv, what, names, prepared.options)
     try:
         report = go(journal.record if journal else None)
     except BaseException as exc:
@@ -893,8 +891,8 @@ def play(
                 console.err(text.encode())
             return done.report
 
-        code = _recorded(console, flags, f"play {playbook}", prepared, go)
-        return code
+        # The record holds the hosts the plays run on, not every host selected.
+        return _recorded(console, flags, f"play {playbook}", prepared, go, list(plan.hosts))
 
     raise typer.Exit(_guarded(console, body, debug))
 
