@@ -22,6 +22,7 @@ from hostops.host.base import STDERR, STDOUT, Cancel, Connection, HostFailure, S
 from hostops.host.local import LocalConnection
 from hostops.host.sftp import SftpSession
 from hostops.host.ssh import SshConnection, SshContext
+from hostops.host.ssh.failures import REMOTE_ERRORS, reason
 from hostops.models import Connection as Transport
 from hostops.models import Host, RunOptions, Status
 from hostops.operations import Command, Download, Operation, Outcome, Upload
@@ -143,6 +144,8 @@ class HostClient:
             )
         except HostFailure as failure:
             outcome = Outcome(failure.status, error=failure.message)
+        except REMOTE_ERRORS as exc:  # what the host did, reached here unnamed: still its failure
+            outcome = Outcome(Status.ERROR, error=reason(exc))
         except Exception as exc:  # a bug or an unforeseen library error: still data, never raw
             outcome = Outcome(Status.ERROR, error=f"internal error: {type(exc).__name__}: {exc}")
         return Outcome(

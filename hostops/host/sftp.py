@@ -54,6 +54,7 @@ import paramiko
 
 from hostops.host.base import STDOUT, ExecOutcome, HostFailure, RunningCommand, drive
 from hostops.host.ssh._paramiko import settle_sftp_file
+from hostops.host.ssh.failures import REMOTE_ERRORS, reason
 from hostops.models import Status
 
 _CHUNK = 32768  # paramiko's largest SFTP write
@@ -514,19 +515,18 @@ class SftpSession:
             yield
         except HostFailure:
             raise
-        except (OSError, EOFError, paramiko.SSHException) as exc:
+        except REMOTE_ERRORS as exc:
             raise self._failure(exc, what) from None
 
     def _failure(self, exc: BaseException, what: str) -> HostFailure:
         if isinstance(exc, TimeoutError):
             self._drop()  # replies may still come, out of step: never reuse this session
             return HostFailure(Status.TIMEOUT, f"{what}: no SFTP reply within {self._timeout:g} s")
-        if isinstance(exc, (EOFError, paramiko.SSHException)):
-            self._drop()
-            detail = str(exc).strip() or "closed by the remote side"
-            return HostFailure(Status.ERROR, f"{what}: connection lost: {detail}")
-        reason = _REASONS.get(getattr(exc, "errno", None) or -1) or str(exc).strip() or "failed"
-        return HostFailure(Status.FAILED, f"{what}: {reason}")
+        if isinstance(exc, (EOFError, paramiko.SSHException, paramiko.SFTPError)):
+            self._drop()  # an SFTPError: replies out of step, never reuse this session
+            return HostFailure(Status.ERROR, f"{what}: connection lost: {reason(exc)}")
+        why = _REASONS.get(getattr(exc, "errno", None) or -1) or str(exc).strip() or "failed"
+        return HostFailure(Status.FAILED, f"{what}: {why}")
 
     def _drop(self) -> None:
         client, self._client = self._client, None

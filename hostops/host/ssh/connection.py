@@ -15,7 +15,7 @@ from hostops.host.ssh._paramiko import TunnelSocket, quieten, record_exit_signal
 from hostops.host.ssh.auth import authenticate
 from hostops.host.ssh.command import SshCommand, Sudo
 from hostops.host.ssh.context import SshContext
-from hostops.host.ssh.failures import reason
+from hostops.host.ssh.failures import REMOTE_ERRORS, reason
 from hostops.host.ssh.hostkeys import default_known_hosts, fingerprint, known_hosts_name
 from hostops.host.ssh.jump import tunnel
 from hostops.models import Host, HostKeyPolicy, Status
@@ -77,9 +77,13 @@ class SshConnection:
             transient = isinstance(
                 exc, (EOFError, ConnectionError)
             ) or "reading SSH protocol banner" in str(exc)
-            raise HostFailure(
-                Status.UNREACHABLE, f"SSH handshake failed: {reason(exc)}", transient=transient
-            ) from None
+            why = reason(exc)
+            if not t.remote_version and not why.startswith("no SSH banner"):
+                # It hung up before saying a word (paramiko's EOFError on sending ours).
+                why = f"no SSH banner: {'connection closed' if isinstance(exc, EOFError) else why}"
+            elif t.remote_version:
+                why = f"SSH handshake failed: {why}"
+            raise HostFailure(Status.UNREACHABLE, why, transient=transient) from None
         if not (t.is_active() and t.initial_kex_done):  # start_client returns quietly on timeout
             raise HostFailure(
                 Status.UNREACHABLE,
@@ -158,7 +162,7 @@ class SshConnection:
             chan.settimeout(timeout)
             chan.invoke_subsystem("sftp")
             return paramiko.SFTPClient(chan)
-        except (paramiko.SSHException, EOFError, OSError) as exc:
+        except REMOTE_ERRORS as exc:
             raise HostFailure(Status.ERROR, f"cannot start SFTP: {reason(exc)}") from None
         finally:
             watchdog.cancel()
