@@ -9,6 +9,9 @@ from dataclasses import dataclass, field
 from hostops.models import Status
 
 _GOOD = (Status.OK, Status.SKIPPED)
+# The fields of a registered result (and of `result` in until/changed_when): a name
+# outside them is a load error, so a typo (r.stdot) never reads as silently undefined.
+REGISTERED_FIELDS = ("rc", "stdout", "stderr", "stdout_lines", "stderr_lines", "status", "changed")
 
 
 @dataclass(frozen=True)
@@ -39,11 +42,18 @@ class TaskHostResult:
         return self.status not in _GOOD
 
     def registered(self) -> dict[str, object]:
-        """The value ``register`` keeps for later tasks on this host."""
+        """The value ``register`` keeps for later tasks on this host (its keys are
+        :data:`REGISTERED_FIELDS`). As in Ansible, ``stdout`` and ``stderr`` lose their
+        trailing newlines (``when: r.stdout == 'hi'`` after ``echo hi``), and
+        ``stdout_lines``/``stderr_lines`` are their lines."""
+        stdout = self.stdout.decode("utf-8", "replace").rstrip("\r\n")
+        stderr = self.stderr.decode("utf-8", "replace").rstrip("\r\n")
         return {
             "rc": self.exit_code,
-            "stdout": self.stdout.decode("utf-8", "replace"),
-            "stderr": self.stderr.decode("utf-8", "replace"),
+            "stdout": stdout,
+            "stderr": stderr,
+            "stdout_lines": stdout.splitlines(),
+            "stderr_lines": stderr.splitlines(),
             "status": self.status.value,
             "changed": self.changed,
         }

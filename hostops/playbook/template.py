@@ -99,6 +99,28 @@ def expression_names(source: str) -> Names:
     return _names(tree)
 
 
+@lru_cache(maxsize=_CACHE)
+def fields_read(source: str, expression: bool = False) -> frozenset[tuple[str, str]]:
+    """The ``(variable, field)`` pairs ``source`` reads by a constant name:
+    ``r.stdout`` and ``r['stdout']`` are ``('r', 'stdout')``."""
+    if expression:
+        expr = Parser(_ENV, source, state="variable").parse_expression()
+        tree: nodes.Node = nodes.Template([nodes.Output([expr])], lineno=1)
+    elif is_template(source):
+        tree = _ENV.parse(source)
+    else:
+        return frozenset()
+    out = set()
+    for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
+        if not isinstance(node.node, nodes.Name):
+            continue
+        if isinstance(node, nodes.Getattr):
+            out.add((node.node.name, node.attr))
+        elif isinstance(node.arg, nodes.Const) and isinstance(node.arg.value, str):
+            out.add((node.node.name, node.arg.value))
+    return frozenset(out)
+
+
 def _names(tree: nodes.Template) -> Names:
     read = frozenset(meta.find_undeclared_variables(tree)) - _GLOBALS
     guarded: set[str] = set()
@@ -134,7 +156,7 @@ def render(source: str, context: Mapping[str, Any]) -> str:
     try:
         return _template(source).render(context)
     except Exception as exc:  # a filter may raise anything: it is the template that failed
-        raise TemplateError(_why(exc, source)) from None
+        raise TemplateError(_why(exc, source, context, template_names(source))) from None
 
 
 def evaluate(source: str, context: Mapping[str, Any]) -> bool:
@@ -142,9 +164,19 @@ def evaluate(source: str, context: Mapping[str, Any]) -> bool:
     try:
         return bool(_expression(source)(**context))
     except Exception as exc:  # as in render()
-        raise TemplateError(_why(exc, source)) from None
+        raise TemplateError(_why(exc, source, context, expression_names(source))) from None
 
 
-def _why(exc: Exception, source: str) -> str:
-    text = str(exc) if isinstance(exc, jinja2.TemplateError) else f"{type(exc).__name__}: {exc}"
-    return f"{text} (in {source.strip()!r})"
+def _why(exc: Exception, source: str, context: Mapping[str, Any], names: Names) -> str:
+    """One line, in the playbook's terms rather than Python's: a type mismatch names
+    the variables that hold text (extra vars always do, as in Ansible)."""
+    if isinstance(exc, jinja2.TemplateError):
+        text = str(exc)
+    elif isinstance(exc, TypeError):
+        texts = [n for n in sorted(names.read) if isinstance(context.get(n), str)]
+        said = ", ".join(f"{n} is the text {context[n]!r}" for n in texts)
+        fix = f": convert it, e.g. '{texts[0]} | int'" if texts else ""
+        text = f"values of different types ({said or 'text and a number?'}){fix}"
+    else:
+        text = f"{type(exc).__name__}: {exc}"
+    return " ".join(f"{text} (in {source.strip()!r})".split())

@@ -426,7 +426,9 @@ def test_a_template_failing_on_one_host_fails_only_that_host(tmp_path: Path) -> 
     use = result.plays[0].tasks[1]
     assert use.results[0].status is Status.OK
     assert use.results[1].status is Status.ERROR
-    assert use.results[1].error.startswith("run: list object has no element 1")  # type: ignore[union-attr]
+    assert use.results[1].error.startswith(  # type: ignore[union-attr]
+        f"{tmp_path / 'book.yaml'}:5: run: list object has no element 1"
+    )
     assert executor.tasks()[-1] == ("use", ["h1"])
 
 
@@ -474,3 +476,64 @@ def test_an_executor_that_forgets_a_host_fails_that_host(tmp_path: Path, kind: s
     )
     r = result.plays[0].tasks[0].results[0]
     assert (r.status, r.error) == (Status.ERROR, "the executor reported no outcome for this host")
+
+
+def test_registered_output_loses_its_trailing_newlines_and_has_lines(tmp_path: Path) -> None:
+    """As Ansible: stdout/stderr without trailing newlines (rstrip('\\r\\n')), and
+    stdout_lines/stderr_lines, so `when: r.stdout == 'hi'` is true for `echo hi`."""
+    text = """
+        - hosts: all
+          tasks:
+            - {name: say, run: x, register: r}
+            - {name: same, run: "echo {{ r.stdout_lines | length }} {{ r.stderr_lines }}", when: "r.stdout == 'hi\\n  there'"}
+        """
+
+    def behave(step: Step, host: str, op: Operation) -> Outcome:
+        if step.task == "say":
+            return Outcome(Status.OK, exit_code=0, stdout=b"hi\n  there\r\n\n", stderr=b"w\n")
+        return default_behaviour(step, host, op)
+
+    executor = FakeExecutor(behave)
+    result = run_playbook(plan_from(tmp_path, text, hosts("h1")), executor)
+    assert result.plays[0].tasks[1].results[0].status is Status.OK  # `when` was true
+    assert executor.commands("h1") == ["x", "echo 2 ['w']"]
+
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+def test_the_disk_usage_example_takes_its_threshold_from_the_command_line(tmp_path: Path) -> None:
+    """-e values are strings, as in Ansible: the example converts (warn_at | int)."""
+    from hostops.playbook import load_playbook, prepare
+
+    def behave(step: Step, host: str, op: Operation) -> Outcome:
+        if step.task == "filesystem usage":
+            return ok("/dev/sda1 1000 500 500 50% /\n")
+        return default_behaviour(step, host, op)
+
+    for warn_at, flagged in (("10", 1), ("90", 0)):
+        plan = prepare(
+            load_playbook(EXAMPLES / "disk-usage.yaml"),
+            hosts("h1"),
+            extra_vars={"warn_at": warn_at},
+        )
+        result = run_playbook(plan, FakeExecutor(behave))
+        flag = result.plays[0].tasks[1]
+        assert (flag.failed, len(flag.results) - flag.skipped) == (0, flagged), flag.results
+
+
+def test_a_template_type_error_is_one_line_naming_the_file_task_and_variable(
+    tmp_path: Path,
+) -> None:
+    text = """
+        - hosts: all
+          tasks:
+            - {name: cmp, run: x, when: "n + 1 >= limit"}
+        """
+    plan = plan_from(tmp_path, text, hosts("h1"), extra_vars={"limit": "10"})
+    result = run_playbook(plan, FakeExecutor())
+    error = result.plays[0].tasks[0].results[0].error or ""
+    assert error.startswith(f"{tmp_path / 'book.yaml'}:4: when: ")
+    assert "limit is the text '10'" in error and "limit | int" in error
+    assert "TypeError" not in error and "not supported between" not in error
+    assert "\n" not in error
