@@ -65,7 +65,8 @@ class Upload:
     ``dest`` relative is relative to the login user's home. A file replaces
     ``dest`` atomically, and is not written when ``dest`` already has the same
     content; a directory's tree is mirrored into ``dest``. With ``sudo`` the
-    files are moved into place as root. See hostops.host.sftp.
+    files are moved into place as root. ``parents``: make the missing parent
+    directories of ``dest`` (``mkdir -p``) instead of failing. See hostops.host.sftp.
     """
 
     src: str
@@ -73,6 +74,7 @@ class Upload:
     mode: int | None = None
     sudo: bool = False
     timeout: float | None = None
+    parents: bool = False
 
 
 @dataclass(frozen=True)

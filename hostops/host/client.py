@@ -183,7 +183,7 @@ class HostClient:
         sftp = self._open_sftp()
         if isinstance(op, Upload):
             as_root = (lambda command: sftp.run(command, sudo=True)) if op.sudo else None
-            done = sftp.upload(op.src, op.dest, mode=op.mode, as_root=as_root)
+            done = sftp.upload(op.src, op.dest, mode=op.mode, as_root=as_root, parents=op.parents)
         else:
             assert isinstance(op, Download)
             done = sftp.download(op.src, op.dest, self.host.name)

@@ -224,10 +224,13 @@ class SftpSession:
         *,
         mode: int | None = None,
         as_root: RootRunner | None = None,
+        parents: bool = False,
     ) -> TransferResult:
         """Upload the local file or directory ``local`` to ``remote`` (see the module
         docstring). A file goes into ``remote`` if that is a directory or ends with
-        ``/``. Raises HostFailure."""
+        ``/``. A missing parent directory of the destination is a failure, or with
+        ``parents`` is made (``mkdir -p``: as root with ``as_root``, the remote umask's
+        mode). Raises HostFailure."""
         src = os.path.abspath(os.path.expanduser(local))
         if not os.path.exists(src):
             raise HostFailure(Status.FAILED, f"local {local}: no such file or directory")
@@ -248,6 +251,7 @@ class SftpSession:
                 attrs = self._stat(dest, hidden_ok=as_root is not None)
             pairs, skipped, create = [(src, dest)], [], []
             current = {dest: attrs}
+        create = [*self._missing(posixpath.dirname(dest), parents, as_root), *create]
         same = self._identical(pairs, current, as_root)
         todo = [(s, d) for s, d in pairs if d not in same]
         hidden = [d for d in same if current[d] is _HIDDEN]
@@ -273,6 +277,23 @@ class SftpSession:
             unchanged=tuple(d for _, d in pairs if d in same and d not in dict(chmods)),
             skipped=tuple(skipped),
         )
+
+    def _missing(self, directory: str, parents: bool, as_root: RootRunner | None) -> list[str]:
+        """``directory`` and its ancestors that do not exist, outermost first: to be made
+        when ``parents``, else a failure naming the outermost."""
+        missing: list[str] = []
+        while (
+            directory != posixpath.dirname(directory)
+            and self._stat(directory, hidden_ok=as_root is not None) is None
+        ):
+            missing.append(directory)
+            directory = posixpath.dirname(directory)
+        if missing and not parents:
+            raise HostFailure(
+                Status.FAILED,
+                f"remote directory {missing[-1]} does not exist (--parents creates it, as mkdir -p)",
+            )
+        return missing[::-1]
 
     @staticmethod
     def _root_modes(paths: Sequence[str], as_root: RootRunner) -> dict[str, int]:
