@@ -30,10 +30,9 @@ from hostops.fleet.events import (
     WorkerDone,
 )
 from hostops.fleet.flow import Counters
-from hostops.host.base import STDERR, STDOUT
+from hostops.host.base import STDERR, STDOUT, UNCONFIRMED
 from hostops.journal import RecordPath, host_line
 from hostops.models import Host, HostResult, RunReport, Status, WorkerStats
-from hostops.ranges import fold
 from hostops.render.console import (
     Console,
     OutputMode,
@@ -122,15 +121,11 @@ class Aggregator:
             self._worker_died(event)
         elif isinstance(event, Interrupt):
             self.interrupted = True
-            running = [
-                n
-                for n, st in self._hosts.items()
-                if st.worker_pid is not None and st.result is None
-            ]
-            if running and self._view.mode is not None:
+            # The engine's account of who runs: our HostStarted events may lag behind.
+            if event.count and self._view.mode is not None:
                 self._console.message(
                     "warning",
-                    f"interrupted: stopping {len(running)} running host(s): {fold(running)};"
+                    f"interrupted: stopping {event.count} running host(s): {event.running};"
                     " Ctrl-C again stops at once",
                 )
 
@@ -255,7 +250,7 @@ class Aggregator:
 
     def _worker_died(self, event: WorkerDied) -> None:
         if self.interrupted:  # stopped at once by a second Ctrl-C: no news
-            status, why = Status.INTERRUPTED, "interrupted: stopped at once"
+            status, why = Status.INTERRUPTED, UNCONFIRMED
         else:
             self._warn(f"worker process {event.pid} died (exit code {event.exitcode})")
             status, why = Status.ERROR, "worker died"

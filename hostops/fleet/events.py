@@ -138,7 +138,11 @@ class Heading:
 
 @dataclass(frozen=True)
 class Interrupt:
-    """Sent by the engine on Ctrl-C: hosts that never started are reported interrupted."""
+    """Sent by the engine on Ctrl-C: hosts that never started are reported interrupted.
+    ``running``: how many hosts were running, and their names folded (clipped to fit)."""
+
+    count: int = 0
+    running: str = ""
 
 
 @dataclass(frozen=True)

@@ -122,9 +122,12 @@ class HostClient:
         cancel: Cancel | None = None,
         stdin: bytes | None = None,
         may_read: Callable[[float], bool] | None = None,
+        hurry: Cancel | None = None,
     ) -> Outcome:
         """Carry out ``op`` over the connection (made first if there is none) and say how it
-        ended; a host failure is the Outcome, never an exception.
+        ended; a host failure is the Outcome, never an exception. ``cancel`` stops a
+        command with TERM, then KILL; ``hurry`` with KILL at once (see
+        :func:`hostops.host.base.drive`).
 
         A command's output goes to ``sink`` as it arrives (the Outcome carries none);
         ``stdin`` is sent to a Command with ``stdin`` set, then end-of-file. A Command
@@ -140,7 +143,7 @@ class HostClient:
             if self._conn is None:
                 self.connect(cancel)
             outcome = self._perform(
-                op, sink, limits or Limits.of(self.options), cancel, stdin, may_read
+                op, sink, limits or Limits.of(self.options), cancel, stdin, may_read, hurry
             )
         except HostFailure as failure:
             outcome = Outcome(failure.status, error=failure.message)
@@ -167,6 +170,7 @@ class HostClient:
         cancel: Cancel | None,
         stdin: bytes | None,
         may_read: Callable[[float], bool] | None,
+        hurry: Cancel | None = None,
     ) -> Outcome:
         assert self._conn is not None
         if isinstance(op, Command):
@@ -178,6 +182,7 @@ class HostClient:
                 cancel=cancel,
                 grace_s=limits.kill_grace_s,
                 may_read=may_read,
+                hurry=hurry,
             )
             return Outcome(ended.status, ended.exit_code, error=ended.error, signal=ended.signal)
         sftp = self._open_sftp()

@@ -79,7 +79,7 @@ class LocalCommand:
         self._selector.close()
         return True
 
-    def signal_group(self, name: str) -> bool:
+    def signal_group(self, name: str, wait_s: float | None = None) -> bool:
         try:
             os.killpg(self._proc.pid, signal.Signals[f"SIG{name}"])
         except ProcessLookupError:

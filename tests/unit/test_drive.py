@@ -15,7 +15,15 @@ from pathlib import Path
 
 import pytest
 
-from hostops.host.base import STDERR, STDOUT, ExecOutcome, drive
+from hostops.host.base import (
+    AT_ONCE_KILL_S,
+    KILLED,
+    LEFT_RUNNING,
+    STDERR,
+    STDOUT,
+    ExecOutcome,
+    drive,
+)
 from hostops.host.local import LocalCommand, LocalConnection
 from hostops.models import Status
 
@@ -40,7 +48,10 @@ class FakeCommand:
         ends_on: tuple[str, ...] = (),
         on_signal: dict[str, list[tuple[str, bytes]]] | None = None,
         on_pump: Callable[[int], None] | None = None,
+        confirms: bool = True,
     ) -> None:
+        self.confirms = confirms  # what signal_group says: the host confirmed the kill
+        self.kill_waits: list[float | None] = []
         self.chunks = list(chunks)
         self.ends = ends
         self.exit_code = exit_code
@@ -72,13 +83,14 @@ class FakeCommand:
         time.sleep(min(wait_s, 0.005))
         return False
 
-    def signal_group(self, name: str) -> bool:
+    def signal_group(self, name: str, wait_s: float | None = None) -> bool:
         assert name in ("TERM", "KILL")
         self.signals.append((name, time.monotonic()))
+        self.kill_waits.append(wait_s)
         self.chunks.extend(self.on_signal.get(name, []))
         if name in self.ends_on and self.killed_by is None:
             self.killed_by = name
-        return True
+        return self.confirms
 
     def result(self) -> tuple[int | None, str | None]:
         self.result_calls += 1
@@ -372,3 +384,22 @@ def test_realtime_signal_is_named_by_number_not_an_error():
     while not cmd.pump(lambda _s, _d: None, 0.5):
         pass
     assert cmd.result() == (None, f"SIG{signal.SIGRTMIN + 3}")
+
+
+@pytest.mark.parametrize(("confirms", "why"), [(True, KILLED), (False, LEFT_RUNNING)])
+def test_hurry_kills_at_once_and_says_whether_the_host_confirmed(confirms, why):
+    """A second Ctrl-C: KILL without a grace time, even in the middle of the first
+    Ctrl-C's TERM grace, bounded, and each host says whether its kill was confirmed."""
+    cancel, hurry = threading.Event(), threading.Event()
+    cmd = FakeCommand(ends=False, confirms=confirms)
+    cancel.set()
+    threading.Timer(0.2, hurry.set).start()
+    outcome = drive(cmd, Sink(), timeout=None, cancel=cancel, grace_s=30, hurry=hurry)
+    assert cmd.signal_names == ["TERM", "KILL"]
+    assert cmd.signals[1][1] - cmd.signals[0][1] < 5  # not after the 30 s grace
+    assert cmd.kill_waits[1] == AT_ONCE_KILL_S
+    assert (outcome.status, outcome.error) == (Status.INTERRUPTED, why)
+    # Hurried from the start: KILL only.
+    cmd = FakeCommand(ends=False, confirms=confirms)
+    outcome = drive(cmd, Sink(), timeout=None, cancel=cancel, grace_s=30, hurry=hurry)
+    assert cmd.signal_names == ["KILL"] and outcome.error == why

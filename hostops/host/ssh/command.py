@@ -228,7 +228,7 @@ class SshCommand:
                 return  # a dead transport shows as a closed channel
             self._probes += 1
 
-    def signal_group(self, name: str) -> bool:
+    def signal_group(self, name: str, wait_s: float | None = None) -> bool:
         if self._pgid is None or not self._transport.is_active():
             self._chan.close()  # all that can be done; the command may live on
             return False
@@ -236,15 +236,18 @@ class SshCommand:
         if self._sudo is not None:  # the command runs as another user: so must its kill
             kill = f"{self._sudo.prefix('')} /bin/sh -c {shlex.quote(kill)}"
         killer = None
+        wait_s = _KILL_WAIT_S if wait_s is None else wait_s
+        deadline = time.monotonic() + wait_s
         try:
-            killer = self._transport.open_session(timeout=_KILL_WAIT_S)
-            killer.settimeout(_KILL_WAIT_S)
+            killer = self._transport.open_session(timeout=wait_s)
+            killer.settimeout(wait_s)
             killer.exec_command(f"{kill} 2>/dev/null")
             if self._sudo is not None and self._sudo.password is not None:
                 killer.sendall((self._sudo.password + "\n").encode())  # kill never reads it
             killer.shutdown_write()
             # Bounded: a host that stops answering now must not hold this thread.
-            return killer.status_event.wait(_KILL_WAIT_S) and killer.exit_status == 0
+            left = max(0.0, deadline - time.monotonic())
+            return killer.status_event.wait(left) and killer.exit_status == 0
         except (TimeoutError, paramiko.SSHException, EOFError, OSError):
             self._chan.close()
             return False
