@@ -8,6 +8,7 @@ RawInventory, then an Inventory (groups, names), then Hosts for the names a
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 
@@ -26,6 +27,7 @@ __all__ = [
     "load_inventory",
     "load_raw",
     "raw_from_host_list",
+    "require_hosts",
     "resolve_hosts",
     "select_names",
 ]
@@ -45,9 +47,37 @@ def load_raw(path: str | os.PathLike[str]) -> RawInventory:
     keys = (
         {k.value for k, _ in root.node.value} if root.node.tag == "tag:yaml.org,2002:map" else set()
     )
-    if keys & set(TOP_KEYS) or not keys:
+    if keys & set(TOP_KEYS) or not keys or _misspelt_native(root):
         return load_native(root)
     return _load_ansible(path, root)
+
+
+_ANSIBLE_GROUP_KEYS = frozenset({"hosts", "children", "vars"})
+
+
+def _misspelt_native(root: Node) -> bool:
+    """A top-level key close to a native one (``host:``) whose value is no Ansible group
+    (a mapping of hosts, children, vars): a typo in a native file, which the native
+    loader reports with a did-you-mean, rather than an Ansible group of no host."""
+    for key, value in root.node.value:
+        if not difflib.get_close_matches(str(key.value), TOP_KEYS, n=1, cutoff=0.75):
+            continue
+        inner = value.value if isinstance(value.value, list) else []
+        if not {getattr(k, "value", None) for k, _ in inner} <= _ANSIBLE_GROUP_KEYS:
+            return True
+    return False
+
+
+def require_hosts(inv: Inventory) -> None:
+    """An inventory file that yields no host is a mistake (a top-level typo read as an
+    Ansible group, an INI file with only ``[group]`` lines), not a run on nothing:
+    raises ConfigError naming the file."""
+    if not inv.names:
+        raise ConfigError(
+            "no hosts in this inventory (only groups without hosts, or a top-level key"
+            " that is not a group of hosts?)",
+            path=inv.raw.path,
+        )
 
 
 def _load_ansible(path: str, root: Node | None = None) -> RawInventory:
@@ -96,12 +126,17 @@ def load_inventory(
     limit: str | None = None,
     ssh_config: SshConfigSource | None = None,
     overrides: Overrides | None = None,
+    allow_empty: bool = False,
 ) -> list[Host]:
     """Read an inventory and return the selected hosts, fully resolved, in file order.
 
     ``limit`` is a host pattern (README, "Host patterns"); ``ssh_config`` an
     :class:`~hostops.host.ssh_config.SshConfig` to apply under the
-    inventory's settings (None: none). Raises ConfigError for any bad input.
+    inventory's settings (None: none). Raises ConfigError for any bad input, a file
+    with no host included (unless ``allow_empty``: then the list is empty).
     """
     inv = build(load_raw(path))
+    if not inv.names and allow_empty:
+        return []
+    require_hosts(inv)
     return resolve_hosts(inv, select_names(inv, limit), ssh_config=ssh_config, overrides=overrides)

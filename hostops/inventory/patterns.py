@@ -57,9 +57,12 @@ def select(
     for op, body in terms:
         matched = _match_term(body, universe, pattern, base_dir)
         if not matched:
-            raise PatternError(
-                f"pattern {pattern!r}: {body!r} matches no host or group{universe.hint(body)}"
+            why = (
+                "is a group with no hosts"
+                if body in universe.groups or body in ("all", "*")
+                else f"matches no host or group{universe.hint(body)}"
             )
+            raise PatternError(f"pattern {pattern!r}: {body!r} {why}")
         if op == "&":
             intersections.append(matched)
         elif op == "!":
