@@ -290,7 +290,9 @@ def test_changed_when_and_transfers(tmp_path: Path) -> None:
     assert uploads["h1"] == Upload(str(tmp_path / "app.conf"), "/etc/app.conf", 0o600)
     assert uploads["h2"] == Upload(str(tmp_path / "app.conf"), "/etc/app.conf", 0o610)
     downloads = next(ops for step, ops in executor.calls if step.task == "fetch")
-    assert downloads["h1"] == Download("/etc/app.conf", str(tmp_path / "out"))
+    assert downloads["h1"] == Download(
+        "/etc/app.conf", str(Path.cwd() / "out")
+    )  # not the book's dir
 
 
 def test_creates_and_removes_skip_after_a_probe(tmp_path: Path) -> None:
