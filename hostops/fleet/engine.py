@@ -38,6 +38,7 @@ from hostops.fleet.events import (
 from hostops.fleet.flow import counters
 from hostops.fleet.worker import WorkerSpec, worker_main
 from hostops.host.base import UNCONFIRMED
+from hostops.host.stdin import Source
 from hostops.journal import RecordPath
 from hostops.models import Connection, Host, RunOptions, RunReport, Status
 from hostops.operations import Command, Outcome
@@ -129,7 +130,7 @@ class Engine:
         *,
         keep: bool = False,
         secrets: Secrets | None = None,
-        stdin: bytes | None = None,
+        stdin: Source = None,
     ) -> None:
         self.options = options or RunOptions()
         _check_supported(hosts, self.options)

@@ -16,6 +16,7 @@ from hostops.credentials import Secrets
 from hostops.fleet.dispatch import Job
 from hostops.fleet.engine import Engine
 from hostops.fleet.events import HostFinished
+from hostops.host.stdin import Source
 from hostops.journal import RecordPath
 from hostops.models import Host, RunOptions, RunReport, Status
 from hostops.operations import Operation, Outcome, Purpose, Step
@@ -36,7 +37,7 @@ def run_operation(
     batch: Count | None = None,
     max_fail: Count | None = None,
     secrets: Secrets | None = None,
-    stdin: bytes | None = None,
+    stdin: Source = None,
 ) -> RunReport:
     """Carry out ``op`` on every host, in batches of ``batch`` (all at once when None).
 

@@ -34,6 +34,7 @@ from hostops.fleet.flow import Counters, Credit
 from hostops.host.base import STDERR, STDOUT
 from hostops.host.client import HostClient, Limits
 from hostops.host.ssh import SshContext
+from hostops.host.stdin import Source
 from hostops.models import RunOptions, WorkerStats
 from hostops.operations import Command, Outcome
 
@@ -53,7 +54,7 @@ class WorkerSpec:
     forward_limit: int | None = None
     # The run's standard input (``hostops run 'bash -s' < fix.sh``): given to the
     # worker once, not with every job; commands with ``stdin`` get it.
-    stdin: bytes | None = None
+    stdin: Source = None
 
 
 class _Kept:

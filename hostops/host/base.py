@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from hostops.errors import HostFailure
+from hostops.host.stdin import Source
 from hostops.models import Status
 
 __all__ = [
@@ -73,7 +74,7 @@ class RunningCommand(Protocol):
 class Connection(Protocol):
     """An open session with one host."""
 
-    def start(self, command: str, sudo: bool = False, stdin: bytes | None = None) -> RunningCommand:
+    def start(self, command: str, sudo: bool = False, stdin: Source = None) -> RunningCommand:
         """Start ``command`` (with sudo when ``sudo``); ``stdin`` is sent to it, then
         end-of-file (None: end-of-file at once)."""
         ...

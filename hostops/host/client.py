@@ -23,6 +23,7 @@ from hostops.host.local import LocalConnection
 from hostops.host.sftp import SftpSession
 from hostops.host.ssh import SshConnection, SshContext
 from hostops.host.ssh.failures import REMOTE_ERRORS, reason
+from hostops.host.stdin import Source
 from hostops.models import Connection as Transport
 from hostops.models import Host, RunOptions, Status
 from hostops.operations import Command, Download, Operation, Outcome, Upload
@@ -120,7 +121,7 @@ class HostClient:
         *,
         limits: Limits | None = None,
         cancel: Cancel | None = None,
-        stdin: bytes | None = None,
+        stdin: Source = None,
         may_read: Callable[[float], bool] | None = None,
         hurry: Cancel | None = None,
     ) -> Outcome:
@@ -168,7 +169,7 @@ class HostClient:
         sink: Sink,
         limits: Limits,
         cancel: Cancel | None,
-        stdin: bytes | None,
+        stdin: Source,
         may_read: Callable[[float], bool] | None,
         hurry: Cancel | None = None,
     ) -> Outcome:

@@ -16,6 +16,7 @@ from hostops.credentials import ENV_SUDO_PASSWORD
 from hostops.host.base import STDERR, STDOUT, HostFailure, Sink
 from hostops.host.ssh._paramiko import exit_signal, last_reply, send_keepalive
 from hostops.host.ssh.failures import reason
+from hostops.host.stdin import Feed, Source
 from hostops.models import Status
 
 _CHUNK = 65536
@@ -61,12 +62,12 @@ class SshCommand:
         keepalive_count: int = 0,
         start_timeout: float = 10.0,
         sudo: Sudo | None = None,
-        stdin: bytes | None = None,
+        stdin: Source = None,
     ) -> None:
         self._transport = transport
         # Forwarded stdin, sent as the channel's window allows (see _feed); None once
         # end-of-file was sent. With sudo, only after sudo let the command start.
-        self._stdin: memoryview | None = memoryview(stdin or b"")
+        self._stdin: Feed | None = Feed(stdin)
         self._feeding = sudo is None
         self._feed_wait = _FEED_WAIT_S
         self._keepalive_s = keepalive_s
@@ -145,23 +146,25 @@ class SshCommand:
         Never blocks: a command that does not read its stdin must not hold us."""
         if self._stdin is None or not self._feeding:
             return
-        left = len(self._stdin)
+        sent = False
         try:
-            while self._stdin and self._chan.send_ready():
-                self._stdin = self._stdin[self._chan.send(self._stdin[:_CHUNK]) :]
-            # paramiko has no descriptor that wakes us when the window reopens: look again
-            # soon while the command takes the data, less and less often while it does not.
-            sent = len(self._stdin) < left
+            while (chunk := self._stdin.next()) and self._chan.send_ready():
+                self._stdin.sent(self._chan.send(chunk[:_CHUNK]))
+                sent = True
+            # paramiko has no descriptor that wakes us when the window reopens (nor does
+            # a growing spool): look again soon while data moves, less and less often
+            # while it does not.
             self._feed_wait = _FEED_WAIT_S if sent else min(2 * self._feed_wait, _TICK_MAX_S)
-            if not self._stdin:
+            if chunk is None:
                 self._chan.shutdown_write()
                 self._stdin = None
         except (TimeoutError, paramiko.SSHException, EOFError, OSError):
+            self._stdin.close()
             self._stdin = None  # the channel is going: pump sees it closed
 
     def pump(self, sink: Sink, wait_s: float) -> bool:
         self._feed()
-        if self._stdin:
+        if self._stdin is not None:
             wait_s = min(wait_s, self._feed_wait)
         chan = self._chan
         if chan.eof_received:

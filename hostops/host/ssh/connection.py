@@ -18,6 +18,7 @@ from hostops.host.ssh.context import SshContext
 from hostops.host.ssh.failures import REMOTE_ERRORS, reason
 from hostops.host.ssh.hostkeys import default_known_hosts, fingerprint, known_hosts_name
 from hostops.host.ssh.jump import tunnel
+from hostops.host.stdin import Source
 from hostops.models import Host, HostKeyPolicy, Status
 
 
@@ -136,7 +137,7 @@ class SshConnection:
     def _remaining(self) -> float:
         return max(0.1, self._deadline - time.monotonic())
 
-    def start(self, command: str, sudo: bool = False, stdin: bytes | None = None) -> SshCommand:
+    def start(self, command: str, sudo: bool = False, stdin: Source = None) -> SshCommand:
         """Start ``command``, with sudo as ``options.sudo_user`` (root when None) when
         ``sudo``; ``stdin`` is sent to it, then end-of-file."""
         opts = self._ctx.options
