@@ -10,6 +10,7 @@ import gc
 _collecting = gc.isenabled()
 gc.disable()
 
+import contextlib
 import dataclasses
 import itertools
 import os
@@ -37,6 +38,7 @@ from hostops.fleet.aggregator import replay
 from hostops.fleet.engine import console_lock
 from hostops.fleet.rollout import play_plan, run_operation
 from hostops.host.ssh_config import SshConfig
+from hostops.host.stdin import Spooler
 from hostops.inventory import (
     Inventory,
     Overrides,
@@ -578,9 +580,10 @@ def _execute(
     max_fail: str | None,
     *,
     run_sudo: bool,
-    stdin: bytes | None = None,
+    stdin: bool = False,
 ) -> None:
-    """The body of run, put and get: ``op()`` on every selected host, in batches."""
+    """The body of run, put and get: ``op()`` on every selected host, in batches; with
+    ``stdin``, hostops's standard input goes to every command, spooled as it arrives."""
     lock = console_lock()
     console = Console(lock, color=False if flags.no_color else None)
 
@@ -591,24 +594,26 @@ def _execute(
             raise UsageError("--max-fail needs --batch (a failure limit per batch)")
         operation = op()
         prepared = _prepare(flags, console, run_sudo)
-        return _recorded(
-            console,
-            flags,
-            what,
-            prepared,
-            lambda record: run_operation(
-                prepared.hosts,
-                operation,
-                prepared.options,
-                prepared.view,
-                lock,
-                record,
-                batch=serial,
-                max_fail=limit,
-                secrets=prepared.secrets,
-                stdin=stdin,
-            ),
-        )
+        with contextlib.ExitStack() as stack:
+            spool = stack.enter_context(Spooler(0)).spool if stdin else None
+            return _recorded(
+                console,
+                flags,
+                what,
+                prepared,
+                lambda record: run_operation(
+                    prepared.hosts,
+                    operation,
+                    prepared.options,
+                    prepared.view,
+                    lock,
+                    record,
+                    batch=serial,
+                    max_fail=limit,
+                    secrets=prepared.secrets,
+                    stdin=spool,
+                ),
+            )
 
     raise typer.Exit(_guarded(console, body, flags.debug))
 
@@ -645,7 +650,8 @@ def run(
         bool,
         typer.Option(
             "--no-stdin",
-            help="Do not send hostops's standard input to the commands (sent when it is a file or a pipe).",
+            "-n",
+            help="Do not send hostops's standard input to the commands (sent when it is a file or a pipe, as it arrives).",
         ),
     ] = False,
     forks: ForksOpt = 64,
@@ -669,15 +675,15 @@ def run(
 ) -> None:
     """Run COMMAND on every selected host, in parallel."""
     flags = _Flags.of(locals())
-    data = None if no_stdin else _forwarded_stdin()
+    forwarded = not no_stdin and _stdin_forwarded()
     _execute(
         flags,
         command,
-        lambda: Command(command, stdin=data is not None),
+        lambda: Command(command, stdin=forwarded),
         batch,
         max_fail,
         run_sudo=True,
-        stdin=data,
+        stdin=forwarded,
     )
 
 
@@ -897,24 +903,14 @@ def play(
     raise typer.Exit(_guarded(console, body, debug))
 
 
-_STDIN_MAX = 64 << 20
-
-
-def _forwarded_stdin() -> bytes | None:
-    """hostops's standard input when it is a file or a pipe (``< fix.sh``, ``cat x |``):
-    read whole, up to 64 MiB, before anything starts; None for a terminal or /dev/null."""
+def _stdin_forwarded() -> bool:
+    """Whether hostops's standard input is sent to the commands: when it is a file or a
+    pipe (``< fix.sh``, ``cat x |``); not a terminal or /dev/null."""
     try:
         st = os.fstat(0)
     except OSError:
-        return None
-    if not (stat.S_ISREG(st.st_mode) or stat.S_ISFIFO(st.st_mode) or stat.S_ISSOCK(st.st_mode)):
-        return None
-    data = sys.stdin.buffer.read(_STDIN_MAX + 1)
-    if len(data) > _STDIN_MAX:
-        raise UsageError(
-            "standard input: more than 64 MiB to send to every host; copy it with 'hostops put' instead"
-        )
-    return data or None
+        return False
+    return stat.S_ISREG(st.st_mode) or stat.S_ISFIFO(st.st_mode) or stat.S_ISSOCK(st.st_mode)
 
 
 def _count(value: str | None, option: str, minimum: int = 1) -> Count | None:
