@@ -27,6 +27,12 @@ class Status(str, enum.Enum):
     def __str__(self) -> str:
         return self.value
 
+    @property
+    def failed(self) -> bool:
+        """Whether this counts as a failure: every status but ok and skipped (what
+        ``--rerun failed`` selects, ``RunReport.failed`` lists and a failure limit counts)."""
+        return self not in (Status.OK, Status.SKIPPED)
+
 
 class HostKeyPolicy(str, enum.Enum):
     """How unknown and changed SSH host keys are treated."""
@@ -97,6 +103,11 @@ class RunOptions:
     max_output: int = 4 << 20  # bytes of each stream kept per host; the rest is cut
     sudo: bool = False  # run the command with sudo (its password is in credentials.Secrets)
     sudo_user: str | None = None  # sudo -u USER; None: root
+    # An advisory lock taken on every host when connecting, held while the connection
+    # lasts (see hostops.host.ssh.lock); a host holding it elsewhere is an error.
+    lock: str | None = None
+    lock_timeout: float = 0.0  # seconds to wait for the lock; 0: fail at once
+    lock_holder: str = ""  # who we are, for the other runs: "USER@CONTROLLER (pid N, since T)"
 
 
 @dataclass(frozen=True)
@@ -190,8 +201,8 @@ class RunReport:
 
     @property
     def failed(self) -> tuple[HostResult, ...]:
-        """Hosts whose status is neither ok nor skipped (``--rerun failed`` selects them)."""
-        return tuple(r for r in self.results if r.status not in (Status.OK, Status.SKIPPED))
+        """Hosts whose status is neither ok nor skipped."""
+        return tuple(r for r in self.results if r.status.failed)
 
     def counts(self) -> Counter[Status]:
         """How many hosts ended in each status."""

@@ -38,6 +38,7 @@ from hostops.fleet.events import (
 from hostops.fleet.flow import counters
 from hostops.fleet.worker import WorkerSpec, worker_main
 from hostops.host.base import UNCONFIRMED
+from hostops.host.ssh.lock import holder_text
 from hostops.host.stdin import Source
 from hostops.journal import RecordPath
 from hostops.models import Connection, Host, RunOptions, RunReport, Status
@@ -133,6 +134,8 @@ class Engine:
         stdin: Source = None,
     ) -> None:
         self.options = options or RunOptions()
+        if self.options.lock and not self.options.lock_holder:  # this process is the run
+            self.options = dataclasses.replace(self.options, lock_holder=holder_text())
         _check_supported(hosts, self.options)
         # Read before any process starts: an unset password_env is an error, not a surprise.
         self._secrets = secrets if secrets is not None else secrets_from_environment(hosts)

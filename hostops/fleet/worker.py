@@ -35,7 +35,7 @@ from hostops.host.base import STDERR, STDOUT
 from hostops.host.client import HostClient, Limits
 from hostops.host.ssh import SshContext
 from hostops.host.stdin import Source
-from hostops.models import RunOptions, WorkerStats
+from hostops.models import Connection, Host, RunOptions, WorkerStats
 from hostops.operations import Command, Outcome
 
 _PARENT_CHECK_S = 1.0
@@ -185,10 +185,13 @@ def run_job(
 
     if first:
         events.put(HostStarted(host.name, pid))
-    client = kept.take(host.name) if kept is not None else None
+    # delegate_to: localhost runs here, beside (not over) the host's kept connection.
+    on_controller = isinstance(job.op, Command) and job.op.on_controller
+    client = kept.take(host.name) if kept is not None and not on_controller else None
     if client is None:
+        where = Host(host.name, "localhost", connection=Connection.LOCAL) if on_controller else host
         client = HostClient(
-            host, context=ctx, warn=lambda msg: events.put(HostWarning(host.name, msg))
+            where, context=ctx, warn=lambda msg: events.put(HostWarning(host.name, msg))
         )
     op = job.op
     if isinstance(op, Command) and op.sudo is None:  # the run's --sudo
@@ -202,7 +205,7 @@ def run_job(
         may_read=None if credit is None else lambda t: credit.wait(t, cancel.is_set),
         hurry=hurry,
     )
-    if job.keep and kept is not None and client.connected:
+    if job.keep and kept is not None and client.connected and not on_controller:
         kept.put(host.name, client)
     else:
         client.close()

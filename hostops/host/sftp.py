@@ -46,31 +46,36 @@ import secrets
 import shlex
 import stat
 import tempfile
+import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import BinaryIO, Protocol
+from typing import Protocol
 
 import paramiko
 
 from hostops.host.base import STDOUT, ExecOutcome, HostFailure, RunningCommand, drive
 from hostops.host.ssh._paramiko import settle_sftp_file
 from hostops.host.ssh.failures import REMOTE_ERRORS, reason
+from hostops.host.transfer import (
+    REASONS,
+    TMP_SUFFIX,
+    Ownership,
+    backup_name,
+    download_path,
+    hash_batches,
+    hash_command,
+    local_failure,
+    local_sha256,
+    local_tree,
+    make_local_dir,
+    open_local,
+    root_install_command,
+    temp_name,
+)
 from hostops.models import Status
 
 _CHUNK = 32768  # paramiko's largest SFTP write
 _PREFETCH = 64  # concurrent reads: OpenSSH's sftp-server serves at most 64
-_HASH_BATCH = 16384  # characters of quoted paths per hashing command
-_TMP_SUFFIX = ".hostops-tmp"
-_REASONS = {
-    errno.ENOENT: "no such file or directory",
-    errno.EACCES: "permission denied",
-    errno.EPERM: "operation not permitted",
-    errno.ENOTDIR: "not a directory",
-    errno.EISDIR: "is a directory",
-    errno.ENOSPC: "no space left on device",
-    errno.EEXIST: "already exists",
-}
-_NEW_FILE_MODE = 0o644  # a new file installed as root without a mode
 # A destination the login user may not stat (in /root, say); only uploads as root see it.
 _HIDDEN = paramiko.SFTPAttributes()
 
@@ -111,61 +116,6 @@ class SftpConnection(Protocol):
     def open_sftp(self, timeout: float) -> paramiko.SFTPClient: ...
 
     def start(self, command: str, sudo: bool = False) -> RunningCommand: ...
-
-
-def download_path(local_dir: str, host: str, remote: str) -> str:
-    """Where ``remote`` from ``host`` is downloaded: ``local_dir/host/<remote path>``
-    (``/etc/hosts`` -> ``local_dir/web01/etc/hosts``; a relative path stays relative).
-    Raises ValueError for a host name or path that would leave ``local_dir/host``."""
-    if not host or host in (".", "..") or "/" in host or "\0" in host:
-        raise ValueError(f"host name {host!r} cannot name a directory")
-    relative = posixpath.normpath(remote).lstrip("/")
-    if relative == ".." or relative.startswith("../"):
-        raise ValueError(f"{remote}: leads outside the host's directory")
-    parts = [local_dir, host] + ([] if relative == "." else relative.split("/"))
-    return os.path.join(*parts)
-
-
-def root_install_command(
-    items: Sequence[tuple[str, str, int | None]],
-    directories: Sequence[str] = (),
-    modes: Sequence[tuple[str, int]] = (),
-) -> str:
-    """The shell script that puts staged files in place, to be run as root.
-
-    ``items`` are (staged file, destination, mode or None). Each is copied next
-    to its destination with ``install`` (owner and mode: the replaced file's,
-    or root's and 0644 for a new one; ``mode`` wins when given), then renamed
-    over it, so the switch is atomic. ``directories`` are created first
-    (``mkdir -p``); ``modes`` are (path, mode) to chmod (identical files whose
-    mode differs). Needs GNU or busybox ``stat -c``; stops at the first error.
-    """
-    q = shlex.quote
-    lines = [
-        "set -e",
-        "hostops_install() {",
-        '  if [ -e "$2" ]; then m=$(stat -c %a -- "$2"); o=$(stat -c %u:%g -- "$2")',
-        f"  else m={_NEW_FILE_MODE:o}; o=0:0; fi",
-        '  if [ -n "$4" ]; then m=$4; fi',
-        '  install -m "$m" -o "${o%:*}" -g "${o#*:}" -- "$1" "$3"',
-        '  mv -f -- "$3" "$2"',
-        "}",
-    ]
-    lines += [f"mkdir -p -- {q(d)}" for d in directories]
-    for staged, dest, mode in items:
-        wanted = f"{mode:04o}" if mode is not None else ""
-        lines.append(f"hostops_install {q(staged)} {q(dest)} {q(_temp_name(dest))} {q(wanted)}")
-    lines += [f"chmod {mode:04o} -- {q(path)}" for path, mode in modes]
-    return "\n".join(lines)
-
-
-def hash_command(paths: Sequence[str]) -> str:
-    """A command printing one line per path, in order: its SHA-256 in hex (``sha256sum``,
-    else ``shasum -a 256``), or ``-`` when it cannot be read or hashed."""
-    quoted = " ".join(shlex.quote(p) for p in paths)
-    return (
-        f'for f in {quoted}; do {{ sha256sum || shasum -a 256; }} 2>/dev/null <"$f" || echo -; done'
-    )
 
 
 class SftpSession:
@@ -224,19 +174,31 @@ class SftpSession:
         *,
         mode: int | None = None,
         as_root: RootRunner | None = None,
+        ownership: Ownership | None = None,
+        backup: bool = False,
+        dry_run: bool = False,
         parents: bool = False,
     ) -> TransferResult:
         """Upload the local file or directory ``local`` to ``remote`` (see the module
         docstring). A file goes into ``remote`` if that is a directory or ends with
-        ``/``. A missing parent directory of the destination is a failure, or with
-        ``parents`` is made (``mkdir -p``: as root with ``as_root``, the remote umask's
-        mode). Raises HostFailure."""
+        ``/``. ``ownership`` (with ``as_root`` only): whose the files become; a file
+        owned otherwise counts as changed. ``backup``: a file about to be replaced
+        is first copied to :func:`backup_name` (stamped with the local time).
+        ``dry_run``: compare only (sizes, checksums, modes, owners) and write
+        nothing; the result says which files would be written. A missing parent
+        directory of the destination is a failure, or with ``parents`` is made
+        (``mkdir -p``: as root with ``as_root``, the remote umask's mode). Raises
+        HostFailure."""
+        if ownership and as_root is None:
+            raise HostFailure(
+                Status.FAILED, "owner and group need sudo (only root gives files away)"
+            )
         src = os.path.abspath(os.path.expanduser(local))
         if not os.path.exists(src):
             raise HostFailure(Status.FAILED, f"local {local}: no such file or directory")
         dest = self.absolute(remote)
         if os.path.isdir(src):
-            directories, pairs, skipped = _local_tree(src, dest)
+            directories, pairs, skipped = local_tree(src, dest)
             listings = {d: self._listing(d) for d in directories}
             current = {
                 d: (listings[posixpath.dirname(d)] or {}).get(posixpath.basename(d))
@@ -265,16 +227,25 @@ class SftpSession:
             )
             != mode
         ]
-        if as_root is None:
+        chowns = self._foreign(sorted(same), ownership, as_root) if ownership and as_root else []
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        backups = [(d, backup_name(d, stamp)) for _, d in todo if backup and current[d] is not None]
+        if dry_run:
+            sent = 0
+        elif as_root is None:
+            for path, copy in backups:
+                self._copy(path, copy)
             sent = self._write_direct(create, todo, current, mode, chmods)
         else:
-            sent = self._write_as_root(create, todo, mode, chmods, as_root)
-        written = tuple(d for _, d in todo) + tuple(d for d, _ in chmods)
+            install = _RootInstall(create, todo, mode, chmods, ownership, chowns, backups)
+            sent = self._write_as_root(install, as_root)
+        fixed = [*dict(chmods), *chowns]
+        written = tuple(d for _, d in todo) + tuple(dict.fromkeys(fixed))
         return TransferResult(
             changed=bool(written),
             bytes=sent,
             files=written,
-            unchanged=tuple(d for _, d in pairs if d in same and d not in dict(chmods)),
+            unchanged=tuple(d for _, d in pairs if d in same and d not in fixed),
             skipped=tuple(skipped),
         )
 
@@ -294,6 +265,24 @@ class SftpSession:
                 f"remote directory {missing[-1]} does not exist (--parents creates it, as mkdir -p)",
             )
         return missing[::-1]
+
+    def _copy(self, path: str, copy: str) -> None:
+        done = self.run(f"cp -p -- {shlex.quote(path)} {shlex.quote(copy)}")
+        if done.outcome.status is not Status.OK:
+            said = done.stderr.decode("utf-8", "replace").strip().splitlines()
+            raise HostFailure(Status.FAILED, f"backup of {path}: {said[-1] if said else 'failed'}")
+
+    @staticmethod
+    def _foreign(paths: Sequence[str], ownership: Ownership, as_root: RootRunner) -> list[str]:
+        """Those of ``paths`` not owned as ``ownership`` says (as root sees them)."""
+        if not paths:
+            return []
+        q = " ".join(shlex.quote(p) for p in paths)
+        output = as_root(f"for f in {q}; do stat -c '%U %u %G %g' -- \"$f\" || echo -; done")
+        said = output.stdout.decode("utf-8", "replace").splitlines()
+        if len(said) != len(paths):
+            return list(paths)  # cannot tell: set it
+        return [p for p, line in zip(paths, said, strict=True) if not ownership.matches(line)]
 
     @staticmethod
     def _root_modes(paths: Sequence[str], as_root: RootRunner) -> dict[str, int]:
@@ -351,14 +340,14 @@ class SftpSession:
             ):
                 candidates.append((src, dest))  # hidden: root's hash tells (or "-": absent)
         same: set[str] = set()
-        for batch in _batches(candidates):
+        for batch in hash_batches(candidates):
             command = hash_command([d for _, d in batch])
             output = (as_root or self.run)(command)
             digests = output.stdout.decode("ascii", "replace").splitlines()
             if output.outcome.status is not Status.OK or len(digests) != len(batch):
                 continue  # cannot tell: upload them
             for (src, dest), line in zip(batch, digests, strict=True):
-                if line.split(" ", 1)[0] == _local_sha256(src):
+                if line.split(" ", 1)[0] == local_sha256(src):
                     same.add(dest)
         return same
 
@@ -385,12 +374,12 @@ class SftpSession:
 
     def _put_file(self, src: str, dest: str, mode: int | None) -> int:
         """Write ``src`` to a fresh temporary file next to ``dest``, then rename it over."""
-        tmp = _temp_name(dest)
+        tmp = temp_name(dest)
         sftp = self._sftp
         try:
             with self._failures(f"upload to {dest}"):
                 size = 0
-                with sftp.open(tmp, "wx") as remote_file, _open_local(src) as local_file:
+                with sftp.open(tmp, "wx") as remote_file, open_local(src) as local_file:
                     remote_file.set_pipelined(True)
                     while chunk := local_file.read(_CHUNK):
                         remote_file.write(chunk)
@@ -407,15 +396,9 @@ class SftpSession:
             raise
         return size
 
-    def _write_as_root(
-        self,
-        create: Sequence[str],
-        todo: Sequence[tuple[str, str]],
-        mode: int | None,
-        chmods: Sequence[tuple[str, int]],
-        as_root: RootRunner,
-    ) -> int:
-        if not (create or todo or chmods):
+    def _write_as_root(self, install: _RootInstall, as_root: RootRunner) -> int:
+        create, todo, mode, chmods = install.create, install.todo, install.mode, install.chmods
+        if not (create or todo or chmods or install.chowns):
             return 0
         staging = f"/tmp/.hostops-{secrets.token_hex(8)}" if todo else None
         try:
@@ -428,7 +411,11 @@ class SftpSession:
                 staged = f"{staging}/{number}"
                 sent += self._put_file(src, staged, 0o600)
                 items.append((staged, dest, mode))
-            result = as_root(root_install_command(items, create, chmods))
+            result = as_root(
+                root_install_command(
+                    items, create, chmods, install.ownership, install.chowns, install.backups
+                )
+            )
             if result.outcome.status is not Status.OK:
                 said = result.stderr.decode("utf-8", "replace").strip().splitlines()
                 why = said[-1] if said else result.outcome.error or "failed"
@@ -457,7 +444,8 @@ class SftpSession:
             files, skipped = [(src, target, attrs)], []
         else:
             raise HostFailure(Status.FAILED, f"remote {remote}: not a regular file or directory")
-        written, unchanged = [], []
+        written: list[str] = []
+        unchanged: list[str] = []
         received = 0
         for path, local, file_attrs in files:
             size, changed = self._get_file(path, local, file_attrs.st_size or 0)
@@ -481,7 +469,7 @@ class SftpSession:
         stack = [(root, local_root)]
         while stack:
             directory, local = stack.pop()
-            _make_local_dir(local)
+            make_local_dir(local)
             for entry in sorted((self._listing(directory) or {}).values(), key=_name):
                 name = entry.filename
                 path = posixpath.join(directory, name)
@@ -497,17 +485,17 @@ class SftpSession:
 
     def _get_file(self, path: str, local: str, size: int) -> tuple[int, bool]:
         """Download ``path`` to ``local`` through a temporary file; (bytes, content differed)."""
-        _make_local_dir(os.path.dirname(local))
+        make_local_dir(os.path.dirname(local))
         digest = hashlib.sha256()
         received = 0
         try:
             fd, tmp = tempfile.mkstemp(
                 dir=os.path.dirname(local),
                 prefix=f".{os.path.basename(local)}.",
-                suffix=_TMP_SUFFIX,
+                suffix=TMP_SUFFIX,
             )
         except OSError as exc:
-            raise _local_failure(exc, os.path.dirname(local)) from None
+            raise local_failure(exc, os.path.dirname(local)) from None
         try:
             with (
                 os.fdopen(fd, "wb") as out,
@@ -519,10 +507,10 @@ class SftpSession:
                     out.write(chunk)
                     digest.update(chunk)
                     received += len(chunk)
-            changed = not (os.path.isfile(local) and _local_sha256(local) == digest.hexdigest())
+            changed = not (os.path.isfile(local) and local_sha256(local) == digest.hexdigest())
             os.replace(tmp, local)
         except OSError as exc:
-            raise _local_failure(exc, local) from None
+            raise local_failure(exc, local) from None
         finally:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
@@ -546,7 +534,7 @@ class SftpSession:
         if isinstance(exc, (EOFError, paramiko.SSHException, paramiko.SFTPError)):
             self._drop()  # an SFTPError: replies out of step, never reuse this session
             return HostFailure(Status.ERROR, f"{what}: connection lost: {reason(exc)}")
-        why = _REASONS.get(getattr(exc, "errno", None) or -1) or str(exc).strip() or "failed"
+        why = REASONS.get(getattr(exc, "errno", None) or -1) or str(exc).strip() or "failed"
         return HostFailure(Status.FAILED, f"{what}: {why}")
 
     def _drop(self) -> None:
@@ -556,81 +544,18 @@ class SftpSession:
                 client.close()
 
 
+@dataclass(frozen=True)
+class _RootInstall:
+    """What an upload as root does in its one command (see root_install_command)."""
+
+    create: Sequence[str]
+    todo: Sequence[tuple[str, str]]
+    mode: int | None
+    chmods: Sequence[tuple[str, int]]
+    ownership: Ownership | None
+    chowns: Sequence[str]
+    backups: Sequence[tuple[str, str]]
+
+
 def _name(attrs: paramiko.SFTPAttributes) -> str:
     return attrs.filename
-
-
-def _temp_name(dest: str) -> str:
-    directory, base = posixpath.split(dest)
-    return posixpath.join(directory, f".{base}.{secrets.token_hex(4)}{_TMP_SUFFIX}")
-
-
-def _batches(pairs: Sequence[tuple[str, str]]) -> Iterator[list[tuple[str, str]]]:
-    """Pairs in groups whose quoted paths fit one command line comfortably."""
-    batch: list[tuple[str, str]] = []
-    length = 0
-    for pair in pairs:
-        cost = len(shlex.quote(pair[1])) + 1
-        if batch and length + cost > _HASH_BATCH:
-            yield batch
-            batch, length = [], 0
-        batch.append(pair)
-        length += cost
-    if batch:
-        yield batch
-
-
-def _local_tree(src: str, dest: str) -> tuple[list[str], list[tuple[str, str]], list[str]]:
-    """(remote directories parents first, (local file, remote file) pairs, skipped local paths)."""
-    directories = []
-    pairs = []
-    skipped = []
-    for root, dirnames, filenames in os.walk(src):
-        dirnames.sort()
-        relative = os.path.relpath(root, src)
-        remote = dest if relative == "." else posixpath.join(dest, *relative.split(os.sep))
-        directories.append(remote)
-        for name in list(dirnames):
-            if os.path.islink(os.path.join(root, name)):
-                skipped.append(os.path.join(root, name))  # a link to a directory: may loop
-                dirnames.remove(name)
-        for name in sorted(filenames):
-            path = os.path.join(root, name)
-            if os.path.isfile(path):  # a link to a file is followed: its content is sent
-                pairs.append((path, posixpath.join(remote, name)))
-            else:
-                skipped.append(path)
-    return directories, pairs, skipped
-
-
-@contextlib.contextmanager
-def _open_local(path: str) -> Iterator[BinaryIO]:
-    try:
-        f = open(path, "rb")  # noqa: SIM115 -- errors must be told apart from remote ones
-    except OSError as exc:
-        raise _local_failure(exc, path) from None
-    with f:
-        yield f
-
-
-def _local_sha256(path: str) -> str:
-    digest = hashlib.sha256()
-    try:
-        with open(path, "rb") as f:
-            while chunk := f.read(1 << 20):
-                digest.update(chunk)
-    except OSError as exc:
-        raise _local_failure(exc, path) from None
-    return digest.hexdigest()
-
-
-def _make_local_dir(path: str) -> None:
-    try:
-        os.makedirs(path, exist_ok=True)
-    except OSError as exc:
-        raise _local_failure(exc, path) from None
-
-
-def _local_failure(exc: OSError, path: str) -> HostFailure:
-    reason = _REASONS.get(exc.errno or -1) or exc.strerror or str(exc)
-    return HostFailure(Status.FAILED, f"local {path}: {reason}")

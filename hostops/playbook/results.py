@@ -5,13 +5,24 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from hostops.models import Status
 
-_GOOD = (Status.OK, Status.SKIPPED)
 # The fields of a registered result (and of `result` in until/changed_when): a name
 # outside them is a load error, so a typo (r.stdot) never reads as silently undefined.
-REGISTERED_FIELDS = ("rc", "stdout", "stderr", "stdout_lines", "stderr_lines", "status", "changed")
+# A looped task's has `results` (one per item, each with these and its `item`).
+REGISTERED_FIELDS = (
+    "rc",
+    "stdout",
+    "stderr",
+    "stdout_lines",
+    "stderr_lines",
+    "status",
+    "changed",
+    "skipped",
+    "results",
+)
 
 
 @dataclass(frozen=True)
@@ -21,7 +32,11 @@ class TaskHostResult:
     ``status`` is ``ok``, ``skipped`` (``skip_reason`` says why) or why the
     task failed on this host (``failed``, ``timeout``, ``unreachable``, ...).
     ``ignored``: it failed but ``ignore_errors`` kept the host in the play.
-    ``attempts`` is 0 for a skipped task.
+    ``attempts`` is 0 for a skipped task. A looped task's result on a host sums up
+    its ``items`` (one result per item, in order, each with its ``item``): failed when
+    one failed, changed when one changed, skipped when all were. ``diff``: what a
+    template changed (with ``--diff``, or in check mode). ``copied_from``: a
+    ``run_once`` task's result, run on that host and given to this one.
     """
 
     host: str
@@ -36,16 +51,28 @@ class TaskHostResult:
     skip_reason: str | None = None
     files: tuple[str, ...] = ()
     duration_s: float = 0.0
+    item: Any = field(default=None, hash=False, compare=False)  # one item of a loop
+    items: tuple[TaskHostResult, ...] | None = None  # a looped task: one per item
+    diff: str | None = None
+    copied_from: str | None = None  # run_once: the host that ran it, when another
 
     @property
     def failed(self) -> bool:
-        return self.status not in _GOOD
+        return self.status.failed
 
     def registered(self) -> dict[str, object]:
-        """The value ``register`` keeps for later tasks on this host (its keys are
-        :data:`REGISTERED_FIELDS`). As in Ansible, ``stdout`` and ``stderr`` lose their
-        trailing newlines (``when: r.stdout == 'hi'`` after ``echo hi``), and
-        ``stdout_lines``/``stderr_lines`` are their lines."""
+        """The value ``register`` keeps for later tasks on this host (its keys are among
+        :data:`REGISTERED_FIELDS`): for a looped task, ``results`` holds one per item
+        (each with its ``item``), as Ansible's does. As in Ansible, ``stdout`` and
+        ``stderr`` lose their trailing newlines (``when: r.stdout == 'hi'`` after
+        ``echo hi``), and ``stdout_lines``/``stderr_lines`` are their lines."""
+        if self.items is not None:
+            return {
+                "results": [{**r.registered(), "item": r.item} for r in self.items],
+                "status": self.status.value,
+                "changed": self.changed,
+                "skipped": self.status is Status.SKIPPED,
+            }
         stdout = self.stdout.decode("utf-8", "replace").rstrip("\r\n")
         stderr = self.stderr.decode("utf-8", "replace").rstrip("\r\n")
         return {
@@ -56,6 +83,7 @@ class TaskHostResult:
             "stderr_lines": stderr.splitlines(),
             "status": self.status.value,
             "changed": self.changed,
+            "skipped": self.status is Status.SKIPPED,
         }
 
 
@@ -63,10 +91,11 @@ class TaskHostResult:
 class TaskResult:
     """One task over every batch of its play, hosts in the order they ran."""
 
-    number: int  # in its play, from 1
+    number: int  # in its play, from 1 (a handler: in the play's handlers)
     name: str  # the task's title
-    kind: str  # run, script, put, get
+    kind: str  # run, script, put, template, get
     results: tuple[TaskHostResult, ...]
+    handler: bool = False
 
     @property
     def ok(self) -> int:
@@ -101,7 +130,7 @@ class PlayResult:
     name: str
     hosts: tuple[str, ...]  # the hosts it started with (earlier plays' failures excluded)
     batches: tuple[tuple[str, ...], ...]  # those that started
-    tasks: tuple[TaskResult, ...]
+    tasks: tuple[TaskResult, ...]  # its tasks, then the handlers that ran
     stopped: str | None = None  # why it stopped early: max_fail, interrupted
     not_run: tuple[str, ...] = ()  # hosts of batches that never started
 
@@ -123,6 +152,8 @@ class PlaybookResult:
         done = dict.fromkeys(self.planned, 0)
         for play in self.plays:
             for task in play.tasks:
+                if task.handler:  # run only when notified: never planned
+                    continue
                 for r in task.results:
                     done[r.host] = done.get(r.host, 0) + (not r.failed or r.ignored)
         return {h: (n, self.planned.get(h, n)) for h, n in done.items()}

@@ -12,6 +12,8 @@ Sources are compiled once and cached: the model keeps plain text.
 
 from __future__ import annotations
 
+import os
+import re
 import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -24,8 +26,12 @@ from jinja2.environment import TemplateExpression
 from jinja2.parser import Parser
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from hostops.errors import ConfigError
+
 _MARKERS = ("{{", "{%", "{#")
 _CACHE = 4096
+# A template that is one expression and nothing else: its value keeps its type.
+_ONE_EXPRESSION = re.compile(r"\A\s*\{\{(?P<expr>(?:(?!\}\}|\{\{|\{%|\{#).)*)\}\}\s*\Z", re.S)
 
 
 class TemplateError(Exception):
@@ -167,16 +173,82 @@ def evaluate(source: str, context: Mapping[str, Any]) -> bool:
         raise TemplateError(_why(exc, source, context, expression_names(source))) from None
 
 
-def _why(exc: Exception, source: str, context: Mapping[str, Any], names: Names) -> str:
+def value(source: str, context: Mapping[str, Any]) -> Any:
+    """``source`` rendered, keeping the type of a template that is a single expression
+    (``"{{ packages }}"`` gives the list itself); raises TemplateError."""
+    match = _ONE_EXPRESSION.match(source)
+    if match is None:
+        return render(source, context)
+    try:
+        return _expression(match.group("expr"))(**context)
+    except Exception as exc:  # as in render()
+        names = expression_names(match.group("expr"))
+        raise TemplateError(_why(exc, source, context, names)) from None
+
+
+def render_value(data: Any, context: Mapping[str, Any]) -> Any:
+    """Every string inside ``data`` (lists and mappings included) through :func:`value`."""
+    if isinstance(data, str):
+        return value(data, context)
+    if isinstance(data, dict):
+        return {k: render_value(v, context) for k, v in data.items()}
+    if isinstance(data, (list, tuple)):
+        return [render_value(v, context) for v in data]
+    return data
+
+
+@lru_cache(maxsize=256)
+def _file(path: str, mtime_ns: int, size: int) -> tuple[str, jinja2.Template]:
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    return text, _ENV.from_string(text)
+
+
+def _load_file(path: str) -> tuple[str, jinja2.Template]:
+    st = os.stat(path)
+    return _file(path, st.st_mtime_ns, st.st_size)
+
+
+def check_template_file(path: str) -> Names:
+    """Compile the template file at ``path``; the variables it reads. Raises ConfigError
+    naming the file and the line of a syntax error (or that it cannot be read)."""
+    try:
+        text, _ = _load_file(path)
+    except jinja2.TemplateSyntaxError as exc:
+        raise ConfigError(f"bad template: {exc.message}", path=path, line=exc.lineno) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read the template: {exc}", path=path) from None
+    return template_names(text)
+
+
+def render_file(path: str, context: Mapping[str, Any]) -> str:
+    """The template file at ``path`` rendered with ``context``; raises TemplateError."""
+    try:
+        _, compiled = _load_file(path)
+        return compiled.render(context)
+    except Exception as exc:  # as in render()
+        raise TemplateError(f"template {path}: {_why(exc, '')}") from None
+
+
+def _why(
+    exc: Exception,
+    source: str,
+    context: Mapping[str, Any] | None = None,
+    names: Names | None = None,
+) -> str:
     """One line, in the playbook's terms rather than Python's: a type mismatch names
-    the variables that hold text (extra vars always do, as in Ansible)."""
+    the variables ``source`` reads that hold text (extra vars always do, as in Ansible)."""
     if isinstance(exc, jinja2.TemplateError):
         text = str(exc)
+        if isinstance(exc, jinja2.TemplateSyntaxError) and exc.lineno:
+            text += f" (line {exc.lineno})"
     elif isinstance(exc, TypeError):
-        texts = [n for n in sorted(names.read) if isinstance(context.get(n), str)]
-        said = ", ".join(f"{n} is the text {context[n]!r}" for n in texts)
+        read = sorted(names.read) if names is not None else []
+        texts = [n for n in read if isinstance((context or {}).get(n), str)]
+        said = ", ".join(f"{n} is the text {(context or {})[n]!r}" for n in texts)
         fix = f": convert it, e.g. '{texts[0]} | int'" if texts else ""
         text = f"values of different types ({said or 'text and a number?'}){fix}"
     else:
         text = f"{type(exc).__name__}: {exc}"
-    return " ".join(f"{text} (in {source.strip()!r})".split())
+    text = f"{text} (in {source.strip()!r})" if source else text
+    return " ".join(text.split())

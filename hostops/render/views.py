@@ -173,8 +173,9 @@ def recap_text(result: Any, color: bool) -> str:
                     cell = f"{STATUS_COLOR[status]}{cell}{RESET}"
                 cells.append(cell)
             ignored = f" ({t.ignored} ignored)" if t.ignored else ""
+            kind = "handler" if t.handler else "task"
             lines.append(
-                f"  task {f'{t.number} {t.name!r}'.ljust(width)} {' '.join(cells)}{ignored}"
+                f"  {kind} {f'{t.number} {t.name!r}'.ljust(width)} {' '.join(cells)}{ignored}"
             )
         if play.stopped:
             lines.append(f"  play stopped: {play.stopped}")

@@ -52,6 +52,14 @@ class SshCommand:
     reported), sudo's password prompt is a marker line that is answered with
     the password over stdin and taken out of stderr, and a last marker says
     that sudo let the command start.
+
+    With ``tty``, the session gets a pseudo-terminal first (as ``ssh -t``), for
+    sudoers' ``requiretty`` and tools that insist on a terminal: the command's
+    stdout and stderr are then one stream (the terminal), read as stdout, and the
+    markers are taken out of it. The terminal's echo and newline translation are
+    turned off first, so a sudo password is never echoed and lines end in ``\n``.
+    Nothing is sent to its stdin but the sudo password. Kills still go to the
+    process group reported (closing the channel also hangs the terminal up).
     """
 
     def __init__(
@@ -63,8 +71,12 @@ class SshCommand:
         start_timeout: float = 10.0,
         sudo: Sudo | None = None,
         stdin: Source = None,
+        tty: bool = False,
     ) -> None:
         self._transport = transport
+        self._tty = tty
+        if tty:
+            stdin = None
         # Forwarded stdin, sent as the channel's window allows (see _feed); None once
         # end-of-file was sent. With sudo, only after sudo let the command start.
         self._stdin: Feed | None = Feed(stdin)
@@ -84,13 +96,15 @@ class SshCommand:
         # the login shell's $$ is the process group of the command and all its
         # children: report it first, then run the user's command in that shell.
         wrapped = f"printf '{_MARK.format(kind='pgid', nonce=nonce)}%s\\n' \"$$\" >&2\n"
+        if tty:
+            wrapped = "stty -echo -onlcr 2>/dev/null\n" + wrapped
         if sudo is None:
             wrapped += command
         else:
             # No pty: sudo runs the command in its own (our) process group.
             started = _MARK.format(kind="started", nonce=nonce)
             # Without forwarded stdin, the command's is /dev/null: the password went there.
-            quiet = "" if stdin else "exec </dev/null\n"
+            quiet = "" if stdin or tty else "exec </dev/null\n"
             inner = f"printf '{started}\\n' >&2\n{quiet}{command}"
             prompt = _MARK.format(kind="prompt", nonce=nonce) + "\n"
             wrapped += f"exec {sudo.prefix(prompt)} /bin/sh -c {shlex.quote(inner)}"
@@ -102,6 +116,8 @@ class SshCommand:
         watchdog.start()
         try:
             self._chan = transport.open_session(timeout=start_timeout)
+            if tty:
+                self._chan.get_pty(term="xterm", width=200, height=50)
             self._chan.exec_command(wrapped)
         except (paramiko.SSHException, EOFError, OSError) as exc:
             raise HostFailure(Status.ERROR, f"cannot start the command: {reason(exc)}") from None
@@ -149,7 +165,7 @@ class SshCommand:
         sent = False
         try:
             while (chunk := self._stdin.next()) and self._chan.send_ready():
-                self._stdin.sent(self._chan.send(chunk[:_CHUNK]))
+                self._stdin.sent(self._chan.send(bytes(chunk[:_CHUNK])))
                 sent = True
             # paramiko has no descriptor that wakes us when the window reopens (nor does
             # a growing spool): look again soon while data moves, less and less often
@@ -178,7 +194,10 @@ class SshCommand:
             waiter.poll(wait_s * 1000)
         got = False
         while chan.recv_ready():
-            sink(STDOUT, chan.recv(_CHUNK))
+            data = chan.recv(_CHUNK)
+            passed = self._markers.feed(data) if self._tty else data  # one stream: see class
+            if passed:
+                sink(STDOUT, passed)
             got = True
         while chan.recv_stderr_ready():
             passed = self._markers.feed(chan.recv_stderr(_CHUNK))
@@ -194,7 +213,7 @@ class SshCommand:
         if ended and not (chan.recv_ready() or chan.recv_stderr_ready()):
             rest = self._markers.flush()
             if rest:
-                sink(STDERR, rest)
+                sink(STDOUT if self._tty else STDERR, rest)
             # Now, not when the collector finds it: the channel's pipe pair (poll) is
             # closed only by close(), and at hundreds of sessions the fds add up.
             chan.close()
