@@ -33,7 +33,14 @@ from hostops.credentials import (
     Secrets,
     secrets_from_environment,
 )
-from hostops.errors import EXIT_USAGE, HostopsError, NothingToDo, UsageError, exit_code_for
+from hostops.errors import (
+    EXIT_USAGE,
+    ConfigError,
+    HostopsError,
+    NothingToDo,
+    UsageError,
+    exit_code_for,
+)
 from hostops.fleet.aggregator import replay
 from hostops.fleet.engine import console_lock
 from hostops.fleet.rollout import play_plan, run_operation
@@ -45,6 +52,7 @@ from hostops.inventory import (
     build,
     load_raw,
     raw_from_host_list,
+    require_hosts,
     resolve_hosts,
     select_names,
 )
@@ -232,11 +240,21 @@ def _select(
     rerun: str | None = None,
     from_run: str | None = None,
     jump: str | None = None,
+    allow_empty: bool = False,
+    host_key_policy: HostKeyPolicy | None = None,
 ) -> tuple[Inventory, list[Host]]:
     """The inventory and the selected hosts, resolved with the connection flags given;
     with ``rerun``, only those that ended with those statuses in a recorded run.
 
-    Raises UsageError or ConfigError."""
+    Raises UsageError or ConfigError: files named on the command line must exist (a
+    known_hosts file only under the strict policy: accept-new may create it), and an
+    inventory must have hosts (unless ``allow_empty``: then NothingToDo)."""
+    for path in identity or ():
+        _must_exist(path, "--identity")
+    if known_hosts is not None and host_key_policy in (None, HostKeyPolicy.STRICT):
+        _must_exist(known_hosts, "--known-hosts")
+    if ssh_config is not None:
+        _must_exist(ssh_config, "--ssh-config")
     if from_run is not None and rerun is None:
         raise UsageError("--from-run needs --rerun STATUSES (which of its hosts to run)")
     if host_list is not None and hosts is not None and "HOSTOPS_INVENTORY" not in os.environ:
@@ -257,6 +275,12 @@ def _select(
         else SshConfig.default()
     )
     inv = build(raw)
+    if not inv.names and allow_empty:
+        raise NothingToDo(f"{inv.raw.path}: no hosts in this inventory: nothing to run")
+    try:
+        require_hosts(inv)
+    except ConfigError as exc:
+        raise ConfigError(f"{exc.reason} (--allow-empty accepts that)", path=exc.path) from None
     base = os.path.dirname(os.fspath(hosts)) if hosts else "."
     names = select_names(inv, limit, base_dir=base or ".")
     if rerun is not None:
@@ -269,6 +293,13 @@ def _select(
         jump=jump,
     )
     return inv, resolve_hosts(inv, names, ssh_config=config, overrides=overrides)
+
+
+def _must_exist(path: Path, flag: str) -> None:
+    """A file given on the command line that does not exist is a usage error before
+    anything runs, never a failure of every host."""
+    if not path.expanduser().exists():
+        raise UsageError(f"{flag} {path}: no such file")
 
 
 def _rerun_names(selected: list[str], rerun: str, from_run: str | None) -> list[str]:
@@ -424,6 +455,15 @@ MaxFailOpt = Annotated[
 ]
 
 
+AllowEmptyOpt = Annotated[
+    bool,
+    typer.Option(
+        "--allow-empty",
+        help="An inventory with no hosts is nothing to do (exit 0), not an error.",
+    ),
+]
+
+
 @dataclass(frozen=True)
 class _Flags:
     """Every shared option's value, as the command received it."""
@@ -461,6 +501,7 @@ class _Flags:
     sudo: bool = False
     sudo_user: str | None = None
     ask_sudo_pass: bool = False
+    allow_empty: bool = False
 
     @classmethod
     def of(cls, values: dict[str, object]) -> "_Flags":
@@ -496,6 +537,8 @@ def _prepare(flags: _Flags, console: Console, run_sudo: bool) -> _Prepared:
         flags.rerun,
         flags.from_run,
         flags.jump,
+        flags.allow_empty,
+        flags.host_key_policy,
     )
     for warning in inv.raw.warnings:
         console.message("warning", warning)
@@ -621,10 +664,11 @@ def _execute(
 @app.command()
 def run(
     command: Annotated[
-        str,
+        list[str],
         typer.Argument(
-            metavar="COMMAND",
-            help="Shell command to run on every host (by the remote login shell).",
+            metavar="COMMAND...",
+            help="Shell command to run on every host (by the remote login shell); several words are joined with spaces, as ssh does. Words starting with '-': quote the command or put it after --.",
+            show_default=False,
         ),
     ],
     hosts: InventoryOpt = None,
@@ -637,6 +681,7 @@ def run(
     jump: JumpOpt = None,
     ssh_config: SshConfigOpt = None,
     no_ssh_config: NoSshConfigOpt = False,
+    allow_empty: AllowEmptyOpt = False,
     host_key_policy: HostKeyPolicyOpt = None,
     no_agent: NoAgentOpt = False,
     ask_pass: AskPassOpt = False,
@@ -675,11 +720,12 @@ def run(
 ) -> None:
     """Run COMMAND on every selected host, in parallel."""
     flags = _Flags.of(locals())
+    line = " ".join(command)
     forwarded = not no_stdin and _stdin_forwarded()
     _execute(
         flags,
-        command,
-        lambda: Command(command, stdin=forwarded),
+        line,
+        lambda: Command(line, stdin=forwarded),
         batch,
         max_fail,
         run_sudo=True,
@@ -705,6 +751,13 @@ def put(
             "--mode", help="File mode to set, in octal: 0644. [default: kept, or umask's]"
         ),
     ] = None,
+    parents: Annotated[
+        bool,
+        typer.Option(
+            "--parents",
+            help="Make REMOTE's missing parent directories (as mkdir -p; as root with --sudo).",
+        ),
+    ] = False,
     hosts: InventoryOpt = None,
     host_list: HostListOpt = None,
     limit: LimitOpt = None,
@@ -715,6 +768,7 @@ def put(
     jump: JumpOpt = None,
     ssh_config: SshConfigOpt = None,
     no_ssh_config: NoSshConfigOpt = False,
+    allow_empty: AllowEmptyOpt = False,
     host_key_policy: HostKeyPolicyOpt = None,
     no_agent: NoAgentOpt = False,
     ask_pass: AskPassOpt = False,
@@ -755,7 +809,7 @@ def put(
         if not local.exists():
             raise UsageError(f"{local}: no such file or directory")
         with_sudo = sudo or ask_sudo_pass or sudo_user is not None
-        return Upload(str(local.resolve()), remote, _mode(mode), with_sudo)
+        return Upload(str(local.resolve()), remote, _mode(mode), with_sudo, parents=parents)
 
     _execute(flags, f"put {local} {remote}", upload, batch, max_fail, run_sudo=False)
 
@@ -782,6 +836,7 @@ def get(
     jump: JumpOpt = None,
     ssh_config: SshConfigOpt = None,
     no_ssh_config: NoSshConfigOpt = False,
+    allow_empty: AllowEmptyOpt = False,
     host_key_policy: HostKeyPolicyOpt = None,
     no_agent: NoAgentOpt = False,
     ask_pass: AskPassOpt = False,
@@ -840,6 +895,7 @@ def play(
     jump: JumpOpt = None,
     ssh_config: SshConfigOpt = None,
     no_ssh_config: NoSshConfigOpt = False,
+    allow_empty: AllowEmptyOpt = False,
     host_key_policy: HostKeyPolicyOpt = None,
     no_agent: NoAgentOpt = False,
     ask_pass: AskPassOpt = False,
@@ -958,6 +1014,7 @@ def inventory(
     jump: JumpOpt = None,
     ssh_config: SshConfigOpt = None,
     no_ssh_config: NoSshConfigOpt = False,
+    allow_empty: AllowEmptyOpt = False,
     rerun: RerunOpt = None,
     from_run: FromRunOpt = None,
     graph: Annotated[bool, typer.Option("--graph", help="Show the group tree.")] = False,
@@ -985,6 +1042,7 @@ def inventory(
             rerun,
             from_run,
             jump,
+            allow_empty,
         )
         if graph:
             text = inventory_graph(inv, [h.name for h in selected])
@@ -1084,11 +1142,50 @@ def _guarded(console: Console, body: Callable[[], int], debug: bool) -> int:
         return exit_code_for(exc)
 
 
+def _check_command_words(command: typer.core.TyperGroup, args: list[str]) -> None:
+    """``hostops run echo hello``: the command may be several words, but they must be
+    together and none may start with ``-`` before ``--``: ``hostops run grep -l x f``
+    would otherwise run ``grep f`` with ``--limit x``. Raises UsageError."""
+    if not args or args[0] != "run":
+        return
+    takes_value: dict[str, bool] = {"-h": False, "--help": False}
+    for param in command.commands["run"].params:
+        if param.param_type_name == "option":
+            for name in (*param.opts, *param.secondary_opts):
+                takes_value[name] = not (param.is_flag or param.count)  # type: ignore[attr-defined]
+    words = "none"  # none yet, "in" the command, or "after" it (an option came)
+    rest = iter(args[1:])
+    for arg in rest:
+        if arg == "--":
+            return
+        if arg.startswith("-") and arg != "-":
+            name = arg.split("=", 1)[0]
+            if name not in takes_value:
+                raise UsageError(
+                    f"run: {arg!r} is not a hostops option: quote the command or put it after --"
+                )
+            if takes_value[name] and "=" not in arg:
+                next(rest, None)
+            words = "after" if words == "in" else words
+        elif words == "after":
+            raise UsageError(
+                "run: the command's words are split by hostops options: quote the command"
+                " or put it after --"
+            )
+        else:
+            words = "in"
+
+
 def main(argv: list[str] | None = None) -> int:
     """Console-script entry point: one-line errors, defined exit codes, no tracebacks by default."""
     args = sys.argv[1:] if argv is None else argv
     _argv[:] = args
     command = typer.main.get_command(app)
+    try:
+        _check_command_words(command, args)  # type: ignore[arg-type]
+    except UsageError as exc:
+        Console().message("error", str(exc))
+        return EXIT_USAGE
     try:
         return int(command.main(args=args, prog_name="hostops", standalone_mode=False) or 0)
     except typer.Exit as exc:
