@@ -230,6 +230,8 @@ def _host_results(result: Any, hosts: Sequence[Host]) -> list[HostFinished]:
             error = "every task skipped by its condition"
         elif status is Status.NOT_RUN:
             error = f"not run: {result.stopped or 'the playbook stopped'}"
+        elif status is Status.INTERRUPTED and not done:
+            error = "interrupted before it started"  # as run says it
         elif status is not Status.OK:
             why = "interrupted" if status is Status.INTERRUPTED else result.stopped
             error = f"{done} of {total} tasks done: {why or 'the playbook stopped'}"
