@@ -43,14 +43,7 @@ def chatty_user() -> str:
     """A user whose ``~/.bashrc`` prints a banner, as on many real servers (root only:
     it creates the user). Its shell's output reaches every non-interactive session that
     sshd starts through bash when SHLVL < 2 (a command, an external sftp-server)."""
-    try:
-        pwd.getpwnam(CHATTY_USER)
-    except KeyError:
-        subprocess.run(
-            ["useradd", "--create-home", "--shell", "/bin/bash", "--password", "*", CHATTY_USER],
-            check=True,
-        )
-    home = pwd.getpwnam(CHATTY_USER).pw_dir
+    home = pwd.getpwnam(ensure_user(CHATTY_USER)).pw_dir
     with open(os.path.join(home, ".bashrc"), "w") as f:
         f.write('echo "Welcome to $(hostname), a friendly server"\n')
     return CHATTY_USER

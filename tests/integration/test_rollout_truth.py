@@ -25,18 +25,27 @@ _PLAYBOOK = """
 """
 
 
+def _rollout(
+    fleet: SshdFleet, tmp_path: Path, count: int, pattern: str, closed: str = ""
+) -> tuple[Path, Path, Path]:
+    """(inventory, playbook, the hosts' directory) for ``count`` fleet hosts; the gate
+    of ``closed`` is missing, so its first task fails."""
+    inv = fleet.write_inventory(tmp_path / "inv.yaml", fleet.hosts[:count])
+    root = tmp_path / "hosts"
+    root.mkdir()
+    for h in fleet.hosts[:count]:
+        if h.name != closed:
+            (root / f"gate-{h.name}").write_text("")
+    book = tmp_path / "roll.yaml"
+    book.write_text(_PLAYBOOK.format(pattern=pattern, root=root))
+    return inv, book, root
+
+
 def test_a_stopped_rollout_says_incomplete_and_not_run_and_rerun_failed_finishes_it(
     sshd_fleet: SshdFleet, tmp_path: Path, isolated_home: Path
 ) -> None:
     hosts = sshd_fleet.hosts[:10]
-    inv = sshd_fleet.write_inventory(tmp_path / "inv.yaml", hosts)
-    root = tmp_path / "hosts"
-    root.mkdir()
-    for h in hosts:
-        if h.name != "host03":  # host03's gate is missing: its first task fails
-            (root / f"gate-{h.name}").write_text("")
-    book = tmp_path / "roll.yaml"
-    book.write_text(_PLAYBOOK.format(pattern="all", root=root))
+    inv, book, root = _rollout(sshd_fleet, tmp_path, 10, "all", closed="host03")
     first = run_hostops("play", str(book), "--hosts", str(inv), "-o", "json", "--no-color")
     assert first.returncode == 1, first.stderr
     res = json_results(first.stdout)
@@ -75,14 +84,7 @@ def test_a_stopped_rollout_says_incomplete_and_not_run_and_rerun_failed_finishes
 def test_the_record_of_a_play_holds_exactly_the_hosts_its_plays_selected(
     sshd_fleet: SshdFleet, tmp_path: Path, isolated_home: Path
 ) -> None:
-    hosts = sshd_fleet.hosts[:4]
-    inv = sshd_fleet.write_inventory(tmp_path / "inv.yaml", hosts)
-    root = tmp_path / "hosts"
-    root.mkdir()
-    for h in hosts:
-        (root / f"gate-{h.name}").write_text("")
-    book = tmp_path / "two.yaml"
-    book.write_text(_PLAYBOOK.format(pattern="host0[1-2]", root=root))
+    inv, book, _root = _rollout(sshd_fleet, tmp_path, 4, "host0[1-2]")
     done = run_hostops("play", str(book), "--hosts", str(inv), "-o", "quiet")
     assert done.returncode == 0, done.stderr
     (path,) = list_runs(isolated_home / ".local/state/hostops/runs")
