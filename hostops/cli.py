@@ -44,17 +44,19 @@ from hostops.errors import (
 from hostops.fleet.aggregator import replay
 from hostops.fleet.engine import console_lock
 from hostops.fleet.rollout import play_plan, run_operation
+from hostops.host.settings import Overrides, ignored_options, resolve_all
 from hostops.host.ssh_config import SshConfig
 from hostops.host.stdin import Spooler
 from hostops.inventory import (
     Inventory,
-    Overrides,
     build,
     load_raw,
+    pattern_warning,
     raw_from_host_list,
     require_hosts,
     resolve_hosts,
     select_names,
+    with_vault,
 )
 from hostops.inventory.show import inventory_graph, inventory_json, inventory_table
 from hostops.journal import (
@@ -71,6 +73,7 @@ from hostops.models import Host, HostKeyPolicy, RunOptions, RunReport
 from hostops.operations import Command, Download, Operation, Upload
 from hostops.render.console import Console, OutputMode, ViewOptions, summary_text
 from hostops.render.views import recap_text
+from hostops.vault import Vault, load_vault, mask
 
 if _collecting:
     gc.enable()
@@ -147,13 +150,28 @@ def _print_version(value: bool) -> None:
 
 # Host selection and connection settings: the same options on every command.
 InventoryOpt = Annotated[
-    Path | None,
+    list[Path] | None,
     typer.Option(
         "--hosts",
         "-i",
-        envvar="HOSTOPS_INVENTORY",
         show_default=False,
-        help="Inventory file: hostops YAML, Ansible YAML or Ansible INI.",
+        help="Inventory: a file (hostops YAML, Ansible YAML or INI), a directory of them or a dynamic inventory script; repeat for several, merged in order. [default: $HOSTOPS_INVENTORY, a comma-separated list]",
+    ),
+]
+VaultPasswordFileOpt = Annotated[
+    list[Path] | None,
+    typer.Option(
+        "--vault-password-file",
+        show_default=False,
+        help="File holding the Ansible Vault password (an executable is run: its output is the password); repeatable. [default: $HOSTOPS_VAULT_PASSWORD_FILE]",
+    ),
+]
+VaultIdOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--vault-id",
+        show_default=False,
+        help="An Ansible Vault password as [LABEL@]FILE; repeatable.",
     ),
 ]
 HostListOpt = Annotated[
@@ -228,7 +246,7 @@ KnownHostsOpt = Annotated[
 
 
 def _select(
-    hosts: Path | None,
+    hosts: list[Path] | None,
     host_list: str | None,
     limit: str | None,
     ssh_config: Path | None,
@@ -240,6 +258,11 @@ def _select(
     rerun: str | None = None,
     from_run: str | None = None,
     jump: str | None = None,
+    timing: Overrides | None = None,
+    *,
+    vault_files: list[Path] | None = None,
+    vault_ids: list[str] | None = None,
+    play_dir: str | None = None,
     allow_empty: bool = False,
     host_key_policy: HostKeyPolicy | None = None,
 ) -> tuple[Inventory, list[Host]]:
@@ -257,23 +280,23 @@ def _select(
         _must_exist(ssh_config, "--ssh-config")
     if from_run is not None and rerun is None:
         raise UsageError("--from-run needs --rerun STATUSES (which of its hosts to run)")
-    if host_list is not None and hosts is not None and "HOSTOPS_INVENTORY" not in os.environ:
+    if host_list is not None and hosts:
         raise UsageError("give --hosts FILE or --host LIST, not both")
+    if not hosts and host_list is None and os.environ.get("HOSTOPS_INVENTORY"):
+        hosts = [Path(p.strip()) for p in os.environ["HOSTOPS_INVENTORY"].split(",") if p.strip()]
     if host_list is not None:
         raw = raw_from_host_list(host_list)
-    elif hosts is not None:
-        raw = load_raw(hosts)
+    elif hosts:
+        raw = load_raw(
+            hosts, vault=load_vault([str(f) for f in vault_files or ()], vault_ids or ())
+        )
+        if play_dir is not None:
+            raw.play_dirs = [play_dir]
     else:
         raise UsageError("no hosts: give --hosts FILE (or set HOSTOPS_INVENTORY) or --host LIST")
     if ssh_config is not None and no_ssh_config:
         raise UsageError("give --ssh-config or --no-ssh-config, not both")
-    config = (
-        None
-        if no_ssh_config
-        else SshConfig.from_file(str(ssh_config))
-        if ssh_config
-        else SshConfig.default()
-    )
+    config = SshConfig.chosen(False if no_ssh_config else ssh_config or True)
     inv = build(raw)
     if not inv.names and allow_empty:
         raise NothingToDo(f"{inv.raw.path}: no hosts in this inventory: nothing to run")
@@ -281,18 +304,30 @@ def _select(
         require_hosts(inv)
     except ConfigError as exc:
         raise ConfigError(f"{exc.reason} (--allow-empty accepts that)", path=exc.path) from None
-    base = os.path.dirname(os.fspath(hosts)) if hosts else "."
+    base = os.path.dirname(os.fspath(hosts[0])) if hosts else "."
     names = select_names(inv, limit, base_dir=base or ".")
+    differs = pattern_warning(inv, limit, names)
+    if differs:
+        raw.warnings.append(differs)
     if rerun is not None:
         names = _rerun_names(names, rerun, from_run)
-    overrides = Overrides(
+    overrides = dataclasses.replace(
+        timing or Overrides(),
         user=user,
         port=port,
         identity_files=tuple(str(p) for p in identity or ()),
         known_hosts=str(known_hosts) if known_hosts else None,
         jump=jump,
     )
-    return inv, resolve_hosts(inv, names, ssh_config=config, overrides=overrides)
+    resolved = resolve_all(
+        resolve_hosts(inv, names),
+        ssh_config=config,
+        overrides=overrides,
+        inventory_host=lambda name: (
+            resolve_hosts(inv, [name])[0] if name in inv.raw.hosts else None
+        ),
+    )
+    return inv, resolved
 
 
 def _must_exist(path: Path, flag: str) -> None:
@@ -381,9 +416,12 @@ WorkersOpt = Annotated[
     ),
 ]
 ConnectTimeoutOpt = Annotated[
-    float,
+    float | None,
     typer.Option(
-        "--connect-timeout", callback=_seconds, help="Seconds to connect and authenticate."
+        "--connect-timeout",
+        callback=_seconds,
+        show_default=False,
+        help="Seconds to connect and authenticate. [default: ssh_config's ConnectTimeout, else 10]",
     ),
 ]
 TimeoutOpt = Annotated[
@@ -406,18 +444,20 @@ IdleTimeoutOpt = Annotated[
     ),
 ]
 ConnectRetriesOpt = Annotated[
-    int,
+    int | None,
     typer.Option(
         "--connect-retries",
         min=0,
-        help="Retries after a connection is refused, reset or times out (backoff with jitter; never after auth or host key failures).",
+        show_default=False,
+        help="Retries after a connection is refused, reset or times out (backoff with jitter; never after auth or host key failures). [default: ssh_config's ConnectionAttempts - 1, else 0]",
     ),
 ]
 KeepaliveOpt = Annotated[
-    str,
+    str | None,
     typer.Option(
         "--keepalive",
-        help="INTERVAL,COUNT: after INTERVAL s of silence ask the host for a reply; COUNT unanswered: error. 0 turns it off.",
+        show_default=False,
+        help="INTERVAL,COUNT: after INTERVAL s of silence ask the host for a reply; COUNT unanswered: error. 0 turns it off. [default: ssh_config's ServerAliveInterval,ServerAliveCountMax, else 15,3]",
     ),
 ]
 LiveOpt = Annotated[
@@ -468,7 +508,7 @@ AllowEmptyOpt = Annotated[
 class _Flags:
     """Every shared option's value, as the command received it."""
 
-    hosts: Path | None
+    hosts: list[Path] | None
     host_list: str | None
     limit: str | None
     user: str | None
@@ -484,11 +524,11 @@ class _Flags:
     ask_key_pass: bool
     forks: int
     workers: int | None
-    connect_timeout: float
+    connect_timeout: float | None
     timeout: float | None
     idle_timeout: float | None
-    connect_retries: int
-    keepalive: str
+    connect_retries: int | None
+    keepalive: str | None
     output: OutputMode
     live: bool
     out_dir: Path | None
@@ -502,6 +542,8 @@ class _Flags:
     sudo_user: str | None = None
     ask_sudo_pass: bool = False
     allow_empty: bool = False
+    vault_password_file: list[Path] | None = None
+    vault_id: list[str] | None = None
 
     @classmethod
     def of(cls, values: dict[str, object]) -> "_Flags":
@@ -521,9 +563,19 @@ class _Prepared:
     secrets: Secrets
 
 
-def _prepare(flags: _Flags, console: Console, run_sudo: bool) -> _Prepared:
+def _prepare(
+    flags: _Flags, console: Console, run_sudo: bool, play_dir: str | None = None
+) -> _Prepared:
     """Select the hosts, ask for secrets (before any worker exists, on the terminal,
     under the console lock), and build the run's options and view."""
+    # Given on the command line, these beat the inventory's and ssh_config's (ConnectTimeout,
+    # ServerAlive*, ConnectionAttempts); not given, those apply, else RunOptions' defaults.
+    keepalive = _keepalive(flags.keepalive) if flags.keepalive is not None else None
+    timing = Overrides(
+        connect_timeout=flags.connect_timeout,
+        server_alive=keepalive,
+        connection_attempts=None if flags.connect_retries is None else flags.connect_retries + 1,
+    )
     inv, selected = _select(
         flags.hosts,
         flags.host_list,
@@ -537,12 +589,21 @@ def _prepare(flags: _Flags, console: Console, run_sudo: bool) -> _Prepared:
         flags.rerun,
         flags.from_run,
         flags.jump,
-        flags.allow_empty,
-        flags.host_key_policy,
+        timing,
+        vault_files=flags.vault_password_file,
+        vault_ids=flags.vault_id,
+        play_dir=play_dir,
+        allow_empty=flags.allow_empty,
+        host_key_policy=flags.host_key_policy,
     )
     for warning in inv.raw.warnings:
         console.message("warning", warning)
-    interval, count = _keepalive(flags.keepalive)
+    ignored = ignored_options(selected)
+    if ignored:
+        console.message(
+            "warning",
+            'ssh_config options hostops ignores (README, "ssh_config"): ' + ", ".join(ignored),
+        )
     secrets = secrets_from_environment(
         selected,
         password=console.ask_secret("SSH password", ENV_PASSWORD) if flags.ask_pass else None,
@@ -552,19 +613,16 @@ def _prepare(flags: _Flags, console: Console, run_sudo: bool) -> _Prepared:
         sudo_password=(
             console.ask_secret("sudo password", ENV_SUDO_PASSWORD) if flags.ask_sudo_pass else None
         ),
+        vault=inv.raw.vault,
     )
     sudo = flags.sudo or flags.ask_sudo_pass or flags.sudo_user is not None
     options = RunOptions(
         workers=flags.workers,
         forks=flags.forks,
-        connect_timeout=flags.connect_timeout,
         timeout=flags.timeout,
         host_key_policy=flags.host_key_policy,
         use_agent=not flags.no_agent,
         idle_timeout=flags.idle_timeout,
-        connect_retries=flags.connect_retries,
-        keepalive_interval=interval,
-        keepalive_count=count,
         max_output=_size(flags.max_output),
         sudo=sudo and run_sudo,
         sudo_user=flags.sudo_user,
@@ -672,6 +730,8 @@ def run(
         ),
     ],
     hosts: InventoryOpt = None,
+    vault_password_file: VaultPasswordFileOpt = None,
+    vault_id: VaultIdOpt = None,
     host_list: HostListOpt = None,
     limit: LimitOpt = None,
     user: UserOpt = None,
@@ -701,11 +761,11 @@ def run(
     ] = False,
     forks: ForksOpt = 64,
     workers: WorkersOpt = None,
-    connect_timeout: ConnectTimeoutOpt = 10.0,
+    connect_timeout: ConnectTimeoutOpt = None,
     timeout: TimeoutOpt = None,
     idle_timeout: IdleTimeoutOpt = None,
-    connect_retries: ConnectRetriesOpt = 0,
-    keepalive: KeepaliveOpt = "15,3",
+    connect_retries: ConnectRetriesOpt = None,
+    keepalive: KeepaliveOpt = None,
     batch: BatchOpt = None,
     max_fail: MaxFailOpt = None,
     output: OutputOpt = OutputMode.STREAM,
@@ -759,6 +819,8 @@ def put(
         ),
     ] = False,
     hosts: InventoryOpt = None,
+    vault_password_file: VaultPasswordFileOpt = None,
+    vault_id: VaultIdOpt = None,
     host_list: HostListOpt = None,
     limit: LimitOpt = None,
     user: UserOpt = None,
@@ -784,11 +846,11 @@ def put(
     ask_sudo_pass: AskSudoPassOpt = False,
     forks: ForksOpt = 64,
     workers: WorkersOpt = None,
-    connect_timeout: ConnectTimeoutOpt = 10.0,
+    connect_timeout: ConnectTimeoutOpt = None,
     timeout: TimeoutOpt = None,
     idle_timeout: IdleTimeoutOpt = None,
-    connect_retries: ConnectRetriesOpt = 0,
-    keepalive: KeepaliveOpt = "15,3",
+    connect_retries: ConnectRetriesOpt = None,
+    keepalive: KeepaliveOpt = None,
     batch: BatchOpt = None,
     max_fail: MaxFailOpt = None,
     output: OutputOpt = OutputMode.STREAM,
@@ -827,6 +889,8 @@ def get(
         ),
     ],
     hosts: InventoryOpt = None,
+    vault_password_file: VaultPasswordFileOpt = None,
+    vault_id: VaultIdOpt = None,
     host_list: HostListOpt = None,
     limit: LimitOpt = None,
     user: UserOpt = None,
@@ -843,11 +907,11 @@ def get(
     ask_key_pass: AskKeyPassOpt = False,
     forks: ForksOpt = 64,
     workers: WorkersOpt = None,
-    connect_timeout: ConnectTimeoutOpt = 10.0,
+    connect_timeout: ConnectTimeoutOpt = None,
     timeout: TimeoutOpt = None,
     idle_timeout: IdleTimeoutOpt = None,
-    connect_retries: ConnectRetriesOpt = 0,
-    keepalive: KeepaliveOpt = "15,3",
+    connect_retries: ConnectRetriesOpt = None,
+    keepalive: KeepaliveOpt = None,
     output: OutputOpt = OutputMode.STREAM,
     live: LiveOpt = False,
     out_dir: OutDirOpt = None,
@@ -886,6 +950,8 @@ def play(
         ),
     ] = None,
     hosts: InventoryOpt = None,
+    vault_password_file: VaultPasswordFileOpt = None,
+    vault_id: VaultIdOpt = None,
     host_list: HostListOpt = None,
     limit: LimitOpt = None,
     user: UserOpt = None,
@@ -904,11 +970,11 @@ def play(
     ask_sudo_pass: AskSudoPassOpt = False,
     forks: ForksOpt = 64,
     workers: WorkersOpt = None,
-    connect_timeout: ConnectTimeoutOpt = 10.0,
+    connect_timeout: ConnectTimeoutOpt = None,
     timeout: TimeoutOpt = None,
     idle_timeout: IdleTimeoutOpt = None,
-    connect_retries: ConnectRetriesOpt = 0,
-    keepalive: KeepaliveOpt = "15,3",
+    connect_retries: ConnectRetriesOpt = None,
+    keepalive: KeepaliveOpt = None,
     output: OutputOpt = OutputMode.STREAM,
     live: LiveOpt = False,
     out_dir: OutDirOpt = None,
@@ -931,16 +997,21 @@ def play(
 
         book = load_playbook(playbook)
         given = _extra_vars(extra_vars or [])
-        prepared = _prepare(flags, console, run_sudo=False)
-        everyone = resolve_hosts(prepared.inventory, prepared.inventory.names, ssh_config=None)
+        # group_vars/ and host_vars/ beside the playbook count too, as in Ansible.
+        play_dir = os.path.dirname(os.path.abspath(playbook))
+        prepared = _prepare(flags, console, run_sudo=False, play_dir=play_dir)
+        everyone = resolve_hosts(prepared.inventory, prepared.inventory.names)
         allowed = {h.name for h in prepared.hosts}
         by_name = {h.name: h for h in prepared.hosts}
         # Resolved with the command line's settings where selected; the others only
-        # serve to match the plays' patterns.
-        inventory = [by_name.get(h.name, h) for h in everyone]
+        # serve to match the plays' patterns. Vaulted variables decrypt when a template
+        # uses them (and only then need a password).
+        vault = prepared.inventory.raw.vault or Vault()
+        inventory = [with_vault(by_name.get(h.name, h), vault) for h in everyone]
         plan = prepare(book, inventory, limit=allowed, extra_vars=given)
         if check:
-            console.out("".join(line + "\n" for line in check_plan(plan).lines()).encode())
+            lines = "".join(line + "\n" for line in check_plan(plan).lines())
+            console.out(mask(lines).encode())  # what a vaulted value became: never shown
             return 0
 
         def go(record: RecordPath | None) -> RunReport:
@@ -1005,6 +1076,8 @@ def _extra_vars(pairs: list[str]) -> dict[str, str]:
 @app.command()
 def inventory(
     hosts: InventoryOpt = None,
+    vault_password_file: VaultPasswordFileOpt = None,
+    vault_id: VaultIdOpt = None,
     host_list: HostListOpt = None,
     limit: LimitOpt = None,
     user: UserOpt = None,
@@ -1042,7 +1115,9 @@ def inventory(
             rerun,
             from_run,
             jump,
-            allow_empty,
+            vault_files=vault_password_file,
+            vault_ids=vault_id,
+            allow_empty=allow_empty,
         )
         if graph:
             text = inventory_graph(inv, [h.name for h in selected])

@@ -2,7 +2,7 @@
 
     cli -> api (hostops/__init__.py) -> fleet (keeper, cluster) -> render, journal,
     playbook, inventory, testing -> host -> models, errors, operations, credentials,
-    batches, ranges
+    batches, ranges, localenv, vault
 
 A module may import its own layer and the layers below it, never above. Besides:
 nothing imports the CLI; the host layer never imports the fleet's events; the inventory
@@ -27,6 +27,8 @@ LAYERS: dict[str, int] = {
     "credentials": 0,
     "batches": 0,
     "ranges": 0,
+    "localenv": 0,
+    "vault": 0,
     "host": 1,
     "inventory": 2,
     "playbook": 2,

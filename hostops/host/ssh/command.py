@@ -7,7 +7,7 @@ import select
 import shlex
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import paramiko
@@ -72,6 +72,7 @@ class SshCommand:
         sudo: Sudo | None = None,
         stdin: Source = None,
         tty: bool = False,
+        environment: Mapping[str, str] | None = None,
     ) -> None:
         self._transport = transport
         self._tty = tty
@@ -116,6 +117,8 @@ class SshCommand:
         watchdog.start()
         try:
             self._chan = transport.open_session(timeout=start_timeout)
+            if environment:  # SendEnv/SetEnv: "env" requests, before the command
+                self._chan.update_environment(dict(environment))
             if tty:
                 self._chan.get_pty(term="xterm", width=200, height=50)
             self._chan.exec_command(wrapped)
