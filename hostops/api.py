@@ -78,7 +78,7 @@ def run_operation(
     None), and return every host's result.
 
     After a batch with more failed hosts than ``max_fail`` allows (default: every
-    host of the batch), no further batch starts: its hosts end ``skipped``. The other
+    host of the batch), no further batch starts: its hosts end ``not_run``. The other
     arguments, and what is raised: as for :func:`run`.
     """
     return operate(

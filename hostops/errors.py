@@ -26,7 +26,9 @@ EXIT_INTERNAL = 4
 EXIT_INTERRUPTED = 130
 
 _UNREACHABLE = frozenset({Status.UNREACHABLE, Status.AUTH_FAILED, Status.HOSTKEY_REJECTED})
-_FAILED = frozenset({Status.FAILED, Status.TIMEOUT, Status.ERROR})
+_FAILED = frozenset(
+    {Status.FAILED, Status.TIMEOUT, Status.ERROR, Status.INCOMPLETE, Status.NOT_RUN}
+)
 
 
 class HostopsError(Exception):
@@ -104,7 +106,8 @@ def exit_code_for(outcome: RunReport | BaseException) -> int:
     """Map a finished run, or the exception that ended it, to the process exit code.
 
     Precedence: 130 (interrupted) > 4 (internal) > 3 (unreachable, auth,
-    host key) > 1 (failed, timeout, error) > 0 (every host ok or skipped).
+    host key) > 1 (failed, timeout, error, incomplete, not_run) > 0 (every host ok
+    or skipped).
     A run that hostops itself could not finish has no report: it ends with an
     InternalError, whose code is 4.
     """

@@ -19,8 +19,10 @@ class Status(str, enum.Enum):
     AUTH_FAILED = "auth_failed"
     HOSTKEY_REJECTED = "hostkey_rejected"
     ERROR = "error"  # connection lost, worker died, anything else
-    SKIPPED = "skipped"
-    INTERRUPTED = "interrupted"
+    SKIPPED = "skipped"  # left alone on purpose: a condition (when, creates, removes)
+    INTERRUPTED = "interrupted"  # Ctrl-C came before it finished (or started)
+    INCOMPLETE = "incomplete"  # a playbook stopped part-way on it (max_fail elsewhere)
+    NOT_RUN = "not_run"  # never started: the rollout stopped at a failure limit
 
     def __str__(self) -> str:
         return self.value
@@ -174,6 +176,8 @@ class HostResult:
     truncated: bool = False  # more output than the aggregator keeps (--max-output)
     attempts: int = 1  # connection attempts (--connect-retries)
     changed: bool | None = None  # put/get/play: whether the host was changed; run: None
+    tasks_done: int | None = None  # play: tasks done on the host (ok, skipped, ignored)
+    tasks_total: int | None = None  # play: tasks the playbook had for the host
 
     def to_json(self) -> dict[str, object]:
         """The documented JSON object of ``--output json`` (invalid UTF-8 replaced)."""
@@ -190,6 +194,8 @@ class HostResult:
             "truncated": self.truncated,
             "attempts": self.attempts,
             "changed": self.changed,
+            "tasks_done": self.tasks_done,
+            "tasks_total": self.tasks_total,
         }
 
     @classmethod
@@ -208,6 +214,8 @@ class HostResult:
             truncated=bool(data.get("truncated")),
             attempts=int(data.get("attempts") or 1),
             changed=data.get("changed"),
+            tasks_done=data.get("tasks_done"),
+            tasks_total=data.get("tasks_total"),
         )
 
 

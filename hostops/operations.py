@@ -75,8 +75,9 @@ class Upload:
     content; a directory's tree is mirrored into ``dest``. With ``sudo`` the
     files are moved into place as root, given to ``owner``/``group`` when
     named (a file whose owner differs counts as changed). ``backup``: a file
-    about to be replaced is first copied to ``DEST.YYYYmmdd-HHMMSS~``. See
-    hostops.host.sftp.
+    about to be replaced is first copied to ``DEST.YYYYmmdd-HHMMSS~``.
+    ``parents``: make the missing parent directories of ``dest`` (``mkdir -p``)
+    instead of failing. See hostops.host.sftp.
     """
 
     src: str
@@ -88,6 +89,7 @@ class Upload:
     group: str | None = None
     backup: bool = False
     dry_run: bool = False  # compare only: ``changed`` and ``files`` say what would be written
+    parents: bool = False
 
 
 @dataclass(frozen=True)

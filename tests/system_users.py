@@ -34,3 +34,16 @@ def ordinary_user() -> str:
 def users() -> list[str]:
     """Root and an ordinary user when we are root; otherwise ourselves (an ordinary user)."""
     return ["root", ordinary_user()] if os.geteuid() == 0 else [ordinary_user()]
+
+
+CHATTY_USER = "hostops-chatty"
+
+
+def chatty_user() -> str:
+    """A user whose ``~/.bashrc`` prints a banner, as on many real servers (root only:
+    it creates the user). Its shell's output reaches every non-interactive session that
+    sshd starts through bash when SHLVL < 2 (a command, an external sftp-server)."""
+    home = pwd.getpwnam(ensure_user(CHATTY_USER)).pw_dir
+    with open(os.path.join(home, ".bashrc"), "w") as f:
+        f.write('echo "Welcome to $(hostname), a friendly server"\n')
+    return CHATTY_USER

@@ -29,10 +29,9 @@ from hostops.fleet.events import (
     WorkerDone,
 )
 from hostops.fleet.flow import Counters
-from hostops.host.base import STDOUT
+from hostops.host.base import STDOUT, UNCONFIRMED
 from hostops.journal import RecordPath, host_line
 from hostops.models import Host, HostResult, RunReport, Status, WorkerStats
-from hostops.ranges import fold
 from hostops.render.console import (
     Console,
     OutputMode,
@@ -117,15 +116,11 @@ class Aggregator:
             self._worker_died(event)
         elif isinstance(event, Interrupt):
             self.interrupted = True
-            running = [
-                n
-                for n, st in self._hosts.items()
-                if st.worker_pid is not None and st.result is None
-            ]
-            if running and self._view.mode is not None:
+            # The engine's account of who runs: our HostStarted events may lag behind.
+            if event.count and self._view.mode is not None:
                 self._console.message(
                     "warning",
-                    f"interrupted: stopping {len(running)} running host(s): {fold(running)};"
+                    f"interrupted: stopping {event.count} running host(s): {event.running};"
                     " Ctrl-C again stops at once",
                 )
 
@@ -191,6 +186,7 @@ class Aggregator:
             event.error,
             event.attempts,
             event.changed,
+            event.tasks,
         )
 
     def _set_result(
@@ -203,6 +199,7 @@ class Aggregator:
         error: str | None,
         attempts: int = 1,
         changed: bool | None = None,
+        tasks: tuple[int, int] | None = None,
     ) -> None:
         state.result = HostResult(
             host=state.host.name,
@@ -217,6 +214,8 @@ class Aggregator:
             truncated=state.truncated,
             attempts=attempts,
             changed=changed,
+            tasks_done=tasks[0] if tasks else None,
+            tasks_total=tasks[1] if tasks else None,
         )
         self._done += 1
         self._failed += status.failed
@@ -234,7 +233,7 @@ class Aggregator:
 
     def _worker_died(self, event: WorkerDied) -> None:
         if self.interrupted:  # stopped at once by a second Ctrl-C: no news
-            status, why = Status.INTERRUPTED, "interrupted: stopped at once"
+            status, why = Status.INTERRUPTED, UNCONFIRMED
         else:
             self._warn(f"worker process {event.pid} died (exit code {event.exitcode})")
             status, why = Status.ERROR, "worker died"

@@ -32,11 +32,14 @@ from hostops.fleet.events import (
     HostFinished,
     HostWarning,
     Interrupt,
+    clip,
     worker_died_events,
 )
 from hostops.fleet.flow import counters
 from hostops.fleet.worker import WorkerSpec, worker_main
+from hostops.host.base import UNCONFIRMED
 from hostops.host.ssh.lock import holder_text
+from hostops.host.stdin import Source
 from hostops.journal import RecordPath
 from hostops.models import Host, RunOptions, RunReport, Status, Transport
 from hostops.operations import Outcome
@@ -45,6 +48,9 @@ from hostops.render.console import OutputMode, ViewOptions
 
 _POLL_S = 1.0
 _AFTER_INTERRUPT_S = 15.0  # how long workers get to kill remote commands after Ctrl-C
+# After a second Ctrl-C: every session notices within a tick of its loop (0.5 s) and its
+# KILL is confirmed or given up within AT_ONCE_KILL_S; then the workers are killed.
+_AT_ONCE_S = 1.5
 
 
 def plan(n_hosts: int, options: RunOptions) -> tuple[int, ...]:
@@ -99,7 +105,7 @@ class Engine:
         *,
         keep: bool = False,
         secrets: Secrets | None = None,
-        stdin: bytes | None = None,
+        stdin: Source = None,
         raise_fd_limit: bool = False,
     ) -> None:
         self.options = options or RunOptions()
@@ -119,6 +125,9 @@ class Engine:
         self.index = {h.name: i for i, h in enumerate(hosts)}
         self.interrupted = False
         self._at_once = False
+        self._presses = 0  # Ctrl-C presses seen
+        self._unsettled = False  # presses not yet acted on in full (see _settle)
+        self._announced = False  # the aggregator was told (Interrupt)
         self._deadline: float | None = None
         self._report: RunReport | None = None
         self._dispatcher: Dispatcher | None = None
@@ -138,6 +147,7 @@ class Engine:
         threads = plan(len(self.hosts), self.options)
         self.events = EventQueue(ctx)
         self._cancel = ctx.Event()
+        self._hurry = ctx.Event()
         consumed = counters(ctx, len(self.hosts))
         self._report_in, report_out = ctx.Pipe(duplex=False)
         started = time.monotonic()
@@ -164,6 +174,7 @@ class Engine:
                     self.events,
                     self._cancel,
                     self._secrets,
+                    self._hurry,
                 ),
                 name="hostops-worker",
                 daemon=True,
@@ -228,29 +239,50 @@ class Engine:
 
     def interrupt(self) -> None:
         """Ctrl-C: start nothing more; running commands are stopped (TERM, then KILL)
-        and get a grace time; the rest is reported interrupted."""
-        if self.interrupted:
+        and get a grace time; the rest is reported interrupted. A second one: every
+        running command gets KILL at once, and the run ends within about a second,
+        each host saying whether its kill was confirmed."""
+        self._presses += 1
+        self._settle()
+
+    def _settle(self) -> None:
+        """Act on the Ctrl-C presses counted so far. Each step is done once and may be
+        cut short by another press (a KeyboardInterrupt): calling it again finishes."""
+        self._unsettled = True
+        if not self.interrupted:
+            self._deadline = time.monotonic() + _AFTER_INTERRUPT_S
+            self._cancel.set()
+            self.interrupted = True
+        d = self._dispatcher
+        if not self._announced:
+            # Who runs, by the engine's account (the aggregator's HostStarted may lag).
+            running = [n for slot in d.slots for n in slot.sent] if d is not None else []
+            names = clip(fold(sorted(running, key=self.index.__getitem__)), 2048) or ""
+            self.events.put(Interrupt(len(running), names))
+            self._announced = True
+        if d is not None:
+            for job in d.drop_pending():
+                d.outcomes[job.host.name] = _NOT_STARTED
+            d.finish()
+        if self._presses > 1 and not self._at_once:
+            self._hurry.set()
+            self._deadline = min(self._deadline or 0.0, time.monotonic() + _AT_ONCE_S)
             self._at_once = True
-            return
-        self.interrupted = True
-        self._deadline = time.monotonic() + _AFTER_INTERRUPT_S
-        self._cancel.set()
-        self.events.put(Interrupt())
-        if self._dispatcher is not None:
-            for job in self._dispatcher.drop_pending():
-                self._dispatcher.outcomes[job.host.name] = _NOT_STARTED
-            self._dispatcher.finish()
+        self._unsettled = False
 
     def _wait(self, done: Callable[[], bool]) -> None:
         """Dispatch and watch the processes until ``done()``. A first Ctrl-C interrupts
         (see :meth:`interrupt`); a second stops at once, and every job is still
-        accounted for."""
+        accounted for, however close together the presses come."""
         while True:
             try:
-                self._pump(done, time.monotonic() if self._at_once else self._deadline)
+                if self._unsettled:
+                    self._settle()
+                self._pump(done, self._deadline)
                 return
             except KeyboardInterrupt:
-                self.interrupt()
+                self._presses += 1
+                self._unsettled = True
 
     def _pump(self, done: Callable[[], bool], deadline: float | None) -> None:
         d = self._dispatcher
@@ -294,7 +326,7 @@ class Engine:
 
 
 _NOT_STARTED = Outcome(Status.INTERRUPTED, error="interrupted before it started")
-_STOPPED_AT_ONCE = Outcome(Status.INTERRUPTED, error="interrupted: stopped at once")
+_STOPPED_AT_ONCE = Outcome(Status.INTERRUPTED, error=UNCONFIRMED)
 _NO_WORKER = Outcome(Status.ERROR, error="not run: no worker was left to run it")
 
 

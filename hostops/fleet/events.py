@@ -91,6 +91,7 @@ class HostFinished:
     error: str | None
     attempts: int = 1
     changed: bool | None = None  # file transfers: whether some content changed
+    tasks: tuple[int, int] | None = None  # playbooks: (tasks done, tasks planned)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "error", clip(self.error))
@@ -137,7 +138,11 @@ class Heading:
 
 @dataclass(frozen=True)
 class Interrupt:
-    """Sent by the engine on Ctrl-C: hosts that never started are reported interrupted."""
+    """Sent by the engine on Ctrl-C: hosts that never started are reported interrupted.
+    ``running``: how many hosts were running, and their names folded (clipped to fit)."""
+
+    count: int = 0
+    running: str = ""
 
 
 @dataclass(frozen=True)

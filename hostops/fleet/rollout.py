@@ -16,6 +16,7 @@ from hostops.credentials import Secrets
 from hostops.fleet.dispatch import Job
 from hostops.fleet.engine import Engine
 from hostops.fleet.events import HostFinished
+from hostops.host.stdin import Source
 from hostops.journal import RecordPath
 from hostops.models import Host, RunOptions, RunReport, Status
 from hostops.operations import Operation, Outcome, Purpose, Step
@@ -43,13 +44,13 @@ def operate(
     lock: Lock | None = None,
     record: RecordPath | None = None,
     secrets: Secrets | None = None,
-    stdin: bytes | None = None,
+    stdin: Source = None,
     raise_fd_limit: bool = False,
 ) -> RunReport:
     """Carry out ``op`` on every host, in batches of ``batch`` (all at once when None).
 
     After a batch with more failed hosts than ``max_fail`` allows (default: all
-    of the batch), no further batch starts: its hosts end ``skipped``.
+    of the batch), no further batch starts: its hosts end ``not_run``.
     ``lock``, ``record``, ``secrets``, ``stdin`` and ``raise_fd_limit``: as for
     :class:`hostops.fleet.engine.Engine` (hostops.run_operation is this without the
     plumbing of the command line: its console lock and run record).
@@ -68,7 +69,7 @@ def operate(
         raise_fd_limit=raise_fd_limit,
     ) as engine:
         groups = batches(hosts, batch)
-        skipped: list[HostFinished] = []
+        not_run: list[HostFinished] = []
         for number, group in enumerate(groups, 1):
             if len(groups) > 1:
                 engine.heading(f"batch {number}/{len(groups)}: {fold([h.name for h in group])}")
@@ -82,13 +83,13 @@ def operate(
                     f"not run: {failed} of {len(group)} hosts failed in batch {number}"
                     f" (at most {limit} may: --max-fail {max_fail or 'the whole batch'})"
                 )
-                skipped = [
-                    HostFinished(h.name, Status.SKIPPED, None, None, 0.0, why)
+                not_run = [
+                    HostFinished(h.name, Status.NOT_RUN, None, None, 0.0, why)
                     for rest in groups[number:]
                     for h in rest
                 ]
                 break
-        return engine.close(skipped)
+        return engine.close(not_run)
 
 
 @dataclass(frozen=True)
@@ -216,8 +217,9 @@ class _EngineExecutor:
 
 
 def _host_results(result: PlaybookResult, hosts: Sequence[Host]) -> list[HostFinished]:
-    """Each host's result of the whole playbook: its first failure that was not ignored
-    (which task, why), else ok; changed when any task changed it."""
+    """Each host's result of the whole playbook (see ``PlaybookResult.host_statuses``):
+    its first failure that was not ignored (which task, why), else how far it got;
+    changed when any task changed it."""
     failure: dict[str, tuple[TaskResult, TaskHostResult]] = {}
     changed: dict[str, bool] = {}
     duration: dict[str, float] = {}
@@ -229,16 +231,25 @@ def _host_results(result: PlaybookResult, hosts: Sequence[Host]) -> list[HostFin
                 if r.failed and not r.ignored and r.host not in failure:
                     failure[r.host] = (task, r)
     statuses = result.host_statuses()
+    progress = result.tasks_done()
     events = []
     for host in hosts:
-        status = statuses.get(host.name, Status.SKIPPED)
+        status = statuses.get(host.name, Status.NOT_RUN)
+        done, total = progress.get(host.name, (0, 0))
         error = exit_code = None
         if host.name in failure:
             task, r = failure[host.name]
             error = f"task {task.number} {task.name!r}: {r.error or r.status.value}"
             exit_code = r.exit_code
         elif status is Status.SKIPPED:
-            error = "not run: " + (result.stopped or "no task ran on it")
+            error = "every task skipped by its condition"
+        elif status is Status.NOT_RUN:
+            error = f"not run: {result.stopped or 'the playbook stopped'}"
+        elif status is Status.INTERRUPTED and not done:
+            error = "interrupted before it started"  # as run says it
+        elif status is not Status.OK:
+            why = "interrupted" if status is Status.INTERRUPTED else result.stopped
+            error = f"{done} of {total} tasks done: {why or 'the playbook stopped'}"
         events.append(
             HostFinished(
                 host.name,
@@ -249,6 +260,7 @@ def _host_results(result: PlaybookResult, hosts: Sequence[Host]) -> list[HostFin
                 error,
                 1,
                 changed.get(host.name, False),
+                (done, total),
             )
         )
     return events

@@ -34,6 +34,7 @@ from hostops.fleet.flow import Counters, Credit
 from hostops.host.base import STDERR, STDOUT
 from hostops.host.client import HostClient, Limits
 from hostops.host.ssh import SshContext
+from hostops.host.stdin import Source
 from hostops.models import Connection, Host, RunOptions, WorkerStats
 from hostops.operations import Command, Outcome
 
@@ -53,7 +54,7 @@ class WorkerSpec:
     forward_limit: int | None = None
     # The run's standard input (``hostops run 'bash -s' < fix.sh``): given to the
     # worker once, not with every job; commands with ``stdin`` get it.
-    stdin: bytes | None = None
+    stdin: Source = None
 
 
 class _Kept:
@@ -80,11 +81,18 @@ class _Kept:
 
 
 def worker_main(
-    spec: WorkerSpec, conn: Pipe, events: Queue, cancel: MpEvent, secrets: Secrets
+    spec: WorkerSpec,
+    conn: Pipe,
+    events: Queue,
+    cancel: MpEvent,
+    secrets: Secrets,
+    hurry: MpEvent | None = None,
 ) -> None:
     """Entry point of a worker process: run the jobs the engine sends over ``conn``
     until it sends None (see hostops.fleet.dispatch for the protocol). ``secrets`` come
-    apart from ``spec`` so that nothing that describes the run carries them."""
+    apart from ``spec`` so that nothing that describes the run carries them.
+    ``cancel``: Ctrl-C (stop commands, TERM then KILL); ``hurry``: a second one (KILL
+    every command at once)."""
     # Ctrl-C reaches the whole process group; the engine alone decides what it means.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     set_process_name("hostops-worker")
@@ -105,7 +113,7 @@ def worker_main(
         outcome = None
         try:
             credit = Credit(spec.consumed, job.index) if spec.consumed is not None else None
-            outcome = run_job(job, spec, ctx, events, cancel, pid, credit, kept, first)
+            outcome = run_job(job, spec, ctx, events, cancel, pid, credit, kept, first, hurry)
         finally:
             if outcome is not None and not job.collect:  # its status only: the output
                 outcome = dataclasses.replace(outcome, stdout=b"", stderr=b"")  # went by events
@@ -153,6 +161,7 @@ def run_job(
     credit: Credit | None = None,
     kept: _Kept | None = None,
     first: bool = True,
+    hurry: MpEvent | None = None,
 ) -> Outcome:
     """One operation on one host, over its kept client or a new one. Never raises:
     every failure is the Outcome (and, for a final job, the host's HostFinished)."""
@@ -194,6 +203,7 @@ def run_job(
         cancel=cancel,
         stdin=spec.stdin,
         may_read=None if credit is None else lambda t: credit.wait(t, cancel.is_set),
+        hurry=hurry,
     )
     if job.keep and kept is not None and client.connected and not on_controller:
         kept.put(host.name, client)

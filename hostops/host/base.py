@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from hostops.errors import HostFailure
+from hostops.host.stdin import Source
 from hostops.models import Status
 
 __all__ = [
@@ -58,9 +59,10 @@ class RunningCommand(Protocol):
         """Pass output that arrives within ``wait_s`` to ``sink``; True once the command ended
         and all its output was passed on."""
 
-    def signal_group(self, name: str) -> bool:
-        """Send signal ``name`` (TERM, KILL) to the command's process group; False if
-        it could not be sent (then the connection is closed instead)."""
+    def signal_group(self, name: str, wait_s: float | None = None) -> bool:
+        """Send signal ``name`` (TERM, KILL) to the command's process group; True when the
+        host confirmed it (within ``wait_s``, None: the transport's own bound); False if
+        it could not be sent or confirmed (then the connection is closed instead)."""
 
     def result(self) -> tuple[int | None, str | None]:
         """(exit code, signal name) of an ended command; (None, None) if unknown."""
@@ -76,7 +78,7 @@ class Connection(Protocol):
         self,
         command: str,
         sudo: bool = False,
-        stdin: bytes | None = None,
+        stdin: Source = None,
         *,
         sudo_user: str | None = None,
         tty: bool = False,
@@ -92,6 +94,13 @@ class Connection(Protocol):
 
 
 _TICK_S = 0.5  # longest wait between checks of the deadline and the cancel flag
+# A second Ctrl-C: how long the KILL may take to be confirmed, so that every session
+# has sent it and heard back within about a second of the key press.
+AT_ONCE_KILL_S = 0.8
+KILLED = "interrupted: stopped at once: killed"
+LEFT_RUNNING = "interrupted: stopped at once: left running on the host"
+# Its worker did not report in time (a session still connecting, or stuck).
+UNCONFIRMED = "interrupted: stopped at once: not confirmed, may be left running on the host"
 
 
 def drive(
@@ -103,10 +112,13 @@ def drive(
     grace_s: float,
     idle_timeout: float | None = None,
     may_read: Callable[[float], bool] | None = None,
+    hurry: Cancel | None = None,
     clock: Callable[[], float] = time.monotonic,
 ) -> ExecOutcome:
     """Run ``cmd`` to its end, or stop it at ``timeout``, after ``idle_timeout``
-    seconds without output, or on ``cancel``.
+    seconds without output, or on ``cancel`` (TERM, then KILL after ``grace_s``).
+    ``hurry`` (a second Ctrl-C) stops it at once with KILL, the outcome saying
+    whether the host confirmed it (:data:`KILLED`) or not (:data:`LEFT_RUNNING`).
 
     ``may_read(wait_s)`` is asked before each read: False (after waiting up to
     ``wait_s``) leaves the output unread for now, so the host is throttled by
@@ -136,14 +148,16 @@ def drive(
         else:
             last_output = clock()  # held back by us, not silent
         now = clock()
+        if hurry is not None and hurry.is_set():
+            return _kill_now(cmd)
         if cancel is not None and cancel.is_set():
-            return _stop(cmd, sink, grace_s, Status.INTERRUPTED, "interrupted", clock)
+            return _stop(cmd, sink, grace_s, Status.INTERRUPTED, "interrupted", clock, hurry)
         if timeout is not None and now >= started + timeout:
             why = f"timed out after {timeout:g} s"
-            return _stop(cmd, sink, grace_s, Status.TIMEOUT, why, clock)
+            return _stop(cmd, sink, grace_s, Status.TIMEOUT, why, clock, hurry)
         if idle_timeout is not None and now >= last_output + idle_timeout:
             why = f"no output for {idle_timeout:g} s (--idle-timeout)"
-            return _stop(cmd, sink, grace_s, Status.TIMEOUT, why, clock)
+            return _stop(cmd, sink, grace_s, Status.TIMEOUT, why, clock, hurry)
     lost = cmd.lost()
     exit_code, sig = cmd.result()
     if lost:
@@ -164,16 +178,27 @@ def _stop(
     status: Status,
     why: str,
     clock: Callable[[], float],
+    hurry: Cancel | None = None,
 ) -> ExecOutcome:
     """TERM the process group, give it ``grace_s`` (by ``clock``, waiting in ``cmd.pump``)
-    to go, then KILL it."""
+    to go, then KILL it (at once when ``hurry`` is set meanwhile)."""
     for name in ("TERM", "KILL"):
         sent = cmd.signal_group(name)
         end = clock() + grace_s
         while (now := clock()) < end:
+            if hurry is not None and hurry.is_set():
+                return _kill_now(cmd)
             if cmd.pump(sink, min(_TICK_S, end - now)):
                 code, sig = cmd.result()  # a command that caught TERM may exit with its own code
                 if code is not None:
                     return ExecOutcome(code, None, status, why)
                 return ExecOutcome(None, sig or (name if sent else None), status, why)
     return ExecOutcome(None, "KILL", status, f"{why}; the process did not end after KILL")
+
+
+def _kill_now(cmd: RunningCommand) -> ExecOutcome:
+    """A second Ctrl-C: KILL the process group without a grace time, and say whether
+    the host confirmed it."""
+    if cmd.signal_group("KILL", wait_s=AT_ONCE_KILL_S):
+        return ExecOutcome(None, "KILL", Status.INTERRUPTED, KILLED)
+    return ExecOutcome(None, None, Status.INTERRUPTED, LEFT_RUNNING)

@@ -22,6 +22,8 @@ from hostops.host.base import STDERR, STDOUT, Cancel, Connection, HostFailure, S
 from hostops.host.local import LocalConnection
 from hostops.host.sftp import SftpSession
 from hostops.host.ssh import SshConnection, SshContext
+from hostops.host.ssh.failures import REMOTE_ERRORS, reason
+from hostops.host.stdin import Source
 from hostops.host.transfer import Ownership
 from hostops.models import Connection as Transport
 from hostops.models import Host, RunOptions, Status
@@ -139,11 +141,14 @@ class HostClient:
         *,
         limits: Limits | None = None,
         cancel: Cancel | None = None,
-        stdin: bytes | None = None,
+        stdin: Source = None,
         may_read: Callable[[float], bool] | None = None,
+        hurry: Cancel | None = None,
     ) -> Outcome:
         """Carry out ``op`` over the connection (made first if there is none) and say how it
-        ended; a host failure is the Outcome, never an exception.
+        ended; a host failure is the Outcome, never an exception. ``cancel`` stops a
+        command with TERM, then KILL; ``hurry`` with KILL at once (see
+        :func:`hostops.host.base.drive`).
 
         A command's output goes to ``sink`` as it arrives (the Outcome carries none);
         ``stdin`` is sent to a Command with ``stdin`` set, then end-of-file. A Command
@@ -161,10 +166,12 @@ class HostClient:
             if self._conn is None:
                 self.connect(cancel)
             outcome = self._perform(
-                op, sink, limits or Limits.of(self.options), cancel, stdin, may_read
+                op, sink, limits or Limits.of(self.options), cancel, stdin, may_read, hurry
             )
         except HostFailure as failure:
             outcome = Outcome(failure.status, error=failure.message)
+        except REMOTE_ERRORS as exc:  # what the host did, reached here unnamed: still its failure
+            outcome = Outcome(Status.ERROR, error=reason(exc))
         except Exception as exc:  # a bug or an unforeseen library error: still data, never raw
             outcome = Outcome(Status.ERROR, error=f"internal error: {type(exc).__name__}: {exc}")
         return Outcome(
@@ -184,8 +191,9 @@ class HostClient:
         sink: Sink,
         limits: Limits,
         cancel: Cancel | None,
-        stdin: bytes | None,
+        stdin: Source,
         may_read: Callable[[float], bool] | None,
+        hurry: Cancel | None = None,
     ) -> Outcome:
         assert self._conn is not None
         if isinstance(op, Command):
@@ -203,6 +211,7 @@ class HostClient:
                 cancel=cancel,
                 grace_s=limits.kill_grace_s,
                 may_read=may_read,
+                hurry=hurry,
             )
             return Outcome(ended.status, ended.exit_code, error=ended.error, signal=ended.signal)
         sftp = self._open_sftp()
@@ -216,6 +225,7 @@ class HostClient:
                 ownership=Ownership(op.owner, op.group),
                 backup=op.backup,
                 dry_run=op.dry_run,
+                parents=op.parents,
             )
         else:
             assert isinstance(op, Download)

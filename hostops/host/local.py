@@ -10,17 +10,19 @@ import subprocess
 from collections.abc import Mapping
 
 from hostops.host.base import STDERR, STDOUT, HostFailure, Sink
+from hostops.host.stdin import Feed, Source
 from hostops.models import Status
 
 _CHUNK = 65536
 _STDIN = "stdin"  # the selector's tag of the forwarded-stdin pipe
+_SPOOL_WAIT_S = 0.1  # how often to look for more of a growing stdin spool
 
 
 class LocalCommand:
     """A local shell command in its own session (so its whole process group can be killed)."""
 
     def __init__(
-        self, command: str, env: Mapping[str, str] | None = None, stdin: bytes | None = None
+        self, command: str, env: Mapping[str, str] | None = None, stdin: Source = None
     ) -> None:
         shell = pwd.getpwuid(os.getuid()).pw_shell or "/bin/sh"
         self._proc = subprocess.Popen(
@@ -31,7 +33,8 @@ class LocalCommand:
             stderr=subprocess.PIPE,
             start_new_session=True,
         )
-        self._stdin = memoryview(stdin or b"")
+        self._stdin = Feed(stdin)
+        self._waiting = False  # for more of the spool: the pipe is not watched meanwhile
         if self._proc.stdin is not None:
             os.set_blocking(self._proc.stdin.fileno(), False)
         self._selector = selectors.DefaultSelector()
@@ -47,18 +50,34 @@ class LocalCommand:
         if pipe is None:
             return
         try:
-            while self._stdin:
-                self._stdin = self._stdin[os.write(pipe.fileno(), self._stdin[:_CHUNK]) :]
+            while (chunk := self._stdin.next()) is not None:
+                # A writable pipe with nothing to write would wake select() at once.
+                self._watch(pipe, bool(chunk))
+                if not chunk:
+                    return
+                self._stdin.sent(os.write(pipe.fileno(), chunk[:_CHUNK]))
         except BlockingIOError:
             return
         except BrokenPipeError:  # the command ended or closed its stdin: the rest is moot
             pass
-        self._selector.unregister(pipe)
+        self._stdin.close()
+        self._watch(pipe, False)
+        self._waiting = False
         pipe.close()
         self._proc.stdin = None
 
+    def _watch(self, pipe: object, wanted: bool) -> None:
+        if wanted == self._waiting:  # watched now but should not be, or the reverse
+            if wanted:
+                self._selector.register(pipe, selectors.EVENT_WRITE, _STDIN)
+            else:
+                self._selector.unregister(pipe)
+            self._waiting = not wanted
+
     def pump(self, sink: Sink, wait_s: float) -> bool:
         self._feed()
+        if self._waiting:
+            wait_s = min(wait_s, _SPOOL_WAIT_S)
         if self._selector.get_map():
             for key, _ in self._selector.select(wait_s):
                 if key.data is _STDIN:
@@ -79,7 +98,7 @@ class LocalCommand:
         self._selector.close()
         return True
 
-    def signal_group(self, name: str) -> bool:
+    def signal_group(self, name: str, wait_s: float | None = None) -> bool:
         try:
             os.killpg(self._proc.pid, signal.Signals[f"SIG{name}"])
         except ProcessLookupError:
@@ -109,7 +128,7 @@ class LocalConnection:
         self,
         command: str,
         sudo: bool = False,
-        stdin: bytes | None = None,
+        stdin: Source = None,
         *,
         sudo_user: str | None = None,
         tty: bool = False,

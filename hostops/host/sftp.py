@@ -55,6 +55,7 @@ import paramiko
 
 from hostops.host.base import STDOUT, ExecOutcome, HostFailure, RunningCommand, drive
 from hostops.host.ssh._paramiko import settle_sftp_file
+from hostops.host.ssh.failures import REMOTE_ERRORS, reason
 from hostops.host.transfer import (
     REASONS,
     TMP_SUFFIX,
@@ -176,6 +177,7 @@ class SftpSession:
         ownership: Ownership | None = None,
         backup: bool = False,
         dry_run: bool = False,
+        parents: bool = False,
     ) -> TransferResult:
         """Upload the local file or directory ``local`` to ``remote`` (see the module
         docstring). A file goes into ``remote`` if that is a directory or ends with
@@ -183,7 +185,10 @@ class SftpSession:
         owned otherwise counts as changed. ``backup``: a file about to be replaced
         is first copied to :func:`backup_name` (stamped with the local time).
         ``dry_run``: compare only (sizes, checksums, modes, owners) and write
-        nothing; the result says which files would be written. Raises HostFailure."""
+        nothing; the result says which files would be written. A missing parent
+        directory of the destination is a failure, or with ``parents`` is made
+        (``mkdir -p``: as root with ``as_root``, the remote umask's mode). Raises
+        HostFailure."""
         if ownership and as_root is None:
             raise HostFailure(
                 Status.FAILED, "owner and group need sudo (only root gives files away)"
@@ -208,6 +213,7 @@ class SftpSession:
                 attrs = self._stat(dest, hidden_ok=as_root is not None)
             pairs, skipped, create = [(src, dest)], [], []
             current = {dest: attrs}
+        create = [*self._missing(posixpath.dirname(dest), parents, as_root), *create]
         same = self._identical(pairs, current, as_root)
         todo = [(s, d) for s, d in pairs if d not in same]
         hidden = [d for d in same if current[d] is _HIDDEN]
@@ -242,6 +248,23 @@ class SftpSession:
             unchanged=tuple(d for _, d in pairs if d in same and d not in fixed),
             skipped=tuple(skipped),
         )
+
+    def _missing(self, directory: str, parents: bool, as_root: RootRunner | None) -> list[str]:
+        """``directory`` and its ancestors that do not exist, outermost first: to be made
+        when ``parents``, else a failure naming the outermost."""
+        missing: list[str] = []
+        while (
+            directory != posixpath.dirname(directory)
+            and self._stat(directory, hidden_ok=as_root is not None) is None
+        ):
+            missing.append(directory)
+            directory = posixpath.dirname(directory)
+        if missing and not parents:
+            raise HostFailure(
+                Status.FAILED,
+                f"remote directory {missing[-1]} does not exist (--parents creates it, as mkdir -p)",
+            )
+        return missing[::-1]
 
     def _copy(self, path: str, copy: str) -> None:
         done = self.run(f"cp -p -- {shlex.quote(path)} {shlex.quote(copy)}")
@@ -501,19 +524,18 @@ class SftpSession:
             yield
         except HostFailure:
             raise
-        except (OSError, EOFError, paramiko.SSHException) as exc:
+        except REMOTE_ERRORS as exc:
             raise self._failure(exc, what) from None
 
     def _failure(self, exc: BaseException, what: str) -> HostFailure:
         if isinstance(exc, TimeoutError):
             self._drop()  # replies may still come, out of step: never reuse this session
             return HostFailure(Status.TIMEOUT, f"{what}: no SFTP reply within {self._timeout:g} s")
-        if isinstance(exc, (EOFError, paramiko.SSHException)):
-            self._drop()
-            detail = str(exc).strip() or "closed by the remote side"
-            return HostFailure(Status.ERROR, f"{what}: connection lost: {detail}")
-        reason = REASONS.get(getattr(exc, "errno", None) or -1) or str(exc).strip() or "failed"
-        return HostFailure(Status.FAILED, f"{what}: {reason}")
+        if isinstance(exc, (EOFError, paramiko.SSHException, paramiko.SFTPError)):
+            self._drop()  # an SFTPError: replies out of step, never reuse this session
+            return HostFailure(Status.ERROR, f"{what}: connection lost: {reason(exc)}")
+        why = REASONS.get(getattr(exc, "errno", None) or -1) or str(exc).strip() or "failed"
+        return HostFailure(Status.FAILED, f"{what}: {why}")
 
     def _drop(self) -> None:
         client, self._client = self._client, None

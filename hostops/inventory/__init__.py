@@ -30,6 +30,7 @@ __all__ = [
     "load_raw",
     "pattern_warning",
     "raw_from_host_list",
+    "require_hosts",
     "resolve_hosts",
     "select_names",
     "with_vault",
@@ -94,14 +95,34 @@ def with_vault(host: Host, vault: Vault) -> Host:
 
 
 def load_inventory(
-    path: Sources, *, limit: str | None = None, vault: Vault | None = None
+    path: Sources,
+    *,
+    limit: str | None = None,
+    vault: Vault | None = None,
+    allow_empty: bool = False,
 ) -> list[Host]:
     """Read an inventory (one source or several) and return the selected hosts with the
     inventory's own settings, in run order: no ssh_config, no command line
     (``hostops.load_inventory`` adds them).
 
     ``limit`` is a host pattern (README, "Host patterns"); ``vault`` opens vaulted files
-    (vaulted values stay encrypted until used). Raises ConfigError for any bad input.
+    (vaulted values stay encrypted until used). Raises ConfigError for any bad input, an
+    inventory with no host included (unless ``allow_empty``: then the list is empty).
     """
     inv = build(load_raw(path, vault=vault))
+    if not inv.names and allow_empty:
+        return []
+    require_hosts(inv)
     return resolve_hosts(inv, select_names(inv, limit))
+
+
+def require_hosts(inv: Inventory) -> None:
+    """An inventory that yields no host is a mistake (a top-level typo read as an
+    Ansible group, an INI file with only ``[group]`` lines), not a run on nothing:
+    raises ConfigError naming the file."""
+    if not inv.names:
+        raise ConfigError(
+            "no hosts in this inventory (only groups without hosts, or a top-level key"
+            " that is not a group of hosts?)",
+            path=inv.raw.path,
+        )

@@ -127,6 +127,8 @@ def _evaluate(
         # As Ansible: a plain term that is a host's name is that host (not a group's too).
         matched = [body] if not op and body in universe.host_set else match(body)
         if not matched and strict:
+            if body in universe.groups or body in ("all", "*"):  # never "did you mean 'all'"
+                raise PatternError(f"pattern {pattern!r}: {body!r} is a group with no hosts")
             hint = universe.hint(body)
             if ":" in body and "," in pattern:
                 hint = " (with a ',' in it, a pattern is split on ',' only, as in Ansible)"

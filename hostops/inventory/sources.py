@@ -11,6 +11,7 @@ read alone (it does not mix with Ansible sources).
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 from collections.abc import Sequence
@@ -20,7 +21,7 @@ from hostops.inventory.ansible import read_ansible, reconcile
 from hostops.inventory.native import TOP_KEYS, load_native
 from hostops.inventory.raw import RawGroup, RawInventory
 from hostops.inventory.script import is_script, read_script
-from hostops.inventory.yamlsrc import load_yaml
+from hostops.inventory.yamlsrc import Node, load_yaml
 from hostops.vault import Vault
 
 # Ansible's REJECT_EXTS, then INVENTORY_IGNORE_EXTS' own additions.
@@ -99,11 +100,27 @@ def _load_one(path: str, vault: Vault | None) -> RawInventory:
             root = None  # read_ansible says what is wrong (or reads it as INI, as Ansible)
         if root is not None and root.node.tag == "tag:yaml.org,2002:map":
             keys = {k.value for k, _ in root.node.value}
-            if keys & set(TOP_KEYS) or not keys:
+            if keys & set(TOP_KEYS) or not keys or _misspelt_native(root):
                 return load_native(root)
             if not extension or path.endswith(_YAML_SUFFIXES):
                 return read_ansible(path, root, vault)
     return read_ansible(path, None, vault)
+
+
+_ANSIBLE_GROUP_KEYS = frozenset({"hosts", "children", "vars"})
+
+
+def _misspelt_native(root: Node) -> bool:
+    """A top-level key close to a native one (``host:``) whose value is no Ansible group
+    (a mapping of hosts, children, vars): a typo in a native file, which the native
+    loader reports with a did-you-mean, rather than an Ansible group of no host."""
+    for key, value in root.node.value:
+        if not difflib.get_close_matches(str(key.value), TOP_KEYS, n=1, cutoff=0.75):
+            continue
+        inner = value.value if isinstance(value.value, list) else []
+        if not {getattr(k, "value", None) for k, _ in inner} <= _ANSIBLE_GROUP_KEYS:
+            return True
+    return False
 
 
 def _starts_like_yaml(path: str) -> bool:

@@ -82,6 +82,16 @@ class Iteration:
             host, status, error=error, ignored=self.task.ignore_errors, **kw
         )
 
+    def evaluate(self, key: str, source: str, context: Mapping[str, Any]) -> bool:
+        try:
+            return template.evaluate(source, context)
+        except template.TemplateError as exc:
+            raise template.TemplateError(f"{key}: {exc}") from None
+
+    def where(self, exc: Exception) -> str:
+        """A template's failure on a host, naming the playbook file and the task's line."""
+        return f"{self.playbook.path}:{self.task.line}: {exc}"
+
     def run(
         self, contexts: Mapping[str, Mapping[str, Any]], item: str | None = None
     ) -> dict[str, TaskHostResult]:
@@ -91,14 +101,14 @@ class Iteration:
         rendered: dict[str, Rendered] = {}
         for name, context in contexts.items():
             try:
-                if not all(template.evaluate(e, context) for e in task.when):
+                if not all(self.evaluate("when", e, context) for e in task.when):
                     self.results[name] = TaskHostResult(
                         name, Status.SKIPPED, attempts=0, skip_reason="when is false"
                     )
                     continue
                 rendered[name] = render_task(self.playbook, task, context)
             except (template.TemplateError, ValueError) as exc:
-                self.fail(name, Status.ERROR, str(exc), attempts=0)
+                self.fail(name, Status.ERROR, self.where(exc), attempts=0)
         rendered = self.probe(rendered)
         staging = tempfile.mkdtemp(prefix="hostops-template-") if _templates(rendered) else None
         try:
@@ -222,7 +232,7 @@ class Iteration:
 
     def until(self, outcome: Outcome, context: Mapping[str, Any]) -> bool:
         own = self.result_vars(outcome, self.default_changed(outcome))
-        return all(template.evaluate(e, {**context, **own}) for e in self.task.until)
+        return all(self.evaluate("until", e, {**context, **own}) for e in self.task.until)
 
     def result_vars(self, outcome: Outcome, changed: bool) -> dict[str, Any]:
         value = TaskHostResult(
@@ -263,11 +273,12 @@ class Iteration:
                 if self.task.changed_when:
                     own = self.result_vars(outcome, changed)
                     changed = all(
-                        template.evaluate(e, {**context, **own}) for e in self.task.changed_when
+                        self.evaluate("changed_when", e, {**context, **own})
+                        for e in self.task.changed_when
                     )
                 result = replace(result, changed=changed)
         except template.TemplateError as exc:
-            result = replace(result, status=Status.ERROR, error=str(exc))
+            result = replace(result, status=Status.ERROR, error=self.where(exc))
         if result.failed:
             result = replace(result, ignored=self.task.ignore_errors)
         elif outcome.changed and self.diffs.get(host):

@@ -22,6 +22,7 @@ from hostops.inventory.patterns import PatternError, select
 from hostops.models import Host
 from hostops.playbook import template
 from hostops.playbook.model import Get, Play, Playbook, Put, Run, Script, Task, Template
+from hostops.playbook.results import REGISTERED_FIELDS
 from hostops.playbook.tags import selected as tag_selected
 
 RESULT = "result"  # in `until` and `changed_when`: this task's own result
@@ -271,10 +272,31 @@ def _check_names(
                         path=playbook.path,
                         line=task.line,
                     )
+        _check_fields(playbook, play, task, here | {n for _, known in groups for n in known})
         if task.register:
             here.add(task.register)
     for host in hosts:
         registered[host.name] = registered.get(host.name, frozenset()) | here
+
+
+def _check_fields(playbook: Playbook, play: Play, task: Task, registered: set[str]) -> None:
+    """A registered result's fields are known: reading another (``r.stdot``) is an error."""
+    own = {RESULT, *([task.register] if task.register else [])}
+    sources = [(where, s, False) for where, s in task_templates(task)]
+    sources += [("when", e, True) for e in task.when]
+    sources += [(key, e, True) for key in ("until", "changed_when") for e in getattr(task, key)]
+    for where, source, expression in sources:
+        names = registered | (own if where in ("until", "changed_when") else set())
+        for name, attr in sorted(template.fields_read(source, expression)):
+            if name in names and attr not in REGISTERED_FIELDS:
+                close = difflib.get_close_matches(attr, REGISTERED_FIELDS, n=1)
+                hint = f"did you mean {close[0]!r}? " if close else ""
+                raise ConfigError(
+                    f"{_task(play, task)}: {where}: registered result {name!r} has no field"
+                    f" {attr!r} ({hint}fields: {', '.join(REGISTERED_FIELDS)})",
+                    path=playbook.path,
+                    line=task.line,
+                )
 
 
 def _check_local_files(

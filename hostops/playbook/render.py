@@ -117,7 +117,9 @@ def render_task(playbook: Playbook, task: Task, context: Mapping[str, Any]) -> R
     src = text(f"{task.kind}: src", action.src)
     dest = text(f"{task.kind}: dest", action.dest)
     if isinstance(action, Get):
-        local_dir = os.path.join(playbook.base_dir, os.path.expanduser(dest))
+        # Relative to the current directory, as a command-line tool's paths are (the
+        # playbook's directory may be a checkout, not where reports belong).
+        local_dir = os.path.abspath(os.path.expanduser(dest))
         return Rendered(Download(remote_path(src), local_dir, task.timeout), None, creates, removes)
     assert isinstance(action, Put)
     kind = task.kind

@@ -3,10 +3,26 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from hostops.models import Status
+
+# The fields of a registered result (and of `result` in until/changed_when): a name
+# outside them is a load error, so a typo (r.stdot) never reads as silently undefined.
+# A looped task's has `results` (one per item, each with these and its `item`).
+REGISTERED_FIELDS = (
+    "rc",
+    "stdout",
+    "stderr",
+    "stdout_lines",
+    "stderr_lines",
+    "status",
+    "changed",
+    "skipped",
+    "results",
+)
 
 
 @dataclass(frozen=True)
@@ -45,8 +61,11 @@ class TaskHostResult:
         return self.status.failed
 
     def registered(self) -> dict[str, object]:
-        """The value ``register`` keeps for later tasks on this host: for a looped task,
-        ``results`` holds one per item (each with its ``item``), as Ansible's does."""
+        """The value ``register`` keeps for later tasks on this host (its keys are among
+        :data:`REGISTERED_FIELDS`): for a looped task, ``results`` holds one per item
+        (each with its ``item``), as Ansible's does. As in Ansible, ``stdout`` and
+        ``stderr`` lose their trailing newlines (``when: r.stdout == 'hi'`` after
+        ``echo hi``), and ``stdout_lines``/``stderr_lines`` are their lines."""
         if self.items is not None:
             return {
                 "results": [{**r.registered(), "item": r.item} for r in self.items],
@@ -54,12 +73,17 @@ class TaskHostResult:
                 "changed": self.changed,
                 "skipped": self.status is Status.SKIPPED,
             }
+        stdout = self.stdout.decode("utf-8", "replace").rstrip("\r\n")
+        stderr = self.stderr.decode("utf-8", "replace").rstrip("\r\n")
         return {
             "rc": self.exit_code,
-            "stdout": self.stdout.decode("utf-8", "replace"),
-            "stderr": self.stderr.decode("utf-8", "replace"),
+            "stdout": stdout,
+            "stderr": stderr,
+            "stdout_lines": stdout.splitlines(),
+            "stderr_lines": stderr.splitlines(),
             "status": self.status.value,
             "changed": self.changed,
+            "skipped": self.status is Status.SKIPPED,
         }
 
 
@@ -113,26 +137,56 @@ class PlayResult:
 
 @dataclass(frozen=True)
 class PlaybookResult:
-    """A whole run. ``stopped`` says why plays were left out, if any were."""
+    """A whole run. ``stopped`` says why plays were left out, if any were.
+    ``planned``: how many tasks each host was to run, over every play that selects it."""
 
     plays: tuple[PlayResult, ...]
     duration_s: float
     stopped: str | None = None
     interrupted: bool = False
+    planned: Mapping[str, int] = field(default_factory=dict)
+
+    def tasks_done(self) -> dict[str, tuple[int, int]]:
+        """Per host: (tasks done, tasks planned). A task is done when it succeeded, was
+        skipped by its condition, or failed with ``ignore_errors``."""
+        done = dict.fromkeys(self.planned, 0)
+        for play in self.plays:
+            for task in play.tasks:
+                if task.handler:  # run only when notified: never planned
+                    continue
+                for r in task.results:
+                    done[r.host] = done.get(r.host, 0) + (not r.failed or r.ignored)
+        return {h: (n, self.planned.get(h, n)) for h, n in done.items()}
 
     def host_statuses(self) -> dict[str, Status]:
-        """Every host's final status: the first failure that was not ignored, else ok;
-        ``skipped`` for a host on which nothing ran (a batch that never started)."""
+        """Every host's final status, one model with ``run``'s:
+
+        - the first failure that was not ignored (``failed``, ``timeout``, ...);
+        - ``ok`` when every planned task was done (``skipped`` when a condition
+          skipped every one of them);
+        - ``interrupted`` when Ctrl-C left it unfinished, started or not;
+        - ``incomplete`` when the playbook stopped (``max_fail``) after some of its
+          tasks, ``not_run`` when it stopped before any.
+        """
         final: dict[str, Status] = {}
+        skipped_only: dict[str, bool] = {}
         for play in self.plays:
             for task in play.tasks:
                 for r in task.results:
                     if r.failed and not r.ignored:
-                        final[r.host] = r.status
-                    else:
-                        final.setdefault(r.host, Status.OK)
-            for host in (*play.hosts, *play.not_run):
-                final.setdefault(host, Status.SKIPPED)
+                        final.setdefault(r.host, r.status)
+                    skipped_only[r.host] = skipped_only.get(r.host, True) and (
+                        r.status is Status.SKIPPED
+                    )
+        for host, (done, total) in self.tasks_done().items():
+            if host in final:
+                continue
+            if done >= total:
+                final[host] = Status.SKIPPED if skipped_only.get(host) else Status.OK
+            elif self.interrupted:
+                final[host] = Status.INTERRUPTED
+            else:
+                final[host] = Status.INCOMPLETE if done else Status.NOT_RUN
         return final
 
     def counts(self) -> Counter[Status]:

@@ -100,11 +100,17 @@ class _Run:
             if stop:
                 break
         self.release([h.name for h in self.plan.hosts])
+        planned = dict.fromkeys((h.name for h in self.plan.hosts), 0)
+        for play in self.plan.plays:
+            count = sum(not isinstance(t.action, Meta) for _, t in play.tasks)
+            for host in play.hosts:
+                planned[host.name] += count
         return PlaybookResult(
             tuple(plays),
             time.monotonic() - started,
             stopped=stop.reason if stop else None,
             interrupted=bool(stop and stop.interrupted),
+            planned=planned,
         )
 
     def release(self, names: Sequence[str]) -> None:

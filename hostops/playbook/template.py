@@ -105,6 +105,28 @@ def expression_names(source: str) -> Names:
     return _names(tree)
 
 
+@lru_cache(maxsize=_CACHE)
+def fields_read(source: str, expression: bool = False) -> frozenset[tuple[str, str]]:
+    """The ``(variable, field)`` pairs ``source`` reads by a constant name:
+    ``r.stdout`` and ``r['stdout']`` are ``('r', 'stdout')``."""
+    if expression:
+        expr = Parser(_ENV, source, state="variable").parse_expression()
+        tree: nodes.Node = nodes.Template([nodes.Output([expr])], lineno=1)
+    elif is_template(source):
+        tree = _ENV.parse(source)
+    else:
+        return frozenset()
+    out = set()
+    for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
+        if not isinstance(node.node, nodes.Name):
+            continue
+        if isinstance(node, nodes.Getattr):
+            out.add((node.node.name, node.attr))
+        elif isinstance(node.arg, nodes.Const) and isinstance(node.arg.value, str):
+            out.add((node.node.name, node.arg.value))
+    return frozenset(out)
+
+
 def _names(tree: nodes.Template) -> Names:
     read = frozenset(meta.find_undeclared_variables(tree)) - _GLOBALS
     guarded: set[str] = set()
@@ -140,7 +162,7 @@ def render(source: str, context: Mapping[str, Any]) -> str:
     try:
         return _template(source).render(context)
     except Exception as exc:  # a filter may raise anything: it is the template that failed
-        raise TemplateError(_why(exc, source)) from None
+        raise TemplateError(_why(exc, source, context, template_names(source))) from None
 
 
 def evaluate(source: str, context: Mapping[str, Any]) -> bool:
@@ -148,7 +170,7 @@ def evaluate(source: str, context: Mapping[str, Any]) -> bool:
     try:
         return bool(_expression(source)(**context))
     except Exception as exc:  # as in render()
-        raise TemplateError(_why(exc, source)) from None
+        raise TemplateError(_why(exc, source, context, expression_names(source))) from None
 
 
 def value(source: str, context: Mapping[str, Any]) -> Any:
@@ -160,7 +182,8 @@ def value(source: str, context: Mapping[str, Any]) -> Any:
     try:
         return _expression(match.group("expr"))(**context)
     except Exception as exc:  # as in render()
-        raise TemplateError(_why(exc, source)) from None
+        names = expression_names(match.group("expr"))
+        raise TemplateError(_why(exc, source, context, names)) from None
 
 
 def render_value(data: Any, context: Mapping[str, Any]) -> Any:
@@ -207,8 +230,25 @@ def render_file(path: str, context: Mapping[str, Any]) -> str:
         raise TemplateError(f"template {path}: {_why(exc, '')}") from None
 
 
-def _why(exc: Exception, source: str) -> str:
-    text = str(exc) if isinstance(exc, jinja2.TemplateError) else f"{type(exc).__name__}: {exc}"
-    if isinstance(exc, jinja2.TemplateSyntaxError) and exc.lineno:
-        text += f" (line {exc.lineno})"
-    return f"{text} (in {source.strip()!r})" if source else text
+def _why(
+    exc: Exception,
+    source: str,
+    context: Mapping[str, Any] | None = None,
+    names: Names | None = None,
+) -> str:
+    """One line, in the playbook's terms rather than Python's: a type mismatch names
+    the variables ``source`` reads that hold text (extra vars always do, as in Ansible)."""
+    if isinstance(exc, jinja2.TemplateError):
+        text = str(exc)
+        if isinstance(exc, jinja2.TemplateSyntaxError) and exc.lineno:
+            text += f" (line {exc.lineno})"
+    elif isinstance(exc, TypeError):
+        read = sorted(names.read) if names is not None else []
+        texts = [n for n in read if isinstance((context or {}).get(n), str)]
+        said = ", ".join(f"{n} is the text {(context or {})[n]!r}" for n in texts)
+        fix = f": convert it, e.g. '{texts[0]} | int'" if texts else ""
+        text = f"values of different types ({said or 'text and a number?'}){fix}"
+    else:
+        text = f"{type(exc).__name__}: {exc}"
+    text = f"{text} (in {source.strip()!r})" if source else text
+    return " ".join(text.split())

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from hostops.errors import UsageError
 from hostops.models import HostResult, RunReport, Status
 from hostops.ranges import fold
+from hostops.render.reasons import generalize
 
 RESET = "\033[0m"
 STATUS_COLOR = {
@@ -33,6 +34,8 @@ STATUS_COLOR = {
     Status.HOSTKEY_REJECTED: "\033[33m",
     Status.SKIPPED: "\033[2m",
     Status.INTERRUPTED: "\033[35m",
+    Status.INCOMPLETE: "\033[31m",
+    Status.NOT_RUN: "\033[31m",
 }
 HOST_COLOR = "\033[36m"
 _ERR_COLOR = "\033[31m"
@@ -226,8 +229,10 @@ def summary_text(report: RunReport, color: bool) -> str:
         f"hostops: {n} host{'s' if n != 1 else ''} in {report.duration_s:.2f} s: {', '.join(parts)}"
     )
     lines = [head]
-    # Hosts that failed the same way share one line, their names folded: web[03-07].
-    groups: dict[tuple[Status, str], list[str]] = {}
+    # Hosts that failed the same way share one line, their names folded: web[03-07]; a
+    # reason that differs only by the host's address, port or key is the same way (it
+    # is shown generalized, then once in full for the group's first host).
+    groups: dict[tuple[Status, str], list[tuple[str, str]]] = {}
     # Skipped hosts too when something says why (a rollout stopped by --max-fail).
     listed = [
         r
@@ -235,19 +240,30 @@ def summary_text(report: RunReport, color: bool) -> str:
         if r.status is not Status.OK and (r.error or r.status is not Status.SKIPPED)
     ]
     for r in listed:
-        groups.setdefault((r.status, _one_line(r.error or "")), []).append(r.host)
+        why = _one_line(r.error or "")
+        key = (r.status, generalize(why, r.host, r.address))
+        groups.setdefault(key, []).append((r.host, why))
     order = list(Status)
     rows = sorted(
-        ((status, fold(hosts), why) for (status, why), hosts in groups.items()),
+        (
+            (status, fold([h for h, _ in members]), template, members)
+            for (status, template), members in groups.items()
+        ),
         key=lambda row: order.index(row[0]),
     )
-    width = max((len(h) for _, h, _ in rows), default=0)
-    status_width = max((len(st.value) for st, _, _ in rows), default=0)
-    for st, hosts, why in rows:
+    width = max((len(h) for _, h, _, _ in rows), default=0)
+    status_width = max((len(st.value) for st, _, _, _ in rows), default=0)
+    for st, hosts, template, members in rows:
         label = st.value.ljust(status_width)
         if color:
             label = f"{STATUS_COLOR[st]}{label}{RESET}"
-        lines.append(f"  {label}  {hosts.ljust(width)}  {why}".rstrip())
+        same = len({why for _, why in members}) == 1
+        lines.append(
+            f"  {label}  {hosts.ljust(width)}  {members[0][1] if same else template}".rstrip()
+        )
+        if not same:
+            first, why = members[0]
+            lines.append(f"  {' ' * status_width}  e.g. {first}: {why}")
     if n > 1:
         slow = sorted(report.results, key=lambda r: -r.duration_s)[:_SLOWEST]
         lines.append("  slowest: " + ", ".join(f"{r.host} {r.duration_s:.2f} s" for r in slow))

@@ -167,6 +167,7 @@ def recap_text(result: Any, color: bool) -> str:
     """A playbook's recap (stderr, before the summary): per play, per task, how many
     hosts were ok, changed, failed, skipped; and why a play or the playbook stopped."""
     lines = []
+    statuses = result.host_statuses()  # the summary's, so that the two agree
     for play in result.plays:
         lines.append(
             f"hostops: play {play.number} {play.name!r} on {fold(list(play.hosts)) or 'no host'}"
@@ -192,8 +193,11 @@ def recap_text(result: Any, color: bool) -> str:
             )
         if play.stopped:
             lines.append(f"  play stopped: {play.stopped}")
-        if play.not_run:
-            lines.append(f"  not run: {fold(list(play.not_run))}")
+        never: dict[Status, list[str]] = {}
+        for host in play.not_run:
+            never.setdefault(statuses.get(host, Status.NOT_RUN), []).append(host)
+        for status, names in never.items():
+            lines.append(f"  never started: {fold(names)} ({status.value})")
     if result.stopped:
         lines.append(f"hostops: playbook stopped: {result.stopped}")
     return "".join(line + "\n" for line in lines)

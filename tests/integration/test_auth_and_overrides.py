@@ -161,3 +161,42 @@ def test_testing_command_starts_a_usable_fleet(tmp_path: Path) -> None:
         ["pgrep", "-f", f"sshd -D -e -f {tmp_path}"], capture_output=True, text=True, check=False
     )
     assert pids.stdout == ""
+
+
+def test_testing_down_stops_a_fleet_started_in_the_background(tmp_path: Path) -> None:
+    """The README starts the fleet with `&`, where Ctrl-C does not reach it: `down` stops it."""
+    import sys
+
+    fleet = tmp_path / "fleet"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "hostops.testing", "up", "2", "--dir", str(fleet)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stderr is not None
+        assert "fleet of 2 sshd up" in proc.stderr.readline()
+        down = subprocess.run(
+            [sys.executable, "-m", "hostops.testing", "down", "--dir", str(fleet)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert down.returncode == 0, down.stderr
+        assert proc.wait(timeout=30) == 0  # down returns once the fleet is gone
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    pids = subprocess.run(
+        ["pgrep", "-f", f"sshd -D -e -f {tmp_path}"], capture_output=True, text=True, check=False
+    )
+    assert pids.stdout == ""
+    again = subprocess.run(
+        [sys.executable, "-m", "hostops.testing", "down", "--dir", str(fleet)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert again.returncode == 2 and "no fleet running" in again.stderr

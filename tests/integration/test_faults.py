@@ -34,35 +34,44 @@ def _received(out_dir: Path, host: str) -> str:
 
 
 def test_garbage_instead_of_a_banner_is_unreachable(sshd_fleet: SshdFleet, tmp_path: Path) -> None:
-    with socket.socket() as peer:
-        peer.bind(("127.42.252.1", 0))
-        peer.listen(8)
-        port = peer.getsockname()[1]
+    with socket.socket() as web, socket.socket() as reset:
+        for peer in (web, reset):
+            peer.bind(("127.42.252.1", 0))
+            peer.listen(8)
+            peer.settimeout(0.2)
         stop = threading.Event()
 
-        def serve() -> None:  # an HTTP server, say, where SSH was expected
-            peer.settimeout(0.2)
+        def serve(peer: socket.socket, answer: bytes | None) -> None:
             while not stop.is_set():
                 try:
                     conn, _ = peer.accept()
                 except OSError:
                     continue
                 with conn:
-                    conn.sendall(b"HTTP/1.1 400 Bad Request\r\n\r\n")
+                    conn.settimeout(5)
+                    conn.recv(256)  # the client's banner: it is waiting for ours now
+                    if answer is None:  # no banner, and a reset: SO_LINGER 0 sends RST
+                        conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\1\0\0\0\0\0\0\0")
+                    else:  # an HTTP server, say, where SSH was expected
+                        conn.sendall(answer)
 
-        server = threading.Thread(target=serve, daemon=True)
-        server.start()
-        inv = sshd_fleet.write_inventory(
-            tmp_path / "inv.yaml", sshd_fleet.hosts[:2], extra={"web": ("127.42.252.1", port)}
-        )
+        for peer, answer in ((web, b"HTTP/1.1 400 Bad Request\r\n\r\n"), (reset, None)):
+            threading.Thread(target=serve, args=(peer, answer), daemon=True).start()
+        extra = {
+            "web": ("127.42.252.1", web.getsockname()[1]),
+            "reset": ("127.42.252.1", reset.getsockname()[1]),
+        }
+        inv = sshd_fleet.write_inventory(tmp_path / "inv.yaml", sshd_fleet.hosts[:2], extra=extra)
         started = time.monotonic()
         r = run_hostops("run", "echo hi", "--hosts", str(inv), "-o", "json")
         stop.set()
     assert time.monotonic() - started < 30
     assert r.returncode == 3
     res = json_results(r.stdout)
-    assert res["web"]["status"] == "unreachable"
-    assert "SSH handshake failed" in res["web"]["error"] and "banner" in res["web"]["error"].lower()
+    assert res["web"]["status"] == res["reset"]["status"] == "unreachable"
+    # One clean line each, not paramiko's "Error reading SSH protocol banner[Errno 104] ..."
+    assert res["web"]["error"] == "no SSH banner: connection closed"
+    assert res["reset"]["error"] == "no SSH banner: connection reset by peer"
     assert {res[h.name]["status"] for h in sshd_fleet.hosts[:2]} == {"ok"}
 
 

@@ -99,7 +99,7 @@ def test_a_killed_worker_loses_only_its_running_hosts(
 def test_second_ctrl_c_stops_at_once_and_still_accounts_for_every_host(
     sshd_fleet: SshdFleet, tmp_path: Path, isolated_home: Path
 ) -> None:
-    hosts = sshd_fleet.hosts[:6]
+    hosts = sshd_fleet.hosts[:10]
     inv = sshd_fleet.write_inventory(tmp_path / "inv.yaml", hosts)
     tag = sleep_tag(4003)
     # The command ignores TERM: the first Ctrl-C's orderly stop would take its grace time.
@@ -114,15 +114,19 @@ def test_second_ctrl_c_stops_at_once_and_still_accounts_for_every_host(
     out, _ = proc.communicate(timeout=60)
     err = stderr.read_text()
     assert proc.returncode == 130, err
+    # The first warning named every running host.
+    assert "stopping 10 running host(s): host[01-10];" in err, err
     res = json_results(out)
     assert len(res) == len(hosts) and {o["status"] for o in res.values()} == {"interrupted"}
-    assert "6 interrupted" in err  # the summary
+    # The kill went to every session before hostops left, and each host says it was confirmed.
+    assert {o["error"] for o in res.values()} == {"interrupted: stopped at once: killed"}, err
+    assert not sleep_pids(tag), "remote commands left running after a second Ctrl-C"
+    assert "10 interrupted" in err  # the summary
     (record,) = (isolated_home / ".local/state/hostops/runs").iterdir()
     past = load_run(record)
-    assert past.complete and [r.status.value for r in past.results] == ["interrupted"] * 6
+    assert past.complete and [r.status.value for r in past.results] == ["interrupted"] * 10
     assert past.end is not None and past.end["exit_code"] == 130
     assert not child_pids(proc.pid)  # no orphan local processes
-    subprocess.run(["pkill", "-f", f"^sleep {tag}"], check=False)  # stopped at once: ours to clean
 
 
 def test_when_the_only_worker_dies_a_replacement_runs_the_rest(

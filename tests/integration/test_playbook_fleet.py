@@ -103,8 +103,8 @@ def test_a_failing_host_stops_the_rollout(sshd_fleet: SshdFleet, services: Path)
     assert result.host_statuses() == {
         "host01": Status.OK,
         "host02": Status.FAILED,
-        "host03": Status.SKIPPED,
-        "host04": Status.SKIPPED,
+        "host03": Status.NOT_RUN,
+        "host04": Status.NOT_RUN,
     }
     failure = restart.tasks[0].results[1]
     assert failure.host == "host02" and b"Not a directory" in failure.stderr

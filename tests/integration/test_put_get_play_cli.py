@@ -50,10 +50,10 @@ def test_batches_stop_after_a_batch_with_too_many_failures(fleet20):
         f"host{i:02d}" for i in (1, 2, 3, 4, 5, 6, 8, 9, 10)
     ]
     assert res["host07"]["status"] == "failed"
-    skipped = sorted(h for h, o in res.items() if o["status"] == "skipped")
-    assert skipped == [f"host{i:02d}" for i in range(11, 21)]
+    not_run = sorted(h for h, o in res.items() if o["status"] == "not_run")
+    assert not_run == [f"host{i:02d}" for i in range(11, 21)]
     assert res["host11"]["error"].startswith("not run: 1 of 5 hosts failed in batch 2")
-    assert "skipped  host[11-20]  not run: 1 of 5 hosts failed in batch 2" in r.stderr
+    assert "not_run  host[11-20]  not run: 1 of 5 hosts failed in batch 2" in r.stderr
     streamed = run_hostops("run", "true", "--hosts", str(inv), "--batch", "10")
     assert "hostops: step: batch 1/2: host[01-10]" in streamed.stderr
     assert "hostops: step: batch 2/2: host[11-20]" in streamed.stderr

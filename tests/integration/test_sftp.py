@@ -216,7 +216,9 @@ def test_failures_are_clear(connect: Connect, tmp_path: Path, area: Path) -> Non
 
     with pytest.raises(HostFailure) as err:
         session.upload(str(src), str(area / "no" / "such" / "dir" / "f"))
-    assert err.value.message.endswith(": no such file or directory")
+    assert err.value.message == (
+        f"remote directory {area / 'no'} does not exist (--parents creates it, as mkdir -p)"
+    )
 
     with pytest.raises(HostFailure) as err:
         session.upload(str(area / "missing"), str(area / "x"))
@@ -288,9 +290,45 @@ def test_root_installs_keep_owner_and_mode(connect: Connect, tmp_path: Path, are
         assert (etc / "tree" / "sub" / "f").stat().st_uid == 0
 
     # A failing install is the host's failure, with what the command said.
+    (etc / "file").write_text("")
     with pytest.raises(HostFailure) as err:
-        session.upload(str(src), str(etc / "nodir" / "x"), as_root=as_root)
+        session.upload(str(src), str(etc / "file" / "x"), as_root=as_root)
     assert err.value.status is Status.FAILED and "install" in err.value.message
+
+    # Missing parents, made as root with --parents (root's, mode per its umask).
+    deep = etc / "a" / "b" / "app.conf"
+    with pytest.raises(HostFailure, match=r"does not exist \(--parents creates it"):
+        session.upload(str(src), str(deep), as_root=as_root)
+    session.upload(str(src), str(deep), as_root=as_root, parents=True)
+    assert deep.read_text() == "new\n"
+    if os.geteuid() == 0:
+        assert (etc / "a").stat().st_uid == 0 and (etc / "a" / "b").stat().st_uid == 0
+
+
+def test_parents_creates_the_missing_directories_of_the_destination(
+    connect: Connect, tmp_path: Path
+) -> None:
+    session = connect()
+    src = tmp_path / "motd"
+    src.write_text("hello\n")
+    deep = tmp_path / "remote" / "a" / "b" / "motd"
+    with pytest.raises(HostFailure) as err:
+        session.upload(str(src), str(deep))
+    assert err.value.status is Status.FAILED
+    assert "remote directory" in err.value.message and "--parents" in err.value.message
+    assert not (tmp_path / "remote").exists()  # nothing made without --parents
+    first = session.upload(str(src), str(deep), parents=True)
+    assert first.changed and deep.read_text() == "hello\n"
+    # As mkdir -p: made with the remote umask (sshd's 022 here), never world-writable.
+    assert stat.S_IMODE((tmp_path / "remote" / "a").stat().st_mode) == 0o755
+    again = session.upload(str(src), str(deep), parents=True)
+    assert not again.changed
+    # A directory tree into a missing parent, too.
+    tree = tmp_path / "tree"
+    (tree / "sub").mkdir(parents=True)
+    (tree / "sub" / "f").write_text("f\n")
+    session.upload(str(tree), str(tmp_path / "far" / "away" / "tree"), parents=True)
+    assert (tmp_path / "far" / "away" / "tree" / "sub" / "f").read_text() == "f\n"
 
 
 def test_downloads_go_to_a_directory_per_host(connect: Connect, tmp_path: Path) -> None:

@@ -225,6 +225,8 @@ def test_json_mode_one_object_per_finished_host(capfd):
         "truncated": False,
         "attempts": 1,
         "changed": None,
+        "tasks_done": None,
+        "tasks_total": None,
     }
     assert a["host"] == "a"
     assert a["status"] == "ok"
@@ -550,3 +552,59 @@ def test_results_are_appended_to_the_record_as_they_arrive(tmp_path):
     agg.report()  # "a" never got a result: it is still accounted for
     lines = [json.loads(x) for x in (tmp_path / "run.jsonl").read_text().splitlines()]
     assert [x["host"] for x in lines] == ["b", "a"] and lines[1]["status"] == "error"
+
+
+def _many_failures() -> RunReport:
+    """200 hosts failing for 3 causes, each reason naming the host's address, port or key."""
+    results = []
+    for i in range(1, 201):
+        name, address, port = f"node{i:03d}", f"127.42.{i // 250}.{i % 250}", 2000 + i
+        if i <= 80:
+            status, why = Status.UNREACHABLE, f"connect to {address}:{port}: Connection refused"
+        elif i <= 150:
+            key = f"SHA256:{'abcdefghij'[i % 10] * 43}"
+            why = (
+                f"unknown host key for [{address}]:{port} (ssh-ed25519 {key}); verify it, then"
+                f" add it with: ssh-keyscan -p {port} {address} >> ~/.ssh/known_hosts"
+                " (or use --host-key-policy accept-new)"
+            )
+            status = Status.HOSTKEY_REJECTED
+        else:
+            status, why = (
+                Status.AUTH_FAILED,
+                f"permission denied for root@{address} (1 key(s) tried)",
+            )
+        results.append(HostResult(name, address, status, error=why))
+    return RunReport(results=tuple(results), duration_s=3.0)
+
+
+def test_summary_groups_reasons_that_differ_only_by_host_details():
+    lines = summary_text(_many_failures(), color=False).splitlines()
+    assert len(lines) <= 15, "\n".join(lines)
+    body = lines[1:-1]
+    # One group per cause, the names folded, the per-host parts taken out ...
+    assert [line.split()[:2] for line in body if not line.startswith("      ")] == [
+        ["unreachable", "node[001-080]"],
+        ["auth_failed", "node[151-200]"],
+        ["hostkey_rejected", "node[081-150]"],
+    ]
+    assert "connect to <address>:<port>: Connection refused" in body[0]
+    # ... and each group's first host shown once in full.
+    assert "e.g. node001: connect to 127.42.0.1:2001: Connection refused" in lines[2]
+    assert any("e.g. node081: unknown host key for [127.42.0.81]:2081" in line for line in body)
+
+
+def test_summary_keeps_reasons_that_really_differ_apart():
+    results = (
+        HostResult("a", "10.0.0.1", Status.FAILED, 1, error="exit 1"),
+        HostResult("b", "10.0.0.2", Status.FAILED, 2, error="exit 2"),
+        HostResult("c", "10.0.0.3", Status.UNREACHABLE, error="connect to 10.0.0.3:22: timed out"),
+        HostResult("d", "10.0.0.4", Status.UNREACHABLE, error="connect to 10.0.0.4:22: refused"),
+    )
+    body = summary_text(RunReport(results, 1.0), color=False).splitlines()[1:-1]
+    assert body == [
+        "  failed       a  exit 1",
+        "  failed       b  exit 2",
+        "  unreachable  c  connect to 10.0.0.3:22: timed out",
+        "  unreachable  d  connect to 10.0.0.4:22: refused",
+    ]

@@ -19,7 +19,15 @@ from typing import Any
 
 import pytest
 
-from hostops.host.base import STDERR, STDOUT, ExecOutcome, drive
+from hostops.host.base import (
+    AT_ONCE_KILL_S,
+    KILLED,
+    LEFT_RUNNING,
+    STDERR,
+    STDOUT,
+    ExecOutcome,
+    drive,
+)
 from hostops.host.local import LocalCommand, LocalConnection
 from hostops.models import Status
 from hostops.testing.pytest_plugin import wait_for
@@ -58,7 +66,10 @@ class FakeCommand:
         ends_on: tuple[str, ...] = (),
         on_signal: dict[str, list[tuple[str, bytes]]] | None = None,
         on_pump: Callable[[int], None] | None = None,
+        confirms: bool = True,
     ) -> None:
+        self.confirms = confirms  # what signal_group says: the host confirmed the kill
+        self.kill_waits: list[float | None] = []
         self.clock = FakeClock()
         self.chunks = list(chunks)
         self.gaps = list(gaps) + [0.0] * (len(self.chunks) - len(gaps))
@@ -95,15 +106,16 @@ class FakeCommand:
             self.clock.now += wait_s
         return self.done
 
-    def signal_group(self, name: str) -> bool:
+    def signal_group(self, name: str, wait_s: float | None = None) -> bool:
         assert name in ("TERM", "KILL")
         self.signals.append((name, self.clock.now))
+        self.kill_waits.append(wait_s)
         queued = self.on_signal.get(name, [])
         self.chunks.extend(queued)
         self.gaps.extend([0.0] * len(queued))
         if name in self.ends_on and self.killed_by is None:
             self.killed_by = name
-        return True
+        return self.confirms
 
     def result(self) -> tuple[int | None, str | None]:
         self.result_calls += 1
@@ -453,3 +465,31 @@ def test_realtime_signal_is_named_by_number_not_an_error():
     while not cmd.pump(lambda _s, _d: None, 0.5):
         pass
     assert cmd.result() == (None, f"SIG{signal.SIGRTMIN + 3}")
+
+
+@pytest.mark.parametrize(("confirms", "why"), [(True, KILLED), (False, LEFT_RUNNING)])
+def test_hurry_kills_at_once_and_says_whether_the_host_confirmed(confirms, why):
+    """A second Ctrl-C: KILL without a grace time, even in the middle of the first
+    Ctrl-C's TERM grace, bounded, and each host says whether its kill was confirmed."""
+    cancel = threading.Event()
+    cancel.set()
+    cmd = FakeCommand(ends=False, confirms=confirms)
+
+    class Hurry:  # the second Ctrl-C comes during the first one's TERM grace
+        def is_set(self) -> bool:
+            return cmd.clock.now >= 0.75
+
+        def wait(self, timeout: float | None = None) -> bool:
+            return self.is_set()
+
+    outcome, _ = _drive(cmd, cancel=cancel, grace_s=30, hurry=Hurry())
+    assert cmd.signal_names == ["TERM", "KILL"]
+    assert cmd.signals[1][1] < 5  # not after the 30 s grace
+    assert cmd.kill_waits[1] == AT_ONCE_KILL_S
+    assert (outcome.status, outcome.error) == (Status.INTERRUPTED, why)
+    # Hurried from the start: KILL only.
+    hurried = threading.Event()
+    hurried.set()
+    cmd = FakeCommand(ends=False, confirms=confirms)
+    outcome, _ = _drive(cmd, cancel=cancel, grace_s=30, hurry=hurried)
+    assert cmd.signal_names == ["KILL"] and outcome.error == why

@@ -125,6 +125,8 @@ _KEYS = {
     "truncated",  # added with the output cap
     "attempts",  # added with --connect-retries
     "changed",  # added with put, get and play
+    "tasks_done",  # added with the incomplete status (play: tasks done of those planned)
+    "tasks_total",
 }
 
 

@@ -32,6 +32,8 @@ _CODE = {
     Status.AUTH_FAILED: 3,
     Status.HOSTKEY_REJECTED: 3,
     Status.INTERRUPTED: 130,
+    Status.INCOMPLETE: 1,  # a rollout stopped part-way on the host
+    Status.NOT_RUN: 1,  # a rollout stopped before the host
 }
 _RANK = {0: 0, 1: 1, 3: 2, 4: 3, 130: 4}
 

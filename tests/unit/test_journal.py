@@ -54,6 +54,13 @@ def test_a_record_is_written_as_the_run_goes_and_read_back(tmp_path):
     assert past.end is not None and past.end["exit_code"] == 3
 
 
+def test_rerun_failed_takes_every_host_a_rollout_left_unfinished():
+    wanted = parse_statuses("failed")
+    assert {Status.INCOMPLETE, Status.NOT_RUN, Status.INTERRUPTED} <= wanted
+    assert not {Status.OK, Status.SKIPPED} & wanted
+    assert parse_statuses("incomplete,not_run") == {Status.INCOMPLETE, Status.NOT_RUN}
+
+
 def test_a_record_cut_by_a_crash_keeps_what_finished(tmp_path):
     j = _start(tmp_path, ["a", "b", "c"])
     j.record.append([host_line(HostResult("b", "b", Status.OK, 0))])

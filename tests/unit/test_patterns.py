@@ -183,8 +183,9 @@ def test_term_matching_nothing_is_an_error(pattern, term):
 
 
 def test_matching_nothing_in_an_empty_inventory():
-    with pytest.raises(PatternError, match="'all' matches no host or group"):
+    with pytest.raises(PatternError) as err:
         select("all", [], {})
+    assert str(err.value) == "pattern 'all': 'all' is a group with no hosts"  # no did-you-mean
 
 
 @pytest.mark.parametrize(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from playbook_fakes import hosts, plan_from
 
 from hostops.playbook import PlannedTask, Would, check
@@ -38,7 +39,14 @@ BOOK = """
 """
 
 
-def test_what_each_task_would_do_on_each_host(tmp_path: Path) -> None:
+def test_what_each_task_would_do_on_each_host(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A get's relative dest is relative to the current directory, not the playbook's,
+    # as users expect of a command-line tool; check mode shows where it resolves.
+    elsewhere = tmp_path / "cwd"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
     plan = plan_from(tmp_path, BOOK, hosts("web01", "web02", "web03", svc="my app"))
     report = check(plan)
     (play,) = report.plays
@@ -77,7 +85,7 @@ def test_what_each_task_would_do_on_each_host(tmp_path: Path) -> None:
             7,
             "get: /var/log/app.log -> out",
             Would.RUN,
-            f"get: /var/log/app.log -> {tmp_path / 'out' / 'web01' / 'var/log/app.log'}",
+            f"get: /var/log/app.log -> {elsewhere / 'out' / 'web01' / 'var/log/app.log'}",
         ),
         PlannedTask(
             8,

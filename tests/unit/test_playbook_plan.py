@@ -259,3 +259,24 @@ def test_a_play_var_that_cannot_render_is_reported(tmp_path: Path) -> None:
     text = "- hosts: all\n  vars: {url: '{{ prot }}://x'}\n  tasks: [{run: 'curl {{ url }}'}]\n"
     with pytest.raises(ConfigError, match=r":1: play 'all': vars: url: 'prot' is undefined"):
         plan_from(tmp_path, text, hosts("a"))
+
+
+@pytest.mark.parametrize(
+    ("use", "field"),
+    [
+        ("{run: 'echo {{ r.stdot }}'}", "stdot"),
+        ("{run: x, when: \"r['rcode'] == 0\"}", "rcode"),
+        ("{run: x, until: result.stdout_line, register: s}", "stdout_line"),
+    ],
+)
+def test_a_typo_in_a_registered_field_is_a_load_error(tmp_path: Path, use: str, field: str) -> None:
+    text = f"- hosts: all\n  tasks:\n    - {{run: x, register: r}}\n    - {use}\n"
+    with pytest.raises(ConfigError, match=rf":4: .*registered result '\w+' has no field {field!r}"):
+        plan_from(tmp_path, text, hosts("a"))
+
+
+def test_every_registered_field_is_known(tmp_path: Path) -> None:
+    fields = ["rc", "stdout", "stderr", "stdout_lines", "stderr_lines", "status", "changed"]
+    uses = " ".join(f"{{{{ r.{f} }}}}" for f in fields)
+    text = f"- hosts: all\n  tasks:\n    - {{run: x, register: r}}\n    - {{run: 'echo {uses}'}}\n"
+    plan_from(tmp_path, text, hosts("a"))

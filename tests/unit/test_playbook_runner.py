@@ -103,14 +103,35 @@ def test_failures_beyond_max_fail_stop_the_play_and_every_later_batch(tmp_path: 
     assert result.stopped == play.stopped and len(result.plays) == 1  # no later play
     assert play.not_run == ("h5",) and play.batches == (("h1", "h2"), ("h3", "h4"))
     statuses = result.host_statuses()
+    # h4 ran 1 of its 3 tasks (2 in this play, 1 in the next): incomplete, not ok;
+    # h5 never started because the rollout stopped: not_run, not skipped; h1 and h2
+    # did this play but not the next one, which the stop left out: incomplete too.
     assert statuses == {
-        "h1": Status.OK,
-        "h2": Status.OK,
+        "h1": Status.INCOMPLETE,
+        "h2": Status.INCOMPLETE,
         "h3": Status.FAILED,
-        "h4": Status.OK,
-        "h5": Status.SKIPPED,
+        "h4": Status.INCOMPLETE,
+        "h5": Status.NOT_RUN,
+    }
+    assert result.tasks_done() == {
+        "h1": (2, 3),
+        "h2": (2, 3),
+        "h3": (0, 3),
+        "h4": (1, 3),
+        "h5": (0, 3),
     }
     assert sorted(executor.finished_hosts) == ["h1", "h2", "h3", "h4", "h5"]
+
+
+def test_hosts_a_condition_left_alone_are_skipped_and_complete_hosts_ok(tmp_path: Path) -> None:
+    text = """
+        - hosts: all
+          tasks:
+            - {name: a, run: a, when: "n != 0"}
+            - {name: b, run: b, when: "n > 1"}
+        """
+    result = run_playbook(plan_from(tmp_path, text, hosts("h0", "h1", "h2")), FakeExecutor())
+    assert result.host_statuses() == {"h0": Status.SKIPPED, "h1": Status.OK, "h2": Status.OK}
 
 
 def test_without_max_fail_only_a_whole_failed_batch_stops_the_play(tmp_path: Path) -> None:
@@ -269,7 +290,9 @@ def test_changed_when_and_transfers(tmp_path: Path) -> None:
     assert uploads["h1"] == Upload(str(tmp_path / "app.conf"), "/etc/app.conf", 0o600)
     assert uploads["h2"] == Upload(str(tmp_path / "app.conf"), "/etc/app.conf", 0o610)
     downloads = next(ops for step, ops in executor.calls if step.task == "fetch")
-    assert downloads["h1"] == Download("/etc/app.conf", str(tmp_path / "out"))
+    assert downloads["h1"] == Download(
+        "/etc/app.conf", str(Path.cwd() / "out")
+    )  # not the book's dir
 
 
 def test_creates_and_removes_skip_after_a_probe(tmp_path: Path) -> None:
@@ -405,7 +428,9 @@ def test_a_template_failing_on_one_host_fails_only_that_host(tmp_path: Path) -> 
     use = result.plays[0].tasks[1]
     assert use.results[0].status is Status.OK
     assert use.results[1].status is Status.ERROR
-    assert use.results[1].error.startswith("run: list object has no element 1")  # type: ignore[union-attr]
+    assert use.results[1].error.startswith(  # type: ignore[union-attr]
+        f"{tmp_path / 'book.yaml'}:5: run: list object has no element 1"
+    )
     assert executor.tasks()[-1] == ("use", ["h1"])
 
 
@@ -422,6 +447,8 @@ def test_an_interrupted_host_stops_the_playbook(tmp_path: Path) -> None:
     result = run_playbook(plan_from(tmp_path, text, hosts("h1", "h2")), FakeExecutor(behave))
     assert result.interrupted and result.stopped == "interrupted"
     assert result.plays[0].not_run == ("h2",)
+    # Ctrl-C is `interrupted` for every host it left unfinished, started or not, as in run.
+    assert result.host_statuses() == {"h1": Status.INTERRUPTED, "h2": Status.INTERRUPTED}
 
 
 def test_hosts_are_released_after_their_last_play(tmp_path: Path) -> None:
@@ -451,3 +478,64 @@ def test_an_executor_that_forgets_a_host_fails_that_host(tmp_path: Path, kind: s
     )
     r = result.plays[0].tasks[0].results[0]
     assert (r.status, r.error) == (Status.ERROR, "the executor reported no outcome for this host")
+
+
+def test_registered_output_loses_its_trailing_newlines_and_has_lines(tmp_path: Path) -> None:
+    """As Ansible: stdout/stderr without trailing newlines (rstrip('\\r\\n')), and
+    stdout_lines/stderr_lines, so `when: r.stdout == 'hi'` is true for `echo hi`."""
+    text = """
+        - hosts: all
+          tasks:
+            - {name: say, run: x, register: r}
+            - {name: same, run: "echo {{ r.stdout_lines | length }} {{ r.stderr_lines }}", when: "r.stdout == 'hi\\n  there'"}
+        """
+
+    def behave(step: Step, host: str, op: Operation) -> Outcome:
+        if step.task == "say":
+            return Outcome(Status.OK, exit_code=0, stdout=b"hi\n  there\r\n\n", stderr=b"w\n")
+        return default_behaviour(step, host, op)
+
+    executor = FakeExecutor(behave)
+    result = run_playbook(plan_from(tmp_path, text, hosts("h1")), executor)
+    assert result.plays[0].tasks[1].results[0].status is Status.OK  # `when` was true
+    assert executor.commands("h1") == ["x", "echo 2 ['w']"]
+
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+def test_the_disk_usage_example_takes_its_threshold_from_the_command_line(tmp_path: Path) -> None:
+    """-e values are strings, as in Ansible: the example converts (warn_at | int)."""
+    from hostops.playbook import load_playbook, prepare
+
+    def behave(step: Step, host: str, op: Operation) -> Outcome:
+        if step.task == "filesystem usage":
+            return ok("/dev/sda1 1000 500 500 50% /\n")
+        return default_behaviour(step, host, op)
+
+    for warn_at, flagged in (("10", 1), ("90", 0)):
+        plan = prepare(
+            load_playbook(EXAMPLES / "disk-usage.yaml"),
+            hosts("h1"),
+            extra_vars={"warn_at": warn_at},
+        )
+        result = run_playbook(plan, FakeExecutor(behave))
+        flag = result.plays[0].tasks[1]
+        assert (flag.failed, len(flag.results) - flag.skipped) == (0, flagged), flag.results
+
+
+def test_a_template_type_error_is_one_line_naming_the_file_task_and_variable(
+    tmp_path: Path,
+) -> None:
+    text = """
+        - hosts: all
+          tasks:
+            - {name: cmp, run: x, when: "n + 1 >= limit"}
+        """
+    plan = plan_from(tmp_path, text, hosts("h1"), extra_vars={"limit": "10"})
+    result = run_playbook(plan, FakeExecutor())
+    error = result.plays[0].tasks[0].results[0].error or ""
+    assert error.startswith(f"{tmp_path / 'book.yaml'}:4: when: ")
+    assert "limit is the text '10'" in error and "limit | int" in error
+    assert "TypeError" not in error and "not supported between" not in error
+    assert "\n" not in error

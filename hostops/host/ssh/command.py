@@ -16,6 +16,7 @@ from hostops.credentials import ENV_SUDO_PASSWORD
 from hostops.host.base import STDERR, STDOUT, HostFailure, Sink
 from hostops.host.ssh._paramiko import exit_signal, last_reply, send_keepalive
 from hostops.host.ssh.failures import reason
+from hostops.host.stdin import Feed, Source
 from hostops.models import Status
 
 _CHUNK = 65536
@@ -69,7 +70,7 @@ class SshCommand:
         keepalive_count: int = 0,
         start_timeout: float = 10.0,
         sudo: Sudo | None = None,
-        stdin: bytes | None = None,
+        stdin: Source = None,
         tty: bool = False,
         environment: Mapping[str, str] | None = None,
     ) -> None:
@@ -79,7 +80,7 @@ class SshCommand:
             stdin = None
         # Forwarded stdin, sent as the channel's window allows (see _feed); None once
         # end-of-file was sent. With sudo, only after sudo let the command start.
-        self._stdin: memoryview | None = memoryview(stdin or b"")
+        self._stdin: Feed | None = Feed(stdin)
         self._feeding = sudo is None
         self._feed_wait = _FEED_WAIT_S
         self._keepalive_s = keepalive_s
@@ -164,23 +165,25 @@ class SshCommand:
         Never blocks: a command that does not read its stdin must not hold us."""
         if self._stdin is None or not self._feeding:
             return
-        left = len(self._stdin)
+        sent = False
         try:
-            while self._stdin and self._chan.send_ready():
-                self._stdin = self._stdin[self._chan.send(bytes(self._stdin[:_CHUNK])) :]
-            # paramiko has no descriptor that wakes us when the window reopens: look again
-            # soon while the command takes the data, less and less often while it does not.
-            sent = len(self._stdin) < left
+            while (chunk := self._stdin.next()) and self._chan.send_ready():
+                self._stdin.sent(self._chan.send(bytes(chunk[:_CHUNK])))
+                sent = True
+            # paramiko has no descriptor that wakes us when the window reopens (nor does
+            # a growing spool): look again soon while data moves, less and less often
+            # while it does not.
             self._feed_wait = _FEED_WAIT_S if sent else min(2 * self._feed_wait, _TICK_MAX_S)
-            if not self._stdin:
+            if chunk is None:
                 self._chan.shutdown_write()
                 self._stdin = None
         except (TimeoutError, paramiko.SSHException, EOFError, OSError):
+            self._stdin.close()
             self._stdin = None  # the channel is going: pump sees it closed
 
     def pump(self, sink: Sink, wait_s: float) -> bool:
         self._feed()
-        if self._stdin:
+        if self._stdin is not None:
             wait_s = min(wait_s, self._feed_wait)
         chan = self._chan
         if chan.eof_received:
@@ -250,7 +253,7 @@ class SshCommand:
                 return  # a dead transport shows as a closed channel
             self._probes += 1
 
-    def signal_group(self, name: str) -> bool:
+    def signal_group(self, name: str, wait_s: float | None = None) -> bool:
         if self._pgid is None or not self._transport.is_active():
             self._chan.close()  # all that can be done; the command may live on
             return False
@@ -258,15 +261,18 @@ class SshCommand:
         if self._sudo is not None:  # the command runs as another user: so must its kill
             kill = f"{self._sudo.prefix('')} /bin/sh -c {shlex.quote(kill)}"
         killer = None
+        wait_s = _KILL_WAIT_S if wait_s is None else wait_s
+        deadline = time.monotonic() + wait_s
         try:
-            killer = self._transport.open_session(timeout=_KILL_WAIT_S)
-            killer.settimeout(_KILL_WAIT_S)
+            killer = self._transport.open_session(timeout=wait_s)
+            killer.settimeout(wait_s)
             killer.exec_command(f"{kill} 2>/dev/null")
             if self._sudo is not None and self._sudo.password is not None:
                 killer.sendall((self._sudo.password + "\n").encode())  # kill never reads it
             killer.shutdown_write()
             # Bounded: a host that stops answering now must not hold this thread.
-            return killer.status_event.wait(_KILL_WAIT_S) and killer.exit_status == 0
+            left = max(0.0, deadline - time.monotonic())
+            return killer.status_event.wait(left) and killer.exit_status == 0
         except (TimeoutError, paramiko.SSHException, EOFError, OSError):
             self._chan.close()
             return False

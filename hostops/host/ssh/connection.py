@@ -22,11 +22,12 @@ from hostops.host.ssh._paramiko import (
 from hostops.host.ssh.auth import authenticate
 from hostops.host.ssh.command import SshCommand, Sudo
 from hostops.host.ssh.context import SshContext
-from hostops.host.ssh.failures import reason
+from hostops.host.ssh.failures import REMOTE_ERRORS, reason
 from hostops.host.ssh.jump import tunnel
 from hostops.host.ssh.lock import take_lock
 from hostops.host.ssh.proxy import ProxyCommand
 from hostops.host.ssh_config import match_pattern
+from hostops.host.stdin import Source
 from hostops.models import Host, HostKeyPolicy, RunOptions, Status
 
 
@@ -102,9 +103,13 @@ class SshConnection:
             transient = isinstance(
                 exc, (EOFError, ConnectionError)
             ) or "reading SSH protocol banner" in str(exc)
-            raise HostFailure(
-                Status.UNREACHABLE, f"SSH handshake failed: {reason(exc)}", transient=transient
-            ) from None
+            why = reason(exc)
+            if not t.remote_version and not why.startswith("no SSH banner"):
+                # It hung up before saying a word (paramiko's EOFError on sending ours).
+                why = f"no SSH banner: {'connection closed' if isinstance(exc, EOFError) else why}"
+            elif t.remote_version:
+                why = f"SSH handshake failed: {why}"
+            raise HostFailure(Status.UNREACHABLE, why, transient=transient) from None
         if not (t.is_active() and t.initial_kex_done):  # start_client returns quietly on timeout
             raise HostFailure(
                 Status.UNREACHABLE,
@@ -121,7 +126,7 @@ class SshConnection:
         self,
         command: str,
         sudo: bool = False,
-        stdin: bytes | None = None,
+        stdin: Source = None,
         *,
         sudo_user: str | None = None,
         tty: bool = False,
@@ -159,7 +164,7 @@ class SshConnection:
             chan.settimeout(timeout)
             chan.invoke_subsystem("sftp")
             return paramiko.SFTPClient(chan)
-        except (paramiko.SSHException, EOFError, OSError) as exc:
+        except REMOTE_ERRORS as exc:
             raise HostFailure(Status.ERROR, f"cannot start SFTP: {reason(exc)}") from None
         finally:
             watchdog.cancel()

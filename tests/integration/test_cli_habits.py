@@ -1,0 +1,102 @@
+"""Habits users bring, and inputs that must never succeed silently (issue 14): the command
+as several words (and after --), zero hosts, files given on the command line that do not
+exist, put --parents."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from hostops.testing import SshdFleet
+from hostops.testing.pytest_plugin import json_results, run_hostops
+
+
+def _one_error_line(r, *parts: str) -> None:  # type: ignore[no-untyped-def]
+    assert r.returncode == 2, r.stderr
+    lines = r.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("hostops: error: "), r.stderr
+    for part in parts:
+        assert part in lines[0], lines[0]
+
+
+def test_the_command_as_several_words(fleet20: tuple[SshdFleet, Path]) -> None:
+    _fleet, inv = fleet20
+    r = run_hostops("run", "echo", "hello", "world", "--hosts", str(inv), "-o", "json")
+    assert r.returncode == 0, r.stderr
+    assert {o["stdout"] for o in json_results(r.stdout).values()} == {"hello world\n"}
+    # After --, everything is the command, dashes included.
+    r = run_hostops("run", "--hosts", str(inv), "-l", "host01", "-o", "json", "--", "ls", "-d", "/")
+    assert r.returncode == 0, r.stderr
+    assert json_results(r.stdout)["host01"]["stdout"] == "/\n"
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["run", "ls", "-la", "--hosts", "INV"],  # not a hostops option
+        ["run", "grep", "-l", "x", "f", "--hosts", "INV"],  # -l is --limit: never silently
+    ],
+)
+def test_a_dash_word_in_the_command_is_a_usage_error(tmp_path: Path, argv: list[str]) -> None:
+    inv = tmp_path / "inv.yaml"
+    inv.write_text("hosts:\n  here:\n    connection: local\n")
+    r = run_hostops(*[str(inv) if a == "INV" else a for a in argv])
+    _one_error_line(r, "quote the command or put it after --")
+
+
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [("typo.yaml", "host:\n  web01:\n"), ("groups.ini", "[web]\n[db]\n")],
+)
+def test_zero_hosts_is_an_error_unless_allowed(tmp_path: Path, name: str, text: str) -> None:
+    inv = tmp_path / name
+    inv.write_text(text)
+    for command in (["run", "true"], ["inventory"]):
+        r = run_hostops(*command, "--hosts", str(inv))
+        _one_error_line(r, str(inv))
+        assert "did you mean 'all'" not in r.stderr
+    if name == "groups.ini":
+        r = run_hostops("run", "true", "--hosts", str(inv), "--allow-empty")
+        assert r.returncode == 0 and "no hosts" in r.stderr, r.stderr
+        r = run_hostops("run", "true", "--hosts", str(inv), "-l", "all")
+        _one_error_line(r, str(inv))
+        assert "did you mean" not in r.stderr
+
+
+def test_files_named_on_the_command_line_must_exist(tmp_path: Path) -> None:
+    inv = tmp_path / "inv.yaml"
+    inv.write_text("hosts:\n  web01:\n    address: 127.0.0.1\n    port: 1\n")
+    missing = tmp_path / "missing"
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    cases = [
+        (["--identity", str(missing)], "--identity"),
+        (["--known-hosts", str(missing)], "--known-hosts"),
+        (["--ssh-config", str(missing)], "--ssh-config"),
+        (["--out-dir", str(blocker / "sub")], "--out-dir"),
+    ]
+    for options, flag in cases:
+        r = run_hostops("run", "true", "--hosts", str(inv), *options)
+        _one_error_line(r, flag)
+    # A missing known_hosts is fine when unknown keys are to be recorded in it.
+    r = run_hostops(
+        "run", "true", "--hosts", str(inv), "--known-hosts", str(missing),
+        "--host-key-policy", "accept-new",
+    )  # fmt: skip
+    assert r.returncode == 3, r.stderr  # ran: the host's port is closed
+
+
+def test_put_parents(fleet20: tuple[SshdFleet, Path], tmp_path: Path) -> None:
+    _fleet, inv = fleet20
+    src = tmp_path / "motd"
+    src.write_text("hi\n")
+    target = str(tmp_path / "remote" / "a" / "b" / "motd")
+    r = run_hostops("put", str(src), target, "--hosts", str(inv), "-l", "host01", "-o", "json")
+    assert r.returncode == 1
+    assert "--parents" in json_results(r.stdout)["host01"]["error"]
+    r = run_hostops(
+        "put", str(src), target, "--parents", "--hosts", str(inv), "-l", "host01", "-o", "json"
+    )
+    assert r.returncode == 0, r.stderr
+    assert Path(target).read_text() == "hi\n"
