@@ -22,7 +22,7 @@ from hostops.credentials import (
     Secrets,
     secrets_from_environment,
 )
-from hostops.errors import NothingToDo, UsageError
+from hostops.errors import ConfigError, NothingToDo, UsageError
 from hostops.host.settings import Overrides, resolve_all
 from hostops.host.ssh_config import SshConfig
 from hostops.inventory import (
@@ -31,11 +31,12 @@ from hostops.inventory import (
     load_raw,
     pattern_warning,
     raw_from_host_list,
+    require_hosts,
     resolve_hosts,
     select_names,
 )
 from hostops.journal import find_run, load_run, parse_statuses
-from hostops.models import Host, RunOptions
+from hostops.models import Host, HostKeyPolicy, RunOptions
 from hostops.render.console import Console, ViewOptions
 from hostops.vault import load_vault
 
@@ -64,13 +65,17 @@ def select(
     timing: Overrides | None = None,
     *,
     play_dir: str | None = None,
+    host_key_policy: HostKeyPolicy | None = None,
 ) -> Selection:
     """The inventory and the selected hosts, their connection settings resolved with the
     command line's (``timing``: its time limits, see :func:`timing`); with
     ``--rerun``, only those that ended with those statuses in a recorded run.
     ``play_dir``: a playbook's directory, whose group_vars/ and host_vars/ count too.
 
-    Raises UsageError, ConfigError, or NothingToDo when the rerun leaves no host."""
+    Raises UsageError (files named on the command line must exist: see
+    :func:`given_files`), ConfigError (an inventory with no hosts, unless
+    ``--allow-empty``: then NothingToDo), or NothingToDo when the rerun leaves no host."""
+    given_files(settings, host_key_policy)
     if rerun.from_run is not None and rerun.rerun is None:
         raise UsageError("--from-run needs --rerun STATUSES (which of its hosts to run)")
     if targets.host_list is not None and targets.hosts:
@@ -89,6 +94,12 @@ def select(
         raise UsageError("no hosts: give --hosts FILE (or set HOSTOPS_INVENTORY) or --host LIST")
     connection = connection_settings(settings, timing)
     inventory = build(raw)
+    if not inventory.names and targets.allow_empty:
+        raise NothingToDo(f"{raw.path}: no hosts in this inventory: nothing to run")
+    try:
+        require_hosts(inventory)
+    except ConfigError as exc:
+        raise ConfigError(f"{exc.reason} (--allow-empty accepts that)", path=exc.path) from None
     base = os.path.dirname(os.fspath(sources[0])) if sources else "."
     names = select_names(inventory, targets.limit, base_dir=base or ".")
     differs = pattern_warning(inventory, targets.limit, names)
@@ -105,6 +116,23 @@ def select(
         ),
     )
     return Selection(inventory, hosts)
+
+
+def given_files(settings: HostSettings, host_key_policy: HostKeyPolicy | None) -> None:
+    """Files named on the command line must exist: a usage error before anything runs,
+    never a failure of every host. A known_hosts file only under the strict policy
+    (None: not given, strict by default): accept-new may create it."""
+    for path in settings.identity or ():
+        _must_exist(path, "--identity")
+    if settings.known_hosts is not None and host_key_policy in (None, HostKeyPolicy.STRICT):
+        _must_exist(settings.known_hosts, "--known-hosts")
+    if settings.ssh_config is not None:
+        _must_exist(settings.ssh_config, "--ssh-config")
+
+
+def _must_exist(path: Path, flag: str) -> None:
+    if not path.expanduser().exists():
+        raise UsageError(f"{flag} {path}: no such file")
 
 
 def _inventory_sources(targets: Targets) -> list[Path]:

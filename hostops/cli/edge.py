@@ -13,7 +13,8 @@ from typing import Any, Protocol, cast
 import typer
 
 from hostops.cli.app import app
-from hostops.errors import EXIT_USAGE, HostopsError, NothingToDo, exit_code_for
+from hostops.cli.words import check_command_words
+from hostops.errors import EXIT_USAGE, HostopsError, NothingToDo, UsageError, exit_code_for
 from hostops.render.console import Console
 
 
@@ -97,6 +98,11 @@ def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     command = typer.main.get_command(app)
     try:
+        check_command_words(command, args)
+    except UsageError as exc:
+        Console().message("error", str(exc))
+        return EXIT_USAGE
+    try:
         code = command.main(
             args=args, prog_name="hostops", standalone_mode=False, obj=Invocation(tuple(args))
         )
@@ -118,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
         failure = cast(_ClickError, caught)
         Console().message("error", failure.format_message())
         return failure.exit_code
-    except HostopsError as exc:  # before a command's body: reading the stdin to forward
+    except HostopsError as exc:  # before a command's body
         Console().message("error", describe(exc))
         return exit_code_for(exc)
     except Exception as exc:  # a bug outside every command's body (parsing the options)

@@ -4,7 +4,7 @@ run's options and view, and keep the run record."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from hostops.cli.build import (
@@ -21,7 +21,7 @@ from hostops.credentials import Secrets
 from hostops.errors import exit_code_for
 from hostops.host.settings import ignored_options
 from hostops.journal import Journal, RecordPath
-from hostops.models import HostKeyPolicy, RunOptions, RunReport
+from hostops.models import Host, HostKeyPolicy, RunOptions, RunReport
 from hostops.render.console import Console, ViewOptions
 
 
@@ -53,7 +53,14 @@ def prepare(
     ``play_dir``: as for :func:`hostops.cli.build.select`."""
     reach, results = given.reach, given.results
     limits = timing(given.execution)
-    selection = select(reach.targets, reach.settings, results.rerun, limits, play_dir=play_dir)
+    selection = select(
+        reach.targets,
+        reach.settings,
+        results.rerun,
+        limits,
+        play_dir=play_dir,
+        host_key_policy=reach.auth.host_key_policy,
+    )
     for warning in selection.inventory.raw.warnings:
         console.message("warning", warning)
     ignored = ignored_options(selection.hosts)
@@ -83,14 +90,12 @@ def recorded(
     prepared: Prepared,
     no_record: bool,
     go: Callable[[RecordPath | None], RunReport],
+    hosts: Sequence[Host] | None = None,
 ) -> int:
-    """Run ``go`` with a run record (unless ``no_record``) whose end line is written
-    whatever happens; returns the exit code."""
-    journal = (
-        None
-        if no_record
-        else Journal.start(argv, what, [h.name for h in prepared.selection.hosts], prepared.options)
-    )
+    """Run ``go`` with a run record (unless ``no_record``) of ``hosts`` (default: the
+    selected ones) whose end line is written whatever happens; returns the exit code."""
+    names = [h.name for h in (prepared.selection.hosts if hosts is None else hosts)]
+    journal = None if no_record else Journal.start(argv, what, names, prepared.options)
     try:
         report = go(journal.record if journal else None)
     except BaseException as exc:

@@ -80,6 +80,13 @@ class Targets:
             "--limit", "-l", help="Host pattern: 'web:&prod:!web03', 'web[01-05]', '~re', '@file'."
         ),
     ] = None
+    allow_empty: Annotated[
+        bool,
+        typer.Option(
+            "--allow-empty",
+            help="An inventory with no hosts is nothing to do (exit 0), not an error.",
+        ),
+    ] = False
 
 
 @dataclass(frozen=True)

@@ -103,6 +103,7 @@ def play(
             prepared=prepared,
             no_record=results.no_record,
             go=go,
+            hosts=plan.hosts,  # the hosts the plays run on, not every host selected
         )
 
     raise typer.Exit(guarded(console, body, results.debug))

@@ -3,9 +3,9 @@
 No ``from __future__ import annotations``: typer evaluates these annotations.
 """
 
+import contextlib
 import os
 import stat
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
@@ -20,6 +20,7 @@ from hostops.cli.values import count, mode
 from hostops.errors import UsageError
 from hostops.fleet.engine import console_lock
 from hostops.fleet.rollout import operate
+from hostops.host.stdin import Spooler
 from hostops.operations import Command, Download, Operation, Upload
 from hostops.render.console import Console
 
@@ -28,10 +29,11 @@ from hostops.render.console import Console
 def run(
     ctx: typer.Context,
     command: Annotated[
-        str,
+        list[str],
         typer.Argument(
-            metavar="COMMAND",
-            help="Shell command to run on every host (by the remote login shell).",
+            metavar="COMMAND...",
+            help="Shell command to run on every host (by the remote login shell); several words are joined with spaces, as ssh does. Words starting with '-': quote the command or put it after --.",
+            show_default=False,
         ),
     ],
     *,
@@ -44,7 +46,8 @@ def run(
         bool,
         typer.Option(
             "--no-stdin",
-            help="Do not send hostops's standard input to the commands (sent when it is a file or a pipe).",
+            "-n",
+            help="Do not send hostops's standard input to the commands (sent when it is a file or a pipe, as it arrives).",
         ),
     ] = False,
     execution: Execution,
@@ -52,15 +55,16 @@ def run(
     results: Results,
 ) -> None:
     """Run COMMAND on every selected host, in parallel."""
-    data = None if no_stdin else _forwarded_stdin()
+    line = " ".join(command)  # as ssh joins its command words
+    forwarded = not no_stdin and _stdin_forwarded()
     _operate(
         argv_of(ctx),
-        what=command,
-        operation=lambda: Command(command, stdin=data is not None),
+        what=line,
+        operation=lambda: Command(line, stdin=forwarded),
         given=HostOptions(reach=reach, execution=execution, results=results, sudo_as=sudo_as),
         sudo=sudo_as.with_sudo(sudo),
         rollout=rollout,
-        stdin=data,
+        stdin=forwarded,
     )
 
 
@@ -84,6 +88,13 @@ def put(
             "--mode", help="File mode to set, in octal: 0644. [default: kept, or umask's]"
         ),
     ] = None,
+    parents: Annotated[
+        bool,
+        typer.Option(
+            "--parents",
+            help="Make REMOTE's missing parent directories (as mkdir -p; as root with --sudo).",
+        ),
+    ] = False,
     reach: Reach,
     sudo: Annotated[
         bool,
@@ -103,7 +114,13 @@ def put(
     def upload() -> Upload:
         if not local.exists():
             raise UsageError(f"{local}: no such file or directory")
-        return Upload(str(local.resolve()), remote, mode(mode_text), sudo_as.with_sudo(sudo))
+        return Upload(
+            str(local.resolve()),
+            remote,
+            mode(mode_text),
+            sudo_as.with_sudo(sudo),
+            parents=parents,
+        )
 
     _operate(
         argv_of(ctx),
@@ -157,10 +174,11 @@ def _operate(
     given: HostOptions,
     sudo: bool,
     rollout: Rollout,
-    stdin: bytes | None = None,
+    stdin: bool = False,
 ) -> None:
     """The body of run, put and get: ``operation()`` on every selected host, in batches.
-    ``sudo``: the commands run with sudo."""
+    ``sudo``: the commands run with sudo; ``stdin``: hostops's standard input goes to
+    every command, spooled as it arrives."""
     lock = console_lock()
     console = Console(lock, color=False if given.results.no_color else None)
 
@@ -171,45 +189,37 @@ def _operate(
             raise UsageError("--max-fail needs --batch (a failure limit per batch)")
         op = operation()
         prepared = prepare(console, given, sudo=sudo)
-        return recorded(
-            console,
-            argv=argv,
-            what=what,
-            prepared=prepared,
-            no_record=given.results.no_record,
-            go=lambda record: operate(
-                prepared.selection.hosts,
-                op,
-                batch=serial,
-                max_fail=limit,
-                options=prepared.options,
-                view=prepared.view,
-                lock=lock,
-                record=record,
-                secrets=prepared.secrets,
-                stdin=stdin,
-                raise_fd_limit=True,  # hostops's own process: fit the fan-out
-            ),
-        )
+        with contextlib.ExitStack() as stack:
+            spool = stack.enter_context(Spooler(0)).spool if stdin else None
+            return recorded(
+                console,
+                argv=argv,
+                what=what,
+                prepared=prepared,
+                no_record=given.results.no_record,
+                go=lambda record: operate(
+                    prepared.selection.hosts,
+                    op,
+                    batch=serial,
+                    max_fail=limit,
+                    options=prepared.options,
+                    view=prepared.view,
+                    lock=lock,
+                    record=record,
+                    secrets=prepared.secrets,
+                    stdin=spool,
+                    raise_fd_limit=True,  # hostops's own process: fit the fan-out
+                ),
+            )
 
     raise typer.Exit(guarded(console, body, given.results.debug))
 
 
-_STDIN_MAX = 64 << 20
-
-
-def _forwarded_stdin() -> bytes | None:
-    """hostops's standard input when it is a file or a pipe (``< fix.sh``, ``cat x |``):
-    read whole, up to 64 MiB, before anything starts; None for a terminal or /dev/null."""
+def _stdin_forwarded() -> bool:
+    """Whether hostops's standard input is sent to the commands: when it is a file or a
+    pipe (``< fix.sh``, ``cat x |``); not a terminal or /dev/null."""
     try:
         st = os.fstat(0)
     except OSError:
-        return None
-    if not (stat.S_ISREG(st.st_mode) or stat.S_ISFIFO(st.st_mode) or stat.S_ISSOCK(st.st_mode)):
-        return None
-    data = sys.stdin.buffer.read(_STDIN_MAX + 1)
-    if len(data) > _STDIN_MAX:
-        raise UsageError(
-            "standard input: more than 64 MiB to send to every host; copy it with 'hostops put' instead"
-        )
-    return data or None
+        return False
+    return stat.S_ISREG(st.st_mode) or stat.S_ISFIFO(st.st_mode) or stat.S_ISSOCK(st.st_mode)
