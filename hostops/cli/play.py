@@ -13,14 +13,14 @@ import typer
 from hostops.cli.edge import argv_of, guarded
 from hostops.cli.hosts import HostOptions, prepare, recorded
 from hostops.cli.options import Execution, Reach, Results, SudoAs, grouped
-from hostops.cli.values import extra_vars
+from hostops.cli.values import extra_vars, words
 from hostops.fleet.engine import console_lock
-from hostops.fleet.rollout import play_plan
+from hostops.fleet.rollout import check_plan, play_plan
 from hostops.inventory import every_host, with_vault
 from hostops.journal import RecordPath
 from hostops.models import RunReport
 from hostops.render.console import Console, summary_text
-from hostops.render.views import recap_text
+from hostops.render.views import diffs_text, recap_text
 from hostops.vault import Vault, mask
 
 
@@ -34,6 +34,42 @@ def play(
     check: Annotated[
         bool,
         typer.Option("--check", help="Show what each task would do on each host; run nothing."),
+    ] = False,
+    diff: Annotated[
+        bool,
+        typer.Option(
+            "--diff",
+            help="Show what templates change on each host as a unified diff (with --check: what they would change).",
+        ),
+    ] = False,
+    tags: Annotated[
+        str | None,
+        typer.Option(
+            "--tags", help="Only the plays and tasks with one of these tags: 'a,b' (as Ansible)."
+        ),
+    ] = None,
+    skip_tags: Annotated[
+        str | None,
+        typer.Option(
+            "--skip-tags", help="Leave out the plays and tasks with one of these tags: 'a,b'."
+        ),
+    ] = None,
+    list_tasks: Annotated[
+        bool,
+        typer.Option(
+            "--list-tasks", help="List the tasks that would run (with their tags); run nothing."
+        ),
+    ] = False,
+    list_hosts: Annotated[
+        bool,
+        typer.Option("--list-hosts", help="List the hosts each play would run on; run nothing."),
+    ] = False,
+    force_handlers: Annotated[
+        bool,
+        typer.Option(
+            "--force-handlers",
+            help="Run notified handlers on a host even when it failed afterwards.",
+        ),
     ] = False,
     extra_var: Annotated[
         list[str] | None,
@@ -55,7 +91,8 @@ def play(
     console = Console(lock, color=False if results.no_color else None)
 
     def body() -> int:
-        from hostops.playbook import check as check_plan  # Jinja2: only for playbooks
+        from hostops.playbook import list_hosts as hosts_listing  # Jinja2: only for playbooks
+        from hostops.playbook import list_tasks as tasks_listing
         from hostops.playbook import load_playbook
         from hostops.playbook import prepare as bind
 
@@ -72,9 +109,18 @@ def play(
             [with_vault(h, vault) for h in every_host(inventory, selected)],
             limit={h.name for h in selected},
             extra_vars=variables,
+            tags=words(tags),
+            skip_tags=words(skip_tags),
         )
-        if check:
-            lines = "".join(line + "\n" for line in check_plan(plan).lines())
+        if list_tasks or list_hosts:
+            listed = (tasks_listing(plan) if list_tasks else []) + (
+                hosts_listing(plan) if list_hosts else []
+            )
+            console.out("".join(line + "\n" for line in listed).encode())
+            return 0
+        if check:  # templates' hosts are reached to read their files: the diffs
+            report = check_plan(plan, options=prepared.options, lock=lock, secrets=prepared.secrets)
+            lines = "".join(line + "\n" for line in report.lines())
             console.out(mask(lines).encode())  # what a vaulted value became: never shown
             return 0
 
@@ -89,7 +135,11 @@ def play(
                 record=record,
                 secrets=prepared.secrets,
                 raise_fd_limit=True,  # hostops's own process: fit the fan-out
+                force_handlers=force_handlers,
+                diff=diff,
             )
+            if diff:  # vaulted values a template used: never shown
+                console.out(mask(diffs_text(done.result)).encode())
             if prepared.view.mode is not None:
                 color = console.err_color
                 text = recap_text(done.result, color) + summary_text(done.report, color)

@@ -82,3 +82,8 @@ def extra_vars(pairs: list[str]) -> dict[str, str]:
             raise UsageError(f"--extra-var: expected KEY=VALUE, not {pair!r}")
         given[key] = value
     return given
+
+
+def words(value: str | None) -> tuple[str, ...]:
+    """A comma-separated list (``--tags web,db``) as its non-empty words."""
+    return tuple(w.strip() for w in (value or "").split(",") if w.strip())

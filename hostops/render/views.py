@@ -201,3 +201,19 @@ def recap_text(result: Any, color: bool) -> str:
     if result.stopped:
         lines.append(f"hostops: playbook stopped: {result.stopped}")
     return "".join(line + "\n" for line in lines)
+
+
+def diffs_text(result: Any) -> str:
+    """``play --diff``: per task and host, the unified diff of what its templates changed
+    (a looped task's items in order); empty when nothing changed."""
+    out = []
+    for play in result.plays:
+        for task in play.tasks:
+            for r in task.results:
+                parts = [i.diff for i in r.items or (r,) if i.diff]
+                if parts:
+                    out.append(
+                        f"hostops: diff: {play.name}: task {task.number} {task.name!r} on {r.host}\n"
+                    )
+                    out += parts
+    return "".join(out)
