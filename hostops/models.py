@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import re
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -128,6 +129,11 @@ class Host:
     # Why this host cannot be run as the inventory describes it (a become method other
     # than sudo): it ends `error` with this message, without a connection.
     problem: str | None = None
+
+
+# What a lock (``RunOptions.lock``, ``--lock``, a play's ``lock:``) may be called: it
+# becomes part of a file name on every host.
+LOCK_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}\Z")
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,16 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from hostops.cli.options import Auth, Display, Execution, HostSettings, Rerun, SudoAs, Targets
+from hostops.cli.options import (
+    Auth,
+    Display,
+    Execution,
+    HostSettings,
+    Locking,
+    Rerun,
+    SudoAs,
+    Targets,
+)
 from hostops.cli.values import keepalive, size
 from hostops.credentials import (
     ENV_KEY_PASSPHRASE,
@@ -195,12 +204,20 @@ def _rerun_names(selected: list[str], rerun: str, from_run: str | None) -> list[
 
 
 def run_options(
-    execution: Execution, auth: Auth, display: Display, *, sudo: bool, sudo_user: str | None
+    execution: Execution,
+    auth: Auth,
+    display: Display,
+    locking: Locking,
+    *,
+    sudo: bool,
+    sudo_user: str | None,
 ) -> RunOptions:
     """The run's options (the connections' time limits are per host: :func:`timing`).
     ``sudo``: commands run with sudo (``hostops run``; put and playbooks decide it per
     operation). Raises UsageError for a malformed value."""
     return RunOptions(
+        lock=locking.lock,
+        lock_timeout=locking.lock_timeout,
         workers=execution.workers,
         forks=execution.forks,
         timeout=execution.timeout,

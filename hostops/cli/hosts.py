@@ -16,7 +16,7 @@ from hostops.cli.build import (
     view_options,
 )
 from hostops.cli.edge import describe
-from hostops.cli.options import Execution, Reach, Results, SudoAs
+from hostops.cli.options import Execution, Locking, Reach, Results, SudoAs
 from hostops.credentials import Secrets
 from hostops.errors import exit_code_for
 from hostops.host.settings import ignored_options
@@ -33,6 +33,7 @@ class HostOptions:
     execution: Execution
     results: Results
     sudo_as: SudoAs = field(default_factory=SudoAs)  # get has none of them
+    locking: Locking = field(default_factory=Locking)  # nor a lock
 
 
 @dataclass(frozen=True)
@@ -70,7 +71,12 @@ def prepare(
             'ssh_config options hostops ignores (README, "ssh_config"): ' + ", ".join(ignored),
         )
     options = run_options(
-        given.execution, reach.auth, results.display, sudo=sudo, sudo_user=given.sudo_as.sudo_user
+        given.execution,
+        reach.auth,
+        results.display,
+        given.locking,
+        sudo=sudo,
+        sudo_user=given.sudo_as.sudo_user,
     )
     secrets = ask_secrets(console, selection, reach.auth, given.sudo_as)
     if options.host_key_policy is HostKeyPolicy.OFF:

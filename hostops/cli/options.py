@@ -22,7 +22,7 @@ import typer
 
 from hostops.cli.values import size_text
 from hostops.credentials import ENV_KEY_PASSPHRASE, ENV_PASSWORD, ENV_SUDO_PASSWORD
-from hostops.models import HostKeyPolicy, RunOptions
+from hostops.models import LOCK_NAME, HostKeyPolicy, RunOptions
 from hostops.render.console import OutputMode
 
 _DEFAULTS = RunOptions()
@@ -31,6 +31,12 @@ _DEFAULTS = RunOptions()
 def positive(value: int | None) -> int | None:
     if value is not None and value < 1:
         raise typer.BadParameter("must be at least 1")
+    return value
+
+
+def _lock_name(value: str | None) -> str | None:
+    if value is not None and not LOCK_NAME.match(value):
+        raise typer.BadParameter(f"{value!r} is not a lock name (letters, digits, '.', '_', '-')")
     return value
 
 
@@ -216,7 +222,6 @@ class Execution:
         float | None,
         typer.Option(
             "--timeout",
-            "-t",
             callback=_seconds,
             show_default=False,
             help="Seconds a command (or transfer) may run; then it is killed and the host reported as timeout. [default: none]",
@@ -248,6 +253,29 @@ class Execution:
             help=f"INTERVAL,COUNT: after INTERVAL s of silence ask the host for a reply; COUNT unanswered: error. 0 turns it off. [default: ssh_config's ServerAliveInterval,ServerAliveCountMax, else {_DEFAULTS.keepalive_interval:g},{_DEFAULTS.keepalive_count}]",
         ),
     ] = None
+
+
+@dataclass(frozen=True)
+class Locking:
+    """A lock on every host against two rollouts at once (run, put, play)."""
+
+    lock: Annotated[
+        str | None,
+        typer.Option(
+            "--lock",
+            callback=_lock_name,
+            show_default=False,
+            help="Take the advisory lock NAME on every host before anything runs there; a host where another run holds it is an error. [default: none, or a play's lock:]",
+        ),
+    ] = _DEFAULTS.lock
+    lock_timeout: Annotated[
+        float,
+        typer.Option(
+            "--lock-timeout",
+            min=0,
+            help="Seconds to wait for a host's --lock held by another run; 0: fail at once.",
+        ),
+    ] = _DEFAULTS.lock_timeout
 
 
 @dataclass(frozen=True)
@@ -353,7 +381,19 @@ class Results:
     debug: DebugOpt = False
 
 
-GROUPS = (Targets, HostSettings, Auth, SudoAs, Execution, Rollout, Display, Rerun, Reach, Results)
+GROUPS = (
+    Targets,
+    HostSettings,
+    Auth,
+    SudoAs,
+    Execution,
+    Locking,
+    Rollout,
+    Display,
+    Rerun,
+    Reach,
+    Results,
+)
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -12,7 +12,7 @@ import typer
 
 from hostops.cli.edge import argv_of, guarded
 from hostops.cli.hosts import HostOptions, prepare, recorded
-from hostops.cli.options import Execution, Reach, Results, SudoAs, grouped
+from hostops.cli.options import Execution, Locking, Reach, Results, SudoAs, grouped
 from hostops.cli.values import extra_vars, words
 from hostops.fleet.engine import console_lock
 from hostops.fleet.rollout import check_plan, play_plan
@@ -82,11 +82,14 @@ def play(
     reach: Reach,
     sudo_as: SudoAs,
     execution: Execution,
+    locking: Locking,
     results: Results,
 ) -> None:
     """Run PLAYBOOK's plays on the selected hosts: tasks in order, in batches, one
     connection per host for the whole playbook."""
-    given = HostOptions(reach=reach, execution=execution, results=results, sudo_as=sudo_as)
+    given = HostOptions(
+        reach=reach, execution=execution, results=results, sudo_as=sudo_as, locking=locking
+    )
     lock = console_lock()
     console = Console(lock, color=False if results.no_color else None)
 

@@ -15,7 +15,7 @@ import typer
 from hostops.cli.build import make_dir
 from hostops.cli.edge import argv_of, guarded
 from hostops.cli.hosts import HostOptions, prepare, recorded
-from hostops.cli.options import Execution, Reach, Results, Rollout, SudoAs, grouped
+from hostops.cli.options import Execution, Locking, Reach, Results, Rollout, SudoAs, grouped
 from hostops.cli.values import count, mode
 from hostops.errors import UsageError
 from hostops.fleet.engine import console_lock
@@ -50,7 +50,16 @@ def run(
             help="Do not send hostops's standard input to the commands (sent when it is a file or a pipe, as it arrives).",
         ),
     ] = False,
+    tty: Annotated[
+        bool,
+        typer.Option(
+            "--tty",
+            "-t",
+            help="Run the command on a pseudo-terminal (as ssh -t: sudoers' requiretty, tools that want a terminal); its stdout and stderr arrive merged, as stdout.",
+        ),
+    ] = False,
     execution: Execution,
+    locking: Locking,
     rollout: Rollout,
     results: Results,
 ) -> None:
@@ -60,8 +69,14 @@ def run(
     _operate(
         argv_of(ctx),
         what=line,
-        operation=lambda: Command(line, stdin=forwarded),
-        given=HostOptions(reach=reach, execution=execution, results=results, sudo_as=sudo_as),
+        operation=lambda: Command(line, stdin=forwarded, tty=tty),
+        given=HostOptions(
+            reach=reach,
+            execution=execution,
+            results=results,
+            sudo_as=sudo_as,
+            locking=locking,
+        ),
         sudo=sudo_as.with_sudo(sudo),
         rollout=rollout,
         stdin=forwarded,
@@ -105,6 +120,7 @@ def put(
     ] = False,
     sudo_as: SudoAs,
     execution: Execution,
+    locking: Locking,
     rollout: Rollout,
     results: Results,
 ) -> None:
@@ -126,7 +142,13 @@ def put(
         argv_of(ctx),
         what=f"put {local} {remote}",
         operation=upload,
-        given=HostOptions(reach=reach, execution=execution, results=results, sudo_as=sudo_as),
+        given=HostOptions(
+            reach=reach,
+            execution=execution,
+            results=results,
+            sudo_as=sudo_as,
+            locking=locking,
+        ),
         sudo=False,  # the upload moves its files with sudo itself
         rollout=rollout,
     )

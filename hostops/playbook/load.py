@@ -21,6 +21,7 @@ import yaml
 from hostops.errors import ConfigError
 from hostops.inventory.patterns import PatternError, check_syntax
 from hostops.inventory.yamlsrc import Node, load_yaml
+from hostops.models import LOCK_NAME
 from hostops.playbook import template
 from hostops.playbook.model import (
     LOCALHOST,
@@ -100,7 +101,6 @@ DEFAULT_RETRIES = 3  # when `until` is given without `retries`, as Ansible does
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _MODE = re.compile(r"(0o|0)?[0-7]{1,4}\Z")
-_LOCK = re.compile(r"[A-Za-z0-9_.-]{1,64}\Z")
 _SEQ = "tag:yaml.org,2002:seq"
 
 
@@ -161,7 +161,7 @@ def _play(node: Node, number: int) -> Play:
     lock = None
     if "lock" in body:
         lock = _text(body["lock"], f"{what}: lock")
-        if not _LOCK.match(lock):
+        if not LOCK_NAME.match(lock):
             raise body["lock"].error(
                 f"{what}: lock: {lock!r} is not a lock name (letters, digits, '.', '_', '-')"
             )
