@@ -50,6 +50,13 @@ def run(
             help="Do not send hostops's standard input to the commands (sent when it is a file or a pipe, as it arrives).",
         ),
     ] = False,
+    check: Annotated[
+        bool,
+        typer.Option(
+            "--check",
+            help="Pre-flight: connect, check the host key, log in and (with sudo) check that sudo lets you in, running 'true' instead of COMMAND; each host says what a real run would hit.",
+        ),
+    ] = False,
     tty: Annotated[
         bool,
         typer.Option(
@@ -65,11 +72,12 @@ def run(
 ) -> None:
     """Run COMMAND on every selected host, in parallel."""
     line = " ".join(command)  # as ssh joins its command words
-    forwarded = not no_stdin and _stdin_forwarded()
+    forwarded = not check and not no_stdin and _stdin_forwarded()
+    # A check runs a no-op the way the command would run: same login, sudo and terminal.
     _operate(
         argv_of(ctx),
-        what=line,
-        operation=lambda: Command(line, stdin=forwarded, tty=tty),
+        what=f"run --check {line}" if check else line,
+        operation=lambda: Command("true" if check else line, stdin=forwarded, tty=tty),
         given=HostOptions(
             reach=reach,
             execution=execution,
@@ -103,6 +111,13 @@ def put(
             "--mode", help="File mode to set, in octal: 0644. [default: kept, or umask's]"
         ),
     ] = None,
+    check: Annotated[
+        bool,
+        typer.Option(
+            "--check",
+            help="List the files that would be written on each host (content, mode or owner differ); write nothing.",
+        ),
+    ] = False,
     parents: Annotated[
         bool,
         typer.Option(
@@ -136,11 +151,12 @@ def put(
             mode(mode_text),
             sudo_as.with_sudo(sudo),
             parents=parents,
+            dry_run=check,
         )
 
     _operate(
         argv_of(ctx),
-        what=f"put {local} {remote}",
+        what=f"put {'--check ' if check else ''}{local} {remote}",
         operation=upload,
         given=HostOptions(
             reach=reach,

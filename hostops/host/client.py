@@ -230,6 +230,9 @@ class HostClient:
         else:
             assert isinstance(op, Download)
             done = sftp.download(op.src, op.dest, self.host.name)
+        if isinstance(op, Upload) and op.dry_run and done.files:
+            # put --check: what would be written is the host's output, in every view.
+            sink(STDOUT, "".join(f"would write {f}\n" for f in done.files).encode())
         return Outcome(Status.OK, changed=done.changed, files=done.files + done.unchanged)
 
     def _open_sftp(self) -> SftpSession:
