@@ -9,6 +9,7 @@ when they are created and to nothing else: not in :class:`~hostops.models.RunOpt
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -23,7 +24,7 @@ from hostops.localenv import (
 )
 from hostops.models import Host
 from hostops.ranges import fold
-from hostops.vault import Vault, Vaulted, VaultError
+from hostops.vault import SecretText, Vault, Vaulted, VaultError
 
 __all__ = [  # the secret variables' names live in hostops.localenv, the lowest layer
     "ENV_KEY_PASSPHRASE",
@@ -48,7 +49,9 @@ class Secrets:
     ``host_passwords`` maps the NAME of each ``password_env`` variable used by
     the run's hosts to its value; ``vault_passwords`` and ``vault_sudo_passwords``
     map host names to the login and sudo passwords their inventory gives vaulted
-    (``ansible_password``, ``ansible_become_password``). ``env_names`` are the environment variables
+    (``ansible_password``, ``ansible_become_password``). ``masked`` are the decrypted
+    values of every vaulted variable of the run's hosts: the workers mask them in
+    output and errors (hostops.redact). ``env_names`` are the environment variables
     the secrets came from: they are removed from the environment of local
     commands (``connection: local``).
     """
@@ -60,6 +63,7 @@ class Secrets:
     env_names: tuple[str, ...] = SECRET_ENV_VARS
     vault_passwords: Mapping[str, str] = field(default_factory=dict)
     vault_sudo_passwords: Mapping[str, str] = field(default_factory=dict)
+    masked: tuple[str, ...] = ()
 
     def __repr__(self) -> str:
         given = [
@@ -70,6 +74,7 @@ class Secrets:
         given += [f"password_env {name}" for name in sorted(self.host_passwords)]
         given += [f"vaulted password of {name}" for name in sorted(self.vault_passwords)]
         given += [f"vaulted sudo password of {name}" for name in sorted(self.vault_sudo_passwords)]
+        given += [f"{len(self.masked)} vaulted values to mask"] if self.masked else []
         return f"Secrets({', '.join(given) or 'none'}; values hidden)"
 
     __str__ = __repr__
@@ -106,7 +111,9 @@ def secrets_from_environment(
     variable (and its jump hosts') is read too.
 
     Vaulted login and become passwords of the hosts (their inventory's
-    ``ansible_password``, ``ansible_become_password``...) are decrypted with ``vault``.
+    ``ansible_password``, ``ansible_become_password``...) are decrypted with ``vault``,
+    and so is every other vaulted value of theirs that ``vault`` opens: they become
+    ``masked`` (a value no password opens cannot be used, so cannot be shown).
 
     Raises ConfigError, before anything runs, when a host names a ``password_env``
     variable that is not set and no password was given for the whole run, or has a
@@ -132,8 +139,11 @@ def secrets_from_environment(
             f"password_env {name} (for {fold(wanted[name])}) is not set in the environment;"
             f" set it, or give --ask-pass or {ENV_PASSWORD}"
         )
-    logins, sudos = _vaulted_passwords(hosts, vault or Vault())
+    hosts = list(hosts)
+    vault = vault or Vault()
+    logins, sudos = _vaulted_passwords(hosts, vault)
     return Secrets(
+        masked=_plaintexts(hosts, vault),
         vault_passwords=logins,
         vault_sudo_passwords=sudos,
         password=password,
@@ -161,3 +171,30 @@ def _vaulted_passwords(
             except VaultError as exc:
                 raise ConfigError(f"host {host.name!r}: {exc}") from None
     return logins, sudos
+
+
+def _plaintexts(hosts: Iterable[Host], vault: Vault) -> tuple[str, ...]:
+    """The decrypted values in the hosts' (and their jump hosts') variables: the vaulted
+    ones that ``vault`` opens, and those read from vault-encrypted files."""
+    found: set[str] = set()
+    seen: set[str] = set()  # ciphertexts tried: a group's value is every member's
+
+    def walk(item: object) -> None:
+        if isinstance(item, SecretText):
+            found.add(item)
+        elif isinstance(item, Vaulted):
+            if item.text not in seen:
+                seen.add(item.text)
+                with contextlib.suppress(VaultError):
+                    found.add(vault.decrypt(item.text))
+        elif isinstance(item, list):
+            for v in item:
+                walk(v)
+        elif isinstance(item, Mapping):
+            for v in item.values():
+                walk(v)
+
+    for host in hosts:
+        for one in (host, *host.jump_hosts):
+            walk(one.vars)
+    return tuple(sorted(found))

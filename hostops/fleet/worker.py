@@ -36,6 +36,7 @@ from hostops.host.client import HostClient, Limits
 from hostops.host.ssh import SshContext
 from hostops.models import Connection, Host, RunOptions, WorkerStats
 from hostops.operations import Command, Outcome
+from hostops.redact import Redactor
 
 _PARENT_CHECK_S = 1.0
 
@@ -91,7 +92,12 @@ def worker_main(
     # Objects inherited from the engine are never freed here: keep the collector
     # from scanning them (measured: ~7% less worker CPU at 200 hosts).
     gc.freeze()
-    ctx = SshContext(spec.options, lambda msg: events.put(HostWarning(None, msg)), secrets)
+    # Vaulted values are masked here, where output enters the fleet: the aggregator,
+    # views, run records and --out-dir files never see them.
+    redactor = Redactor(secrets.masked)
+    ctx = SshContext(
+        spec.options, lambda msg: events.put(HostWarning(None, redactor.text(msg))), secrets
+    )
     pid = os.getpid()
     send_lock = threading.Lock()  # session threads report to the engine over one pipe
     kept = _Kept()
@@ -105,7 +111,7 @@ def worker_main(
         outcome = None
         try:
             credit = Credit(spec.consumed, job.index) if spec.consumed is not None else None
-            outcome = run_job(job, spec, ctx, events, cancel, pid, credit, kept, first)
+            outcome = run_job(job, spec, ctx, events, cancel, pid, credit, kept, first, redactor)
         finally:
             if outcome is not None and not job.collect:  # its status only: the output
                 outcome = dataclasses.replace(outcome, stdout=b"", stderr=b"")  # went by events
@@ -153,15 +159,27 @@ def run_job(
     credit: Credit | None = None,
     kept: _Kept | None = None,
     first: bool = True,
+    redactor: Redactor | None = None,
 ) -> Outcome:
     """One operation on one host, over its kept client or a new one. Never raises:
-    every failure is the Outcome (and, for a final job, the host's HostFinished)."""
+    every failure is the Outcome (and, for a final job, the host's HostFinished).
+    ``redactor`` masks secret values in its output, warnings and error."""
     host = job.host
     sent = {STDOUT: 0, STDERR: 0}
     collected: dict[str, bytearray] = {STDOUT: bytearray(), STDERR: bytearray()}
     limit = spec.options.max_output
+    redactor = redactor or Redactor()
+    # Output shown (and then registered) is masked; a probe's (a file read for a diff,
+    # a creates/removes test) is compared by hostops itself, never shown: kept as it is.
+    shown = redactor if job.show else Redactor()
+    masking = {STDOUT: shown.stream(), STDERR: shown.stream()}
 
     def sink(stream: str, data: bytes) -> None:
+        emit(stream, masking[stream].feed(data))
+
+    def emit(stream: str, data: bytes) -> None:
+        if not data:
+            return
         if job.collect and len(collected[stream]) < limit:
             collected[stream] += data[: limit - len(collected[stream])]
         if not job.show:
@@ -182,7 +200,9 @@ def run_job(
     if client is None:
         where = Host(host.name, "localhost", connection=Connection.LOCAL) if on_controller else host
         client = HostClient(
-            where, context=ctx, warn=lambda msg: events.put(HostWarning(host.name, msg))
+            where,
+            context=ctx,
+            warn=lambda msg: events.put(HostWarning(host.name, redactor.text(msg))),
         )
     op = job.op
     if isinstance(op, Command) and op.sudo is None:  # the run's --sudo, else the host's
@@ -195,12 +215,17 @@ def run_job(
         stdin=spec.stdin,
         may_read=None if credit is None else lambda t: credit.wait(t, cancel.is_set),
     )
+    for stream, masker in masking.items():  # what was held back in case a value went on
+        emit(stream, masker.flush())
     if job.keep and kept is not None and client.connected and not on_controller:
         kept.put(host.name, client)
     else:
         client.close()
     outcome = dataclasses.replace(
-        outcome, stdout=bytes(collected[STDOUT]), stderr=bytes(collected[STDERR])
+        outcome,
+        stdout=bytes(collected[STDOUT]),
+        stderr=bytes(collected[STDERR]),
+        error=redactor.text(outcome.error) if outcome.error else outcome.error,
     )
     if job.final:
         events.put(

@@ -144,7 +144,7 @@ def test_a_vaulted_variable_in_a_playbook_template(sshd_fleet: SshdFleet, tmp_pa
     password = ["--vault-password-file", str(_vault_password(tmp_path))]
     checked = run_hostops("play", str(book), *common, *password, "--check")
     assert checked.returncode == 0, checked.stderr
-    assert "********" in checked.stdout and secret not in checked.stdout + checked.stderr
+    assert "<vaulted>" in checked.stdout and secret not in checked.stdout + checked.stderr
 
     r = run_hostops("play", str(book), *common, *password, "-o", "json")
     assert r.returncode == 0, r.stderr
@@ -152,6 +152,86 @@ def test_a_vaulted_variable_in_a_playbook_template(sshd_fleet: SshdFleet, tmp_pa
         "web1": secret + "\n",
         "web2": secret + "\n",
     }
+
+
+def test_vaulted_values_are_masked_in_every_view_record_and_error(
+    sshd_fleet: SshdFleet, tmp_path: Path, isolated_home: Path
+) -> None:
+    """Tasks print a vaulted value (whole, on stderr, cut in two chunks by a pause), install
+    it with a template and read it back, and name it in a path that fails (the host's
+    error): hostops shows
+    and records <vaulted> in its place, in every view, --out-dir, the run records and
+    --check's diff, while the hosts got the real value."""
+    secret = f"tok-{os.getpid()}-{time.time_ns()}"
+    folder = tmp_path / "project"
+    (folder / "group_vars").mkdir(parents=True)
+    inventory = folder / "hosts.ini"
+    inventory.write_text(
+        "[web]\n"
+        + "".join(
+            f"web{i} ansible_host={h.address} ansible_port={h.port}\n"
+            for i, h in enumerate(sshd_fleet.hosts[:2], 1)
+        )
+        + f"[all:vars]\nansible_user={sshd_fleet.user}\n"
+        f"ansible_ssh_private_key_file={sshd_fleet.client_key}\n"
+    )
+    (folder / "group_vars" / "web.yml").write_text(_encrypt_string(secret, "api_token", tmp_path))
+    (folder / "app.conf.j2").write_text("token = {{ api_token }}\n")
+    remote = tmp_path / "remote"  # what the hosts got: the real value, on purpose
+    remote.mkdir(mode=0o777)
+    conf = f"{remote}/{{{{ inventory_hostname }}}}.conf"
+    book = folder / "site.yml"
+    book.write_text(
+        "- hosts: web\n  tasks:\n"
+        "    - name: say it\n"
+        "      run: printf 'token=%s\\n' {{ api_token | quote }}; echo {{ api_token | quote }} >&2\n"
+        "    - name: say it in two pieces\n"
+        '      run: t={{ api_token | quote }}; printf %s "$t" | head -c 6; sleep 0.5;'
+        ' printf %s "$t" | tail -c +7; echo\n'
+        "    - name: install it\n"
+        f"      template: {{src: app.conf.j2, dest: '{conf}'}}\n"
+        "    - name: read it back\n"
+        f"      run: cat '{conf}'\n"
+        "    - name: name it in a path that fails\n"
+        f"      put: {{src: app.conf.j2, dest: '{remote}/missing/{{{{ api_token }}}}'}}\n"
+    )
+    common = [
+        "--hosts",
+        str(inventory),
+        "--known-hosts",
+        str(sshd_fleet.known_hosts),
+        "--vault-password-file",
+        str(_vault_password(tmp_path)),
+    ]
+    finder = _Finder(secret)
+    out_dir = tmp_path / "out-dir"
+    for view in ("stream", "gather", "diff", "json"):
+        r = run_hostops("play", str(book), *common, "-o", view, "--out-dir", str(out_dir / view))
+        assert r.returncode == 1, r.stderr  # the last task failed
+        finder.check(f"stdout (-o {view})", r.stdout)
+        finder.check(f"stderr (-o {view})", r.stderr)
+        assert "<vaulted>" in r.stdout, r.stdout
+    assert "token=<vaulted>" in r.stdout and "token = <vaulted>" in r.stdout
+    said = json_results(r.stdout)["web1"]
+    # The second line came in two pieces, each a part of the value: masked whole.
+    assert said["stdout"] == "token=<vaulted>\n<vaulted>\ntoken = <vaulted>\n", said
+    assert said["stderr"] == "<vaulted>\n", said
+    assert "/missing/<vaulted>" in said["error"], said
+    assert sorted(p.name for p in remote.iterdir()) == ["web1.conf", "web2.conf"]
+    assert (remote / "web1.conf").read_text() == f"token = {secret}\n"
+
+    shown = run_hostops("run", "echo {{ x }} " + secret[:3], *common)  # not vaulted: shown
+    assert shown.returncode == 0 and secret[:3] in shown.stdout
+
+    checked = run_hostops("play", str(book), *common, "--check")
+    assert checked.returncode == 0, checked.stderr
+    assert "run: t=<vaulted>; printf" in checked.stdout, checked.stdout
+    finder.check("stdout (--check)", checked.stdout)
+    finder.check("stderr (--check)", checked.stderr)
+
+    files = finder.files(isolated_home) + finder.files(out_dir)  # run records, logs, out-dir
+    assert files > 8
+    assert finder.found == []
 
 
 def test_a_vaulted_become_password_is_used_by_sudo_and_never_shown(

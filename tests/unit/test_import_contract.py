@@ -2,7 +2,7 @@
 
     cli -> api (hostops/__init__.py) -> fleet (keeper, cluster) -> render, journal,
     playbook, inventory, testing -> host -> models, errors, operations, credentials,
-    batches, ranges, localenv, vault
+    batches, ranges, localenv, vault, redact
 
 A module may import its own layer and the layers below it, never above. Besides:
 nothing imports the CLI; the host layer never imports the fleet's events; the inventory
@@ -29,6 +29,7 @@ LAYERS: dict[str, int] = {
     "ranges": 0,
     "localenv": 0,
     "vault": 0,
+    "redact": 0,
     "host": 1,
     "inventory": 2,
     "playbook": 2,

@@ -4,7 +4,9 @@ scripts, and vaulted values in inventories staying encrypted until used."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import pickle
 import subprocess
 from pathlib import Path
 
@@ -15,6 +17,9 @@ from hostops.credentials import secrets_from_environment
 from hostops.errors import ConfigError
 from hostops.inventory import build, load_inventory, load_raw, resolve_hosts, with_vault
 from hostops.inventory.show import inventory_json
+from hostops.models import Status
+from hostops.operations import Outcome, Upload
+from hostops.playbook.diffs import unified
 from hostops.vault import (
     ENV_PASSWORD_FILE,
     MASK,
@@ -194,3 +199,40 @@ def test_a_vaulted_inventory_file(tmp_path: Path, vault_env) -> None:
     (web1,) = resolve_hosts(inv, inv.names)
     assert web1.port == 2222
     assert os.fspath(path).endswith("hosts.ini")
+
+
+def test_the_run_secrets_carry_every_decrypted_value_to_mask(tmp_path: Path, vault_env) -> None:
+    path = _inventory(tmp_path, vault_env)
+    host_file = path.parent / "host_vars" / "web1.yml"
+    host_file.parent.mkdir()
+    host_file.write_text("db_password: from-a-vaulted-file\nport_number: 5432\n")
+    encrypt_file(host_file, vault_env)
+    vault = Vault([("default", PASSWORD.encode())])
+    (web1,) = load_inventory(path, vault=vault)
+    secrets = secrets_from_environment([web1], environ={}, vault=vault)
+    assert sorted(secrets.masked) == sorted(["from-a-vaulted-file", SECRET, "sudo-" + SECRET])
+    assert pickle.loads(pickle.dumps(secrets)).masked == secrets.masked  # to the workers
+    assert SECRET not in repr(secrets) and "3 vaulted values to mask" in repr(secrets)
+    # A value from a vaulted file is shown hidden, as a !vault one is.
+    shown = inventory_json(build(load_raw(path, vault=vault)), [web1])
+    assert "from-a-vaulted-file" not in shown and '"db_password": "<hidden>"' in shown
+    # A value no password opens cannot be used, so needs no mask: not an error either.
+    (plain,) = load_inventory(_inventory(tmp_path / "other", vault_env, ""))
+    other = Vault([("default", b"wrong")])
+    secrets = secrets_from_environment(
+        [dataclasses.replace(plain, vars={"api_token": plain.vars["api_token"]})],
+        environ={},
+        vault=other,
+    )
+    assert secrets.masked == ()
+
+
+def test_a_template_diff_masks_vaulted_values(vault_env) -> None:
+    text = _ciphertext(encrypt_string("diffed-" + SECRET, "x", vault_env))
+    value = Vault([("default", PASSWORD.encode())]).decrypt(text)
+    upload = Upload("/local/app.conf", "/etc/app.conf")
+    current = Outcome(Status.OK, stdout=b"token = old\n")
+    shown = unified(upload, current, f"token = {value}\n")
+    assert "+token = <vaulted>\n" in shown and value not in shown
+    same = Outcome(Status.OK, stdout=f"token = {value}\n".encode())  # a probe's: not masked
+    assert unified(upload, same, f"token = {value}\n") == ""
