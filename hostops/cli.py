@@ -813,7 +813,8 @@ def put(
         if not local.exists():
             raise UsageError(f"{local}: no such file or directory")
         with_sudo = sudo or ask_sudo_pass or sudo_user is not None
-        return Upload(str(local.resolve()), remote, _mode(mode), with_sudo)
+        # Not --sudo: as the host's inventory says (ansible_become), as commands.
+        return Upload(str(local.resolve()), remote, _mode(mode), with_sudo or None)
 
     _execute(flags, f"put {local} {remote}", upload, batch, max_fail, run_sudo=False)
 

@@ -35,7 +35,7 @@ from hostops.host.base import STDERR, STDOUT
 from hostops.host.client import HostClient, Limits
 from hostops.host.ssh import SshContext
 from hostops.models import Connection, Host, RunOptions, WorkerStats
-from hostops.operations import Command, Outcome
+from hostops.operations import Command, Outcome, Upload
 from hostops.redact import Redactor
 
 _PARENT_CHECK_S = 1.0
@@ -205,7 +205,7 @@ def run_job(
             warn=lambda msg: events.put(HostWarning(host.name, redactor.text(msg))),
         )
     op = job.op
-    if isinstance(op, Command) and op.sudo is None:  # the run's --sudo, else the host's
+    if isinstance(op, (Command, Upload)) and op.sudo is None:  # the run's --sudo, else the host's
         op = dataclasses.replace(op, sudo=spec.options.sudo or bool(host.sudo))
     outcome = client.perform(
         op,

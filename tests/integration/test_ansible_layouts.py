@@ -293,3 +293,57 @@ def test_a_vaulted_become_password_is_used_by_sudo_and_never_shown(
     files += finder.files(Path("/var/log"), since=started)
     assert files > 3
     assert finder.found == []
+
+
+def test_uploads_follow_the_inventory_become_as_commands_do(
+    sshd_fleet: SshdFleet, tmp_path: Path, accounts: Accounts
+) -> None:
+    """``ansible_become: true`` makes put, template and playbook puts install as root (as
+    Ansible's copy with become), unless the task says ``become: false``."""
+    inventory = tmp_path / "hosts.yml"
+    host = sshd_fleet.hosts[0]
+    inventory.write_text(
+        f"all:\n  vars:\n    ansible_user: {accounts.password_user}\n    ansible_become: true\n"
+        f"  hosts:\n    h1:\n      ansible_host: {host.address}\n      ansible_port: {host.port}\n"
+    )
+    common = [
+        "--hosts",
+        str(inventory),
+        "--known-hosts",
+        str(sshd_fleet.known_hosts),
+        "--identity",
+        str(sshd_fleet.client_key),
+        "-o",
+        "json",
+    ]
+    env = {**os.environ, "HOSTOPS_SUDO_PASSWORD": accounts.secret}
+    src = tmp_path / "app.conf"
+    src.write_text("listen 8080\n")
+    src.chmod(0o644)
+    root_only = Path(f"/root/hostops-test-{os.getpid()}-{time.time_ns()}")
+    root_only.mkdir(mode=0o700)
+    book = tmp_path / "site.yml"
+    book.write_text(
+        "- hosts: all\n  tasks:\n"
+        f"    - template: {{src: {src}, dest: {root_only}/templated.conf}}\n"
+        f"    - put: {{src: {src}, dest: {root_only}/put.conf}}\n"
+        f"    - put: {{src: {src}, dest: {root_only}/refused.conf}}\n"
+        "      become: false\n"
+    )
+    try:
+        r = run_hostops("put", str(src), f"{root_only}/app.conf", *common, env=env)
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert (root_only / "app.conf").read_text() == "listen 8080\n"
+        assert (root_only / "app.conf").stat().st_uid == 0
+
+        played = run_hostops("play", str(book), *common, env=env)
+        assert played.returncode == 1, played.stdout + played.stderr  # the last task
+        for name in ("templated.conf", "put.conf"):
+            assert (root_only / name).stat().st_uid == 0, name
+        assert not (root_only / "refused.conf").exists()
+        error = json_results(played.stdout)["h1"]["error"]
+        assert error.startswith("task 3 ") and "permission denied" in error, error
+    finally:
+        for f in root_only.iterdir():
+            f.unlink()
+        root_only.rmdir()
