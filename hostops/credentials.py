@@ -158,18 +158,25 @@ def _vaulted_passwords(
     hosts: Iterable[Host], vault: Vault
 ) -> tuple[dict[str, str], dict[str, str]]:
     """Host name -> decrypted login password, and -> sudo password, for the hosts whose
-    variables hold them vaulted (the last of Ansible's names set wins). Raises ConfigError."""
+    variables hold them vaulted (the last of Ansible's names set wins), and their jump
+    hosts' login passwords (a hop keeps its inventory host's, by the hop's name).
+    Raises ConfigError."""
     logins: dict[str, str] = {}
     sudos: dict[str, str] = {}
     for host in hosts:
-        for names, found in ((LOGIN_PASSWORD_VARS, logins), (BECOME_PASSWORD_VARS, sudos)):
-            given = [host.vars[n] for n in names if isinstance(host.vars.get(n), Vaulted)]
-            if not given:
+        wanted = [(host, LOGIN_PASSWORD_VARS, logins), (host, BECOME_PASSWORD_VARS, sudos)]
+        wanted += [(hop, LOGIN_PASSWORD_VARS, logins) for hop in host.jump_hosts]
+        for one, names, found in wanted:
+            given = [one.vars[n] for n in names if isinstance(one.vars.get(n), Vaulted)]
+            if not given or one.name in found:
                 continue
             try:
-                found[host.name] = str(vault.value(given[-1]))
+                found[one.name] = str(vault.value(given[-1]))
             except VaultError as exc:
-                raise ConfigError(f"host {host.name!r}: {exc}") from None
+                what = f"host {host.name!r}" + (
+                    f", jump host {one.name!r}" if one is not host else ""
+                )
+                raise ConfigError(f"{what}: {exc}") from None
     return logins, sudos
 
 

@@ -15,6 +15,8 @@ from ansible_oracle import ansible_environment, ansible_tool
 
 from hostops.credentials import secrets_from_environment
 from hostops.errors import ConfigError
+from hostops.host.settings import resolve_all
+from hostops.host.ssh_config import SshConfig
 from hostops.inventory import build, load_inventory, load_raw, resolve_hosts, with_vault
 from hostops.inventory.show import inventory_json
 from hostops.models import Status
@@ -236,3 +238,33 @@ def test_a_template_diff_masks_vaulted_values(vault_env) -> None:
     assert "+token = <vaulted>\n" in shown and value not in shown
     same = Outcome(Status.OK, stdout=f"token = {value}\n".encode())  # a probe's: not masked
     assert unified(upload, same, f"token = {value}\n") == ""
+
+
+def test_a_jump_host_gets_its_vaulted_login_password(tmp_path: Path, vault_env) -> None:
+    block = encrypt_string("hop-" + SECRET, "ansible_password", vault_env)
+    path = tmp_path / "hosts.yml"
+    path.write_text(
+        "all:\n  hosts:\n    bastion:\n      ansible_host: 192.0.2.9\n"
+        + "".join("      " + line + "\n" for line in block.splitlines())
+        + "    web1:\n      ansible_host: 192.0.2.10\n"
+        "      ansible_ssh_common_args: -o ProxyJump=bastion\n"
+        "    web2:\n      ansible_host: 192.0.2.11\n"
+        "      ansible_ssh_common_args: -o ProxyJump=ops@bastion:2222\n"
+    )
+    vault = Vault([("default", PASSWORD.encode())])
+    inv = build(load_raw(path, vault=vault))
+    web1, web2 = resolve_all(
+        resolve_hosts(inv, ["web1", "web2"]),
+        ssh_config=SshConfig.chosen(False),
+        inventory_host=lambda name: (
+            resolve_hosts(inv, [name])[0] if name in inv.raw.hosts else None
+        ),
+    )
+    (hop1,), (hop2,) = web1.jump_hosts, web2.jump_hosts
+    assert (hop1.address, hop2.address, hop2.user, hop2.port) == ("192.0.2.9",) * 2 + ("ops", 2222)
+    secrets = secrets_from_environment([web1, web2], environ={}, vault=vault)
+    assert secrets.password_for(hop1) == secrets.password_for(hop2) == "hop-" + SECRET
+    assert secrets.password_for(web1) is None  # the target's own: none
+    assert "hop-" + SECRET in secrets.masked
+    with pytest.raises(ConfigError, match="host 'web1', jump host 'bastion': variable 'ansible_pa"):
+        secrets_from_environment([web1], environ={}, vault=Vault([("default", b"wrong")]))
