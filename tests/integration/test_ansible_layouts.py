@@ -16,7 +16,7 @@ from ansible_oracle import ansible_environment, ansible_tool
 from conftest import Accounts
 from test_secrets_leak import _Finder
 
-from hostops.testing import SshdFleet
+from hostops.testing import LogTail, SshdFleet
 from hostops.testing.pytest_plugin import json_results, run_hostops
 
 VAULT_PASSWORD = "vault pass phrase"
@@ -347,3 +347,45 @@ def test_uploads_follow_the_inventory_become_as_commands_do(
         for f in root_only.iterdir():
             f.unlink()
         root_only.rmdir()
+
+
+def test_a_jump_host_logs_in_with_its_vaulted_password(
+    password_fleet: SshdFleet, tmp_path: Path, accounts: Accounts
+) -> None:
+    """The inventory's bastion has a vaulted ansible_password and a key it may not use:
+    a target reached through it (ProxyJump) is reached only if that password is used."""
+    unknown_key = tmp_path / "not-authorized"
+    subprocess.run(
+        ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(unknown_key)],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    bastion, target = password_fleet.hosts[:2]
+    block = _encrypt_string(accounts.secret, "ansible_password", tmp_path)
+    inventory = tmp_path / "hosts.yml"
+    inventory.write_text(
+        "all:\n  hosts:\n    bastion:\n"
+        f"      ansible_host: {bastion.address}\n      ansible_port: {bastion.port}\n"
+        f"      ansible_user: {accounts.password_user}\n"
+        f"      ansible_ssh_private_key_file: {unknown_key}\n"
+        + "".join("      " + line + "\n" for line in block.splitlines())
+        + "    web1:\n"
+        f"      ansible_host: {target.address}\n      ansible_port: {target.port}\n"
+        f"      ansible_user: {password_fleet.user}\n"
+        f"      ansible_ssh_private_key_file: {password_fleet.client_key}\n"
+        "      ansible_ssh_common_args: -o ProxyJump=bastion\n"
+    )
+    common = ["--hosts", str(inventory), "--known-hosts", str(password_fleet.known_hosts)]
+    common += ["--limit", "web1", "-o", "json"]
+    log = LogTail(bastion.log)
+    r = run_hostops(
+        "run", "id -un", *common, "--vault-password-file", str(_vault_password(tmp_path))
+    )
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert json_results(r.stdout)["web1"]["stdout"] == f"{password_fleet.user}\n"
+    assert f"Accepted password for {accounts.password_user}" in log.new()
+    finder = _Finder(accounts.secret)
+    finder.check("stdout", r.stdout)
+    finder.check("stderr", r.stderr)
+    assert finder.found == []
