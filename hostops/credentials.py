@@ -24,7 +24,7 @@ from hostops.localenv import (
 )
 from hostops.models import Host
 from hostops.ranges import fold
-from hostops.vault import SecretText, Vault, Vaulted, VaultError
+from hostops.vault import Bound, SecretText, Vault, Vaulted, VaultError
 
 __all__ = [  # the secret variables' names live in hostops.localenv, the lowest layer
     "ENV_KEY_PASSPHRASE",
@@ -189,6 +189,8 @@ def _plaintexts(hosts: Iterable[Host], vault: Vault) -> tuple[str, ...]:
     def walk(item: object) -> None:
         if isinstance(item, SecretText):
             found.add(item)
+        elif isinstance(item, Bound):  # bound by the caller to its own vault
+            found.update(filter(None, [item.plaintext()]))
         elif isinstance(item, Vaulted):
             if item.text not in seen:
                 seen.add(item.text)

@@ -150,6 +150,13 @@ class Bound:
     def __repr__(self) -> str:
         return "<vaulted>"
 
+    def plaintext(self) -> str | None:
+        """The decrypted value, or None when no password given opens it."""
+        try:
+            return self._vault.decrypt(self._vaulted.text)
+        except VaultError:
+            return None
+
 
 def bind(item: object, vault: Vault) -> object:
     """``item`` with every Vaulted in it (lists, mappings) made :class:`Bound` to ``vault``."""

@@ -158,8 +158,8 @@ def test_vaulted_values_are_masked_in_every_view_record_and_error(
     sshd_fleet: SshdFleet, tmp_path: Path, isolated_home: Path
 ) -> None:
     """Tasks print a vaulted value (whole, on stderr, cut in two chunks by a pause), install
-    it with a template and read it back, and name it in a path that fails (the host's
-    error): hostops shows
+    it with a template and read it back, loop over it, and name it in a path that fails
+    (the host's error) or in a bad loop (the controller's error): hostops shows
     and records <vaulted> in its place, in every view, --out-dir, the run records and
     --check's diff, while the hosts got the real value."""
     secret = f"tok-{os.getpid()}-{time.time_ns()}"
@@ -192,8 +192,17 @@ def test_vaulted_values_are_masked_in_every_view_record_and_error(
         f"      template: {{src: app.conf.j2, dest: '{conf}'}}\n"
         "    - name: read it back\n"
         f"      run: cat '{conf}'\n"
-        "    - name: name it in a path that fails\n"
-        f"      put: {{src: app.conf.j2, dest: '{remote}/missing/{{{{ api_token }}}}'}}\n"
+        "    - name: loop over it\n"
+        "      run: 'true'\n"
+        "      loop: ['{{ api_token }}']\n"
+        "    - name: name it in a path that fails on web1\n"
+        "      put:\n"
+        "        src: app.conf.j2\n"
+        f"        dest: \"{remote}/{{{{ 'missing/' if inventory_hostname == 'web1' else '' }}}}"
+        '{{ api_token }}"\n'
+        "    - name: loop over it wrongly\n"
+        "      run: 'true'\n"
+        "      loop: \"{{ api_token ~ '' }}\"\n"
     )
     common = [
         "--hosts",
@@ -211,13 +220,17 @@ def test_vaulted_values_are_masked_in_every_view_record_and_error(
         finder.check(f"stdout (-o {view})", r.stdout)
         finder.check(f"stderr (-o {view})", r.stderr)
         assert "<vaulted>" in r.stdout, r.stdout
+        if view == "stream":
+            assert "'loop over it' [<vaulted>]" in r.stderr, r.stderr  # a loop item's heading
     assert "token=<vaulted>" in r.stdout and "token = <vaulted>" in r.stdout
     said = json_results(r.stdout)["web1"]
     # The second line came in two pieces, each a part of the value: masked whole.
     assert said["stdout"] == "token=<vaulted>\n<vaulted>\ntoken = <vaulted>\n", said
     assert said["stderr"] == "<vaulted>\n", said
     assert "/missing/<vaulted>" in said["error"], said
-    assert sorted(p.name for p in remote.iterdir()) == ["web1.conf", "web2.conf"]
+    web2 = json_results(r.stdout)["web2"]  # an error of the controller's, naming it
+    assert web2["error"].endswith("loop must give a list, not a str: '<vaulted>'"), web2
+    assert sorted(p.name for p in remote.iterdir()) == [secret, "web1.conf", "web2.conf"]
     assert (remote / "web1.conf").read_text() == f"token = {secret}\n"
 
     shown = run_hostops("run", "echo {{ x }} " + secret[:3], *common)  # not vaulted: shown
