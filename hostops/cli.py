@@ -30,6 +30,7 @@ from hostops.credentials import (
     ENV_PASSWORD,
     ENV_SUDO_PASSWORD,
     Secrets,
+    plaintexts,
     secrets_from_environment,
 )
 from hostops.errors import EXIT_USAGE, HostopsError, NothingToDo, UsageError, exit_code_for
@@ -264,12 +265,12 @@ def _select(
         raise UsageError("give --hosts FILE or --host LIST, not both")
     if not hosts and host_list is None and os.environ.get("HOSTOPS_INVENTORY"):
         hosts = [Path(p.strip()) for p in os.environ["HOSTOPS_INVENTORY"].split(",") if p.strip()]
+    vault = load_vault([str(f) for f in vault_files or ()], vault_ids or ())
     if host_list is not None:
         raw = raw_from_host_list(host_list)
+        raw.vault = vault  # for a playbook's own vaulted vars
     elif hosts:
-        raw = load_raw(
-            hosts, vault=load_vault([str(f) for f in vault_files or ()], vault_ids or ())
-        )
+        raw = load_raw(hosts, vault=vault)
         if play_dir is not None:
             raw.play_dirs = [play_dir]
     else:
@@ -935,19 +936,22 @@ def play(
     def body() -> int:
         from hostops.playbook import check as check_plan  # Jinja2: only for playbooks
         from hostops.playbook import load_playbook, prepare
+        from hostops.playbook import with_vault as with_playbook_vault
 
         book = load_playbook(playbook)
         given = _extra_vars(extra_vars or [])
         # group_vars/ and host_vars/ beside the playbook count too, as in Ansible.
         play_dir = os.path.dirname(os.path.abspath(playbook))
         prepared = _prepare(flags, console, run_sudo=False, play_dir=play_dir)
+        vault = prepared.inventory.raw.vault or Vault()
+        book = with_playbook_vault(book, vault)  # the plays' own !vault vars
+        secrets = prepared.secrets.masking(plaintexts([p.vars for p in book.plays], vault))
         everyone = resolve_hosts(prepared.inventory, prepared.inventory.names)
         allowed = {h.name for h in prepared.hosts}
         by_name = {h.name: h for h in prepared.hosts}
         # Resolved with the command line's settings where selected; the others only
         # serve to match the plays' patterns. Vaulted variables decrypt when a template
         # uses them (and only then need a password).
-        vault = prepared.inventory.raw.vault or Vault()
         inventory = [with_vault(by_name.get(h.name, h), vault) for h in everyone]
         plan = prepare(book, inventory, limit=allowed, extra_vars=given)
         if check:
@@ -958,7 +962,7 @@ def play(
         def go(record: RecordPath | None) -> RunReport:
             # The recap comes before the summary: the aggregator leaves the summary to us.
             quiet = dataclasses.replace(prepared.view, summary=False)
-            done = play_plan(plan, prepared.options, quiet, lock, record, prepared.secrets)
+            done = play_plan(plan, prepared.options, quiet, lock, record, secrets)
             if prepared.view.mode is not None:
                 color = console.err_color
                 text = recap_text(done.result, color) + summary_text(done.report, color)

@@ -10,6 +10,7 @@ when they are created and to nothing else: not in :class:`~hostops.models.RunOpt
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -91,6 +92,10 @@ class Secrets:
     def sudo_password_for(self, host: Host) -> str | None:
         """The sudo password for ``host``: its vaulted become password, else the run's."""
         return self.vault_sudo_passwords.get(host.name, self.sudo_password)
+
+    def masking(self, values: Iterable[str]) -> Secrets:
+        """These secrets, with ``values`` to mask too (a playbook's vaulted vars)."""
+        return dataclasses.replace(self, masked=tuple(sorted({*self.masked, *values})))
 
     def scrubbed_environment(self) -> dict[str, str]:
         """This process's environment without the variables that hold secrets."""
@@ -181,8 +186,14 @@ def _vaulted_passwords(
 
 
 def _plaintexts(hosts: Iterable[Host], vault: Vault) -> tuple[str, ...]:
-    """The decrypted values in the hosts' (and their jump hosts') variables: the vaulted
-    ones that ``vault`` opens, and those read from vault-encrypted files."""
+    """The decrypted values in the hosts' (and their jump hosts') variables."""
+    return plaintexts([one.vars for host in hosts for one in (host, *host.jump_hosts)], vault)
+
+
+def plaintexts(items: Iterable[object], vault: Vault) -> tuple[str, ...]:
+    """The decrypted values in ``items`` (variables: lists, mappings): the vaulted ones
+    that ``vault`` (or the vault they are bound to) opens, and those read from
+    vault-encrypted files. A value no password opens is left out, not an error."""
     found: set[str] = set()
     seen: set[str] = set()  # ciphertexts tried: a group's value is every member's
 
@@ -203,7 +214,6 @@ def _plaintexts(hosts: Iterable[Host], vault: Vault) -> tuple[str, ...]:
             for v in item.values():
                 walk(v)
 
-    for host in hosts:
-        for one in (host, *host.jump_hosts):
-            walk(one.vars)
+    for item in items:
+        walk(item)
     return tuple(sorted(found))

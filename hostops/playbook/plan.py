@@ -9,6 +9,7 @@ caller's ``extra_vars``, results registered by earlier tasks on that host; and
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import os
 import shlex
@@ -23,6 +24,7 @@ from hostops.models import Host
 from hostops.playbook import template
 from hostops.playbook.model import Get, Play, Playbook, Put, Run, Script, Task, Template
 from hostops.playbook.tags import selected as tag_selected
+from hostops.vault import Vault, Vaulted, bind
 
 RESULT = "result"  # in `until` and `changed_when`: this task's own result
 
@@ -71,6 +73,23 @@ class PlaybookPlan:
 def magic_vars(host: Host) -> dict[str, Any]:
     """The variables hostops sets for every host."""
     return {"inventory_hostname": host.name, "group_names": list(host.groups)}
+
+
+def with_vault(playbook: Playbook, vault: Vault) -> Playbook:
+    """``playbook`` with the ``!vault`` values of its plays' ``vars`` bound to ``vault``
+    (decrypted when a template uses them), as the inventory's are."""
+    plays = tuple(
+        dataclasses.replace(p, vars={k: bind(_named(v, k), vault) for k, v in p.vars.items()})
+        for p in playbook.plays
+    )
+    return dataclasses.replace(playbook, plays=plays)
+
+
+def _named(value: Any, name: str) -> Any:
+    """A play's vaulted var knowing its name, for messages."""
+    if isinstance(value, Vaulted) and not value.name:
+        return dataclasses.replace(value, name=name)
+    return value
 
 
 def prepare(

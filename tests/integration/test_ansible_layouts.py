@@ -14,7 +14,7 @@ from pathlib import Path
 
 from ansible_oracle import ansible_environment, ansible_tool
 from conftest import Accounts
-from test_secrets_leak import _Finder
+from test_secrets_leak import _Finder, _forms
 
 from hostops.testing import LogTail, SshdFleet
 from hostops.testing.pytest_plugin import json_results, run_hostops
@@ -157,7 +157,7 @@ def test_a_vaulted_variable_in_a_playbook_template(sshd_fleet: SshdFleet, tmp_pa
 def test_vaulted_values_are_masked_in_every_view_record_and_error(
     sshd_fleet: SshdFleet, tmp_path: Path, isolated_home: Path
 ) -> None:
-    """Tasks print a vaulted value (whole, on stderr, cut in two chunks by a pause), install
+    """Tasks print vaulted values (of group_vars and of the play's vars) (whole, on stderr, cut in two chunks by a pause), install
     it with a template and read it back, loop over it, and name it in a path that fails
     (the host's error) or in a bad loop (the controller's error): hostops shows
     and records <vaulted> in its place, in every view, --out-dir, the run records and
@@ -181,8 +181,14 @@ def test_vaulted_values_are_masked_in_every_view_record_and_error(
     remote.mkdir(mode=0o777)
     conf = f"{remote}/{{{{ inventory_hostname }}}}.conf"
     book = folder / "site.yml"
+    play_secret = f"play-{secret}"  # a play's own vaulted vars too
+    block = _encrypt_string(play_secret, "db_password", tmp_path)
     book.write_text(
-        "- hosts: web\n  tasks:\n"
+        "- hosts: web\n  vars:\n"
+        + "".join(f"    {line}\n" for line in block.splitlines())
+        + "  tasks:\n"
+        "    - name: say the play's\n"
+        "      run: echo {{ db_password | quote }}\n"
         "    - name: say it\n"
         "      run: printf 'token=%s\\n' {{ api_token | quote }}; echo {{ api_token | quote }} >&2\n"
         "    - name: say it in two pieces\n"
@@ -213,6 +219,7 @@ def test_vaulted_values_are_masked_in_every_view_record_and_error(
         str(_vault_password(tmp_path)),
     ]
     finder = _Finder(secret)
+    finder.forms += _forms(play_secret)
     out_dir = tmp_path / "out-dir"
     for view in ("stream", "gather", "diff", "json"):
         r = run_hostops("play", str(book), *common, "-o", view, "--out-dir", str(out_dir / view))
@@ -225,7 +232,7 @@ def test_vaulted_values_are_masked_in_every_view_record_and_error(
     assert "token=<vaulted>" in r.stdout and "token = <vaulted>" in r.stdout
     said = json_results(r.stdout)["web1"]
     # The second line came in two pieces, each a part of the value: masked whole.
-    assert said["stdout"] == "token=<vaulted>\n<vaulted>\ntoken = <vaulted>\n", said
+    assert said["stdout"] == "<vaulted>\ntoken=<vaulted>\n<vaulted>\ntoken = <vaulted>\n", said
     assert said["stderr"] == "<vaulted>\n", said
     assert "/missing/<vaulted>" in said["error"], said
     web2 = json_results(r.stdout)["web2"]  # an error of the controller's, naming it
