@@ -49,6 +49,18 @@ def _encrypt_string(value: str, name: str, tmp_path: Path) -> str:
     return done.stdout
 
 
+def _keyed(inventory: Path, fleet: SshdFleet) -> list[str]:
+    """Options for ``inventory``'s hosts on ``fleet``, logging in with the fleet's key."""
+    return [
+        "--hosts",
+        str(inventory),
+        "--known-hosts",
+        str(fleet.known_hosts),
+        "--identity",
+        str(fleet.client_key),
+    ]
+
+
 def _script_inventory(folder: Path, fleet: SshdFleet, count: int) -> Path:
     """A dynamic inventory: aliases node1..N reaching the fleet's daemons, in two groups."""
     hosts = {
@@ -272,14 +284,7 @@ def test_a_vaulted_become_password_is_used_by_sudo_and_never_shown(
         for i, h in enumerate(sshd_fleet.hosts[:3], 1)
     ]
     inventory.write_text("\n".join(lines) + "\n")
-    common = [
-        "--hosts",
-        str(inventory),
-        "--known-hosts",
-        str(sshd_fleet.known_hosts),
-        "--identity",
-        str(sshd_fleet.client_key),
-    ]
+    common = _keyed(inventory, sshd_fleet)
     finder = _Finder(accounts.secret)
 
     r = run_hostops(
@@ -326,16 +331,7 @@ def test_uploads_follow_the_inventory_become_as_commands_do(
         f"all:\n  vars:\n    ansible_user: {accounts.password_user}\n    ansible_become: true\n"
         f"  hosts:\n    h1:\n      ansible_host: {host.address}\n      ansible_port: {host.port}\n"
     )
-    common = [
-        "--hosts",
-        str(inventory),
-        "--known-hosts",
-        str(sshd_fleet.known_hosts),
-        "--identity",
-        str(sshd_fleet.client_key),
-        "-o",
-        "json",
-    ]
+    common = [*_keyed(inventory, sshd_fleet), "-o", "json"]
     env = {**os.environ, "HOSTOPS_SUDO_PASSWORD": accounts.secret}
     src = tmp_path / "app.conf"
     src.write_text("listen 8080\n")
