@@ -343,4 +343,5 @@ def script_words(rendered: str) -> tuple[str, str]:
         raise ValueError(f"script: cannot read {rendered!r}: {exc}") from None
     if not path:
         raise ValueError("script: no script path")
-    return path, lexer.instream.read().strip()
+    rest: str = lexer.instream.read(-1)  # everything after the script's path: its arguments
+    return path, rest.strip()
