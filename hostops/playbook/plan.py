@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import io
 import os
 import shlex
 from collections.abc import Collection, Iterator, Mapping, Sequence
@@ -354,12 +355,13 @@ def local_path(playbook: Playbook, task: Task, rendered: str) -> str:
 
 def script_words(rendered: str) -> tuple[str, str]:
     """A rendered ``script`` line split into (local path, the rest as shell text)."""
+    stream = io.StringIO(rendered)  # what the lexer has not read is the arguments' text
     try:
-        lexer = shlex.shlex(rendered, posix=True, punctuation_chars=False)
+        lexer = shlex.shlex(stream, posix=True, punctuation_chars=False)
         lexer.whitespace_split = True
         path = lexer.get_token()
     except ValueError as exc:
         raise ValueError(f"script: cannot read {rendered!r}: {exc}") from None
     if not path:
         raise ValueError("script: no script path")
-    return path, lexer.instream.read().strip()
+    return path, stream.read().strip()
