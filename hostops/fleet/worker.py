@@ -34,7 +34,7 @@ from hostops.fleet.flow import Counters, Credit
 from hostops.host.base import STDERR, STDOUT
 from hostops.host.client import HostClient, Limits
 from hostops.host.ssh import SshContext
-from hostops.models import Connection, Host, RunOptions, WorkerStats
+from hostops.models import Host, RunOptions, Transport, WorkerStats
 from hostops.operations import Command, Outcome, Upload
 from hostops.redact import Redactor
 
@@ -198,7 +198,7 @@ def run_job(
     on_controller = isinstance(job.op, Command) and job.op.on_controller
     client = kept.take(host.name) if kept is not None and not on_controller else None
     if client is None:
-        where = Host(host.name, "localhost", connection=Connection.LOCAL) if on_controller else host
+        where = Host(host.name, "localhost", connection=Transport.LOCAL) if on_controller else host
         client = HostClient(
             where,
             context=ctx,

@@ -34,7 +34,7 @@ from hostops.host.ssh_config import (
     valid_hostname,
 )
 from hostops.localenv import child_environment
-from hostops.models import Connection, Host, HostKeyPolicy, SshSettings
+from hostops.models import Host, HostKeyPolicy, SshSettings, Transport
 from hostops.vault import Vaulted
 
 # StrictHostKeyChecking (as ssh -G prints it) -> hostops policy. "false" never turns
@@ -148,7 +148,7 @@ def resolve_all(
 
 def _resolve(host: Host, run: _Run) -> Host:
     flags = run.flags
-    if host.connection is Connection.LOCAL:  # no SSH: only what the command line says
+    if host.connection is Transport.LOCAL:  # no SSH: only what the command line says
         local_host = dataclasses.replace(
             host,
             user=host.user if flags.user is None else flags.user,
