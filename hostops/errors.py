@@ -99,6 +99,7 @@ class HostFailure(HostopsError):
 
     @property
     def exit_code(self) -> int:  # type: ignore[override]  # a class attribute elsewhere
+        """3 for a host that could not be reached or trusted, else 1 (as in exit_code_for)."""
         return EXIT_UNREACHABLE if self.status in _UNREACHABLE else EXIT_FAILED
 
 

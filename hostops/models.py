@@ -56,10 +56,6 @@ class Transport(str, enum.Enum):
         return self.value
 
 
-# The enum's first name. Only hostops/host/client.py still uses it (as ``Transport``).
-Connection = Transport
-
-
 @dataclass(frozen=True)
 class SshSettings:
     """How a host is reached over SSH beyond its address, port, user and keys: what

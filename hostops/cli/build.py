@@ -90,12 +90,11 @@ def select(
     if targets.host_list is not None and targets.hosts:
         raise UsageError("give --hosts FILE or --host LIST, not both")
     sources = _inventory_sources(targets)
+    vault = load_vault([str(f) for f in targets.vault_password_file or ()], targets.vault_id or ())
     if targets.host_list is not None:
         raw = raw_from_host_list(targets.host_list, source="--host")
+        raw.vault = vault  # for a playbook's own vaulted vars
     elif sources:
-        vault = load_vault(
-            [str(f) for f in targets.vault_password_file or ()], targets.vault_id or ()
-        )
         raw = load_raw(sources, vault=vault)
         if play_dir is not None:
             raw.play_dirs = [play_dir]

@@ -14,6 +14,7 @@ from hostops.cli.edge import argv_of, guarded
 from hostops.cli.hosts import HostOptions, prepare, recorded
 from hostops.cli.options import Execution, Locking, Reach, Results, SudoAs, grouped
 from hostops.cli.values import extra_vars, words
+from hostops.credentials import plaintexts
 from hostops.fleet.engine import console_lock
 from hostops.fleet.rollout import check_plan, play_plan
 from hostops.inventory import every_host, with_vault
@@ -98,6 +99,7 @@ def play(
         from hostops.playbook import list_tasks as tasks_listing
         from hostops.playbook import load_playbook
         from hostops.playbook import prepare as bind
+        from hostops.playbook import with_vault as with_playbook_vault
 
         book = load_playbook(playbook)
         variables = extra_vars(extra_var or [])
@@ -107,6 +109,8 @@ def play(
         inventory, selected = prepared.selection.inventory, prepared.selection.hosts
         # Vaulted variables decrypt when a template uses them (and only then need a password).
         vault = inventory.raw.vault or Vault()
+        book = with_playbook_vault(book, vault)  # the plays' own !vault vars
+        secrets = prepared.secrets.masking(plaintexts([p.vars for p in book.plays], vault))
         plan = bind(
             book,
             [with_vault(h, vault) for h in every_host(inventory, selected)],
@@ -122,7 +126,7 @@ def play(
             console.out("".join(line + "\n" for line in listed).encode())
             return 0
         if check:  # templates' hosts are reached to read their files: the diffs
-            report = check_plan(plan, options=prepared.options, lock=lock, secrets=prepared.secrets)
+            report = check_plan(plan, options=prepared.options, lock=lock, secrets=secrets)
             lines = "".join(line + "\n" for line in report.lines())
             console.out(mask(lines).encode())  # what a vaulted value became: never shown
             return 0
@@ -136,7 +140,7 @@ def play(
                 view=quiet,
                 lock=lock,
                 record=record,
-                secrets=prepared.secrets,
+                secrets=secrets,
                 raise_fd_limit=True,  # hostops's own process: fit the fan-out
                 force_handlers=force_handlers,
                 diff=diff,

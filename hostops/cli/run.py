@@ -145,11 +145,13 @@ def put(
     def upload() -> Upload:
         if not local.exists():
             raise UsageError(f"{local}: no such file or directory")
+        # Not --sudo: as the host's inventory says (ansible_become), as commands.
+        wanted = sudo_as.with_sudo(sudo) or None
         return Upload(
             str(local.resolve()),
             remote,
             mode(mode_text),
-            sudo_as.with_sudo(sudo),
+            wanted,
             parents=parents,
             dry_run=check,
         )

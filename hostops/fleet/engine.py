@@ -44,6 +44,7 @@ from hostops.journal import RecordPath
 from hostops.models import Host, RunOptions, RunReport, Status, Transport
 from hostops.operations import Outcome
 from hostops.ranges import fold
+from hostops.redact import Redactor
 from hostops.render.console import OutputMode, ViewOptions
 
 _POLL_S = 1.0
@@ -114,6 +115,9 @@ class Engine:
         _check_supported(hosts, self.options)
         # Read before any process starts: an unset password_env is an error, not a surprise.
         self._secrets = secrets if secrets is not None else secrets_from_environment(hosts)
+        # What this process says about hosts (headings with loop items, a playbook's host
+        # errors) is masked as the workers mask their output.
+        self._redactor = Redactor(self._secrets.masked)
         self.hosts = hosts
         self._stdin = stdin
         self.view = view or ViewOptions()
@@ -217,7 +221,7 @@ class Engine:
 
     def heading(self, text: str) -> None:
         """Announce a step (a batch, a task): shown between the output of steps."""
-        self.events.put(Heading(text))
+        self.events.put(Heading(self._redactor.text(text)))
 
     def release(self, names: list[str]) -> None:
         """Close the kept connections of ``names``: nothing more will run on them."""
@@ -230,7 +234,8 @@ class Engine:
         assert self._dispatcher is not None, "use Engine as a context manager"
         d = self._dispatcher
         for event in results or ():
-            self.events.put(event)
+            error = event.error and self._redactor.text(event.error)
+            self.events.put(dataclasses.replace(event, error=error) if error else event)
         d.finish()
         self._wait(lambda: not d.slots)
         self.events.put(EndOfRun())
