@@ -78,13 +78,7 @@ def run(
         argv_of(ctx),
         what=f"run --check {line}" if check else line,
         operation=lambda: Command("true" if check else line, stdin=forwarded, tty=tty),
-        given=HostOptions(
-            reach=reach,
-            execution=execution,
-            results=results,
-            sudo_as=sudo_as,
-            locking=locking,
-        ),
+        given=HostOptions(reach, execution, results, sudo_as, locking),
         sudo=sudo_as.with_sudo(sudo),
         rollout=rollout,
         stdin=forwarded,
@@ -160,13 +154,7 @@ def put(
         argv_of(ctx),
         what=f"put {'--check ' if check else ''}{local} {remote}",
         operation=upload,
-        given=HostOptions(
-            reach=reach,
-            execution=execution,
-            results=results,
-            sudo_as=sudo_as,
-            locking=locking,
-        ),
+        given=HostOptions(reach, execution, results, sudo_as, locking),
         sudo=False,  # the upload moves its files with sudo itself
         rollout=rollout,
     )
