@@ -212,15 +212,14 @@ class SftpSession:
         todo = [(s, d) for s, d in pairs if d not in same]
         hidden = [d for d in same if current[d] is _HIDDEN]
         modes = self._root_modes(hidden, as_root) if mode is not None and as_root else {}
-        chmods = [
-            (d, mode)
-            for d in same
-            if mode is not None
-            and (
-                modes.get(d) if current[d] is _HIDDEN else stat.S_IMODE(current[d].st_mode or 0)  # type: ignore[union-attr]
-            )
-            != mode
-        ]
+
+        def mode_of(d: str) -> int | None:  # identical files: they exist
+            found = current[d]
+            if found is None or found is _HIDDEN:
+                return modes.get(d)
+            return stat.S_IMODE(found.st_mode or 0)
+
+        chmods = [(d, mode) for d in same if mode is not None and mode_of(d) != mode]
         chowns = self._foreign(sorted(same), ownership, as_root) if ownership and as_root else []
         stamp = time.strftime("%Y%m%d-%H%M%S")
         backups = [(d, backup_name(d, stamp)) for _, d in todo if backup and current[d] is not None]

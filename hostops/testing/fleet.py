@@ -281,10 +281,10 @@ class SshdFleet:
         return Host(fh.name, fh.address, fh.port, user=user or self.user, **fields)
 
     def write_inventory(
-        self, path: str | os.PathLike[str], hosts: list[FleetHost] | None = None, **kw: object
+        self, path: str | os.PathLike[str], hosts: list[FleetHost] | None = None, **kw: Any
     ) -> Path:
         """Write :meth:`inventory_text` to ``path`` and return the path."""
-        Path(path).write_text(self.inventory_text(hosts, **kw))  # type: ignore[arg-type]
+        Path(path).write_text(self.inventory_text(hosts, **kw))
         return Path(path)
 
 

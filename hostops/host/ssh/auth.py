@@ -43,8 +43,7 @@ def load_key(path: str, passphrase: str | None) -> paramiko.PKey | str:
             f" (use --ask-key-pass or {ENV_KEY_PASSPHRASE})"
         )
     try:
-        # paramiko wants bytes here (cryptography does); its type stubs say str.
-        return paramiko.PKey.from_path(path, passphrase.encode())  # type: ignore[arg-type]
+        return paramiko.PKey.from_path(path, passphrase.encode())  # type: ignore[arg-type]  # paramiko wants bytes (for cryptography); its stubs say str
     except (OSError, paramiko.SSHException, ValueError, TypeError):
         # cryptography says "no BEGIN/END delimiters" for a wrong bcrypt passphrase:
         # the key read without one said it is encrypted, so the passphrase is wrong.

@@ -71,8 +71,7 @@ class SshConnection:
             self._sock = self._proxy.sock
         else:
             self._sock = _connect(host, timeout)
-        # Any socket-like object will do (a jump host tunnel); the stubs list a few types.
-        self.transport = paramiko.Transport(self._sock)  # type: ignore[arg-type]
+        self.transport = paramiko.Transport(self._sock)  # type: ignore[arg-type]  # any socket-like object will do (a tunnel); the stubs list a few types
         quieten(self.transport)
         record_exit_signals(self.transport)
         try:
