@@ -18,6 +18,7 @@ import sys
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Annotated
 
@@ -57,6 +58,7 @@ from hostops.journal import (
     load_run,
     parse_statuses,
 )
+from hostops.liblog import route_library_logs
 from hostops.models import Host, HostKeyPolicy, RunOptions, RunReport
 from hostops.operations import Command, Download, Operation, Upload
 from hostops.render.console import Console, OutputMode, ViewOptions, summary_text
@@ -523,6 +525,7 @@ def _prepare(flags: _Flags, console: Console, run_sudo: bool) -> _Prepared:
         max_output=_size(flags.max_output),
         sudo=sudo and run_sudo,
         sudo_user=flags.sudo_user,
+        debug=flags.debug,
     )
     if flags.host_key_policy is HostKeyPolicy.OFF:
         console.message(
@@ -585,6 +588,8 @@ def _execute(
     """The body of run, put and get: ``op()`` on every selected host, in batches."""
     lock = console_lock()
     console = Console(lock, color=False if flags.no_color else None)
+    if flags.debug:  # this process's library records too, under the lock from now on
+        route_library_logs(partial(_debug_lines, console))
 
     def body() -> int:
         serial = _count(batch, "--batch")
@@ -1090,10 +1095,18 @@ def _guarded(console: Console, body: Callable[[], int], debug: bool) -> int:
         return exit_code_for(exc)
 
 
+def _debug_lines(console: Console, host: str | None, text: str) -> None:
+    """A library's log record (``--debug``), one ``hostops: debug:`` line per line."""
+    for line in text.splitlines():
+        console.message("debug", f"{host}: {line}" if host else line)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Console-script entry point: one-line errors, defined exit codes, no tracebacks by default."""
     args = sys.argv[1:] if argv is None else argv
     _argv[:] = args
+    debug = "--debug" in args or bool(os.environ.get("HOSTOPS_DEBUG"))
+    route_library_logs(partial(_debug_lines, Console()) if debug else None)
     command = typer.main.get_command(app)
     try:
         return int(command.main(args=args, prog_name="hostops", standalone_mode=False) or 0)
@@ -1114,6 +1127,6 @@ def main(argv: list[str] | None = None) -> int:
         return exc.exit_code
     except Exception as exc:  # a bug in hostops: one line, the traceback only with --debug
         Console().message("error", f"internal error: {type(exc).__name__}: {exc}")
-        if "--debug" in args or os.environ.get("HOSTOPS_DEBUG"):
+        if debug:
             traceback.print_exc()
         return exit_code_for(exc)

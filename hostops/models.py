@@ -95,6 +95,7 @@ class RunOptions:
     max_output: int = 4 << 20  # bytes of each stream kept per host; the rest is cut
     sudo: bool = False  # run the command with sudo (its password is in credentials.Secrets)
     sudo_user: str | None = None  # sudo -u USER; None: root
+    debug: bool = False  # library log records (paramiko's) shown as ``hostops: debug:`` lines
 
 
 @dataclass(frozen=True)

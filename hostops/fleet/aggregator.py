@@ -25,6 +25,7 @@ from hostops.fleet.events import (
     HostStarted,
     HostWarning,
     Interrupt,
+    LibraryLog,
     Output,
     WorkerDied,
     WorkerDone,
@@ -113,6 +114,9 @@ class Aggregator:
             text = event.message if event.host is None else f"{event.host}: {event.message}"
             if event.host is not None or text not in self.warnings:
                 self._warn(text)
+        elif isinstance(event, LibraryLog):
+            for line in event.text.splitlines():
+                self._console.message("debug", f"{event.host}: {line}" if event.host else line)
         elif isinstance(event, WorkerDone):
             self.workers.append(event.stats)
         elif isinstance(event, Heading):

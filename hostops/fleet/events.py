@@ -80,6 +80,34 @@ class HostWarning:
 
 
 @dataclass(frozen=True)
+class LibraryLog:
+    """Lines of a library's log record (paramiko's), shown with ``--debug`` only; ``host``:
+    the host it is about, when known. See :func:`library_log_events`."""
+
+    host: str | None
+    text: str
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "text", clip(self.text, OUTPUT_CHUNK))
+
+
+def library_log_events(host: str | None, text: str) -> list[LibraryLog]:
+    """``text`` (a record, maybe a whole traceback) as events of whole lines that fit."""
+    events: list[LibraryLog] = []
+    chunk: list[str] = []
+    size = 0
+    for line in (clip(line) or "" for line in text.splitlines()):
+        if chunk and size + len(line.encode()) + 1 > OUTPUT_CHUNK:
+            events.append(LibraryLog(host, "\n".join(chunk)))
+            chunk, size = [], 0
+        chunk.append(line)
+        size += len(line.encode()) + 1
+    if chunk:
+        events.append(LibraryLog(host, "\n".join(chunk)))
+    return events
+
+
+@dataclass(frozen=True)
 class HostFinished:
     """The session with ``host`` ended. Output chunks for it all came before this."""
 
@@ -149,6 +177,7 @@ Event = (
     HostStarted
     | Output
     | HostWarning
+    | LibraryLog
     | HostFinished
     | Heading
     | WorkerDone

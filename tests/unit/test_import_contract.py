@@ -27,6 +27,7 @@ LAYERS: dict[str, int] = {
     "credentials": 0,
     "batches": 0,
     "ranges": 0,
+    "liblog": 0,
     "host": 1,
     "inventory": 2,
     "playbook": 2,

@@ -18,6 +18,7 @@ from hostops.host.ssh.context import SshContext
 from hostops.host.ssh.failures import reason
 from hostops.host.ssh.hostkeys import default_known_hosts, fingerprint, known_hosts_name
 from hostops.host.ssh.jump import tunnel
+from hostops.liblog import thread_name
 from hostops.models import Host, HostKeyPolicy, Status
 
 
@@ -49,6 +50,7 @@ class SshConnection:
         else:
             self._sock = tunnel(via, host, timeout)
         self.transport = paramiko.Transport(self._sock)
+        self.transport.name = thread_name(host.name)  # its log records name the host
         quieten(self.transport)
         record_exit_signals(self.transport)
         try:
