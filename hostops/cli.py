@@ -885,7 +885,9 @@ def play(
         inventory = [by_name.get(h.name, h) for h in everyone]
         plan = prepare(book, inventory, limit=allowed, extra_vars=given)
         if check:
-            console.out("".join(line + "\n" for line in check_plan(plan).lines()).encode())
+            console.out(
+                "".join(line + "\n" for line in check_plan(plan).lines()).encode(), plain=True
+            )
             return 0
 
         def go(record: RecordPath | None) -> RunReport:
@@ -1003,7 +1005,7 @@ def inventory(
             text = inventory_json(inv, selected)
         else:
             text = inventory_table(selected)
-        console.out(text.encode())
+        console.out(text.encode(), plain=True)
         for warning in inv.raw.warnings:
             console.message("warning", warning)
         return 0
@@ -1026,7 +1028,7 @@ def history(
 
     def body() -> int:
         runs = list(itertools.islice(iter_summaries(), last))
-        console.out((history_json(runs) if as_json else history_text(runs)).encode())
+        console.out((history_json(runs) if as_json else history_text(runs)).encode(), plain=True)
         return 0
 
     raise typer.Exit(_guarded(console, body, debug))
@@ -1117,7 +1119,7 @@ def main(argv: list[str] | None = None) -> int:
         return exit_code_for(KeyboardInterrupt())
     except _USAGE_ERROR as exc:
         if type(exc).__name__ == "NoArgsIsHelpError":  # `hostops` alone: the help, as it is
-            Console().err(exc.format_message().encode() + b"\n")
+            Console().err(exc.format_message().encode() + b"\n", plain=True)
             return EXIT_USAGE
         hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx else ""
         Console().message("error", f"{exc.format_message()}{hint}")

@@ -251,7 +251,7 @@ class Aggregator:
                 self._sinks = Sinks(self._sinks.max_output, None, self._sinks.consumed)
                 self._warn(f"{record.path}: {exc.strerror}: the run record stops here")
         if self._view.mode is OutputMode.JSON:
-            self._console.out(json_line(state.result))
+            self._console.out(json_line(state.result), plain=True)
 
     def _worker_died(self, event: WorkerDied) -> None:
         if self.interrupted:  # stopped at once by a second Ctrl-C: no news
