@@ -63,6 +63,7 @@ from hostops.models import Host, HostKeyPolicy, RunOptions, RunReport
 from hostops.operations import Command, Download, Operation, Upload
 from hostops.render.console import Console, OutputMode, ViewOptions, summary_text
 from hostops.render.views import recap_text
+from hostops.safefs import private_dir
 
 if _collecting:
     gc.enable()
@@ -1066,12 +1067,7 @@ def show(
 
 
 def _make_dir(path: Path, what: str) -> None:
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UsageError(f"{what} {path}: {exc.strerror}") from None
-    if not os.access(path, os.W_OK | os.X_OK):
-        raise UsageError(f"{what} {path}: not writable")
+    private_dir(path, what)  # 0700 when made; refused when another user could plant in it
 
 
 def _one_line_error(exc: BaseException) -> str:

@@ -32,6 +32,7 @@ from typing import Any
 from hostops._version import __version__
 from hostops.errors import UsageError
 from hostops.models import HostResult, RunOptions, RunReport, Status
+from hostops.safefs import check_dir, open_private, private_dir
 
 KEEP_RUNS = 200  # default retention: this many newest records are kept
 _SUFFIX = ".jsonl"
@@ -67,8 +68,8 @@ class RecordPath:
     def append(self, lines: Iterable[dict[str, Any]]) -> None:
         """Append and flush: what is written survives a crash of any hostops process."""
         data = "".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines)
-        with open(self.path, "a", encoding="utf-8") as f:
-            f.write(data)
+        with os.fdopen(open_private(self.path, os.O_WRONLY | os.O_APPEND), "wb") as f:
+            f.write(data.encode())
 
 
 def host_line(result: HostResult) -> dict[str, Any]:
@@ -97,11 +98,7 @@ class Journal:
         keep = keep_runs()
         if keep == 0:
             return None
-        directory = directory or runs_dir()
-        try:
-            directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-        except OSError as exc:
-            raise UsageError(f"{directory}: cannot keep run records: {exc.strerror}") from None
+        directory = _private(directory, create=True)
         now = dt.datetime.now(dt.timezone.utc)
         header: dict[str, Any] = {
             "type": "run",
@@ -118,7 +115,7 @@ class Journal:
             run_id = f"{at:%Y%m%d-%H%M%S-%f}"
             path = directory / f"{run_id}{_SUFFIX}"
             try:
-                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                fd = open_private(path, os.O_WRONLY, exclusive=True)
                 break
             except FileExistsError:
                 continue
@@ -182,9 +179,24 @@ def parse_statuses(text: str) -> frozenset[Status]:
     return frozenset(wanted)
 
 
+def _private(directory: Path | None, create: bool = False) -> Path:
+    """The records' directory, checked as safefs does (``create``: made 0700 if missing).
+    The default one's parent too: whoever can write there can swap ``runs`` itself."""
+    path = directory or runs_dir()
+    what = "run records:"
+    if create:
+        private_dir(path, what)
+    elif os.path.lexists(path):
+        check_dir(path, what)
+    if directory is None and os.path.lexists(path.parent):
+        check_dir(path.parent, what)
+    return path
+
+
 def list_runs(directory: Path | None = None) -> list[Path]:
-    """Record files, oldest first."""
-    directory = directory or runs_dir()
+    """Record files, oldest first. Raises UsageError when the directory could have been
+    written by another user (see hostops.safefs): a planted record is never used."""
+    directory = _private(directory)
     try:
         return sorted(p for p in directory.iterdir() if p.name.endswith(_SUFFIX))
     except FileNotFoundError:

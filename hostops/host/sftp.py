@@ -48,13 +48,16 @@ import stat
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import BinaryIO, Protocol
 
 import paramiko
 
+from hostops.errors import UsageError
 from hostops.host.base import STDOUT, ExecOutcome, HostFailure, RunningCommand, drive
 from hostops.host.ssh._paramiko import settle_sftp_file
 from hostops.models import Status
+from hostops.safefs import file_name, private_dir, private_subdir
 
 _CHUNK = 32768  # paramiko's largest SFTP write
 _PREFETCH = 64  # concurrent reads: OpenSSH's sftp-server serves at most 64
@@ -68,6 +71,7 @@ _REASONS = {
     errno.EISDIR: "is a directory",
     errno.ENOSPC: "no space left on device",
     errno.EEXIST: "already exists",
+    errno.ELOOP: "is a symbolic link (not followed)",
 }
 _NEW_FILE_MODE = 0o644  # a new file installed as root without a mode
 # A destination the login user may not stat (in /root, say); only uploads as root see it.
@@ -113,15 +117,14 @@ class SftpConnection(Protocol):
 
 
 def download_path(local_dir: str, host: str, remote: str) -> str:
-    """Where ``remote`` from ``host`` is downloaded: ``local_dir/host/<remote path>``
-    (``/etc/hosts`` -> ``local_dir/web01/etc/hosts``; a relative path stays relative).
-    Raises ValueError for a host name or path that would leave ``local_dir/host``."""
-    if not host or host in (".", "..") or "/" in host or "\0" in host:
-        raise ValueError(f"host name {host!r} cannot name a directory")
+    """Where ``remote`` from ``host`` is downloaded: ``local_dir/NAME/<remote path>``,
+    NAME the host's :func:`hostops.safefs.file_name` (``/etc/hosts`` ->
+    ``local_dir/web01/etc/hosts``; a relative path stays relative; host ``a/b`` is
+    ``a%2Fb``). Raises ValueError for a path that would leave ``local_dir/NAME``."""
     relative = posixpath.normpath(remote).lstrip("/")
     if relative == ".." or relative.startswith("../"):
         raise ValueError(f"{remote}: leads outside the host's directory")
-    parts = [local_dir, host] + ([] if relative == "." else relative.split("/"))
+    parts = [local_dir, file_name(host)] + ([] if relative == "." else relative.split("/"))
     return os.path.join(*parts)
 
 
@@ -421,16 +424,18 @@ class SftpSession:
     def download(self, remote: str, local_dir: str, host: str) -> TransferResult:
         """Download the remote file or directory ``remote`` into
         ``local_dir/host/<remote>`` (see :func:`download_path`). Raises HostFailure."""
+        base = os.path.abspath(local_dir)
         try:
-            target = download_path(os.path.abspath(local_dir), host, remote)
-        except ValueError as exc:
+            target = download_path(base, host, remote)
+            private_dir(Path(base), "local")  # made 0700, or refused if others can write it
+        except (ValueError, UsageError) as exc:
             raise HostFailure(Status.FAILED, str(exc)) from None
         src = self.absolute(remote)
         attrs = self._stat(src)
         if attrs is None:
             raise HostFailure(Status.FAILED, f"remote {remote}: no such file or directory")
         if stat.S_ISDIR(attrs.st_mode or 0):
-            files, skipped = self._remote_tree(src, target)
+            files, skipped = self._remote_tree(src, target, base)
         elif stat.S_ISREG(attrs.st_mode or 0):
             files, skipped = [(src, target, attrs)], []
         else:
@@ -438,7 +443,7 @@ class SftpSession:
         written, unchanged = [], []
         received = 0
         for path, local, file_attrs in files:
-            size, changed = self._get_file(path, local, file_attrs.st_size or 0)
+            size, changed = self._get_file(path, local, file_attrs.st_size or 0, base)
             received += size
             (written if changed else unchanged).append(local)
         return TransferResult(
@@ -450,7 +455,7 @@ class SftpSession:
         )
 
     def _remote_tree(
-        self, root: str, local_root: str
+        self, root: str, local_root: str, base: str
     ) -> tuple[list[tuple[str, str, paramiko.SFTPAttributes]], list[str]]:
         """Regular files under ``root`` with their local paths; what was skipped. Empty
         directories are created locally as they are found."""
@@ -459,7 +464,7 @@ class SftpSession:
         stack = [(root, local_root)]
         while stack:
             directory, local = stack.pop()
-            _make_local_dir(local)
+            _make_local_dir(local, base)
             for entry in sorted((self._listing(directory) or {}).values(), key=_name):
                 name = entry.filename
                 path = posixpath.join(directory, name)
@@ -473,9 +478,9 @@ class SftpSession:
                     skipped.append(path)
         return files, skipped
 
-    def _get_file(self, path: str, local: str, size: int) -> tuple[int, bool]:
+    def _get_file(self, path: str, local: str, size: int, base: str) -> tuple[int, bool]:
         """Download ``path`` to ``local`` through a temporary file; (bytes, content differed)."""
-        _make_local_dir(os.path.dirname(local))
+        _make_local_dir(os.path.dirname(local), base)
         digest = hashlib.sha256()
         received = 0
         try:
@@ -603,11 +608,17 @@ def _local_sha256(path: str) -> str:
     return digest.hexdigest()
 
 
-def _make_local_dir(path: str) -> None:
+def _make_local_dir(path: str, base: str) -> None:
+    """Create ``path``'s directories below ``base`` (0700), refusing any symbolic link
+    among them: a link planted there must not send a host's files elsewhere."""
+    relative = os.path.relpath(path, base)
+    at = base
     try:
-        os.makedirs(path, exist_ok=True)
+        for part in [] if relative == "." else relative.split(os.sep):
+            at = os.path.join(at, part)
+            private_subdir(at)
     except OSError as exc:
-        raise _local_failure(exc, path) from None
+        raise _local_failure(exc, at) from None
 
 
 def _local_failure(exc: OSError, path: str) -> HostFailure:

@@ -28,6 +28,7 @@ LAYERS: dict[str, int] = {
     "batches": 0,
     "ranges": 0,
     "liblog": 0,
+    "safefs": 0,
     "host": 1,
     "inventory": 2,
     "playbook": 2,
