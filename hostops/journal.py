@@ -38,7 +38,6 @@ KEEP_RUNS = 200  # default retention: this many newest records are kept
 _SUFFIX = ".jsonl"
 # --rerun failed: every status that is not a success.
 FAILED_ALIAS = "failed"
-_NOT_FAILED = frozenset({Status.OK, Status.SKIPPED})
 
 
 def runs_dir() -> Path:
@@ -167,7 +166,7 @@ def parse_statuses(text: str) -> frozenset[Status]:
     wanted: set[Status] = set()
     for word in (w.strip() for w in text.split(",")):
         if word == FAILED_ALIAS:
-            wanted |= set(Status) - _NOT_FAILED
+            wanted |= {s for s in Status if s.failed}
             continue
         try:
             wanted.add(Status(word))

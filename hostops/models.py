@@ -25,6 +25,12 @@ class Status(str, enum.Enum):
     def __str__(self) -> str:
         return self.value
 
+    @property
+    def failed(self) -> bool:
+        """Whether this counts as a failure: every status but ok and skipped (what
+        ``--rerun failed`` selects, ``RunReport.failed`` lists and a failure limit counts)."""
+        return self not in (Status.OK, Status.SKIPPED)
+
 
 class HostKeyPolicy(str, enum.Enum):
     """How unknown and changed SSH host keys are treated."""
@@ -184,7 +190,7 @@ class RunReport:
     @property
     def failed(self) -> tuple[HostResult, ...]:
         """Hosts whose status is neither ok nor skipped."""
-        return tuple(r for r in self.results if r.status not in (Status.OK, Status.SKIPPED))
+        return tuple(r for r in self.results if r.status.failed)
 
     def counts(self) -> Counter[Status]:
         """How many hosts ended in each status."""

@@ -146,10 +146,12 @@ def _native_dimension(body: str, pattern: str) -> list[str]:
 def _native_item(item: str, pattern: str) -> Sequence[str]:
     numeric = _NUMERIC.fullmatch(item)
     if numeric:
-        return _numbers(item, *numeric.groups(), pattern)
+        start, end, step = numeric.groups()
+        return _numbers(item, start, end, step, pattern)
     alpha = _ALPHA.fullmatch(item)
     if alpha:
-        return _letters(item, *alpha.groups(), pattern)
+        first, last = alpha.groups()
+        return _letters(item, first, last, pattern)
     raise RangeError(f"bad range {item!r} in {pattern!r}: {_why_not_a_range(item)}")
 
 

@@ -241,7 +241,7 @@ class Aggregator:
             changed=changed,
         )
         self._done += 1
-        self._failed += status not in (Status.OK, Status.SKIPPED)
+        self._failed += status.failed
         if self._files is not None:
             self._to_files(self._files.finish, state.result)
         if self._sinks.record is not None:

@@ -22,8 +22,6 @@ from hostops.operations import Operation, Outcome, Purpose, Step
 from hostops.ranges import fold
 from hostops.render.console import ViewOptions
 
-_GOOD = (Status.OK, Status.SKIPPED)
-
 
 def run_operation(
     hosts: list[Host],
@@ -53,7 +51,7 @@ def run_operation(
             if len(groups) > 1:
                 engine.heading(f"batch {number}/{len(groups)}: {fold([h.name for h in group])}")
             outcomes = engine.execute([Job(engine.index[h.name], h, op) for h in group])
-            failed = sum(o is not None and o.status not in _GOOD for o in outcomes.values())
+            failed = sum(o is not None and o.status.failed for o in outcomes.values())
             limit = fail_limit(len(group), max_fail)
             if engine.interrupted:
                 break

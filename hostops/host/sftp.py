@@ -49,31 +49,32 @@ import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Protocol
+from typing import Protocol
 
 import paramiko
 
 from hostops.errors import UsageError
 from hostops.host.base import STDOUT, ExecOutcome, HostFailure, RunningCommand, drive
 from hostops.host.ssh._paramiko import settle_sftp_file
+from hostops.host.transfer import (
+    REASONS,
+    TMP_SUFFIX,
+    download_path,
+    hash_batches,
+    hash_command,
+    local_failure,
+    local_sha256,
+    local_tree,
+    make_local_dir,
+    open_local,
+    root_install_command,
+    temp_name,
+)
 from hostops.models import Status
-from hostops.safefs import file_name, private_dir, private_subdir
+from hostops.safefs import private_dir
 
 _CHUNK = 32768  # paramiko's largest SFTP write
 _PREFETCH = 64  # concurrent reads: OpenSSH's sftp-server serves at most 64
-_HASH_BATCH = 16384  # characters of quoted paths per hashing command
-_TMP_SUFFIX = ".hostops-tmp"
-_REASONS = {
-    errno.ENOENT: "no such file or directory",
-    errno.EACCES: "permission denied",
-    errno.EPERM: "operation not permitted",
-    errno.ENOTDIR: "not a directory",
-    errno.EISDIR: "is a directory",
-    errno.ENOSPC: "no space left on device",
-    errno.EEXIST: "already exists",
-    errno.ELOOP: "is a symbolic link (not followed)",
-}
-_NEW_FILE_MODE = 0o644  # a new file installed as root without a mode
 # A destination the login user may not stat (in /root, say); only uploads as root see it.
 _HIDDEN = paramiko.SFTPAttributes()
 
@@ -114,60 +115,6 @@ class SftpConnection(Protocol):
     def open_sftp(self, timeout: float) -> paramiko.SFTPClient: ...
 
     def start(self, command: str, sudo: bool = False) -> RunningCommand: ...
-
-
-def download_path(local_dir: str, host: str, remote: str) -> str:
-    """Where ``remote`` from ``host`` is downloaded: ``local_dir/NAME/<remote path>``,
-    NAME the host's :func:`hostops.safefs.file_name` (``/etc/hosts`` ->
-    ``local_dir/web01/etc/hosts``; a relative path stays relative; host ``a/b`` is
-    ``a%2Fb``). Raises ValueError for a path that would leave ``local_dir/NAME``."""
-    relative = posixpath.normpath(remote).lstrip("/")
-    if relative == ".." or relative.startswith("../"):
-        raise ValueError(f"{remote}: leads outside the host's directory")
-    parts = [local_dir, file_name(host)] + ([] if relative == "." else relative.split("/"))
-    return os.path.join(*parts)
-
-
-def root_install_command(
-    items: Sequence[tuple[str, str, int | None]],
-    directories: Sequence[str] = (),
-    modes: Sequence[tuple[str, int]] = (),
-) -> str:
-    """The shell script that puts staged files in place, to be run as root.
-
-    ``items`` are (staged file, destination, mode or None). Each is copied next
-    to its destination with ``install`` (owner and mode: the replaced file's,
-    or root's and 0644 for a new one; ``mode`` wins when given), then renamed
-    over it, so the switch is atomic. ``directories`` are created first
-    (``mkdir -p``); ``modes`` are (path, mode) to chmod (identical files whose
-    mode differs). Needs GNU or busybox ``stat -c``; stops at the first error.
-    """
-    q = shlex.quote
-    lines = [
-        "set -e",
-        "hostops_install() {",
-        '  if [ -e "$2" ]; then m=$(stat -c %a -- "$2"); o=$(stat -c %u:%g -- "$2")',
-        f"  else m={_NEW_FILE_MODE:o}; o=0:0; fi",
-        '  if [ -n "$4" ]; then m=$4; fi',
-        '  install -m "$m" -o "${o%:*}" -g "${o#*:}" -- "$1" "$3"',
-        '  mv -f -- "$3" "$2"',
-        "}",
-    ]
-    lines += [f"mkdir -p -- {q(d)}" for d in directories]
-    for staged, dest, mode in items:
-        wanted = f"{mode:04o}" if mode is not None else ""
-        lines.append(f"hostops_install {q(staged)} {q(dest)} {q(_temp_name(dest))} {q(wanted)}")
-    lines += [f"chmod {mode:04o} -- {q(path)}" for path, mode in modes]
-    return "\n".join(lines)
-
-
-def hash_command(paths: Sequence[str]) -> str:
-    """A command printing one line per path, in order: its SHA-256 in hex (``sha256sum``,
-    else ``shasum -a 256``), or ``-`` when it cannot be read or hashed."""
-    quoted = " ".join(shlex.quote(p) for p in paths)
-    return (
-        f'for f in {quoted}; do {{ sha256sum || shasum -a 256; }} 2>/dev/null <"$f" || echo -; done'
-    )
 
 
 class SftpSession:
@@ -235,7 +182,7 @@ class SftpSession:
             raise HostFailure(Status.FAILED, f"local {local}: no such file or directory")
         dest = self.absolute(remote)
         if os.path.isdir(src):
-            directories, pairs, skipped = _local_tree(src, dest)
+            directories, pairs, skipped = local_tree(src, dest)
             listings = {d: self._listing(d) for d in directories}
             current = {
                 d: (listings[posixpath.dirname(d)] or {}).get(posixpath.basename(d))
@@ -332,14 +279,14 @@ class SftpSession:
             ):
                 candidates.append((src, dest))  # hidden: root's hash tells (or "-": absent)
         same: set[str] = set()
-        for batch in _batches(candidates):
+        for batch in hash_batches(candidates):
             command = hash_command([d for _, d in batch])
             output = (as_root or self.run)(command)
             digests = output.stdout.decode("ascii", "replace").splitlines()
             if output.outcome.status is not Status.OK or len(digests) != len(batch):
                 continue  # cannot tell: upload them
             for (src, dest), line in zip(batch, digests, strict=True):
-                if line.split(" ", 1)[0] == _local_sha256(src):
+                if line.split(" ", 1)[0] == local_sha256(src):
                     same.add(dest)
         return same
 
@@ -366,12 +313,12 @@ class SftpSession:
 
     def _put_file(self, src: str, dest: str, mode: int | None) -> int:
         """Write ``src`` to a fresh temporary file next to ``dest``, then rename it over."""
-        tmp = _temp_name(dest)
+        tmp = temp_name(dest)
         sftp = self._sftp
         try:
             with self._failures(f"upload to {dest}"):
                 size = 0
-                with sftp.open(tmp, "wx") as remote_file, _open_local(src) as local_file:
+                with sftp.open(tmp, "wx") as remote_file, open_local(src) as local_file:
                     remote_file.set_pipelined(True)
                     while chunk := local_file.read(_CHUNK):
                         remote_file.write(chunk)
@@ -440,7 +387,8 @@ class SftpSession:
             files, skipped = [(src, target, attrs)], []
         else:
             raise HostFailure(Status.FAILED, f"remote {remote}: not a regular file or directory")
-        written, unchanged = [], []
+        written: list[str] = []
+        unchanged: list[str] = []
         received = 0
         for path, local, file_attrs in files:
             size, changed = self._get_file(path, local, file_attrs.st_size or 0, base)
@@ -464,7 +412,7 @@ class SftpSession:
         stack = [(root, local_root)]
         while stack:
             directory, local = stack.pop()
-            _make_local_dir(local, base)
+            make_local_dir(local, base)
             for entry in sorted((self._listing(directory) or {}).values(), key=_name):
                 name = entry.filename
                 path = posixpath.join(directory, name)
@@ -480,17 +428,17 @@ class SftpSession:
 
     def _get_file(self, path: str, local: str, size: int, base: str) -> tuple[int, bool]:
         """Download ``path`` to ``local`` through a temporary file; (bytes, content differed)."""
-        _make_local_dir(os.path.dirname(local), base)
+        make_local_dir(os.path.dirname(local), base)
         digest = hashlib.sha256()
         received = 0
         try:
             fd, tmp = tempfile.mkstemp(
                 dir=os.path.dirname(local),
                 prefix=f".{os.path.basename(local)}.",
-                suffix=_TMP_SUFFIX,
+                suffix=TMP_SUFFIX,
             )
         except OSError as exc:
-            raise _local_failure(exc, os.path.dirname(local)) from None
+            raise local_failure(exc, os.path.dirname(local)) from None
         try:
             with (
                 os.fdopen(fd, "wb") as out,
@@ -502,10 +450,10 @@ class SftpSession:
                     out.write(chunk)
                     digest.update(chunk)
                     received += len(chunk)
-            changed = not (os.path.isfile(local) and _local_sha256(local) == digest.hexdigest())
+            changed = not (os.path.isfile(local) and local_sha256(local) == digest.hexdigest())
             os.replace(tmp, local)
         except OSError as exc:
-            raise _local_failure(exc, local) from None
+            raise local_failure(exc, local) from None
         finally:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
@@ -530,7 +478,7 @@ class SftpSession:
             self._drop()
             detail = str(exc).strip() or "closed by the remote side"
             return HostFailure(Status.ERROR, f"{what}: connection lost: {detail}")
-        reason = _REASONS.get(getattr(exc, "errno", None) or -1) or str(exc).strip() or "failed"
+        reason = REASONS.get(getattr(exc, "errno", None) or -1) or str(exc).strip() or "failed"
         return HostFailure(Status.FAILED, f"{what}: {reason}")
 
     def _drop(self) -> None:
@@ -542,85 +490,3 @@ class SftpSession:
 
 def _name(attrs: paramiko.SFTPAttributes) -> str:
     return attrs.filename
-
-
-def _temp_name(dest: str) -> str:
-    directory, base = posixpath.split(dest)
-    return posixpath.join(directory, f".{base}.{secrets.token_hex(4)}{_TMP_SUFFIX}")
-
-
-def _batches(pairs: Sequence[tuple[str, str]]) -> Iterator[list[tuple[str, str]]]:
-    """Pairs in groups whose quoted paths fit one command line comfortably."""
-    batch: list[tuple[str, str]] = []
-    length = 0
-    for pair in pairs:
-        cost = len(shlex.quote(pair[1])) + 1
-        if batch and length + cost > _HASH_BATCH:
-            yield batch
-            batch, length = [], 0
-        batch.append(pair)
-        length += cost
-    if batch:
-        yield batch
-
-
-def _local_tree(src: str, dest: str) -> tuple[list[str], list[tuple[str, str]], list[str]]:
-    """(remote directories parents first, (local file, remote file) pairs, skipped local paths)."""
-    directories = []
-    pairs = []
-    skipped = []
-    for root, dirnames, filenames in os.walk(src):
-        dirnames.sort()
-        relative = os.path.relpath(root, src)
-        remote = dest if relative == "." else posixpath.join(dest, *relative.split(os.sep))
-        directories.append(remote)
-        for name in list(dirnames):
-            if os.path.islink(os.path.join(root, name)):
-                skipped.append(os.path.join(root, name))  # a link to a directory: may loop
-                dirnames.remove(name)
-        for name in sorted(filenames):
-            path = os.path.join(root, name)
-            if os.path.isfile(path):  # a link to a file is followed: its content is sent
-                pairs.append((path, posixpath.join(remote, name)))
-            else:
-                skipped.append(path)
-    return directories, pairs, skipped
-
-
-@contextlib.contextmanager
-def _open_local(path: str) -> Iterator[BinaryIO]:
-    try:
-        f = open(path, "rb")  # noqa: SIM115 -- errors must be told apart from remote ones
-    except OSError as exc:
-        raise _local_failure(exc, path) from None
-    with f:
-        yield f
-
-
-def _local_sha256(path: str) -> str:
-    digest = hashlib.sha256()
-    try:
-        with open(path, "rb") as f:
-            while chunk := f.read(1 << 20):
-                digest.update(chunk)
-    except OSError as exc:
-        raise _local_failure(exc, path) from None
-    return digest.hexdigest()
-
-
-def _make_local_dir(path: str, base: str) -> None:
-    """Create ``path``'s directories below ``base`` (0700), refusing any symbolic link
-    among them: a link planted there must not send a host's files elsewhere."""
-    relative = os.path.relpath(path, base)
-    at = base
-    try:
-        for part in [] if relative == "." else relative.split(os.sep):
-            at = os.path.join(at, part)
-            private_subdir(at)
-    except OSError as exc:
-        raise _local_failure(exc, at) from None
-
-
-def _local_failure(exc: OSError, path: str) -> HostFailure:
-    reason = _REASONS.get(exc.errno or -1) or exc.strerror or str(exc)
-    return HostFailure(Status.FAILED, f"local {path}: {reason}")

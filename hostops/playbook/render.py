@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from hostops.host.sftp import download_path
+from hostops.host.transfer import download_path
 from hostops.operations import Command, Download, Operation, Upload
 from hostops.playbook import template
 from hostops.playbook.load import parse_mode

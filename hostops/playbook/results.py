@@ -7,8 +7,6 @@ from dataclasses import dataclass
 
 from hostops.models import Status
 
-_GOOD = (Status.OK, Status.SKIPPED)
-
 
 @dataclass(frozen=True)
 class TaskHostResult:
@@ -35,7 +33,7 @@ class TaskHostResult:
 
     @property
     def failed(self) -> bool:
-        return self.status not in _GOOD
+        return self.status.failed
 
     def registered(self) -> dict[str, object]:
         """The value ``register`` keeps for later tasks on this host."""

@@ -245,15 +245,12 @@ class SshdFleet:
         """The ``index``-th daemon as a resolved Host (the fleet's user, key and
         known_hosts), ready for hostops.connect or run_operation; ``kw`` sets other fields."""
         fh = self.hosts[index]
-        return Host(
-            fh.name,
-            fh.address,
-            fh.port,
-            user=user or self.user,
-            identity_files=(str(self.client_key),),
-            known_hosts=str(self.known_hosts),
+        fields: dict[str, Any] = {
+            "identity_files": (str(self.client_key),),
+            "known_hosts": str(self.known_hosts),
             **kw,
-        )
+        }
+        return Host(fh.name, fh.address, fh.port, user=user or self.user, **fields)
 
     def write_inventory(
         self, path: str | os.PathLike[str], hosts: list[FleetHost] | None = None, **kw: object

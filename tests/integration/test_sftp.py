@@ -17,8 +17,9 @@ import pytest
 from system_users import ordinary_user
 
 from hostops.host.base import HostFailure
-from hostops.host.sftp import SftpSession, TransferResult, download_path
+from hostops.host.sftp import SftpSession, TransferResult
 from hostops.host.ssh import SshConnection, SshContext
+from hostops.host.transfer import download_path
 from hostops.models import RunOptions, Status
 from hostops.testing import SshdFleet
 

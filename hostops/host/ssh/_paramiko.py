@@ -14,8 +14,13 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 import paramiko
+
+# Attributes hostops adds to paramiko's objects.
+_EXIT_SIGNAL = "hostops_exit_signal"  # on a Channel: the exit-signal's name
+_LAST_REPLY = "hostops_last_reply"  # on a Transport: time of the last global reply
 
 
 def missing_internals() -> list[str]:
@@ -44,14 +49,15 @@ def quieten(t: paramiko.Transport) -> None:
     Keep its INFO and above; all of it when the paramiko logger is set to DEBUG."""
     if t.logger.isEnabledFor(logging.DEBUG):
         return
-    original = t._log
+    raw: Any = t  # private attributes: the stubs (rightly) do not know them
+    original = raw._log
 
     def log(level: int, msg: object, *args: object) -> None:
         if level >= logging.INFO:
             original(level, msg, *args)
 
-    t._log = log  # type: ignore[method-assign]
-    t._parse_debug = lambda m: None  # type: ignore[method-assign]
+    raw._log = log
+    raw._parse_debug = lambda m: None
 
 
 def record_exit_signals(t: paramiko.Transport) -> None:
@@ -61,31 +67,32 @@ def record_exit_signals(t: paramiko.Transport) -> None:
     paramiko dispatches channel messages through a class-level table; this
     transport gets its own copy with one entry wrapped.
     """
-    table = dict(t._channel_handler_table)
+    raw: Any = t  # private attributes: the stubs (rightly) do not know them
+    table = dict(raw._channel_handler_table)
     original = table[paramiko.common.MSG_CHANNEL_REQUEST]
 
     def handle(chan: paramiko.Channel, m: paramiko.Message) -> None:
         start = m.packet.tell()
         if m.get_text() == "exit-signal":
             m.get_boolean()
-            chan.hostops_exit_signal = m.get_text()  # type: ignore[attr-defined]
+            setattr(chan, _EXIT_SIGNAL, m.get_text())
             chan.status_event.set()
             return
         m.packet.seek(start)
         original(chan, m)
 
     table[paramiko.common.MSG_CHANNEL_REQUEST] = handle
-    t._channel_handler_table = table  # type: ignore[misc]
+    raw._channel_handler_table = table
     # Any answer to a global request (our keepalives) proves the host is alive.
     for kind in (paramiko.common.MSG_REQUEST_SUCCESS, paramiko.common.MSG_REQUEST_FAILURE):
-        t._handler_table[kind] = _noting_reply(t, t._handler_table[kind])
+        raw._handler_table[kind] = _noting_reply(t, raw._handler_table[kind])
 
 
 def _noting_reply(
     t: paramiko.Transport, original: Callable[[paramiko.Message], None]
 ) -> Callable[[paramiko.Message], None]:
     def handle(m: paramiko.Message) -> None:
-        t.hostops_last_reply = time.monotonic()  # type: ignore[attr-defined]
+        setattr(t, _LAST_REPLY, time.monotonic())
         original(m)
 
     return handle
@@ -93,12 +100,12 @@ def _noting_reply(
 
 def last_reply(t: paramiko.Transport) -> float:
     """When the host last answered a global request (a keepalive); 0.0: never."""
-    return float(getattr(t, "hostops_last_reply", 0.0))
+    return float(getattr(t, _LAST_REPLY, 0.0))
 
 
 def exit_signal(chan: paramiko.Channel) -> str | None:
     """The signal that ended the channel's command (see :func:`record_exit_signals`)."""
-    signal: str | None = getattr(chan, "hostops_exit_signal", None)
+    signal: str | None = getattr(chan, _EXIT_SIGNAL, None)
     return signal
 
 
@@ -112,7 +119,8 @@ def send_keepalive(t: paramiko.Transport) -> bool:
     m.add_boolean(True)
     try:
         # The public global_request() waits for the reply: a hung host would hold us.
-        t._send_user_message(m)
+        raw: Any = t  # a private method: the stubs (rightly) do not know it
+        raw._send_user_message(m)
     except (paramiko.SSHException, OSError, EOFError):
         return False
     return True
@@ -125,9 +133,10 @@ def settle_sftp_file(remote_file: paramiko.SFTPFile) -> None:
     fsync is best effort: servers without OpenSSH's extension still get an
     atomic rename, only not the durability across a power cut.
     """
-    sftp = remote_file.sftp
-    while remote_file._reqs:
-        sftp._read_response(remote_file._reqs.popleft())
+    raw: Any = remote_file  # private attributes: the stubs (rightly) do not know them
+    sftp = raw.sftp
+    while raw._reqs:
+        sftp._read_response(raw._reqs.popleft())
     with contextlib.suppress(OSError):
         sftp._request(paramiko.sftp.CMD_EXTENDED, "fsync@openssh.com", remote_file.handle)
 

@@ -40,7 +40,8 @@ def load_key(path: str, passphrase: str | None) -> paramiko.PKey | str:
             f" (use --ask-key-pass or {ENV_KEY_PASSPHRASE})"
         )
     try:
-        return paramiko.PKey.from_path(path, passphrase.encode())
+        # paramiko wants bytes here (cryptography does); its type stubs say str.
+        return paramiko.PKey.from_path(path, passphrase.encode())  # type: ignore[arg-type]
     except (OSError, paramiko.SSHException, ValueError, TypeError):
         # cryptography says "no BEGIN/END delimiters" for a wrong bcrypt passphrase:
         # the key read without one said it is encrypted, so the passphrase is wrong.
@@ -74,7 +75,7 @@ def authenticate(t: paramiko.Transport, host: Host, ctx: SshContext, deadline: f
     or keyboard-interactive authentication. Raises HostFailure."""
     user = host.user or getpass.getuser()
     problems: list[str] = []
-    tried: set[str] = set()
+    tried: set[bytes] = set()
     allowed: list[str] | None = None  # methods the server accepts, once it has said
     where = f"{user}@{host.address}"
 

@@ -148,7 +148,7 @@ class SshCommand:
         left = len(self._stdin)
         try:
             while self._stdin and self._chan.send_ready():
-                self._stdin = self._stdin[self._chan.send(self._stdin[:_CHUNK]) :]
+                self._stdin = self._stdin[self._chan.send(bytes(self._stdin[:_CHUNK])) :]
             # paramiko has no descriptor that wakes us when the window reopens: look again
             # soon while the command takes the data, less and less often while it does not.
             sent = len(self._stdin) < left

@@ -49,7 +49,8 @@ class SshConnection:
             self._sock: socket.socket | TunnelSocket = _connect(host, timeout)
         else:
             self._sock = tunnel(via, host, timeout)
-        self.transport = paramiko.Transport(self._sock)
+        # Any socket-like object will do (a jump host tunnel); the stubs list a few types.
+        self.transport = paramiko.Transport(self._sock)  # type: ignore[arg-type]
         self.transport.name = thread_name(host.name)  # its log records name the host
         quieten(self.transport)
         record_exit_signals(self.transport)
