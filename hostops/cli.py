@@ -51,12 +51,14 @@ from hostops.inventory.show import inventory_graph, inventory_json, inventory_ta
 from hostops.journal import (
     Journal,
     RecordPath,
+    RunState,
     find_run,
     history_json,
     history_text,
     iter_summaries,
     load_run,
     parse_statuses,
+    run_state,
 )
 from hostops.liblog import route_library_logs
 from hostops.models import Host, HostKeyPolicy, RunOptions, RunReport
@@ -275,7 +277,10 @@ def _select(
 def _rerun_names(selected: list[str], rerun: str, from_run: str | None) -> list[str]:
     """``selected`` narrowed to the hosts of a recorded run that ended with ``rerun``."""
     statuses = parse_statuses(rerun)
-    past = load_run(find_run(from_run))
+    path = find_run(from_run)
+    if run_state(path) is RunState.IN_PROGRESS:  # named by id: its results are not all in
+        raise UsageError(f"run {path.stem} is still in progress: --rerun needs a finished run")
+    past = load_run(path)
     wanted = set(past.hosts_with(statuses))
     names = [n for n in selected if n in wanted]
     if not names:
@@ -556,7 +561,13 @@ def _recorded(
     journal = (
         None
         if flags.no_record
-        else Journal.start(_argv, what, [h.name for h in prepared.hosts], prepared.options)
+        else Journal.start(
+            _argv,
+            what,
+            [h.name for h in prepared.hosts],
+            prepared.options,
+            warn=lambda text: console.message("warning", text),
+        )
     )
     try:
         report = go(journal.record if journal else None)

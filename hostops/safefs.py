@@ -99,12 +99,15 @@ def check_dir(path: Path, what: str) -> None:
         raise UsageError(f"{what} {path}: not writable")
 
 
-def open_private(path: str | os.PathLike[str], flags: int, exclusive: bool = False) -> int:
+def open_private(
+    path: str | os.PathLike[str], flags: int, exclusive: bool = False, create: bool = True
+) -> int:
     """Open ``path`` for writing (``flags``: O_WRONLY with O_TRUNC or O_APPEND...),
-    created 0600 (with O_EXCL when ``exclusive``), never through a symbolic link
-    (OSError ELOOP), and only if the file is this user's (PermissionError); an
-    existing file is made 0600. Returns the descriptor."""
-    flags |= os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC | (os.O_EXCL if exclusive else 0)
+    created 0600 unless not ``create`` (with O_EXCL when ``exclusive``), never through
+    a symbolic link (OSError ELOOP), and only if the file is this user's
+    (PermissionError); an existing file is made 0600. Returns the descriptor."""
+    flags |= os.O_NOFOLLOW | os.O_CLOEXEC | (os.O_CREAT if create else 0)
+    flags |= os.O_EXCL if exclusive else 0
     try:
         fd = os.open(path, flags, _FILE_MODE)
     except OSError as exc:

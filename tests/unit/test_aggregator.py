@@ -537,6 +537,7 @@ def test_results_are_appended_to_the_record_as_they_arrive(tmp_path):
     from hostops.journal import RecordPath
 
     record = RecordPath(str(tmp_path / "run.jsonl"))
+    (tmp_path / "run.jsonl").write_bytes(b"")  # made with its header by Journal.start
     agg = Aggregator(
         [Host("a", "a"), Host("b", "b")],
         ViewOptions(),
