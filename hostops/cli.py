@@ -182,6 +182,14 @@ IdentityOpt = Annotated[
     ),
 ]
 DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks of internal errors.")]
+FollowLinksOpt = Annotated[
+    bool,
+    typer.Option(
+        "--follow-links",
+        help="Follow symbolic links to directories (put) or any link (get), as rsync -L;"
+        " without it they are skipped and reported.",
+    ),
+]
 OutputOpt = Annotated[
     OutputMode,
     typer.Option(
@@ -741,6 +749,7 @@ def put(
     ] = False,
     sudo_user: SudoUserOpt = None,
     ask_sudo_pass: AskSudoPassOpt = False,
+    follow_links: FollowLinksOpt = False,
     forks: ForksOpt = 64,
     workers: WorkersOpt = None,
     connect_timeout: ConnectTimeoutOpt = 10.0,
@@ -768,7 +777,9 @@ def put(
         if not local.exists():
             raise UsageError(f"{local}: no such file or directory")
         with_sudo = sudo or ask_sudo_pass or sudo_user is not None
-        return Upload(str(local.resolve()), remote, _mode(mode), with_sudo)
+        return Upload(
+            str(local.resolve()), remote, _mode(mode), with_sudo, follow_links=follow_links
+        )
 
     _execute(flags, f"put {local} {remote}", upload, batch, max_fail, run_sudo=False)
 
@@ -799,6 +810,7 @@ def get(
     no_agent: NoAgentOpt = False,
     ask_pass: AskPassOpt = False,
     ask_key_pass: AskKeyPassOpt = False,
+    follow_links: FollowLinksOpt = False,
     forks: ForksOpt = 64,
     workers: WorkersOpt = None,
     connect_timeout: ConnectTimeoutOpt = 10.0,
@@ -821,7 +833,7 @@ def get(
 
     def download() -> Download:
         _make_dir(local_dir, "LOCAL_DIR")
-        return Download(remote, str(local_dir.resolve()))
+        return Download(remote, str(local_dir.resolve()), follow_links=follow_links)
 
     _execute(flags, f"get {remote} {local_dir}", download, None, None, run_sudo=False)
 

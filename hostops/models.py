@@ -125,6 +125,7 @@ class HostResult:
     truncated: bool = False  # more output than the aggregator keeps (--max-output)
     attempts: int = 1  # connection attempts (--connect-retries)
     changed: bool | None = None  # put/get/play: whether the host was changed; run: None
+    skipped: tuple[str, ...] = ()  # put/get: entries not transferred (links, special files)
 
     def to_json(self) -> dict[str, object]:
         """The documented JSON object of ``--output json`` (invalid UTF-8 replaced)."""
@@ -141,6 +142,7 @@ class HostResult:
             "truncated": self.truncated,
             "attempts": self.attempts,
             "changed": self.changed,
+            "skipped": list(self.skipped),
         }
 
     @classmethod
@@ -159,6 +161,7 @@ class HostResult:
             truncated=bool(data.get("truncated")),
             attempts=int(data.get("attempts") or 1),
             changed=data.get("changed"),
+            skipped=tuple(data.get("skipped") or ()),
         )
 
 

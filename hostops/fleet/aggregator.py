@@ -27,6 +27,7 @@ from hostops.fleet.events import (
     Interrupt,
     LibraryLog,
     Output,
+    Skipped,
     WorkerDied,
     WorkerDone,
 )
@@ -68,6 +69,7 @@ class _HostState:
     stderr: bytearray = field(default_factory=bytearray)
     pending: dict[str, bytes] = field(default_factory=dict)  # stream -> unfinished line
     truncated: bool = False
+    skipped: list[str] = field(default_factory=list)  # entries a transfer did not transfer
     worker_pid: int | None = None
     result: HostResult | None = None
 
@@ -115,6 +117,8 @@ class Aggregator:
             text = event.message if event.host is None else f"{event.host}: {event.message}"
             if event.host is not None or text not in self.warnings:
                 self._warn(text)
+        elif isinstance(event, Skipped):
+            self._hosts[event.host].skipped.extend(event.names)
         elif isinstance(event, LibraryLog):
             for line in event.text.splitlines():
                 self._console.message("debug", f"{event.host}: {line}" if event.host else line)
@@ -239,6 +243,7 @@ class Aggregator:
             truncated=state.truncated,
             attempts=attempts,
             changed=changed,
+            skipped=tuple(state.skipped),
         )
         self._done += 1
         self._failed += status.failed
@@ -400,6 +405,8 @@ def replay(
             if data:
                 agg.handle(Output(host.name, stream, data))
         agg._hosts[host.name].truncated = r.truncated
+        if r.skipped:
+            agg.handle(Skipped(host.name, r.skipped))
         agg.handle(
             HostFinished(
                 host.name,

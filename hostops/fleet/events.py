@@ -108,6 +108,31 @@ def library_log_events(host: str | None, text: str) -> list[LibraryLog]:
 
 
 @dataclass(frozen=True)
+class Skipped:
+    """Entries a transfer on ``host`` did not transfer (links, special files), sent
+    before its HostFinished; see :func:`skipped_events`."""
+
+    host: str
+    names: tuple[str, ...]
+
+
+def skipped_events(host: str, names: tuple[str, ...]) -> list[Skipped]:
+    """``names`` as Skipped events that each fit one pipe write (names clipped)."""
+    events: list[Skipped] = []
+    batch: list[str] = []
+    size = 0
+    for name in (clip(n) or "" for n in names):
+        if batch and size + len(name.encode()) + 8 > OUTPUT_CHUNK:
+            events.append(Skipped(host, tuple(batch)))
+            batch, size = [], 0
+        batch.append(name)
+        size += len(name.encode()) + 8
+    if batch:
+        events.append(Skipped(host, tuple(batch)))
+    return events
+
+
+@dataclass(frozen=True)
 class HostFinished:
     """The session with ``host`` ended. Output chunks for it all came before this."""
 
@@ -178,6 +203,7 @@ Event = (
     | Output
     | HostWarning
     | LibraryLog
+    | Skipped
     | HostFinished
     | Heading
     | WorkerDone

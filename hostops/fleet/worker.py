@@ -30,6 +30,7 @@ from hostops.fleet.events import (
     WorkerDone,
     library_log_events,
     output_events,
+    skipped_events,
 )
 from hostops.fleet.flow import Counters, Credit
 from hostops.host.base import STDERR, STDOUT
@@ -208,6 +209,8 @@ def run_job(
         outcome, stdout=bytes(collected[STDOUT]), stderr=bytes(collected[STDERR])
     )
     if job.final:
+        for event in skipped_events(host.name, outcome.skipped):
+            events.put(event)
         events.put(
             HostFinished(
                 host.name,

@@ -11,6 +11,7 @@ host failure ends as an :class:`~hostops.operations.Outcome` (``perform``) or a
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import threading
 import time
@@ -145,15 +146,8 @@ class HostClient:
             outcome = Outcome(failure.status, error=failure.message)
         except Exception as exc:  # a bug or an unforeseen library error: still data, never raw
             outcome = Outcome(Status.ERROR, error=f"internal error: {type(exc).__name__}: {exc}")
-        return Outcome(
-            outcome.status,
-            outcome.exit_code,
-            error=outcome.error,
-            changed=outcome.changed,
-            files=outcome.files,
-            duration_s=time.monotonic() - started,
-            signal=outcome.signal,
-            attempts=max(self.attempts, 1),
+        return dataclasses.replace(
+            outcome, duration_s=time.monotonic() - started, attempts=max(self.attempts, 1)
         )
 
     def _perform(
@@ -180,11 +174,18 @@ class HostClient:
         sftp = self._open_sftp()
         if isinstance(op, Upload):
             as_root = (lambda command: sftp.run(command, sudo=True)) if op.sudo else None
-            done = sftp.upload(op.src, op.dest, mode=op.mode, as_root=as_root)
+            done = sftp.upload(
+                op.src, op.dest, mode=op.mode, as_root=as_root, follow_links=op.follow_links
+            )
         else:
             assert isinstance(op, Download)
-            done = sftp.download(op.src, op.dest, self.host.name)
-        return Outcome(Status.OK, changed=done.changed, files=done.files + done.unchanged)
+            done = sftp.download(op.src, op.dest, self.host.name, op.follow_links)
+        return Outcome(
+            Status.OK,
+            changed=done.changed,
+            files=done.files + done.unchanged,
+            skipped=done.skipped,
+        )
 
     def _open_sftp(self) -> SftpSession:
         if self._sftp is None:

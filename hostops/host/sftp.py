@@ -173,16 +173,18 @@ class SftpSession:
         *,
         mode: int | None = None,
         as_root: RootRunner | None = None,
+        follow_links: bool = False,
     ) -> TransferResult:
         """Upload the local file or directory ``local`` to ``remote`` (see the module
         docstring). A file goes into ``remote`` if that is a directory or ends with
-        ``/``. Raises HostFailure."""
+        ``/``. ``follow_links``: links to directories are followed too (each directory
+        once). Raises HostFailure."""
         src = os.path.abspath(os.path.expanduser(local))
         if not os.path.exists(src):
             raise HostFailure(Status.FAILED, f"local {local}: no such file or directory")
         dest = self.absolute(remote)
         if os.path.isdir(src):
-            directories, pairs, skipped = local_tree(src, dest)
+            directories, pairs, skipped = local_tree(src, dest, follow_links)
             listings = {d: self._listing(d) for d in directories}
             current = {
                 d: (listings[posixpath.dirname(d)] or {}).get(posixpath.basename(d))
@@ -260,6 +262,11 @@ class SftpSession:
             raise self._failure(exc, f"remote {directory}") from None
         except (EOFError, paramiko.SSHException) as exc:
             raise self._failure(exc, f"remote {directory}") from None
+
+    def _real(self, path: str) -> str:
+        """``path`` with every link resolved, on the host (SFTP realpath)."""
+        with self._failures(f"remote {path}"):
+            return str(self._sftp.normalize(path))
 
     def _identical(
         self,
@@ -368,9 +375,13 @@ class SftpSession:
                     self.run(f"rm -rf -- {shlex.quote(staging)}")
 
     # -- downloads ----------------------------------------------------------------
-    def download(self, remote: str, local_dir: str, host: str) -> TransferResult:
+    def download(
+        self, remote: str, local_dir: str, host: str, follow_links: bool = False
+    ) -> TransferResult:
         """Download the remote file or directory ``remote`` into
-        ``local_dir/host/<remote>`` (see :func:`download_path`). Raises HostFailure."""
+        ``local_dir/host/<remote>`` (see :func:`download_path`). Links inside a
+        directory are skipped (reported), or followed with ``follow_links`` (each
+        directory once: a loop ends). Raises HostFailure."""
         base = os.path.abspath(local_dir)
         try:
             target = download_path(base, host, remote)
@@ -382,7 +393,7 @@ class SftpSession:
         if attrs is None:
             raise HostFailure(Status.FAILED, f"remote {remote}: no such file or directory")
         if stat.S_ISDIR(attrs.st_mode or 0):
-            files, skipped = self._remote_tree(src, target, base)
+            files, skipped = self._remote_tree(src, target, base, follow_links)
         elif stat.S_ISREG(attrs.st_mode or 0):
             files, skipped = [(src, target, attrs)], []
         else:
@@ -403,22 +414,37 @@ class SftpSession:
         )
 
     def _remote_tree(
-        self, root: str, local_root: str, base: str
+        self, root: str, local_root: str, base: str, follow_links: bool = False
     ) -> tuple[list[tuple[str, str, paramiko.SFTPAttributes]], list[str]]:
         """Regular files under ``root`` with their local paths; what was skipped. Empty
         directories are created locally as they are found."""
         files = []
         skipped = []
         stack = [(root, local_root)]
+        seen = {self._real(root)} if follow_links else set()  # directories entered
         while stack:
             directory, local = stack.pop()
             make_local_dir(local, base)
-            for entry in sorted((self._listing(directory) or {}).values(), key=_name):
+            for listed in sorted((self._listing(directory) or {}).values(), key=_name):
+                entry = listed
                 name = entry.filename
                 path = posixpath.join(directory, name)
+                if follow_links and stat.S_ISLNK(entry.st_mode or 0):
+                    target = self._stat(path)  # what the link points to; None: dangling
+                    if target is not None and stat.S_ISDIR(target.st_mode or 0):
+                        real = self._real(path)
+                        if real in seen:
+                            skipped.append(path)  # a loop, or a directory already taken
+                            continue
+                        seen.add(real)
+                    if target is not None:
+                        target.filename = name
+                        entry = target
                 if name in (".", "..") or "/" in name or "\0" in name:
                     skipped.append(path)  # a well-behaved server never sends these
                 elif stat.S_ISDIR(entry.st_mode or 0):
+                    if follow_links and not stat.S_ISLNK(entry.st_mode or 0):
+                        seen.add(self._real(path))  # so that no link enters it again
                     stack.append((path, os.path.join(local, name)))
                 elif stat.S_ISREG(entry.st_mode or 0):
                     files.append((path, os.path.join(local, name), entry))

@@ -107,20 +107,29 @@ def hash_batches(pairs: Sequence[tuple[str, str]]) -> Iterator[list[tuple[str, s
         yield batch
 
 
-def local_tree(src: str, dest: str) -> tuple[list[str], list[tuple[str, str]], list[str]]:
-    """(remote directories parents first, (local file, remote file) pairs, skipped local paths)."""
+def local_tree(
+    src: str, dest: str, follow_links: bool = False
+) -> tuple[list[str], list[tuple[str, str]], list[str]]:
+    """(remote directories parents first, (local file, remote file) pairs, skipped local
+    paths). Links to files are followed; links to directories only with
+    ``follow_links``, each directory once (a loop ends there, reported as skipped);
+    dangling links, FIFOs, sockets and devices are skipped."""
     directories = []
     pairs = []
     skipped = []
-    for root, dirnames, filenames in os.walk(src):
+    seen = {_identity(src)}
+    for root, dirnames, filenames in os.walk(src, followlinks=follow_links):
         dirnames.sort()
         relative = os.path.relpath(root, src)
         remote = dest if relative == "." else posixpath.join(dest, *relative.split(os.sep))
         directories.append(remote)
         for name in list(dirnames):
-            if os.path.islink(os.path.join(root, name)):
-                skipped.append(os.path.join(root, name))  # a link to a directory: may loop
+            path = os.path.join(root, name)
+            if os.path.islink(path) and (not follow_links or _identity(path) in seen):
+                skipped.append(path)  # a link to a directory: may loop
                 dirnames.remove(name)
+            elif follow_links:
+                seen.add(_identity(path))
         for name in sorted(filenames):
             path = os.path.join(root, name)
             if os.path.isfile(path):  # a link to a file is followed: its content is sent
@@ -128,6 +137,11 @@ def local_tree(src: str, dest: str) -> tuple[list[str], list[tuple[str, str]], l
             else:
                 skipped.append(path)
     return directories, pairs, skipped
+
+
+def _identity(path: str) -> tuple[int, int]:
+    st = os.stat(path)
+    return st.st_dev, st.st_ino
 
 
 @contextlib.contextmanager

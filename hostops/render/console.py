@@ -285,6 +285,13 @@ def summary_text(report: RunReport, color: bool) -> str:
         lines.append(
             "  slowest: " + ", ".join(f"{visible_text(r.host)} {r.duration_s:.2f} s" for r in slow)
         )
+    skipped = [r for r in report.results if r.skipped]
+    if skipped:  # put/get: entries left out (links, special files) are never silent
+        counts_text = ", ".join(f"{visible_text(r.host)} {len(r.skipped)}" for r in skipped)
+        lines.append(
+            f"  not transferred: {sum(len(r.skipped) for r in skipped)} entries"
+            f" (links, special files; --follow-links follows links; names in JSON): {counts_text}"
+        )
     if report.interrupted:
         lines.append("  the run was interrupted (Ctrl-C)")
     return "\n".join(lines) + "\n"

@@ -225,6 +225,7 @@ def test_json_mode_one_object_per_finished_host(capfd):
         "truncated": False,
         "attempts": 1,
         "changed": None,
+        "skipped": [],
     }
     assert a["host"] == "a"
     assert a["status"] == "ok"

@@ -16,6 +16,7 @@ from hostops.fleet.events import (
     Interrupt,
     LibraryLog,
     Output,
+    Skipped,
     WorkerDied,
     WorkerDone,
     library_log_events,
@@ -51,6 +52,7 @@ _OBJECTS = [
     Output("web01", STDERR, b""),
     HostWarning("web01", "accepted new host key"),
     LibraryLog("web01", "paramiko.transport: Traceback (most recent call last):\n  ..."),
+    Skipped("web01", ("/etc/nginx/sites-enabled/default",)),
     HostFinished("web01", Status.OK, 0, None, 0.5, None),
     HostFinished("web02", Status.TIMEOUT, None, "KILL", 30.0, "timed out after 30 s"),
     WorkerDone(WorkerStats(1234, hosts=5, known_hosts_loads=1, key_loads=2)),
@@ -89,6 +91,7 @@ def test_every_event_class_is_covered():
         Output,
         HostWarning,
         LibraryLog,
+        Skipped,
         HostFinished,
         WorkerDone,
         WorkerDied,
@@ -130,6 +133,7 @@ _KEYS = {
     "truncated",  # added with the output cap
     "attempts",  # added with --connect-retries
     "changed",  # added with put, get and play
+    "skipped",  # added with reported skips (links, special files) of put and get
 }
 
 
