@@ -16,6 +16,7 @@ from hostops.credentials import ENV_SUDO_PASSWORD
 from hostops.host.base import STDERR, STDOUT, HostFailure, Sink
 from hostops.host.ssh._paramiko import exit_signal, last_reply, send_keepalive
 from hostops.host.ssh.failures import reason
+from hostops.host.ssh.shell import login_command
 from hostops.models import Status
 
 _CHUNK = 65536
@@ -79,12 +80,13 @@ class SshCommand:
         self._password_sent = False
         nonce = secrets.token_hex(4)
         self._markers = Markers(nonce, last="started" if sudo else "pgid", on_marker=self._marker)
-        # OpenSSH starts every session's command in a new session (setsid), so
-        # the login shell's $$ is the process group of the command and all its
-        # children: report it first, then run the user's command in that shell.
-        wrapped = f"printf '{_MARK.format(kind='pgid', nonce=nonce)}%s\\n' \"$$\" >&2\n"
+        # The login shell gets only `exec /bin/sh -c ...` (see hostops.host.ssh.shell), which
+        # makes its $$ lead a process group of its own (OpenSSH's sessions do; dropbear's
+        # do not) and reports it first: that group is the command and all its children.
+        report = f'echo "{_MARK.format(kind="pgid", nonce=nonce)}$$" >&2; '
         if sudo is None:
-            wrapped += command
+            # The command itself is the login shell's to run, as `ssh host COMMAND` does.
+            script = report + 'exec "${SHELL:-/bin/sh}" -c "$1"'
         else:
             # No pty: sudo runs the command in its own (our) process group.
             started = _MARK.format(kind="started", nonce=nonce)
@@ -92,7 +94,8 @@ class SshCommand:
             quiet = "" if stdin else "exec </dev/null\n"
             inner = f"printf '{started}\\n' >&2\n{quiet}{command}"
             prompt = _MARK.format(kind="prompt", nonce=nonce) + "\n"
-            wrapped += f"exec {sudo.prefix(prompt)} /bin/sh -c {shlex.quote(inner)}"
+            script = report + f"exec {sudo.prefix(prompt)} /bin/sh -c {shlex.quote(inner)}"
+        wrapped = login_command(script, *([command] if sudo is None else []), own_group=True)
         # paramiko waits for the channel and the exec answer without a limit: a host
         # that stops answering here would hold this thread forever, so a watchdog
         # closes the transport (which wakes those waits) if it takes too long.
@@ -234,12 +237,13 @@ class SshCommand:
             return False
         kill = f"kill -s {name} -- -{self._pgid}"
         if self._sudo is not None:  # the command runs as another user: so must its kill
-            kill = f"{self._sudo.prefix('')} /bin/sh -c {shlex.quote(kill)}"
+            kill = f"exec {self._sudo.prefix('')} /bin/sh -c {shlex.quote(kill)}"
+        kill = login_command(f"{kill} 2>/dev/null")  # a login shell's own kill may differ
         killer = None
         try:
             killer = self._transport.open_session(timeout=_KILL_WAIT_S)
             killer.settimeout(_KILL_WAIT_S)
-            killer.exec_command(f"{kill} 2>/dev/null")
+            killer.exec_command(kill)
             if self._sudo is not None and self._sudo.password is not None:
                 killer.sendall((self._sudo.password + "\n").encode())  # kill never reads it
             killer.shutdown_write()
