@@ -19,7 +19,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from hostops.credentials import Secrets
-from hostops.host.base import STDERR, STDOUT, Cancel, Connection, HostFailure, Sink, drive
+from hostops.host.base import (
+    NO_THREAD,
+    STDERR,
+    STDOUT,
+    Cancel,
+    Connection,
+    HostFailure,
+    Sink,
+    drive,
+    is_thread_limit,
+)
 from hostops.host.local import LocalConnection
 from hostops.host.sftp import SftpSession
 from hostops.host.ssh import SshConnection, SshContext
@@ -145,7 +155,13 @@ class HostClient:
         except HostFailure as failure:
             outcome = Outcome(failure.status, error=failure.message)
         except Exception as exc:  # a bug or an unforeseen library error: still data, never raw
-            outcome = Outcome(Status.ERROR, error=f"internal error: {type(exc).__name__}: {exc}")
+            if is_thread_limit(exc):  # paramiko's transport thread, a watchdog: none ran
+                self.close()
+                outcome = Outcome(Status.ERROR, error=NO_THREAD)
+            else:
+                outcome = Outcome(
+                    Status.ERROR, error=f"internal error: {type(exc).__name__}: {exc}"
+                )
         return dataclasses.replace(
             outcome, duration_s=time.monotonic() - started, attempts=max(self.attempts, 1)
         )
