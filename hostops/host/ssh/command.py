@@ -27,6 +27,7 @@ _TICK_MAX_S = 0.5  # and the longest (drive's tick)
 _MARK = "\x1ehostops-{kind}:{nonce}:"
 _MARK_LIMIT = 65536  # stderr bytes to hold back while looking for the markers
 _KILL_WAIT_S = 5.0
+_SUSPENDED_S = 3.0  # between two keepalive checks (every tick, 0.5 s): we were suspended
 
 
 @dataclass(frozen=True, repr=False)
@@ -74,6 +75,7 @@ class SshCommand:
         self._keepalive_count = keepalive_count
         self._heard = time.monotonic()  # last time the host sent anything
         self._probes = 0  # keepalives sent since then
+        self._checked = self._heard  # last keepalive check: a long gap means we were stopped
         self._sudo = sudo
         self._start_timeout = start_timeout
         self._begun = time.monotonic()
@@ -216,6 +218,13 @@ class SshCommand:
         ServerAliveInterval does); ``keepalive_count`` unanswered in a row: it is gone."""
         if self._keepalive_s <= 0:
             return
+        now = time.monotonic()
+        if now - self._checked > _SUSPENDED_S:
+            # This process did not run for that long (Ctrl-Z, SIGSTOP, a frozen VM): the
+            # silence was ours, not the host's. Probe at once, and judge by the answer.
+            self._heard = max(self._heard, now - self._keepalive_s)
+            self._probes = 0
+        self._checked = now
         replied = last_reply(self._transport)
         if replied > self._heard:
             self._heard = replied
@@ -223,6 +232,9 @@ class SshCommand:
         silence = time.monotonic() - self._heard
         due = int(silence // self._keepalive_s)
         if due > self._keepalive_count:
+            # Gone, as far as we can tell: its command must not run on unsupervised (a
+            # later --rerun would run it twice). Stopped if the connection still allows.
+            self.signal_group("KILL")
             raise HostFailure(
                 Status.ERROR, f"no response from the host for {silence:.0f} s (keepalive)"
             )
