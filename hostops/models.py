@@ -101,6 +101,11 @@ class RunOptions:
     max_output: int = 4 << 20  # bytes of each stream kept per host; the rest is cut
     sudo: bool = False  # run the command with sudo (its password is in credentials.Secrets)
     sudo_user: str | None = None  # sudo -u USER; None: root
+    # An advisory lock taken on every host when connecting, held while the connection
+    # lasts (see hostops.host.ssh.lock); a host holding it elsewhere is an error.
+    lock: str | None = None
+    lock_timeout: float = 0.0  # seconds to wait for the lock; 0: fail at once
+    lock_holder: str = ""  # who we are, for the other runs: "USER@CONTROLLER (pid N, since T)"
     debug: bool = False  # library log records (paramiko's) shown as ``hostops: debug:`` lines
 
 

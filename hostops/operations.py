@@ -40,6 +40,8 @@ class Step:
     number: int  # the task's number in its play, from 1
     purpose: Purpose = Purpose.TASK
     attempt: int = 1  # > 1 when retried (`retries`/`until`)
+    item: str | None = None  # a looped task: which item (its label) this step runs
+    handler: bool = False  # a handler (``number`` counts the play's handlers)
 
 
 @dataclass(frozen=True)
@@ -47,15 +49,21 @@ class Command:
     """Run ``command`` in the host's login shell, as ``hostops run`` does.
 
     ``command`` is a complete POSIX shell text (``cwd`` and ``env`` of the task
-    are already in it). With ``sudo`` True, the executor runs all of it as root
-    (for instance ``sudo -S sh -c <quoted command>``). ``timeout`` bounds it
-    as ``--timeout`` does (the whole process group stopped).
+    are already in it). With ``sudo`` True, the executor runs all of it as root,
+    or as ``sudo_user`` (for instance ``sudo -S sh -c <quoted command>``);
+    ``sudo`` None: as the run's RunOptions.sudo says. ``timeout`` bounds it as ``--timeout`` does (the whole process group
+    stopped). ``on_controller``: run it on this machine, as ``connection:
+    local`` does, instead of on the host (``delegate_to: localhost``). ``tty``:
+    with a pseudo-terminal (stdout and stderr then arrive merged, as stdout).
     """
 
     command: str
     sudo: bool | None = None  # None: as the run's RunOptions.sudo says; False: never
     timeout: float | None = None
     stdin: bool = False  # send the run's standard input, then EOF
+    sudo_user: str | None = None
+    on_controller: bool = False
+    tty: bool = False
 
 
 @dataclass(frozen=True)
@@ -65,7 +73,10 @@ class Upload:
     ``dest`` relative is relative to the login user's home. A file replaces
     ``dest`` atomically, and is not written when ``dest`` already has the same
     content; a directory's tree is mirrored into ``dest``. With ``sudo`` the
-    files are moved into place as root. See hostops.host.sftp.
+    files are moved into place as root, given to ``owner``/``group`` when
+    named (a file whose owner differs counts as changed). ``backup``: a file
+    about to be replaced is first copied to ``DEST.YYYYmmdd-HHMMSS~``. See
+    hostops.host.sftp.
     """
 
     src: str
@@ -73,6 +84,10 @@ class Upload:
     mode: int | None = None
     sudo: bool = False
     timeout: float | None = None
+    owner: str | None = None
+    group: str | None = None
+    backup: bool = False
+    dry_run: bool = False  # compare only: ``changed`` and ``files`` say what would be written
     follow_links: bool = False  # links to directories followed too (links to files always are)
 
 

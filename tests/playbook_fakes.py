@@ -83,7 +83,16 @@ def plan_from(
     *,
     limit: Collection[str] | None = None,
     extra_vars: Mapping[str, Any] | None = None,
+    tags: Collection[str] = (),
+    skip_tags: Collection[str] = (),
 ) -> PlaybookPlan:
     path = tmp_path / "book.yaml"
     path.write_text(textwrap.dedent(text))
-    return prepare(load_playbook(path), inventory, limit=limit, extra_vars=extra_vars)
+    return prepare(
+        load_playbook(path),
+        inventory,
+        limit=limit,
+        extra_vars=extra_vars,
+        tags=tags,
+        skip_tags=skip_tags,
+    )

@@ -10,20 +10,25 @@ import subprocess
 TEST_USER = "hostops-test"
 
 
+def ensure_user(name: str) -> str:
+    """Create the local user ``name`` unless it exists (as root); return the name."""
+    try:
+        pwd.getpwnam(name)
+    except KeyError:
+        # Password '*': no password login, but not "locked" (sshd refuses locked accounts).
+        subprocess.run(
+            ["useradd", "--create-home", "--shell", "/bin/bash", "--password", "*", name],
+            check=True,
+        )
+    return name
+
+
 def ordinary_user() -> str:
     """A user without root's rights: ``hostops-test`` (created if missing) when we are
     root, otherwise ourselves."""
     if os.geteuid() != 0:
         return getpass.getuser()
-    try:
-        pwd.getpwnam(TEST_USER)
-    except KeyError:
-        # Password '*': no password login, but not "locked" (sshd refuses locked accounts).
-        subprocess.run(
-            ["useradd", "--create-home", "--shell", "/bin/bash", "--password", "*", TEST_USER],
-            check=True,
-        )
-    return TEST_USER
+    return ensure_user(TEST_USER)
 
 
 def users() -> list[str]:

@@ -36,6 +36,7 @@ from hostops.fleet.events import (
 )
 from hostops.fleet.flow import counters
 from hostops.fleet.worker import WorkerSpec, worker_main
+from hostops.host.ssh.lock import holder_text
 from hostops.journal import RecordPath
 from hostops.models import Connection, Host, RunOptions, RunReport, Status
 from hostops.operations import Command, Outcome
@@ -127,6 +128,8 @@ class Engine:
         stdin: bytes | None = None,
     ) -> None:
         self.options = options or RunOptions()
+        if self.options.lock and not self.options.lock_holder:  # this process is the run
+            self.options = dataclasses.replace(self.options, lock_holder=holder_text())
         _check_supported(hosts, self.options)
         # Read before any process starts: an unset password_env is an error, not a surprise.
         self._secrets = secrets if secrets is not None else secrets_from_environment(hosts)

@@ -5,6 +5,7 @@ one connection per host for the whole playbook.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
@@ -106,12 +107,19 @@ def play_plan(
     lock: Lock | None = None,
     record: RecordPath | None = None,
     secrets: Secrets | None = None,
+    *,
+    force_handlers: bool = False,
+    diff: bool = False,
 ) -> PlayReport:
     """Run a prepared playbook (``hostops.playbook.prepare``) over worker processes, one
-    connection per host for the whole playbook. Host failures are results."""
+    connection per host for the whole playbook. Host failures are results.
+    ``force_handlers`` and ``diff``: see :func:`hostops.playbook.run_playbook`."""
     from hostops.playbook import run_playbook  # Jinja2 and the playbook language: only here
 
     hosts = list(plan.hosts)
+    options = options or RunOptions()
+    if plan.lock and not options.lock:  # a play's `lock:`; --lock wins
+        options = dataclasses.replace(options, lock=plan.lock)
     if not hosts:
         from hostops.playbook import PlaybookResult
 
@@ -119,11 +127,37 @@ def play_plan(
     with Engine(hosts, options, view, lock, record, keep=True, secrets=secrets) as engine:
         executor = _EngineExecutor(engine)
         try:
-            result = run_playbook(plan, executor)
+            result = run_playbook(plan, executor, force_handlers=force_handlers, diff=diff)
         except KeyboardInterrupt:  # between two steps: the engine stops what runs
             engine.interrupt()
             raise
         return PlayReport(result, engine.close(_host_results(result, hosts)))
+
+
+def check_plan(
+    plan: Any,
+    options: RunOptions | None = None,
+    lock: Lock | None = None,
+    secrets: Secrets | None = None,
+) -> Any:
+    """Check mode (``hostops.playbook.check``). When the plan installs templates, their
+    hosts are reached to read the current files and show diffs (the only commands
+    run); otherwise nothing connects."""
+    from hostops.playbook import Template, check
+
+    hosts = [
+        h
+        for p in plan.plays
+        if any(isinstance(t.action, Template) for _, t in p.tasks)
+        for h in p.hosts
+    ]
+    if not hosts:
+        return check(plan)
+    unique = list({h.name: h for h in hosts}.values())
+    with Engine(unique, options, ViewOptions(), lock, None, keep=True, secrets=secrets) as engine:
+        report = check(plan, _EngineExecutor(engine))
+        engine.close([])
+    return report
 
 
 class _EngineExecutor:
@@ -137,9 +171,12 @@ class _EngineExecutor:
     def execute(self, step: Step, operations: Mapping[str, Operation]) -> Mapping[str, Outcome]:
         engine = self._engine
         if step.purpose is Purpose.TASK:
+            kind = "handler" if step.handler else "task"
+            item = f" [{step.item}]" if step.item is not None else ""
             again = f" (attempt {step.attempt})" if step.attempt > 1 else ""
             engine.heading(
-                f"{step.play}: task {step.number} {step.task!r}{again}: {fold(list(operations))}"
+                f"{step.play}: {kind} {step.number} {step.task!r}{item}{again}:"
+                f" {fold(list(operations))}"
             )
         jobs = [
             Job(

@@ -38,7 +38,7 @@ from hostops.host.base import NO_THREAD, STDERR, STDOUT, is_thread_limit
 from hostops.host.client import HostClient, Limits
 from hostops.host.ssh import SshContext
 from hostops.liblog import route_library_logs
-from hostops.models import RunOptions, Status, WorkerStats
+from hostops.models import Connection, Host, RunOptions, Status, WorkerStats
 from hostops.operations import Command, Outcome
 
 _PARENT_CHECK_S = 1.0
@@ -231,10 +231,13 @@ def run_job(
 
     if first:
         events.put(HostStarted(host.name, pid))
-    client = kept.take(host.name) if kept is not None else None
+    # delegate_to: localhost runs here, beside (not over) the host's kept connection.
+    on_controller = isinstance(job.op, Command) and job.op.on_controller
+    client = kept.take(host.name) if kept is not None and not on_controller else None
     if client is None:
+        where = Host(host.name, "localhost", connection=Connection.LOCAL) if on_controller else host
         client = HostClient(
-            host, context=ctx, warn=lambda msg: events.put(HostWarning(host.name, msg))
+            where, context=ctx, warn=lambda msg: events.put(HostWarning(host.name, msg))
         )
     op = job.op
     if isinstance(op, Command) and op.sudo is None:  # the run's --sudo
@@ -247,7 +250,7 @@ def run_job(
         stdin=spec.stdin,
         may_read=None if credit is None else lambda t: credit.wait(t, cancel.is_set),
     )
-    if job.keep and kept is not None and client.connected:
+    if job.keep and kept is not None and client.connected and not on_controller:
         kept.put(host.name, client)
     else:
         client.close()

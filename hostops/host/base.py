@@ -84,9 +84,18 @@ class RunningCommand(Protocol):
 class Connection(Protocol):
     """An open session with one host."""
 
-    def start(self, command: str, sudo: bool = False, stdin: bytes | None = None) -> RunningCommand:
-        """Start ``command`` (with sudo when ``sudo``); ``stdin`` is sent to it, then
-        end-of-file (None: end-of-file at once)."""
+    def start(
+        self,
+        command: str,
+        sudo: bool = False,
+        stdin: bytes | None = None,
+        *,
+        sudo_user: str | None = None,
+        tty: bool = False,
+    ) -> RunningCommand:
+        """Start ``command`` (with sudo when ``sudo``, as ``sudo_user`` or the run's
+        user); ``stdin`` is sent to it, then end-of-file (None: end-of-file at once).
+        ``tty``: on a pseudo-terminal (its stdout and stderr merged, no stdin sent)."""
         ...
 
     def is_active(self) -> bool: ...
@@ -106,22 +115,27 @@ def drive(
     grace_s: float,
     idle_timeout: float | None = None,
     may_read: Callable[[float], bool] | None = None,
+    clock: Callable[[], float] = time.monotonic,
 ) -> ExecOutcome:
     """Run ``cmd`` to its end, or stop it at ``timeout``, after ``idle_timeout``
     seconds without output, or on ``cancel``.
 
     ``may_read(wait_s)`` is asked before each read: False (after waiting up to
     ``wait_s``) leaves the output unread for now, so the host is throttled by
-    SSH flow control (see hostops.fleet.flow)."""
-    started = last_output = time.monotonic()
+    SSH flow control (see hostops.fleet.flow).
+
+    Every deadline is read from ``clock``, and drive itself never sleeps: it waits
+    only in ``cmd.pump`` and ``may_read``, so a scripted command that advances a
+    fake clock runs the timeout, idle and grace logic in fake time."""
+    started = last_output = clock()
 
     def seen(stream: str, data: bytes) -> None:
         nonlocal last_output
-        last_output = time.monotonic()
+        last_output = clock()
         sink(stream, data)
 
     while True:
-        now = time.monotonic()
+        now = clock()
         limits = [_TICK_S]
         if timeout is not None:
             limits.append(started + timeout - now)
@@ -132,15 +146,16 @@ def drive(
             if cmd.pump(seen, wait_s):
                 break
         else:
-            last_output = time.monotonic()  # held back by us, not silent
-        now = time.monotonic()
+            last_output = clock()  # held back by us, not silent
+        now = clock()
         if cancel is not None and cancel.is_set():
-            return _stop(cmd, sink, grace_s, Status.INTERRUPTED, "interrupted")
+            return _stop(cmd, sink, grace_s, Status.INTERRUPTED, "interrupted", clock)
         if timeout is not None and now >= started + timeout:
-            return _stop(cmd, sink, grace_s, Status.TIMEOUT, f"timed out after {timeout:g} s")
+            why = f"timed out after {timeout:g} s"
+            return _stop(cmd, sink, grace_s, Status.TIMEOUT, why, clock)
         if idle_timeout is not None and now >= last_output + idle_timeout:
             why = f"no output for {idle_timeout:g} s (--idle-timeout)"
-            return _stop(cmd, sink, grace_s, Status.TIMEOUT, why)
+            return _stop(cmd, sink, grace_s, Status.TIMEOUT, why, clock)
     lost = cmd.lost()
     exit_code, sig = cmd.result()
     if lost:
@@ -154,13 +169,21 @@ def drive(
     )
 
 
-def _stop(cmd: RunningCommand, sink: Sink, grace_s: float, status: Status, why: str) -> ExecOutcome:
-    """TERM the process group, give it ``grace_s`` to go, then KILL it."""
+def _stop(
+    cmd: RunningCommand,
+    sink: Sink,
+    grace_s: float,
+    status: Status,
+    why: str,
+    clock: Callable[[], float],
+) -> ExecOutcome:
+    """TERM the process group, give it ``grace_s`` (by ``clock``, waiting in ``cmd.pump``)
+    to go, then KILL it."""
     for name in ("TERM", "KILL"):
         sent = cmd.signal_group(name)
-        end = time.monotonic() + grace_s
-        while time.monotonic() < end:
-            if cmd.pump(sink, min(_TICK_S, max(0.0, end - time.monotonic()))):
+        end = clock() + grace_s
+        while (now := clock()) < end:
+            if cmd.pump(sink, min(_TICK_S, end - now)):
                 code, sig = cmd.result()  # a command that caught TERM may exit with its own code
                 if code is not None:
                     return ExecOutcome(code, None, status, why)

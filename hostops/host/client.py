@@ -33,6 +33,7 @@ from hostops.host.base import (
 from hostops.host.local import LocalConnection
 from hostops.host.sftp import SftpSession
 from hostops.host.ssh import SshConnection, SshContext
+from hostops.host.transfer import Ownership
 from hostops.models import Connection as Transport
 from hostops.models import Host, RunOptions, Status
 from hostops.operations import Command, Download, Operation, Outcome, Upload
@@ -102,6 +103,7 @@ class HostClient:
             self.attempts = attempt
             try:
                 self._conn = self._open()
+                self._lock()
                 return
             except HostFailure as failure:
                 failure.attempts = attempt
@@ -112,6 +114,23 @@ class HostClient:
                 interrupted = HostFailure(Status.INTERRUPTED, "interrupted while waiting to retry")
                 interrupted.attempts = attempt
                 raise interrupted
+
+    def _lock(self) -> None:
+        """Take the run's lock (``options.lock``) on the host just connected; a lock held
+        elsewhere closes the connection and raises HostFailure (never retried)."""
+        opts = self.options
+        if opts.lock is None or self._conn is None:
+            return
+        try:
+            if not isinstance(self._conn, SshConnection):
+                raise HostFailure(
+                    Status.ERROR, "--lock needs an SSH connection, not connection: local"
+                )
+            self._conn.hold_lock(opts.lock, opts.lock_timeout, opts.lock_holder)
+        except HostFailure:
+            self._conn.close()
+            self._conn = None
+            raise
 
     def _open(self) -> SshConnection | LocalConnection:
         if self.host.connection is Transport.LOCAL:
@@ -178,7 +197,13 @@ class HostClient:
         assert self._conn is not None
         if isinstance(op, Command):
             ended = drive(
-                self._conn.start(op.command, bool(op.sudo), stdin if op.stdin else None),
+                self._conn.start(
+                    op.command,
+                    bool(op.sudo),
+                    stdin if op.stdin and not op.tty else None,
+                    sudo_user=op.sudo_user,
+                    tty=op.tty,
+                ),
                 sink,
                 timeout=op.timeout if op.timeout is not None else limits.timeout,
                 idle_timeout=limits.idle_timeout,
@@ -191,7 +216,14 @@ class HostClient:
         if isinstance(op, Upload):
             as_root = (lambda command: sftp.run(command, sudo=True)) if op.sudo else None
             done = sftp.upload(
-                op.src, op.dest, mode=op.mode, as_root=as_root, follow_links=op.follow_links
+                op.src,
+                op.dest,
+                mode=op.mode,
+                as_root=as_root,
+                ownership=Ownership(op.owner, op.group),
+                backup=op.backup,
+                dry_run=op.dry_run,
+                follow_links=op.follow_links,
             )
         else:
             assert isinstance(op, Download)

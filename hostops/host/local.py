@@ -105,9 +105,19 @@ class LocalConnection:
     def __init__(self, env: Mapping[str, str] | None = None) -> None:
         self._env = env
 
-    def start(self, command: str, sudo: bool = False, stdin: bytes | None = None) -> LocalCommand:
+    def start(
+        self,
+        command: str,
+        sudo: bool = False,
+        stdin: bytes | None = None,
+        *,
+        sudo_user: str | None = None,
+        tty: bool = False,
+    ) -> LocalCommand:
         if sudo:
             raise HostFailure(Status.ERROR, "sudo is not supported for connection: local")
+        if tty:
+            raise HostFailure(Status.ERROR, "tty is not supported for connection: local")
         return LocalCommand(command, self._env, stdin)
 
     def is_active(self) -> bool:

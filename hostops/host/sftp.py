@@ -46,6 +46,7 @@ import secrets
 import shlex
 import stat
 import tempfile
+import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,6 +60,8 @@ from hostops.host.ssh._paramiko import settle_sftp_file
 from hostops.host.transfer import (
     REASONS,
     TMP_SUFFIX,
+    Ownership,
+    backup_name,
     download_path,
     hash_batches,
     hash_command,
@@ -173,12 +176,23 @@ class SftpSession:
         *,
         mode: int | None = None,
         as_root: RootRunner | None = None,
+        ownership: Ownership | None = None,
+        backup: bool = False,
+        dry_run: bool = False,
         follow_links: bool = False,
     ) -> TransferResult:
         """Upload the local file or directory ``local`` to ``remote`` (see the module
         docstring). A file goes into ``remote`` if that is a directory or ends with
-        ``/``. ``follow_links``: links to directories are followed too (each directory
-        once). Raises HostFailure."""
+        ``/``. ``ownership`` (with ``as_root`` only): whose the files become; a file
+        owned otherwise counts as changed. ``backup``: a file about to be replaced
+        is first copied to :func:`backup_name` (stamped with the local time).
+        ``dry_run``: compare only (sizes, checksums, modes, owners) and write
+        nothing; the result says which files would be written. ``follow_links``: links
+        to directories are followed too (each directory once). Raises HostFailure."""
+        if ownership and as_root is None:
+            raise HostFailure(
+                Status.FAILED, "owner and group need sudo (only root gives files away)"
+            )
         src = os.path.abspath(os.path.expanduser(local))
         if not os.path.exists(src):
             raise HostFailure(Status.FAILED, f"local {local}: no such file or directory")
@@ -212,18 +226,45 @@ class SftpSession:
             )
             != mode
         ]
-        if as_root is None:
+        chowns = self._foreign(sorted(same), ownership, as_root) if ownership and as_root else []
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        backups = [(d, backup_name(d, stamp)) for _, d in todo if backup and current[d] is not None]
+        if dry_run:
+            sent = 0
+        elif as_root is None:
+            for path, copy in backups:
+                self._copy(path, copy)
             sent = self._write_direct(create, todo, current, mode, chmods)
         else:
-            sent = self._write_as_root(create, todo, mode, chmods, as_root)
-        written = tuple(d for _, d in todo) + tuple(d for d, _ in chmods)
+            install = _RootInstall(create, todo, mode, chmods, ownership, chowns, backups)
+            sent = self._write_as_root(install, as_root)
+        fixed = [*dict(chmods), *chowns]
+        written = tuple(d for _, d in todo) + tuple(dict.fromkeys(fixed))
         return TransferResult(
             changed=bool(written),
             bytes=sent,
             files=written,
-            unchanged=tuple(d for _, d in pairs if d in same and d not in dict(chmods)),
+            unchanged=tuple(d for _, d in pairs if d in same and d not in fixed),
             skipped=tuple(skipped),
         )
+
+    def _copy(self, path: str, copy: str) -> None:
+        done = self.run(f"cp -p -- {shlex.quote(path)} {shlex.quote(copy)}")
+        if done.outcome.status is not Status.OK:
+            said = done.stderr.decode("utf-8", "replace").strip().splitlines()
+            raise HostFailure(Status.FAILED, f"backup of {path}: {said[-1] if said else 'failed'}")
+
+    @staticmethod
+    def _foreign(paths: Sequence[str], ownership: Ownership, as_root: RootRunner) -> list[str]:
+        """Those of ``paths`` not owned as ``ownership`` says (as root sees them)."""
+        if not paths:
+            return []
+        q = " ".join(shlex.quote(p) for p in paths)
+        output = as_root(f"for f in {q}; do stat -c '%U %u %G %g' -- \"$f\" || echo -; done")
+        said = output.stdout.decode("utf-8", "replace").splitlines()
+        if len(said) != len(paths):
+            return list(paths)  # cannot tell: set it
+        return [p for p, line in zip(paths, said, strict=True) if not ownership.matches(line)]
 
     @staticmethod
     def _root_modes(paths: Sequence[str], as_root: RootRunner) -> dict[str, int]:
@@ -342,15 +383,9 @@ class SftpSession:
             raise
         return size
 
-    def _write_as_root(
-        self,
-        create: Sequence[str],
-        todo: Sequence[tuple[str, str]],
-        mode: int | None,
-        chmods: Sequence[tuple[str, int]],
-        as_root: RootRunner,
-    ) -> int:
-        if not (create or todo or chmods):
+    def _write_as_root(self, install: _RootInstall, as_root: RootRunner) -> int:
+        create, todo, mode, chmods = install.create, install.todo, install.mode, install.chmods
+        if not (create or todo or chmods or install.chowns):
             return 0
         staging = f"/tmp/.hostops-{secrets.token_hex(8)}" if todo else None
         try:
@@ -363,7 +398,11 @@ class SftpSession:
                 staged = f"{staging}/{number}"
                 sent += self._put_file(src, staged, 0o600)
                 items.append((staged, dest, mode))
-            result = as_root(root_install_command(items, create, chmods))
+            result = as_root(
+                root_install_command(
+                    items, create, chmods, install.ownership, install.chowns, install.backups
+                )
+            )
             if result.outcome.status is not Status.OK:
                 said = result.stderr.decode("utf-8", "replace").strip().splitlines()
                 why = said[-1] if said else result.outcome.error or "failed"
@@ -512,6 +551,19 @@ class SftpSession:
         if client is not None:
             with contextlib.suppress(Exception):
                 client.close()
+
+
+@dataclass(frozen=True)
+class _RootInstall:
+    """What an upload as root does in its one command (see root_install_command)."""
+
+    create: Sequence[str]
+    todo: Sequence[tuple[str, str]]
+    mode: int | None
+    chmods: Sequence[tuple[str, int]]
+    ownership: Ownership | None
+    chowns: Sequence[str]
+    backups: Sequence[tuple[str, str]]
 
 
 def _name(attrs: paramiko.SFTPAttributes) -> str:

@@ -12,6 +12,7 @@ import posixpath
 import secrets
 import shlex
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from typing import BinaryIO
 
 from hostops.host.base import HostFailure
@@ -45,19 +46,55 @@ def download_path(local_dir: str, host: str, remote: str) -> str:
     return os.path.join(*parts)
 
 
+@dataclass(frozen=True)
+class Ownership:
+    """Who installed files belong to (as root only): user and group names or numbers;
+    None keeps the replaced file's (root's for a new one)."""
+
+    owner: str | None = None
+    group: str | None = None
+
+    def __bool__(self) -> bool:
+        return bool(self.owner or self.group)
+
+    def matches(self, said: str) -> bool:
+        """Whether ``stat -c '%U %u %G %g'`` output ``said`` is already this ownership."""
+        parts = said.split()
+        if len(parts) != 4:
+            return False
+        return (self.owner is None or self.owner in parts[:2]) and (
+            self.group is None or self.group in parts[2:]
+        )
+
+    @property
+    def spec(self) -> str:
+        """``chown``'s OWNER:GROUP (either may be empty: that part is left)."""
+        return f"{self.owner or ''}:{self.group or ''}"
+
+
+def backup_name(dest: str, stamp: str) -> str:
+    """Where ``backup: true`` keeps a file before it is replaced: ``DEST.STAMP~``."""
+    return f"{dest}.{stamp}~"
+
+
 def root_install_command(
     items: Sequence[tuple[str, str, int | None]],
     directories: Sequence[str] = (),
     modes: Sequence[tuple[str, int]] = (),
+    ownership: Ownership | None = None,
+    chowns: Sequence[str] = (),
+    backups: Sequence[tuple[str, str]] = (),
 ) -> str:
     """The shell script that puts staged files in place, to be run as root.
 
     ``items`` are (staged file, destination, mode or None). Each is copied next
     to its destination with ``install`` (owner and mode: the replaced file's,
-    or root's and 0644 for a new one; ``mode`` wins when given), then renamed
-    over it, so the switch is atomic. ``directories`` are created first
-    (``mkdir -p``); ``modes`` are (path, mode) to chmod (identical files whose
-    mode differs). Needs GNU or busybox ``stat -c``; stops at the first error.
+    or root's and 0644 for a new one; ``mode`` and ``ownership`` win when
+    given), then renamed over it, so the switch is atomic. ``directories`` are
+    created first (``mkdir -p``), ``backups`` (file, copy) copied first
+    (``cp -p``); ``modes`` are (path, mode) to chmod and ``chowns`` paths to
+    give to ``ownership`` (identical files whose mode or owner differs). Needs
+    GNU or busybox ``stat -c``; stops at the first error.
     """
     q = shlex.quote
     lines = [
@@ -66,15 +103,22 @@ def root_install_command(
         '  if [ -e "$2" ]; then m=$(stat -c %a -- "$2"); o=$(stat -c %u:%g -- "$2")',
         f"  else m={_NEW_FILE_MODE:o}; o=0:0; fi",
         '  if [ -n "$4" ]; then m=$4; fi',
-        '  install -m "$m" -o "${o%:*}" -g "${o#*:}" -- "$1" "$3"',
+        "  u=${5:-${o%:*}}; g=${6:-${o#*:}}",
+        '  install -m "$m" -o "$u" -g "$g" -- "$1" "$3"',
         '  mv -f -- "$3" "$2"',
         "}",
     ]
     lines += [f"mkdir -p -- {q(d)}" for d in directories]
+    lines += [f"cp -p -- {q(f)} {q(copy)}" for f, copy in backups]
+    ownership = ownership or Ownership()
+    who = f"{q(ownership.owner or '')} {q(ownership.group or '')}"
     for staged, dest, mode in items:
         wanted = f"{mode:04o}" if mode is not None else ""
-        lines.append(f"hostops_install {q(staged)} {q(dest)} {q(temp_name(dest))} {q(wanted)}")
+        lines.append(
+            f"hostops_install {q(staged)} {q(dest)} {q(temp_name(dest))} {q(wanted)} {who}"
+        )
     lines += [f"chmod {mode:04o} -- {q(path)}" for path, mode in modes]
+    lines += [f"chown -- {q(ownership.spec)} {q(path)}" for path in chowns]
     return "\n".join(lines)
 
 

@@ -27,8 +27,9 @@ from hostops.operations import (
     Upload,
 )
 from hostops.playbook.check import CheckReport, HostCheck, PlannedTask, PlayCheck, Would, check
+from hostops.playbook.listing import list_hosts, list_tasks
 from hostops.playbook.load import load_playbook
-from hostops.playbook.model import Get, Play, Playbook, Put, Run, Script, Task
+from hostops.playbook.model import Get, Meta, Play, Playbook, Put, Run, Script, Task, Template
 from hostops.playbook.plan import PlaybookPlan, PlayPlan, prepare
 from hostops.playbook.results import PlaybookResult, PlayResult, TaskHostResult, TaskResult
 from hostops.playbook.runner import run_playbook
@@ -41,6 +42,7 @@ __all__ = [
     "Executor",
     "Get",
     "HostCheck",
+    "Meta",
     "Operation",
     "Outcome",
     "PlannedTask",
@@ -59,11 +61,14 @@ __all__ = [
     "Task",
     "TaskHostResult",
     "TaskResult",
+    "Template",
     "Upload",
     "Would",
     "batches",
     "check",
     "fail_limit",
+    "list_hosts",
+    "list_tasks",
     "load_playbook",
     "prepare",
     "run_playbook",

@@ -12,6 +12,7 @@ from __future__ import annotations
 import difflib
 import os
 import re
+from dataclasses import dataclass
 from typing import Any
 
 import jinja2
@@ -21,13 +22,40 @@ from hostops.errors import ConfigError
 from hostops.inventory.patterns import PatternError, check_syntax
 from hostops.inventory.yamlsrc import Node, load_yaml
 from hostops.playbook import template
-from hostops.playbook.model import Action, Count, Get, Play, Playbook, Put, Run, Script, Task
+from hostops.playbook.model import (
+    LOCALHOST,
+    Action,
+    Count,
+    Get,
+    Meta,
+    Play,
+    Playbook,
+    Put,
+    Run,
+    Script,
+    Task,
+    Template,
+)
 
-PLAY_KEYS = ("name", "hosts", "vars", "serial", "max_fail", "tasks")
-KINDS = ("run", "script", "put", "get")
+# `become`/`become_user` are Ansible's spellings of `sudo`/`sudo_user`.
+SUDO_KEYS = ("sudo", "become", "sudo_user", "become_user")
+PLAY_KEYS = (
+    "name",
+    "hosts",
+    "vars",
+    "serial",
+    "max_fail",
+    "tags",
+    *SUDO_KEYS,
+    "force_handlers",
+    "lock",
+    "tasks",
+    "handlers",
+)
+KINDS = ("run", "script", "put", "template", "get", "meta")
 OPTIONS = (
     "name",
-    "sudo",
+    *SUDO_KEYS,
     "timeout",
     "retries",
     "until",
@@ -40,17 +68,39 @@ OPTIONS = (
     "register",
     "env",
     "cwd",
+    "tty",
+    "loop",
+    "loop_control",
+    "notify",
+    "run_once",
+    "delegate_to",
+    "tags",
 )
-PUT_KEYS = ("src", "dest", "mode")
+PUT_KEYS = ("src", "dest", "mode", "owner", "group", "backup")
 GET_KEYS = ("src", "dest")
+LOOP_CONTROL_KEYS = ("loop_var", "label", "index_var")
+META = ("flush_handlers",)
 # Names every host has (as in Ansible); no playbook variable may take them.
 MAGIC_VARS = ("inventory_hostname", "group_names")
+_COMMANDS = ("run", "script")
+_SUDO_KINDS = ("run", "script", "put", "template")
 # Options that mean something for some actions only.
-_ONLY_FOR = {"env": ("run", "script"), "cwd": ("run", "script"), "sudo": ("run", "script", "put")}
+_ONLY_FOR = {
+    "env": _COMMANDS,
+    "cwd": _COMMANDS,
+    "tty": _COMMANDS,
+    "sudo": _SUDO_KINDS,
+    "become": _SUDO_KINDS,
+    "sudo_user": _SUDO_KINDS,
+    "become_user": _SUDO_KINDS,
+    "delegate_to": ("run",),
+}
+_META_OPTIONS = ("name", "tags")  # all a meta task may have
 DEFAULT_RETRIES = 3  # when `until` is given without `retries`, as Ansible does
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _MODE = re.compile(r"(0o|0)?[0-7]{1,4}\Z")
+_LOCK = re.compile(r"[A-Za-z0-9_.-]{1,64}\Z")
 _SEQ = "tag:yaml.org,2002:seq"
 
 
@@ -93,8 +143,28 @@ def _play(node: Node, number: int) -> Play:
         raise body["hosts"].error(f"{what}: hosts: {exc}") from None
     if "tasks" not in body:
         raise node.error(f"{what}: 'tasks' is missing")
+    defaults = _Defaults(
+        sudo=_sudo(body, what),
+        sudo_user=_sudo_user(body, what),
+        tags=_tags(body["tags"], f"{what}: tags") if "tags" in body else (),
+    )
+    handler_items = _items(body["handlers"], f"{what}: handlers") if "handlers" in body else []
+    handlers = tuple(
+        _task(item, n, what, defaults, handler=True) for n, item in enumerate(handler_items, 1)
+    )
+    _check_handler_names(handlers, handler_items, what)
     items = _items(body["tasks"], f"{what}: tasks")
-    tasks = tuple(_task(item, n, what) for n, item in enumerate(items, 1))
+    tasks = tuple(_task(item, n, what, defaults) for n, item in enumerate(items, 1))
+    names = [h.name for h in handlers]
+    for task, item in zip((*tasks, *handlers), (*items, *handler_items), strict=True):
+        _check_notify(task, item, names, what)
+    lock = None
+    if "lock" in body:
+        lock = _text(body["lock"], f"{what}: lock")
+        if not _LOCK.match(lock):
+            raise body["lock"].error(
+                f"{what}: lock: {lock!r} is not a lock name (letters, digits, '.', '_', '-')"
+            )
     return Play(
         hosts=hosts,
         tasks=tasks,
@@ -103,7 +173,41 @@ def _play(node: Node, number: int) -> Play:
         vars=_vars(body["vars"], what) if "vars" in body else {},
         serial=_count(body["serial"], f"{what}: serial", 1) if "serial" in body else None,
         max_fail=_count(body["max_fail"], f"{what}: max_fail", 0) if "max_fail" in body else None,
+        handlers=handlers,
+        tags=defaults.tags,
+        force_handlers=_flag(body, "force_handlers", what),
+        lock=lock,
     )
+
+
+@dataclass(frozen=True)
+class _Defaults:
+    """What a play gives its tasks: sudo (become) and its user, and its tags."""
+
+    sudo: bool | None
+    sudo_user: str | None
+    tags: tuple[str, ...]
+
+
+def _check_handler_names(handlers: tuple[Task, ...], items: list[Node], what: str) -> None:
+    seen: set[str] = set()
+    for handler, item in zip(handlers, items, strict=True):
+        if handler.name in seen:
+            raise item.error(f"{what}: handlers: two handlers are named {handler.name!r}")
+        seen.add(handler.name)
+
+
+def _check_notify(task: Task, node: Node, handlers: list[str], what: str) -> None:
+    at = dict(node.mapping(what)).get("notify", node)
+    for name in task.notify:
+        if name not in handlers:
+            close = difflib.get_close_matches(name, handlers, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            known = ", ".join(repr(h) for h in handlers) if handlers else "none"
+            raise at.error(
+                f"{what}: task {task.title!r}: notify: no handler named {name!r}{hint};"
+                f" this play's handlers: {known}"
+            )
 
 
 def _name_of(node: Node, what: str) -> str:
@@ -151,9 +255,14 @@ def _count(node: Node, what: str, minimum: int) -> Count:
     return count
 
 
-def _task(node: Node, number: int, play: str) -> Task:
-    name = _name_of(node, f"task {number} of {play}")
-    what = f"task {name!r}" if name else f"task {number}"
+def _task(
+    node: Node, number: int, play: str, defaults: _Defaults, *, handler: bool = False
+) -> Task:
+    noun = "handler" if handler else "task"
+    name = _name_of(node, f"{noun} {number} of {play}")
+    what = f"{noun} {name!r}" if name else f"{noun} {number}"
+    if handler and not name:
+        raise node.error(f"{what} of {play} needs a name: tasks notify handlers by name")
     keys = node.mapping(what)
     if not any(key in KINDS for key, _ in keys):
         for key, value in keys:
@@ -163,6 +272,9 @@ def _task(node: Node, number: int, play: str) -> Task:
                 raise value.error(
                     f"{what}: unknown action {key!r} ({hint}actions: {', '.join(KINDS)})"
                 )
+    for key, value in keys:
+        if key.startswith("with_"):
+            raise value.error(f"{what}: {key} is not supported: write loop: instead")
     body = node.keyed(what, (*KINDS, *OPTIONS))
     kinds = [k for k in KINDS if k in body]
     if not kinds:
@@ -170,6 +282,8 @@ def _task(node: Node, number: int, play: str) -> Task:
     if len(kinds) > 1:
         raise body[kinds[1]].error(f"{what} has both {kinds[0]} and {kinds[1]}: one per task")
     kind = kinds[0]
+    if kind == "meta":
+        return _meta(body, node, what, defaults)
     for key, allowed in _ONLY_FOR.items():
         if key in body and kind not in allowed:
             raise body[key].error(
@@ -184,11 +298,38 @@ def _task(node: Node, number: int, play: str) -> Task:
     if "register" in body:
         register = _text(body["register"], f"{what}: register")
         _check_name(register, body["register"], f"{what}: register")
+    own_sudo = _sudo(body, what)
+    sudo = kind in _SUDO_KINDS and bool(defaults.sudo if own_sudo is None else own_sudo)
+    sudo_user = _sudo_user(body, what) or defaults.sudo_user
+    action = _action(kind, body[kind], what)
+    if isinstance(action, Put) and (action.owner or action.group) and not sudo:
+        raise body[kind].error(
+            f"{what}: {kind}: owner and group need sudo: true (or become: true):"
+            " only root may give files away"
+        )
+    delegate_to = None
+    if "delegate_to" in body:
+        delegate_to = _text(body["delegate_to"], f"{what}: delegate_to")
+        if delegate_to != LOCALHOST:
+            raise body["delegate_to"].error(
+                f"{what}: delegate_to: only {LOCALHOST!r} (the controller) is supported,"
+                f" not {delegate_to!r}"
+            )
+        if sudo:
+            raise body["delegate_to"].error(
+                f"{what}: delegate_to: {LOCALHOST} runs as you, without sudo"
+            )
+    loop = _loop(body["loop"], f"{what}: loop") if "loop" in body else None
+    control = _loop_control(body["loop_control"], what) if "loop_control" in body else {}
+    if control and loop is None:
+        raise body["loop_control"].error(f"{what}: loop_control needs loop")
+    tags = _tags(body["tags"], f"{what}: tags") if "tags" in body else ()
     return Task(
-        action=_action(kind, body[kind], what),
+        action=action,
         line=node.line,
         name=name,
-        sudo=_flag(body, "sudo", what),
+        sudo=sudo,
+        sudo_user=sudo_user if sudo else None,
         timeout=_positive(body["timeout"], f"{what}: timeout") if "timeout" in body else None,
         retries=int(retries),
         until=until,
@@ -205,7 +346,120 @@ def _task(node: Node, number: int, play: str) -> Task:
         register=register,
         env=_env(body["env"], what) if "env" in body else (),
         cwd=_template(body["cwd"], f"{what}: cwd") if "cwd" in body else None,
+        loop=loop,
+        loop_var=control.get("loop_var", "item"),
+        loop_label=control.get("label"),
+        index_var=control.get("index_var"),
+        notify=_names(body["notify"], f"{what}: notify") if "notify" in body else (),
+        run_once=_flag(body, "run_once", what),
+        delegate_to=delegate_to,
+        tags=_merge(defaults.tags, tags),
+        tty=_flag(body, "tty", what),
     )
+
+
+def _meta(body: dict[str, Node], node: Node, what: str, defaults: _Defaults) -> Task:
+    for key, value in body.items():
+        if key not in ("meta", *_META_OPTIONS):
+            raise value.error(f"{what}: {key} does not apply to meta (only name and tags do)")
+    what_meta = _text(body["meta"], f"{what}: meta")
+    if what_meta not in META:
+        close = difflib.get_close_matches(what_meta, META, n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        raise body["meta"].error(
+            f"{what}: meta: unknown {what_meta!r} ({hint}supported: {', '.join(META)})"
+        )
+    tags = _tags(body["tags"], f"{what}: tags") if "tags" in body else ()
+    name = _text(body["name"], f"{what}: name") if "name" in body else ""
+    return Task(Meta(what_meta), line=node.line, name=name, tags=_merge(defaults.tags, tags))
+
+
+def _merge(first: tuple[str, ...], second: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys((*first, *second)))
+
+
+def _either(body: dict[str, Node], keys: tuple[str, str], what: str) -> Node | None:
+    """The node of ``keys[0]`` or of its Ansible spelling ``keys[1]``; both is an error."""
+    if keys[0] in body and keys[1] in body:
+        raise body[keys[1]].error(
+            f"{what}: {keys[1]} is {keys[0]} spelled the Ansible way: give one of them"
+        )
+    return body.get(keys[0]) or body.get(keys[1])
+
+
+def _sudo(body: dict[str, Node], what: str) -> bool | None:
+    """``sudo``/``become`` as given (None when neither is)."""
+    node = _either(body, ("sudo", "become"), what)
+    if node is None:
+        return None
+    value = node.value()
+    if not isinstance(value, bool):
+        key = "sudo" if "sudo" in body else "become"
+        raise node.error(f"{what}: {key} must be true or false, not {value!r}")
+    return value
+
+
+def _sudo_user(body: dict[str, Node], what: str) -> str | None:
+    node = _either(body, ("sudo_user", "become_user"), what)
+    if node is None:
+        return None
+    user = _text(node, f"{what}: sudo_user")
+    if user.startswith("-") or any(c.isspace() for c in user):
+        raise node.error(f"{what}: sudo_user: {user!r} is not a user name")
+    return user
+
+
+def _tags(node: Node, what: str) -> tuple[str, ...]:
+    """Tags: a list of names, or one string of comma-separated names (as Ansible takes)."""
+    return _names(node, what, split=True)
+
+
+def _names(node: Node, what: str, *, split: bool = False) -> tuple[str, ...]:
+    items = _items(node, what) if node.node.tag == _SEQ else [node]
+    out = []
+    for item in items:
+        value = item.value()
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            value = str(value)
+        if not isinstance(value, str) or not value.strip():
+            raise item.error(f"{what}: expected a name or a list of names, not {item.kind}")
+        parts = value.split(",") if split else [value]
+        for part in parts:
+            if not part.strip():
+                raise item.error(f"{what}: empty name in {value!r}")
+            out.append(part.strip())
+    return tuple(dict.fromkeys(out))
+
+
+def _loop(node: Node, what: str) -> str | tuple[Any, ...]:
+    """A YAML list (its strings may be templates), or one template that gives a list."""
+    if node.node.tag == _SEQ:
+        items = tuple(node.value())
+        for item in items:
+            for text in _strings(item):
+                _check_template(text, node, what)
+        return items
+    value = node.value()
+    if not isinstance(value, str) or not template.is_template(value):
+        raise node.error(
+            f'{what} must be a list or a template giving one ("{{{{ packages }}}}"),'
+            f" not {node.kind}"
+        )
+    return _check_template(value, node, what)
+
+
+def _loop_control(node: Node, what: str) -> dict[str, str]:
+    body = node.keyed(f"{what}: loop_control", LOOP_CONTROL_KEYS)
+    out = {}
+    for key, value in body.items():
+        if key == "label":
+            out[key] = _template(value, f"{what}: loop_control: label")
+        else:
+            out[key] = _text(value, f"{what}: loop_control: {key}")
+            _check_name(out[key], value, f"{what}: loop_control: {key}")
+    if out.get("index_var") and out.get("index_var") == out.get("loop_var", "item"):
+        raise body["index_var"].error(f"{what}: loop_control: index_var and loop_var are the same")
+    return out
 
 
 def _action(kind: str, node: Node, what: str) -> Action:
@@ -213,7 +467,7 @@ def _action(kind: str, node: Node, what: str) -> Action:
         return Run(_template(node, f"{what}: run"))
     if kind == "script":
         return Script(_template(node, f"{what}: script"))
-    keys = PUT_KEYS if kind == "put" else GET_KEYS
+    keys = GET_KEYS if kind == "get" else PUT_KEYS
     body = node.keyed(f"{what}: {kind}", keys)
     for key in ("src", "dest"):
         if key not in body:
@@ -222,7 +476,19 @@ def _action(kind: str, node: Node, what: str) -> Action:
     dest = _template(body["dest"], f"{what}: {kind}: dest")
     if kind == "get":
         return Get(src, dest)
-    return Put(src, dest, _mode(body["mode"], f"{what}: put: mode") if "mode" in body else None)
+    owner, group = (
+        _template(body[k], f"{what}: {kind}: {k}") if k in body else None
+        for k in ("owner", "group")
+    )
+    install = Template if kind == "template" else Put
+    return install(
+        src,
+        dest,
+        _mode(body["mode"], f"{what}: {kind}: mode") if "mode" in body else None,
+        owner,
+        group,
+        _flag(body, "backup", f"{what}: {kind}"),
+    )
 
 
 def _mode(node: Node, what: str) -> str:

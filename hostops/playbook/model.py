@@ -37,11 +37,28 @@ class Script:
 
 @dataclass(frozen=True)
 class Put:
-    """``put: {src, dest, mode}``: upload a local file or directory (templates)."""
+    """``put: {src, dest, mode, owner, group, backup}``: upload a local file or directory
+    (every text a template)."""
 
     src: str
     dest: str
     mode: str | None = None  # octal text ("0644") or a template rendering to it
+    owner: str | None = None  # with sudo: the installed files' owner and group
+    group: str | None = None
+    backup: bool = False  # keep a replaced file as DEST.TIMESTAMP~
+
+
+@dataclass(frozen=True)
+class Template(Put):
+    """``template: {src, dest, …}``: the local Jinja2 file ``src`` rendered for each host
+    (same sandbox and variables as the task), installed as ``put`` installs a file."""
+
+
+@dataclass(frozen=True)
+class Meta:
+    """``meta: flush_handlers``: run the handlers notified so far, here."""
+
+    what: str
 
 
 @dataclass(frozen=True)
@@ -52,7 +69,9 @@ class Get:
     dest: str
 
 
-Action = Run | Script | Put | Get
+Action = Run | Script | Put | Template | Get | Meta
+
+LOCALHOST = "localhost"  # the one host ``delegate_to`` may name: the controller
 
 
 @dataclass(frozen=True)
@@ -76,10 +95,21 @@ class Task:
     register: str | None = None
     env: tuple[tuple[str, str], ...] = ()
     cwd: str | None = None
+    sudo_user: str | None = None  # with sudo: whom to run as (None: root)
+    # A list (items may be templates) or one template that gives a list; None: no loop.
+    loop: str | tuple[Any, ...] | None = field(default=None, hash=False)
+    loop_var: str = "item"
+    loop_label: str | None = None  # a template shown per item instead of the item
+    index_var: str | None = None  # set to the item's index (from 0)
+    notify: tuple[str, ...] = ()  # handler names, notified when the task changed something
+    run_once: bool = False  # on the first host of the batch; its result goes to every host
+    delegate_to: str | None = None  # LOCALHOST: run on the controller instead
+    tags: tuple[str, ...] = ()  # its own and its play's
+    tty: bool = False  # request a pseudo-terminal (stdout and stderr then arrive merged)
 
     @property
     def kind(self) -> str:
-        """``run``, ``script``, ``put`` or ``get``."""
+        """``run``, ``script``, ``put``, ``template``, ``get`` or ``meta``."""
         return type(self.action).__name__.lower()
 
     @property
@@ -90,6 +120,8 @@ class Task:
             return f"run: {action.command}"
         if isinstance(action, Script):
             return f"script: {action.text}"
+        if isinstance(action, Meta):
+            return f"meta: {action.what}"
         return f"{self.kind}: {action.src} -> {action.dest}"
 
     @property
@@ -109,6 +141,10 @@ class Play:
     vars: Mapping[str, Any] = field(default_factory=dict, hash=False)
     serial: Count | None = None  # None: every host in one batch
     max_fail: Count | None = None  # None: stop only when a whole batch failed
+    handlers: tuple[Task, ...] = ()  # run at the end of each batch (or at flush_handlers)
+    tags: tuple[str, ...] = ()
+    force_handlers: bool = False  # run notified handlers on hosts that failed afterwards
+    lock: str | None = None  # advisory lock name taken on every host for the run
 
     @property
     def title(self) -> str:

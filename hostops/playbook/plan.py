@@ -21,7 +21,8 @@ from hostops.errors import ConfigError
 from hostops.inventory.patterns import PatternError, select
 from hostops.models import Host
 from hostops.playbook import template
-from hostops.playbook.model import Play, Playbook, Put, Run, Script, Task
+from hostops.playbook.model import Get, Play, Playbook, Put, Run, Script, Task, Template
+from hostops.playbook.tags import selected as tag_selected
 
 RESULT = "result"  # in `until` and `changed_when`: this task's own result
 
@@ -35,6 +36,9 @@ class PlayPlan:
     number: int  # 1-based, in the playbook
     hosts: tuple[Host, ...]
     variables: Mapping[str, Mapping[str, Any]] = field(hash=False)
+    # The play's tasks that --tags/--skip-tags select (all of them by default), each with
+    # its number in the play.
+    tasks: tuple[tuple[int, Task], ...] = ()
 
     @property
     def batches(self) -> list[tuple[Host, ...]]:
@@ -48,6 +52,11 @@ class PlaybookPlan:
 
     playbook: Playbook
     plays: tuple[PlayPlan, ...]
+
+    @property
+    def lock(self) -> str | None:
+        """The lock its plays name (``lock:``; prepare checks they agree), if any."""
+        return next((p.play.lock for p in self.plays if p.play.lock), None)
 
     @property
     def hosts(self) -> tuple[Host, ...]:
@@ -70,6 +79,8 @@ def prepare(
     *,
     limit: Collection[str] | None = None,
     extra_vars: Mapping[str, Any] | None = None,
+    tags: Collection[str] = (),
+    skip_tags: Collection[str] = (),
 ) -> PlaybookPlan:
     """Bind ``playbook`` to ``inventory`` and check it for every host; raises ConfigError.
 
@@ -79,7 +90,10 @@ def prepare(
     play left with no host runs on none. For every host of every play this
     renders the play's vars, checks that every variable a task uses is
     defined (registered names count from the task that registers them on), and
-    that the local files of ``put`` and ``script`` tasks exist.
+    that the local files of ``put``, ``template`` and ``script`` tasks exist (and
+    that templates' files are templates). ``tags``/``skip_tags`` select tasks as
+    Ansible's ``--tags``/``--skip-tags`` do (see :mod:`hostops.playbook.tags`);
+    handlers are never filtered.
     """
     extra = dict(extra_vars or {})
     names = [h.name for h in inventory]
@@ -91,6 +105,15 @@ def prepare(
         if not host.groups:
             members["ungrouped"].append(host.name)
     registered: dict[str, frozenset[str]] = {}  # host -> names registered by earlier plays
+    locks = {p.lock for p in playbook.plays if p.lock}
+    if len(locks) > 1:
+        second = [p for p in playbook.plays if p.lock][1]
+        raise ConfigError(
+            f"{_play(second)}: lock: the plays name different locks ({', '.join(sorted(locks))}):"
+            " one run takes one lock on its hosts",
+            path=playbook.path,
+            line=second.line,
+        )
     plays = []
     for number, play in enumerate(playbook.plays, 1):
         try:
@@ -101,9 +124,12 @@ def prepare(
             ) from None
         hosts = tuple(by_name[n] for n in selected if limit is None or n in limit)
         variables = {h.name: _context(playbook, play, h, extra) for h in hosts}
-        _check_names(playbook, play, hosts, variables, registered)
+        tasks = tuple(
+            (n, t) for n, t in enumerate(play.tasks, 1) if tag_selected(t.tags, tags, skip_tags)
+        )
+        _check_names(playbook, play, [t for _, t in tasks], hosts, variables, registered)
         _check_local_files(playbook, play, hosts, variables)
-        plays.append(PlayPlan(play, number, hosts, variables))
+        plays.append(PlayPlan(play, number, hosts, variables, tasks))
     return PlaybookPlan(playbook, tuple(plays))
 
 
@@ -146,16 +172,20 @@ def _render_value(value: Any, context: Mapping[str, Any]) -> Any:
 def task_templates(task: Task) -> Iterator[tuple[str, str]]:
     """(field, template source) of every templated field of ``task``."""
     action = task.action
+    kind = task.kind
     if isinstance(action, Run):
         yield "run", action.command
     elif isinstance(action, Script):
         yield "script", action.text
-    else:
-        kind = task.kind
+    elif isinstance(action, (Put, Get)):
         yield f"{kind}: src", action.src
         yield f"{kind}: dest", action.dest
-        if isinstance(action, Put) and action.mode is not None:
-            yield "put: mode", action.mode
+    if isinstance(action, Put):
+        for key in ("mode", "owner", "group"):
+            if getattr(action, key) is not None:
+                yield f"{kind}: {key}", getattr(action, key)
+    if task.loop_label is not None:
+        yield "loop_control: label", task.loop_label
     for key in ("creates", "removes", "cwd"):
         source = getattr(task, key)
         if source is not None:
@@ -164,11 +194,41 @@ def task_templates(task: Task) -> Iterator[tuple[str, str]]:
         yield f"env: {key}", value
 
 
+def loop_templates(task: Task) -> Iterator[str]:
+    """The template sources of ``task``'s ``loop`` (one, or the strings of its list)."""
+    if isinstance(task.loop, str):
+        yield task.loop
+    elif task.loop is not None:
+        yield from _strings(list(task.loop))
+
+
+def loop_names(task: Task) -> frozenset[str]:
+    """The names a loop defines for its task's fields: the item and its index."""
+    if task.loop is None:
+        return frozenset()
+    return frozenset({task.loop_var, *([task.index_var] if task.index_var else [])})
+
+
+def _strings(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for v in value.values():
+            yield from _strings(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _strings(v)
+
+
 def _uses(task: Task) -> list[tuple[str, frozenset[str], frozenset[str]]]:
     """(field, names it reads, names defined for it beyond the host's context)."""
-    own = frozenset({RESULT, *([task.register] if task.register else [])})
-    out = [(f, template.template_names(s).required, frozenset()) for f, s in task_templates(task)]
-    out += [("when", template.expression_names(e).required, frozenset()) for e in task.when]
+    item = loop_names(task)
+    own = frozenset({RESULT, *([task.register] if task.register else [])}) | item
+    out = [(f, template.template_names(s).required, item) for f, s in task_templates(task)]
+    out += [
+        ("loop", template.template_names(s).required, frozenset()) for s in loop_templates(task)
+    ]
+    out += [("when", template.expression_names(e).required, item) for e in task.when]
     out += [("until", template.expression_names(e).required, own) for e in task.until]
     out += [("changed_when", template.expression_names(e).required, own) for e in task.changed_when]
     return out
@@ -177,19 +237,27 @@ def _uses(task: Task) -> list[tuple[str, frozenset[str], frozenset[str]]]:
 def _check_names(
     playbook: Playbook,
     play: Play,
+    tasks: Sequence[Task],
     hosts: Sequence[Host],
     variables: Mapping[str, Mapping[str, Any]],
     registered: dict[str, frozenset[str]],
 ) -> None:
     """Every name every task reads must be defined for every host; the first task at fault
-    is reported. Hosts with the same variable names are checked once."""
+    is reported. Hosts with the same variable names are checked once. Handlers may read
+    whatever the play's tasks register."""
     groups: dict[tuple[frozenset[str], frozenset[str]], list[str]] = {}
     for host in hosts:
         known = registered.get(host.name, frozenset())
         groups.setdefault((frozenset(variables[host.name]), known), []).append(host.name)
     here: set[str] = set()  # registered by this play's tasks so far
-    for task in play.tasks:
-        for where, used, own in _uses(task):
+    everything = {t.register for t in (*tasks, *play.handlers) if t.register}
+    checks = [(t, _uses(t), None) for t in tasks] + [
+        (h, _uses(h), everything) for h in play.handlers
+    ]
+    for task, uses, extra in checks:
+        if extra is not None:
+            here |= extra
+        for where, used, own in uses:
             for (defined, known), names in groups.items():
                 available = defined | known | here
                 missing = sorted(used - available - own)
@@ -215,9 +283,12 @@ def _check_local_files(
     hosts: Sequence[Host],
     variables: Mapping[str, Mapping[str, Any]],
 ) -> None:
-    """The local file of a put or script must exist (checked when its path does not
-    depend on a registered result, which only the run can tell)."""
-    for task in play.tasks:
+    """The local file of a put, template or script must exist (checked when its path
+    does not depend on a registered result or a loop item, which only the run can
+    tell); a template's file must compile as a template and read only defined names
+    (those some task registers count as defined)."""
+    registers = {t.register for p in playbook.plays for t in (*p.tasks, *p.handlers) if t.register}
+    for task in (*play.tasks, *play.handlers):
         action = task.action
         if not isinstance(action, (Put, Script)):
             continue
@@ -241,6 +312,16 @@ def _check_local_files(
                     path=playbook.path,
                     line=task.line,
                 )
+            if path not in checked and isinstance(action, Template):
+                used = template.check_template_file(path).required
+                missing = sorted(used - context.keys() - loop_names(task) - registers)
+                if missing:
+                    raise ConfigError(
+                        f"{_task(play, task)}: template {path}: undefined variable"
+                        f" {missing[0]!r} for host {host.name}",
+                        path=playbook.path,
+                        line=task.line,
+                    )
             checked.add(path)
 
 

@@ -20,7 +20,7 @@ from hostops.host.transfer import download_path
 from hostops.operations import Command, Download, Operation, Upload
 from hostops.playbook import template
 from hostops.playbook.load import parse_mode
-from hostops.playbook.model import Get, Playbook, Put, Run, Script, Task
+from hostops.playbook.model import Get, Meta, Playbook, Put, Run, Script, Task, Template
 from hostops.playbook.plan import local_path, script_words
 
 # What a probe prints on stdout (with exit code 0) when the task is to be skipped.
@@ -38,11 +38,19 @@ class ScriptRun:
     cwd: str | None
     sudo: bool
     timeout: float | None
+    sudo_user: str | None = None
+    tty: bool = False
 
     def command(self, remote: str) -> Command:
         """Run the uploaded script, found at the absolute path ``remote``."""
         line = shlex.quote(remote) + (f" {self.args}" if self.args else "")
-        return Command(compose_command(line, self.env, self.cwd), self.sudo, self.timeout)
+        return Command(
+            compose_command(line, self.env, self.cwd),
+            self.sudo,
+            self.timeout,
+            sudo_user=self.sudo_user,
+            tty=self.tty,
+        )
 
     def cleanup(self, remote: str) -> Command:
         return Command(f"rm -f -- {shlex.quote(remote)}", timeout=self.timeout)
@@ -51,12 +59,15 @@ class ScriptRun:
 @dataclass(frozen=True)
 class Rendered:
     """A task for one host: ``operation``, or ``script`` for a script task; ``creates``
-    and ``removes`` rendered (see :attr:`probe`)."""
+    and ``removes`` rendered (see :attr:`probe`). For a template, ``content`` is the
+    rendered file, and the operation's ``src`` the template's path: the runner writes
+    the content to a local file to upload."""
 
     operation: Operation | None
     script: ScriptRun | None = None
     creates: str | None = None
     removes: str | None = None
+    content: str | None = None
 
     @property
     def probe(self) -> str | None:
@@ -82,32 +93,57 @@ def render_task(playbook: Playbook, task: Task, context: Mapping[str, Any]) -> R
     removes = text("removes", task.removes) if task.removes is not None else None
     action = task.action
     if isinstance(action, Run):
-        command = compose_command(text("run", action.command), env, cwd)
-        return Rendered(Command(command, task.sudo, task.timeout), None, creates, removes)
+        command = Command(
+            compose_command(text("run", action.command), env, cwd),
+            task.sudo,
+            task.timeout,
+            sudo_user=task.sudo_user,
+            on_controller=task.delegate_to is not None,
+            tty=task.tty,
+        )
+        return Rendered(command, None, creates, removes)
     if isinstance(action, Script):
         line = text("script", action.text)
         local = local_path(playbook, task, line)
         args = script_words(line)[1]
         name = f".hostops-{secrets.token_hex(8)}-{os.path.basename(local)}"
         upload = Upload(local, name, 0o700, timeout=task.timeout)
-        script = ScriptRun(upload, args, env, cwd, task.sudo, task.timeout)
+        script = ScriptRun(
+            upload, args, env, cwd, task.sudo, task.timeout, task.sudo_user, task.tty
+        )
         return Rendered(None, script, creates, removes)
+    if isinstance(action, Meta):
+        raise ValueError(f"meta: {action.what} is not rendered: the runner carries it out")
     src = text(f"{task.kind}: src", action.src)
     dest = text(f"{task.kind}: dest", action.dest)
     if isinstance(action, Get):
         local_dir = os.path.join(playbook.base_dir, os.path.expanduser(dest))
         return Rendered(Download(remote_path(src), local_dir, task.timeout), None, creates, removes)
     assert isinstance(action, Put)
+    kind = task.kind
     mode = None
     if action.mode is not None:
         try:
-            mode = parse_mode(text("put: mode", action.mode))
+            mode = parse_mode(text(f"{kind}: mode", action.mode))
         except ValueError as exc:
-            raise ValueError(f"put: mode: {exc}") from None
-    upload = Upload(
-        local_path(playbook, task, src), remote_path(dest), mode, task.sudo, task.timeout
+            raise ValueError(f"{kind}: mode: {exc}") from None
+    owner, group = (
+        text(f"{kind}: {key}", value) if value is not None else None
+        for key, value in (("owner", action.owner), ("group", action.group))
     )
-    return Rendered(upload, None, creates, removes)
+    local = local_path(playbook, task, src)
+    upload = Upload(
+        local,
+        remote_path(dest),
+        mode,
+        task.sudo,
+        task.timeout,
+        owner=owner,
+        group=group,
+        backup=action.backup,
+    )
+    content = template.render_file(local, context) if isinstance(action, Template) else None
+    return Rendered(upload, None, creates, removes, content)
 
 
 def compose_command(command: str, env: tuple[tuple[str, str], ...], cwd: str | None) -> str:
@@ -160,11 +196,22 @@ def describe(rendered: Rendered, host: str) -> str:
         script = rendered.script
         what = f"script: upload {script.upload.src} and run it"
         what += f" with {script.args}" if script.args else ""
-        return what + (" (sudo)" if script.sudo else "")
+        return what + _sudo_note(script.sudo, script.sudo_user)
     if isinstance(op, Command):
-        return f"run: {op.command}" + (" (sudo)" if op.sudo else "")
+        where = " (on the controller)" if op.on_controller else ""
+        return f"run: {op.command}{where}" + _sudo_note(op.sudo, op.sudo_user)
     if isinstance(op, Upload):
-        mode = f" (mode {op.mode:04o})" if op.mode is not None else ""
-        return f"put: {op.src} -> {op.dest}{mode}" + (" (sudo)" if op.sudo else "")
+        notes = [f"mode {op.mode:04o}"] if op.mode is not None else []
+        notes += [f"{k} {v}" for k, v in (("owner", op.owner), ("group", op.group)) if v]
+        notes += ["backup"] if op.backup else []
+        what = "template" if rendered.content is not None else "put"
+        shown = f" ({', '.join(notes)})" if notes else ""
+        return f"{what}: {op.src} -> {op.dest}{shown}" + _sudo_note(op.sudo, None)
     assert isinstance(op, Download)
     return f"get: {op.src} -> {download_path(op.dest, host, op.src)}"
+
+
+def _sudo_note(sudo: bool | None, user: str | None) -> str:
+    if not sudo:
+        return ""
+    return f" (sudo as {user})" if user else " (sudo)"

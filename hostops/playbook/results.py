@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from hostops.models import Status
 
@@ -15,7 +16,11 @@ class TaskHostResult:
     ``status`` is ``ok``, ``skipped`` (``skip_reason`` says why) or why the
     task failed on this host (``failed``, ``timeout``, ``unreachable``, ...).
     ``ignored``: it failed but ``ignore_errors`` kept the host in the play.
-    ``attempts`` is 0 for a skipped task.
+    ``attempts`` is 0 for a skipped task. A looped task's result on a host sums up
+    its ``items`` (one result per item, in order, each with its ``item``): failed when
+    one failed, changed when one changed, skipped when all were. ``diff``: what a
+    template changed (with ``--diff``, or in check mode). ``copied_from``: a
+    ``run_once`` task's result, run on that host and given to this one.
     """
 
     host: str
@@ -30,13 +35,25 @@ class TaskHostResult:
     skip_reason: str | None = None
     files: tuple[str, ...] = ()
     duration_s: float = 0.0
+    item: Any = field(default=None, hash=False, compare=False)  # one item of a loop
+    items: tuple[TaskHostResult, ...] | None = None  # a looped task: one per item
+    diff: str | None = None
+    copied_from: str | None = None  # run_once: the host that ran it, when another
 
     @property
     def failed(self) -> bool:
         return self.status.failed
 
     def registered(self) -> dict[str, object]:
-        """The value ``register`` keeps for later tasks on this host."""
+        """The value ``register`` keeps for later tasks on this host: for a looped task,
+        ``results`` holds one per item (each with its ``item``), as Ansible's does."""
+        if self.items is not None:
+            return {
+                "results": [{**r.registered(), "item": r.item} for r in self.items],
+                "status": self.status.value,
+                "changed": self.changed,
+                "skipped": self.status is Status.SKIPPED,
+            }
         return {
             "rc": self.exit_code,
             "stdout": self.stdout.decode("utf-8", "replace"),
@@ -50,10 +67,11 @@ class TaskHostResult:
 class TaskResult:
     """One task over every batch of its play, hosts in the order they ran."""
 
-    number: int  # in its play, from 1
+    number: int  # in its play, from 1 (a handler: in the play's handlers)
     name: str  # the task's title
-    kind: str  # run, script, put, get
+    kind: str  # run, script, put, template, get
     results: tuple[TaskHostResult, ...]
+    handler: bool = False
 
     @property
     def ok(self) -> int:
@@ -88,7 +106,7 @@ class PlayResult:
     name: str
     hosts: tuple[str, ...]  # the hosts it started with (earlier plays' failures excluded)
     batches: tuple[tuple[str, ...], ...]  # those that started
-    tasks: tuple[TaskResult, ...]
+    tasks: tuple[TaskResult, ...]  # its tasks, then the handlers that ran
     stopped: str | None = None  # why it stopped early: max_fail, interrupted
     not_run: tuple[str, ...] = ()  # hosts of batches that never started
 

@@ -12,6 +12,8 @@ Sources are compiled once and cached: the model keeps plain text.
 
 from __future__ import annotations
 
+import os
+import re
 import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -24,8 +26,12 @@ from jinja2.environment import TemplateExpression
 from jinja2.parser import Parser
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from hostops.errors import ConfigError
+
 _MARKERS = ("{{", "{%", "{#")
 _CACHE = 4096
+# A template that is one expression and nothing else: its value keeps its type.
+_ONE_EXPRESSION = re.compile(r"\A\s*\{\{(?P<expr>(?:(?!\}\}|\{\{|\{%|\{#).)*)\}\}\s*\Z", re.S)
 
 
 class TemplateError(Exception):
@@ -145,6 +151,64 @@ def evaluate(source: str, context: Mapping[str, Any]) -> bool:
         raise TemplateError(_why(exc, source)) from None
 
 
+def value(source: str, context: Mapping[str, Any]) -> Any:
+    """``source`` rendered, keeping the type of a template that is a single expression
+    (``"{{ packages }}"`` gives the list itself); raises TemplateError."""
+    match = _ONE_EXPRESSION.match(source)
+    if match is None:
+        return render(source, context)
+    try:
+        return _expression(match.group("expr"))(**context)
+    except Exception as exc:  # as in render()
+        raise TemplateError(_why(exc, source)) from None
+
+
+def render_value(data: Any, context: Mapping[str, Any]) -> Any:
+    """Every string inside ``data`` (lists and mappings included) through :func:`value`."""
+    if isinstance(data, str):
+        return value(data, context)
+    if isinstance(data, dict):
+        return {k: render_value(v, context) for k, v in data.items()}
+    if isinstance(data, (list, tuple)):
+        return [render_value(v, context) for v in data]
+    return data
+
+
+@lru_cache(maxsize=256)
+def _file(path: str, mtime_ns: int, size: int) -> tuple[str, jinja2.Template]:
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    return text, _ENV.from_string(text)
+
+
+def _load_file(path: str) -> tuple[str, jinja2.Template]:
+    st = os.stat(path)
+    return _file(path, st.st_mtime_ns, st.st_size)
+
+
+def check_template_file(path: str) -> Names:
+    """Compile the template file at ``path``; the variables it reads. Raises ConfigError
+    naming the file and the line of a syntax error (or that it cannot be read)."""
+    try:
+        text, _ = _load_file(path)
+    except jinja2.TemplateSyntaxError as exc:
+        raise ConfigError(f"bad template: {exc.message}", path=path, line=exc.lineno) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read the template: {exc}", path=path) from None
+    return template_names(text)
+
+
+def render_file(path: str, context: Mapping[str, Any]) -> str:
+    """The template file at ``path`` rendered with ``context``; raises TemplateError."""
+    try:
+        _, compiled = _load_file(path)
+        return compiled.render(context)
+    except Exception as exc:  # as in render()
+        raise TemplateError(f"template {path}: {_why(exc, '')}") from None
+
+
 def _why(exc: Exception, source: str) -> str:
     text = str(exc) if isinstance(exc, jinja2.TemplateError) else f"{type(exc).__name__}: {exc}"
-    return f"{text} (in {source.strip()!r})"
+    if isinstance(exc, jinja2.TemplateSyntaxError) and exc.lineno:
+        text += f" (line {exc.lineno})"
+    return f"{text} (in {source.strip()!r})" if source else text

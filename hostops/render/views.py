@@ -179,7 +179,8 @@ def recap_text(result: Any, color: bool) -> str:
                     cell = f"{STATUS_COLOR[status]}{cell}{RESET}"
                 cells.append(cell)
             ignored = f" ({t.ignored} ignored)" if t.ignored else ""
-            lines.append(f"  task {names[t.number].ljust(width)} {' '.join(cells)}{ignored}")
+            kind = "handler" if t.handler else "task"
+            lines.append(f"  {kind} {names[t.number].ljust(width)} {' '.join(cells)}{ignored}")
         if play.stopped:
             lines.append(f"  play stopped: {visible_text(play.stopped)}")
         if play.not_run:

@@ -8,6 +8,6 @@ As pytest fixtures: ``pytest_plugins = ["hostops.testing.pytest_plugin"]``.
 
 from __future__ import annotations
 
-from hostops.testing.fleet import FleetHost, SshdFleet, SshdMissing, free_port
+from hostops.testing.fleet import FleetHost, LogTail, SshdFleet, SshdMissing, free_port
 
-__all__ = ["FleetHost", "SshdFleet", "SshdMissing", "free_port"]
+__all__ = ["FleetHost", "LogTail", "SshdFleet", "SshdMissing", "free_port"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import getpass
 import os
+import re
 import shutil
 import signal
 import socket
@@ -18,6 +19,8 @@ from hostops.models import Host
 
 SSHD = "/usr/sbin/sshd"  # sshd refuses to run from a relative path
 _READY_TIMEOUT_S = 15.0
+# sshd logs one line per accepted login, at the start of the line (debug lines are prefixed).
+_LOGIN = re.compile(r"^Accepted publickey for ", re.M)
 
 
 class SshdMissing(RuntimeError):
@@ -60,6 +63,29 @@ class FleetHost:
     def pid(self) -> int:
         assert self.process is not None
         return self.process.pid
+
+    def logins(self) -> int:
+        """Public-key logins this daemon has accepted so far (its log says so, one line each)."""
+        return len(_LOGIN.findall(self.log.read_text(errors="replace")))
+
+
+class LogTail:
+    """What a daemon's log (:attr:`FleetHost.log`) has gained since this object was made:
+    what one step of a test made the daemon do."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.start = path.stat().st_size
+
+    def new(self) -> str:
+        """The log's text written since."""
+        with open(self.path, encoding="utf-8", errors="replace") as f:
+            f.seek(self.start)
+            return f.read()
+
+    def logins(self) -> int:
+        """Public-key logins the daemon has accepted since."""
+        return len(_LOGIN.findall(self.new()))
 
 
 class SshdFleet:
@@ -200,8 +226,10 @@ class SshdFleet:
             "PrintMotd no",
             "Subsystem sftp internal-sftp",
             # bash started by sshd sources ~/.bashrc when SHLVL < 2; a developer's
-            # .bashrc (pyenv init ...) would add ~100 ms to every command.
-            "SetEnv SHLVL=1",
+            # .bashrc (pyenv init ...) would add ~100 ms to every command. Every daemon
+            # is this one machine: each gets its own lock directory (--lock), as
+            # separate hosts would have.
+            f"SetEnv SHLVL=1 HOSTOPS_LOCK_DIR={host.directory}",
         ]
         # sshd keeps the first value of a keyword: an extra line replaces the default
         # line of the same keyword (UsePAM yes for a PAM daemon), the rest are added.

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import secrets
 import select
 import shutil
 import subprocess
@@ -18,7 +19,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, overload
 
 import pytest
 
@@ -66,19 +67,51 @@ def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return home
 
 
+def hostops_argv(*args: str) -> list[str]:
+    """The command line of the real CLI: ``python -m hostops ARGS`` (this interpreter)."""
+    return [sys.executable, "-m", "hostops", *args]
+
+
+@overload
 def run_hostops(
-    *args: str, timeout: float = 120, input: bytes | None = None, **kw: object
-) -> subprocess.CompletedProcess[str]:
-    """Run the real CLI (``python -m hostops``) in a subprocess, as a user would."""
+    *args: str,
+    timeout: float = ...,
+    input: str | None = ...,
+    text: Literal[True] = ...,
+    **kw: Any,
+) -> subprocess.CompletedProcess[str]: ...
+
+
+@overload
+def run_hostops(
+    *args: str, timeout: float = ..., input: bytes | None = ..., text: Literal[False], **kw: Any
+) -> subprocess.CompletedProcess[bytes]: ...
+
+
+def run_hostops(
+    *args: str,
+    timeout: float = 120,
+    input: str | bytes | None = None,
+    text: bool = True,
+    **kw: Any,
+) -> subprocess.CompletedProcess[str] | subprocess.CompletedProcess[bytes]:
+    """Run the real CLI (``python -m hostops``) in a subprocess, as a user would, and
+    return it finished, its output captured (text; bytes with ``text=False``).
+    ``kw`` goes to :func:`subprocess.run` (``env``, ``cwd``, ``stdin``, ``stderr``...)."""
+    kw.setdefault("stdout", subprocess.PIPE)
+    kw.setdefault("stderr", subprocess.PIPE)
     return subprocess.run(
-        [sys.executable, "-m", "hostops", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-        input=input,
-        **kw,  # type: ignore[arg-type]
+        hostops_argv(*args), text=text, timeout=timeout, check=False, input=input, **kw
     )
+
+
+def start_hostops(*args: str, **kw: Any) -> subprocess.Popen[str]:
+    """Start the real CLI like :func:`run_hostops`, but return it while it runs, for tests
+    that act on it midway (Ctrl-C, a killed worker, its memory). stdout and stderr are
+    text pipes unless ``kw`` (for :class:`subprocess.Popen`) says otherwise."""
+    kw.setdefault("stdout", subprocess.PIPE)
+    kw.setdefault("stderr", subprocess.PIPE)
+    return subprocess.Popen(hostops_argv(*args), text=True, **kw)
 
 
 def run_hostops_on_tty(
@@ -146,6 +179,12 @@ def json_results(stdout: str) -> dict[str, dict[str, object]]:
     return out
 
 
+def sleep_tag(seconds: int) -> str:
+    """A remote ``sleep`` argument that :func:`sleep_pids` finds again and no other test
+    uses: ``SECONDS.NNNNNN`` (random decimals; ``sleep 3.123456`` sleeps about 3 s)."""
+    return f"{seconds}.{secrets.randbelow(10**6):06d}"
+
+
 def sleep_pids(tag: str) -> list[int]:
     """PIDs of ``sleep TAG...`` processes: tests run ``sleep 3001.123456`` remotely to find
     their commands again. Anchored, since the shells that started them (and hostops
@@ -171,7 +210,9 @@ class SleepWatch:
     def _watch(self) -> None:
         end = time.monotonic() + self._timeout
         while time.monotonic() < end and len(self.seen) < self._expected:
-            self.seen[:] = [pid for tag in self.tags for pid in sleep_pids(tag)]
+            # Kept, not replaced: a look after some have ended must not forget them.
+            now = [pid for tag in self.tags for pid in sleep_pids(tag)]
+            self.seen += [pid for pid in now if pid not in self.seen]
             time.sleep(0.1)
 
     def __enter__(self) -> SleepWatch:
@@ -206,6 +247,26 @@ def wait_for(predicate: Callable[[], bool], timeout: float = 20) -> bool:
             return True
         time.sleep(0.1)
     return predicate()
+
+
+def process_name(pid: int) -> str:
+    """The name of process ``pid`` (``/proc/PID/comm``: hostops names its processes
+    ``hostops-worker`` and ``hostops-aggr``); "" once it has ended."""
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return ""
+
+
+def blocked_writing_to_a_pipe(pid: int) -> bool:
+    """True while a thread of process ``pid`` sleeps in the kernel writing to a full pipe."""
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            if "pipe_write" in (task / "wchan").read_text():  # pipe_write, anon_pipe_write
+                return True
+        except OSError:
+            continue  # it ended meanwhile
+    return False
 
 
 def child_pids(ppid: int) -> list[int]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import pwd
 import secrets
 import shutil
 import subprocess
@@ -12,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from system_users import ensure_user
 
 from hostops.testing import SshdFleet
 from hostops.testing.pytest_plugin import temporary_fleet
@@ -52,14 +52,7 @@ def accounts() -> Accounts:
             pytest.fail(f"{tool} is missing: ./scripts/test installs it (apt-get)")
     secret = f"s3 cr'et\"{secrets.token_hex(6)} $HOME `x` $(id)"
     for name in (PASSWORD_USER, NOPASSWD_USER):
-        try:
-            pwd.getpwnam(name)
-        except KeyError:
-            # Password '*': no password login, but not "locked" (sshd refuses locked accounts).
-            subprocess.run(
-                ["useradd", "--create-home", "--shell", "/bin/bash", "--password", "*", name],
-                check=True,
-            )
+        ensure_user(name)
     subprocess.run(
         ["chpasswd"], input=f"{PASSWORD_USER}:{secret}\n".encode(), check=True, capture_output=True
     )

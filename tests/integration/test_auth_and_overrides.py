@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from hostops.testing import SshdFleet
-from hostops.testing.pytest_plugin import json_results, run_hostops
+from hostops.testing.pytest_plugin import json_results, run_hostops, wait_for
 
 
 def _inventory_without_key(fleet: SshdFleet, path: Path, n: int) -> Path:
@@ -50,10 +50,7 @@ def agent(sshd_fleet: SshdFleet, tmp_path: Path) -> Iterator[str]:
         ["ssh-agent", "-D", "-a", sock], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     try:
-        for _ in range(100):
-            if os.path.exists(sock):
-                break
-            time.sleep(0.05)
+        assert wait_for(lambda: os.path.exists(sock), timeout=5), "ssh-agent did not start"
         subprocess.run(
             ["ssh-add", str(sshd_fleet.client_key)],
             env={**os.environ, "SSH_AUTH_SOCK": sock},

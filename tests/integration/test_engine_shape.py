@@ -6,20 +6,11 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
-import time
 from pathlib import Path
 
 from hostops import RunOptions, load_inventory, run
 from hostops.testing import SshdFleet
-from hostops.testing.pytest_plugin import child_pids
-
-
-def _comm(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/comm").read_text().strip()
-    except OSError:  # it ended meanwhile
-        return ""
+from hostops.testing.pytest_plugin import child_pids, process_name, start_hostops, wait_for
 
 
 def _tcp_peers() -> dict[int, tuple[str, int]]:
@@ -52,33 +43,31 @@ def test_workers_and_aggregator_own_the_work(sshd_fleet: SshdFleet, tmp_path: Pa
     hosts = sshd_fleet.hosts[:20]
     inv = sshd_fleet.write_inventory(tmp_path / "inv.yaml", hosts)
     ends = {(h.address, h.port) for h in hosts}
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "hostops",
-            "run",
-            "sleep 4",
-            "--hosts",
-            str(inv),
-            "--workers",
-            "2",
-            "--forks",
-            "20",
-        ],
+    proc = start_hostops(
+        "run",
+        "sleep 4",
+        "--hosts",
+        str(inv),
+        "--workers",
+        "2",
+        "--forks",
+        "20",
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
     try:
-        deadline = time.monotonic() + 30
         best: dict[int, int] = {}
         comm: dict[int, str] = {}
-        while time.monotonic() < deadline and sum(best.values()) < 20:
-            comm = {k: _comm(k) for k in child_pids(proc.pid)}
+
+        def all_connected() -> bool:
+            nonlocal best, comm
+            comm = {k: process_name(k) for k in child_pids(proc.pid)}
             best = {
                 k: _ssh_sockets(k, ends) for k, name in comm.items() if name.startswith("hostops-")
             }
-            time.sleep(0.1)
+            return sum(best.values()) >= 20
+
+        wait_for(all_connected, timeout=30)  # what it saw is checked below
         names = sorted(comm[k] for k in best)
         main_sockets = _ssh_sockets(proc.pid, ends)
     finally:

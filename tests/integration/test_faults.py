@@ -8,8 +8,6 @@ import resource
 import signal
 import socket
 import subprocess
-import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -20,8 +18,19 @@ from hostops.testing.pytest_plugin import (
     json_results,
     run_hostops,
     sleep_pids,
+    sleep_tag,
+    start_hostops,
+    temporary_fleet,
     wait_for,
 )
+
+
+def _received(out_dir: Path, host: str) -> str:
+    """What hostops has received from ``host`` on stdout so far (``--out-dir``)."""
+    try:
+        return (out_dir / f"{host}.out").read_text()
+    except FileNotFoundError:
+        return ""
 
 
 def test_garbage_instead_of_a_banner_is_unreachable(sshd_fleet: SshdFleet, tmp_path: Path) -> None:
@@ -74,54 +83,49 @@ def test_continuous_output_is_still_stopped_at_the_timeout(
 
 def test_sshd_killed_mid_command_is_error_connection_lost(tmp_path: Path) -> None:
     """A fleet of its own: this test kills one of its daemons."""
-    root = tempfile.mkdtemp(prefix="hostops-fleet-")
-    with SshdFleet(root, 3, address_base=43) as fleet:
+    with temporary_fleet(3, address_base=43) as fleet:
         inv = fleet.write_inventory(tmp_path / "inv.yaml")
         victim = fleet.hosts[1]
+        out_dir = tmp_path / "out"
         started = time.monotonic()
-        proc_result: dict[str, object] = {}
-
-        def run() -> None:
-            proc_result["r"] = run_hostops(
-                "run",
-                "echo start; sleep 8; echo end",
-                "--hosts",
-                str(inv),
-                "-o",
-                "json",
-                "--timeout",
-                "60",
-            )
-
-        runner = threading.Thread(target=run)
-        runner.start()
-        # Wait until the victim's daemon serves the session (a child of the listener;
-        # it runs in a session of its own), then kill the listener and that child.
-        assert wait_for(lambda: bool(child_pids(victim.pid)), timeout=20)
-        time.sleep(1.0)  # the command has started
+        proc = start_hostops(
+            "run",
+            "echo start; sleep 8; echo end",
+            "--hosts",
+            str(inv),
+            "-o",
+            "json",
+            "--timeout",
+            "60",
+            "--out-dir",
+            str(out_dir),
+        )
+        # Wait until the victim's command has started and its first output has reached
+        # hostops, then kill the daemon's listener and the session it serves (a child of
+        # the listener, in a session of its own).
+        assert wait_for(lambda: _received(out_dir, victim.name) == "start\n", timeout=20)
         for pid in [victim.pid, *child_pids(victim.pid)]:
             os.kill(pid, signal.SIGKILL)
-        runner.join(timeout=90)
-        r = proc_result["r"]
+        out, _ = proc.communicate(timeout=90)
     assert time.monotonic() - started < 60
-    res = json_results(r.stdout)  # type: ignore[attr-defined]
+    res = json_results(out)
     assert res[victim.name]["status"] == "error"
     assert res[victim.name]["error"] == "connection lost before the command finished"
     assert res[victim.name]["stdout"] == "start\n"
     assert {res[h.name]["status"] for h in fleet.hosts if h is not victim} == {"ok"}
-    assert r.returncode == 1  # type: ignore[attr-defined]
+    assert proc.returncode == 1
 
 
 def test_idle_timeout_stops_a_silent_command_but_not_a_talkative_one(
     sshd_fleet: SshdFleet, tmp_path: Path
 ) -> None:
     inv = sshd_fleet.write_inventory(tmp_path / "inv.yaml", sshd_fleet.hosts[:2])
-    tag = f"{os.getpid()}{int(time.monotonic() * 1000) % 100000}"
+    tag = sleep_tag(3005)
     a, b = sshd_fleet.hosts[0].address, sshd_fleet.hosts[1].address
     # host01 prints every 0.5 s for 3 s; host02 prints once, then hangs silently.
     cmd = (
         f"case $(echo $SSH_CONNECTION | cut -d' ' -f3) in {a}) for i in 1 2 3 4 5 6; do echo tick; sleep 0.5; done;; "
-        f"{b}) echo once; sleep 3005.{tag};; esac"
+        f"{b}) echo once; sleep {tag};; esac"
     )
     started = time.monotonic()
     r = run_hostops("run", cmd, "--hosts", str(inv), "--idle-timeout", "2", "-o", "json")
@@ -132,7 +136,7 @@ def test_idle_timeout_stops_a_silent_command_but_not_a_talkative_one(
     assert silent["status"] == "timeout" and silent["error"] == "no output for 2 s (--idle-timeout)"
     assert silent["stdout"] == "once\n"
     assert r.returncode == 1
-    assert wait_for(lambda: not sleep_pids(f"3005.{tag}"), timeout=10)
+    assert wait_for(lambda: not sleep_pids(tag), timeout=10)
 
 
 def test_refused_connections_are_retried_auth_failures_never(
@@ -161,27 +165,23 @@ def test_refused_connections_are_retried_auth_failures_never(
 
 def test_a_host_that_stops_answering_is_noticed_by_keepalive(tmp_path: Path) -> None:
     """SIGSTOP the sshd serving the session: TCP stays up, nothing answers (as a hung kernel)."""
-    root = tempfile.mkdtemp(prefix="hostops-fleet-")
-    with SshdFleet(root, 2, address_base=44) as fleet:
+    with temporary_fleet(2, address_base=44) as fleet:
         inv = fleet.write_inventory(tmp_path / "inv.yaml")
         victim = fleet.hosts[0]
-        holder: dict[str, object] = {}
-        runner = threading.Thread(
-            target=lambda: holder.update(
-                r=run_hostops(
-                    "run",
-                    "echo start; sleep 6",
-                    "--hosts",
-                    str(inv),
-                    "--keepalive",
-                    "1,2",
-                    "-o",
-                    "json",
-                )
-            )
-        )
+        out_dir = tmp_path / "out"
         started = time.monotonic()
-        runner.start()
+        proc = start_hostops(
+            "run",
+            "echo start; sleep 6",
+            "--hosts",
+            str(inv),
+            "--keepalive",
+            "1,2",
+            "-o",
+            "json",
+            "--out-dir",
+            str(out_dir),
+        )
 
         def sessions() -> list[int]:
             """The logged-in session's sshd ("sshd: USER@notty"), not a pre-auth child."""
@@ -193,20 +193,20 @@ def test_a_host_that_stops_answering_is_noticed_by_keepalive(tmp_path: Path) -> 
             return found
 
         assert wait_for(lambda: bool(sessions()), timeout=20)
-        time.sleep(1.0)
+        # The command has started: hostops has its first output.
+        assert wait_for(lambda: _received(out_dir, victim.name) == "start\n", timeout=20)
         stopped = sessions()
         for pid in stopped:
             os.kill(pid, signal.SIGSTOP)
         try:
-            runner.join(timeout=60)
+            out, _ = proc.communicate(timeout=60)
         finally:
             for pid in stopped:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
                     os.kill(pid, signal.SIGCONT)
         elapsed = time.monotonic() - started
-    r = holder["r"]
-    res = json_results(r.stdout)  # type: ignore[attr-defined]
+    res = json_results(out)
     gone = res[victim.name]
     assert gone["status"] == "error" and "no response from the host" in gone["error"]
     assert res[fleet.hosts[1].name]["status"] == "ok"
@@ -225,27 +225,18 @@ def test_low_open_file_limit_caps_forks_with_a_warning(
     def low_limit() -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (256, 256))
 
-    r = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "hostops",
-            "run",
-            "true",
-            "--hosts",
-            str(inv),
-            "--forks",
-            "500",
-            "--workers",
-            "2",
-            "-o",
-            "json",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
+    r = run_hostops(
+        "run",
+        "true",
+        "--hosts",
+        str(inv),
+        "--forks",
+        "500",
+        "--workers",
+        "2",
+        "-o",
+        "json",
         preexec_fn=low_limit,
-        check=False,
     )
     assert r.returncode == 0, r.stderr
     res = json_results(r.stdout)

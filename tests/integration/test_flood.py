@@ -4,17 +4,18 @@ hostops's memory stays bounded even when nobody reads its stdout, the flood is c
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 from hostops.testing import SshdFleet
 from hostops.testing.pytest_plugin import (
+    blocked_writing_to_a_pipe,
     child_pids,
     json_results,
+    process_name,
     pss_kib,
     run_hostops,
+    start_hostops,
     wait_for,
 )
 
@@ -60,29 +61,24 @@ def test_memory_stays_bounded_while_nobody_reads_the_flood(sshd_fleet: SshdFleet
     """Stream view into a pipe nobody reads: without flow control the worker would buffer
     the flood (~100 MB/s); with it, the remote writer is held by SSH flow control."""
     inv = sshd_fleet.write_inventory(tmp_path / "inv.yaml", sshd_fleet.hosts[:50])
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "hostops",
-            "run",
-            _command(sshd_fleet),
-            "--hosts",
-            str(inv),
-            "--timeout",
-            "12",
-            "--max-output",
-            "1M",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+    proc = start_hostops(
+        "run",
+        _command(sshd_fleet),
+        "--hosts",
+        str(inv),
+        "--timeout",
+        "12",
+        "--max-output",
+        "1M",
     )
     try:
         assert wait_for(lambda: len(child_pids(proc.pid)) >= 3, timeout=30)
-        time.sleep(3)  # the pipe (64 KiB) is full: the aggregator is blocked writing to it
+        (aggregator,) = (p for p in child_pids(proc.pid) if process_name(p) == "hostops-aggr")
+        # The pipe (64 KiB) is full: the aggregator is blocked writing to it.
+        assert wait_for(lambda: blocked_writing_to_a_pipe(aggregator), timeout=30)
         tree = [proc.pid, *child_pids(proc.pid)]
         before = pss_kib(tree)
-        time.sleep(4)
+        time.sleep(4)  # the measured span, not a wait for something
         after = pss_kib(tree)
         assert after - before < 32 * 1024, f"grew {(after - before) // 1024} MiB in 4 s"
         assert after < 400 * 1024, f"{after // 1024} MiB in all"
@@ -92,5 +88,5 @@ def test_memory_stays_bounded_while_nobody_reads_the_flood(sshd_fleet: SshdFleet
         proc.wait()
     assert proc.returncode == 1
     lines = out.splitlines()
-    assert sum(1 for line in lines if line.endswith(b"| fine")) == 49
-    assert b"timeout  host01  timed out after 12 s" in err
+    assert sum(1 for line in lines if line.endswith("| fine")) == 49
+    assert "timeout  host01  timed out after 12 s" in err

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import re
 import subprocess
-import sys
 from collections import defaultdict
 from pathlib import Path
 
 from hostops.testing import SshdFleet
+from hostops.testing.pytest_plugin import run_hostops
 
 LINES = 2000
 LONG = 5000  # every 100th line is this long
@@ -40,24 +40,18 @@ def test_fifty_hosts_two_thousand_lines_never_mix(sshd_fleet: SshdFleet, tmp_pat
     inv = sshd_fleet.write_inventory(
         tmp_path / "inv.yaml", hosts, known_hosts=tmp_path / "empty_known_hosts"
     )
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "hostops",
-            "run",
-            REMOTE,
-            "--hosts",
-            str(inv),
-            "--host-key-policy",
-            "off",
-            "--workers",
-            "2",
-        ],
-        stdout=subprocess.PIPE,
+    proc = run_hostops(
+        "run",
+        REMOTE,
+        "--hosts",
+        str(inv),
+        "--host-key-policy",
+        "off",
+        "--workers",
+        "2",
         stderr=subprocess.STDOUT,  # one pipe for both: the hardest case
+        text=False,  # the bytes as written
         timeout=300,
-        check=False,
     )
     assert proc.returncode == 0, proc.stdout[-3000:]
     out: dict[str, list[bytes]] = defaultdict(list)

@@ -4,25 +4,24 @@ that every target was reached through them and that each worker logged in only o
 from __future__ import annotations
 
 import re
-import secrets
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from hostops.testing import FleetHost, SshdFleet
+from hostops.testing import FleetHost, LogTail, SshdFleet
 from hostops.testing.fleet import free_port
 from hostops.testing.pytest_plugin import (
     json_results,
     run_hostops,
     sleep_pids,
+    sleep_tag,
+    start_hostops,
     temporary_fleet,
     wait_for,
 )
 
-_LOGIN = re.compile(r"^Accepted publickey for ", re.M)
 _OPEN = re.compile(r"server_request_direct_tcpip: originator \S+ port \d+, target (\S+) port (\d+)")
 
 
@@ -32,20 +31,12 @@ def bastions() -> Iterator[SshdFleet]:
         yield fleet
 
 
-class _Log:
+class _Log(LogTail):
     def __init__(self, host: FleetHost) -> None:
-        self.path = host.log
-        self.start = host.log.stat().st_size
-
-    def new(self) -> str:
-        with open(self.path, encoding="utf-8", errors="replace") as f:
-            f.seek(self.start)
-            return f.read()
-
-    def logins(self) -> int:
-        return len(_LOGIN.findall(self.new()))
+        super().__init__(host.log)
 
     def opened(self) -> list[tuple[str, int]]:
+        """The (address, port) of every forwarded connection the bastion opened since."""
         return [(a, int(p)) for a, p in _OPEN.findall(self.new())]
 
 
@@ -199,28 +190,20 @@ def test_a_dead_bastion_connection_is_made_again(
     hosts, inv = _setup(sshd_fleet, bastions, tmp_path, 3)
     b = bastions.hosts[0]
     log = _Log(b)
-    tag = f"3.{secrets.randbelow(10**6):06d}"  # seconds: unique, and short
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "hostops",
-            "run",
-            f"sleep {tag}; echo hi",
-            "--hosts",
-            str(inv),
-            "--jump",
-            _hop(b),
-            "--workers",
-            "1",
-            "--forks",
-            "1",
-            "-o",
-            "json",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+    tag = sleep_tag(3)  # short
+    proc = start_hostops(
+        "run",
+        f"sleep {tag}; echo hi",
+        "--hosts",
+        str(inv),
+        "--jump",
+        _hop(b),
+        "--workers",
+        "1",
+        "--forks",
+        "1",
+        "-o",
+        "json",
     )
     assert wait_for(lambda: len(sleep_pids(tag)) == 1)  # the first target's command runs
     assert subprocess.run(["pkill", "-KILL", "-P", str(b.pid)], check=False).returncode == 0

@@ -10,7 +10,7 @@ from conftest import Accounts
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
-from hostops.testing import SshdFleet
+from hostops.testing import LogTail, SshdFleet
 from hostops.testing.pytest_plugin import json_results, run_hostops, run_hostops_on_tty
 
 
@@ -26,24 +26,11 @@ def _keyless_inventory(fleet: SshdFleet, path: Path, user: str, extra: str = "")
     return path
 
 
-class _Log:
-    """What an sshd logged since this object was made."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.start = path.stat().st_size
-
-    def new(self) -> str:
-        with open(self.path, encoding="utf-8", errors="replace") as f:
-            f.seek(self.start)
-            return f.read()
-
-
 def test_password_from_the_environment(
     password_fleet: SshdFleet, tmp_path: Path, accounts: Accounts
 ) -> None:
     inv = _keyless_inventory(password_fleet, tmp_path / "inv.yaml", accounts.password_user)
-    logs = [_Log(h.log) for h in password_fleet.hosts]
+    logs = [LogTail(h.log) for h in password_fleet.hosts]
     r = run_hostops(
         "run", "id -un", "--hosts", str(inv), env=_env(HOSTOPS_PASSWORD=accounts.secret)
     )
@@ -61,7 +48,7 @@ def test_keys_are_tried_before_the_password(
         f"user: {password_fleet.user}", f"user: {accounts.password_user}"
     )
     inv.write_text(text)
-    logs = [_Log(h.log) for h in password_fleet.hosts]
+    logs = [LogTail(h.log) for h in password_fleet.hosts]
     r = run_hostops("run", "true", "--hosts", str(inv), env=_env(HOSTOPS_PASSWORD=accounts.secret))
     assert r.returncode == 0, r.stderr
     for log in logs:
@@ -108,7 +95,7 @@ def test_keyboard_interactive_answers_the_password_prompt(
 ) -> None:
     """The daemon offers keyboard-interactive only (PAM asks "Password:")."""
     inv = _keyless_inventory(kbdint_fleet, tmp_path / "inv.yaml", accounts.password_user)
-    logs = [_Log(h.log) for h in kbdint_fleet.hosts]
+    logs = [LogTail(h.log) for h in kbdint_fleet.hosts]
     r = run_hostops(
         "run", "id -un", "--hosts", str(inv), env=_env(HOSTOPS_PASSWORD=accounts.secret)
     )

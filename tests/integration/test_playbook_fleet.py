@@ -38,7 +38,7 @@ def play(path: Path | str, hosts: list[Host], **extra_vars: Any) -> PlaybookResu
 def logins(fleet: SshdFleet, hosts: list[Host]) -> dict[str, int]:
     """Logins each host's sshd has accepted so far (its log says so, one line each)."""
     by_name = {h.name: h for h in fleet.hosts}
-    return {h.name: by_name[h.name].log.read_text().count("Accepted publickey") for h in hosts}
+    return {h.name: by_name[h.name].logins() for h in hosts}
 
 
 def counts(result: PlaybookResult) -> list[tuple[str, int, int, int, int]]:

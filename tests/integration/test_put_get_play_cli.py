@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import os
 import stat
-import subprocess
-import sys
 from pathlib import Path
 
 from hostops.testing import SshdFleet
@@ -15,33 +13,12 @@ from hostops.testing.pytest_plugin import json_results, run_hostops
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
-def _logins(fleet: SshdFleet, n: int) -> list[int]:
-    return [h.log.read_text().count("Accepted publickey") for h in fleet.hosts[:n]]
-
-
 def test_stdin_is_forwarded_to_every_host(fleet20, tmp_path):
     _fleet, inv = fleet20
     script = tmp_path / "fix.sh"
     script.write_text('echo "fixed $1"\necho "on $(uname -s)"\n')
     with open(script, "rb") as f:
-        r = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "hostops",
-                "run",
-                "bash -s -- now",
-                "--hosts",
-                str(inv),
-                "-o",
-                "json",
-            ],
-            stdin=f,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
+        r = run_hostops("run", "bash -s -- now", "--hosts", str(inv), "-o", "json", stdin=f)
     assert r.returncode == 0, r.stderr
     res = json_results(r.stdout)
     assert len(res) == 20
@@ -50,22 +27,8 @@ def test_stdin_is_forwarded_to_every_host(fleet20, tmp_path):
 
 def test_big_stdin_to_a_command_that_never_reads_it_does_not_hang(fleet20):
     _fleet, inv = fleet20
-    r = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "hostops",
-            "run",
-            "echo ignored",
-            "--hosts",
-            str(inv),
-            "-o",
-            "quiet",
-        ],
-        input=b"x" * (8 << 20),
-        capture_output=True,
-        timeout=120,
-        check=False,
+    r = run_hostops(
+        "run", "echo ignored", "--hosts", str(inv), "-o", "quiet", input="x" * (8 << 20)
     )
     assert r.returncode == 0, r.stderr
     stdin_none = run_hostops(
@@ -155,7 +118,7 @@ def test_get_downloads_into_a_directory_per_host(fleet20, tmp_path):
 def test_play_runs_the_rolling_restart_with_one_login_per_host(sshd_fleet: SshdFleet, tmp_path):
     inv = sshd_fleet.write_inventory(tmp_path / "inv.yaml", sshd_fleet.hosts[:4])
     services = tmp_path / "svc"
-    before = _logins(sshd_fleet, 4)
+    before = [h.logins() for h in sshd_fleet.hosts[:4]]
     try:
         r = run_hostops(
             "play",
@@ -168,7 +131,7 @@ def test_play_runs_the_rolling_restart_with_one_login_per_host(sshd_fleet: SshdF
             "quiet",
         )
         assert r.returncode == 0, r.stderr
-        after = _logins(sshd_fleet, 4)
+        after = [h.logins() for h in sshd_fleet.hosts[:4]]
         assert [a - b for a, b in zip(after, before, strict=True)] == [1, 1, 1, 1]
         assert "task 5 'health check'" in r.stderr and "hostops: 4 hosts in " in r.stderr
         assert r.stderr.index("task 1 'create the service directory'") < r.stderr.index(
@@ -184,11 +147,11 @@ def test_play_check_mode_runs_nothing_and_bad_playbooks_name_the_line(
     sshd_fleet: SshdFleet, tmp_path
 ):
     inv = sshd_fleet.write_inventory(tmp_path / "inv.yaml", sshd_fleet.hosts[:2])
-    before = _logins(sshd_fleet, 2)
+    before = [h.logins() for h in sshd_fleet.hosts[:2]]
     check = run_hostops("play", str(EXAMPLES / "disk-usage.yaml"), "--hosts", str(inv), "--check")
     assert check.returncode == 0, check.stderr
     assert "host01" in check.stdout and "df" in check.stdout
-    assert _logins(sshd_fleet, 2) == before  # nothing ran
+    assert [h.logins() for h in sshd_fleet.hosts[:2]] == before  # nothing ran
     bad = tmp_path / "bad.yaml"
     bad.write_text("- hosts: all\n  tasks:\n    - run: echo {{ nosuchvar }}\n")
     r = run_hostops("play", str(bad), "--hosts", str(inv))

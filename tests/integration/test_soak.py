@@ -9,15 +9,13 @@ from __future__ import annotations
 
 import os
 import resource
-import tempfile
 import threading
 from pathlib import Path
 
 import pytest
 
 from hostops import RunOptions, load_inventory, run
-from hostops.testing import SshdFleet
-from hostops.testing.pytest_plugin import child_pids
+from hostops.testing.pytest_plugin import child_pids, temporary_fleet
 
 RUNS = int(os.environ.get("HOSTOPS_SOAK_RUNS", "6"))
 HOSTS = int(os.environ.get("HOSTOPS_SOAK_HOSTS", "30"))
@@ -32,8 +30,7 @@ def _rss_kib() -> int:
 
 @pytest.mark.soak
 def test_consecutive_runs_leak_nothing(tmp_path: Path) -> None:
-    root = tempfile.mkdtemp(prefix="hostops-fleet-")
-    with SshdFleet(root, HOSTS, address_base=45) as fleet:
+    with temporary_fleet(HOSTS, address_base=45) as fleet:
         hosts = load_inventory(fleet.write_inventory(tmp_path / "inv.yaml"))
         before = set(child_pids(os.getpid()))  # sshd daemons of this and other fleets
         samples = []

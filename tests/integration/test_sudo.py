@@ -17,6 +17,7 @@ from hostops.testing.pytest_plugin import (
     json_results,
     run_hostops,
     run_hostops_on_tty,
+    sleep_tag,
 )
 
 
@@ -134,8 +135,7 @@ def test_timeout_with_sudo_stops_the_root_command_and_its_children(
 ) -> None:
     hosts = sshd_fleet.hosts[:3]
     inv = sshd_fleet.write_inventory(tmp_path / "inv.yaml", hosts)
-    tag = f"{secrets.randbelow(10**6):06d}"
-    child, main = f"3011.{tag}", f"3012.{tag}"
+    child, main = sleep_tag(3011), sleep_tag(3012)
     with SleepWatch([child, main], 2 * len(hosts)) as watch:
         r = run_hostops(
             "run",

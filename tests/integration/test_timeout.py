@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pwd
-import secrets
 import time
 from pathlib import Path
 
@@ -16,6 +15,8 @@ from hostops.testing.pytest_plugin import (
     json_results,
     run_hostops,
     sleep_pids,
+    sleep_tag,
+    wait_for,
 )
 
 
@@ -25,8 +26,7 @@ def test_timeout_kills_command_and_its_children(
 ) -> None:
     hosts = sshd_fleet.hosts[:4]
     inv = sshd_fleet.write_inventory(tmp_path / "inv.yaml", hosts)
-    tag = f"{secrets.randbelow(10**6):06d}"
-    child, main = f"3001.{tag}", f"3002.{tag}"
+    child, main = sleep_tag(3001), sleep_tag(3002)
     started = time.monotonic()
     with SleepWatch([child, main], 2 * len(hosts)) as watch:
         r = run_hostops(
@@ -61,10 +61,10 @@ def test_timeout_escalates_to_kill_when_term_is_ignored(
     sshd_fleet: SshdFleet, tmp_path: Path
 ) -> None:
     inv = sshd_fleet.write_inventory(tmp_path / "inv.yaml", sshd_fleet.hosts[:2])
-    tag = f"{secrets.randbelow(10**6):06d}"
+    tag = sleep_tag(3003)
     r = run_hostops(
         "run",
-        f"trap '' TERM; sleep 3003.{tag}; sleep 3003.{tag}",
+        f"trap '' TERM; sleep {tag}; sleep {tag}",
         "--hosts",
         str(inv),
         "--timeout",
@@ -75,8 +75,7 @@ def test_timeout_escalates_to_kill_when_term_is_ignored(
     assert r.returncode == 1, r.stderr
     for obj in json_results(r.stdout).values():
         assert obj["status"] == "timeout" and obj["signal"] == "KILL"
-    time.sleep(0.5)
-    assert not sleep_pids(f"3003.{tag}")
+    assert wait_for(lambda: not sleep_pids(tag), timeout=10), "KILL left them running"
 
 
 def test_commands_that_read_stdin_get_eof(sshd_fleet: SshdFleet, tmp_path: Path) -> None:

@@ -8,14 +8,13 @@ import secrets
 import shlex
 import shutil
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from hostops.testing import SshdFleet
-from hostops.testing.pytest_plugin import sleep_pids, wait_for
+from hostops.testing.pytest_plugin import hostops_argv, sleep_pids, sleep_tag, wait_for
 
 
 class Terminal:
@@ -61,7 +60,8 @@ def terminal() -> Iterator[Terminal]:
 
 
 def _hostops(*args: str) -> str:
-    return shlex.join([sys.executable, "-m", "hostops", *args])
+    """The real CLI's command line, for the shell in the terminal."""
+    return shlex.join(hostops_argv(*args))
 
 
 def test_gather_on_a_terminal_with_a_progress_line_while_hosts_run(
@@ -106,7 +106,7 @@ def test_ctrl_c_typed_at_the_terminal_stops_everything(
 ) -> None:
     hosts = sshd_fleet.hosts[:6]
     inv = sshd_fleet.write_inventory(tmp_path / "inv.yaml", hosts)
-    tag = f"4101.{secrets.randbelow(10**6):06d}"
+    tag = sleep_tag(4101)
     # a grandchild too: the whole remote process group must go
     cmd = f"sh -c 'sleep {tag}' & sleep {tag}; wait"
     terminal.start(_hostops("run", cmd, "--hosts", str(inv)))

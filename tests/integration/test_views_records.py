@@ -7,12 +7,11 @@ import json
 import os
 import signal
 import subprocess
-import sys
 from pathlib import Path
 
 from hostops.journal import list_runs, load_run
 from hostops.testing import SshdFleet
-from hostops.testing.pytest_plugin import json_results, run_hostops, wait_for
+from hostops.testing.pytest_plugin import json_results, run_hostops, start_hostops, wait_for
 
 
 def _odd_out(fleet: SshdFleet, odd: list[int], then: str = "") -> str:
@@ -165,8 +164,13 @@ def test_a_crash_loses_nothing_already_finished(sshd_fleet: SshdFleet, tmp_path,
     inv = sshd_fleet.write_inventory(tmp_path / "inv.yaml", hosts)
     slow = "|".join(f"*' {h.address} '*" for h in hosts[5:])
     cmd = f'case "$SSH_CONNECTION" in {slow}) sleep 60;; esac; echo done'
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "hostops", "run", cmd, "--hosts", str(inv), "-o", "quiet"],
+    proc = start_hostops(
+        "run",
+        cmd,
+        "--hosts",
+        str(inv),
+        "-o",
+        "quiet",
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,

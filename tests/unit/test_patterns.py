@@ -224,10 +224,11 @@ def test_10000_hosts_in_200_groups_quickly():
     groups = {f"rack{j}": hosts[j * 50 : (j + 1) * 50] for j in range(198)}
     groups["web"] = hosts[:5000]
     groups["prod"] = hosts[::2]
-    start = time.perf_counter()
+    start = time.process_time()
     selected = select("web:&prod:!web0*", hosts, groups)
-    elapsed = time.perf_counter() - start
-    # A generous sanity bound only: the machine is noisy; real timing is in benchmarks.
+    elapsed = time.process_time() - start
+    # A generous sanity bound only, on this process's CPU time (what the selection costs,
+    # not what the neighbours on a shared machine cost); real timing is in benchmarks.
     assert elapsed < 2
     assert selected == [f"web{i:04d}" for i in range(1000, 5000, 2)]
 

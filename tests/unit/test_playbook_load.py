@@ -83,7 +83,8 @@ def test_a_good_playbook_becomes_the_model(write_inv: Write) -> None:
         (
             "- hosts: all\n  task: []\n",
             "2: unknown key 'task' in play 1 (did you mean 'tasks'? allowed: "
-            "name, hosts, vars, serial, max_fail, tasks)",
+            "name, hosts, vars, serial, max_fail, tags, sudo, become, sudo_user, become_user, "
+            "force_handlers, lock, tasks, handlers)",
         ),
         (
             "- tasks: []\n",
@@ -99,20 +100,21 @@ def test_a_good_playbook_becomes_the_model(write_inv: Write) -> None:
         (
             "- hosts: all\n  tasks:\n    - run: x\n      whne: a\n",
             "4: unknown key 'whne' in task 1 (did you mean 'when'? allowed: run, script, put, "
-            "get, name, sudo, timeout, retries, until, delay, ignore_errors, when, "
-            "changed_when, creates, removes, register, env, cwd)",
+            "template, get, meta, name, sudo, become, sudo_user, become_user, timeout, retries, "
+            "until, delay, ignore_errors, when, changed_when, creates, removes, register, env, "
+            "cwd, tty, loop, loop_control, notify, run_once, delegate_to, tags)",
         ),
         (
             "- hosts: all\n  tasks:\n    - name: t\n      rnu: x\n",
-            "4: task 't': unknown action 'rnu' (did you mean 'run'? actions: run, script, put, get)",
+            "4: task 't': unknown action 'rnu' (did you mean 'run'? actions: run, script, put, template, get, meta)",
         ),
         (
             "- hosts: all\n  tasks:\n    - shell: x\n",
-            "3: task 1: unknown action 'shell' (actions: run, script, put, get)",
+            "3: task 1: unknown action 'shell' (actions: run, script, put, template, get, meta)",
         ),
         (
             "- hosts: all\n  tasks:\n    - name: t\n      sudo: true\n",
-            "3: task 't' has no action: give one of run, script, put, get",
+            "3: task 't' has no action: give one of run, script, put, template, get, meta",
         ),
         (
             "- hosts: all\n  tasks:\n    - run: x\n      script: y\n",
@@ -185,11 +187,11 @@ def test_a_good_playbook_becomes_the_model(write_inv: Write) -> None:
         ),
         (
             "- hosts: all\n  tasks:\n    - get: {src: a, dest: b}\n      sudo: true\n",
-            "4: task 1: sudo applies to run, script, put tasks, not get",
+            "4: task 1: sudo applies to run, script, put, template tasks, not get",
         ),
         (
             "- hosts: all\n  tasks:\n    - put: {src: a}\n",
-            "3: task 1: put needs 'dest' (give src, dest, mode)",
+            "3: task 1: put needs 'dest' (give src, dest, mode, owner, group, backup)",
         ),
         (
             "- hosts: all\n  tasks:\n    - get: {src: a, dest: b, mode: 644}\n",

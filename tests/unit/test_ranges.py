@@ -103,11 +103,12 @@ def test_range_error_is_a_value_error():
 
 
 def test_expand_10000_names_quickly():
-    # A generous sanity bound only: the machine is noisy; real timing is in benchmarks.
-    start = time.perf_counter()
+    # A generous sanity bound only, on this process's CPU time (what the expansion costs,
+    # not what the neighbours on a shared machine cost); real timing is in benchmarks.
+    start = time.process_time()
     names = expand("web[00001-10000].example.com")
     grid = expand("rack[a-j]-[0001-1000]")
-    elapsed = time.perf_counter() - start
+    elapsed = time.process_time() - start
     assert len(names) == 10_000 and names[0] == "web00001.example.com"
     assert len(grid) == 10_000 and grid[:2] == ["racka-0001", "racka-0002"]
     assert elapsed < 2
@@ -186,9 +187,9 @@ def test_expand_ansible_errors(pattern, reason):
 
 
 def test_expand_ansible_10000_names_quickly():
-    start = time.perf_counter()
+    start = time.process_time()  # CPU time, as above
     names = expand_ansible("web[00001:10000].example.com")
-    assert time.perf_counter() - start < 2
+    assert time.process_time() - start < 2
     assert len(names) == 10_000 and names[-1] == "web10000.example.com"
 
 

@@ -53,6 +53,14 @@ class SshCommand:
     reported), sudo's password prompt is a marker line that is answered with
     the password over stdin and taken out of stderr, and a last marker says
     that sudo let the command start.
+
+    With ``tty``, the session gets a pseudo-terminal first (as ``ssh -t``), for
+    sudoers' ``requiretty`` and tools that insist on a terminal: the command's
+    stdout and stderr are then one stream (the terminal), read as stdout, and the
+    markers are taken out of it. The terminal's echo and newline translation are
+    turned off first, so a sudo password is never echoed and lines end in ``\n``.
+    Nothing is sent to its stdin but the sudo password. Kills still go to the
+    process group reported (closing the channel also hangs the terminal up).
     """
 
     def __init__(
@@ -64,8 +72,12 @@ class SshCommand:
         start_timeout: float = 10.0,
         sudo: Sudo | None = None,
         stdin: bytes | None = None,
+        tty: bool = False,
     ) -> None:
         self._transport = transport
+        self._tty = tty
+        if tty:
+            stdin = None
         # Forwarded stdin, sent as the channel's window allows (see _feed); None once
         # end-of-file was sent. With sudo, only after sudo let the command start.
         self._stdin: memoryview | None = memoryview(stdin or b"")
@@ -86,6 +98,8 @@ class SshCommand:
         # makes its $$ lead a process group of its own (OpenSSH's sessions do; dropbear's
         # do not) and reports it first: that group is the command and all its children.
         report = f'echo "{_MARK.format(kind="pgid", nonce=nonce)}$$" >&2; '
+        if tty:
+            report = "stty -echo -onlcr 2>/dev/null; " + report
         if sudo is None:
             # The command itself is the login shell's to run, as `ssh host COMMAND` does.
             script = report + 'exec "${SHELL:-/bin/sh}" -c "$1"'
@@ -93,7 +107,7 @@ class SshCommand:
             # No pty: sudo runs the command in its own (our) process group.
             started = _MARK.format(kind="started", nonce=nonce)
             # Without forwarded stdin, the command's is /dev/null: the password went there.
-            quiet = "" if stdin else "exec </dev/null\n"
+            quiet = "" if stdin or tty else "exec </dev/null\n"
             inner = f"printf '{started}\\n' >&2\n{quiet}{command}"
             prompt = _MARK.format(kind="prompt", nonce=nonce) + "\n"
             script = report + f"exec {sudo.prefix(prompt)} /bin/sh -c {shlex.quote(inner)}"
@@ -106,6 +120,8 @@ class SshCommand:
         watchdog.start()
         try:
             self._chan = transport.open_session(timeout=start_timeout)
+            if tty:
+                self._chan.get_pty(term="xterm", width=200, height=50)
             self._chan.exec_command(wrapped)
         except (paramiko.SSHException, EOFError, OSError) as exc:
             raise HostFailure(Status.ERROR, f"cannot start the command: {reason(exc)}") from None
@@ -180,7 +196,10 @@ class SshCommand:
             waiter.poll(wait_s * 1000)
         got = False
         while chan.recv_ready():
-            sink(STDOUT, chan.recv(_CHUNK))
+            data = chan.recv(_CHUNK)
+            passed = self._markers.feed(data) if self._tty else data  # one stream: see class
+            if passed:
+                sink(STDOUT, passed)
             got = True
         while chan.recv_stderr_ready():
             passed = self._markers.feed(chan.recv_stderr(_CHUNK))
@@ -196,7 +215,7 @@ class SshCommand:
         if ended and not (chan.recv_ready() or chan.recv_stderr_ready()):
             rest = self._markers.flush()
             if rest:
-                sink(STDERR, rest)
+                sink(STDOUT if self._tty else STDERR, rest)
             # Now, not when the collector finds it: the channel's pipe pair (poll) is
             # closed only by close(), and at hundreds of sessions the fds add up.
             chan.close()

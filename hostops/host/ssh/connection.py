@@ -18,6 +18,7 @@ from hostops.host.ssh.context import SshContext
 from hostops.host.ssh.failures import reason
 from hostops.host.ssh.hostkeys import default_known_hosts, fingerprint, known_hosts_name
 from hostops.host.ssh.jump import tunnel
+from hostops.host.ssh.lock import take_lock
 from hostops.liblog import thread_name
 from hostops.models import Host, HostKeyPolicy, Status
 
@@ -135,18 +136,29 @@ class SshConnection:
     def _remaining(self) -> float:
         return max(0.1, self._deadline - time.monotonic())
 
-    def start(self, command: str, sudo: bool = False, stdin: bytes | None = None) -> SshCommand:
-        """Start ``command``, with sudo as ``options.sudo_user`` (root when None) when
-        ``sudo``; ``stdin`` is sent to it, then end-of-file."""
+    def start(
+        self,
+        command: str,
+        sudo: bool = False,
+        stdin: bytes | None = None,
+        *,
+        sudo_user: str | None = None,
+        tty: bool = False,
+    ) -> SshCommand:
+        """Start ``command``, with sudo as ``sudo_user`` (else ``options.sudo_user``,
+        root when None) when ``sudo``; ``stdin`` is sent to it, then end-of-file.
+        ``tty``: with a pseudo-terminal (see SshCommand)."""
         opts = self._ctx.options
+        user = sudo_user or opts.sudo_user
         return SshCommand(
             self.transport,
             command,
             opts.keepalive_interval,
             opts.keepalive_count,
             opts.connect_timeout,
-            sudo=Sudo(opts.sudo_user, self._ctx.secrets.sudo_password) if sudo else None,
+            sudo=Sudo(user, self._ctx.secrets.sudo_password) if sudo else None,
             stdin=stdin,
+            tty=tty,
         )
 
     def open_sftp(self, timeout: float) -> paramiko.SFTPClient:
@@ -165,6 +177,11 @@ class SshConnection:
             raise HostFailure(Status.ERROR, f"cannot start SFTP: {reason(exc)}") from None
         finally:
             watchdog.cancel()
+
+    def hold_lock(self, name: str, timeout: float, holder: str) -> None:
+        """Take the advisory lock ``name`` on the host for as long as this connection
+        lasts (see hostops.host.ssh.lock); raises HostFailure when it is held elsewhere."""
+        self._lock = take_lock(self.transport, name, timeout, holder)
 
     def is_active(self) -> bool:
         """The connection still works (a kept connection is reused only then)."""

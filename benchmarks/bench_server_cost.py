@@ -1,0 +1,151 @@
+"""What one connection costs the SERVER (sshd CPU), by negotiated algorithm and by what
+the client runs: which choices of hostops's client make sshd work harder.
+
+    python benchmarks/bench_server_cost.py [--daemons 5] [--connections 120] [--rounds 3]
+
+Each variant makes ``--connections`` connections (round-robin over the daemons): TCP,
+key exchange, host key check, public key login, one ``exec`` and its exit status,
+close. sshd CPU is the listener processes' own and reaped children's CPU
+(utime+stime+cutime+cstime from /proc) before and after, divided by the
+connections; rounds are interleaved over the variants and the median is reported.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import paramiko
+
+from hostops.testing import SshdFleet
+
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def sshd_cpu_s(pids: list[int]) -> float:
+    total = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += sum(int(f) for f in fields[11:15])  # utime stime cutime cstime
+    return total / _TICK
+
+
+@dataclass(frozen=True)
+class Variant:
+    name: str
+    kex: str | None = None  # the one key exchange offered; None: paramiko's order
+    host_key: str = "ssh-ed25519"
+    user_key: str = "ed25519"
+    cipher: str = "aes128-gcm@openssh.com"
+    command: str = "true"
+
+
+WRAPPER = "printf '\\036hostops-pgid:0011aabb:%s\\n' \"$$\" >&2\ntrue"  # as SshCommand sends it
+
+VARIANTS = [
+    Variant("hostops today (mlkem offered, curve25519 agreed; ed25519; gcm)", command=WRAPPER),
+    Variant("  same, plain 'true' (no process-group marker)"),
+    Variant("  kex curve25519-sha256 only", kex="curve25519-sha256@libssh.org"),
+    Variant("  kex ecdh-sha2-nistp256", kex="ecdh-sha2-nistp256"),
+    Variant("  kex diffie-hellman-group14-sha256", kex="diffie-hellman-group14-sha256"),
+    Variant("  host key ecdsa-sha2-nistp256", host_key="ecdsa-sha2-nistp256"),
+    Variant("  host key rsa-sha2-512 (3072 bits)", host_key="rsa-sha2-512"),
+    Variant("  user key ecdsa", user_key="ecdsa"),
+    Variant("  user key rsa (3072 bits)", user_key="rsa"),
+    Variant("  cipher aes128-ctr + hmac-sha2-256", cipher="aes128-ctr"),
+]
+
+
+def connect_once(address: str, port: int, variant: Variant, key: paramiko.PKey, user: str) -> None:
+    sock = socket.create_connection((address, port))
+    t = paramiko.Transport(sock)
+    opts = t.get_security_options()
+    if variant.kex:
+        opts.kex = [variant.kex]
+    opts.key_types = [variant.host_key]
+    opts.ciphers = [variant.cipher]
+    try:
+        t.start_client(timeout=20)
+        t.auth_publickey(user, key)
+        chan = t.open_session()
+        chan.exec_command(variant.command)
+        chan.recv_exit_status()
+        chan.close()
+    finally:
+        t.close()
+        sock.close()
+
+
+def measure(fleet: SshdFleet, variant: Variant, keys: dict[str, paramiko.PKey], n: int) -> float:
+    pids = [h.pid for h in fleet.hosts]
+    before = sshd_cpu_s(pids)
+    for i in range(n):
+        h = fleet.hosts[i % len(fleet.hosts)]
+        connect_once(h.address, h.port, variant, keys[variant.user_key], fleet.user)
+    return 1000 * (sshd_cpu_s(pids) - before) / n
+
+
+def keygen(path: Path, kind: str) -> None:
+    bits = ["-b", "3072"] if kind == "rsa" else []
+    subprocess.run(
+        ["ssh-keygen", "-q", "-t", kind, *bits, "-N", "", "-f", str(path)],
+        check=True,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--daemons", type=int, default=5)
+    ap.add_argument("--connections", type=int, default=120)
+    ap.add_argument("--rounds", type=int, default=3)
+    args = ap.parse_args(argv)
+    root = Path(tempfile.mkdtemp(prefix="hostops-bench-cost-"))
+    keydir = root / "keys"
+    keydir.mkdir()
+    host_keys = []
+    # Extra HostKey lines replace the fleet's one: serve all three types.
+    for kind in ("ed25519", "ecdsa", "rsa"):
+        keygen(keydir / f"host_{kind}", kind)
+        host_keys.append(f"HostKey {keydir / f'host_{kind}'}")
+    users: dict[str, paramiko.PKey] = {}
+    for kind in ("ed25519", "ecdsa", "rsa"):
+        keygen(keydir / f"user_{kind}", kind)
+        users[kind] = paramiko.PKey.from_path(str(keydir / f"user_{kind}"))
+    os.chmod(root, 0o755)
+    with SshdFleet(root / "fleet", args.daemons, extra_config=tuple(host_keys)) as fleet:
+        with open(fleet.authorized_keys, "a") as f:
+            for kind in users:
+                f.write((keydir / f"user_{kind}.pub").read_text())
+        for v in VARIANTS:  # warm-up: page cache, first-connection costs
+            measure(fleet, v, users, len(fleet.hosts))
+        results: dict[str, list[float]] = {v.name: [] for v in VARIANTS}
+        for _ in range(args.rounds):
+            for v in VARIANTS:
+                results[v.name].append(measure(fleet, v, users, args.connections))
+    base = statistics.median(results[VARIANTS[0].name])
+    print(f"sshd CPU per connection, median of {args.rounds} rounds of {args.connections}")
+    print(f"({args.daemons} daemons, {_sshd_version()}, paramiko {paramiko.__version__}):")
+    print()
+    print("| variant | sshd ms/conn | vs today |")
+    print("|---|---:|---:|")
+    for v in VARIANTS:
+        ms = statistics.median(results[v.name])
+        print(f"| {v.name.strip()} | {ms:.2f} | {ms / base:.2f}x |")
+    return 0
+
+
+def _sshd_version() -> str:
+    done = subprocess.run(["/usr/sbin/sshd", "-V"], capture_output=True, text=True, check=False)
+    return (done.stderr or done.stdout).split(",")[0].strip()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
