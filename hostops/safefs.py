@@ -5,7 +5,8 @@ plant anything it will read or write through (a link to a file of the user's, a
 forged run record). So: directories hostops creates are 0700 and files 0600,
 whatever the umask; a directory the user names (``--out-dir``, ``get``'s LOCAL_DIR)
 or the state directory must be owned by the user (or root) and writable by nobody
-else, as OpenSSH's StrictModes asks of ``~/.ssh``; files are opened with
+else (its group only if that is the user's private group), as OpenSSH's
+StrictModes asks of ``~/.ssh``; files are opened with
 ``O_NOFOLLOW`` (``O_EXCL`` when created) and must be the user's own.
 
 Host names become file names through :func:`file_name`, one-to-one.
@@ -14,8 +15,10 @@ Host names become file names through :func:`file_name`, one-to-one.
 from __future__ import annotations
 
 import errno
+import grp
 import hashlib
 import os
+import pwd
 import re
 import stat
 from pathlib import Path
@@ -89,7 +92,7 @@ def check_dir(path: Path, what: str) -> None:
         raise UsageError(f"{what} {path}: not a directory")
     if st.st_uid not in (os.geteuid(), 0):
         raise UnsafePath(f"{what} {path}: owned by another user (uid {st.st_uid})")
-    if st.st_mode & 0o022:
+    if st.st_mode & 0o002 or (st.st_mode & 0o020 and not _private_group(st.st_gid)):
         who = "others" if st.st_mode & 0o002 else "its group"
         raise UnsafePath(
             f"{what} {path}: writable by {who} (mode {stat.S_IMODE(st.st_mode):04o});"
@@ -97,6 +100,20 @@ def check_dir(path: Path, what: str) -> None:
         )
     if not os.access(path, os.W_OK | os.X_OK):
         raise UsageError(f"{what} {path}: not writable")
+
+
+def _private_group(gid: int) -> bool:
+    """Whether group ``gid`` is this user's own (a user private group, as umask 002
+    systems make: named after the user, the user's primary group, no other member),
+    so that its write bit lets nobody else in; OpenSSH's StrictModes allows it too."""
+    try:
+        user = pwd.getpwuid(os.geteuid())
+        group = grp.getgrgid(gid)
+    except KeyError:
+        return False
+    return (
+        gid == user.pw_gid and group.gr_name == user.pw_name and set(group.gr_mem) <= {user.pw_name}
+    )
 
 
 def open_private(

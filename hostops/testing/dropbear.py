@@ -14,7 +14,7 @@ import pwd
 import subprocess
 from pathlib import Path
 
-from hostops.testing.fleet import FleetHost, SshdFleet, free_port
+from hostops.testing.fleet import FleetHost, SshdFleet
 
 DROPBEAR = "/usr/sbin/dropbear"
 DROPBEARKEY = "/usr/bin/dropbearkey"
@@ -36,10 +36,9 @@ class DropbearFleet(SshdFleet):
         kw.setdefault("name_format", "db{:02d}")
         super().__init__(root, count, user=user, **kw)  # type: ignore[arg-type]
 
-    def _launch(self, host: FleetHost, attempts: int = 5) -> None:
+    def _host_key(self, host: FleetHost) -> Path:
         if host is self.hosts[0]:
             self._authorize()
-        host.directory.mkdir(parents=True, exist_ok=True)
         key = host.directory / "dropbear_ed25519_host_key"
         if not key.exists():
             subprocess.run(
@@ -50,23 +49,12 @@ class DropbearFleet(SshdFleet):
         ).stdout
         line = next(x for x in public.splitlines() if x.startswith("ssh-"))
         host.host_key_line = " ".join(line.split()[:2])
-        for _ in range(attempts):
-            host.port = free_port(host.address)
-            listen, pid = f"{host.address}:{host.port}", str(host.directory / "pid")
-            with open(host.log, "ab") as log:
-                host.process = subprocess.Popen(
-                    # -F foreground, -E log to stderr, -s keys only, -m no motd
-                    [*(DROPBEAR, "-F", "-E", "-s", "-m", "-r", str(key), "-p"), listen, "-P", pid],
-                    stdin=subprocess.DEVNULL,
-                    stdout=log,
-                    stderr=log,
-                    start_new_session=True,  # stop() kills it and its sessions as a group
-                )
-            if self._banner_or_exit(host):
-                return
-        raise RuntimeError(
-            f"dropbear for {host.name} did not start: {host.log.read_text()[-2000:]}"
-        )
+        return key
+
+    def _argv(self, host: FleetHost, key: Path) -> list[str]:
+        # -F foreground, -E log to stderr, -s keys only, -m no motd
+        listen, pid = f"{host.address}:{host.port}", str(host.directory / "pid")
+        return [DROPBEAR, "-F", "-E", "-s", "-m", "-r", str(key), "-p", listen, "-P", pid]
 
     def _authorize(self) -> None:
         """The client key in ``~USER/.ssh/authorized_keys`` (added once, owner's modes:

@@ -9,21 +9,26 @@ from __future__ import annotations
 
 import os
 import pwd
-import secrets
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from system_users import ensure_user
 
 from hostops.testing import SshdFleet
 from hostops.testing.dropbear import DropbearFleet
 from hostops.testing.fleet import free_port
-from hostops.testing.pytest_plugin import SleepWatch, json_results, run_hostops
+from hostops.testing.pytest_plugin import (
+    SleepWatch,
+    json_results,
+    run_hostops,
+    sleep_tag,
+    start_hostops,
+)
 
 USER = "hostops-db"  # dropbear reads ~USER/.ssh/authorized_keys: a user of our own
 _SUDOERS = "/etc/sudoers.d/hostops-dropbear"
@@ -34,13 +39,7 @@ def dropbear() -> Iterator[DropbearFleet]:
     """Two dropbear daemons; USER may sudo without a password."""
     if os.geteuid() != 0:
         pytest.fail("these tests create a user and a sudoers rule: run them as root (CI does)")
-    try:
-        pwd.getpwnam(USER)
-    except KeyError:
-        subprocess.run(
-            ["useradd", "--create-home", "--shell", "/bin/bash", "--password", "*", USER],
-            check=True,
-        )
+    ensure_user(USER)
     staged = Path(f"{_SUDOERS}.new")
     staged.write_text(f"{USER} ALL=(ALL:ALL) NOPASSWD: ALL\n")
     staged.chmod(0o440)
@@ -56,10 +55,6 @@ def dropbear() -> Iterator[DropbearFleet]:
 
 def _inv(fleet: DropbearFleet, tmp_path: Path) -> Path:
     return fleet.write_inventory(tmp_path / "inv.yaml")
-
-
-def _tag() -> str:
-    return f"30.{secrets.randbelow(10**6):06d}"  # outlives every wait below unless killed
 
 
 def test_commands_exit_codes_and_stdin(dropbear: DropbearFleet, tmp_path: Path) -> None:
@@ -78,7 +73,7 @@ def test_timeout_and_idle_timeout_stop_the_remote_command(
 ) -> None:
     inv = _inv(dropbear, tmp_path)
     for option in ("--timeout", "--idle-timeout"):
-        tag = _tag()
+        tag = sleep_tag(30)  # outlives every wait below unless killed
         with SleepWatch([tag], expected=2) as watch:
             r = run_hostops("run", f"sleep {tag}", "--hosts", str(inv), option, "2", "-o", "json")
         res = json_results(r.stdout)
@@ -90,12 +85,9 @@ def test_timeout_and_idle_timeout_stop_the_remote_command(
 @pytest.mark.parametrize("presses", [1, 2])
 def test_ctrl_c_once_and_twice(dropbear: DropbearFleet, tmp_path: Path, presses: int) -> None:
     inv = _inv(dropbear, tmp_path)
-    tag = _tag()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "hostops", "run", f"sleep {tag}", "--hosts", str(inv), "-o", "json"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
+    tag = sleep_tag(30)  # outlives every wait below unless killed
+    proc = start_hostops(
+        "run", f"sleep {tag}", "--hosts", str(inv), "-o", "json", start_new_session=True
     )
     with SleepWatch([tag], expected=2) as watch:
         pass
@@ -104,7 +96,7 @@ def test_ctrl_c_once_and_twice(dropbear: DropbearFleet, tmp_path: Path, presses:
         proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
-    assert {o["status"] for o in json_results(out.decode()).values()} == {"interrupted"}
+    assert {o["status"] for o in json_results(out).values()} == {"interrupted"}
     if presses == 1:  # the second press stops at once, without waiting for the kills
         assert watch.gone()
 
@@ -113,7 +105,7 @@ def test_sudo(dropbear: DropbearFleet, tmp_path: Path) -> None:
     inv = _inv(dropbear, tmp_path)
     r = run_hostops("run", "id -un", "--hosts", str(inv), "--sudo", "-o", "json")
     assert {o["stdout"] for o in json_results(r.stdout).values()} == {"root\n"}, r.stderr
-    tag = _tag()
+    tag = sleep_tag(30)  # outlives every wait below unless killed
     with SleepWatch([tag], expected=2) as watch:
         r = run_hostops(
             "run", f"sleep {tag}", "--hosts", str(inv), "--sudo", "--timeout", "2", "-o", "json"

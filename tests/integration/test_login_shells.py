@@ -5,17 +5,21 @@ it with its children, since hostops hands the login shell nothing but
 
 from __future__ import annotations
 
-import pwd
-import secrets
 import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from system_users import ensure_user
 
 from hostops.testing import SshdFleet
-from hostops.testing.pytest_plugin import SleepWatch, json_results, run_hostops, sleep_pids
+from hostops.testing.pytest_plugin import (
+    SleepWatch,
+    json_results,
+    run_hostops,
+    sleep_pids,
+    sleep_tag,
+    start_hostops,
+)
 
 SHELLS = {"hostops-tcsh": "/usr/bin/tcsh", "hostops-fish": "/usr/bin/fish"}
 
@@ -26,14 +30,7 @@ def shell_users() -> dict[str, str]:
     for name, shell in SHELLS.items():
         if not Path(shell).exists():
             pytest.fail(f"{shell} is missing: ./scripts/test installs it (apt-get)")
-        try:
-            pwd.getpwnam(name)
-            subprocess.run(["usermod", "--shell", shell, name], check=True)
-        except KeyError:
-            subprocess.run(
-                ["useradd", "--create-home", "--shell", shell, "--password", "*", name],
-                check=True,
-            )
+        ensure_user(name, shell)
     return SHELLS
 
 
@@ -48,7 +45,7 @@ def test_commands_run_in_the_login_shell_and_time_out_whole(
     res = json_results(r.stdout)
     assert {o["status"] for o in res.values()} == {"ok"}, r.stderr
     assert {o["stdout"] for o in res.values()} == {"1\n"}
-    tag = f"30.{secrets.randbelow(10**6):06d}"  # outlives every wait below unless killed
+    tag = sleep_tag(30)  # outlives every wait below unless killed
     with SleepWatch([tag], expected=2) as watch:
         r = run_hostops(
             "run",
@@ -73,19 +70,14 @@ def test_ctrl_c_stops_the_command_under_any_login_shell(
     sshd_fleet: SshdFleet, tmp_path: Path, shell_users: dict[str, str], user: str
 ) -> None:
     inv = sshd_fleet.write_inventory(tmp_path / "inv.yaml", sshd_fleet.hosts[:2])
-    tag = f"30.{secrets.randbelow(10**6):06d}"  # outlives every wait below unless killed
+    tag = sleep_tag(30)  # outlives every wait below unless killed
     args = ["run", f"sleep {tag}", "--hosts", str(inv), "--user", user, "-o", "json"]
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "hostops", *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-    )
+    proc = start_hostops(*args, start_new_session=True)
     with SleepWatch([tag], expected=2) as watch:
         pass
     assert len(watch.seen) == 2, "the commands never started"
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
-    assert {o["status"] for o in json_results(out.decode()).values()} == {"interrupted"}
+    assert {o["status"] for o in json_results(out).values()} == {"interrupted"}
     assert watch.gone() and not sleep_pids(tag)

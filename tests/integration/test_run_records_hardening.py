@@ -3,11 +3,11 @@ last run, and a full disk costs the record, not the run."""
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import subprocess
 from pathlib import Path
+
+from full_disk import full_disk
 
 from hostops.testing import SshdFleet
 from hostops.testing.pytest_plugin import json_results, run_hostops
@@ -50,34 +50,16 @@ def test_rerun_uses_the_last_finished_run_not_one_in_progress(
         rollout.wait()
 
 
-def _fill(path: Path) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
-    try:
-        with contextlib.suppress(OSError):
-            while True:
-                os.write(fd, b"x" * 4096)
-    finally:
-        os.close(fd)
-
-
 def test_a_full_disk_runs_without_a_record_and_says_so_once(
     sshd_fleet: SshdFleet, tmp_path: Path, isolated_home: Path
 ) -> None:
     inv = sshd_fleet.write_inventory(tmp_path / "inv.yaml", sshd_fleet.hosts[:2])
-    state = isolated_home / ".local" / "state"
-    state.mkdir(parents=True, mode=0o700)
-    mount = ["mount", "-t", "tmpfs", "-o", "size=32k,mode=0700", "tmpfs", str(state)]
-    subprocess.run(mount, check=True)
-    try:
-        _runs(isolated_home).mkdir(parents=True, mode=0o700)
-        _fill(state / "filler")
+    with full_disk(isolated_home / ".local" / "state"):
         r = run_hostops("run", "echo hi", "--hosts", str(inv))
         assert r.returncode == 0, r.stderr
         assert "host01 | hi" in r.stdout and "host02 | hi" in r.stdout
         warnings = [line for line in r.stderr.splitlines() if "run record" in line]
         assert len(warnings) == 1 and "No space left on device" in warnings[0], r.stderr
-        assert list(_runs(isolated_home).iterdir()) == []  # no 0-byte record left
+        assert not _runs(isolated_home).exists()  # not even its directory: no room
         r = run_hostops("show", "last")
         assert r.returncode == 2 and "no run records" in r.stderr
-    finally:
-        subprocess.run(["umount", str(state)], check=True)

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from system_users import ensure_user
 
 from hostops.testing import SshdFleet
 from hostops.testing.pytest_plugin import json_results
@@ -24,13 +25,7 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.fixture
 def as_user(sshd_fleet: SshdFleet) -> Iterator[tuple[Path, Path]]:
     """A directory of USER's with a copy of the fleet's client key and an inventory."""
-    try:
-        pwd.getpwnam(USER)
-    except KeyError:
-        subprocess.run(
-            ["useradd", "--create-home", "--shell", "/bin/sh", "--password", "*", USER],
-            check=True,
-        )
+    ensure_user(USER, "/bin/sh")
     entry = pwd.getpwnam(USER)
     home = Path(tempfile.mkdtemp(prefix="hostops-threads-"))
     try:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import stat
 import subprocess
 from pathlib import Path
 
 import pytest
+from full_disk import full_disk
 
 from hostops.errors import UsageError
 from hostops.journal import (
@@ -156,33 +155,16 @@ def test_last_is_the_last_finished_run(tmp_path):
         find_run("last-2", tmp_path)
 
 
-def _fill(path: Path) -> None:
-    """Write to ``path`` until its file system is full."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
-    try:
-        with contextlib.suppress(OSError):
-            while True:
-                os.write(fd, b"x" * 4096)
-    finally:
-        os.close(fd)
-
-
 def test_a_full_disk_warns_once_and_leaves_no_record(tmp_path):
     """With no space left, the run goes on without a record (no 0-byte file that would
     break 'show last'), and says so once."""
-    disk = tmp_path / "disk"
-    disk.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16k", "tmpfs", str(disk)], check=True)
-    try:
+    with full_disk(tmp_path / "disk") as disk:
         (disk / "runs").mkdir(mode=0o700)
-        _fill(disk / "filler")
         told: list[str] = []
         journal = Journal.start([], "x", ["a"], RunOptions(), disk / "runs", warn=told.append)
         assert journal is None
         assert len(told) == 1 and "No space left on device: running without a run record" in told[0]
         assert list((disk / "runs").iterdir()) == []
-    finally:
-        subprocess.run(["umount", str(disk)], check=True)
 
 
 def test_retention_zero_keeps_no_record_and_bad_values_are_refused(tmp_path, monkeypatch):

@@ -4,6 +4,7 @@ directory another user can write) and the one-to-one host name -> file name mapp
 from __future__ import annotations
 
 import contextlib
+import grp
 import os
 import pwd
 import stat
@@ -84,9 +85,21 @@ def test_private_dir_is_0700_with_its_new_parents_whatever_the_umask(tmp_path: P
 def test_a_directory_others_or_the_group_can_write_is_refused(tmp_path: Path, mode: int):
     d = tmp_path / "shared"
     d.mkdir()
+    os.chown(d, -1, grp.getgrnam("users").gr_gid)  # a group others are in
     d.chmod(mode)
     with pytest.raises(UsageError, match="writable by"):
         check_dir(d, "--out-dir")
+
+
+def test_a_group_writable_directory_of_the_users_private_group_is_accepted(tmp_path: Path):
+    """umask 002 systems give each user a group of their own: its write bit is safe."""
+    user = pwd.getpwuid(os.geteuid())
+    group = grp.getgrgid(user.pw_gid)
+    assert group.gr_name == user.pw_name and set(group.gr_mem) <= {user.pw_name}
+    d = tmp_path / "mine"
+    d.mkdir()
+    d.chmod(0o775)
+    check_dir(d, "--out-dir")
 
 
 def test_a_directory_of_another_user_or_a_link_is_refused(tmp_path: Path):
