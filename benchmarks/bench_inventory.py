@@ -1,15 +1,22 @@
-"""Inventory scale: 10,000 hosts listed one by one in 200 groups, selected with
-``web:&prod:!web0*``, timed as a fresh ``hostops inventory`` process (parsing included).
+"""Inventory scale, each timed as a fresh ``hostops inventory`` process (parsing included):
+
+1. 10,000 hosts listed one by one in 200 groups, selected with ``web:&prod:!web0*``
+   (native YAML, Ansible INI, Ansible YAML);
+2. an Ansible project of 10,000 hosts with ``group_vars/`` (a file or a directory per
+   group) and ``host_vars/`` (1,000 files), every host resolved (``--json``);
+3. 100,000 hosts in no group, listed (the table, and ``--json``).
 
 Usage: python benchmarks/bench_inventory.py [--hosts 10000] [--groups 200] [--runs 7]
-Writes a table (one row per format: native YAML, Ansible INI, Ansible YAML) into the
-"inventory" section of benchmarks/RESULTS.md, and prints its rows.
+    [--ungrouped 100000]
+Writes the tables into the "inventory" section of benchmarks/RESULTS.md, and prints their rows.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -75,29 +82,56 @@ def write_ansible_yaml(path: Path, names: list[str], groups: dict[str, list[str]
     path.write_text("\n".join(lines) + "\n")
 
 
-def time_select(inventory: Path, expected: int, runs: int) -> list[float]:
-    """Wall seconds of each fresh `hostops inventory --json` process; checks the selection."""
-    argv = [
-        sys.executable,
-        "-m",
-        "hostops",
-        "inventory",
-        "--hosts",
-        str(inventory),
-        "--limit",
-        PATTERN,
-        "--json",
-        "--no-ssh-config",
-    ]
+def write_project(root: Path, names: list[str], groups: dict[str, list[str]]) -> Path:
+    """An Ansible project: hosts.ini, group_vars/ (every tenth group a directory of two
+    files, the others one file, and all.yml) and host_vars/ for every tenth host."""
+    write_ini(root / "hosts.ini", names, groups)
+    (root / "group_vars").mkdir()
+    (root / "host_vars").mkdir()
+    (root / "group_vars" / "all.yml").write_text("ansible_user: ops\nntp: ntp.example.com\n")
+    for i, group in enumerate(groups):
+        if i % 10 == 0:
+            folder = root / "group_vars" / group
+            folder.mkdir()
+            (folder / "10-main.yml").write_text(f"tier: {group}\nansible_port: {2000 + i}\n")
+            (folder / "20-more.yml").write_text("extra: [1, 2, 3]\n")
+        else:
+            (root / "group_vars" / f"{group}.yml").write_text(f"tier: {group}\n")
+    for i, name in enumerate(names[::10]):
+        (root / "host_vars" / f"{name}.yml").write_text(
+            f"ansible_host: 10.1.{i // 256 % 256}.{i % 256}\nrack: r{i % 40}\n"
+        )
+    return root / "hosts.ini"
+
+
+def time_inventory(
+    inventory: Path, expected: int, runs: int, *options: str, as_json: bool = True
+) -> list[float]:
+    """Wall seconds of each fresh `hostops inventory` process; checks how many it lists."""
+    argv = [sys.executable, "-m", "hostops", "inventory", "--hosts", str(inventory)]
+    argv += [*options, "--no-ssh-config", *(["--json"] if as_json else [])]
     times = []
+    cpu = []
     for _ in range(runs):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         start = time.perf_counter()
         out = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
         times.append(time.perf_counter() - start)
-        got = len(json.loads(out)["hosts"])
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu.append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
+        got = len(json.loads(out)["hosts"]) if as_json else int(out.splitlines()[-1].split()[0])
         if got != expected:
-            raise SystemExit(f"{inventory.name}: selected {got} hosts, expected {expected}")
+            raise SystemExit(f"{inventory.name}: listed {got} hosts, expected {expected}")
+    _CPU[inventory.name + " ".join(options) + str(as_json)] = statistics.median(cpu)
     return times
+
+
+_CPU: dict[str, float] = {}  # the last timed case's median CPU seconds (user + system)
+
+
+def _row(label: str, t: list[float]) -> str:
+    cpu = list(_CPU.values())[-1]
+    return f"| {label} | {statistics.median(t):.2f} | {min(t):.2f} | {max(t):.2f} | {cpu:.2f} |"
 
 
 def main() -> int:
@@ -105,6 +139,7 @@ def main() -> int:
     parser.add_argument("--hosts", type=int, default=10000)
     parser.add_argument("--groups", type=int, default=200)
     parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--ungrouped", type=int, default=100000)
     parser.add_argument("--output", type=Path, default=Path(__file__).parent / "RESULTS.md")
     args = parser.parse_args()
     names, groups = fleet(args.hosts, args.groups)
@@ -114,14 +149,16 @@ def main() -> int:
         "## Inventory scale",
         "",
         "Reproduce: `python benchmarks/bench_inventory.py"
-        f" --hosts {args.hosts} --groups {args.groups} --runs {args.runs}`",
+        f" --hosts {args.hosts} --groups {args.groups} --runs {args.runs}"
+        f" --ungrouped {args.ungrouped}` (on this 2-core machine, shared: the load average"
+        " is printed with each table)",
         "",
         f"{args.hosts} hosts listed one by one in {len(groups)} groups;"
         f" `hostops inventory --limit '{PATTERN}' --json --no-ssh-config` (selects {expected})"
         f" as a fresh process, parsing included; {args.runs} runs each.",
         "",
-        "| format | median (s) | min | max |",
-        "|---|---:|---:|---:|",
+        "| format | median (s) | min | max | CPU median (s) |",
+        "|---|---:|---:|---:|---:|",
     ]
     with tempfile.TemporaryDirectory() as tmp:
         for label, writer, name in (
@@ -131,9 +168,42 @@ def main() -> int:
         ):
             path = Path(tmp) / name
             writer(path, names, groups)
-            t = time_select(path, expected, args.runs)
-            lines.append(f"| {label} | {statistics.median(t):.2f} | {min(t):.2f} | {max(t):.2f} |")
+            t = time_inventory(path, expected, args.runs, "--limit", PATTERN)
+            lines.append(_row(label, t))
             print(lines[-1], flush=True)
+        lines += [
+            "",
+            f"An Ansible project: {args.hosts} hosts in {len(groups)} groups, group_vars/ for"
+            f" every group (every tenth a directory of two files), host_vars/ for"
+            f" {len(names[::10])} hosts; `hostops inventory --json --no-ssh-config`: every"
+            f" host resolved, variables merged as Ansible does (target: 1.5 s).",
+            "",
+            "| inventory | median (s) | min | max | CPU median (s) |",
+            "|---|---:|---:|---:|---:|",
+        ]
+        project = Path(tmp) / "project"
+        project.mkdir()
+        t = time_inventory(write_project(project, names, groups), len(names), args.runs)
+        lines.append(_row("group_vars + host_vars", t))
+        print(lines[-1], flush=True)
+        many = Path(tmp) / "ungrouped.ini"
+        many.write_text("".join(f"h{i:06d}.example.com\n" for i in range(args.ungrouped)))
+        lines += [
+            "",
+            f"{args.ungrouped} hosts in no group (one INI line each), listed (target: 5 s).",
+            "",
+            "| output | median (s) | min | max | CPU median (s) |",
+            "|---|---:|---:|---:|---:|",
+        ]
+        for label, as_json in (("table", False), ("--json", True)):
+            t = time_inventory(many, args.ungrouped, args.runs, as_json=as_json)
+            lines.append(_row(label, t))
+            print(lines[-1], flush=True)
+    lines += [
+        "",
+        f"Load average at the end: {os.getloadavg()[0]:.1f} (1 min; 2 cores shared with"
+        " other work, so wall times vary; CPU is user + system of the process).",
+    ]
     replace_section(args.output, "inventory", "\n".join(lines) + "\n")
     print(f"wrote {args.output}")
     return 0

@@ -37,15 +37,17 @@ from hostops.errors import EXIT_USAGE, HostopsError, NothingToDo, UsageError, ex
 from hostops.fleet.aggregator import replay
 from hostops.fleet.engine import console_lock
 from hostops.fleet.rollout import play_plan, run_operation
+from hostops.host.settings import Overrides, ignored_options, resolve_all
 from hostops.host.ssh_config import SshConfig
 from hostops.inventory import (
     Inventory,
-    Overrides,
     build,
     load_raw,
+    pattern_warning,
     raw_from_host_list,
     resolve_hosts,
     select_names,
+    with_vault,
 )
 from hostops.inventory.show import inventory_graph, inventory_json, inventory_table
 from hostops.journal import (
@@ -66,6 +68,7 @@ from hostops.operations import Command, Download, Operation, Upload
 from hostops.render.console import Console, OutputMode, ViewOptions, summary_text
 from hostops.render.views import recap_text
 from hostops.safefs import private_dir
+from hostops.vault import Vault, load_vault, mask
 
 if _collecting:
     gc.enable()
@@ -142,13 +145,28 @@ def _print_version(value: bool) -> None:
 
 # Host selection and connection settings: the same options on every command.
 InventoryOpt = Annotated[
-    Path | None,
+    list[Path] | None,
     typer.Option(
         "--hosts",
         "-i",
-        envvar="HOSTOPS_INVENTORY",
         show_default=False,
-        help="Inventory file: hostops YAML, Ansible YAML or Ansible INI.",
+        help="Inventory: a file (hostops YAML, Ansible YAML or INI), a directory of them or a dynamic inventory script; repeat for several, merged in order. [default: $HOSTOPS_INVENTORY, a comma-separated list]",
+    ),
+]
+VaultPasswordFileOpt = Annotated[
+    list[Path] | None,
+    typer.Option(
+        "--vault-password-file",
+        show_default=False,
+        help="File holding the Ansible Vault password (an executable is run: its output is the password); repeatable. [default: $HOSTOPS_VAULT_PASSWORD_FILE]",
+    ),
+]
+VaultIdOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--vault-id",
+        show_default=False,
+        help="An Ansible Vault password as [LABEL@]FILE; repeatable.",
     ),
 ]
 HostListOpt = Annotated[
@@ -231,7 +249,7 @@ KnownHostsOpt = Annotated[
 
 
 def _select(
-    hosts: Path | None,
+    hosts: list[Path] | None,
     host_list: str | None,
     limit: str | None,
     ssh_config: Path | None,
@@ -243,6 +261,11 @@ def _select(
     rerun: str | None = None,
     from_run: str | None = None,
     jump: str | None = None,
+    timing: Overrides | None = None,
+    *,
+    vault_files: list[Path] | None = None,
+    vault_ids: list[str] | None = None,
+    play_dir: str | None = None,
 ) -> tuple[Inventory, list[Host]]:
     """The inventory and the selected hosts, resolved with the connection flags given;
     with ``rerun``, only those that ended with those statuses in a recorded run.
@@ -250,36 +273,48 @@ def _select(
     Raises UsageError or ConfigError."""
     if from_run is not None and rerun is None:
         raise UsageError("--from-run needs --rerun STATUSES (which of its hosts to run)")
-    if host_list is not None and hosts is not None and "HOSTOPS_INVENTORY" not in os.environ:
+    if host_list is not None and hosts:
         raise UsageError("give --hosts FILE or --host LIST, not both")
+    if not hosts and host_list is None and os.environ.get("HOSTOPS_INVENTORY"):
+        hosts = [Path(p.strip()) for p in os.environ["HOSTOPS_INVENTORY"].split(",") if p.strip()]
     if host_list is not None:
         raw = raw_from_host_list(host_list)
-    elif hosts is not None:
-        raw = load_raw(hosts)
+    elif hosts:
+        raw = load_raw(
+            hosts, vault=load_vault([str(f) for f in vault_files or ()], vault_ids or ())
+        )
+        if play_dir is not None:
+            raw.play_dirs = [play_dir]
     else:
         raise UsageError("no hosts: give --hosts FILE (or set HOSTOPS_INVENTORY) or --host LIST")
     if ssh_config is not None and no_ssh_config:
         raise UsageError("give --ssh-config or --no-ssh-config, not both")
-    config = (
-        None
-        if no_ssh_config
-        else SshConfig.from_file(str(ssh_config))
-        if ssh_config
-        else SshConfig.default()
-    )
+    config = SshConfig.chosen(False if no_ssh_config else ssh_config or True)
     inv = build(raw)
-    base = os.path.dirname(os.fspath(hosts)) if hosts else "."
+    base = os.path.dirname(os.fspath(hosts[0])) if hosts else "."
     names = select_names(inv, limit, base_dir=base or ".")
+    differs = pattern_warning(inv, limit, names)
+    if differs:
+        raw.warnings.append(differs)
     if rerun is not None:
         names = _rerun_names(names, rerun, from_run)
-    overrides = Overrides(
+    overrides = dataclasses.replace(
+        timing or Overrides(),
         user=user,
         port=port,
         identity_files=tuple(str(p) for p in identity or ()),
         known_hosts=str(known_hosts) if known_hosts else None,
         jump=jump,
     )
-    return inv, resolve_hosts(inv, names, ssh_config=config, overrides=overrides)
+    resolved = resolve_all(
+        resolve_hosts(inv, names),
+        ssh_config=config,
+        overrides=overrides,
+        inventory_host=lambda name: (
+            resolve_hosts(inv, [name])[0] if name in inv.raw.hosts else None
+        ),
+    )
+    return inv, resolved
 
 
 def _rerun_names(selected: list[str], rerun: str, from_run: str | None) -> list[str]:
@@ -364,9 +399,12 @@ WorkersOpt = Annotated[
     ),
 ]
 ConnectTimeoutOpt = Annotated[
-    float,
+    float | None,
     typer.Option(
-        "--connect-timeout", callback=_seconds, help="Seconds to connect and authenticate."
+        "--connect-timeout",
+        callback=_seconds,
+        show_default=False,
+        help="Seconds to connect and authenticate. [default: ssh_config's ConnectTimeout, else 10]",
     ),
 ]
 TimeoutOpt = Annotated[
@@ -389,18 +427,20 @@ IdleTimeoutOpt = Annotated[
     ),
 ]
 ConnectRetriesOpt = Annotated[
-    int,
+    int | None,
     typer.Option(
         "--connect-retries",
         min=0,
-        help="Retries after a connection is refused, reset or times out (backoff with jitter; never after auth or host key failures).",
+        show_default=False,
+        help="Retries after a connection is refused, reset or times out (backoff with jitter; never after auth or host key failures). [default: ssh_config's ConnectionAttempts - 1, else 0]",
     ),
 ]
 KeepaliveOpt = Annotated[
-    str,
+    str | None,
     typer.Option(
         "--keepalive",
-        help="INTERVAL,COUNT: after INTERVAL s of silence ask the host for a reply; COUNT unanswered: error. 0 turns it off.",
+        show_default=False,
+        help="INTERVAL,COUNT: after INTERVAL s of silence ask the host for a reply; COUNT unanswered: error. 0 turns it off. [default: ssh_config's ServerAliveInterval,ServerAliveCountMax, else 15,3]",
     ),
 ]
 LiveOpt = Annotated[
@@ -442,7 +482,7 @@ MaxFailOpt = Annotated[
 class _Flags:
     """Every shared option's value, as the command received it."""
 
-    hosts: Path | None
+    hosts: list[Path] | None
     host_list: str | None
     limit: str | None
     user: str | None
@@ -458,11 +498,11 @@ class _Flags:
     ask_key_pass: bool
     forks: int
     workers: int | None
-    connect_timeout: float
+    connect_timeout: float | None
     timeout: float | None
     idle_timeout: float | None
-    connect_retries: int
-    keepalive: str
+    connect_retries: int | None
+    keepalive: str | None
     output: OutputMode
     live: bool
     out_dir: Path | None
@@ -475,6 +515,8 @@ class _Flags:
     sudo: bool = False
     sudo_user: str | None = None
     ask_sudo_pass: bool = False
+    vault_password_file: list[Path] | None = None
+    vault_id: list[str] | None = None
 
     @classmethod
     def of(cls, values: dict[str, object]) -> "_Flags":
@@ -494,9 +536,19 @@ class _Prepared:
     secrets: Secrets
 
 
-def _prepare(flags: _Flags, console: Console, run_sudo: bool) -> _Prepared:
+def _prepare(
+    flags: _Flags, console: Console, run_sudo: bool, play_dir: str | None = None
+) -> _Prepared:
     """Select the hosts, ask for secrets (before any worker exists, on the terminal,
     under the console lock), and build the run's options and view."""
+    # Given on the command line, these beat the inventory's and ssh_config's (ConnectTimeout,
+    # ServerAlive*, ConnectionAttempts); not given, those apply, else RunOptions' defaults.
+    keepalive = _keepalive(flags.keepalive) if flags.keepalive is not None else None
+    timing = Overrides(
+        connect_timeout=flags.connect_timeout,
+        server_alive=keepalive,
+        connection_attempts=None if flags.connect_retries is None else flags.connect_retries + 1,
+    )
     inv, selected = _select(
         flags.hosts,
         flags.host_list,
@@ -510,10 +562,19 @@ def _prepare(flags: _Flags, console: Console, run_sudo: bool) -> _Prepared:
         flags.rerun,
         flags.from_run,
         flags.jump,
+        timing,
+        vault_files=flags.vault_password_file,
+        vault_ids=flags.vault_id,
+        play_dir=play_dir,
     )
     for warning in inv.raw.warnings:
         console.message("warning", warning)
-    interval, count = _keepalive(flags.keepalive)
+    ignored = ignored_options(selected)
+    if ignored:
+        console.message(
+            "warning",
+            'ssh_config options hostops ignores (README, "ssh_config"): ' + ", ".join(ignored),
+        )
     secrets = secrets_from_environment(
         selected,
         password=console.ask_secret("SSH password", ENV_PASSWORD) if flags.ask_pass else None,
@@ -523,19 +584,16 @@ def _prepare(flags: _Flags, console: Console, run_sudo: bool) -> _Prepared:
         sudo_password=(
             console.ask_secret("sudo password", ENV_SUDO_PASSWORD) if flags.ask_sudo_pass else None
         ),
+        vault=inv.raw.vault,
     )
     sudo = flags.sudo or flags.ask_sudo_pass or flags.sudo_user is not None
     options = RunOptions(
         workers=flags.workers,
         forks=flags.forks,
-        connect_timeout=flags.connect_timeout,
         timeout=flags.timeout,
         host_key_policy=flags.host_key_policy,
         use_agent=not flags.no_agent,
         idle_timeout=flags.idle_timeout,
-        connect_retries=flags.connect_retries,
-        keepalive_interval=interval,
-        keepalive_count=count,
         max_output=_size(flags.max_output),
         sudo=sudo and run_sudo,
         sudo_user=flags.sudo_user,
@@ -650,6 +708,8 @@ def run(
         ),
     ],
     hosts: InventoryOpt = None,
+    vault_password_file: VaultPasswordFileOpt = None,
+    vault_id: VaultIdOpt = None,
     host_list: HostListOpt = None,
     limit: LimitOpt = None,
     user: UserOpt = None,
@@ -677,11 +737,11 @@ def run(
     ] = False,
     forks: ForksOpt = 64,
     workers: WorkersOpt = None,
-    connect_timeout: ConnectTimeoutOpt = 10.0,
+    connect_timeout: ConnectTimeoutOpt = None,
     timeout: TimeoutOpt = None,
     idle_timeout: IdleTimeoutOpt = None,
-    connect_retries: ConnectRetriesOpt = 0,
-    keepalive: KeepaliveOpt = "15,3",
+    connect_retries: ConnectRetriesOpt = None,
+    keepalive: KeepaliveOpt = None,
     batch: BatchOpt = None,
     max_fail: MaxFailOpt = None,
     output: OutputOpt = OutputMode.STREAM,
@@ -727,6 +787,8 @@ def put(
         ),
     ] = None,
     hosts: InventoryOpt = None,
+    vault_password_file: VaultPasswordFileOpt = None,
+    vault_id: VaultIdOpt = None,
     host_list: HostListOpt = None,
     limit: LimitOpt = None,
     user: UserOpt = None,
@@ -752,11 +814,11 @@ def put(
     follow_links: FollowLinksOpt = False,
     forks: ForksOpt = 64,
     workers: WorkersOpt = None,
-    connect_timeout: ConnectTimeoutOpt = 10.0,
+    connect_timeout: ConnectTimeoutOpt = None,
     timeout: TimeoutOpt = None,
     idle_timeout: IdleTimeoutOpt = None,
-    connect_retries: ConnectRetriesOpt = 0,
-    keepalive: KeepaliveOpt = "15,3",
+    connect_retries: ConnectRetriesOpt = None,
+    keepalive: KeepaliveOpt = None,
     batch: BatchOpt = None,
     max_fail: MaxFailOpt = None,
     output: OutputOpt = OutputMode.STREAM,
@@ -797,6 +859,8 @@ def get(
         ),
     ],
     hosts: InventoryOpt = None,
+    vault_password_file: VaultPasswordFileOpt = None,
+    vault_id: VaultIdOpt = None,
     host_list: HostListOpt = None,
     limit: LimitOpt = None,
     user: UserOpt = None,
@@ -813,11 +877,11 @@ def get(
     follow_links: FollowLinksOpt = False,
     forks: ForksOpt = 64,
     workers: WorkersOpt = None,
-    connect_timeout: ConnectTimeoutOpt = 10.0,
+    connect_timeout: ConnectTimeoutOpt = None,
     timeout: TimeoutOpt = None,
     idle_timeout: IdleTimeoutOpt = None,
-    connect_retries: ConnectRetriesOpt = 0,
-    keepalive: KeepaliveOpt = "15,3",
+    connect_retries: ConnectRetriesOpt = None,
+    keepalive: KeepaliveOpt = None,
     output: OutputOpt = OutputMode.STREAM,
     live: LiveOpt = False,
     out_dir: OutDirOpt = None,
@@ -856,6 +920,8 @@ def play(
         ),
     ] = None,
     hosts: InventoryOpt = None,
+    vault_password_file: VaultPasswordFileOpt = None,
+    vault_id: VaultIdOpt = None,
     host_list: HostListOpt = None,
     limit: LimitOpt = None,
     user: UserOpt = None,
@@ -873,11 +939,11 @@ def play(
     ask_sudo_pass: AskSudoPassOpt = False,
     forks: ForksOpt = 64,
     workers: WorkersOpt = None,
-    connect_timeout: ConnectTimeoutOpt = 10.0,
+    connect_timeout: ConnectTimeoutOpt = None,
     timeout: TimeoutOpt = None,
     idle_timeout: IdleTimeoutOpt = None,
-    connect_retries: ConnectRetriesOpt = 0,
-    keepalive: KeepaliveOpt = "15,3",
+    connect_retries: ConnectRetriesOpt = None,
+    keepalive: KeepaliveOpt = None,
     output: OutputOpt = OutputMode.STREAM,
     live: LiveOpt = False,
     out_dir: OutDirOpt = None,
@@ -900,18 +966,22 @@ def play(
 
         book = load_playbook(playbook)
         given = _extra_vars(extra_vars or [])
-        prepared = _prepare(flags, console, run_sudo=False)
-        everyone = resolve_hosts(prepared.inventory, prepared.inventory.names, ssh_config=None)
+        # group_vars/ and host_vars/ beside the playbook count too, as in Ansible.
+        play_dir = os.path.dirname(os.path.abspath(playbook))
+        prepared = _prepare(flags, console, run_sudo=False, play_dir=play_dir)
+        everyone = resolve_hosts(prepared.inventory, prepared.inventory.names)
         allowed = {h.name for h in prepared.hosts}
         by_name = {h.name: h for h in prepared.hosts}
         # Resolved with the command line's settings where selected; the others only
-        # serve to match the plays' patterns.
-        inventory = [by_name.get(h.name, h) for h in everyone]
+        # serve to match the plays' patterns. Vaulted variables decrypt when a template
+        # uses them (and only then need a password).
+        vault = prepared.inventory.raw.vault or Vault()
+        inventory = [with_vault(by_name.get(h.name, h), vault) for h in everyone]
         plan = prepare(book, inventory, limit=allowed, extra_vars=given)
         if check:
-            console.out(
-                "".join(line + "\n" for line in check_plan(plan).lines()).encode(), plain=True
-            )
+            lines = "".join(line + "\n" for line in check_plan(plan).lines())
+            # what a vaulted value became: never shown
+            console.out(mask(lines).encode(), plain=True)
             return 0
 
         def go(record: RecordPath | None) -> RunReport:
@@ -986,6 +1056,8 @@ def _extra_vars(pairs: list[str]) -> dict[str, str]:
 @app.command()
 def inventory(
     hosts: InventoryOpt = None,
+    vault_password_file: VaultPasswordFileOpt = None,
+    vault_id: VaultIdOpt = None,
     host_list: HostListOpt = None,
     limit: LimitOpt = None,
     user: UserOpt = None,
@@ -1022,6 +1094,8 @@ def inventory(
             rerun,
             from_run,
             jump,
+            vault_files=vault_password_file,
+            vault_ids=vault_id,
         )
         if graph:
             text = inventory_graph(inv, [h.name for h in selected])

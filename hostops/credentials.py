@@ -14,13 +14,31 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from hostops.errors import ConfigError
+from hostops.localenv import (
+    ENV_KEY_PASSPHRASE,
+    ENV_PASSWORD,
+    ENV_SUDO_PASSWORD,
+    SECRET_ENV_VARS,
+    child_environment,
+)
 from hostops.models import Host
 from hostops.ranges import fold
+from hostops.vault import Vault, Vaulted, VaultError
 
-ENV_PASSWORD = "HOSTOPS_PASSWORD"
-ENV_KEY_PASSPHRASE = "HOSTOPS_KEY_PASSPHRASE"
-ENV_SUDO_PASSWORD = "HOSTOPS_SUDO_PASSWORD"
-_OWN_VARS = (ENV_PASSWORD, ENV_KEY_PASSPHRASE, ENV_SUDO_PASSWORD)
+__all__ = [  # the secret variables' names live in hostops.localenv, the lowest layer
+    "ENV_KEY_PASSPHRASE",
+    "ENV_PASSWORD",
+    "ENV_SUDO_PASSWORD",
+    "SECRET_ENV_VARS",
+    "Secrets",
+    "child_environment",
+    "secrets_from_environment",
+]
+
+# Ansible's names for a host's login and become passwords, in the order its ssh and sudo
+# plugins read them (the last one set wins). hostops uses them only when vaulted.
+LOGIN_PASSWORD_VARS = ("ansible_password", "ansible_ssh_pass", "ansible_ssh_password")
+BECOME_PASSWORD_VARS = ("ansible_become_password", "ansible_become_pass", "ansible_sudo_pass")
 
 
 @dataclass(frozen=True, repr=False, eq=False)
@@ -28,7 +46,9 @@ class Secrets:
     """What a run may authenticate with besides keys. Every field may be None (not given).
 
     ``host_passwords`` maps the NAME of each ``password_env`` variable used by
-    the run's hosts to its value. ``env_names`` are the environment variables
+    the run's hosts to its value; ``vault_passwords`` and ``vault_sudo_passwords``
+    map host names to the login and sudo passwords their inventory gives vaulted
+    (``ansible_password``, ``ansible_become_password``). ``env_names`` are the environment variables
     the secrets came from: they are removed from the environment of local
     commands (``connection: local``).
     """
@@ -37,7 +57,9 @@ class Secrets:
     key_passphrase: str | None = None
     sudo_password: str | None = None
     host_passwords: Mapping[str, str] = field(default_factory=dict)
-    env_names: tuple[str, ...] = _OWN_VARS
+    env_names: tuple[str, ...] = SECRET_ENV_VARS
+    vault_passwords: Mapping[str, str] = field(default_factory=dict)
+    vault_sudo_passwords: Mapping[str, str] = field(default_factory=dict)
 
     def __repr__(self) -> str:
         given = [
@@ -46,19 +68,28 @@ class Secrets:
             if getattr(self, name) is not None
         ]
         given += [f"password_env {name}" for name in sorted(self.host_passwords)]
+        given += [f"vaulted password of {name}" for name in sorted(self.vault_passwords)]
+        given += [f"vaulted sudo password of {name}" for name in sorted(self.vault_sudo_passwords)]
         return f"Secrets({', '.join(given) or 'none'}; values hidden)"
 
     __str__ = __repr__
 
     def password_for(self, host: Host) -> str | None:
-        """The login password for ``host``: its ``password_env`` variable's, else the run's."""
+        """The login password for ``host``: its own (vaulted in the inventory, or its
+        ``password_env`` variable's), else the run's."""
+        if host.name in self.vault_passwords:
+            return self.vault_passwords[host.name]
         if host.password_env and host.password_env in self.host_passwords:
             return self.host_passwords[host.password_env]
         return self.password
 
+    def sudo_password_for(self, host: Host) -> str | None:
+        """The sudo password for ``host``: its vaulted become password, else the run's."""
+        return self.vault_sudo_passwords.get(host.name, self.sudo_password)
+
     def scrubbed_environment(self) -> dict[str, str]:
         """This process's environment without the variables that hold secrets."""
-        return {k: v for k, v in os.environ.items() if k not in self.env_names}
+        return child_environment(self.env_names)
 
 
 def secrets_from_environment(
@@ -68,13 +99,18 @@ def secrets_from_environment(
     key_passphrase: str | None = None,
     sudo_password: str | None = None,
     environ: Mapping[str, str] | None = None,
+    vault: Vault | None = None,
 ) -> Secrets:
     """The run's secrets: the values given (prompted for) win over ``HOSTOPS_PASSWORD``,
     ``HOSTOPS_KEY_PASSPHRASE`` and ``HOSTOPS_SUDO_PASSWORD``; each host's ``password_env``
     variable (and its jump hosts') is read too.
 
+    Vaulted login and become passwords of the hosts (their inventory's
+    ``ansible_password``, ``ansible_become_password``...) are decrypted with ``vault``.
+
     Raises ConfigError, before anything runs, when a host names a ``password_env``
-    variable that is not set and no password was given for the whole run.
+    variable that is not set and no password was given for the whole run, or has a
+    vaulted password that ``vault`` cannot decrypt (naming the variable).
     """
     env = os.environ if environ is None else environ
     if password is None:
@@ -96,10 +132,32 @@ def secrets_from_environment(
             f"password_env {name} (for {fold(wanted[name])}) is not set in the environment;"
             f" set it, or give --ask-pass or {ENV_PASSWORD}"
         )
+    logins, sudos = _vaulted_passwords(hosts, vault or Vault())
     return Secrets(
+        vault_passwords=logins,
+        vault_sudo_passwords=sudos,
         password=password,
         key_passphrase=key_passphrase,
         sudo_password=sudo_password,
         host_passwords=host_passwords,
-        env_names=(*_OWN_VARS, *wanted),
+        env_names=(*SECRET_ENV_VARS, *wanted),
     )
+
+
+def _vaulted_passwords(
+    hosts: Iterable[Host], vault: Vault
+) -> tuple[dict[str, str], dict[str, str]]:
+    """Host name -> decrypted login password, and -> sudo password, for the hosts whose
+    variables hold them vaulted (the last of Ansible's names set wins). Raises ConfigError."""
+    logins: dict[str, str] = {}
+    sudos: dict[str, str] = {}
+    for host in hosts:
+        for names, found in ((LOGIN_PASSWORD_VARS, logins), (BECOME_PASSWORD_VARS, sudos)):
+            given = [host.vars[n] for n in names if isinstance(host.vars.get(n), Vaulted)]
+            if not given:
+                continue
+            try:
+                found[host.name] = str(vault.value(given[-1]))
+            except VaultError as exc:
+                raise ConfigError(f"host {host.name!r}: {exc}") from None
+    return logins, sudos

@@ -54,6 +54,36 @@ class Connection(str, enum.Enum):
 
 
 @dataclass(frozen=True)
+class SshSettings:
+    """How a host is reached over SSH beyond its address, port, user and keys: what
+    ssh_config, the inventory's ssh options and the command line resolve to
+    (:func:`hostops.host.settings.resolve_connection`). None: not set (hostops's default)."""
+
+    proxy_command: str | None = None  # given to the user's shell as is (tokens expanded)
+    identities_only: bool = False  # only the identity files, not the agent's other keys
+    identity_agent: str | None = None  # agent socket; "none": no agent; None: $SSH_AUTH_SOCK
+    certificate_files: tuple[str, ...] = ()
+    host_key_alias: str | None = None  # the name host keys are looked up and recorded under
+    known_hosts_files: tuple[str, ...] = ()  # every UserKnownHostsFile (new keys: the first)
+    global_known_hosts: tuple[str, ...] = ()  # GlobalKnownHostsFile (read only)
+    strict_host_key_checking: str | None = None  # as ssh -G prints it: true/false/ask/accept-new
+    connect_timeout: float | None = None
+    server_alive_interval: float | None = None
+    server_alive_count_max: int | None = None
+    connection_attempts: int | None = None  # attempts in all (--connect-retries is N more)
+    address_family: str = "any"  # any, inet, inet6
+    bind_address: str | None = None
+    send_env: tuple[str, ...] = ()  # SendEnv: patterns of local variables sent to the host
+    set_env: tuple[str, ...] = ()  # SetEnv: NAME=VALUE sent to the host
+    hash_known_hosts: bool = False  # record new host keys under a hashed name
+    # Options set for this host that hostops cannot honour although they change where, as
+    # whom or with what trust ssh connects: "Option (FILE:LINE)". The host ends `error`.
+    refused: tuple[str, ...] = ()
+    # Options set that change nothing hostops does: "Option (FILE:LINE)", reported once a run.
+    ignored: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Host:
     """One inventory host, with every setting already resolved."""
 
@@ -81,6 +111,17 @@ class Host:
     # Where each setting came from (setting -> "inv.yaml:12", "group_vars/web.yml",
     # "~/.ssh/config:4", "--user"): what `hostops inventory --json` shows.
     origins: Mapping[str, str] = field(default_factory=dict, hash=False, compare=False)
+    ssh: SshSettings = field(default_factory=SshSettings)
+    # A digest of every resolved connection setting (where, as whom, with what trust):
+    # two hosts with the same one may share a connection. None: not resolved.
+    connection_id: str | None = None
+    # Privilege escalation the inventory asks for (Ansible's ansible_become*): None means
+    # not said, so the run's --sudo/--sudo-user decide.
+    sudo: bool | None = None
+    sudo_user: str | None = None
+    # Why this host cannot be run as the inventory describes it (a become method other
+    # than sudo): it ends `error` with this message, without a connection.
+    problem: str | None = None
 
 
 @dataclass(frozen=True)

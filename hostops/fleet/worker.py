@@ -240,8 +240,8 @@ def run_job(
             where, context=ctx, warn=lambda msg: events.put(HostWarning(host.name, msg))
         )
     op = job.op
-    if isinstance(op, Command) and op.sudo is None:  # the run's --sudo
-        op = dataclasses.replace(op, sudo=spec.options.sudo)
+    if isinstance(op, Command) and op.sudo is None:  # the run's --sudo, else the host's
+        op = dataclasses.replace(op, sudo=spec.options.sudo or bool(host.sudo))
     outcome = client.perform(
         op,
         sink,

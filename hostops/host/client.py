@@ -98,7 +98,8 @@ class HostClient:
 
         Raises HostFailure (``attempts`` says how many were made); ``cancel`` set
         while waiting to retry ends it as ``interrupted``."""
-        retries = self.options.connect_retries
+        attempts = self.host.ssh.connection_attempts  # ConnectionAttempts, or --connect-retries + 1
+        retries = self.options.connect_retries if attempts is None else attempts - 1
         for attempt in range(1, retries + 2):
             self.attempts = attempt
             try:
@@ -166,6 +167,8 @@ class HostClient:
         try:
             if cancel is not None and cancel.is_set():
                 raise HostFailure(Status.INTERRUPTED, "interrupted before it started")
+            if self.host.problem:  # the inventory asks for what hostops cannot do here
+                raise HostFailure(Status.ERROR, self.host.problem)
             if self._conn is None:
                 self.connect(cancel)
             outcome = self._perform(

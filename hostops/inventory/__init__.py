@@ -1,72 +1,48 @@
 """Inventories: which hosts to run on, and how to reach each of them.
 
 Formats (detected from the file): hostops's native YAML (``defaults``,
-``hosts``, ``groups``), Ansible YAML and Ansible INI. Every format becomes a
+``hosts``, ``groups``), Ansible YAML and INI, Ansible dynamic inventory scripts;
+directories of them and several sources at once (hostops.inventory.sources). Every format becomes a
 RawInventory, then an Inventory (groups, names), then Hosts for the names a
 ``--limit`` pattern selects.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
-import re
+from collections.abc import Sequence
 
 from hostops.errors import ConfigError
-from hostops.inventory.native import TOP_KEYS, load_native
-from hostops.inventory.patterns import PatternError, hosts_from_option, select
+from hostops.inventory.patterns import PatternError, ansible_difference, hosts_from_option, select
 from hostops.inventory.raw import RawHost, RawInventory
-from hostops.inventory.resolve import Inventory, Overrides, SshConfigSource, build, resolve_hosts
-from hostops.inventory.yamlsrc import Node, load_yaml
+from hostops.inventory.resolve import Inventory, build, resolve_hosts
+from hostops.inventory.sources import load_sources
 from hostops.models import Host
+from hostops.vault import Vault, bind, has_vaulted
 
 __all__ = [
     "Inventory",
-    "Overrides",
     "build",
     "load_inventory",
     "load_raw",
+    "pattern_warning",
     "raw_from_host_list",
     "resolve_hosts",
     "select_names",
+    "with_vault",
 ]
 
-_YAML_START = re.compile(r"[^\s=\[]+:(\s|\Z)|\{")
-_YAML_SUFFIXES = (".yaml", ".yml", ".json")
+Sources = str | os.PathLike[str] | Sequence[str | os.PathLike[str]]
 
 
-def load_raw(path: str | os.PathLike[str]) -> RawInventory:
-    """Read an inventory file in any supported format. Raises ConfigError (``FILE:LINE: …``)."""
-    path = os.fspath(path)
-    if os.path.isdir(path):
-        raise ConfigError("inventory directories are not supported; pass one file", path=path)
-    if not path.endswith(_YAML_SUFFIXES) and not _starts_like_yaml(path):
-        return _load_ansible(path)  # INI
-    root = load_yaml(path)
-    keys = (
-        {k.value for k, _ in root.node.value} if root.node.tag == "tag:yaml.org,2002:map" else set()
-    )
-    if keys & set(TOP_KEYS) or not keys:
-        return load_native(root)
-    return _load_ansible(path, root)
+def load_raw(sources: Sources, *, vault: Vault | None = None) -> RawInventory:
+    """Read one inventory source or several (files, directories, dynamic inventory
+    scripts), in any supported format, merged in order. Raises ConfigError (``FILE:LINE: …``).
 
-
-def _load_ansible(path: str, root: Node | None = None) -> RawInventory:
-    from hostops.inventory.ansible import load_ansible  # only when the file is Ansible's
-
-    return load_ansible(path, root)
-
-
-def _starts_like_yaml(path: str) -> bool:
-    """A YAML inventory starts with ``key:`` (or ``{``); an INI one with ``[group]`` or a host."""
-    try:
-        with open(path, encoding="utf-8", errors="replace") as f:
-            for line in f:
-                text = line.strip()
-                if text and not text.startswith(("#", ";", "---")):
-                    return bool(_YAML_START.match(text))
-    except OSError:
-        return True  # load_yaml reports the file error
-    return True  # empty: the native loader says what is missing
+    ``vault`` opens vaulted inventory and variables files."""
+    paths = [sources] if isinstance(sources, (str, os.PathLike)) else list(sources)
+    return load_sources(paths, vault)
 
 
 def raw_from_host_list(value: str) -> RawInventory:
@@ -85,23 +61,42 @@ def select_names(inv: Inventory, pattern: str | None, base_dir: str = ".") -> li
     if pattern is None:
         return list(inv.names)
     try:
-        return select(pattern, inv.names, inv.members, base_dir=base_dir)
+        return select(
+            pattern,
+            inv.names,
+            inv.members,
+            base_dir=base_dir,
+            inventory_order=inv.raw.kind != "ansible",
+        )
     except PatternError as exc:
         raise ConfigError(str(exc), path="--limit") from None
 
 
-def load_inventory(
-    path: str | os.PathLike[str],
-    *,
-    limit: str | None = None,
-    ssh_config: SshConfigSource | None = None,
-    overrides: Overrides | None = None,
-) -> list[Host]:
-    """Read an inventory and return the selected hosts, fully resolved, in file order.
+def pattern_warning(inv: Inventory, pattern: str | None, selected: list[str]) -> str | None:
+    """A one-line warning when Ansible would select other hosts for ``pattern`` (its
+    ``[...]`` is a node range here, a subscript there), else None."""
+    if pattern is None:
+        return None
+    return ansible_difference(pattern, inv.names, inv.members, selected)
 
-    ``limit`` is a host pattern (README, "Host patterns"); ``ssh_config`` an
-    :class:`~hostops.host.ssh_config.SshConfig` to apply under the
-    inventory's settings (None: none). Raises ConfigError for any bad input.
+
+def with_vault(host: Host, vault: Vault) -> Host:
+    """``host`` with its vaulted variables bound to ``vault``: decrypted when a template
+    turns them into text (see :class:`hostops.vault.Bound`)."""
+    if not any(has_vaulted(v) for v in host.vars.values()):
+        return host
+    return dataclasses.replace(host, vars={k: bind(v, vault) for k, v in host.vars.items()})
+
+
+def load_inventory(
+    path: Sources, *, limit: str | None = None, vault: Vault | None = None
+) -> list[Host]:
+    """Read an inventory (one source or several) and return the selected hosts with the
+    inventory's own settings, in run order: no ssh_config, no command line
+    (``hostops.load_inventory`` adds them).
+
+    ``limit`` is a host pattern (README, "Host patterns"); ``vault`` opens vaulted files
+    (vaulted values stay encrypted until used). Raises ConfigError for any bad input.
     """
-    inv = build(load_raw(path))
-    return resolve_hosts(inv, select_names(inv, limit), ssh_config=ssh_config, overrides=overrides)
+    inv = build(load_raw(path, vault=vault))
+    return resolve_hosts(inv, select_names(inv, limit))

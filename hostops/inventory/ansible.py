@@ -6,13 +6,14 @@ the same groups, ``all`` and ``ungrouped`` as Ansible fills them, INI values
 typed like Python literals, a later value for the same variable replacing an
 earlier one.
 
-Connection variables become hostops settings (``ansible_host`` -> ``address``,
-``ansible_port`` -> ``port``, ...), ``all``'s variables become the defaults and
-every other variable goes to ``vars``. Secrets (``ansible_password``, ...) are
-dropped with a warning that never shows their value. What hostops cannot do
-faithfully (inventory plugins and scripts, vault, Jinja templates in connection
-settings, variables from ``group_vars/``) is refused with a ConfigError naming
-the feature rather than half-done.
+Variables are kept as written, with where each was set (``RawHost.variables``,
+``RawGroup.variables``): Ansible merges them per host before its connection
+plugin reads them (:mod:`hostops.inventory.ansible_vars`,
+:mod:`hostops.inventory.ansible_settings`). Secrets in plain text
+(``ansible_password``, ...) are dropped with a warning that never shows their
+value; vaulted login and become passwords are kept, still encrypted. What
+hostops cannot do faithfully (inventory plugins, TOML) is refused with a
+ConfigError naming the feature rather than half-done.
 """
 
 from __future__ import annotations
@@ -22,19 +23,18 @@ import os
 import re
 import shlex
 import warnings
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from functools import partial
-from itertools import chain
 from typing import Any
 
 import yaml
 
+from hostops.credentials import BECOME_PASSWORD_VARS, LOGIN_PASSWORD_VARS
 from hostops.errors import ConfigError
-from hostops.inventory.raw import RawGroup, RawHost, RawInventory, Where
-from hostops.inventory.yamlsrc import Node, load_yaml
-from hostops.models import Connection
+from hostops.inventory.raw import RawGroup, RawHost, RawInventory, Var, Where
+from hostops.inventory.yamlsrc import Node, parse_yaml
 from hostops.ranges import RangeError, expand_ansible
+from hostops.vault import Vault, Vaulted, VaultError, is_vaulted
 
 ALL = "all"
 UNGROUPED = "ungrouped"
@@ -43,42 +43,15 @@ UNGROUPED = "ungrouped"
 _YAML_EXTENSIONS = (".yaml", ".yml", ".json")
 _GROUP_SECTIONS = ("hosts", "children", "vars")
 
-# hostops setting -> the Ansible variables for it. When a host or group sets
-# several, the last one listed wins: Ansible's connection plugins read them in
-# this order and keep the last one defined (checked with ``ansible -vvv``).
-_SETTING_VARS: dict[str, tuple[str, ...]] = {
-    "address": ("ansible_host", "ansible_ssh_host"),
-    "port": ("ansible_port", "ansible_ssh_port"),
-    "user": ("ansible_user", "ansible_ssh_user"),
-    "identity_file": ("ansible_private_key_file", "ansible_ssh_private_key_file"),
-    "connection": ("ansible_connection",),
-}
-# Raw ssh command-line arguments: only a ProxyJump in them means something to hostops.
-_SSH_ARGS_VARS = ("ansible_ssh_args", "ansible_ssh_common_args", "ansible_ssh_extra_args")
-_MAPPED_VARS = frozenset(chain(*_SETTING_VARS.values(), _SSH_ARGS_VARS))
-
-_SSH_CONNECTIONS = frozenset(
-    {
-        "ssh",
-        "smart",
-        "paramiko",
-        "paramiko_ssh",
-        "ansible.builtin.ssh",
-        "ansible.builtin.paramiko_ssh",
-    }
-)
-_LOCAL_CONNECTIONS = frozenset({"local", "ansible.builtin.local"})
 # Variables holding a key's contents rather than a file name: as secret as a password.
 _SECRET_VARS = frozenset({"ansible_private_key", "ansible_ssh_private_key"})
+# Passwords hostops may use, when they are vaulted (encrypted at rest).
+_USABLE_WHEN_VAULTED = frozenset({*LOGIN_PASSWORD_VARS, *BECOME_PASSWORD_VARS})
 _SECRET_ADVICE = (
-    "hostops never reads secrets from an inventory; name an environment variable"
-    " with password_env in a hostops inventory instead"
+    "hostops never reads secrets in plain text from an inventory; vault it"
+    " (ansible-vault encrypt_string) or name an environment variable with password_env"
+    " in a hostops inventory"
 )
-
-# ssh(1) options that take an argument, so that argument is not mistaken for an option.
-_SSH_FLAGS_WITH_ARG = frozenset("BbcDEeFIiJLlmOoPpQRSWw")
-_SSH_OPTION = re.compile(r"\s*([A-Za-z]+)\s*(?:=\s*|\s+)(.*?)\s*\Z")
-_TEMPLATE = re.compile(r"\{\{|\{%")
 
 # Ansible's own patterns: a [section] header with an optional :type, and a group name line.
 _INI_SECTION = re.compile(r"\[([^:\]\s]+)(?::(\w+))?\]\s*(?:#.*)?\Z")
@@ -93,31 +66,46 @@ _HOST_PORT = re.compile(r"((?:[^:\[\]]|\[[^\]]*\])*):([0-9]+)\Z")
 _VarSource = tuple[str, int, Callable[[], Any]]
 
 
-def load_ansible(path: str | os.PathLike[str], root: Node | None = None) -> RawInventory:
+def load_ansible(
+    path: str | os.PathLike[str], root: Node | None = None, vault: Vault | None = None
+) -> RawInventory:
+    """One Ansible inventory file, complete (see :func:`read_ansible` and :func:`reconcile`)."""
+    return reconcile(read_ansible(path, root, vault))
+
+
+def read_ansible(
+    path: str | os.PathLike[str], root: Node | None = None, vault: Vault | None = None
+) -> RawInventory:
     """Read an Ansible inventory file, INI or YAML (told apart as Ansible does).
 
-    A ``.yaml``, ``.yml`` or ``.json`` file is YAML; a file without an extension
-    is YAML when it parses to a mapping, INI otherwise; any other file is INI.
+    A ``.yaml``, ``.yml`` or ``.json`` file is YAML unless it does not parse to
+    a mapping (then INI, as Ansible falls back to its INI plugin); a file
+    without an extension is YAML when it parses to a mapping, INI otherwise;
+    any other file is INI. A vault-encrypted file is decrypted with ``vault``.
 
-    Returns the hosts and groups in file order, ``all``'s variables as
-    ``defaults``, and warnings for everything read but ignored (secrets, ssh
-    options other than ProxyJump, keys Ansible itself skips).
+    Returns the hosts and groups in file order with their variables, and
+    warnings for everything read but ignored (secrets in plain text, keys
+    Ansible itself skips). Its ``var_dirs`` is the file's directory.
 
     Raises :class:`ConfigError` (``FILE:LINE: reason``) for a file Ansible would
-    reject, and for what hostops does not support: inventory directories and
-    ``group_vars/``/``host_vars/`` beside the file, dynamic inventory scripts,
-    inventory plugins, vault, TOML, a connection other than ssh or local, Jinja
-    templates in connection settings, and malformed connection values.
+    reject, and for what hostops does not support: inventory plugins and TOML.
 
     ``root``: the file's YAML, when the caller has parsed it already.
     """
     path = os.fspath(path)
-    text = _read_inventory_file(path)
+    text = _read_inventory_file(path, vault)
     builder = _Builder(path)
     if root is None:
-        root = _yaml_root(path)
+        root, yaml_error = _yaml_root(path, text)
+    else:
+        yaml_error = None
     if root is None:
-        _read_ini(text, builder)
+        try:
+            _read_ini(text, builder)
+        except ConfigError:
+            if yaml_error is not None:  # neither: the YAML complaint is the one for a .yml
+                raise yaml_error from None
+            raise
     else:
         _read_yaml(root, builder)
     return builder.finish()
@@ -126,34 +114,29 @@ def load_ansible(path: str | os.PathLike[str], root: Node | None = None) -> RawI
 # --------------------------------------------------------------------------- the file itself
 
 
-def _read_inventory_file(path: str) -> str:
-    """The file's text, after refusing the kinds of inventory hostops cannot read.
+def _read_inventory_file(path: str, vault: Vault | None) -> str:
+    """The file's text (decrypted when it is vaulted), after refusing the kinds of
+    inventory hostops cannot read.
 
-    Raises ConfigError for a directory, a missing or unreadable file, an
-    executable script, a vault-encrypted file, TOML, or variable directories
-    Ansible would read beside the file.
+    Raises ConfigError for a missing or unreadable file, TOML, or a vaulted file
+    no password given opens.
     """
-    if os.path.isdir(path):
-        raise ConfigError("inventory directories are not supported; pass one file", path=path)
     try:
         with open(path, "rb") as f:
             data = f.read()
     except FileNotFoundError:
         raise ConfigError("no such file", path=path) from None
+    except IsADirectoryError:
+        raise ConfigError("is a directory (read it as an inventory source)", path=path) from None
     except OSError as exc:
         raise ConfigError(f"cannot read: {exc.strerror or exc}", path=path) from None
-    # Ansible would run it: only a script with an interpreter line is one.
-    if data.startswith(b"#!") and os.access(path, os.X_OK):
-        raise ConfigError(
-            "dynamic inventory scripts are not supported (an executable file starting with #!)",
-            path=path,
-            line=1,
-        )
-    if data.lstrip().startswith(b"$ANSIBLE_VAULT"):
-        raise ConfigError("vault-encrypted inventory files are not supported", path=path, line=1)
     if os.path.splitext(path)[1] == ".toml":
         raise ConfigError("TOML inventories are not supported; use INI or YAML", path=path)
-    _refuse_variable_directories(path)
+    if is_vaulted(data):
+        try:
+            return (vault or Vault()).decrypt(data.decode("ascii", "replace"))
+        except VaultError as exc:
+            raise ConfigError(f"vault-encrypted inventory: {exc}", path=path, line=1) from None
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -161,34 +144,21 @@ def _read_inventory_file(path: str) -> str:
         raise ConfigError("cannot read: not UTF-8 text", path=path, line=line) from None
 
 
-def _refuse_variable_directories(path: str) -> None:
-    """Ansible adds variables from group_vars/ and host_vars/ beside the file: refuse, not ignore.
-
-    Ignoring them would connect with other users, ports or addresses than Ansible does.
-    """
-    folder = os.path.dirname(os.path.abspath(path))
-    for name in ("group_vars", "host_vars"):
-        found = os.path.join(folder, name)
-        if os.path.isdir(found):
-            raise ConfigError(
-                f"inventory directories are not supported; pass one file: Ansible would also "
-                f"read variables from {found}/ (move the connection variables into {path})",
-                path=path,
-            )
-
-
-def _yaml_root(path: str) -> Node | None:
-    """The YAML document for a YAML inventory, None for an INI one (as Ansible decides)."""
+def _yaml_root(path: str, text: str) -> tuple[Node | None, ConfigError | None]:
+    """The YAML document for a YAML inventory, None for an INI one (as Ansible decides),
+    and the YAML error of a ``.yml`` file that is not YAML (raised if INI fails too)."""
     extension = os.path.splitext(path)[1]
-    if extension in _YAML_EXTENSIONS:
-        return load_yaml(path)
-    if extension:
-        return None
+    if extension and extension not in _YAML_EXTENSIONS:
+        return None, None
     try:
-        root = load_yaml(path)
-    except ConfigError:
-        return None  # not YAML: Ansible goes on to the INI plugin too
-    return root if isinstance(root.node, yaml.MappingNode) else None
+        root = parse_yaml(text, path)
+    except ConfigError as exc:
+        return None, exc if extension else None  # not YAML: Ansible goes on to INI
+    if isinstance(root.node, yaml.MappingNode):
+        return root, None
+    if extension:  # parsed, but no inventory: as Ansible's INI plugin after the YAML one
+        return None, root.error(f"a YAML inventory must be a mapping, not {root.kind}")
+    return None, None
 
 
 # --------------------------------------------------------------------------- shared by both formats
@@ -205,7 +175,7 @@ class _Builder:
     def __init__(self, path: str):
         self.path = path
         self.inv = RawInventory(path=path)
-        self._vars: dict[tuple[str, str], dict[str, _Var]] = {}
+        self._vars: dict[tuple[str, str], dict[str, Var]] = {}
         self._direct_groups: dict[str, list[str]] = {}  # host -> groups that list it
         self._warned: set[str] = set()
         for name in (ALL, UNGROUPED):  # Ansible always has both
@@ -263,11 +233,12 @@ class _Builder:
         Raises ConfigError for a malformed pattern or variable.
         """
         names, port = self._expand(pattern, line)
-        variables = self.read_vars(f"host {pattern!r}", sources)
+        variables = self.read_vars(f"host {pattern!r}", sources) if sources else {}
         self.group(group, None)
         for name in names:
             self._add_host(name, group, line, port)
-            self._vars.setdefault(("host", name), {}).update(variables)
+            if variables:  # most hosts of a large file have none: no dict for them
+                self._vars.setdefault(("host", name), {}).update(variables)
 
     def _add_host(self, name: str, group: str, line: int, port: int | None) -> None:
         if name not in self.inv.hosts:
@@ -276,7 +247,7 @@ class _Builder:
             # As Ansible: a ':port' suffix counts only where the host first appears,
             # and an ansible_port on the same line still wins over it.
             if port is not None:
-                self._vars[("host", name)] = {"ansible_port": _Var(port, self.where(line))}
+                self._vars[("host", name)] = {"ansible_port": Var(port, self.where(line))}
         # A host's own list of groups is short; a group's list of hosts may be huge.
         if group not in self._direct_groups[name]:
             self._direct_groups[name].append(group)
@@ -311,117 +282,74 @@ class _Builder:
         variables = self.read_vars(f"group {group!r}", sources)
         self._vars.setdefault(("group", group), {}).update(variables)
 
-    def read_vars(self, owner: str, sources: list[_VarSource]) -> dict[str, _Var]:
-        """Build the variables' values, dropping secrets with a warning that names only the variable.
-
-        Raises ConfigError for a vaulted value.
-        """
-        out: dict[str, _Var] = {}
+    def read_vars(self, owner: str, sources: list[_VarSource]) -> dict[str, Var]:
+        """Build the variables' values, dropping plain-text secrets with a warning that names
+        only the variable (a vaulted login or become password is kept, encrypted)."""
+        out: dict[str, Var] = {}
         for name, line, get_value in sources:
             where = self.where(line)
             if _is_secret(name):
-                self.warn(f"{where}: {owner}: {name} ignored: {_SECRET_ADVICE}")
-                continue
-            vaulted = f"{owner}: {name}: vaulted values are not supported"
-            try:
+                value = get_value() if name in _USABLE_WHEN_VAULTED else None
+                if not isinstance(value, Vaulted):
+                    self.warn(f"{where}: {owner}: {name} ignored: {_SECRET_ADVICE}")
+                    continue
+            else:
                 value = get_value()
-            except _Vaulted as exc:  # a !vault tag, maybe deep inside the value
-                raise self.error(vaulted, exc.line) from None
-            if isinstance(value, str) and value.lstrip().startswith("$ANSIBLE_VAULT"):
-                raise self.error(vaulted, line)
-            out[name] = _Var(value, where)
+            if isinstance(value, Vaulted):
+                value = Vaulted(value.text, value.where or str(where), name)
+            out[name] = Var(value, where)
         return out
 
     def finish(self) -> RawInventory:
-        """Fill ``all`` and ``ungrouped`` as Ansible does and map every variable to settings.
+        """Attach every variable to its host or group (see :func:`reconcile` for the rest).
 
-        Raises ConfigError for a connection variable hostops cannot use.
+        Raises ConfigError for an ``ansible_group_priority`` that is not a number.
         """
         inv = self.inv
-        grouped = {ALL, UNGROUPED}
-        inv.groups[UNGROUPED].hosts = [
-            h for h in inv.hosts if set(self._direct_groups[h]) <= grouped
-        ]
-        # Every group nobody else claims hangs under 'all' (Ansible's reconcile step).
-        claimed = {c for name, g in inv.groups.items() if name != ALL for c in g.children}
-        top = inv.groups[ALL].children
-        top.extend(g for g in inv.groups if g != ALL and g not in claimed and g not in top)
         for (kind, name), variables in self._vars.items():
-            settings = self._settings(f"{kind} {name!r}", variables)
             if kind == "host":
-                inv.hosts[name].settings = settings
-            elif name == ALL:
-                inv.defaults = settings
-            else:
-                inv.groups[name].settings = settings
-        for name in [h for h in inv.hosts if h in inv.groups]:
-            self.warn(f"{self.path}: {name!r} is both a host and a group (Ansible warns too)")
+                inv.hosts[name].variables = variables
+                continue
+            group = inv.groups[name]
+            group.variables = variables
+            priority = variables.get("ansible_group_priority")
+            if priority is not None and priority.value is not None:
+                try:
+                    group.priority = int(priority.value)
+                except (TypeError, ValueError):
+                    raise _value_error(
+                        priority,
+                        f"group {name!r}: ansible_group_priority must be a number, "
+                        f"not {priority.value!r}",
+                    ) from None
+        inv.kind = "ansible"
+        inv.var_dirs = [os.path.dirname(os.path.abspath(self.path))]
         return inv
 
-    def _settings(self, owner: str, variables: dict[str, _Var]) -> dict[str, Any]:
-        """Map one host's or group's variables to hostops settings plus ``vars``."""
-        settings: dict[str, Any] = {}
-        for key, names in _SETTING_VARS.items():
-            given = _defined(variables, names)
-            if given:
-                name, var = given[-1]
-                settings[key] = _CONVERTERS[key](var, f"{owner}: {name}")
-        jump = self._jump(owner, _defined(variables, _SSH_ARGS_VARS))
-        if jump is not None:
-            settings["jump"] = jump
-        free = {n: v.value for n, v in variables.items() if n not in _MAPPED_VARS}
-        if free:
-            settings["vars"] = free
-        return settings
 
-    def _jump(self, owner: str, ssh_args: list[tuple[str, _Var]]) -> str | None:
-        """The one ProxyJump in the ssh arguments, if any; the other options get a warning.
-
-        Raises ConfigError for arguments that do not parse or for two different jumps.
-        """
-        found: list[tuple[str, _Var, str]] = []
-        for name, var in ssh_args:
-            what = f"{owner}: {name}"
-            if not isinstance(var.value, str):
-                raise _value_error(var, f"{what} must be a string, not {_kind(var.value)}")
-            try:
-                jumps, ignored = _parse_ssh_args(var.value)
-            except ValueError as exc:
-                raise _value_error(var, f"{what}: cannot split the ssh arguments: {exc}") from None
-            if ignored:
-                self.warn(
-                    f"{var.where}: {name}: ignored ssh options {', '.join(ignored)} "
-                    f"(hostops takes only ProxyJump / -J from ssh arguments)"
-                )
-            found += [(name, var, jump) for jump in jumps]
-        if len({jump for _, _, jump in found}) > 1:
-            name, var, _ = found[-1]
-            raise _value_error(var, f"{owner}: {name}: more than one ProxyJump given")
-        if not found:
-            return None
-        name, var, jump = found[0]
-        return _check_text(jump, var, f"{owner}: {name}: ProxyJump", whitespace=False)
-
-
-class _Vaulted(Exception):
-    """A vaulted value met while building a variable; ``line`` is where it starts."""
-
-    def __init__(self, line: int):
-        super().__init__(line)
-        self.line = line
-
-
-@dataclass(frozen=True)
-class _Var:
-    """A variable's value and where it was set."""
-
-    value: Any
-    where: Where
-
-
-def _defined(variables: dict[str, _Var], names: Iterable[str]) -> list[tuple[str, _Var]]:
-    """The variables among ``names`` that are set, in ``names`` order; null counts as unset, as in Ansible."""
-    return [(n, variables[n]) for n in names if n in variables and variables[n].value is not None]
+def reconcile(inv: RawInventory) -> RawInventory:
+    """Ansible's last step once every source is read: ``ungrouped`` is the hosts in no
+    other group, every group without a parent hangs under ``all`` (after ``ungrouped``,
+    all's first child), and a name both a host and a group gets a warning."""
+    grouped = {h for name, g in inv.groups.items() if name not in (ALL, UNGROUPED) for h in g.hosts}
+    # Hosts put in 'ungrouped' explicitly stay first (unless another group has them),
+    # then every other host in no group, in the order hosts were met.
+    explicit = [h for h in inv.groups[UNGROUPED].hosts if h not in grouped]
+    listed = set(explicit)
+    explicit += [h for h in inv.hosts if h not in grouped and h not in listed]
+    inv.groups[UNGROUPED].hosts = explicit
+    claimed = {c for name, g in inv.groups.items() if name != ALL for c in g.children}
+    top = inv.groups[ALL].children
+    if UNGROUPED in top:
+        top.remove(UNGROUPED)
+    top.insert(0, UNGROUPED)
+    tops = set(top)
+    top.extend(g for g in inv.groups if g != ALL and g not in claimed and g not in tops)
+    for name in [h for h in inv.hosts if h in inv.groups]:
+        message = f"{inv.path}: {name!r} is both a host and a group (Ansible warns too)"
+        if message not in inv.warnings:
+            inv.warnings.append(message)
+    return inv
 
 
 def _is_secret(name: str) -> bool:
@@ -436,103 +364,8 @@ def _is_secret(name: str) -> bool:
     )
 
 
-# --------------------------------------------------------------------------- value conversion
-
-
-def _value_error(var: _Var, message: str) -> ConfigError:
+def _value_error(var: Var, message: str) -> ConfigError:
     return ConfigError(message, path=var.where.path, line=var.where.line)
-
-
-def _kind(value: Any) -> str:
-    return f"{type(value).__name__} {value!r}"
-
-
-def _check_text(value: Any, var: _Var, what: str, *, whitespace: bool = True) -> str:
-    """A usable string setting; Ansible's INI typing may have made digits an int."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        value = str(value)
-    if not isinstance(value, str) or not value.strip():
-        raise _value_error(var, f"{what} must be a non-empty string, not {_kind(value)}")
-    if _TEMPLATE.search(value):
-        raise _value_error(var, f"{what}: Jinja templates are not supported ({value!r})")
-    if not whitespace and any(c.isspace() for c in value):
-        raise _value_error(var, f"{what} must not contain spaces ({value!r})")
-    return value
-
-
-def _to_text(var: _Var, what: str) -> str:
-    return _check_text(var.value, var, what)
-
-
-def _to_port(var: _Var, what: str) -> int:
-    value = var.value
-    if isinstance(value, str):
-        value = _check_text(value, var, what).strip()
-        value = int(value) if re.fullmatch(r"[0-9]+", value) else value
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 65536:
-        raise _value_error(var, f"{what} must be a port number from 1 to 65535, not {value!r}")
-    return value
-
-
-def _to_identity(var: _Var, what: str) -> tuple[str, ...]:
-    return (_to_text(var, what),)
-
-
-def _to_connection(var: _Var, what: str) -> Connection:
-    value = _to_text(var, what)
-    if value in _SSH_CONNECTIONS:
-        return Connection.SSH
-    if value in _LOCAL_CONNECTIONS:
-        return Connection.LOCAL
-    raise _value_error(
-        var, f"{what} {value!r} is not supported (hostops connects with ssh or local only)"
-    )
-
-
-_CONVERTERS: dict[str, Callable[[_Var, str], Any]] = {
-    "address": _to_text,
-    "port": _to_port,
-    "user": _to_text,
-    "identity_file": _to_identity,
-    "connection": _to_connection,
-}
-
-
-def _parse_ssh_args(text: str) -> tuple[list[str], list[str]]:
-    """Split ssh arguments into ProxyJump destinations and the options hostops ignores.
-
-    The ignored ones are named without their values (a ProxyCommand may hold a
-    password). Raises ValueError for unbalanced quotes.
-    """
-    jumps: list[str] = []
-    ignored: list[str] = []
-    tokens = shlex.split(text)
-    i = 0
-    while i < len(tokens):
-        token = tokens[i]
-        i += 1
-        if len(token) < 2 or token[0] != "-" or token[1] not in _SSH_FLAGS_WITH_ARG:
-            ignored.append(token if token.startswith("-") else "(an argument)")
-            continue
-        flag, argument = token[:2], token[2:]
-        if not argument and i < len(tokens):
-            argument = tokens[i]
-            i += 1
-        if flag == "-J" and argument:
-            jumps.append(argument)
-        elif flag == "-o":
-            option = _SSH_OPTION.match(argument)
-            if (
-                option
-                and option[1].lower() == "proxyjump"
-                and option[2].lower() not in ("", "none")
-            ):
-                jumps.append(option[2])
-            else:
-                ignored.append(f"-o {option[1] if option else argument.split('=')[0]}")
-        else:
-            ignored.append(flag)
-    return jumps, ignored
 
 
 # --------------------------------------------------------------------------- INI
@@ -629,7 +462,8 @@ def _ini_group_var(line: str, number: int, builder: _Builder) -> _VarSource:
 
 def _ini_value(text: str) -> Any:
     """As Ansible: a Python literal (``2222``, ``True``, ``[1, 2]``) becomes its value, else text."""
-    if text.isdigit() and (text == "0" or text[0] != "0"):  # the common cases, without compile()
+    # The common cases without compile(); isascii: int() would also take "²" and fail.
+    if text.isascii() and text.isdigit() and (text == "0" or text[0] != "0"):
         return int(text)
     if text.isidentifier() and text not in ("True", "False", "None"):
         return text
@@ -739,26 +573,5 @@ def _yaml_var(name: str, line: int, node: Node | None) -> _VarSource:
 
 
 def _yaml_value(node: Node | None) -> Any:
-    """A variable's value; ``!unsafe`` is plain text.
-
-    Raises _Vaulted at a ``!vault`` value (the YAML loader knows no such tag),
-    ConfigError for other YAML it cannot build.
-    """
-    if node is None:
-        return None
-    seen: set[int] = set()
-    todo: list[yaml.Node] = [node.node]
-    while todo:
-        current = todo.pop()
-        if id(current) in seen:
-            continue
-        seen.add(id(current))
-        if current.tag == "!vault":
-            raise _Vaulted(current.start_mark.line + 1)
-        if current.tag == "!unsafe" and isinstance(current, yaml.ScalarNode):
-            current.tag = "tag:yaml.org,2002:str"  # Ansible's "never template this" marker
-        if isinstance(current, yaml.SequenceNode):
-            todo.extend(current.value)
-        elif isinstance(current, yaml.MappingNode):
-            todo.extend(chain.from_iterable(current.value))
-    return node.value()
+    """A variable's value (``!vault`` a Vaulted, ``!unsafe`` plain text: yamlsrc builds them)."""
+    return None if node is None else node.value()

@@ -11,12 +11,21 @@ Setting keys are the native ones, whatever the source format:
 ``[user@]host[:port]`` or several joined by commas), ``password_env`` (str: the
 NAME of an environment variable, never a secret), and ``vars`` (dict of
 free-form variables, merged key by key).
+
+An Ansible inventory (``kind == "ansible"``) keeps Ansible's variables as they
+were written instead (``variables``, with where each was set): Ansible merges
+variables per host first and reads the connection ones from the result, so
+mapping them per layer would give other answers (``ansible_ssh_user`` set on a
+group beats ``ansible_user`` set on the host). :mod:`hostops.inventory.ansible_vars`
+merges them.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
+
+from hostops.vault import Vault
 
 SETTINGS = (
     "address",
@@ -42,6 +51,14 @@ class Where:
         return self.path if self.line is None else f"{self.path}:{self.line}"
 
 
+@dataclass(frozen=True)
+class Var:
+    """An Ansible variable's value and where it was set."""
+
+    value: Any
+    where: Where
+
+
 @dataclass
 class RawHost:
     """A host and the settings given on the host itself (not from groups or defaults)."""
@@ -49,6 +66,7 @@ class RawHost:
     name: str
     settings: dict[str, Any] = field(default_factory=dict)
     where: Where | None = None
+    variables: dict[str, Var] = field(default_factory=dict)  # Ansible inventories
 
 
 @dataclass
@@ -63,14 +81,20 @@ class RawGroup:
     children: list[str] = field(default_factory=list)
     settings: dict[str, Any] = field(default_factory=dict)
     where: Where | None = None
+    variables: dict[str, Var] = field(default_factory=dict)  # Ansible inventories
+    priority: int = 1  # ansible_group_priority: among groups of one depth, higher applies later
 
 
 @dataclass
 class RawInventory:
-    """Everything one inventory file says. ``hosts`` and ``groups`` keep file order.
+    """Everything one inventory (file, directory or list of them) says. ``hosts`` and
+    ``groups`` keep the order in which they were first met.
 
     A host that appears only as a group member still has a RawHost (with no
-    settings of its own). ``defaults`` applies to every host.
+    settings of its own). ``defaults`` applies to every host. ``kind`` is
+    ``"native"`` or ``"ansible"``; for Ansible, ``var_dirs`` are the directories
+    whose ``group_vars/`` and ``host_vars/`` apply (each inventory source's
+    directory, in order; then a playbook's directory).
     """
 
     path: str
@@ -78,3 +102,7 @@ class RawInventory:
     hosts: dict[str, RawHost] = field(default_factory=dict)
     groups: dict[str, RawGroup] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    kind: str = "native"
+    var_dirs: list[str] = field(default_factory=list)
+    play_dirs: list[str] = field(default_factory=list)
+    vault: Vault | None = None  # opens vaulted variables files

@@ -3,16 +3,20 @@ hosts carry only the NAME of a password variable, and that is all that is shown.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
+from typing import Any
 
 from hostops.inventory.resolve import ALL, UNGROUPED, Inventory
 from hostops.models import Host
 from hostops.ranges import fold
+from hostops.vault import has_vaulted
 
 # Free-form variables whose name says they hold a secret are shown as hidden.
 _SECRETISH = re.compile(r"pass|secret|token|credential|private|api_?key", re.IGNORECASE)
 _HIDDEN = "<hidden>"
+_ENCODER = json.JSONEncoder(default=str)
 _COLUMNS = ("host", "address", "port", "user", "key", "jump", "groups")
 
 
@@ -74,10 +78,31 @@ def _graph_group(
             lines.append(f"{pad}|  |--{host}")
 
 
+def _jump_json(hop: Host) -> dict[str, object]:
+    return {
+        "name": hop.name,
+        "address": hop.address,
+        "port": hop.port,
+        "user": hop.user,
+        "identity_files": list(hop.identity_files),
+        "known_hosts": hop.known_hosts,
+        "ssh": dataclasses.asdict(hop.ssh),
+        "origins": dict(hop.origins),
+    }
+
+
+def _shown(name: str, value: object) -> object:
+    """A variable as JSON shows it: a secret-looking or vaulted one hidden (never decrypted)."""
+    if _SECRETISH.search(name) or has_vaulted(value):
+        return _HIDDEN
+    return value
+
+
 def inventory_json(inv: Inventory, hosts: list[Host]) -> str:
-    """``{"hosts": {name: settings}, "groups": {name: {"hosts": [...], "children": [...]}}}``."""
+    """``{"hosts": {name: settings}, "groups": {name: {"hosts": [...], "children": [...]}}}``,
+    one line per host (json's C encoder: 100,000 hosts indented would take seconds)."""
     names = {h.name for h in hosts}
-    doc = {
+    doc: dict[str, dict[str, Any]] = {
         "hosts": {
             h.name: {
                 "address": h.address,
@@ -89,8 +114,17 @@ def inventory_json(inv: Inventory, hosts: list[Host]) -> str:
                 "jump": h.jump,
                 "password_env": h.password_env,
                 "host_key_policy": h.host_key_policy.value if h.host_key_policy else None,
+                "jump_hosts": [_jump_json(j) for j in h.jump_hosts],
+                "ssh": dataclasses.asdict(h.ssh),
+                "origins": dict(h.origins),
+                "connection_id": h.connection_id,
                 "groups": list(h.groups),
-                "vars": {k: _HIDDEN if _SECRETISH.search(k) else v for k, v in h.vars.items()},
+                "config_name": h.config_name,
+                "ssh_options": [list(option) for option in h.ssh_options],
+                "sudo": h.sudo,
+                "sudo_user": h.sudo_user,
+                "problem": h.problem,
+                "vars": {k: _shown(k, v) for k, v in h.vars.items()},
             }
             for h in hosts
         },
@@ -103,4 +137,9 @@ def inventory_json(inv: Inventory, hosts: list[Host]) -> str:
             if names.intersection(inv.members[g])
         },
     }
-    return json.dumps(doc, indent=2, default=str) + "\n"
+    encode = _ENCODER.encode  # one encoder for every host: json.dumps(default=) makes one each
+    entries = ",\n".join(
+        f"    {encode(name)}: {encode(entry)}" for name, entry in doc["hosts"].items()
+    )
+    groups = json.dumps(doc["groups"], indent=2, default=str).replace("\n", "\n  ")
+    return f'{{\n  "hosts": {{\n{entries}\n  }},\n  "groups": {groups}\n}}\n'

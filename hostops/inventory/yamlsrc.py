@@ -13,6 +13,7 @@ from typing import Any
 import yaml
 
 from hostops.errors import ConfigError
+from hostops.vault import Vaulted
 
 # libyaml's parser when PyYAML has it (5x faster on a 200-host inventory), same marks.
 _Base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -22,9 +23,10 @@ class _Loader(_Base):  # type: ignore[misc,valid-type]
     """Remembers the implicit tag of each plain scalar: host names recur in every group
     that lists them, and the resolver's regexes were the largest cost of a large file."""
 
-    def __init__(self, stream: str) -> None:
+    def __init__(self, stream: str, source_path: str = "") -> None:
         super().__init__(stream)
         self._tags: dict[str, str] = {}
+        self.source_path = source_path
 
     def resolve(self, kind: type, value: Any, implicit: Any) -> str:
         if kind is yaml.ScalarNode and implicit[0]:
@@ -36,6 +38,28 @@ class _Loader(_Base):  # type: ignore[misc,valid-type]
 
 
 _STR = "tag:yaml.org,2002:str"
+
+
+def _vault(loader: _Loader, node: yaml.Node) -> Vaulted:
+    """``!vault |``: the ciphertext, kept as it is until a password decrypts it."""
+    if not isinstance(node, yaml.ScalarNode):
+        raise yaml.constructor.ConstructorError(
+            None, None, "a !vault value must be a text block", node.start_mark
+        )
+    return Vaulted(node.value, f"{loader.source_path}:{node.start_mark.line + 1}")
+
+
+def _unsafe(loader: _Loader, node: yaml.Node) -> Any:
+    """``!unsafe``: Ansible's "never template this" marker; the value itself is plain."""
+    if isinstance(node, yaml.ScalarNode):
+        return node.value
+    if isinstance(node, yaml.SequenceNode):
+        return loader.construct_sequence(node, deep=True)
+    return loader.construct_mapping(node, deep=True)
+
+
+_Loader.add_constructor("!vault", _vault)
+_Loader.add_constructor("!unsafe", _unsafe)
 
 
 @dataclass(frozen=True)
@@ -133,16 +157,79 @@ def load_yaml(path: str) -> Node:
         raise ConfigError("no such file", path=path) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read: {exc}", path=path) from None
-    loader = _Loader(text)
+    return parse_yaml(text, path)
+
+
+def parse_yaml(text: str, path: str) -> Node:
+    """Parse one YAML document of the file ``path`` whose content is ``text``.
+
+    Raises ConfigError (``FILE:LINE``) for invalid YAML, nesting deeper than
+    :data:`MAX_NESTING`, and aliases that would expand to more than
+    :data:`MAX_EXPANDED` values (a "billion laughs" document).
+    """
+    loader = _Loader(str(text), path)  # exactly a str: libyaml refuses a subclass
     try:
         node = loader.get_single_node()
     except yaml.MarkedYAMLError as exc:
         raise _config_error(exc, path) from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"invalid YAML: {exc}", path=path) from None
+    except RecursionError:
+        raise ConfigError("invalid YAML: nested too deeply", path=path) from None
     if node is None:
         raise ConfigError("the file is empty", path=path, line=1)
+    _check_size(node, path)
     return Node(node, path, loader)
+
+
+MAX_NESTING = 200
+"""Deepest nesting of mappings and lists in one document."""
+MAX_EXPANDED = 1_000_000
+"""Most values one document may stand for once its aliases are expanded."""
+
+
+def _check_size(root: yaml.Node, path: str) -> None:
+    """Refuse documents nested too deeply or whose aliases expand too far, in time linear
+    in the number of distinct nodes (an alias is the same node object met again)."""
+    sizes: dict[int, int] = {}
+    depth_of: dict[int, int] = {id(root): 1}
+    todo: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while todo:
+        node, done = todo.pop()
+        key = id(node)
+        if key in sizes:
+            continue
+        kids = _children(node)
+        if not done:
+            depth = depth_of[key]
+            if depth > MAX_NESTING:
+                raise ConfigError(
+                    f"nested more than {MAX_NESTING} levels deep",
+                    path=path,
+                    line=node.start_mark.line + 1,
+                )
+            todo.append((node, True))
+            for kid in kids:
+                if id(kid) not in sizes:
+                    depth_of[id(kid)] = max(depth_of.get(id(kid), 0), depth + 1)
+                    todo.append((kid, False))
+            continue
+        size = 1 + sum(sizes.get(id(kid), 1) for kid in kids)
+        if size > MAX_EXPANDED:
+            raise ConfigError(
+                f"aliases expand this value to more than {MAX_EXPANDED:,} values",
+                path=path,
+                line=node.start_mark.line + 1,
+            )
+        sizes[key] = size
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    if isinstance(node, yaml.MappingNode):
+        return [n for pair in node.value for n in pair]
+    return []
 
 
 def _config_error(exc: yaml.MarkedYAMLError, path: str) -> ConfigError:

@@ -299,7 +299,10 @@ def _task(
         register = _text(body["register"], f"{what}: register")
         _check_name(register, body["register"], f"{what}: register")
     own_sudo = _sudo(body, what)
-    sudo = kind in _SUDO_KINDS and bool(defaults.sudo if own_sudo is None else own_sudo)
+    said = defaults.sudo if own_sudo is None else own_sudo
+    # Neither the task nor its play says: None, so the host's ansible_become (or the
+    # run's --sudo) decides, as Ansible's inventory become applies to every task.
+    sudo = (said if said is not None else None) if kind in _SUDO_KINDS else False
     sudo_user = _sudo_user(body, what) or defaults.sudo_user
     action = _action(kind, body[kind], what)
     if isinstance(action, Put) and (action.owner or action.group) and not sudo:
@@ -329,7 +332,7 @@ def _task(
         line=node.line,
         name=name,
         sudo=sudo,
-        sudo_user=sudo_user if sudo else None,
+        sudo_user=sudo_user if sudo is not False else None,
         timeout=_positive(body["timeout"], f"{what}: timeout") if "timeout" in body else None,
         retries=int(retries),
         until=until,

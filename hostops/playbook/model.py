@@ -82,7 +82,9 @@ class Task:
     action: Action
     line: int  # where the task starts in the playbook
     name: str = ""
-    sudo: bool = False
+    # True/False: with sudo or not; None: not said (the play's become, else the host's
+    # ansible_become, else the run's --sudo decide).
+    sudo: bool | None = None
     timeout: float | None = None
     retries: int = 0  # more attempts after the first
     until: tuple[str, ...] = ()

@@ -36,7 +36,7 @@ class ScriptRun:
     args: str  # shell text after the script's path
     env: tuple[tuple[str, str], ...]
     cwd: str | None
-    sudo: bool
+    sudo: bool | None  # None: the host's (inventory become) or the run's
     timeout: float | None
     sudo_user: str | None = None
     tty: bool = False
@@ -136,7 +136,7 @@ def render_task(playbook: Playbook, task: Task, context: Mapping[str, Any]) -> R
         local,
         remote_path(dest),
         mode,
-        task.sudo,
+        bool(task.sudo),
         task.timeout,
         owner=owner,
         group=group,

@@ -1,34 +1,34 @@
-"""hostops's reading of Ansible inventories against real Ansible (ansible-core, a test dependency).
+"""hostops's reading of small Ansible inventories against real Ansible (ansible-core).
 
-For each inventory, ``ansible-inventory --list`` and :func:`load_ansible` must
-agree on the hosts, on every group's hosts (child groups included), on the
-connection values each host ends up with (address, port, user) and on its
-other variables. Files Ansible rejects, hostops rejects too; host patterns
-select the same hosts as ``ansible PATTERN --list-hosts``.
-
-Ansible runs with its own home and config in a temporary directory, only the
-INI and YAML inventory plugins, and a parse failure made fatal (by default it
-warns and carries on with a partial inventory).
+For each inventory, ``ansible-inventory --list`` and hostops must agree on the
+hosts, on every group's hosts (child groups included), on the connection values
+each host ends up with (address, port, user, become) and on its other
+variables. Files Ansible rejects, hostops rejects too; host patterns select the
+same hosts, in the same order, as ``ansible PATTERN --list-hosts``. (The corpus
+of real projects' inventories is compared in test_ansible_corpus.py.)
 """
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
-from typing import Any
 
 import pytest
 from ansible_examples import DOC_INI, DOC_YAML
+from ansible_oracle import (
+    ansible_environment,
+    ansible_inventory,
+    ansible_list_hosts,
+    ansible_tool,
+    ansible_view,
+    members,
+    our_view,
+    run,
+)
 
 from hostops.errors import ConfigError
+from hostops.inventory import build, load_inventory, load_raw, resolve_hosts, select_names
 from hostops.inventory.ansible import load_ansible
-from hostops.inventory.patterns import select
-from hostops.inventory.raw import RawInventory
 
 # --------------------------------------------------------------------------- inventories
 
@@ -235,66 +235,18 @@ REJECTED = {
     "plugin.yml": "plugin: ansible.builtin.constructed\n",
 }
 
-_MAPPED = {
-    "address": ("ansible_host", "ansible_ssh_host"),
-    "port": ("ansible_port", "ansible_ssh_port"),
-    "user": ("ansible_user", "ansible_ssh_user"),
-}
-
-
-# --------------------------------------------------------------------------- running Ansible
-
-
-def _ansible_tool(name: str) -> str:
-    """The Ansible command installed with this Python, else on PATH; missing is a failure."""
-    beside = Path(sys.executable).with_name(name)
-    found = str(beside) if beside.exists() else shutil.which(name)
-    assert found, f"{name} not found: ansible-core is a test dependency (pip install -e .[test])"
-    return found
-
 
 @pytest.fixture
 def ansible_env(tmp_path: Path) -> dict[str, str]:
-    """An environment where Ansible reads no user or system config and fails on unparsable files."""
-    home = tmp_path / "ansible-home"
-    home.mkdir()
-    config = home / "ansible.cfg"
-    config.write_text("[defaults]\n")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ANSIBLE_")}
-    env.update(
-        HOME=str(home),
-        ANSIBLE_HOME=str(home),
-        ANSIBLE_CONFIG=str(config),
-        ANSIBLE_INVENTORY_ENABLED="yaml,ini",
-        ANSIBLE_INVENTORY_UNPARSED_FAILED="True",
-        ANSIBLE_INVENTORY_UNPARSED_WARNING="False",
-        ANSIBLE_LOCALHOST_WARNING="False",
-        ANSIBLE_NOCOLOR="1",
-        ANSIBLE_DEPRECATION_WARNINGS="False",
-        ANSIBLE_PYTHON_INTERPRETER=sys.executable,
-    )
-    return env
+    return ansible_environment(tmp_path / "ansible-home")
 
 
-def _run(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        args, env=env, cwd=cwd, capture_output=True, text=True, timeout=120, check=False
-    )
-
-
-def ansible_inventory(path: Path, env: dict[str, str]) -> dict[str, Any]:
-    done = _run([_ansible_tool("ansible-inventory"), "-i", str(path), "--list"], env, path.parent)
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout)
-
-
-def ansible_list_hosts(pattern: str, path: Path, env: dict[str, str]) -> set[str]:
-    args = [_ansible_tool("ansible"), pattern, "-i", str(path), "--list-hosts"]
-    done = _run(args, env, path.parent)
-    assert done.returncode == 0, done.stderr
-    header, *names = done.stdout.splitlines()
-    assert header.strip().startswith("hosts ("), done.stdout
-    return {n.strip() for n in names if n.strip()}
+@pytest.fixture
+def run_dir(tmp_path: Path) -> Path:
+    """Where Ansible runs: a directory without group_vars/ (Ansible would read them)."""
+    path = tmp_path / "run"
+    path.mkdir()
+    return path
 
 
 @pytest.fixture
@@ -310,142 +262,62 @@ def write(tmp_path: Path):
     return write
 
 
-# --------------------------------------------------------------------------- both sides as plain data
-
-
-def ansible_members(listing: dict[str, Any]) -> dict[str, set[str]]:
-    """Group -> every host in it or its descendants, from ``ansible-inventory --list``."""
-    groups = {k: v for k, v in listing.items() if k != "_meta"}
-
-    def hosts_of(name: str) -> set[str]:
-        body = groups.get(name, {})
-        found = set(body.get("hosts", []))
-        for child in body.get("children", []):
-            found |= hosts_of(child)
-        return found
-
-    return {name: hosts_of(name) for name in groups}
-
-
-def our_members(inv: RawInventory) -> dict[str, set[str]]:
-    def hosts_of(name: str) -> set[str]:
-        group = inv.groups[name]
-        found = set(group.hosts)
-        for child in group.children:
-            found |= hosts_of(child)
-        return found
-
-    return {name: hosts_of(name) for name in inv.groups}
-
-
-def ansible_view(hostvars: dict[str, Any]) -> dict[str, Any]:
-    """A host's address/port/user as Ansible's connection plugins pick them, and its other vars."""
-    view: dict[str, Any] = {}
-    for key, names in _MAPPED.items():
-        given = [hostvars[n] for n in names if hostvars.get(n) is not None]
-        if given:
-            view[key] = int(given[-1]) if key == "port" else given[-1]
-    view["vars"] = {
-        k: v
-        for k, v in hostvars.items()
-        if not k.startswith(
-            "ansible_"
-        )  # connection settings and secrets: compared above or dropped
-    }
-    return view
-
-
-def our_view(inv: RawInventory, host: str, members: dict[str, set[str]]) -> dict[str, Any]:
-    """The same, from the raw model with Ansible's precedence: ``all`` < groups by
-    (depth, name) < host, vars merged key by key."""
-    depth = _depths(inv)
-    groups = sorted(
-        (g for g, hosts in members.items() if host in hosts and g != "all"),
-        key=lambda g: (depth[g], g),
-    )
-    layers = [inv.defaults, *(inv.groups[g].settings for g in groups), inv.hosts[host].settings]
-    merged: dict[str, Any] = {"vars": {}}
-    for layer in layers:
-        for key, value in layer.items():
-            if key == "vars":
-                merged["vars"].update(value)
-            else:
-                merged[key] = value
-    view = {key: merged[key] for key in _MAPPED if key in merged}
-    view["vars"] = {k: v for k, v in merged["vars"].items() if not k.startswith("ansible_")}
-    return json.loads(json.dumps(view))  # the types JSON has, as Ansible's listing
-
-
-def _depths(inv: RawInventory) -> dict[str, int]:
-    """A group's depth: the longest path from ``all`` (Ansible orders group vars by it)."""
-    depth = {"all": 0}
-    todo = ["all"]
-    while todo:
-        parent = todo.pop()
-        for child in inv.groups[parent].children:
-            if depth.get(child, -1) < depth[parent] + 1:
-                depth[child] = depth[parent] + 1
-                todo.append(child)
-    return depth
-
-
 # --------------------------------------------------------------------------- the comparisons
 
 
 @pytest.mark.parametrize("name", list(INVENTORIES))
-def test_same_hosts_groups_and_values_as_ansible(name: str, write, ansible_env) -> None:
+def test_same_hosts_groups_and_values_as_ansible(name: str, write, ansible_env, run_dir) -> None:
     path = write(name, INVENTORIES[name])
-    listing = ansible_inventory(path, ansible_env)
-    inv = load_ansible(path)
+    listing = ansible_inventory(path, ansible_env, run_dir)
+    inv = build(load_raw(path))
 
-    theirs = ansible_members(listing)
-    ours = our_members(inv)
-    assert set(inv.hosts) == theirs["all"] | set(listing["_meta"]["hostvars"])
+    theirs = members(listing)
+    assert set(inv.names) == theirs["all"] | set(listing["_meta"]["hostvars"])
+    ours = {g: set(h) for g, h in inv.members.items()}
     # Ansible lists only groups with hosts or children; compare every group with hosts.
     assert {g: h for g, h in ours.items() if h} == {g: h for g, h in theirs.items() if h}
 
     hostvars = listing["_meta"]["hostvars"]
-    for host in inv.hosts:
-        assert our_view(inv, host, ours) == ansible_view(hostvars.get(host, {})), host
+    for host in resolve_hosts(inv, inv.names):
+        assert our_view(host) == ansible_view(host.name, hostvars.get(host.name, {})), host.name
 
 
-def test_jump_from_ssh_args_matches_what_ansible_passes(write, ansible_env) -> None:
+def test_jump_from_ssh_args_matches_what_ansible_passes(write, ansible_env, run_dir) -> None:
     path = write("vars.ini", VARS_INI)
-    listing = ansible_inventory(path, ansible_env)
+    listing = ansible_inventory(path, ansible_env, run_dir)
     assert (
         listing["_meta"]["hostvars"]["host1"]["ansible_ssh_common_args"] == "-J bastion.example.com"
     )
-    assert load_ansible(path).defaults["jump"] == "bastion.example.com"
+    host1 = next(h for h in load_inventory(path) if h.name == "host1")
+    assert host1.jump == "bastion.example.com"
+    assert host1.ssh_options == (("ProxyJump", "bastion.example.com"),)
 
 
-def test_secrets_ansible_would_use_are_dropped(write, ansible_env) -> None:
+def test_secrets_ansible_would_use_are_dropped(write, ansible_env, run_dir) -> None:
     path = write("vars.ini", VARS_INI)
-    assert (
-        ansible_inventory(path, ansible_env)["_meta"]["hostvars"]["host3"]["ansible_password"]
-        == "hunter2"
-    )
+    listing = ansible_inventory(path, ansible_env, run_dir)
+    assert listing["_meta"]["hostvars"]["host3"]["ansible_password"] == "hunter2"
     inv = load_ansible(path)
     assert "hunter2" not in repr(inv)
     assert any("ansible_password ignored" in w for w in inv.warnings)
 
 
 @pytest.mark.parametrize("name", list(REJECTED))
-def test_files_ansible_rejects_are_rejected(name: str, write, ansible_env) -> None:
+def test_files_ansible_rejects_are_rejected(name: str, write, ansible_env, run_dir) -> None:
     path = write(name, REJECTED[name])
-    args = [_ansible_tool("ansible-inventory"), "-i", str(path), "--list"]
-    done = _run(args, ansible_env, path.parent)
+    args = [ansible_tool("ansible-inventory"), "-i", str(path), "--list"]
+    done = run(args, ansible_env, run_dir)
     assert done.returncode != 0, f"Ansible accepted {name}: {done.stdout}"
     with pytest.raises(ConfigError):
-        load_ansible(path)
+        load_inventory(path)
 
 
 @pytest.mark.parametrize(("inventory", "pattern"), PATTERNS)
 def test_patterns_select_what_ansible_lists(
-    inventory: str, pattern: str, write, ansible_env
+    inventory: str, pattern: str, write, ansible_env, run_dir
 ) -> None:
     path = write(inventory, INVENTORIES[inventory])
-    expected = ansible_list_hosts(pattern, path, ansible_env)
+    expected = ansible_list_hosts(pattern, path, ansible_env, run_dir)
     assert expected, f"pattern {pattern!r} selects nothing in {inventory}: choose one that does"
-    inv = load_ansible(path)
-    groups = {g: sorted(h) for g, h in our_members(inv).items()}
-    assert set(select(pattern, list(inv.hosts), groups)) == expected
+    inv = build(load_raw(path))
+    assert select_names(inv, pattern) == expected  # the same hosts, in the same order

@@ -85,11 +85,15 @@ def test_known_hosts_and_keys_parsed_at_most_once_per_worker(
     sshd_fleet: SshdFleet, tmp_path: Path
 ) -> None:
     inv = sshd_fleet.write_inventory(tmp_path / "inv.yaml", sshd_fleet.hosts[:40])
-    report = run(load_inventory(inv), "true", RunOptions(workers=2, forks=40))
+    hosts = load_inventory(inv)
+    # The inventory's known_hosts, and the global ones OpenSSH also reads.
+    files = {hosts[0].known_hosts, *hosts[0].ssh.global_known_hosts}
+    assert len(files) == 3
+    report = run(hosts, "true", RunOptions(workers=2, forks=40))
     assert {r.status.value for r in report.results} == {"ok"}
     assert len(report.workers) == 2
     assert sum(w.hosts for w in report.workers) == 40
     for w in report.workers:
         assert w.hosts > 0
-        assert w.known_hosts_loads == 1  # one known_hosts file in this inventory
+        assert w.known_hosts_loads == len(files)  # each file once per worker
         assert w.key_loads == 1  # one identity file

@@ -103,3 +103,41 @@ def test_sudo_on_local_hosts_is_refused(tmp_path: Path) -> None:
     assert r.stderr == (
         "hostops: error: --sudo is not supported for connection: local hosts (here); nothing ran\n"
     )
+
+
+def test_inventory_json_says_where_each_setting_came_from(tmp_path: Path) -> None:
+    config = tmp_path / "ssh_config"
+    config.write_text(
+        "Host web1\n  HostName 10.0.0.1\n  ProxyCommand nc %h %p\n  ConnectTimeout 5\n"
+        "  ControlMaster auto\n"
+    )
+    inv = tmp_path / "inv.yaml"
+    inv.write_text("hosts:\n  web1:\n    port: 2222\n")
+    r = run_hostops(
+        "inventory", "--hosts", str(inv), "--ssh-config", str(config), "--json", "--user", "ops"
+    )
+    assert r.returncode == 0, r.stderr
+    web1 = json.loads(r.stdout)["hosts"]["web1"]
+    assert (web1["address"], web1["port"], web1["user"]) == ("10.0.0.1", 2222, "ops")
+    assert web1["ssh"]["proxy_command"] == "exec nc 10.0.0.1 2222"
+    assert web1["ssh"]["connect_timeout"] == 5
+    assert web1["ssh"]["ignored"] == [f"ControlMaster ({config}:5)"]
+    assert web1["origins"] == {
+        "port": f"{inv}:3",
+        "user": "--user",
+        "address": f"{config}:2",
+        "proxy_command": f"{config}:3",
+        "connect_timeout": f"{config}:4",
+    }
+    assert re.fullmatch(r"[0-9a-f]{64}", web1["connection_id"])
+
+
+def test_a_host_name_that_would_reach_a_shell_is_refused_before_anything(tmp_path: Path) -> None:
+    flag = tmp_path / "ran"
+    config = tmp_path / "ssh_config"
+    config.write_text('Match exec "true %h"\n  User x\n')
+    r = run_hostops("inventory", "-H", f"x$(touch {flag})", "--ssh-config", str(config))
+    assert r.returncode == 2
+    assert "contains characters OpenSSH refuses" in r.stderr
+    assert r.stderr.count("\n") == 1
+    assert not flag.exists()

@@ -146,6 +146,7 @@ def test_the_bastion_host_key_is_checked(
         "2",
         "--host-key-policy",
         "accept-new",
+        "--no-ssh-config",  # plain lines whatever the machine's HashKnownHosts
     )
     assert r.returncode == 0, r.stderr
     added = kh.read_text()[len(before) :].splitlines()

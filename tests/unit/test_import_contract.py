@@ -2,7 +2,7 @@
 
     cli -> api (hostops/__init__.py) -> fleet (keeper, cluster) -> render, journal,
     playbook, inventory, testing -> host -> models, errors, operations, credentials,
-    batches, ranges
+    batches, ranges, localenv, vault
 
 A module may import its own layer and the layers below it, never above. Besides:
 nothing imports the CLI; the host layer never imports the fleet's events; the inventory
@@ -29,6 +29,8 @@ LAYERS: dict[str, int] = {
     "ranges": 0,
     "liblog": 0,
     "safefs": 0,
+    "localenv": 0,
+    "vault": 0,
     "host": 1,
     "inventory": 2,
     "playbook": 2,

@@ -6,8 +6,10 @@ from pathlib import Path
 
 import pytest
 
+import hostops
 from hostops.errors import EXIT_USAGE, ConfigError, HostopsError
-from hostops.inventory import Overrides, load_inventory
+from hostops.host.settings import Overrides
+from hostops.inventory import load_inventory
 from hostops.models import Connection, Host
 
 
@@ -401,11 +403,15 @@ _TWO = "hosts:\n  a:\n    address: 10.0.0.1\n    port: 2201\n    user: ua\n    i
 
 def test_overrides_none_changes_nothing(write_inv):
     path = write_inv(_TWO)
-    assert load_inventory(path, overrides=Overrides()) == load_inventory(path)
+    assert hostops.load_inventory(path, ssh_config=False, overrides=Overrides()) == (
+        hostops.load_inventory(path, ssh_config=False)
+    )
 
 
 def test_override_user_only(write_inv):
-    a, b = load_inventory(write_inv(_TWO), overrides=Overrides(user="root"))
+    a, b = hostops.load_inventory(
+        write_inv(_TWO), ssh_config=False, overrides=Overrides(user="root")
+    )
     assert (a.user, b.user) == ("root", "root")
     # Everything else is the inventory's.
     assert (a.port, a.identity_files, a.known_hosts, a.address) == (
@@ -418,15 +424,17 @@ def test_override_user_only(write_inv):
 
 
 def test_override_port_only(write_inv):
-    a, b = load_inventory(write_inv(_TWO), overrides=Overrides(port=2022))
+    a, b = hostops.load_inventory(write_inv(_TWO), ssh_config=False, overrides=Overrides(port=2022))
     assert (a.port, b.port) == (2022, 2022)
     assert (a.user, b.user) == ("ua", None)
 
 
 def test_override_identity_and_known_hosts_expand_tilde(write_inv, monkeypatch):
     monkeypatch.setenv("HOME", "/h")
-    a, b = load_inventory(
-        write_inv(_TWO), overrides=Overrides(identity_files=("~/k1", "/abs/k2"), known_hosts="~/kh")
+    a, b = hostops.load_inventory(
+        write_inv(_TWO),
+        ssh_config=False,
+        overrides=Overrides(identity_files=("~/k1", "/abs/k2"), known_hosts="~/kh"),
     )
     assert a.identity_files == b.identity_files == ("/h/k1", "/abs/k2")
     assert a.known_hosts == b.known_hosts == "/h/kh"
@@ -437,5 +445,5 @@ def test_override_applies_over_defaults(write_inv):
     path = write_inv("defaults:\n  port: 2200\nhosts:\n  a:\n    user: own\n  b:\n")
     a, b = load_inventory(path)
     assert (a.user, a.port, b.user, b.port) == ("own", 2200, None, 2200)
-    a, b = load_inventory(path, overrides=Overrides(port=22))
+    a, b = hostops.load_inventory(path, ssh_config=False, overrides=Overrides(port=22))
     assert (a.user, a.port, b.port) == ("own", 22, 22)

@@ -6,8 +6,10 @@ from pathlib import Path
 
 import pytest
 
+import hostops
 from hostops.errors import ConfigError
-from hostops.inventory import Overrides, build, load_inventory, load_raw, select_names
+from hostops.host.settings import Overrides
+from hostops.inventory import build, load_inventory, load_raw, select_names
 
 FLEET = """\
 defaults:
@@ -72,7 +74,12 @@ def test_precedence_defaults_groups_by_depth_then_name_host_flags(write_inv) -> 
     # db1: its own user beats prod's
     assert (h["db1"].user, h["db1"].address) == ("postgres", "10.0.0.21")
     # flags beat everything
-    flagged = _load(write_inv, FLEET, overrides=Overrides(user="root", port=22))
+    flagged = {
+        h.name: h
+        for h in hostops.load_inventory(
+            write_inv(FLEET), ssh_config=False, overrides=Overrides(user="root", port=22)
+        )
+    }
     assert {(x.user, x.port) for x in flagged.values()} == {("root", 22)}
 
 

@@ -6,10 +6,15 @@ from pathlib import Path
 
 import pytest
 
+from hostops import load_inventory
 from hostops.errors import ConfigError
-from hostops.host.ssh_config import SshConfig
-from hostops.inventory import Overrides, load_inventory
-from hostops.inventory.resolve import parse_jump
+from hostops.host.settings import Overrides
+from hostops.host.ssh_config import SshConfig, parse_chain
+
+
+def parse_jump(spec: str) -> list[tuple[str | None, str, int | None]]:
+    """hostops's own chains (-J, the inventory's jump): OpenSSH's syntax, bare IPv6 too."""
+    return [tuple(hop) for hop in parse_chain(spec, lenient=True)]
 
 
 @pytest.mark.parametrize(
@@ -22,13 +27,17 @@ from hostops.inventory.resolve import parse_jump
         ("u@[::1]", [("u", "::1", None)]),
         ("2001:db8::1", [(None, "2001:db8::1", None)]),  # bare IPv6: no port
         ("a@b@gate", [("a@b", "gate", None)]),
+        ("ssh://ops@gate:2222", [("ops", "gate", 2222)]),
+        ("a,ssh://b%40c@d", [(None, "a", None), ("b@c", "d", None)]),
     ],
 )
 def test_parse_jump(spec: str, hops: list[tuple[str | None, str, int | None]]) -> None:
     assert parse_jump(spec) == hops
 
 
-@pytest.mark.parametrize("spec", ["gate:0", "gate:ssh", "@gate", "a,,b", "[::1", "gate:99999"])
+@pytest.mark.parametrize(
+    "spec", ["gate:0", "gate:ssh", "@gate", "a,,b", "[::1", "gate:99999", "ssh://gate/path"]
+)
 def test_parse_jump_refuses(spec: str) -> None:
     with pytest.raises(ValueError):
         parse_jump(spec)
@@ -88,7 +97,7 @@ def test_identity_and_known_hosts_flags_apply_to_hops_user_and_port_do_not(write
         """
     )
     flags = Overrides(user="root", port=2200, identity_files=("/k",), known_hosts="/kh")
-    (web,) = load_inventory(path, overrides=flags)
+    (web,) = load_inventory(path, ssh_config=False, overrides=flags)
     (gate,) = web.jump_hosts
     assert (web.user, web.port) == ("root", 2200)
     assert (gate.user, gate.port, gate.identity_files, gate.known_hosts) == (
@@ -97,7 +106,7 @@ def test_identity_and_known_hosts_flags_apply_to_hops_user_and_port_do_not(write
         ("/k",),
         "/kh",
     )
-    (web,) = load_inventory(path, overrides=Overrides(jump="a@b:23"))
+    (web,) = load_inventory(path, ssh_config=False, overrides=Overrides(jump="a@b:23"))
     assert [(h.user, h.address, h.port) for h in web.jump_hosts] == [("a", "b", 23)]
 
 
@@ -110,7 +119,7 @@ def test_a_bad_chain_names_the_host(write_inv) -> None:
         """
     )
     with pytest.raises(ConfigError) as err:
-        load_inventory(path)
+        load_inventory(path, ssh_config=False)
     assert (
         str(err.value) == "host 'web1': jump 'gate:99999': port must be 1 to 65535 in 'gate:99999'"
     )

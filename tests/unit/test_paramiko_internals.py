@@ -4,6 +4,7 @@ changed it: adapt _paramiko.py (and the version bound in pyproject.toml) before 
 
 from __future__ import annotations
 
+import os
 import socket
 
 import paramiko
@@ -65,3 +66,62 @@ def test_the_tunnel_socket_reports_closed_as_paramiko_asks():
     assert sock._closed is False
     chan.closed = True
     assert sock._closed is True
+
+
+def _certified_key(tmp_path, *args: str) -> bytes:
+    """An ed25519 host certificate made by ssh-keygen, as the blob a host would send."""
+    import base64
+    import subprocess
+
+    for name in ("ca", "host"):
+        subprocess.run(
+            ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(tmp_path / name)], check=True
+        )
+    subprocess.run(
+        ["ssh-keygen", "-q", "-s", str(tmp_path / "ca"), "-I", "h", "-h", *args,
+         str(tmp_path / "host.pub")],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    return base64.b64decode((tmp_path / "host-cert.pub").read_text().split()[1])
+
+
+def test_host_certificate_types_can_be_asked_for(transport):
+    _paramiko.prefer_host_key_types(transport, list(_paramiko.HOST_CERTIFICATE_TYPES))
+    offered = list(transport.get_security_options().key_types)
+    assert offered[: len(_paramiko.HOST_CERTIFICATE_TYPES)] == list(
+        _paramiko.HOST_CERTIFICATE_TYPES
+    )
+
+
+def test_paramiko_reads_a_host_certificate_as_its_handshake_does(tmp_path):
+    """Transport._verify_key builds the host key with _key_info[type](Message(blob)):
+    the key must come out with the certificate in public_blob, which hostops checks."""
+    from hostops.host.ssh import certificates
+
+    blob = _certified_key(tmp_path, "-n", "web1")
+    key = paramiko.Transport._key_info["ssh-ed25519-cert-v01@openssh.com"](paramiko.Message(blob))
+    assert key.public_blob.key_type == "ssh-ed25519-cert-v01@openssh.com"
+    cert = certificates.parse(key.public_blob.key_blob)
+    assert cert.principals == ("web1",) and cert.cert_type == certificates.HOST_CERTIFICATE
+    assert certificates.check_host_certificate(cert, "web1") is None
+    assert "not web2" in (certificates.check_host_certificate(cert, "web2") or "")
+    assert cert.plain_blob == key.asbytes()
+
+
+def test_an_agent_on_a_named_socket(tmp_path):
+    import signal
+    import subprocess
+
+    sock = tmp_path / "agent.sock"
+    out = subprocess.run(
+        ["ssh-agent", "-s", "-a", str(sock)], capture_output=True, text=True, check=True
+    ).stdout
+    pid = int(out.split("SSH_AGENT_PID=")[1].split(";")[0])
+    try:
+        agent = _paramiko.agent_at(str(sock))
+        assert agent.get_keys() == ()
+        agent.close()
+    finally:
+        os.kill(pid, signal.SIGTERM)
+    with pytest.raises(OSError):
+        _paramiko.agent_at(str(tmp_path / "nothing-here"))

@@ -18,7 +18,7 @@ GROUPS = {
     "rack1": ["rack1-a"],
     "rack2": ["rack2-a"],
     "ungrouped": ["lb", "10.0.0.1"],
-    # A host can share its name with a group: the term means both.
+    # A host can share its name with a group: as in Ansible, a plain term means the host.
     "lb": ["rack1-a"],
 }
 
@@ -45,7 +45,9 @@ def _error(pattern: str, **kwargs) -> str:
         ("db1", ["db1"]),
         ("10.0.0.1", ["10.0.0.1"]),
         ("ungrouped", ["lb", "10.0.0.1"]),
-        ("lb", ["lb", "rack1-a"]),  # the host lb and the group lb
+        ("lb", ["lb"]),  # the host lb, not the group lb (Ansible's rule)
+        ("lb:!lb", ["lb"]),  # ...but &lb and !lb mean the group, as in Ansible
+        ("all:&lb", ["rack1-a"]),
         # Unions come back in inventory order, without duplicates.
         ("db1,web", ["web01", "web02", "web03", "db1"]),
         ("db1:web", ["web01", "web02", "web03", "db1"]),
@@ -57,7 +59,8 @@ def _error(pattern: str, **kwargs) -> str:
         ("&prod:web", ["web01", "web02"]),
         ("web:!web02", ["web01", "web03"]),
         ("!web02,web", ["web01", "web03"]),
-        ("web,db:&prod:!db1", ["web01", "web02"]),
+        ("web:db:&prod:!db1", ["web01", "web02"]),
+        ("web,db,&prod,!db1", ["web01", "web02"]),
         ("all:!prod", ["web03", "db2", "rack1-a", "rack2-a", "10.0.0.1"]),
         # Only & and ! terms narrow all hosts, as in Ansible.
         ("!web", ["db1", "db2", "lb", "rack1-a", "rack2-a", "10.0.0.1"]),
@@ -97,6 +100,40 @@ def test_selection_follows_inventory_order_not_pattern_order():
 
 def test_duplicate_hosts_in_the_inventory_come_back_once():
     assert select("all", ["a", "b", "a"], {}) == ["a", "b"]
+
+
+def test_a_comma_splits_first_as_in_ansible():
+    message = _error("web,db:&prod")
+    assert message == (
+        "pattern 'web,db:&prod': 'db:&prod' matches no host or group"
+        " (with a ',' in it, a pattern is split on ',' only, as in Ansible)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("pattern", "expected"),
+    [
+        ("::1", ["::1"]),  # an IPv6 address is one term, not three
+        ("fe80::2:ab", ["fe80::2:ab"]),
+        ("gw:2222", ["gw:2222"]),  # host:port is one term (a host of that name)
+        ("::1,gw:2222", ["::1", "gw:2222"]),
+        ("all:!::1", None),  # not an address: split on ':', so '::1' is lost as in Ansible
+    ],
+)
+def test_addresses_with_colons_are_one_term(pattern, expected):
+    hosts = ["::1", "fe80::2:ab", "gw:2222", "gw"]
+    if expected is None:
+        with pytest.raises(PatternError):
+            select(pattern, hosts, {})
+        return
+    assert select(pattern, hosts, {}, inventory_order=False) == expected
+
+
+def test_without_inventory_order_terms_keep_their_order():
+    groups = {"all": ["c", "a", "b"], "g": ["b", "c"]}
+    assert select("b,a,c", ["c", "a", "b"], groups, inventory_order=False) == ["b", "a", "c"]
+    assert select("g:a", ["c", "a", "b"], groups, inventory_order=False) == ["b", "c", "a"]
+    assert select("all", ["c", "a", "b"], groups, inventory_order=False) == ["c", "a", "b"]
 
 
 def test_empty_selection_is_an_error():
@@ -195,7 +232,7 @@ def test_file_lists_hosts_and_groups_relative_to_base_dir(tmp_path):
 
 def test_file_path_may_be_absolute(tmp_path):
     path = _write(tmp_path / "hosts", "lb\n")
-    assert _select(f"@{path}", base_dir="/nonexistent") == ["lb", "rack1-a"]
+    assert _select(f"@{path}", base_dir="/nonexistent") == ["lb"]
 
 
 def test_missing_file_is_an_error_naming_it(tmp_path):

@@ -11,10 +11,11 @@ from __future__ import annotations
 import contextlib
 import inspect
 import logging
+import socket
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import paramiko
 
@@ -38,8 +39,52 @@ def missing_internals() -> list[str]:
         "SFTPFile._reqs": "self._reqs" in inspect.getsource(paramiko.SFTPFile.__init__),
         "SFTPClient._read_response": hasattr(paramiko.SFTPClient, "_read_response"),
         "SFTPClient._request": hasattr(paramiko.SFTPClient, "_request"),
+        "Transport._key_info knows host certificates": set(HOST_CERTIFICATE_TYPES)
+        <= set(getattr(t, "_key_info", {})),
+        "AgentSSH._connect": hasattr(paramiko.agent.AgentSSH, "_connect"),
     }
     return [name for name, present in wanted.items() if not present]
+
+
+# The host certificate algorithms paramiko can receive (its _key_info maps each to a key
+# class that reads the certificate into ``public_blob``), in OpenSSH's order.
+HOST_CERTIFICATE_TYPES = (
+    "ssh-ed25519-cert-v01@openssh.com",
+    "ecdsa-sha2-nistp256-cert-v01@openssh.com",
+    "ecdsa-sha2-nistp384-cert-v01@openssh.com",
+    "ecdsa-sha2-nistp521-cert-v01@openssh.com",
+    "rsa-sha2-512-cert-v01@openssh.com",
+    "rsa-sha2-256-cert-v01@openssh.com",
+)
+
+
+def prefer_host_key_types(t: paramiko.Transport, wanted: list[str]) -> None:
+    """Ask the host for the ``wanted`` key types first, host certificates included.
+
+    paramiko never asks for a certificate on its own: its default list has none, but
+    the security options accept any type its private ``_key_info`` table knows, and
+    its key classes then read the certificate the host sends (``key.public_blob``);
+    hostops checks it (hostops.host.ssh.certificates)."""
+    opts = t.get_security_options()
+    current = list(opts.key_types)
+    usable = [k for k in wanted if k in current or k in HOST_CERTIFICATE_TYPES]
+    opts.key_types = usable + [k for k in current if k not in usable]
+
+
+def agent_at(path: str) -> paramiko.Agent:
+    """The agent listening on ``path`` (IdentityAgent): paramiko's Agent only finds the one
+    named by $SSH_AUTH_SOCK, which a thread must not change for the whole process.
+    Raises OSError when nothing listens there, SSHException when it is no agent."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.connect(path)
+    except OSError:
+        sock.close()
+        raise
+    agent: Any = paramiko.Agent.__new__(paramiko.Agent)
+    paramiko.agent.AgentSSH.__init__(agent)
+    agent._connect(sock)
+    return cast(paramiko.Agent, agent)
 
 
 def quieten(t: paramiko.Transport) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import getpass
 import os
 import time
@@ -12,7 +13,9 @@ import paramiko
 
 from hostops.credentials import ENV_KEY_PASSPHRASE, ENV_PASSWORD
 from hostops.host.base import HostFailure
+from hostops.host.ssh._paramiko import agent_at
 from hostops.host.ssh.failures import reason
+from hostops.host.ssh_config import MISSING_METHODS
 from hostops.models import Host, Status
 
 if TYPE_CHECKING:
@@ -102,31 +105,40 @@ def authenticate(t: paramiko.Transport, host: Host, ctx: SshContext, deadline: f
         return t.is_authenticated()
 
     def by_key(key: paramiko.PKey) -> bool:
-        fp = key.get_fingerprint()
-        if fp in tried or (allowed is not None and "publickey" not in allowed):
+        offered = key.public_blob.key_blob if key.public_blob else key.asbytes()
+        if offered in tried or (allowed is not None and "publickey" not in allowed):
             return False
-        tried.add(fp)
+        tried.add(offered)
         return attempt(lambda: t.auth_publickey(user, key))
 
+    mine: set[bytes] = set()  # public blobs of the identity files (IdentitiesOnly)
     for path in host.identity_files:
         key = ctx.private_key(path)
         if isinstance(key, str):
             problems.append(key)
-        elif by_key(key):
-            return
-    if ctx.options.use_agent and os.environ.get("SSH_AUTH_SOCK"):
-        agent = paramiko.Agent()
+            continue
+        mine.add(key.asbytes())
+        for one in (*certified(key, path, host.ssh.certificate_files, problems), key):
+            if by_key(one):
+                return
+    agent = _agent(host, ctx, problems)
+    if agent is not None:
         try:
-            if any(by_key(k) for k in agent.get_keys()):
+            keys = agent.get_keys()
+            if host.ssh.identities_only:  # only the agent's copies of our identity files
+                keys = tuple(k for k in keys if k.asbytes() in mine)
+            if any(by_key(k) for k in keys):
                 return
         finally:
             agent.close()
-    for name in _DEFAULT_KEYS:
+    for name in _DEFAULT_KEYS if not (host.ssh.identities_only and host.identity_files) else ():
         path = os.path.expanduser(f"~/.ssh/{name}")
         if path not in host.identity_files and os.path.exists(path):
             key = ctx.private_key(path)
-            if not isinstance(key, str) and by_key(key):
-                return
+            if not isinstance(key, str):
+                for one in (*certified(key, path, (), problems), key):
+                    if by_key(one):
+                        return
     password = ctx.secrets.password_for(host)
     refused = ""  # what of the password was tried, for the message
     hint = ""
@@ -161,10 +173,59 @@ def authenticate(t: paramiko.Transport, host: Host, ctx: SshContext, deadline: f
                 f" ({len(tried)} key(s) tried, no password method)",
             )
     detail = f"; {'; '.join(problems)}" if problems else ""
+    missing = [o for o in host.ssh.ignored if o.split(" ", 1)[0].lower() in MISSING_METHODS]
+    if missing:
+        detail += f"; hostops has no {', '.join(missing)} (set in ssh_config)"
     raise HostFailure(
         Status.AUTH_FAILED,
         f"permission denied for {where} ({len(tried)} key(s){refused} tried){detail}{hint}",
     )
+
+
+def certified(
+    key: paramiko.PKey, path: str, certificate_files: tuple[str, ...], problems: list[str]
+) -> list[paramiko.PKey]:
+    """``key`` with each certificate for it: the CertificateFiles that certify it, else
+    (as OpenSSH) ``PATH-cert.pub`` beside its file. A certificate offered first: a
+    server that trusts the CA need not see the plain key refused."""
+    candidates = certificate_files or (f"{path}-cert.pub",)
+    out = []
+    for cert in candidates:
+        if not os.path.exists(cert):
+            if certificate_files:
+                problems.append(f"{cert}: no such certificate file")
+            continue
+        one = copy.copy(key)  # the cached key stays plain: other hosts may not want the cert
+        try:
+            one.load_certificate(cert)
+        except (OSError, ValueError, paramiko.SSHException):
+            if certificate_files:  # a CertificateFile for another key: not this one's
+                continue
+            problems.append(f"{cert}: not a certificate for {path}")
+            continue
+        out.append(one)
+    return out
+
+
+def _agent(host: Host, ctx: SshContext, problems: list[str]) -> paramiko.Agent | None:
+    """The agent to ask for keys: IdentityAgent (a socket, an environment variable, or
+    none), else $SSH_AUTH_SOCK; None without one or with --no-agent."""
+    wanted = host.ssh.identity_agent
+    if not ctx.options.use_agent or (wanted is not None and wanted.lower() == "none"):
+        return None
+    if wanted is None or wanted == "SSH_AUTH_SOCK":
+        path = os.environ.get("SSH_AUTH_SOCK")
+    elif wanted.startswith("$"):
+        path = os.environ.get(wanted.strip("${}"))
+    else:
+        path = wanted
+    if not path:
+        return None
+    try:
+        return agent_at(path)
+    except (OSError, paramiko.SSHException) as exc:
+        problems.append(f"agent {path}: {reason(exc)}")
+        return None
 
 
 def _remaining(deadline: float) -> float:

@@ -7,7 +7,7 @@ import select
 import shlex
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import paramiko
@@ -73,6 +73,7 @@ class SshCommand:
         sudo: Sudo | None = None,
         stdin: bytes | None = None,
         tty: bool = False,
+        environment: Mapping[str, str] | None = None,
     ) -> None:
         self._transport = transport
         self._tty = tty
@@ -120,6 +121,8 @@ class SshCommand:
         watchdog.start()
         try:
             self._chan = transport.open_session(timeout=start_timeout)
+            if environment:  # SendEnv/SetEnv: "env" requests, before the command
+                self._chan.update_environment(dict(environment))
             if tty:
                 self._chan.get_pty(term="xterm", width=200, height=50)
             self._chan.exec_command(wrapped)

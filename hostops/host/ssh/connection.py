@@ -3,24 +3,41 @@ handshake with its host key check, and authentication."""
 
 from __future__ import annotations
 
+import os
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import paramiko
 
 from hostops.host.base import HostFailure
-from hostops.host.ssh._paramiko import TunnelSocket, quieten, record_exit_signals
+from hostops.host.ssh import trust
+from hostops.host.ssh._paramiko import (
+    TunnelSocket,
+    prefer_host_key_types,
+    quieten,
+    record_exit_signals,
+)
 from hostops.host.ssh.auth import authenticate
 from hostops.host.ssh.command import SshCommand, Sudo
 from hostops.host.ssh.context import SshContext
 from hostops.host.ssh.failures import reason
-from hostops.host.ssh.hostkeys import default_known_hosts, fingerprint, known_hosts_name
 from hostops.host.ssh.jump import tunnel
 from hostops.host.ssh.lock import take_lock
+from hostops.host.ssh.proxy import ProxyCommand
+from hostops.host.ssh_config import match_pattern
 from hostops.liblog import thread_name
-from hostops.models import Host, HostKeyPolicy, Status
+from hostops.models import Host, HostKeyPolicy, RunOptions, Status
+
+
+def connect_timeout(host: Host, options: RunOptions) -> float:
+    """The host's own (command line, inventory, ssh_config's ConnectTimeout), else the run's."""
+    return (
+        host.ssh.connect_timeout
+        if host.ssh.connect_timeout is not None
+        else options.connect_timeout
+    )
 
 
 class SshConnection:
@@ -36,7 +53,9 @@ class SshConnection:
     ) -> None:
         self.host = host
         self._ctx = ctx
-        timeout = ctx.options.connect_timeout
+        self._proxy: ProxyCommand | None = None
+        refuse_unsupported(host, ctx.options)
+        timeout = connect_timeout(host, ctx.options)
         if via is None and host.jump_hosts:
             via = ctx.jumps.transport(
                 host.jump_hosts,
@@ -46,17 +65,25 @@ class SshConnection:
         # --connect-timeout bounds connect, handshake and authentication together
         # (a jump host's own login has its own).
         self._deadline = time.monotonic() + timeout
-        if via is None:
-            self._sock: socket.socket | TunnelSocket = _connect(host, timeout)
+        if via is not None:
+            self._sock: socket.socket | TunnelSocket = tunnel(via, host, timeout)
+        elif host.ssh.proxy_command:
+            self._proxy = ProxyCommand(host.ssh.proxy_command, ctx.secrets.scrubbed_environment())
+            self._sock = self._proxy.sock
         else:
-            self._sock = tunnel(via, host, timeout)
+            self._sock = _connect(host, timeout)
         # Any socket-like object will do (a jump host tunnel); the stubs list a few types.
         self.transport = paramiko.Transport(self._sock)  # type: ignore[arg-type]
         self.transport.name = thread_name(host.name)  # its log records name the host
         quieten(self.transport)
         record_exit_signals(self.transport)
         try:
-            self._handshake(warn)
+            try:
+                self._handshake(warn)
+            except HostFailure as failure:
+                if self._proxy is None or failure.status is not Status.UNREACHABLE:
+                    raise
+                raise self._proxy.explain(failure.message) from None
             authenticate(self.transport, host, ctx, self._deadline)
         except BaseException:
             self.close()
@@ -66,12 +93,8 @@ class SshConnection:
         host, opts = self.host, self._ctx.options
         t = self.transport
         t.banner_timeout = t.handshake_timeout = self._remaining()
-        path = host.known_hosts or default_known_hosts()
-        name = known_hosts_name(host.address, host.port)
-        known_file = self._ctx.host_keys(path)
-        known = known_file.lookup(name)
-        if known:
-            _prefer_host_key_types(t, list(known.keys()))
+        known = trust.lookup(host, self._ctx)
+        prefer_host_key_types(t, known.preferred_key_types())
         _prefer_aead_ciphers(t)
         try:
             t.start_client(timeout=self._remaining())
@@ -87,51 +110,11 @@ class SshConnection:
         if not (t.is_active() and t.initial_kex_done):  # start_client returns quietly on timeout
             raise HostFailure(
                 Status.UNREACHABLE,
-                f"SSH handshake failed: no answer within --connect-timeout {opts.connect_timeout:g} s",
+                f"SSH handshake failed: no answer within the connect timeout"
+                f" ({connect_timeout(host, opts):g} s)",
                 transient=True,
             )
-        key = t.get_remote_server_key()
-        policy = opts.host_key_policy or host.host_key_policy or HostKeyPolicy.STRICT
-        if key.get_base64() in known_file.revoked:
-            if policy is not HostKeyPolicy.OFF:
-                raise HostFailure(
-                    Status.HOSTKEY_REJECTED,
-                    f"host key {fingerprint(key)} of {name} is marked @revoked in {path}",
-                )
-            warn(
-                f"host key {fingerprint(key)} is marked @revoked in {path}: accepted only"
-                " because of --host-key-policy off"
-            )
-            return
-        if known and key.get_name() in known and known[key.get_name()] == key:
-            return
-        if policy is HostKeyPolicy.OFF:
-            warn(f"host key not verified ({fingerprint(key)}): --host-key-policy off")
-            return
-        if known:
-            old = known.get(key.get_name()) or next(iter(known.values()))
-            raise HostFailure(
-                Status.HOSTKEY_REJECTED,
-                f"HOST KEY CHANGED for {name}: {path} has {fingerprint(old)}, the host now"
-                f" shows {fingerprint(key)}: possible man-in-the-middle; if the change is"
-                f" expected, remove the old key with: ssh-keygen -f {path} -R '{name}'",
-            )
-        if policy is HostKeyPolicy.ACCEPT_NEW:
-            self._ctx.record_host_key(path, name, key)
-            warn(f"recorded new host key {fingerprint(key)} in {path}")
-            return
-        authorities = known_file.authority_lines(name)
-        note = (
-            f"; {path} has a @cert-authority line for it (line {authorities[0]}), but hostops"
-            " does not support host certificates"
-            if authorities
-            else ""
-        )
-        raise HostFailure(
-            Status.HOSTKEY_REJECTED,
-            f"unknown host key for {name} ({fingerprint(key)}); verify it, then add it with: "
-            f"ssh-keyscan -p {host.port} {host.address} >> {path} (or use --host-key-policy accept-new){note}",
-        )
+        trust.verify(t.get_remote_server_key(), known, host, self._ctx, warn)
 
     def _remaining(self) -> float:
         return max(0.1, self._deadline - time.monotonic())
@@ -145,20 +128,25 @@ class SshConnection:
         sudo_user: str | None = None,
         tty: bool = False,
     ) -> SshCommand:
-        """Start ``command``, with sudo as ``sudo_user`` (else ``options.sudo_user``,
-        root when None) when ``sudo``; ``stdin`` is sent to it, then end-of-file.
-        ``tty``: with a pseudo-terminal (see SshCommand)."""
-        opts = self._ctx.options
-        user = sudo_user or opts.sudo_user
+        """Start ``command``, with sudo as ``sudo_user`` (else ``options.sudo_user``, else
+        the host's inventory ``sudo_user``, root when None) when ``sudo``; ``stdin`` is sent
+        to it, then end-of-file. ``tty``: with a pseudo-terminal (see SshCommand).
+        Keepalives as the host's ServerAlive* say, else the run's."""
+        opts, ssh = self._ctx.options, self.host.ssh
+        user = sudo_user or opts.sudo_user or self.host.sudo_user
+        password = self._ctx.secrets.sudo_password_for(self.host)
+        interval = ssh.server_alive_interval
+        count = ssh.server_alive_count_max
         return SshCommand(
             self.transport,
             command,
-            opts.keepalive_interval,
-            opts.keepalive_count,
-            opts.connect_timeout,
-            sudo=Sudo(user, self._ctx.secrets.sudo_password) if sudo else None,
+            opts.keepalive_interval if interval is None else interval,
+            opts.keepalive_count if count is None else count,
+            connect_timeout(self.host, opts),
+            sudo=Sudo(user, password) if sudo else None,
             stdin=stdin,
             tty=tty,
+            environment=sent_environment(self.host, self._ctx.secrets.scrubbed_environment()),
         )
 
     def open_sftp(self, timeout: float) -> paramiko.SFTPClient:
@@ -190,6 +178,8 @@ class SshConnection:
     def close(self) -> None:
         self.transport.close()
         self._sock.close()
+        if self._proxy is not None:
+            self._proxy.close()
 
 
 _AEAD = ("aes128-gcm@openssh.com", "aes256-gcm@openssh.com")
@@ -204,20 +194,55 @@ def _prefer_aead_ciphers(t: paramiko.Transport) -> None:
     opts.ciphers = [c for c in _AEAD if c in current] + [c for c in current if c not in _AEAD]
 
 
-def _prefer_host_key_types(t: paramiko.Transport, known_types: list[str]) -> None:
-    """Ask first for host key types we already know, as OpenSSH does, so a host known
-    by its RSA key is not reported as changed just because it also has ed25519."""
-    wanted: list[str] = []
-    for kt in known_types:
-        wanted += ["rsa-sha2-512", "rsa-sha2-256", "ssh-rsa"] if kt == "ssh-rsa" else [kt]
-    opts = t.get_security_options()
-    current = list(opts.key_types)
-    opts.key_types = [k for k in wanted if k in current] + [k for k in current if k not in wanted]
+_FAMILIES = {"any": socket.AF_UNSPEC, "inet": socket.AF_INET, "inet6": socket.AF_INET6}
+
+
+def sent_environment(host: Host, local: Mapping[str, str]) -> dict[str, str]:
+    """What SendEnv and SetEnv send: the local variables (never hostops's secrets) whose
+    names a SendEnv pattern matches, then SetEnv's values. The server keeps only what
+    its AcceptEnv allows, as with ssh."""
+    sent = {
+        name: value
+        for name, value in local.items()
+        if any(match_pattern(name, pattern) for pattern in host.ssh.send_env)
+    }
+    sent.update(dict(item.split("=", 1) for item in host.ssh.set_env))
+    return sent
+
+
+def refuse_unsupported(host: Host, options: RunOptions) -> None:
+    """Options set for ``host`` that would change where, as whom or with what trust ssh
+    connects and that hostops cannot honour: the host fails (error) naming them, before
+    any connection. Also host key checking turned off through ssh_config
+    (StrictHostKeyChecking no with UserKnownHostsFile /dev/null): only
+    --host-key-policy off may do that."""
+    ssh = host.ssh
+    if ssh.refused:
+        raise HostFailure(
+            Status.ERROR,
+            f"ssh_config option {', '.join(ssh.refused)} is not supported by hostops: it would"
+            ' change where, as whom or with what trust ssh connects (README, "ssh_config")',
+        )
+    off = (
+        ssh.strict_host_key_checking == "false"
+        and ssh.known_hosts_files
+        and all(path == os.devnull for path in ssh.known_hosts_files)
+    )
+    if off and options.host_key_policy is not HostKeyPolicy.OFF:
+        where = host.origins.get("host_key_policy", "ssh_config")
+        raise HostFailure(
+            Status.ERROR,
+            f"ssh_config turns host key checking off (StrictHostKeyChecking no with"
+            f" UserKnownHostsFile /dev/null, {where}): hostops does that only with"
+            " --host-key-policy off",
+        )
 
 
 def _connect(host: Host, timeout: float) -> socket.socket:
+    """A TCP connection to ``host``, as AddressFamily and BindAddress say. Raises HostFailure."""
+    bind = host.ssh.bind_address
     try:
-        sock = socket.create_connection((host.address, host.port), timeout=timeout)
+        sock = _open_tcp(host, timeout, _FAMILIES.get(host.ssh.address_family, 0), bind)
     except TimeoutError:
         raise HostFailure(
             Status.UNREACHABLE,
@@ -237,3 +262,24 @@ def _connect(host: Host, timeout: float) -> socket.socket:
     # Small SSH packets must not wait for delayed ACKs.
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     return sock
+
+
+def _open_tcp(host: Host, timeout: float, family: int, bind: str | None) -> socket.socket:
+    """socket.create_connection, limited to one address family, bound to ``bind``."""
+    if family == socket.AF_UNSPEC and bind is None:
+        return socket.create_connection((host.address, host.port), timeout=timeout)
+    last: OSError | None = None
+    for af, kind, proto, _, address in socket.getaddrinfo(
+        host.address, host.port, family, socket.SOCK_STREAM
+    ):
+        sock = socket.socket(af, kind, proto)
+        try:
+            sock.settimeout(timeout)
+            if bind is not None:
+                sock.bind((bind, 0))
+            sock.connect(address)
+            return sock
+        except OSError as exc:
+            sock.close()
+            last = exc
+    raise last or OSError(f"no {host.ssh.address_family} address")

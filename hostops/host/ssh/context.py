@@ -44,14 +44,13 @@ class SshContext:
                 keys = KnownHosts.load(path)
                 self.known_hosts_loads += 1
                 self._known[path] = keys
+                if keys.unreadable:
+                    self.notify(
+                        f"cannot read known_hosts {path}: {keys.unreadable} (read as empty, as ssh does)"
+                    )
                 if keys.skipped:
                     lines = ", ".join(map(str, keys.skipped[:10]))
                     self.notify(f"{path}: ignored unreadable line(s) {lines}")
-                if keys.unsupported:
-                    lines = ", ".join(map(str, keys.unsupported[:10]))
-                    self.notify(
-                        f"{path}: ignored @cert-authority line(s) {lines} (host certificates are not supported)"
-                    )
             return keys
 
     def private_key(self, path: str) -> paramiko.PKey | str:
@@ -66,8 +65,13 @@ class SshContext:
         """Close the jump host connections."""
         self.jumps.close()
 
-    def record_host_key(self, path: str, name: str, key: paramiko.PKey) -> None:
-        """accept-new: append ``name``'s key to ``path`` (see append_host_key) and know it."""
-        append_host_key(path, name, key)
+    def record_host_key(
+        self, path: str, name: str, key_type: str, blob: bytes, *, hashed: bool = False
+    ) -> None:
+        """accept-new: append ``name``'s key to ``path`` (see append_host_key; ``hashed``:
+        HashKnownHosts) and know it. Raises OSError when the file cannot be written."""
+        append_host_key(path, name, key_type, blob, hashed=hashed)
         with self._lock:
-            self._known[path].add(name, key)
+            known = self._known.get(path)
+            if known is not None:
+                known.add(name, key_type, blob)
