@@ -9,6 +9,8 @@ when they are created and to nothing else: not in :class:`~hostops.models.RunOpt
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -23,7 +25,7 @@ from hostops.localenv import (
 )
 from hostops.models import Host
 from hostops.ranges import fold
-from hostops.vault import Vault, Vaulted, VaultError
+from hostops.vault import Bound, SecretText, Vault, Vaulted, VaultError
 
 __all__ = [  # the secret variables' names live in hostops.localenv, the lowest layer
     "ENV_KEY_PASSPHRASE",
@@ -48,7 +50,9 @@ class Secrets:
     ``host_passwords`` maps the NAME of each ``password_env`` variable used by
     the run's hosts to its value; ``vault_passwords`` and ``vault_sudo_passwords``
     map host names to the login and sudo passwords their inventory gives vaulted
-    (``ansible_password``, ``ansible_become_password``). ``env_names`` are the environment variables
+    (``ansible_password``, ``ansible_become_password``). ``masked`` are the decrypted
+    values of every vaulted variable of the run's hosts: the workers mask them in
+    output and errors (hostops.redact). ``env_names`` are the environment variables
     the secrets came from: they are removed from the environment of local
     commands (``connection: local``).
     """
@@ -60,6 +64,7 @@ class Secrets:
     env_names: tuple[str, ...] = SECRET_ENV_VARS
     vault_passwords: Mapping[str, str] = field(default_factory=dict)
     vault_sudo_passwords: Mapping[str, str] = field(default_factory=dict)
+    masked: tuple[str, ...] = ()
 
     def __repr__(self) -> str:
         given = [
@@ -70,6 +75,7 @@ class Secrets:
         given += [f"password_env {name}" for name in sorted(self.host_passwords)]
         given += [f"vaulted password of {name}" for name in sorted(self.vault_passwords)]
         given += [f"vaulted sudo password of {name}" for name in sorted(self.vault_sudo_passwords)]
+        given += [f"{len(self.masked)} vaulted values to mask"] if self.masked else []
         return f"Secrets({', '.join(given) or 'none'}; values hidden)"
 
     __str__ = __repr__
@@ -86,6 +92,10 @@ class Secrets:
     def sudo_password_for(self, host: Host) -> str | None:
         """The sudo password for ``host``: its vaulted become password, else the run's."""
         return self.vault_sudo_passwords.get(host.name, self.sudo_password)
+
+    def masking(self, values: Iterable[str]) -> Secrets:
+        """These secrets, with ``values`` to mask too (a playbook's vaulted vars)."""
+        return dataclasses.replace(self, masked=tuple(sorted({*self.masked, *values})))
 
     def scrubbed_environment(self) -> dict[str, str]:
         """This process's environment without the variables that hold secrets."""
@@ -106,7 +116,9 @@ def secrets_from_environment(
     variable (and its jump hosts') is read too.
 
     Vaulted login and become passwords of the hosts (their inventory's
-    ``ansible_password``, ``ansible_become_password``...) are decrypted with ``vault``.
+    ``ansible_password``, ``ansible_become_password``...) are decrypted with ``vault``,
+    and so is every other vaulted value of theirs that ``vault`` opens: they become
+    ``masked`` (a value no password opens cannot be used, so cannot be shown).
 
     Raises ConfigError, before anything runs, when a host names a ``password_env``
     variable that is not set and no password was given for the whole run, or has a
@@ -132,8 +144,11 @@ def secrets_from_environment(
             f"password_env {name} (for {fold(wanted[name])}) is not set in the environment;"
             f" set it, or give --ask-pass or {ENV_PASSWORD}"
         )
-    logins, sudos = _vaulted_passwords(hosts, vault or Vault())
+    hosts = list(hosts)
+    vault = vault or Vault()
+    logins, sudos = _vaulted_passwords(hosts, vault)
     return Secrets(
+        masked=_plaintexts(hosts, vault),
         vault_passwords=logins,
         vault_sudo_passwords=sudos,
         password=password,
@@ -148,16 +163,57 @@ def _vaulted_passwords(
     hosts: Iterable[Host], vault: Vault
 ) -> tuple[dict[str, str], dict[str, str]]:
     """Host name -> decrypted login password, and -> sudo password, for the hosts whose
-    variables hold them vaulted (the last of Ansible's names set wins). Raises ConfigError."""
+    variables hold them vaulted (the last of Ansible's names set wins), and their jump
+    hosts' login passwords (a hop keeps its inventory host's, by the hop's name).
+    Raises ConfigError."""
     logins: dict[str, str] = {}
     sudos: dict[str, str] = {}
     for host in hosts:
-        for names, found in ((LOGIN_PASSWORD_VARS, logins), (BECOME_PASSWORD_VARS, sudos)):
-            given = [host.vars[n] for n in names if isinstance(host.vars.get(n), Vaulted)]
-            if not given:
+        wanted = [(host, LOGIN_PASSWORD_VARS, logins), (host, BECOME_PASSWORD_VARS, sudos)]
+        wanted += [(hop, LOGIN_PASSWORD_VARS, logins) for hop in host.jump_hosts]
+        for one, names, found in wanted:
+            given = [one.vars[n] for n in names if isinstance(one.vars.get(n), Vaulted)]
+            if not given or one.name in found:
                 continue
             try:
-                found[host.name] = str(vault.value(given[-1]))
+                found[one.name] = str(vault.value(given[-1]))
             except VaultError as exc:
-                raise ConfigError(f"host {host.name!r}: {exc}") from None
+                what = f"host {host.name!r}" + (
+                    f", jump host {one.name!r}" if one is not host else ""
+                )
+                raise ConfigError(f"{what}: {exc}") from None
     return logins, sudos
+
+
+def _plaintexts(hosts: Iterable[Host], vault: Vault) -> tuple[str, ...]:
+    """The decrypted values in the hosts' (and their jump hosts') variables."""
+    return plaintexts([one.vars for host in hosts for one in (host, *host.jump_hosts)], vault)
+
+
+def plaintexts(items: Iterable[object], vault: Vault) -> tuple[str, ...]:
+    """The decrypted values in ``items`` (variables: lists, mappings): the vaulted ones
+    that ``vault`` (or the vault they are bound to) opens, and those read from
+    vault-encrypted files. A value no password opens is left out, not an error."""
+    found: set[str] = set()
+    seen: set[str] = set()  # ciphertexts tried: a group's value is every member's
+
+    def walk(item: object) -> None:
+        if isinstance(item, SecretText):
+            found.add(item)
+        elif isinstance(item, Bound):  # bound by the caller to its own vault
+            found.update(filter(None, [item.plaintext()]))
+        elif isinstance(item, Vaulted):
+            if item.text not in seen:
+                seen.add(item.text)
+                with contextlib.suppress(VaultError):
+                    found.add(vault.decrypt(item.text))
+        elif isinstance(item, list):
+            for v in item:
+                walk(v)
+        elif isinstance(item, Mapping):
+            for v in item.values():
+                walk(v)
+
+    for item in items:
+        walk(item)
+    return tuple(sorted(found))

@@ -30,13 +30,22 @@ _FAILED = frozenset({Status.FAILED, Status.TIMEOUT, Status.ERROR})
 
 
 class HostopsError(Exception):
-    """Root of every error hostops raises. ``str(err)`` is the one-line message."""
+    """Root of every error hostops raises. ``str(err)`` is the one-line message.
+
+    ``argument``: the parameter of the API the error is about (``"limit"``), if it is
+    about one; the message then starts with that name, which a front end may replace
+    by its own for it (the command line says ``--limit``).
+    """
 
     exit_code = EXIT_INTERNAL
 
+    def __init__(self, *args: object, argument: str | None = None) -> None:
+        super().__init__(*args)
+        self.argument = argument
+
 
 class UsageError(HostopsError):
-    """A bad option or argument; nothing ran."""
+    """A bad argument (of a function of the API, or on the command line); nothing ran."""
 
     exit_code = EXIT_USAGE
 
@@ -46,14 +55,21 @@ class ConfigError(HostopsError, ValueError):
 
     exit_code = EXIT_USAGE
 
-    def __init__(self, message: str, *, path: str | None = None, line: int | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str | None = None,
+        line: int | None = None,
+        argument: str | None = None,
+    ):
         self.path = path
         self.line = line
         self.reason = message
         where = path or ""
         if path and line is not None:
             where = f"{path}:{line}"
-        super().__init__(f"{where}: {message}" if where else message)
+        super().__init__(f"{where}: {message}" if where else message, argument=argument)
 
 
 class NothingToDo(HostopsError):
@@ -81,6 +97,7 @@ class HostFailure(HostopsError):
 
     @property
     def exit_code(self) -> int:  # type: ignore[override]  # a class attribute elsewhere
+        """3 for a host that could not be reached or trusted, else 1 (as in exit_code_for)."""
         return EXIT_UNREACHABLE if self.status in _UNREACHABLE else EXIT_FAILED
 
 

@@ -182,13 +182,30 @@ class PastRun:
         """How many recorded hosts ended in each status."""
         return Counter(r.status for r in self.results)
 
+    def report(self) -> RunReport:
+        """The run as a report: the hosts it was started on, in run order (every recorded
+        host when the header lists none), with their recorded results; a host without
+        one (hostops stopped before it finished) is an ``error`` that says so."""
+        names = list(self.header.get("hosts", [])) or [r.host for r in self.results]
+        recorded = {r.host: r for r in self.results}
+        why = "no result in the run record: hostops stopped before this host finished"
+        end = self.end or {}
+        return RunReport(
+            results=tuple(
+                recorded.get(n) or HostResult(n, n, Status.ERROR, error=why) for n in names
+            ),
+            duration_s=float(end.get("duration_s") or 0.0),
+            interrupted=bool(end.get("interrupted")),
+        )
+
     def hosts_with(self, statuses: frozenset[Status]) -> list[str]:
         """Names of the hosts whose status was one of ``statuses``, in run order."""
         return [r.host for r in self.results if r.status in statuses]
 
 
 def parse_statuses(text: str) -> frozenset[Status]:
-    """``failed`` (every status but ok and skipped) or a list like ``unreachable,timeout``."""
+    """``failed`` (every status but ok and skipped) or a list like ``unreachable,timeout``.
+    Raises UsageError (its ``argument``: ``statuses``)."""
     wanted: set[Status] = set()
     for word in (w.strip() for w in text.split(",")):
         if word == FAILED_ALIAS:
@@ -199,7 +216,8 @@ def parse_statuses(text: str) -> frozenset[Status]:
         except ValueError:
             names = ", ".join(s.value for s in Status)
             raise UsageError(
-                f"--rerun: unknown status {word!r} (use {FAILED_ALIAS} or any of: {names})"
+                f"statuses: unknown status {word!r} (use {FAILED_ALIAS} or any of: {names})",
+                argument="statuses",
             ) from None
     return frozenset(wanted)
 

@@ -43,8 +43,8 @@ class HostKeyPolicy(str, enum.Enum):
         return self.value
 
 
-class Connection(str, enum.Enum):
-    """How a host is reached."""
+class Transport(str, enum.Enum):
+    """How a host is reached (the inventory's ``connection`` setting)."""
 
     SSH = "ssh"
     LOCAL = "local"  # a local subprocess, same result model
@@ -93,7 +93,7 @@ class Host:
     user: str | None = None  # None: the local user name, as ssh does
     identity_files: tuple[str, ...] = ()
     known_hosts: str | None = None  # None: ~/.ssh/known_hosts
-    connection: Connection = Connection.SSH
+    connection: Transport = Transport.SSH
     jump: str | None = None  # [user@]host[:port][,...]: jump host chain (ProxyJump)
     # The chain resolved, first hop first: each hop's own address, port, user, keys.
     jump_hosts: tuple[Host, ...] = ()

@@ -73,8 +73,10 @@ class Upload:
     ``dest`` relative is relative to the login user's home. A file replaces
     ``dest`` atomically, and is not written when ``dest`` already has the same
     content; a directory's tree is mirrored into ``dest``. With ``sudo`` the
-    files are moved into place as root, given to ``owner``/``group`` when
-    named (a file whose owner differs counts as changed). ``backup``: a file
+    files are moved into place as root (or the sudo user), given to
+    ``owner``/``group`` when named (a file whose owner differs counts as
+    changed); ``sudo`` None: as the host's inventory become says
+    (``ansible_become``), else the run's ``--sudo``, as for commands. ``backup``: a file
     about to be replaced is first copied to ``DEST.YYYYmmdd-HHMMSS~``. See
     hostops.host.sftp.
     """
@@ -82,7 +84,7 @@ class Upload:
     src: str
     dest: str
     mode: int | None = None
-    sudo: bool = False
+    sudo: bool | None = None  # None: the host's become (ansible_become), else the run's
     timeout: float | None = None
     owner: str | None = None
     group: str | None = None

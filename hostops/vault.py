@@ -8,7 +8,8 @@ is decrypted; the plaintext is PKCS#7-padded.
 
 Decrypted values are secrets: :class:`SecretText` is the ``str`` they become, and
 :func:`mask` hides every one this process has decrypted from text hostops shows
-or records. Vault passwords come from files (``--vault-password-file``,
+or records (the workers mask output with the values the run's Secrets carry:
+hostops.redact). Vault passwords come from files (``--vault-password-file``,
 ``--vault-id [label@]FILE``, ``HOSTOPS_VAULT_PASSWORD_FILE``); an executable file
 is run and its standard output is the password, as Ansible does.
 """
@@ -28,10 +29,11 @@ from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
 
 from hostops.errors import ConfigError
 from hostops.localenv import child_environment
+from hostops.redact import MARK, Redactor
 
 HEADER = "$ANSIBLE_VAULT"
 ENV_PASSWORD_FILE = "HOSTOPS_VAULT_PASSWORD_FILE"
-MASK = "********"
+MASK = MARK  # what a decrypted value shows as
 _ROUNDS = 10000
 _SCRIPT_TIMEOUT_S = 30.0
 _DEFAULT_LABEL = "default"
@@ -85,12 +87,17 @@ class Vault:
     """The vault passwords of a run, tried in order (one whose label matches first)."""
 
     secrets: list[tuple[str, bytes]] = field(default_factory=list)
+    # Ciphertext -> plaintext: a group's value is decrypted once, not once per host
+    # (PBKDF2 costs milliseconds).
+    _opened: dict[str, SecretText] = field(default_factory=dict, compare=False)
 
     def __repr__(self) -> str:
         return f"Vault({', '.join(label for label, _ in self.secrets) or 'no password'})"
 
     def decrypt(self, text: str) -> SecretText:
         """The plaintext of a vaulted text. Raises VaultError (never showing a secret)."""
+        if text in self._opened:
+            return self._opened[text]
         version, label, body = _parse(text)
         if not self.secrets:
             raise VaultError(
@@ -106,6 +113,7 @@ class Vault:
                 except UnicodeDecodeError:
                     raise VaultError("the decrypted value is not UTF-8 text") from None
                 _remember(value)
+                self._opened[text] = value
                 return value
         tried = ", ".join(label for label, _ in self.secrets)
         raise VaultError(f"no vault password given ({tried}) decrypts it (vault {version})")
@@ -142,6 +150,13 @@ class Bound:
     def __repr__(self) -> str:
         return "<vaulted>"
 
+    def plaintext(self) -> str | None:
+        """The decrypted value, or None when no password given opens it."""
+        try:
+            return self._vault.decrypt(self._vaulted.text)
+        except VaultError:
+            return None
+
 
 def bind(item: object, vault: Vault) -> object:
     """``item`` with every Vaulted in it (lists, mappings) made :class:`Bound` to ``vault``."""
@@ -161,8 +176,8 @@ def is_vaulted(data: str | bytes) -> bool:
 
 
 def has_vaulted(item: object) -> bool:
-    """Whether ``item`` holds a Vaulted anywhere (lists, mappings)."""
-    if isinstance(item, Vaulted):
+    """Whether ``item`` holds a Vaulted or a decrypted value anywhere (lists, mappings)."""
+    if isinstance(item, (Vaulted, SecretText)):
         return True
     if isinstance(item, list):
         return any(has_vaulted(v) for v in item)
@@ -220,13 +235,23 @@ def _remember(value: str) -> None:
 
 
 def mask(text: str) -> str:
-    """``text`` with every value this process decrypted replaced by ``********``."""
+    """``text`` with every value this process decrypted masked (hostops.redact's rules)."""
     with _decrypted_lock:
-        secrets = sorted(_decrypted, key=len, reverse=True)
-    for secret in secrets:
-        if secret in text:
-            text = text.replace(secret, MASK)
-    return text
+        secrets = list(_decrypted)
+    return Redactor(secrets).text(text)
+
+
+def secret_leaves(item: object) -> object:
+    """``item`` (a variables file's values) with every text in it a SecretText: read from
+    a vault-encrypted file, each is a decrypted value."""
+    if isinstance(item, str) and not isinstance(item, SecretText):
+        _remember(item)
+        return SecretText(item)
+    if isinstance(item, list):
+        return [secret_leaves(v) for v in item]
+    if isinstance(item, dict):
+        return {k: secret_leaves(v) for k, v in item.items()}
+    return item
 
 
 def load_vault(

@@ -3,7 +3,6 @@ host, renders them, collects every host's result and sends the RunReport to the 
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import queue
 import shutil
@@ -32,7 +31,7 @@ from hostops.fleet.events import (
     WorkerDone,
 )
 from hostops.fleet.flow import Counters
-from hostops.host.base import STDERR, STDOUT
+from hostops.host.base import STDOUT
 from hostops.journal import RecordPath, host_line
 from hostops.models import Host, HostResult, RunReport, Status, WorkerStats
 from hostops.ranges import fold
@@ -44,12 +43,9 @@ from hostops.render.console import (
     json_line,
     summary_text,
 )
-from hostops.render.views import diff_text, gather_text, progress_text
+from hostops.render.views import FOLDED, folded_text, progress_text
 from hostops.safefs import file_name, open_private
 
-# A line longer than this is passed on in pieces, so one endless line cannot
-# exhaust memory; far above any real line (tests use lines of 4 KiB and more).
-MAX_LINE = 1 << 20
 _TICK_S = 0.25  # progress line and live view: at most this often
 
 
@@ -67,7 +63,6 @@ class _HostState:
     host: Host
     stdout: bytearray = field(default_factory=bytearray)
     stderr: bytearray = field(default_factory=bytearray)
-    pending: dict[str, bytes] = field(default_factory=dict)  # stream -> unfinished line
     truncated: bool = False
     skipped: list[str] = field(default_factory=list)  # entries a transfer did not transfer
     worker_pid: int | None = None
@@ -97,7 +92,7 @@ class Aggregator:
         )
         self._files = _OutDir(view.out_dir) if view.out_dir else None
         self._progress = _wants_progress(view, console)
-        self._live = view.live and console.out_tty and view.mode in _FOLDED
+        self._live = view.live and console.out_tty and view.mode in FOLDED
         self._drawn = b""  # the live view on screen now
         self._next_draw = 0.0
         self._done = self._failed = 0
@@ -186,24 +181,12 @@ class Aggregator:
             state.truncated = True
         if room > 0:
             kept.extend(event.data[:room])
-        if self._stream is None:
-            return
-        data = state.pending.pop(event.stream, b"") + event.data
-        lines = data.split(b"\n")
-        rest = lines.pop()
-        while len(rest) > MAX_LINE:
-            lines.append(rest[:MAX_LINE])
-            rest = rest[MAX_LINE:]
-        if rest:
-            state.pending[event.stream] = rest
-        if lines:
-            self._stream.lines(event.host, event.stream, lines)
+        if self._stream is not None:
+            self._stream.feed(event.host, event.stream, event.data)
 
     def _flush(self, state: _HostState) -> None:
-        for stream, rest in sorted(state.pending.items()):
-            if self._stream is not None:
-                self._stream.lines(state.host.name, stream, [rest])
-        state.pending.clear()
+        if self._stream is not None:
+            self._stream.flush(state.host.name)
 
     def _finished(self, event: HostFinished) -> None:
         state = self._hosts[event.host]
@@ -311,12 +294,9 @@ class Aggregator:
 
     def _folded(self, results: tuple[HostResult, ...] | None = None) -> bytes:
         """The gather or diff view of ``results`` (default: the hosts finished so far)."""
-        if self._view.mode not in _FOLDED:
-            return b""
         if results is None:
             results = tuple(st.result for st in self._hosts.values() if st.result is not None)
-        render = gather_text if self._view.mode is OutputMode.GATHER else diff_text
-        return render(results, self._console.out_color, self._console.out_tty)
+        return folded_text(self._view.mode, results, self._console.out_color, self._console.out_tty)
 
     def _redraw(self, text: bytes) -> None:
         """Replace the live view on screen by ``text``, cut to the terminal's height."""
@@ -330,9 +310,6 @@ class Aggregator:
         up = self._drawn.count(b"\n")
         self._console.out((f"\033[{up}F" if up else "").encode() + b"\033[J" + shown)
         self._drawn = shown
-
-
-_FOLDED = (OutputMode.GATHER, OutputMode.DIFF)
 
 
 def _wants_progress(view: ViewOptions, console: Console) -> bool:
@@ -380,50 +357,6 @@ class _OutDir:
         code = "-" if result.exit_code is None else str(result.exit_code)
         line = " ".join(p for p in (result.status.value, code, result.error or "") if p)
         self._write(result.host, "status", (" ".join(line.split()) + "\n").encode(), False)
-
-
-def replay(
-    hosts: list[Host],
-    results: list[HostResult],
-    duration_s: float,
-    view: ViewOptions,
-    console: Console,
-    interrupted: bool = False,
-) -> RunReport:
-    """Render finished results (a recorded run) in any view, as if they were arriving,
-    and print the summary. Hosts without a result are reported as not recorded."""
-    agg = Aggregator(hosts, view, console, time.monotonic(), Sinks(max_output=1 << 62))
-    got = {r.host: r for r in results}
-    for host in hosts:
-        r = got.get(host.name)
-        if r is None:
-            why = "no result in the run record: hostops stopped before this host finished"
-            agg.handle(HostFinished(host.name, Status.ERROR, None, None, 0.0, why))
-            continue
-        agg.handle(HostStarted(host.name, 0))
-        for stream, data in ((STDOUT, r.stdout), (STDERR, r.stderr)):
-            if data:
-                agg.handle(Output(host.name, stream, data))
-        agg._hosts[host.name].truncated = r.truncated
-        if r.skipped:
-            agg.handle(Skipped(host.name, r.skipped))
-        agg.handle(
-            HostFinished(
-                host.name,
-                r.status,
-                r.exit_code,
-                r.signal,
-                r.duration_s,
-                r.error,
-                r.attempts,
-                r.changed,
-            )
-        )
-    agg.interrupted = interrupted
-    report = dataclasses.replace(agg.report(), duration_s=duration_s)
-    if view.summary and view.mode is not None:
-        console.err(summary_text(report, console.err_color).encode())
-    return report
 
 
 def aggregator_main(

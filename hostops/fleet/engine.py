@@ -1,6 +1,6 @@
 """The orchestration: worker processes, the job pipes, the event queue, the aggregator's
-lifetime, and Ctrl-C. Usable from scripts: ``run(hosts, "uptime")`` returns a RunReport;
-:class:`Engine` runs several steps over the same processes (and kept connections).
+lifetime, and Ctrl-C. :class:`Engine` runs one or more steps of jobs over the same
+processes (and kept connections); hostops.fleet.rollout and the public API drive it.
 
 Every wait here is bounded or watches process sentinels, so a dead worker or
 aggregator ends the run with an account of it instead of a hang.
@@ -38,9 +38,10 @@ from hostops.fleet.flow import counters
 from hostops.fleet.worker import WorkerSpec, worker_main
 from hostops.host.ssh.lock import holder_text
 from hostops.journal import RecordPath
-from hostops.models import Connection, Host, RunOptions, RunReport, Status
-from hostops.operations import Command, Outcome
+from hostops.models import Host, RunOptions, RunReport, Status, Transport
+from hostops.operations import Outcome
 from hostops.ranges import fold
+from hostops.redact import Redactor
 from hostops.render.console import OutputMode, ViewOptions
 
 _POLL_S = 1.0
@@ -71,37 +72,8 @@ def _context() -> multiprocessing.context.BaseContext:
 
 
 def console_lock() -> Lock:
-    """A lock for every terminal writer of a run: pass it to :func:`run` and the Console."""
+    """A lock for every terminal writer of a run: pass it to the Engine and the Console."""
     return _context().Lock()
-
-
-def run(
-    hosts: list[Host],
-    command: str,
-    options: RunOptions | None = None,
-    view: ViewOptions | None = None,
-    lock: Lock | None = None,
-    record: RecordPath | None = None,
-    secrets: Secrets | None = None,
-) -> RunReport:
-    """Run ``command`` on every host in parallel and return every host's result.
-
-    ``lock`` is the console lock the caller's own terminal writes take (see
-    :func:`console_lock`); a new one is made when None. ``record``: a run
-    record (see hostops.journal) to which each host's result is appended as it
-    arrives. ``secrets`` are the passwords and passphrase to authenticate with;
-    None: read from the environment (see
-    :func:`hostops.credentials.secrets_from_environment`), which raises
-    ConfigError for an unset ``password_env``. Host failures are
-    values in the report, never exceptions. Raises
-    :class:`InternalError` when hostops itself fails (the aggregator is lost)
-    and KeyboardInterrupt only if a third Ctrl-C cuts the stop short.
-    """
-    if not hosts:
-        return RunReport(results=(), duration_s=0.0)
-    with Engine(hosts, options, view, lock, record, secrets=secrets) as engine:
-        engine.execute([Job(i, h, Command(command)) for i, h in enumerate(hosts)])
-        return engine.close()
 
 
 class Engine:
@@ -113,6 +85,9 @@ class Engine:
     ``keep``: connections stay open between steps (playbooks), so the open-file
     budget counts every host, not only those running at once. ``stdin``: data
     for commands that forward standard input (``Command.stdin``).
+    ``raise_fd_limit``: raise this process's open-file limit (up to the hard limit)
+    when the fan-out needs more; without it (the default for a library caller, whose
+    process it is), ``forks`` is capped to what the limit allows, with a warning.
     """
 
     def __init__(
@@ -126,6 +101,7 @@ class Engine:
         keep: bool = False,
         secrets: Secrets | None = None,
         stdin: bytes | None = None,
+        raise_fd_limit: bool = False,
     ) -> None:
         self.options = options or RunOptions()
         if self.options.lock and not self.options.lock_holder:  # this process is the run
@@ -133,6 +109,9 @@ class Engine:
         _check_supported(hosts, self.options)
         # Read before any process starts: an unset password_env is an error, not a surprise.
         self._secrets = secrets if secrets is not None else secrets_from_environment(hosts)
+        # What this process says about hosts (headings with loop items, a playbook's host
+        # errors) is masked as the workers mask their output.
+        self._redactor = Redactor(self._secrets.masked)
         self.hosts = hosts
         self._stdin = stdin
         self.view = view or ViewOptions()
@@ -140,6 +119,7 @@ class Engine:
         self.lock = lock or self._ctx.Lock()  # the one console lock: every terminal writer
         self._record = record
         self._keep = keep
+        self._raise_fd_limit = raise_fd_limit
         self.index = {h.name: i for i, h in enumerate(hosts)}
         self.interrupted = False
         self._at_once = False
@@ -156,7 +136,9 @@ class Engine:
 
     def _start(self) -> None:
         ctx = self._ctx
-        self.options, fd_warning = _fit_fd_limit(self.options, len(self.hosts), self._keep)
+        self.options, fd_warning = _fit_fd_limit(
+            self.options, len(self.hosts), keep=self._keep, raise_limit=self._raise_fd_limit
+        )
         threads = plan(len(self.hosts), self.options)
         self.events = EventQueue(ctx)
         self._cancel = ctx.Event()
@@ -228,7 +210,7 @@ class Engine:
 
     def heading(self, text: str) -> None:
         """Announce a step (a batch, a task): shown between the output of steps."""
-        self.events.put(Heading(text))
+        self.events.put(Heading(self._redactor.text(text)))
 
     def release(self, names: list[str]) -> None:
         """Close the kept connections of ``names``: nothing more will run on them."""
@@ -241,7 +223,8 @@ class Engine:
         assert self._dispatcher is not None, "use Engine as a context manager"
         d = self._dispatcher
         for event in results or ():
-            self.events.put(event)
+            error = event.error and self._redactor.text(event.error)
+            self.events.put(dataclasses.replace(event, error=error) if error else event)
         d.finish()
         self._wait(lambda: not d.slots)
         self.events.put(EndOfRun())
@@ -335,16 +318,17 @@ _FDS_RESERVED = 64  # queues, pipes, files of the processes themselves
 
 
 def _fit_fd_limit(
-    options: RunOptions, n_hosts: int, keep: bool = False
+    options: RunOptions, n_hosts: int, *, keep: bool, raise_limit: bool
 ) -> tuple[RunOptions, str | None]:
-    """Raise the open-file limit to what the fan-out needs (up to the hard limit), or cap
-    ``forks`` to what fits, with a warning: better slower than failing hosts mid-run.
-    With ``keep``, every host's connection may stay open in its worker."""
+    """With ``raise_limit``, raise the open-file limit to what the fan-out needs (up to
+    the hard limit); cap ``forks`` to what fits the limit then, with a warning: better
+    slower than failing hosts mid-run. With ``keep``, every host's connection may stay
+    open in its worker."""
     threads = plan(n_hosts, options)  # the limit is per process: the busiest worker counts
     per_worker = -(-n_hosts // len(threads)) if keep else max(threads)
     need = per_worker * _FDS_PER_SESSION + _FDS_RESERVED
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft != resource.RLIM_INFINITY and soft < need:
+    if raise_limit and soft != resource.RLIM_INFINITY and soft < need:
         target = need if hard == resource.RLIM_INFINITY else min(need, hard)
         with contextlib.suppress(ValueError, OSError):
             resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
@@ -365,10 +349,11 @@ def _check_supported(hosts: list[Host], options: RunOptions) -> None:
     for h in hosts:
         if len(h.name.encode()) > MAX_NAME:
             raise ConfigError(f"host name longer than {MAX_NAME} bytes: {h.name[:40]}...")
-    local = [h.name for h in hosts if h.connection is Connection.LOCAL]
+    local = [h.name for h in hosts if h.connection is Transport.LOCAL]
     if options.sudo and local:
         raise ConfigError(
-            f"--sudo is not supported for connection: local hosts ({fold(local)}); nothing ran"
+            f"sudo is not supported for connection: local hosts ({fold(local)}); nothing ran",
+            argument="sudo",
         )
 
 

@@ -6,11 +6,10 @@ one connection per host for the whole playbook.
 from __future__ import annotations
 
 import dataclasses
-import os
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from multiprocessing.synchronize import Lock
-from typing import Any
+from typing import TYPE_CHECKING
 
 from hostops.batches import Count, batches, fail_limit
 from hostops.credentials import Secrets
@@ -23,29 +22,51 @@ from hostops.operations import Operation, Outcome, Purpose, Step
 from hostops.ranges import fold
 from hostops.render.console import ViewOptions
 
+if TYPE_CHECKING:  # Jinja2 and the playbook language load only when a playbook runs
+    from hostops.playbook import (
+        CheckReport,
+        PlaybookPlan,
+        PlaybookResult,
+        TaskHostResult,
+        TaskResult,
+    )
 
-def run_operation(
-    hosts: list[Host],
+
+def operate(
+    hosts: Sequence[Host],
     op: Operation,
+    *,
+    batch: Count | None = None,
+    max_fail: Count | None = None,
     options: RunOptions | None = None,
     view: ViewOptions | None = None,
     lock: Lock | None = None,
     record: RecordPath | None = None,
-    *,
-    batch: Count | None = None,
-    max_fail: Count | None = None,
     secrets: Secrets | None = None,
     stdin: bytes | None = None,
+    raise_fd_limit: bool = False,
 ) -> RunReport:
     """Carry out ``op`` on every host, in batches of ``batch`` (all at once when None).
 
     After a batch with more failed hosts than ``max_fail`` allows (default: all
     of the batch), no further batch starts: its hosts end ``skipped``.
-    ``secrets`` and ``stdin``: as for :class:`hostops.fleet.engine.Engine`.
+    ``lock``, ``record``, ``secrets``, ``stdin`` and ``raise_fd_limit``: as for
+    :class:`hostops.fleet.engine.Engine` (hostops.run_operation is this without the
+    plumbing of the command line: its console lock and run record).
     """
+    hosts = list(hosts)
     if not hosts:
         return RunReport(results=(), duration_s=0.0)
-    with Engine(hosts, options, view, lock, record, secrets=secrets, stdin=stdin) as engine:
+    with Engine(
+        hosts,
+        options,
+        view,
+        lock,
+        record,
+        secrets=secrets,
+        stdin=stdin,
+        raise_fd_limit=raise_fd_limit,
+    ) as engine:
         groups = batches(hosts, batch)
         skipped: list[HostFinished] = []
         for number, group in enumerate(groups, 1):
@@ -72,48 +93,32 @@ def run_operation(
 
 @dataclass(frozen=True)
 class PlayReport:
-    """A playbook's account: per task and host (``result``), and per host with the
-    rendered summary, the run record and the exit code's input (``report``)."""
+    """A playbook's account: per play, task and host (``result``: a
+    :class:`hostops.playbook.PlaybookResult`), and per host (``report``: the
+    playbook's result on each host, as the summary, the run record and the exit code
+    see it)."""
 
-    result: Any  # hostops.playbook.PlaybookResult (typed loosely: Jinja2 loads lazily)
+    result: PlaybookResult
     report: RunReport
 
 
-def play(
-    playbook: str | os.PathLike[str],
-    hosts: Sequence[Host],
-    *,
-    limit: Collection[str] | None = None,
-    extra_vars: Mapping[str, Any] | None = None,
-    options: RunOptions | None = None,
-    view: ViewOptions | None = None,
-    lock: Lock | None = None,
-    record: RecordPath | None = None,
-    secrets: Secrets | None = None,
-) -> PlayReport:
-    """Load the playbook file, check it against ``hosts`` (every inventory host: plays
-    match their patterns against them; ``limit``: the names that may run) and run it.
-    A broken playbook raises ConfigError (``FILE:LINE``) before anything runs."""
-    from hostops.playbook import load_playbook, prepare
-
-    plan = prepare(load_playbook(playbook), list(hosts), limit=limit, extra_vars=extra_vars)
-    return play_plan(plan, options, view, lock, record, secrets)
-
-
 def play_plan(
-    plan: Any,
+    plan: PlaybookPlan,
+    *,
     options: RunOptions | None = None,
     view: ViewOptions | None = None,
     lock: Lock | None = None,
     record: RecordPath | None = None,
     secrets: Secrets | None = None,
-    *,
+    raise_fd_limit: bool = False,
     force_handlers: bool = False,
     diff: bool = False,
 ) -> PlayReport:
     """Run a prepared playbook (``hostops.playbook.prepare``) over worker processes, one
     connection per host for the whole playbook. Host failures are results.
-    ``force_handlers`` and ``diff``: see :func:`hostops.playbook.run_playbook`."""
+    ``lock``, ``record``, ``secrets`` and ``raise_fd_limit``: as for
+    :class:`hostops.fleet.engine.Engine`; ``force_handlers`` and ``diff``: see
+    :func:`hostops.playbook.run_playbook`."""
     from hostops.playbook import run_playbook  # Jinja2 and the playbook language: only here
 
     hosts = list(plan.hosts)
@@ -124,7 +129,16 @@ def play_plan(
         from hostops.playbook import PlaybookResult
 
         return PlayReport(PlaybookResult((), 0.0), RunReport(results=(), duration_s=0.0))
-    with Engine(hosts, options, view, lock, record, keep=True, secrets=secrets) as engine:
+    with Engine(
+        hosts,
+        options,
+        view,
+        lock,
+        record,
+        keep=True,
+        secrets=secrets,
+        raise_fd_limit=raise_fd_limit,
+    ) as engine:
         executor = _EngineExecutor(engine)
         try:
             result = run_playbook(plan, executor, force_handlers=force_handlers, diff=diff)
@@ -135,11 +149,12 @@ def play_plan(
 
 
 def check_plan(
-    plan: Any,
+    plan: PlaybookPlan,
+    *,
     options: RunOptions | None = None,
     lock: Lock | None = None,
     secrets: Secrets | None = None,
-) -> Any:
+) -> CheckReport:
     """Check mode (``hostops.playbook.check``). When the plan installs templates, their
     hosts are reached to read the current files and show diffs (the only commands
     run); otherwise nothing connects."""
@@ -200,10 +215,10 @@ class _EngineExecutor:
         self._engine.release(list(hosts))
 
 
-def _host_results(result: Any, hosts: Sequence[Host]) -> list[HostFinished]:
+def _host_results(result: PlaybookResult, hosts: Sequence[Host]) -> list[HostFinished]:
     """Each host's result of the whole playbook: its first failure that was not ignored
     (which task, why), else ok; changed when any task changed it."""
-    failure: dict[str, tuple[Any, Any]] = {}
+    failure: dict[str, tuple[TaskResult, TaskHostResult]] = {}
     changed: dict[str, bool] = {}
     duration: dict[str, float] = {}
     for play_result in result.plays:

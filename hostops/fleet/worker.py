@@ -38,8 +38,9 @@ from hostops.host.base import NO_THREAD, STDERR, STDOUT, is_thread_limit
 from hostops.host.client import HostClient, Limits
 from hostops.host.ssh import SshContext
 from hostops.liblog import route_library_logs
-from hostops.models import Connection, Host, RunOptions, Status, WorkerStats
-from hostops.operations import Command, Outcome
+from hostops.models import Host, RunOptions, Status, Transport, WorkerStats
+from hostops.operations import Command, Outcome, Upload
+from hostops.redact import Redactor
 
 _PARENT_CHECK_S = 1.0
 _NO_THREAD_TRIES = 20  # times an idle worker gives a host back before it fails (~15 s)
@@ -107,7 +108,12 @@ def worker_main(
             events.put(event)
 
     route_library_logs(library_log if spec.options.debug else None)
-    ctx = SshContext(spec.options, lambda msg: events.put(HostWarning(None, msg)), secrets)
+    # Vaulted values are masked here, where output enters the fleet: the aggregator,
+    # views, run records and --out-dir files never see them.
+    redactor = Redactor(secrets.masked)
+    ctx = SshContext(
+        spec.options, lambda msg: events.put(HostWarning(None, redactor.text(msg))), secrets
+    )
     pid = os.getpid()
     send_lock = threading.Lock()  # session threads report to the engine over one pipe
     kept = _Kept()
@@ -149,7 +155,7 @@ def worker_main(
             active[0] += 1
         try:
             credit = Credit(spec.consumed, job.index) if spec.consumed is not None else None
-            outcome = run_job(job, spec, ctx, events, cancel, pid, credit, kept, first)
+            outcome = run_job(job, spec, ctx, events, cancel, pid, credit, kept, first, redactor)
         finally:
             with send_lock:
                 active[0] -= 1
@@ -208,15 +214,27 @@ def run_job(
     credit: Credit | None = None,
     kept: _Kept | None = None,
     first: bool = True,
+    redactor: Redactor | None = None,
 ) -> Outcome:
     """One operation on one host, over its kept client or a new one. Never raises:
-    every failure is the Outcome (and, for a final job, the host's HostFinished)."""
+    every failure is the Outcome (and, for a final job, the host's HostFinished).
+    ``redactor`` masks secret values in its output, warnings and error."""
     host = job.host
     sent = {STDOUT: 0, STDERR: 0}
     collected: dict[str, bytearray] = {STDOUT: bytearray(), STDERR: bytearray()}
     limit = spec.options.max_output
+    redactor = redactor or Redactor()
+    # Output shown (and then registered) is masked; a probe's (a file read for a diff,
+    # a creates/removes test) is compared by hostops itself, never shown: kept as it is.
+    shown = redactor if job.show else Redactor()
+    masking = {STDOUT: shown.stream(), STDERR: shown.stream()}
 
     def sink(stream: str, data: bytes) -> None:
+        emit(stream, masking[stream].feed(data))
+
+    def emit(stream: str, data: bytes) -> None:
+        if not data:
+            return
         if job.collect and len(collected[stream]) < limit:
             collected[stream] += data[: limit - len(collected[stream])]
         if not job.show:
@@ -235,12 +253,14 @@ def run_job(
     on_controller = isinstance(job.op, Command) and job.op.on_controller
     client = kept.take(host.name) if kept is not None and not on_controller else None
     if client is None:
-        where = Host(host.name, "localhost", connection=Connection.LOCAL) if on_controller else host
+        where = Host(host.name, "localhost", connection=Transport.LOCAL) if on_controller else host
         client = HostClient(
-            where, context=ctx, warn=lambda msg: events.put(HostWarning(host.name, msg))
+            where,
+            context=ctx,
+            warn=lambda msg: events.put(HostWarning(host.name, redactor.text(msg))),
         )
     op = job.op
-    if isinstance(op, Command) and op.sudo is None:  # the run's --sudo, else the host's
+    if isinstance(op, (Command, Upload)) and op.sudo is None:  # the run's --sudo, else the host's
         op = dataclasses.replace(op, sudo=spec.options.sudo or bool(host.sudo))
     outcome = client.perform(
         op,
@@ -250,12 +270,17 @@ def run_job(
         stdin=spec.stdin,
         may_read=None if credit is None else lambda t: credit.wait(t, cancel.is_set),
     )
+    for stream, masker in masking.items():  # what was held back in case a value went on
+        emit(stream, masker.flush())
     if job.keep and kept is not None and client.connected and not on_controller:
         kept.put(host.name, client)
     else:
         client.close()
     outcome = dataclasses.replace(
-        outcome, stdout=bytes(collected[STDOUT]), stderr=bytes(collected[STDERR])
+        outcome,
+        stdout=bytes(collected[STDOUT]),
+        stderr=bytes(collected[STDERR]),
+        error=redactor.text(outcome.error) if outcome.error else outcome.error,
     )
     if job.final and outcome.error != NO_THREAD:  # that one is the caller's (no_thread)
         for event in skipped_events(host.name, outcome.skipped):

@@ -34,8 +34,7 @@ from hostops.host.local import LocalConnection
 from hostops.host.sftp import SftpSession
 from hostops.host.ssh import SshConnection, SshContext
 from hostops.host.transfer import Ownership
-from hostops.models import Connection as Transport
-from hostops.models import Host, RunOptions, Status
+from hostops.models import Host, RunOptions, Status, Transport
 from hostops.operations import Command, Download, Operation, Outcome, Upload
 
 _BACKOFF_S = 0.5  # first pause before a connection retry; doubles each time
@@ -89,6 +88,7 @@ class HostClient:
 
     @property
     def options(self) -> RunOptions:
+        """The run options this client connects and runs with (timeouts, host key policy, ...)."""
         return self._ctx.options
 
     def connect(self, cancel: Cancel | None = None) -> None:

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from hostops.credentials import LOGIN_PASSWORD_VARS
 from hostops.errors import ConfigError
 from hostops.host.ssh_config import (
     KEYWORDS,
@@ -33,7 +34,8 @@ from hostops.host.ssh_config import (
     valid_hostname,
 )
 from hostops.localenv import child_environment
-from hostops.models import Connection, Host, HostKeyPolicy, SshSettings
+from hostops.models import Host, HostKeyPolicy, SshSettings, Transport
+from hostops.vault import Vaulted
 
 # StrictHostKeyChecking (as ssh -G prints it) -> hostops policy. "false" never turns
 # checking off here (only --host-key-policy off does): it is accept-new, OpenSSH's middle
@@ -146,7 +148,7 @@ def resolve_all(
 
 def _resolve(host: Host, run: _Run) -> Host:
     flags = run.flags
-    if host.connection is Connection.LOCAL:  # no SSH: only what the command line says
+    if host.connection is Transport.LOCAL:  # no SSH: only what the command line says
         local_host = dataclasses.replace(
             host,
             user=host.user if flags.user is None else flags.user,
@@ -368,7 +370,10 @@ def _hop(hop: Hop, run: _Run) -> Host:
             server_alive=flags.server_alive,
         )
         base = run.inventory_host(hop.host) or Host(name=hop.host, address=hop.host)
-        base = dataclasses.replace(base, jump=None, jump_hosts=(), groups=(), vars={})
+        # Of its variables, only a vaulted login password (Secrets.password_for finds it).
+        kept = {k: v for k, v in base.vars.items() if isinstance(v, Vaulted)}
+        login = {k: kept[k] for k in LOGIN_PASSWORD_VARS if k in kept}
+        base = dataclasses.replace(base, jump=None, jump_hosts=(), groups=(), vars=login)
         written = [
             Given(keyword, value, f"the jump chain {hop}", (value,))
             for keyword, value in (("User", hop.user), ("Port", hop.port and str(hop.port)))

@@ -16,14 +16,16 @@ from collections.abc import Sequence
 from hostops.errors import ConfigError
 from hostops.inventory.patterns import PatternError, ansible_difference, hosts_from_option, select
 from hostops.inventory.raw import RawHost, RawInventory
-from hostops.inventory.resolve import Inventory, build, resolve_hosts
+from hostops.inventory.resolve import Inventory, build, every_host, resolve_hosts
 from hostops.inventory.sources import load_sources
 from hostops.models import Host
 from hostops.vault import Vault, bind, has_vaulted
 
 __all__ = [
     "Inventory",
+    "Sources",
     "build",
+    "every_host",
     "load_inventory",
     "load_raw",
     "pattern_warning",
@@ -45,19 +47,22 @@ def load_raw(sources: Sources, *, vault: Vault | None = None) -> RawInventory:
     return load_sources(paths, vault)
 
 
-def raw_from_host_list(value: str) -> RawInventory:
-    """``-H 'web[01-05],db1'``: hosts without an inventory file. Raises ConfigError."""
+def raw_from_host_list(value: str, *, source: str = "host list") -> RawInventory:
+    """Hosts without an inventory file, from a list like ``'web[01-05],db1'``; ``source``
+    names where the list came from (the command line: ``--host``), in errors and as the
+    inventory's path. Raises ConfigError."""
     try:
         names = hosts_from_option(value)
     except PatternError as exc:
-        raise ConfigError(str(exc), path="--host") from None
+        raise ConfigError(str(exc), path=source) from None
     if not names:
-        raise ConfigError("no hosts given", path="--host")
-    return RawInventory("--host", hosts={n: RawHost(n) for n in names})
+        raise ConfigError("no hosts given", path=source)
+    return RawInventory(source, hosts={n: RawHost(n) for n in names})
 
 
 def select_names(inv: Inventory, pattern: str | None, base_dir: str = ".") -> list[str]:
-    """Host names the ``--limit`` pattern selects (all when None). Raises ConfigError."""
+    """Host names the ``pattern`` selects (all when None). Raises ConfigError
+    (its ``argument``: ``limit``)."""
     if pattern is None:
         return list(inv.names)
     try:
@@ -69,7 +74,7 @@ def select_names(inv: Inventory, pattern: str | None, base_dir: str = ".") -> li
             inventory_order=inv.raw.kind != "ansible",
         )
     except PatternError as exc:
-        raise ConfigError(str(exc), path="--limit") from None
+        raise ConfigError(f"limit: {exc}", argument="limit") from None
 
 
 def pattern_warning(inv: Inventory, pattern: str | None, selected: list[str]) -> str | None:

@@ -17,7 +17,7 @@ from typing import Any
 
 from hostops.errors import ConfigError
 from hostops.inventory.raw import Var
-from hostops.models import Connection
+from hostops.models import Transport
 from hostops.vault import Vaulted
 
 # hostops setting -> the Ansible variables for it, in the order the ssh connection
@@ -246,12 +246,12 @@ def _identity(var: Var, what: str) -> tuple[str, ...]:
     return (_text(var, what),)
 
 
-def _connection(var: Var, what: str) -> Connection:
+def _connection(var: Var, what: str) -> Transport:
     value = _text(var, what)
     if value in _SSH_CONNECTIONS:
-        return Connection.SSH
+        return Transport.SSH
     if value in _LOCAL_CONNECTIONS:
-        return Connection.LOCAL
+        return Transport.LOCAL
     raise _error(
         var, f"{what} {value!r} is not supported (hostops connects with ssh or local only)"
     )

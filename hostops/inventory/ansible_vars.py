@@ -29,7 +29,7 @@ import yaml
 from hostops.errors import ConfigError
 from hostops.inventory.raw import RawInventory, Var, Where
 from hostops.inventory.yamlsrc import parse_yaml
-from hostops.vault import Vault, Vaulted, VaultError, is_vaulted
+from hostops.vault import Vault, Vaulted, VaultError, is_vaulted, secret_leaves
 
 _EXTENSIONS = (".yml", ".yaml", ".json")
 
@@ -93,7 +93,8 @@ class VarsFiles:
                 data = f.read()
         except OSError as exc:
             raise ConfigError(f"cannot read: {exc.strerror or exc}", path=path) from None
-        if is_vaulted(data):
+        vaulted = is_vaulted(data)
+        if vaulted:
             try:
                 text: str = (self._vault or Vault()).decrypt(data.decode("ascii", "replace"))
             except VaultError as exc:
@@ -123,6 +124,8 @@ class VarsFiles:
             built = value.value()
             if isinstance(built, Vaulted):
                 built = Vaulted(built.text, built.where, key)
+            elif vaulted:  # every value of a vault-encrypted file is a secret
+                built = secret_leaves(built)
             out[key] = Var(built, Where(path, line))
         return out
 

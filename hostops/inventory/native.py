@@ -8,7 +8,7 @@ from typing import Any
 from hostops.errors import ConfigError
 from hostops.inventory.raw import SETTINGS, RawGroup, RawHost, RawInventory, Where
 from hostops.inventory.yamlsrc import Node
-from hostops.models import Connection
+from hostops.models import Transport
 from hostops.ranges import RangeError, expand
 
 TOP_KEYS = ("defaults", "hosts", "groups")
@@ -124,9 +124,9 @@ def _check(key: str, node: Node, what: str) -> Any:
         return value
     if key == "connection":
         try:
-            return Connection(value)
+            return Transport(value)
         except ValueError:
-            choices = ", ".join(c.value for c in Connection)
+            choices = ", ".join(c.value for c in Transport)
             raise node.error(
                 f"{what}: connection must be one of {choices}, not {value!r}"
             ) from None

@@ -7,7 +7,7 @@ Every loader (native YAML, Ansible YAML, Ansible INI) produces a
 Setting keys are the native ones, whatever the source format:
 ``address`` (str), ``port`` (int), ``user`` (str), ``identity_file``
 (tuple[str, ...], ``~`` not yet expanded), ``known_hosts`` (str),
-``connection`` (:class:`~hostops.models.Connection`), ``jump`` (str,
+``connection`` (:class:`~hostops.models.Transport`), ``jump`` (str,
 ``[user@]host[:port]`` or several joined by commas), ``password_env`` (str: the
 NAME of an environment variable, never a secret), and ``vars`` (dict of
 free-form variables, merged key by key).

@@ -23,7 +23,7 @@ from hostops.errors import ConfigError
 from hostops.inventory.ansible_settings import MAPPED_VARS, connection_settings
 from hostops.inventory.ansible_vars import VarsFiles, host_variables
 from hostops.inventory.raw import RawInventory
-from hostops.models import Connection, Host
+from hostops.models import Host, Transport
 
 ALL = "all"
 UNGROUPED = "ungrouped"
@@ -275,6 +275,16 @@ def resolve_hosts(inv: Inventory, names: Iterable[str]) -> list[Host]:
     return hosts
 
 
+def every_host(inv: Inventory, selected: Iterable[Host]) -> list[Host]:
+    """Every host of ``inv`` in inventory order, for host patterns to be matched against
+    (a playbook's plays): the ``selected`` ones as given (resolved to connect), the
+    others with the inventory's own settings only (they never connect)."""
+    chosen = {h.name: h for h in selected}
+    others = [n for n in inv.names if n not in chosen]
+    resolved = {h.name: h for h in resolve_hosts(inv, others)}
+    return [chosen.get(n) or resolved[n] for n in inv.names]
+
+
 def _settings(
     inv: Inventory, name: str, rank: Mapping[str, int]
 ) -> tuple[dict[str, Any], dict[str, str]]:
@@ -319,7 +329,7 @@ def _host(name: str, s: dict[str, Any], groups: tuple[str, ...], origins: dict[s
         user=s.get("user"),
         identity_files=tuple(os.path.expanduser(p) for p in s.get("identity_file", ())),
         known_hosts=os.path.expanduser(s["known_hosts"]) if s.get("known_hosts") else None,
-        connection=s.get("connection", Connection.SSH),
+        connection=s.get("connection", Transport.SSH),
         jump=s.get("jump"),
         password_env=s.get("password_env"),
         groups=groups,

@@ -32,9 +32,9 @@ class _Loader(_Base):  # type: ignore[misc,valid-type]
         if kind is yaml.ScalarNode and implicit[0]:
             tag = self._tags.get(value)
             if tag is None:
-                tag = self._tags[value] = super().resolve(kind, value, implicit)
+                tag = self._tags[value] = str(super().resolve(kind, value, implicit))
             return tag
-        return super().resolve(kind, value, implicit)
+        return str(super().resolve(kind, value, implicit))
 
 
 _STR = "tag:yaml.org,2002:str"

@@ -30,7 +30,7 @@ from hostops.playbook.check import CheckReport, HostCheck, PlannedTask, PlayChec
 from hostops.playbook.listing import list_hosts, list_tasks
 from hostops.playbook.load import load_playbook
 from hostops.playbook.model import Get, Meta, Play, Playbook, Put, Run, Script, Task, Template
-from hostops.playbook.plan import PlaybookPlan, PlayPlan, prepare
+from hostops.playbook.plan import PlaybookPlan, PlayPlan, prepare, with_vault
 from hostops.playbook.results import PlaybookResult, PlayResult, TaskHostResult, TaskResult
 from hostops.playbook.runner import run_playbook
 
@@ -72,4 +72,5 @@ __all__ = [
     "load_playbook",
     "prepare",
     "run_playbook",
+    "with_vault",
 ]

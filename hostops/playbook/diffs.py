@@ -1,5 +1,6 @@
 """What a template would change on a host: its current content read with a command,
-compared with the rendered one as a unified diff (``--check``, ``--diff``)."""
+compared with the rendered one as a unified diff (``--check``, ``--diff``). Vaulted
+values in it are masked (hostops.vault.mask): the diff is shown and may be recorded."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import shlex
 
 from hostops.models import Status
 from hostops.operations import Command, Outcome, Upload
+from hostops.vault import mask
 
 _MISSING = 3  # exit code of read_command when the file does not exist
 _NOT_A_FILE = 4
@@ -45,6 +47,9 @@ def unified(upload: Upload, current: Outcome, content: str) -> str:
         fromfile=before,
         tofile=f"{dest} (after)",
     )
-    return "".join(
-        line if line.endswith("\n") else line + "\n\\ No newline at end of file\n" for line in lines
+    return mask(
+        "".join(
+            line if line.endswith("\n") else line + "\n\\ No newline at end of file\n"
+            for line in lines
+        )
     )

@@ -18,6 +18,7 @@ from typing import Any
 import jinja2
 import yaml
 
+from hostops.batches import Count
 from hostops.errors import ConfigError
 from hostops.inventory.patterns import PatternError, check_syntax
 from hostops.inventory.yamlsrc import Node, load_yaml
@@ -25,7 +26,6 @@ from hostops.playbook import template
 from hostops.playbook.model import (
     LOCALHOST,
     Action,
-    Count,
     Get,
     Meta,
     Play,

@@ -107,7 +107,7 @@ def render_task(playbook: Playbook, task: Task, context: Mapping[str, Any]) -> R
         local = local_path(playbook, task, line)
         args = script_words(line)[1]
         name = f".hostops-{secrets.token_hex(8)}-{os.path.basename(local)}"
-        upload = Upload(local, name, 0o700, timeout=task.timeout)
+        upload = Upload(local, name, 0o700, False, task.timeout)  # the login user's
         script = ScriptRun(
             upload, args, env, cwd, task.sudo, task.timeout, task.sudo_user, task.tty
         )
@@ -136,7 +136,7 @@ def render_task(playbook: Playbook, task: Task, context: Mapping[str, Any]) -> R
         local,
         remote_path(dest),
         mode,
-        bool(task.sudo),
+        task.sudo,  # None: the host's become, as Ansible's copy with become
         task.timeout,
         owner=owner,
         group=group,

@@ -159,12 +159,37 @@ class Console:
             view = view[n:]
 
 
+# A line longer than this is passed on in pieces, so one endless line cannot
+# exhaust memory; far above any real line (tests use lines of 4 KiB and more).
+MAX_LINE = 1 << 20
+
+
 class StreamRenderer:
     """``host | line`` for stdout, ``host ! line`` for stderr, names padded to the longest."""
 
     def __init__(self, names: Iterable[str], console: Console) -> None:
         self._width = max((len(visible_text(n)) for n in names), default=0)
         self._console = console
+        self._pending: dict[str, dict[str, bytes]] = {}  # host -> stream -> unfinished line
+
+    def feed(self, host: str, stream: str, data: bytes) -> None:
+        """Output as it arrives: its whole lines are shown, an unfinished one waits for
+        its end (or for :meth:`flush`); a line longer than MAX_LINE goes in pieces."""
+        pending = self._pending.setdefault(host, {})
+        lines = (pending.pop(stream, b"") + data).split(b"\n")
+        rest = lines.pop()
+        while len(rest) > MAX_LINE:
+            lines.append(rest[:MAX_LINE])
+            rest = rest[MAX_LINE:]
+        if rest:
+            pending[stream] = rest
+        if lines:
+            self.lines(host, stream, lines)
+
+    def flush(self, host: str) -> None:
+        """``host`` is done: its unfinished lines are shown as they are."""
+        for stream, rest in sorted(self._pending.pop(host, {}).items()):
+            self.lines(host, stream, [rest])
 
     def lines(self, host: str, stream: str, lines: list[bytes]) -> None:
         out = stream == "stdout"

@@ -14,7 +14,15 @@ from typing import Any
 
 from hostops.models import HostResult, Status
 from hostops.ranges import fold
-from hostops.render.console import BOLD, HOST_COLOR, RESET, STATUS_COLOR, visible, visible_text
+from hostops.render.console import (
+    BOLD,
+    HOST_COLOR,
+    RESET,
+    STATUS_COLOR,
+    OutputMode,
+    visible,
+    visible_text,
+)
 
 _ADDED = "\033[32m"
 _REMOVED = "\033[31m"
@@ -102,6 +110,20 @@ def diff_text(results: Sequence[HostResult], color: bool, tty: bool) -> bytes:
         for line in delta:
             out += _diff_line(line, color) + b"\n"
     return bytes(out)
+
+
+FOLDED = (OutputMode.GATHER, OutputMode.DIFF)  # the views shown once the hosts are done
+
+
+def folded_text(
+    mode: OutputMode | None, results: Sequence[HostResult], color: bool, tty: bool
+) -> bytes:
+    """The gather or diff view of ``results`` for ``mode``; nothing for the other views."""
+    if mode is OutputMode.GATHER:
+        return gather_text(results, color, tty)
+    if mode is OutputMode.DIFF:
+        return diff_text(results, color, tty)
+    return b""
 
 
 def progress_text(

@@ -14,9 +14,9 @@ from pathlib import Path
 
 from ansible_oracle import ansible_environment, ansible_tool
 from conftest import Accounts
-from test_secrets_leak import _Finder
+from test_secrets_leak import _Finder, _forms
 
-from hostops.testing import SshdFleet
+from hostops.testing import LogTail, SshdFleet
 from hostops.testing.pytest_plugin import json_results, run_hostops
 
 VAULT_PASSWORD = "vault pass phrase"
@@ -47,6 +47,18 @@ def _encrypt_string(value: str, name: str, tmp_path: Path) -> str:
         check=True,
     )
     return done.stdout
+
+
+def _keyed(inventory: Path, fleet: SshdFleet) -> list[str]:
+    """Options for ``inventory``'s hosts on ``fleet``, logging in with the fleet's key."""
+    return [
+        "--hosts",
+        str(inventory),
+        "--known-hosts",
+        str(fleet.known_hosts),
+        "--identity",
+        str(fleet.client_key),
+    ]
 
 
 def _script_inventory(folder: Path, fleet: SshdFleet, count: int) -> Path:
@@ -144,7 +156,7 @@ def test_a_vaulted_variable_in_a_playbook_template(sshd_fleet: SshdFleet, tmp_pa
     password = ["--vault-password-file", str(_vault_password(tmp_path))]
     checked = run_hostops("play", str(book), *common, *password, "--check")
     assert checked.returncode == 0, checked.stderr
-    assert "********" in checked.stdout and secret not in checked.stdout + checked.stderr
+    assert "<vaulted>" in checked.stdout and secret not in checked.stdout + checked.stderr
 
     r = run_hostops("play", str(book), *common, *password, "-o", "json")
     assert r.returncode == 0, r.stderr
@@ -152,6 +164,106 @@ def test_a_vaulted_variable_in_a_playbook_template(sshd_fleet: SshdFleet, tmp_pa
         "web1": secret + "\n",
         "web2": secret + "\n",
     }
+
+
+def test_vaulted_values_are_masked_in_every_view_record_and_error(
+    sshd_fleet: SshdFleet, tmp_path: Path, isolated_home: Path
+) -> None:
+    """Tasks print vaulted values (of group_vars and of the play's vars) (whole, on stderr, cut in two chunks by a pause), install
+    it with a template and read it back, loop over it, and name it in a path that fails
+    (the host's error) or in a bad loop (the controller's error): hostops shows
+    and records <vaulted> in its place, in every view, --out-dir, the run records and
+    --check's diff, while the hosts got the real value."""
+    secret = f"tok-{os.getpid()}-{time.time_ns()}"
+    folder = tmp_path / "project"
+    (folder / "group_vars").mkdir(parents=True)
+    inventory = folder / "hosts.ini"
+    inventory.write_text(
+        "[web]\n"
+        + "".join(
+            f"web{i} ansible_host={h.address} ansible_port={h.port}\n"
+            for i, h in enumerate(sshd_fleet.hosts[:2], 1)
+        )
+        + f"[all:vars]\nansible_user={sshd_fleet.user}\n"
+        f"ansible_ssh_private_key_file={sshd_fleet.client_key}\n"
+    )
+    (folder / "group_vars" / "web.yml").write_text(_encrypt_string(secret, "api_token", tmp_path))
+    (folder / "app.conf.j2").write_text("token = {{ api_token }}\n")
+    remote = tmp_path / "remote"  # what the hosts got: the real value, on purpose
+    remote.mkdir(mode=0o777)
+    conf = f"{remote}/{{{{ inventory_hostname }}}}.conf"
+    book = folder / "site.yml"
+    play_secret = f"play-{secret}"  # a play's own vaulted vars too
+    block = _encrypt_string(play_secret, "db_password", tmp_path)
+    book.write_text(
+        "- hosts: web\n  vars:\n"
+        + "".join(f"    {line}\n" for line in block.splitlines())
+        + "  tasks:\n"
+        "    - name: say the play's\n"
+        "      run: echo {{ db_password | quote }}\n"
+        "    - name: say it\n"
+        "      run: printf 'token=%s\\n' {{ api_token | quote }}; echo {{ api_token | quote }} >&2\n"
+        "    - name: say it in two pieces\n"
+        '      run: t={{ api_token | quote }}; printf %s "$t" | head -c 6; sleep 0.5;'
+        ' printf %s "$t" | tail -c +7; echo\n'
+        "    - name: install it\n"
+        f"      template: {{src: app.conf.j2, dest: '{conf}'}}\n"
+        "    - name: read it back\n"
+        f"      run: cat '{conf}'\n"
+        "    - name: loop over it\n"
+        "      run: 'true'\n"
+        "      loop: ['{{ api_token }}']\n"
+        "    - name: name it in a path that fails on web1\n"
+        "      put:\n"
+        "        src: app.conf.j2\n"
+        f"        dest: \"{remote}/{{{{ 'missing/' if inventory_hostname == 'web1' else '' }}}}"
+        '{{ api_token }}"\n'
+        "    - name: loop over it wrongly\n"
+        "      run: 'true'\n"
+        "      loop: \"{{ api_token ~ '' }}\"\n"
+    )
+    common = [
+        "--hosts",
+        str(inventory),
+        "--known-hosts",
+        str(sshd_fleet.known_hosts),
+        "--vault-password-file",
+        str(_vault_password(tmp_path)),
+    ]
+    finder = _Finder(secret)
+    finder.forms += _forms(play_secret)
+    out_dir = tmp_path / "out-dir"
+    for view in ("stream", "gather", "diff", "json"):
+        r = run_hostops("play", str(book), *common, "-o", view, "--out-dir", str(out_dir / view))
+        assert r.returncode == 1, r.stderr  # the last task failed
+        finder.check(f"stdout (-o {view})", r.stdout)
+        finder.check(f"stderr (-o {view})", r.stderr)
+        assert "<vaulted>" in r.stdout, r.stdout
+        if view == "stream":
+            assert "'loop over it' [<vaulted>]" in r.stderr, r.stderr  # a loop item's heading
+    assert "token=<vaulted>" in r.stdout and "token = <vaulted>" in r.stdout
+    said = json_results(r.stdout)["web1"]
+    # The second line came in two pieces, each a part of the value: masked whole.
+    assert said["stdout"] == "<vaulted>\ntoken=<vaulted>\n<vaulted>\ntoken = <vaulted>\n", said
+    assert said["stderr"] == "<vaulted>\n", said
+    assert "/missing/<vaulted>" in said["error"], said
+    web2 = json_results(r.stdout)["web2"]  # an error of the controller's, naming it
+    assert web2["error"].endswith("loop must give a list, not a str: '<vaulted>'"), web2
+    assert sorted(p.name for p in remote.iterdir()) == [secret, "web1.conf", "web2.conf"]
+    assert (remote / "web1.conf").read_text() == f"token = {secret}\n"
+
+    shown = run_hostops("run", "echo {{ x }} " + secret[:3], *common)  # not vaulted: shown
+    assert shown.returncode == 0 and secret[:3] in shown.stdout
+
+    checked = run_hostops("play", str(book), *common, "--check")
+    assert checked.returncode == 0, checked.stderr
+    assert "run: t=<vaulted>; printf" in checked.stdout, checked.stdout
+    finder.check("stdout (--check)", checked.stdout)
+    finder.check("stderr (--check)", checked.stderr)
+
+    files = finder.files(isolated_home) + finder.files(out_dir)  # run records, logs, out-dir
+    assert files > 8
+    assert finder.found == []
 
 
 def test_a_vaulted_become_password_is_used_by_sudo_and_never_shown(
@@ -172,14 +284,7 @@ def test_a_vaulted_become_password_is_used_by_sudo_and_never_shown(
         for i, h in enumerate(sshd_fleet.hosts[:3], 1)
     ]
     inventory.write_text("\n".join(lines) + "\n")
-    common = [
-        "--hosts",
-        str(inventory),
-        "--known-hosts",
-        str(sshd_fleet.known_hosts),
-        "--identity",
-        str(sshd_fleet.client_key),
-    ]
+    common = _keyed(inventory, sshd_fleet)
     finder = _Finder(accounts.secret)
 
     r = run_hostops(
@@ -212,4 +317,91 @@ def test_a_vaulted_become_password_is_used_by_sudo_and_never_shown(
     files = finder.files(isolated_home) + finder.files(tmp_path)  # run records, logs
     files += finder.files(Path("/var/log"), since=started)
     assert files > 3
+    assert finder.found == []
+
+
+def test_uploads_follow_the_inventory_become_as_commands_do(
+    sshd_fleet: SshdFleet, tmp_path: Path, accounts: Accounts
+) -> None:
+    """``ansible_become: true`` makes put, template and playbook puts install as root (as
+    Ansible's copy with become), unless the task says ``become: false``."""
+    inventory = tmp_path / "hosts.yml"
+    host = sshd_fleet.hosts[0]
+    inventory.write_text(
+        f"all:\n  vars:\n    ansible_user: {accounts.password_user}\n    ansible_become: true\n"
+        f"  hosts:\n    h1:\n      ansible_host: {host.address}\n      ansible_port: {host.port}\n"
+    )
+    common = [*_keyed(inventory, sshd_fleet), "-o", "json"]
+    env = {**os.environ, "HOSTOPS_SUDO_PASSWORD": accounts.secret}
+    src = tmp_path / "app.conf"
+    src.write_text("listen 8080\n")
+    src.chmod(0o644)
+    root_only = Path(f"/root/hostops-test-{os.getpid()}-{time.time_ns()}")
+    root_only.mkdir(mode=0o700)
+    book = tmp_path / "site.yml"
+    book.write_text(
+        "- hosts: all\n  tasks:\n"
+        f"    - template: {{src: {src}, dest: {root_only}/templated.conf}}\n"
+        f"    - put: {{src: {src}, dest: {root_only}/put.conf}}\n"
+        f"    - put: {{src: {src}, dest: {root_only}/refused.conf}}\n"
+        "      become: false\n"
+    )
+    try:
+        r = run_hostops("put", str(src), f"{root_only}/app.conf", *common, env=env)
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert (root_only / "app.conf").read_text() == "listen 8080\n"
+        assert (root_only / "app.conf").stat().st_uid == 0
+
+        played = run_hostops("play", str(book), *common, env=env)
+        assert played.returncode == 1, played.stdout + played.stderr  # the last task
+        for name in ("templated.conf", "put.conf"):
+            assert (root_only / name).stat().st_uid == 0, name
+        assert not (root_only / "refused.conf").exists()
+        error = json_results(played.stdout)["h1"]["error"]
+        assert error.startswith("task 3 ") and "permission denied" in error, error
+    finally:
+        for f in root_only.iterdir():
+            f.unlink()
+        root_only.rmdir()
+
+
+def test_a_jump_host_logs_in_with_its_vaulted_password(
+    password_fleet: SshdFleet, tmp_path: Path, accounts: Accounts
+) -> None:
+    """The inventory's bastion has a vaulted ansible_password and a key it may not use:
+    a target reached through it (ProxyJump) is reached only if that password is used."""
+    unknown_key = tmp_path / "not-authorized"
+    subprocess.run(
+        ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(unknown_key)],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    bastion, target = password_fleet.hosts[:2]
+    block = _encrypt_string(accounts.secret, "ansible_password", tmp_path)
+    inventory = tmp_path / "hosts.yml"
+    inventory.write_text(
+        "all:\n  hosts:\n    bastion:\n"
+        f"      ansible_host: {bastion.address}\n      ansible_port: {bastion.port}\n"
+        f"      ansible_user: {accounts.password_user}\n"
+        f"      ansible_ssh_private_key_file: {unknown_key}\n"
+        + "".join("      " + line + "\n" for line in block.splitlines())
+        + "    web1:\n"
+        f"      ansible_host: {target.address}\n      ansible_port: {target.port}\n"
+        f"      ansible_user: {password_fleet.user}\n"
+        f"      ansible_ssh_private_key_file: {password_fleet.client_key}\n"
+        "      ansible_ssh_common_args: -o ProxyJump=bastion\n"
+    )
+    common = ["--hosts", str(inventory), "--known-hosts", str(password_fleet.known_hosts)]
+    common += ["--limit", "web1", "-o", "json"]
+    log = LogTail(bastion.log)
+    r = run_hostops(
+        "run", "id -un", *common, "--vault-password-file", str(_vault_password(tmp_path))
+    )
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert json_results(r.stdout)["web1"]["stdout"] == f"{password_fleet.user}\n"
+    assert f"Accepted password for {accounts.password_user}" in log.new()
+    finder = _Finder(accounts.secret)
+    finder.check("stdout", r.stdout)
+    finder.check("stderr", r.stderr)
     assert finder.found == []

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from hostops.fleet.rollout import run_operation
+from hostops import run_operation
 from hostops.models import Status
 from hostops.operations import Upload
 from hostops.testing import SshdFleet

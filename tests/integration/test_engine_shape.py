@@ -89,7 +89,7 @@ def test_known_hosts_and_keys_parsed_at_most_once_per_worker(
     # The inventory's known_hosts, and the global ones OpenSSH also reads.
     files = {hosts[0].known_hosts, *hosts[0].ssh.global_known_hosts}
     assert len(files) == 3
-    report = run(hosts, "true", RunOptions(workers=2, forks=40))
+    report = run(hosts, "true", options=RunOptions(workers=2, forks=40))
     assert {r.status.value for r in report.results} == {"ok"}
     assert len(report.workers) == 2
     assert sum(w.hosts for w in report.workers) == 40

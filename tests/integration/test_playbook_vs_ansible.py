@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from hostops.fleet.rollout import play_plan
-from hostops.models import Connection, Host
+from hostops.models import Host, Transport
 from hostops.playbook import list_tasks, load_playbook, prepare
 
 HOSTS = ("h1", "h2", "h3", "h4")
@@ -83,7 +83,7 @@ def run_both(
     for directory in logs.values():
         directory.mkdir()
     inventory = [
-        Host(h, "localhost", connection=Connection.LOCAL, vars={"log": str(logs["hostops"])})
+        Host(h, "localhost", connection=Transport.LOCAL, vars={"log": str(logs["hostops"])})
         for h in HOSTS
     ]
     plan = prepare(load_playbook(ours), inventory, tags=tags, skip_tags=skip_tags)

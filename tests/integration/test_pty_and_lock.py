@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 from system_users import ensure_user
 
-from hostops.fleet.rollout import play_plan, run_operation
+from hostops import run_operation
+from hostops.fleet.rollout import play_plan
 from hostops.models import RunOptions, Status
 from hostops.operations import Command
 from hostops.playbook import load_playbook, prepare
@@ -63,7 +64,7 @@ def test_timeout_still_kills_a_command_on_a_pty_and_its_children(tty_fleet: Sshd
     command = f"sleep {tags[0]} & sleep {tags[1]}; wait"
     with SleepWatch(tags, expected=2) as watch:
         report = run_operation(
-            [tty_fleet.host(0)], Command(command, tty=True), RunOptions(timeout=2.0)
+            [tty_fleet.host(0)], Command(command, tty=True), options=RunOptions(timeout=2.0)
         )
     (r,) = report.results
     assert r.status is Status.TIMEOUT and len(watch.seen) == 2
@@ -72,7 +73,8 @@ def test_timeout_still_kills_a_command_on_a_pty_and_its_children(tty_fleet: Sshd
 
 _HOLDER = """
 import sys
-from hostops.fleet.rollout import play_plan, run_operation
+from hostops import run_operation
+from hostops.fleet.rollout import play_plan
 from hostops.models import Host, RunOptions
 from hostops.operations import Command
 from hostops.playbook import load_playbook, prepare
@@ -81,7 +83,7 @@ from hostops.testing import SshdFleet
 if __name__ == "__main__":  # the engine's processes may import this file again
     hosts = [Host(**h) for h in {hosts!r}]
     options = RunOptions(lock="deploy", lock_timeout=float(sys.argv[2]))
-    report = run_operation(hosts, Command(sys.argv[1]), options)
+    report = run_operation(hosts, Command(sys.argv[1]), options=options)
     for r in report.results:
         print(r.host, r.status.value, r.error or "")
 """

@@ -35,7 +35,7 @@ def test_consecutive_runs_leak_nothing(tmp_path: Path) -> None:
         before = set(child_pids(os.getpid()))  # sshd daemons of this and other fleets
         samples = []
         for i in range(RUNS):
-            report = run(hosts, "echo $((40 + 2))", RunOptions(workers=2, forks=HOSTS))
+            report = run(hosts, "echo $((40 + 2))", options=RunOptions(workers=2, forks=HOSTS))
             assert [r.host for r in report.results] == [h.name for h in hosts]
             assert {r.status.value for r in report.results} == {"ok"}, f"run {i}"
             assert {r.stdout for r in report.results} == {b"42\n"}

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from hostops.fleet.aggregator import MAX_LINE, Aggregator, Sinks
+from hostops.fleet.aggregator import Aggregator, Sinks
 from hostops.fleet.events import (
     HostFinished,
     HostStarted,
@@ -20,7 +20,7 @@ from hostops.fleet.events import (
 )
 from hostops.host.base import STDERR, STDOUT
 from hostops.models import Host, HostResult, RunReport, Status, WorkerStats
-from hostops.render.console import Console, OutputMode, ViewOptions, summary_text
+from hostops.render.console import MAX_LINE, Console, OutputMode, ViewOptions, summary_text
 
 MAX_KEPT = 1 << 20  # --max-output of these tests
 _QUIET = None  # no mode given: the default view, which renders nothing

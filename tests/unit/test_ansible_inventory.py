@@ -17,7 +17,7 @@ from hostops.inventory import load_inventory
 from hostops.inventory.ansible import load_ansible
 from hostops.inventory.ansible_settings import MAPPED_VARS, connection_settings
 from hostops.inventory.raw import RawGroup, RawHost, RawInventory
-from hostops.models import Connection
+from hostops.models import Transport
 from hostops.vault import Vaulted
 
 Write = Callable[..., Path]
@@ -408,12 +408,12 @@ def test_connection_variables_map_to_settings(write_inv: Write) -> None:
     )
     found = {name: settings(host) for name, host in inv.hosts.items()}
     assert found == {
-        "localhost": {"connection": Connection.LOCAL},
-        "other1.example.com": {"connection": Connection.SSH, "user": "myuser"},
-        "other2.example.com": {"connection": Connection.SSH, "user": "myotheruser"},
+        "localhost": {"connection": Transport.LOCAL},
+        "other1.example.com": {"connection": Transport.SSH, "user": "myuser"},
+        "other2.example.com": {"connection": Transport.SSH, "user": "myotheruser"},
         "jumper": {"address": "192.0.2.50", "port": 5555, "identity_file": ("~/.ssh/jumper",)},
         "p1": {
-            "connection": Connection.SSH,
+            "connection": Transport.SSH,
             "identity_file": ("/keys/p1",),
             "sudo": True,
         },
@@ -444,7 +444,7 @@ def test_all_vars_are_group_all_and_group_vars_group_settings(write_inv: Write) 
         "port": 2222,
         "vars": {"ntp_server": "ntp.example.com"},
     }
-    assert settings(inv.groups["web"]) == {"user": "deploy", "connection": Connection.SSH}
+    assert settings(inv.groups["web"]) == {"user": "deploy", "connection": Transport.SSH}
 
 
 def test_ini_all_vars_and_group_vars_port_is_an_int(write_inv: Write) -> None:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 from pytest_mock import MockerFixture
 
-from hostops import cli
+import hostops.cli.records
+import hostops.cli.run
+from hostops.cli import main
 
 SECRET = "s3 cr'et\"$HOME"
 
@@ -18,15 +20,49 @@ def test_debug_traceback_shows_no_local_values(
     monkeypatch.setenv("HOSTOPS_PASSWORD", SECRET)
     monkeypatch.setenv("HOSTOPS_SUDO_PASSWORD", SECRET)
 
-    def broken(hosts, op, options, view, lock, record, **kw):  # type: ignore[no-untyped-def]
+    def broken(hosts, op, **kw):  # type: ignore[no-untyped-def]
         secrets = kw["secrets"]
         assert secrets.password == SECRET  # the secret really is in scope here
         raise RuntimeError("a bug")
 
-    mocker.patch.object(cli, "run_operation", side_effect=broken)
-    code = cli.main(["run", "true", "-H", "web1", "--sudo", "--debug", "--no-ssh-config"])
+    mocker.patch.object(hostops.cli.run, "operate", side_effect=broken)
+    code = main(["run", "true", "-H", "web1", "--sudo", "--debug", "--no-ssh-config"])
     err = capfd.readouterr().err
     assert code == 4
     assert "hostops: error: internal error: RuntimeError: a bug" in err
     assert "Traceback (most recent call last)" in err
     assert SECRET not in err
+
+
+@pytest.mark.parametrize(
+    ("flag", "env", "shown"),
+    [(False, None, False), (True, None, True), (False, "1", True)],
+)
+def test_one_rule_decides_tracebacks_for_bugs_and_hostops_errors(
+    flag: bool,
+    env: str | None,
+    shown: bool,
+    capfd: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path,
+) -> None:
+    """--debug or HOSTOPS_DEBUG, the same for a bug and for a hostops error."""
+    if env is None:
+        monkeypatch.delenv("HOSTOPS_DEBUG", raising=False)
+    else:
+        monkeypatch.setenv("HOSTOPS_DEBUG", env)
+    debug = ["--debug"] if flag else []
+    for argv, line in (
+        (["inventory", "--hosts", str(tmp_path / "nothing.yaml"), *debug], "nothing.yaml"),
+        (["history", "-n", "1", *debug], "internal error: RuntimeError: a bug"),
+    ):
+        if argv[0] == "history":
+            monkeypatch.setattr(hostops.cli.records, "iter_summaries", _broken)
+        assert main(argv) in (2, 4)
+        err = capfd.readouterr().err
+        assert line in err.splitlines()[0]
+        assert ("Traceback (most recent call last)" in err) is shown
+
+
+def _broken(*args: object) -> None:
+    raise RuntimeError("a bug")

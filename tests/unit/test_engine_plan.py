@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from hostops.fleet import engine
 from hostops.fleet.engine import plan
 from hostops.models import RunOptions
 
@@ -65,3 +66,37 @@ def test_default_options_use_cpu_count(mocker):
 def test_explicit_workers_ignore_cpu_count(mocker):
     mocker.patch("hostops.fleet.engine.os.cpu_count", return_value=16)
     assert plan(20, RunOptions(workers=2, forks=64)) == (10, 10)
+
+
+def _limits(mocker, soft: int, hard: int):  # type: ignore[no-untyped-def]
+    """The open-file limit as the engine sees it, and the calls that would change it."""
+    limit = {"soft": soft}
+    mocker.patch.object(engine.resource, "getrlimit", side_effect=lambda _: (limit["soft"], hard))
+
+    def setrlimit(_: int, value: tuple[int, int]) -> None:
+        limit["soft"] = value[0]
+
+    return mocker.patch.object(engine.resource, "setrlimit", side_effect=setrlimit)
+
+
+def test_a_library_caller_s_open_file_limit_is_left_alone(mocker) -> None:
+    """Unless asked, the engine caps --forks to the limit instead of raising it."""
+    setrlimit = _limits(mocker, soft=256, hard=65536)
+    options, warning = engine._fit_fd_limit(
+        RunOptions(workers=1, forks=500), 500, keep=False, raise_limit=False
+    )
+    setrlimit.assert_not_called()
+    assert options.forks == (256 - 64) // 4
+    assert warning == (
+        "open-file limit 256 (ulimit -n) is too low for --forks 500: running 48 hosts at a"
+        " time instead"
+    )
+
+
+def test_the_cli_raises_the_open_file_limit_up_to_the_hard_limit(mocker) -> None:
+    setrlimit = _limits(mocker, soft=256, hard=65536)
+    options, warning = engine._fit_fd_limit(
+        RunOptions(workers=1, forks=500), 500, keep=False, raise_limit=True
+    )
+    setrlimit.assert_called_once_with(engine.resource.RLIMIT_NOFILE, (500 * 4 + 64, 65536))
+    assert options.forks == 500 and warning is None

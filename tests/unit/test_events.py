@@ -23,13 +23,13 @@ from hostops.fleet.events import (
 )
 from hostops.host.base import STDERR, STDOUT
 from hostops.models import (
-    Connection,
     Host,
     HostKeyPolicy,
     HostResult,
     RunOptions,
     RunReport,
     Status,
+    Transport,
     WorkerStats,
 )
 from hostops.render.console import json_line
@@ -71,7 +71,7 @@ _OBJECTS = [
         warnings=("w1", "w2"),
     ),
     RunReport(results=(), duration_s=0.0),
-    Host("web01", "10.0.0.1", 2222, "root", ("/k",), "/kh", Connection.LOCAL),
+    Host("web01", "10.0.0.1", 2222, "root", ("/k",), "/kh", Transport.LOCAL),
     RunOptions(workers=2, forks=8, timeout=1.5, host_key_policy=HostKeyPolicy.ACCEPT_NEW),
 ]
 

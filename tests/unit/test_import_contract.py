@@ -1,8 +1,8 @@
 """The import contract: what may import what inside hostops (README, "Development").
 
-    cli -> api (hostops/__init__.py) -> fleet (keeper, cluster) -> render, journal,
+    cli -> api (hostops/__init__.py, hostops/api.py) -> fleet (keeper, cluster) -> render, journal,
     playbook, inventory, testing -> host -> models, errors, operations, credentials,
-    batches, ranges, localenv, vault
+    batches, ranges, localenv, vault, redact
 
 A module may import its own layer and the layers below it, never above. Besides:
 nothing imports the CLI; the host layer never imports the fleet's events; the inventory
@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import ast
 from pathlib import Path
+
+import pytest
 
 import hostops
 
@@ -31,6 +33,7 @@ LAYERS: dict[str, int] = {
     "safefs": 0,
     "localenv": 0,
     "vault": 0,
+    "redact": 0,
     "host": 1,
     "inventory": 2,
     "playbook": 2,
@@ -41,6 +44,7 @@ LAYERS: dict[str, int] = {
     "keeper": 3,
     "cluster": 3,
     "__init__": 4,  # the public API
+    "api": 4,  # its functions
     "cli": 5,
     "__main__": 5,
 }
@@ -121,3 +125,74 @@ def test_the_checker_sees_an_upward_import(tmp_path: Path, monkeypatch) -> None:
     found = violations()
     assert any("host -> hostops.fleet.events (an upward import)" in v for v in found)
     assert any("host -> hostops.cli (nothing imports the CLI)" in v for v in found)
+
+
+def _module_level_imports(path: Path) -> set[str]:
+    """The hostops modules ``path`` imports when it is loaded: its top-level imports, not
+    those under ``if TYPE_CHECKING:`` or inside functions (those run later, or never)."""
+    package = (
+        _module_name(path) if path.name == "__init__.py" else _module_name(path).rpartition(".")[0]
+    )
+    modules = {_module_name(p) for p in ROOT.rglob("*.py")}
+    found: set[str] = set()
+
+    def visit(body: list[ast.stmt]) -> None:
+        for node in body:
+            if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+                continue
+            if isinstance(node, (ast.If, ast.Try)):
+                visit(node.body)
+                visit(getattr(node, "orelse", []))
+                for handler in getattr(node, "handlers", []):
+                    visit(handler.body)
+                visit(getattr(node, "finalbody", []))
+            elif isinstance(node, ast.Import):
+                found.update(a.name for a in node.names if a.name in modules)
+            elif isinstance(node, ast.ImportFrom):
+                if node.level:
+                    base = package.split(".")[: len(package.split(".")) - node.level + 1]
+                    module = ".".join([*base, node.module] if node.module else base)
+                else:
+                    module = node.module or ""
+                for alias in node.names:  # `from package import submodule` loads it
+                    if f"{module}.{alias.name}" in modules:
+                        found.add(f"{module}.{alias.name}")
+                    elif module in modules:
+                        found.add(module)
+
+    visit(ast.parse(path.read_text(), str(path)).body)
+    return found
+
+
+def test_no_module_imports_itself_back() -> None:
+    """No import circle: no module is reached again by following what it imports."""
+    graph = {_module_name(p): _module_level_imports(p) for p in ROOT.rglob("*.py")}
+    circles = []
+    for start in graph:
+        stack, seen = [(start, [start])], set()
+        while stack:
+            module, path = stack.pop()
+            for nxt in graph.get(module, ()):
+                if nxt == start:
+                    circles.append(" -> ".join([*path, start]))
+                elif nxt not in seen:
+                    seen.add(nxt)
+                    stack.append((nxt, [*path, nxt]))
+    assert circles == []
+
+
+def test_the_circle_check_sees_a_circle(tmp_path: Path, monkeypatch) -> None:
+    fake = tmp_path / "hostops"
+    fake.mkdir()
+    (fake / "__init__.py").write_text("")
+    (fake / "a.py").write_text("from hostops import b\n")
+    (fake / "b.py").write_text(
+        "from typing import TYPE_CHECKING\nfrom hostops.a import x\n"
+        "if TYPE_CHECKING:\n    from hostops import c\n"
+    )
+    (fake / "c.py").write_text("import hostops.b\n")
+    monkeypatch.setattr(__import__(__name__), "ROOT", fake)
+    with pytest.raises(AssertionError) as failed:
+        test_no_module_imports_itself_back()
+    assert "hostops.a -> hostops.b -> hostops.a" in str(failed.value)
+    assert "hostops.c -> hostops.b" not in str(failed.value)  # b imports c only for typing

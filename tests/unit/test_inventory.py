@@ -10,7 +10,7 @@ import hostops
 from hostops.errors import EXIT_USAGE, ConfigError, HostopsError
 from hostops.host.settings import Overrides
 from hostops.inventory import load_inventory
-from hostops.models import Connection, Host
+from hostops.models import Host, Transport
 
 
 def _error(path: Path) -> ConfigError:
@@ -69,7 +69,7 @@ def test_defaults_and_per_host_settings_resolve(write_inv, monkeypatch):
         user="deploy",
         identity_files=(f"{home}/.ssh/id_default",),
         known_hosts=f"{home}/.ssh/kh_default",
-        connection=Connection.SSH,
+        connection=Transport.SSH,
     )
     # The host's own settings win over defaults, one by one.
     assert web02 == Host(
@@ -79,9 +79,9 @@ def test_defaults_and_per_host_settings_resolve(write_inv, monkeypatch):
         user="admin",
         identity_files=(f"{home}/keys/web02",),
         known_hosts="/etc/ssh/kh_web02",
-        connection=Connection.SSH,
+        connection=Transport.SSH,
     )
-    assert local1.connection is Connection.LOCAL
+    assert local1.connection is Transport.LOCAL
     assert local1.user == "deploy"  # unrelated defaults still apply
     assert local1.port == 2200
 
@@ -103,7 +103,7 @@ def test_builtin_defaults_without_defaults_section(write_inv):
         assert h.user is None
         assert h.identity_files == ()
         assert h.known_hosts is None
-        assert h.connection is Connection.SSH
+        assert h.connection is Transport.SSH
     assert c.user == "root"
     assert c.port == 22
 
@@ -141,8 +141,8 @@ def test_connection_local_and_ssh_explicit(write_inv):
         """
     )
     local, ssh = load_inventory(path)
-    assert local.connection is Connection.LOCAL
-    assert ssh.connection is Connection.SSH
+    assert local.connection is Transport.LOCAL
+    assert ssh.connection is Transport.SSH
 
 
 def test_port_bounds_accepted(write_inv):
@@ -420,7 +420,7 @@ def test_override_user_only(write_inv):
         "/kh/a",
         "10.0.0.1",
     )
-    assert b.connection is Connection.LOCAL
+    assert b.connection is Transport.LOCAL
 
 
 def test_override_port_only(write_inv):

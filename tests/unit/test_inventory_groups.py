@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -9,7 +10,14 @@ import pytest
 import hostops
 from hostops.errors import ConfigError
 from hostops.host.settings import Overrides
-from hostops.inventory import build, load_inventory, load_raw, select_names
+from hostops.inventory import (
+    build,
+    every_host,
+    load_inventory,
+    load_raw,
+    resolve_hosts,
+    select_names,
+)
 
 FLEET = """\
 defaults:
@@ -147,9 +155,11 @@ def test_bad_input_names_file_and_line(write_inv, text: str, line: int, words: l
 
 
 def test_a_pattern_that_matches_nothing_is_an_error(write_inv) -> None:
+    """Named as the library's parameter (the CLI says --limit: see test_cli_errors)."""
     path = write_inv(FLEET)
-    with pytest.raises(ConfigError, match="--limit"):
+    with pytest.raises(ConfigError, match=r"^limit: pattern 'dbb'") as caught:
         load_inventory(path, limit="dbb")
+    assert caught.value.argument == "limit"
 
 
 def test_ansible_style_file_is_not_mistaken_for_native(tmp_path: Path) -> None:
@@ -174,3 +184,17 @@ def test_inventory_json_hides_secret_looking_variables(write_inv) -> None:
     text = inventory_json(inv, load_inventory(path))
     assert "hunter2" not in text and "t0k" not in text
     assert '"site": "par1"' in text and '"db_password": "<hidden>"' in text
+
+
+def test_every_host_keeps_the_selected_as_resolved_and_adds_the_others(write_inv) -> None:
+    """What a playbook's plays match their patterns against (hostops play --limit): every
+    inventory host in file order; only the selected ones carry the command line's settings."""
+    inv = build(load_raw(write_inv(FLEET)))
+    # Selected: resolved further (ssh_config, the command line), here a --user.
+    selected = [dataclasses.replace(h, user="flag") for h in resolve_hosts(inv, ["db1", "web03"])]
+    everyone = every_host(inv, selected)
+    assert [h.name for h in everyone] == list(inv.names)
+    by_name = {h.name: h for h in everyone}
+    assert by_name["db1"] is selected[0] and by_name["web03"] is selected[1]
+    assert by_name["web01"] == resolve_hosts(inv, ["web01"])[0]
+    assert by_name["web01"].user == "deploy"  # the inventory's, not the selection's

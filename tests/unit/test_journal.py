@@ -200,3 +200,28 @@ def test_history_lists_newest_first_with_counts(tmp_path):
     assert lines[1].endswith("1 timeout  second") and lines[2].endswith("1 ok       first")
     first = json.loads(history_json(runs).splitlines()[1])
     assert first["command"] == "first" and first["counts"] == {"ok": 1} and first["complete"]
+
+
+def test_a_record_read_back_as_a_report_accounts_for_every_host(tmp_path):
+    """What ``hostops show`` renders: the run's hosts in order, a host whose line never
+    came as an error saying so, the recorded duration and interruption."""
+    j = _start(tmp_path, ["a", "b", "c"])
+    c = HostResult("c", "10.0.0.3", Status.FAILED, 2, stdout=b"out\n", truncated=True)
+    j.record.append([host_line(c)])
+    j.record.append([host_line(HostResult("a", "10.0.0.1", Status.OK, 0))])
+    j.finish(RunReport((c,), 2.25, interrupted=True), 130)
+    report = load_run(Path(j.record.path)).report()
+    assert [r.host for r in report.results] == ["a", "b", "c"]
+    assert report.results[2] == c
+    missing = report.results[1]
+    assert (missing.status, missing.address) == (Status.ERROR, "b")
+    assert missing.error is not None and "no result in the run record" in missing.error
+    assert report.duration_s == 2.25 and report.interrupted
+
+
+def test_a_record_cut_before_its_end_line_reports_no_duration(tmp_path):
+    j = _start(tmp_path, ["a"])
+    j.record.append([host_line(HostResult("a", "a", Status.OK, 0))])
+    report = load_run(Path(j.record.path)).report()
+    assert report.duration_s == 0.0 and not report.interrupted
+    assert [r.status for r in report.results] == [Status.OK]

@@ -4,7 +4,9 @@ scripts, and vaulted values in inventories staying encrypted until used."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import pickle
 import subprocess
 from pathlib import Path
 
@@ -13,8 +15,13 @@ from ansible_oracle import ansible_environment, ansible_tool
 
 from hostops.credentials import secrets_from_environment
 from hostops.errors import ConfigError
+from hostops.host.settings import resolve_all
+from hostops.host.ssh_config import SshConfig
 from hostops.inventory import build, load_inventory, load_raw, resolve_hosts, with_vault
 from hostops.inventory.show import inventory_json
+from hostops.models import Status
+from hostops.operations import Outcome, Upload
+from hostops.playbook.diffs import unified
 from hostops.vault import (
     ENV_PASSWORD_FILE,
     MASK,
@@ -194,3 +201,70 @@ def test_a_vaulted_inventory_file(tmp_path: Path, vault_env) -> None:
     (web1,) = resolve_hosts(inv, inv.names)
     assert web1.port == 2222
     assert os.fspath(path).endswith("hosts.ini")
+
+
+def test_the_run_secrets_carry_every_decrypted_value_to_mask(tmp_path: Path, vault_env) -> None:
+    path = _inventory(tmp_path, vault_env)
+    host_file = path.parent / "host_vars" / "web1.yml"
+    host_file.parent.mkdir()
+    host_file.write_text("db_password: from-a-vaulted-file\nport_number: 5432\n")
+    encrypt_file(host_file, vault_env)
+    vault = Vault([("default", PASSWORD.encode())])
+    (web1,) = load_inventory(path, vault=vault)
+    secrets = secrets_from_environment([web1], environ={}, vault=vault)
+    assert sorted(secrets.masked) == sorted(["from-a-vaulted-file", SECRET, "sudo-" + SECRET])
+    assert pickle.loads(pickle.dumps(secrets)).masked == secrets.masked  # to the workers
+    assert SECRET not in repr(secrets) and "3 vaulted values to mask" in repr(secrets)
+    # A value from a vaulted file is shown hidden, as a !vault one is.
+    shown = inventory_json(build(load_raw(path, vault=vault)), [web1])
+    assert "from-a-vaulted-file" not in shown and '"db_password": "<hidden>"' in shown
+    # A value no password opens cannot be used, so needs no mask: not an error either.
+    (plain,) = load_inventory(_inventory(tmp_path / "other", vault_env, ""))
+    other = Vault([("default", b"wrong")])
+    secrets = secrets_from_environment(
+        [dataclasses.replace(plain, vars={"api_token": plain.vars["api_token"]})],
+        environ={},
+        vault=other,
+    )
+    assert secrets.masked == ()
+
+
+def test_a_template_diff_masks_vaulted_values(vault_env) -> None:
+    text = _ciphertext(encrypt_string("diffed-" + SECRET, "x", vault_env))
+    value = Vault([("default", PASSWORD.encode())]).decrypt(text)
+    upload = Upload("/local/app.conf", "/etc/app.conf")
+    current = Outcome(Status.OK, stdout=b"token = old\n")
+    shown = unified(upload, current, f"token = {value}\n")
+    assert "+token = <vaulted>\n" in shown and value not in shown
+    same = Outcome(Status.OK, stdout=f"token = {value}\n".encode())  # a probe's: not masked
+    assert unified(upload, same, f"token = {value}\n") == ""
+
+
+def test_a_jump_host_gets_its_vaulted_login_password(tmp_path: Path, vault_env) -> None:
+    block = encrypt_string("hop-" + SECRET, "ansible_password", vault_env)
+    path = tmp_path / "hosts.yml"
+    path.write_text(
+        "all:\n  hosts:\n    bastion:\n      ansible_host: 192.0.2.9\n"
+        + "".join("      " + line + "\n" for line in block.splitlines())
+        + "    web1:\n      ansible_host: 192.0.2.10\n"
+        "      ansible_ssh_common_args: -o ProxyJump=bastion\n"
+        "    web2:\n      ansible_host: 192.0.2.11\n"
+        "      ansible_ssh_common_args: -o ProxyJump=ops@bastion:2222\n"
+    )
+    vault = Vault([("default", PASSWORD.encode())])
+    inv = build(load_raw(path, vault=vault))
+    web1, web2 = resolve_all(
+        resolve_hosts(inv, ["web1", "web2"]),
+        ssh_config=SshConfig.chosen(False),
+        inventory_host=lambda name: (
+            resolve_hosts(inv, [name])[0] if name in inv.raw.hosts else None
+        ),
+    )
+    (hop1,), (hop2,) = web1.jump_hosts, web2.jump_hosts
+    assert (hop1.address, hop2.address, hop2.user, hop2.port) == ("192.0.2.9",) * 2 + ("ops", 2222)
+    secrets = secrets_from_environment([web1, web2], environ={}, vault=vault)
+    assert secrets.password_for(hop1) == secrets.password_for(hop2) == "hop-" + SECRET
+    assert secrets.password_for(web1) is None  # the target's own: none
+    assert "hop-" + SECRET in secrets.masked
+    with pytest.raises(ConfigError, match="host 'web1', jump host 'bastion': variable 'ansible_pa"):
+        secrets_from_environment([web1], environ={}, vault=Vault([("default", b"wrong")]))

@@ -133,7 +133,7 @@ def test_progress_only_on_a_terminal_and_only_for_views_that_do_not_stream(mocke
 def test_max_output_sizes():
     import pytest
 
-    from hostops.cli import _size
+    from hostops.cli.values import size as _size
     from hostops.errors import UsageError
 
     assert [_size(v) for v in ("0", "4096", "512K", "4M", "1.5M", "1G", "2MiB", "3mb")] == [

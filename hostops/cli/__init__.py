@@ -1,0 +1,40 @@
+"""The command line: options in, one library call, an exit code out. The only typer user.
+
+Where things are: ``app`` (the typer application and its root options), ``options``
+(every shared option, declared once, in groups), ``values`` (option text parsed),
+``build`` (groups -> library values: the selected hosts, RunOptions, the view,
+the secrets), ``hosts`` (what run, put, get and play share), one module per command
+group (``run``: run/put/get, ``play``, ``inventory``, ``records``: history/show), and
+``edge`` (errors -> one line and an exit code; ``main``).
+
+Modules whose annotations typer reads have no ``from __future__ import annotations``:
+typer would have to evaluate every option's annotation string at start-up
+(``typing.get_type_hints``, ~40 ms per run).
+"""
+
+import gc
+
+# As in hostops/__init__.py: no collection while the modules load (~0.1 s of CPU).
+_collecting = gc.isenabled()
+gc.disable()
+try:
+    from hostops.cli import inventory, play, records, run
+    from hostops.cli.app import app
+    from hostops.cli.edge import main
+finally:
+    if _collecting:
+        gc.enable()
+
+# The commands, in the order --help lists them.
+for _command in (
+    run.run,
+    run.put,
+    run.get,
+    play.play,
+    inventory.inventory,
+    records.history,
+    records.show,
+):
+    app.command()(_command)
+
+__all__ = ["app", "main"]

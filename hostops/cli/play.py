@@ -1,0 +1,116 @@
+"""``hostops play``: a playbook on the selected hosts.
+
+No ``from __future__ import annotations``: typer evaluates these annotations.
+"""
+
+import dataclasses
+import os
+from functools import partial
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from hostops.cli.edge import argv_of, debug_lines, guarded
+from hostops.cli.hosts import HostOptions, prepare, recorded
+from hostops.cli.options import Execution, Reach, Results, SudoAs, grouped
+from hostops.cli.values import extra_vars
+from hostops.credentials import plaintexts
+from hostops.fleet.engine import console_lock
+from hostops.fleet.rollout import play_plan
+from hostops.inventory import every_host, with_vault
+from hostops.journal import RecordPath
+from hostops.liblog import route_library_logs
+from hostops.models import RunReport
+from hostops.render.console import Console, summary_text
+from hostops.render.views import recap_text
+from hostops.vault import Vault, mask
+
+
+@grouped
+def play(
+    ctx: typer.Context,
+    playbook: Annotated[
+        Path, typer.Argument(metavar="PLAYBOOK", help="Playbook file (YAML: a list of plays).")
+    ],
+    *,
+    check: Annotated[
+        bool,
+        typer.Option("--check", help="Show what each task would do on each host; run nothing."),
+    ] = False,
+    extra_var: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--extra-var",
+            "-e",
+            help="KEY=VALUE variable for every host (over play vars); repeat for several.",
+        ),
+    ] = None,
+    reach: Reach,
+    sudo_as: SudoAs,
+    execution: Execution,
+    results: Results,
+) -> None:
+    """Run PLAYBOOK's plays on the selected hosts: tasks in order, in batches, one
+    connection per host for the whole playbook."""
+    given = HostOptions(reach=reach, execution=execution, results=results, sudo_as=sudo_as)
+    lock = console_lock()
+    console = Console(lock, color=False if results.no_color else None)
+    if results.debug:  # this process's library records too, under the lock from now on
+        route_library_logs(partial(debug_lines, console))
+
+    def body() -> int:
+        from hostops.playbook import check as check_plan  # Jinja2: only for playbooks
+        from hostops.playbook import load_playbook
+        from hostops.playbook import prepare as bind
+        from hostops.playbook import with_vault as with_playbook_vault
+
+        book = load_playbook(playbook)
+        variables = extra_vars(extra_var or [])
+        # group_vars/ and host_vars/ beside the playbook count too, as in Ansible.
+        play_dir = os.path.dirname(os.path.abspath(playbook))
+        prepared = prepare(console, given, sudo=False, play_dir=play_dir)  # sudo: per task
+        inventory, selected = prepared.selection.inventory, prepared.selection.hosts
+        # Vaulted variables decrypt when a template uses them (and only then need a password).
+        vault = inventory.raw.vault or Vault()
+        book = with_playbook_vault(book, vault)  # the plays' own !vault vars
+        secrets = prepared.secrets.masking(plaintexts([p.vars for p in book.plays], vault))
+        plan = bind(
+            book,
+            [with_vault(h, vault) for h in every_host(inventory, selected)],
+            limit={h.name for h in selected},
+            extra_vars=variables,
+        )
+        if check:
+            lines = "".join(line + "\n" for line in check_plan(plan).lines())
+            console.out(mask(lines).encode(), plain=True)  # vaulted values: never shown
+            return 0
+
+        def go(record: RecordPath | None) -> RunReport:
+            # The recap comes before the summary: the aggregator leaves the summary to us.
+            quiet = dataclasses.replace(prepared.view, summary=False)
+            done = play_plan(
+                plan,
+                options=prepared.options,
+                view=quiet,
+                lock=lock,
+                record=record,
+                secrets=secrets,
+                raise_fd_limit=True,  # hostops's own process: fit the fan-out
+            )
+            if prepared.view.mode is not None:
+                color = console.err_color
+                text = recap_text(done.result, color) + summary_text(done.report, color)
+                console.err(text.encode())
+            return done.report
+
+        return recorded(
+            console,
+            argv=argv_of(ctx),
+            what=f"play {playbook}",
+            prepared=prepared,
+            no_record=results.no_record,
+            go=go,
+        )
+
+    raise typer.Exit(guarded(console, body, results.debug))

@@ -1,0 +1,60 @@
+"""``hostops history`` and ``hostops show``: the run records read back.
+
+No ``from __future__ import annotations``: typer evaluates these annotations.
+"""
+
+import itertools
+from typing import Annotated
+
+import typer
+
+from hostops.cli.edge import guarded
+from hostops.cli.options import DebugOpt, NoColorOpt, OutputOpt, positive
+from hostops.journal import find_run, history_json, history_text, iter_summaries, load_run
+from hostops.render.console import Console, OutputMode, ViewOptions
+from hostops.render.replay import replay
+
+
+def history(
+    last: Annotated[
+        int, typer.Option("--last", "-n", callback=positive, help="How many runs.")
+    ] = 20,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="A JSON object per run (JSON Lines), for scripts.")
+    ] = False,
+    debug: DebugOpt = False,
+) -> None:
+    """List recent runs, newest first (their records are in ~/.local/state/hostops/runs)."""
+    console = Console()
+
+    def body() -> int:
+        runs = list(itertools.islice(iter_summaries(), last))
+        console.out((history_json(runs) if as_json else history_text(runs)).encode(), plain=True)
+        return 0
+
+    raise typer.Exit(guarded(console, body, debug))
+
+
+def show(
+    run_id: Annotated[
+        str | None,
+        typer.Argument(
+            metavar="[RUN]",
+            help="An id from 'hostops history', a prefix of one, 'last' or 'last-N' (N runs before the last). [default: last]",
+            show_default=False,
+        ),
+    ] = None,
+    output: OutputOpt = OutputMode.STREAM,
+    no_color: NoColorOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Show a recorded run again, in any view, with its summary."""
+    console = Console(color=False if no_color else None)
+
+    def body() -> int:
+        report = load_run(find_run(run_id)).report()
+        view = ViewOptions(mode=output, color=False if no_color else None, progress=False)
+        replay(report, view, console)
+        return 0
+
+    raise typer.Exit(guarded(console, body, debug))

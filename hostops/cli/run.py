@@ -1,0 +1,233 @@
+"""``hostops run``, ``put`` and ``get``: one operation on every selected host, in batches.
+
+No ``from __future__ import annotations``: typer evaluates these annotations.
+"""
+
+import os
+import stat
+import sys
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from hostops.cli.build import make_dir
+from hostops.cli.edge import argv_of, debug_lines, guarded
+from hostops.cli.hosts import HostOptions, prepare, recorded
+from hostops.cli.options import (
+    Execution,
+    FollowLinksOpt,
+    Reach,
+    Results,
+    Rollout,
+    SudoAs,
+    grouped,
+)
+from hostops.cli.values import count, mode
+from hostops.errors import UsageError
+from hostops.fleet.engine import console_lock
+from hostops.fleet.rollout import operate
+from hostops.liblog import route_library_logs
+from hostops.operations import Command, Download, Operation, Upload
+from hostops.render.console import Console
+
+
+@grouped
+def run(
+    ctx: typer.Context,
+    command: Annotated[
+        str,
+        typer.Argument(
+            metavar="COMMAND",
+            help="Shell command to run on every host (by the remote login shell).",
+        ),
+    ],
+    *,
+    reach: Reach,
+    sudo: Annotated[
+        bool, typer.Option("--sudo", help="Run the command with sudo (as root) on every host.")
+    ] = False,
+    sudo_as: SudoAs,
+    no_stdin: Annotated[
+        bool,
+        typer.Option(
+            "--no-stdin",
+            help="Do not send hostops's standard input to the commands (sent when it is a file or a pipe).",
+        ),
+    ] = False,
+    execution: Execution,
+    rollout: Rollout,
+    results: Results,
+) -> None:
+    """Run COMMAND on every selected host, in parallel."""
+    data = None if no_stdin else _forwarded_stdin()
+    _operate(
+        argv_of(ctx),
+        what=command,
+        operation=lambda: Command(command, stdin=data is not None),
+        given=HostOptions(reach=reach, execution=execution, results=results, sudo_as=sudo_as),
+        sudo=sudo_as.with_sudo(sudo),
+        rollout=rollout,
+        stdin=data,
+    )
+
+
+@grouped
+def put(
+    ctx: typer.Context,
+    local: Annotated[
+        Path, typer.Argument(metavar="LOCAL", help="Local file or directory to upload.")
+    ],
+    remote: Annotated[
+        str,
+        typer.Argument(
+            metavar="REMOTE",
+            help="Where on every host (a directory's tree is mirrored into it).",
+        ),
+    ],
+    *,
+    mode_text: Annotated[
+        str | None,
+        typer.Option(
+            "--mode", help="File mode to set, in octal: 0644. [default: kept, or umask's]"
+        ),
+    ] = None,
+    reach: Reach,
+    sudo: Annotated[
+        bool,
+        typer.Option(
+            "--sudo",
+            help="Install as root: upload to a private temp file, then move it into place with sudo.",
+        ),
+    ] = False,
+    sudo_as: SudoAs,
+    follow_links: FollowLinksOpt = False,
+    execution: Execution,
+    rollout: Rollout,
+    results: Results,
+) -> None:
+    """Upload LOCAL to REMOTE on every selected host (SFTP): atomic replace, files whose
+    content is already there are not written; a host is 'changed' when some file was."""
+
+    def upload() -> Upload:
+        if not local.exists():
+            raise UsageError(f"{local}: no such file or directory")
+        # Not --sudo: as the host's inventory says (ansible_become), as commands.
+        wanted = sudo_as.with_sudo(sudo) or None
+        return Upload(
+            str(local.resolve()), remote, mode(mode_text), wanted, follow_links=follow_links
+        )
+
+    _operate(
+        argv_of(ctx),
+        what=f"put {local} {remote}",
+        operation=upload,
+        given=HostOptions(reach=reach, execution=execution, results=results, sudo_as=sudo_as),
+        sudo=False,  # the upload moves its files with sudo itself
+        rollout=rollout,
+    )
+
+
+@grouped
+def get(
+    ctx: typer.Context,
+    remote: Annotated[
+        str, typer.Argument(metavar="REMOTE", help="Remote file or directory on every host.")
+    ],
+    local_dir: Annotated[
+        Path,
+        typer.Argument(
+            metavar="LOCAL_DIR",
+            help="Local directory: each host's copy goes to LOCAL_DIR/HOST/REMOTE.",
+        ),
+    ],
+    *,
+    reach: Reach,
+    follow_links: FollowLinksOpt = False,
+    execution: Execution,
+    results: Results,
+) -> None:
+    """Download REMOTE from every selected host into LOCAL_DIR/HOST/… (hosts never collide)."""
+
+    def download() -> Download:
+        make_dir(local_dir, "LOCAL_DIR")
+        return Download(remote, str(local_dir.resolve()), follow_links=follow_links)
+
+    _operate(
+        argv_of(ctx),
+        what=f"get {remote} {local_dir}",
+        operation=download,
+        given=HostOptions(reach=reach, execution=execution, results=results),
+        sudo=False,
+        rollout=Rollout(),
+    )
+
+
+def _operate(
+    argv: list[str],
+    *,
+    what: str,
+    operation: Callable[[], Operation],
+    given: HostOptions,
+    sudo: bool,
+    rollout: Rollout,
+    stdin: bytes | None = None,
+) -> None:
+    """The body of run, put and get: ``operation()`` on every selected host, in batches.
+    ``sudo``: the commands run with sudo."""
+    lock = console_lock()
+    console = Console(lock, color=False if given.results.no_color else None)
+    if given.results.debug:  # this process's library records too, under the lock from now on
+        route_library_logs(partial(debug_lines, console))
+
+    def body() -> int:
+        serial = count(rollout.batch, "--batch")
+        limit = count(rollout.max_fail, "--max-fail", minimum=0)
+        if limit is not None and serial is None:
+            raise UsageError("--max-fail needs --batch (a failure limit per batch)")
+        op = operation()
+        prepared = prepare(console, given, sudo=sudo)
+        return recorded(
+            console,
+            argv=argv,
+            what=what,
+            prepared=prepared,
+            no_record=given.results.no_record,
+            go=lambda record: operate(
+                prepared.selection.hosts,
+                op,
+                batch=serial,
+                max_fail=limit,
+                options=prepared.options,
+                view=prepared.view,
+                lock=lock,
+                record=record,
+                secrets=prepared.secrets,
+                stdin=stdin,
+                raise_fd_limit=True,  # hostops's own process: fit the fan-out
+            ),
+        )
+
+    raise typer.Exit(guarded(console, body, given.results.debug))
+
+
+_STDIN_MAX = 64 << 20
+
+
+def _forwarded_stdin() -> bytes | None:
+    """hostops's standard input when it is a file or a pipe (``< fix.sh``, ``cat x |``):
+    read whole, up to 64 MiB, before anything starts; None for a terminal or /dev/null."""
+    try:
+        st = os.fstat(0)
+    except OSError:
+        return None
+    if not (stat.S_ISREG(st.st_mode) or stat.S_ISFIFO(st.st_mode) or stat.S_ISSOCK(st.st_mode)):
+        return None
+    data = sys.stdin.buffer.read(_STDIN_MAX + 1)
+    if len(data) > _STDIN_MAX:
+        raise UsageError(
+            "standard input: more than 64 MiB to send to every host; copy it with 'hostops put' instead"
+        )
+    return data or None

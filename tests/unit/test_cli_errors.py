@@ -1,0 +1,56 @@
+"""Library errors name the API's parameters; the command line names its options instead."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from hostops import ConfigError, Host, RunOptions, UsageError, run
+from hostops.cli import main
+from hostops.journal import parse_statuses
+from hostops.models import Transport
+
+LOCAL = "hosts:\n  loc1:\n    connection: local\n  loc2:\n    connection: local\n"
+
+
+@pytest.fixture(autouse=True)
+def _records(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+
+
+def _error(capfd: pytest.CaptureFixture[str], *argv: str) -> str:
+    assert main(list(argv)) == 2
+    err = capfd.readouterr().err
+    assert err.count("\n") == 1, err
+    return err
+
+
+def test_the_library_says_sudo_the_cli_says_sudo_flag(tmp_path, capfd) -> None:
+    hosts = [Host(n, n, connection=Transport.LOCAL) for n in ("loc1", "loc2")]
+    with pytest.raises(ConfigError) as caught:
+        run(hosts, "true", options=RunOptions(sudo=True))
+    assert str(caught.value).startswith("sudo is not supported for connection: local hosts")
+    assert caught.value.argument == "sudo"
+    inventory = tmp_path / "local.yaml"
+    inventory.write_text(LOCAL)
+    err = _error(capfd, "run", "true", "--sudo", "--hosts", str(inventory), "--no-ssh-config")
+    assert err == (
+        "hostops: error: --sudo is not supported for connection: local hosts (loc[1-2]);"
+        " nothing ran\n"
+    )
+
+
+def test_the_library_says_statuses_the_cli_says_rerun(capfd) -> None:
+    with pytest.raises(UsageError, match=r"^statuses: unknown status 'bogus'") as caught:
+        parse_statuses("failed,bogus")
+    assert caught.value.argument == "statuses"
+    err = _error(capfd, "run", "true", "-H", "web1", "--no-ssh-config", "--rerun", "bogus")
+    assert err.startswith("hostops: error: --rerun: unknown status 'bogus' (use failed or any")
+
+
+def test_the_cli_says_limit_and_host(capfd) -> None:
+    err = _error(capfd, "run", "true", "-H", "web1", "--no-ssh-config", "--limit", "x[")
+    assert err == "hostops: error: --limit: pattern 'x[': unbalanced brackets in 'x['\n"
+    err = _error(capfd, "inventory", "-H", "web[", "--no-ssh-config")
+    assert err == "hostops: error: --host: unbalanced brackets in 'web['\n"
