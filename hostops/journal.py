@@ -266,7 +266,7 @@ def find_run(ref: str | None, directory: Path | None = None) -> Path:
         raise UsageError(
             f"run {ref or 'last'}: only {len(finished)} finished run(s) recorded{still}"
         )
-    matches = [p for p in runs if p.name.startswith(ref)]
+    matches = [p for p in runs if ref is not None and p.name.startswith(ref)]
     if len(matches) == 1:
         return matches[0]
     if not matches:

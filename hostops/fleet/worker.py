@@ -125,7 +125,7 @@ def worker_main(
 
     active = [0]  # session threads at work, under send_lock
     tries: dict[str, int] = {}  # hosts given back for want of a thread, how often
-    warned = []
+    warned: list[bool] = []  # the warning was put on the queue
 
     def no_thread(job: Job) -> None:
         """No thread for ``job``: back to the engine's queue while other sessions here
