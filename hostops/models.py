@@ -147,6 +147,7 @@ class RunOptions:
     lock: str | None = None
     lock_timeout: float = 0.0  # seconds to wait for the lock; 0: fail at once
     lock_holder: str = ""  # who we are, for the other runs: "USER@CONTROLLER (pid N, since T)"
+    debug: bool = False  # library log records (paramiko's) shown as ``hostops: debug:`` lines
 
 
 @dataclass(frozen=True)
@@ -170,6 +171,7 @@ class HostResult:
     truncated: bool = False  # more output than the aggregator keeps (--max-output)
     attempts: int = 1  # connection attempts (--connect-retries)
     changed: bool | None = None  # put/get/play: whether the host was changed; run: None
+    skipped: tuple[str, ...] = ()  # put/get: entries not transferred (links, special files)
 
     def to_json(self) -> dict[str, object]:
         """The documented JSON object of ``--output json`` (invalid UTF-8 replaced)."""
@@ -186,6 +188,7 @@ class HostResult:
             "truncated": self.truncated,
             "attempts": self.attempts,
             "changed": self.changed,
+            "skipped": list(self.skipped),
         }
 
     @classmethod
@@ -204,6 +207,7 @@ class HostResult:
             truncated=bool(data.get("truncated")),
             attempts=int(data.get("attempts") or 1),
             changed=data.get("changed"),
+            skipped=tuple(data.get("skipped") or ()),
         )
 
 

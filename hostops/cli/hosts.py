@@ -4,6 +4,7 @@ run's options and view, and keep the run record."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -65,6 +66,7 @@ def prepare(
     options = run_options(
         given.execution, reach.auth, results.display, sudo=sudo, sudo_user=given.sudo_as.sudo_user
     )
+    options = dataclasses.replace(options, debug=results.debug)  # library records shown
     secrets = ask_secrets(console, selection, reach.auth, given.sudo_as)
     if options.host_key_policy is HostKeyPolicy.OFF:
         console.message(
@@ -89,7 +91,13 @@ def recorded(
     journal = (
         None
         if no_record
-        else Journal.start(argv, what, [h.name for h in prepared.selection.hosts], prepared.options)
+        else Journal.start(
+            argv,
+            what,
+            [h.name for h in prepared.selection.hosts],
+            prepared.options,
+            warn=lambda text: console.message("warning", text),
+        )
     )
     try:
         report = go(journal.record if journal else None)

@@ -5,12 +5,13 @@ No ``from __future__ import annotations``: typer evaluates these annotations.
 
 import dataclasses
 import os
+from functools import partial
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from hostops.cli.edge import argv_of, guarded
+from hostops.cli.edge import argv_of, debug_lines, guarded
 from hostops.cli.hosts import HostOptions, prepare, recorded
 from hostops.cli.options import Execution, Reach, Results, SudoAs, grouped
 from hostops.cli.values import extra_vars
@@ -19,6 +20,7 @@ from hostops.fleet.engine import console_lock
 from hostops.fleet.rollout import play_plan
 from hostops.inventory import every_host, with_vault
 from hostops.journal import RecordPath
+from hostops.liblog import route_library_logs
 from hostops.models import RunReport
 from hostops.render.console import Console, summary_text
 from hostops.render.views import recap_text
@@ -54,6 +56,8 @@ def play(
     given = HostOptions(reach=reach, execution=execution, results=results, sudo_as=sudo_as)
     lock = console_lock()
     console = Console(lock, color=False if results.no_color else None)
+    if results.debug:  # this process's library records too, under the lock from now on
+        route_library_logs(partial(debug_lines, console))
 
     def body() -> int:
         from hostops.playbook import check as check_plan  # Jinja2: only for playbooks
@@ -79,7 +83,7 @@ def play(
         )
         if check:
             lines = "".join(line + "\n" for line in check_plan(plan).lines())
-            console.out(mask(lines).encode())  # what a vaulted value became: never shown
+            console.out(mask(lines).encode(), plain=True)  # vaulted values: never shown
             return 0
 
         def go(record: RecordPath | None) -> RunReport:

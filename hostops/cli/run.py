@@ -7,19 +7,29 @@ import os
 import stat
 import sys
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from hostops.cli.build import make_dir
-from hostops.cli.edge import argv_of, guarded
+from hostops.cli.edge import argv_of, debug_lines, guarded
 from hostops.cli.hosts import HostOptions, prepare, recorded
-from hostops.cli.options import Execution, Reach, Results, Rollout, SudoAs, grouped
+from hostops.cli.options import (
+    Execution,
+    FollowLinksOpt,
+    Reach,
+    Results,
+    Rollout,
+    SudoAs,
+    grouped,
+)
 from hostops.cli.values import count, mode
 from hostops.errors import UsageError
 from hostops.fleet.engine import console_lock
 from hostops.fleet.rollout import operate
+from hostops.liblog import route_library_logs
 from hostops.operations import Command, Download, Operation, Upload
 from hostops.render.console import Console
 
@@ -93,6 +103,7 @@ def put(
         ),
     ] = False,
     sudo_as: SudoAs,
+    follow_links: FollowLinksOpt = False,
     execution: Execution,
     rollout: Rollout,
     results: Results,
@@ -105,7 +116,9 @@ def put(
             raise UsageError(f"{local}: no such file or directory")
         # Not --sudo: as the host's inventory says (ansible_become), as commands.
         wanted = sudo_as.with_sudo(sudo) or None
-        return Upload(str(local.resolve()), remote, mode(mode_text), wanted)
+        return Upload(
+            str(local.resolve()), remote, mode(mode_text), wanted, follow_links=follow_links
+        )
 
     _operate(
         argv_of(ctx),
@@ -132,6 +145,7 @@ def get(
     ],
     *,
     reach: Reach,
+    follow_links: FollowLinksOpt = False,
     execution: Execution,
     results: Results,
 ) -> None:
@@ -139,7 +153,7 @@ def get(
 
     def download() -> Download:
         make_dir(local_dir, "LOCAL_DIR")
-        return Download(remote, str(local_dir.resolve()))
+        return Download(remote, str(local_dir.resolve()), follow_links=follow_links)
 
     _operate(
         argv_of(ctx),
@@ -165,6 +179,8 @@ def _operate(
     ``sudo``: the commands run with sudo."""
     lock = console_lock()
     console = Console(lock, color=False if given.results.no_color else None)
+    if given.results.debug:  # this process's library records too, under the lock from now on
+        route_library_logs(partial(debug_lines, console))
 
     def body() -> int:
         serial = count(rollout.batch, "--batch")

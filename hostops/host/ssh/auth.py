@@ -36,7 +36,14 @@ def load_key(path: str, passphrase: str | None) -> paramiko.PKey | str:
         if "password" not in str(exc).lower():
             return f"{path}: cannot load key: {exc}"
     except (OSError, paramiko.SSHException, ValueError) as exc:
-        return f"{path}: cannot load key: {exc}"
+        # cryptography before 45 says only "could not deserialize" of an encrypted key
+        # read without a password: with a passphrase at hand, try it before giving up.
+        if passphrase is None or not isinstance(exc, ValueError):
+            return f"{path}: cannot load key: {exc}"
+        try:
+            return paramiko.PKey.from_path(path, passphrase.encode())  # type: ignore[arg-type]
+        except (OSError, paramiko.SSHException, ValueError, TypeError):
+            return f"{path}: cannot load key: {exc}"
     if passphrase is None:
         return (
             f"{path}: the key is encrypted and no passphrase was given"
