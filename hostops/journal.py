@@ -24,7 +24,7 @@ import enum
 import json
 import os
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,9 +32,11 @@ from typing import Any
 from hostops._version import __version__
 from hostops.errors import UsageError
 from hostops.models import HostResult, RunOptions, RunReport, Status
+from hostops.safefs import UnsafePath, check_dir, open_private, private_dir
 
 KEEP_RUNS = 200  # default retention: this many newest records are kept
 _SUFFIX = ".jsonl"
+_TAIL = 65536  # bytes read from a record's end to find its end line
 # --rerun failed: every status that is not a success.
 FAILED_ALIAS = "failed"
 
@@ -66,8 +68,10 @@ class RecordPath:
     def append(self, lines: Iterable[dict[str, Any]]) -> None:
         """Append and flush: what is written survives a crash of any hostops process."""
         data = "".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines)
-        with open(self.path, "a", encoding="utf-8") as f:
-            f.write(data)
+        # Never created here: a record removed meanwhile must not come back headerless.
+        fd = open_private(self.path, os.O_WRONLY | os.O_APPEND, create=False)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data.encode())
 
 
 def host_line(result: HostResult) -> dict[str, Any]:
@@ -90,22 +94,39 @@ class Journal:
         hosts: list[str],
         options: RunOptions,
         directory: Path | None = None,
+        warn: Callable[[str], None] | None = None,
     ) -> Journal | None:
-        """Create the record and write its header; None when retention is 0.
-        Old records beyond the retention limit are removed."""
+        """Create the record and write its header; None when retention is 0, or when
+        the record cannot be written (a full disk, an unwritable directory): ``warn``
+        is told, once, and the run goes on without a record. Raises UnsafePath for a
+        directory another user could write. Old finished records beyond the
+        retention limit are removed (a run in progress never is)."""
         keep = keep_runs()
         if keep == 0:
             return None
-        directory = directory or runs_dir()
         try:
-            directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-        except OSError as exc:
-            raise UsageError(f"{directory}: cannot keep run records: {exc.strerror}") from None
+            directory = _private(directory, create=True)
+            journal = cls._create(directory, argv, command, hosts, options)
+        except UnsafePath:
+            raise
+        except (UsageError, OSError) as exc:
+            why = str(exc) if isinstance(exc, UsageError) else f"{exc.filename}: {exc.strerror}"
+            if warn is not None:
+                warn(f"{why}: running without a run record")
+            return None
+        _prune(directory, keep)
+        return journal
+
+    @classmethod
+    def _create(
+        cls, directory: Path, argv: list[str], command: str, hosts: list[str], options: RunOptions
+    ) -> Journal:
         now = dt.datetime.now(dt.timezone.utc)
         header: dict[str, Any] = {
             "type": "run",
             "started": now.isoformat(timespec="milliseconds"),
             "hostops": __version__,
+            "pid": os.getpid(),  # while it lives and no end line is written: in progress
             "argv": argv,
             "command": command,
             "hosts": hosts,
@@ -117,17 +138,19 @@ class Journal:
             run_id = f"{at:%Y%m%d-%H%M%S-%f}"
             path = directory / f"{run_id}{_SUFFIX}"
             try:
-                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                fd = open_private(path, os.O_WRONLY, exclusive=True)
                 break
             except FileExistsError:
                 continue
-            except OSError as exc:
-                raise UsageError(f"{path}: cannot write the run record: {exc.strerror}") from None
         else:
             raise UsageError(f"{directory}: cannot find a free run id")
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(json.dumps({"id": run_id, **header}, ensure_ascii=False) + "\n")
-        _prune(directory, keep)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                f.write(json.dumps({"id": run_id, **header}, ensure_ascii=False) + "\n")
+        except OSError as exc:
+            with contextlib.suppress(OSError):  # no headerless record left behind
+                path.unlink()
+            raise OSError(exc.errno, exc.strerror, str(path)) from None
         return cls(RecordPath(str(path)), run_id)
 
     def finish(self, report: RunReport | None, exit_code: int, error: str | None = None) -> None:
@@ -199,9 +222,24 @@ def parse_statuses(text: str) -> frozenset[Status]:
     return frozenset(wanted)
 
 
+def _private(directory: Path | None, create: bool = False) -> Path:
+    """The records' directory, checked as safefs does (``create``: made 0700 if missing).
+    The default one's parent too: whoever can write there can swap ``runs`` itself."""
+    path = directory or runs_dir()
+    what = "run records:"
+    if create:
+        private_dir(path, what)
+    elif os.path.lexists(path):
+        check_dir(path, what)
+    if directory is None and os.path.lexists(path.parent):
+        check_dir(path.parent, what)
+    return path
+
+
 def list_runs(directory: Path | None = None) -> list[Path]:
-    """Record files, oldest first."""
-    directory = directory or runs_dir()
+    """Record files, oldest first. Raises UsageError when the directory could have been
+    written by another user (see hostops.safefs): a planted record is never used."""
+    directory = _private(directory)
     try:
         return sorted(p for p in directory.iterdir() if p.name.endswith(_SUFFIX))
     except FileNotFoundError:
@@ -209,23 +247,72 @@ def list_runs(directory: Path | None = None) -> list[Path]:
 
 
 def find_run(ref: str | None, directory: Path | None = None) -> Path:
-    """A record by id, unique id prefix, ``last`` (or None), or ``last-N`` (N runs before)."""
+    """A record by id, unique id prefix, ``last`` (or None), or ``last-N`` (N runs before).
+    ``last`` and ``last-N`` count finished runs only: a run still in progress (another
+    hostops, a long rollout) or a record without a header is passed over."""
     runs = list_runs(directory)
     if not runs:
         raise UsageError(f"no run records in {directory or runs_dir()} yet")
-    if ref is None or ref == "last":
-        return runs[-1]
-    back = ref.removeprefix("last-")
-    if ref.startswith("last-") and back.isdigit():
-        if int(back) >= len(runs):
-            raise UsageError(f"run {ref}: only {len(runs)} run(s) recorded")
-        return runs[-1 - int(back)]
-    matches = [p for p in runs if p.name.startswith(ref)]
+    back = "0" if ref is None or ref == "last" else ref.removeprefix("last-")
+    if (ref is None or ref.startswith("last")) and back.isdigit():
+        states = {}
+        for path in reversed(runs):  # newest first, reading no more records than needed
+            states[path] = run_state(path)
+            finished = [p for p, st in states.items() if st is RunState.FINISHED]
+            if len(finished) > int(back):
+                return finished[int(back)]
+        running = sum(st is RunState.IN_PROGRESS for st in states.values())
+        still = f" ({running} still in progress)" if running else ""
+        raise UsageError(
+            f"run {ref or 'last'}: only {len(finished)} finished run(s) recorded{still}"
+        )
+    matches = [p for p in runs if ref is not None and p.name.startswith(ref)]
     if len(matches) == 1:
         return matches[0]
     if not matches:
         raise UsageError(f"no recorded run {ref!r} (see 'hostops history')")
     raise UsageError(f"run {ref!r} is ambiguous: {len(matches)} runs start with it")
+
+
+class RunState(enum.Enum):
+    """Where a recorded run stands (see :func:`run_state`)."""
+
+    FINISHED = "finished"  # its end line is there, or hostops died before writing it
+    IN_PROGRESS = "in progress"  # no end line, and the hostops that runs it is alive
+    BROKEN = "broken"  # no header: not a record that can be used
+
+
+def run_state(path: Path) -> RunState:
+    """Read a record's first line and its last few KiB (not the whole file)."""
+    try:
+        with open(path, "rb") as f:
+            first = f.readline()
+            size = f.seek(0, os.SEEK_END)
+            f.seek(max(0, size - _TAIL))
+            tail = f.read().splitlines()
+    except OSError:
+        return RunState.BROKEN
+    try:
+        header = json.loads(first)
+    except ValueError:
+        return RunState.BROKEN
+    if not isinstance(header, dict) or header.get("type") != "run":
+        return RunState.BROKEN
+    with contextlib.suppress(ValueError, IndexError):
+        if json.loads(tail[-1]).get("type") == "end":
+            return RunState.FINISHED
+    pid = header.get("pid")
+    return RunState.IN_PROGRESS if isinstance(pid, int) and _alive(pid) else RunState.FINISHED
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # EPERM: it exists, another user's
+        return True
+    return True
 
 
 def load_run(path: Path) -> PastRun:
@@ -270,6 +357,8 @@ def iter_summaries(directory: Path | None = None) -> Iterator[PastRun]:
 
 def _prune(directory: Path, keep: int) -> None:
     for old in list_runs(directory)[:-keep]:
+        if run_state(old) is RunState.IN_PROGRESS:
+            continue  # a long rollout's record must outlive many short runs
         with contextlib.suppress(OSError):
             old.unlink()
 

@@ -155,6 +155,7 @@ class RunOptions:
     lock: str | None = None
     lock_timeout: float = 0.0  # seconds to wait for the lock; 0: fail at once
     lock_holder: str = ""  # who we are, for the other runs: "USER@CONTROLLER (pid N, since T)"
+    debug: bool = False  # library log records (paramiko's) shown as ``hostops: debug:`` lines
 
 
 @dataclass(frozen=True)
@@ -180,6 +181,7 @@ class HostResult:
     changed: bool | None = None  # put/get/play: whether the host was changed; run: None
     tasks_done: int | None = None  # play: tasks done on the host (ok, skipped, ignored)
     tasks_total: int | None = None  # play: tasks the playbook had for the host
+    skipped: tuple[str, ...] = ()  # put/get: entries not transferred (links, special files)
 
     def to_json(self) -> dict[str, object]:
         """The documented JSON object of ``--output json`` (invalid UTF-8 replaced)."""
@@ -198,6 +200,7 @@ class HostResult:
             "changed": self.changed,
             "tasks_done": self.tasks_done,
             "tasks_total": self.tasks_total,
+            "skipped": list(self.skipped),
         }
 
     @classmethod
@@ -218,6 +221,7 @@ class HostResult:
             changed=data.get("changed"),
             tasks_done=data.get("tasks_done"),
             tasks_total=data.get("tasks_total"),
+            skipped=tuple(data.get("skipped") or ()),
         )
 
 

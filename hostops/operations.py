@@ -92,6 +92,7 @@ class Upload:
     backup: bool = False
     dry_run: bool = False  # compare only: ``changed`` and ``files`` say what would be written
     parents: bool = False
+    follow_links: bool = False  # links to directories followed too (links to files always are)
 
 
 @dataclass(frozen=True)
@@ -102,6 +103,7 @@ class Download:
     src: str
     dest: str
     timeout: float | None = None
+    follow_links: bool = False  # remote links followed (else skipped, and reported)
 
 
 Operation = Command | Upload | Download
@@ -129,6 +131,7 @@ class Outcome:
     duration_s: float = 0.0
     signal: str | None = None  # the signal that ended a command, when known
     attempts: int = 1  # connection attempts (--connect-retries) made for it
+    skipped: tuple[str, ...] = ()  # transfers: entries not transferred (links, special files)
 
 
 class Executor(Protocol):

@@ -10,14 +10,16 @@ import subprocess
 TEST_USER = "hostops-test"
 
 
-def ensure_user(name: str) -> str:
-    """Create the local user ``name`` unless it exists (as root); return the name."""
+def ensure_user(name: str, shell: str = "/bin/bash") -> str:
+    """Create the local user ``name`` with login shell ``shell`` unless it exists (then
+    give it that shell), as root; return the name."""
     try:
-        pwd.getpwnam(name)
+        if pwd.getpwnam(name).pw_shell != shell:
+            subprocess.run(["usermod", "--shell", shell, name], check=True)
     except KeyError:
         # Password '*': no password login, but not "locked" (sshd refuses locked accounts).
         subprocess.run(
-            ["useradd", "--create-home", "--shell", "/bin/bash", "--password", "*", name],
+            ["useradd", "--create-home", "--shell", shell, "--password", "*", name],
             check=True,
         )
     return name

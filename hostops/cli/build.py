@@ -44,9 +44,10 @@ from hostops.inventory import (
     resolve_hosts,
     select_names,
 )
-from hostops.journal import find_run, load_run, parse_statuses
+from hostops.journal import RunState, find_run, load_run, parse_statuses, run_state
 from hostops.models import Host, HostKeyPolicy, RunOptions
 from hostops.render.console import Console, ViewOptions
+from hostops.safefs import private_dir
 from hostops.vault import load_vault
 
 
@@ -189,7 +190,10 @@ def connection_settings(
 def _rerun_names(selected: list[str], rerun: str, from_run: str | None) -> list[str]:
     """``selected`` narrowed to the hosts of a recorded run that ended with ``rerun``."""
     statuses = parse_statuses(rerun)
-    past = load_run(find_run(from_run))
+    path = find_run(from_run)
+    if run_state(path) is RunState.IN_PROGRESS:  # named by id: its results are not all in
+        raise UsageError(f"run {path.stem} is still in progress: --rerun needs a finished run")
+    past = load_run(path)
     wanted = set(past.hosts_with(statuses))
     names = [n for n in selected if n in wanted]
     if not names:
@@ -261,10 +265,7 @@ def ask_secrets(console: Console, selection: Selection, auth: Auth, sudo_as: Sud
 
 
 def make_dir(path: Path, what: str) -> None:
-    """Create ``path`` (and its parents) for writing; UsageError naming ``what`` if not."""
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UsageError(f"{what} {path}: {exc.strerror}") from None
-    if not os.access(path, os.W_OK | os.X_OK):
-        raise UsageError(f"{what} {path}: not writable")
+    """Create ``path`` (and its parents) 0700 for writing, or check the existing one: a
+    directory another user could plant files in is refused (see hostops.safefs).
+    UsageError naming ``what`` if it cannot be used."""
+    private_dir(path, what)

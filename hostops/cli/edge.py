@@ -8,6 +8,7 @@ import sys
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Protocol, cast
 
 import typer
@@ -15,6 +16,7 @@ import typer
 from hostops.cli.app import app
 from hostops.cli.words import check_command_words
 from hostops.errors import EXIT_USAGE, HostopsError, NothingToDo, UsageError, exit_code_for
+from hostops.liblog import route_library_logs
 from hostops.render.console import Console
 
 
@@ -93,9 +95,19 @@ def guarded(console: Console, body: Callable[[], int], debug: bool) -> int:
         return exit_code_for(exc)
 
 
+def debug_lines(console: Console, host: str | None, text: str) -> None:
+    """A library's log record (``--debug``), one ``hostops: debug:`` line per line."""
+    for line in text.splitlines():
+        console.message("debug", f"{host}: {line}" if host else line)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Console-script entry point: one-line errors, defined exit codes, no tracebacks by default."""
     args = sys.argv[1:] if argv is None else argv
+    # paramiko's records and tracebacks: never on stderr by Python's last-resort handler
+    route_library_logs(
+        partial(debug_lines, Console()) if traceback_wanted("--debug" in args) else None
+    )
     command = typer.main.get_command(app)
     try:
         check_command_words(command, args)
@@ -115,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     except _USAGE_ERROR as caught:
         usage = cast(_ClickError, caught)
         if type(usage).__name__ == "NoArgsIsHelpError":  # `hostops` alone: the help, as it is
-            Console().err(usage.format_message().encode() + b"\n")
+            Console().err(usage.format_message().encode() + b"\n", plain=True)
             return EXIT_USAGE
         hint = f" (see '{usage.ctx.command_path} --help')" if usage.ctx else ""
         Console().message("error", f"{usage.format_message()}{hint}")

@@ -4,6 +4,7 @@ run's options and view, and keep the run record."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -78,6 +79,7 @@ def prepare(
         sudo=sudo,
         sudo_user=given.sudo_as.sudo_user,
     )
+    options = dataclasses.replace(options, debug=results.debug)  # library records shown
     secrets = ask_secrets(console, selection, reach.auth, given.sudo_as)
     if options.host_key_policy is HostKeyPolicy.OFF:
         console.message(
@@ -101,7 +103,17 @@ def recorded(
     """Run ``go`` with a run record (unless ``no_record``) of ``hosts`` (default: the
     selected ones) whose end line is written whatever happens; returns the exit code."""
     names = [h.name for h in (prepared.selection.hosts if hosts is None else hosts)]
-    journal = None if no_record else Journal.start(argv, what, names, prepared.options)
+    journal = (
+        None
+        if no_record
+        else Journal.start(
+            argv,
+            what,
+            names,
+            prepared.options,
+            warn=lambda text: console.message("warning", text),
+        )
+    )
     try:
         report = go(journal.record if journal else None)
     except BaseException as exc:

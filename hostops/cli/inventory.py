@@ -40,7 +40,7 @@ def inventory(
             text = inventory_json(selection.inventory, selection.hosts)
         else:
             text = inventory_table(selection.hosts)
-        console.out(text.encode())
+        console.out(text.encode(), plain=True)
         for warning in selection.inventory.raw.warnings:
             console.message("warning", warning)
         return 0

@@ -359,6 +359,14 @@ class Rerun:
 NoRecordOpt = Annotated[bool, typer.Option("--no-record", help="Write no run record for this run.")]
 NoColorOpt = Annotated[bool, typer.Option("--no-color", help="No colours (also: NO_COLOR set).")]
 DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks of internal errors.")]
+FollowLinksOpt = Annotated[
+    bool,
+    typer.Option(
+        "--follow-links",
+        help="Follow symbolic links to directories (put) or any link (get), as rsync -L;"
+        " without it they are skipped and reported.",
+    ),
+]
 
 
 @dataclass(frozen=True)

@@ -5,12 +5,13 @@ No ``from __future__ import annotations``: typer evaluates these annotations.
 
 import dataclasses
 import os
+from functools import partial
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from hostops.cli.edge import argv_of, guarded
+from hostops.cli.edge import argv_of, debug_lines, guarded
 from hostops.cli.hosts import HostOptions, prepare, recorded
 from hostops.cli.options import Execution, Locking, Reach, Results, SudoAs, grouped
 from hostops.cli.values import extra_vars, words
@@ -19,6 +20,7 @@ from hostops.fleet.engine import console_lock
 from hostops.fleet.rollout import check_plan, play_plan
 from hostops.inventory import every_host, with_vault
 from hostops.journal import RecordPath
+from hostops.liblog import route_library_logs
 from hostops.models import RunReport
 from hostops.render.console import Console, summary_text
 from hostops.render.views import diffs_text, recap_text
@@ -93,6 +95,8 @@ def play(
     )
     lock = console_lock()
     console = Console(lock, color=False if results.no_color else None)
+    if results.debug:  # this process's library records too, under the lock from now on
+        route_library_logs(partial(debug_lines, console))
 
     def body() -> int:
         from hostops.playbook import list_hosts as hosts_listing  # Jinja2: only for playbooks
@@ -123,12 +127,12 @@ def play(
             listed = (tasks_listing(plan) if list_tasks else []) + (
                 hosts_listing(plan) if list_hosts else []
             )
-            console.out("".join(line + "\n" for line in listed).encode())
+            console.out("".join(line + "\n" for line in listed).encode(), plain=True)
             return 0
         if check:  # templates' hosts are reached to read their files: the diffs
             report = check_plan(plan, options=prepared.options, lock=lock, secrets=secrets)
             lines = "".join(line + "\n" for line in report.lines())
-            console.out(mask(lines).encode())  # what a vaulted value became: never shown
+            console.out(mask(lines).encode(), plain=True)  # vaulted values: never shown
             return 0
 
         def go(record: RecordPath | None) -> RunReport:
@@ -146,7 +150,7 @@ def play(
                 diff=diff,
             )
             if diff:  # vaulted values a template used: never shown
-                console.out(mask(diffs_text(done.result)).encode())
+                console.out(mask(diffs_text(done.result)).encode(), plain=True)
             if prepared.view.mode is not None:
                 color = console.err_color
                 text = recap_text(done.result, color) + summary_text(done.report, color)

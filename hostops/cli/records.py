@@ -29,7 +29,7 @@ def history(
 
     def body() -> int:
         runs = list(itertools.islice(iter_summaries(), last))
-        console.out((history_json(runs) if as_json else history_text(runs)).encode())
+        console.out((history_json(runs) if as_json else history_text(runs)).encode(), plain=True)
         return 0
 
     raise typer.Exit(guarded(console, body, debug))

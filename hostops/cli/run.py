@@ -7,20 +7,31 @@ import contextlib
 import os
 import stat
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from hostops.cli.build import make_dir
-from hostops.cli.edge import argv_of, guarded
+from hostops.cli.edge import argv_of, debug_lines, guarded
 from hostops.cli.hosts import HostOptions, prepare, recorded
-from hostops.cli.options import Execution, Locking, Reach, Results, Rollout, SudoAs, grouped
+from hostops.cli.options import (
+    Execution,
+    FollowLinksOpt,
+    Locking,
+    Reach,
+    Results,
+    Rollout,
+    SudoAs,
+    grouped,
+)
 from hostops.cli.values import count, mode
 from hostops.errors import UsageError
 from hostops.fleet.engine import console_lock
 from hostops.fleet.rollout import operate
 from hostops.host.stdin import Spooler
+from hostops.liblog import route_library_logs
 from hostops.operations import Command, Download, Operation, Upload
 from hostops.render.console import Console
 
@@ -128,6 +139,7 @@ def put(
         ),
     ] = False,
     sudo_as: SudoAs,
+    follow_links: FollowLinksOpt = False,
     execution: Execution,
     locking: Locking,
     rollout: Rollout,
@@ -148,6 +160,7 @@ def put(
             wanted,
             parents=parents,
             dry_run=check,
+            follow_links=follow_links,
         )
 
     _operate(
@@ -175,6 +188,7 @@ def get(
     ],
     *,
     reach: Reach,
+    follow_links: FollowLinksOpt = False,
     execution: Execution,
     results: Results,
 ) -> None:
@@ -182,7 +196,7 @@ def get(
 
     def download() -> Download:
         make_dir(local_dir, "LOCAL_DIR")
-        return Download(remote, str(local_dir.resolve()))
+        return Download(remote, str(local_dir.resolve()), follow_links=follow_links)
 
     _operate(
         argv_of(ctx),
@@ -209,6 +223,8 @@ def _operate(
     every command, spooled as it arrives."""
     lock = console_lock()
     console = Console(lock, color=False if given.results.no_color else None)
+    if given.results.debug:  # this process's library records too, under the lock from now on
+        route_library_logs(partial(debug_lines, console))
 
     def body() -> int:
         serial = count(rollout.batch, "--batch")

@@ -24,7 +24,9 @@ from hostops.fleet.events import (
     HostStarted,
     HostWarning,
     Interrupt,
+    LibraryLog,
     Output,
+    Skipped,
     WorkerDied,
     WorkerDone,
 )
@@ -41,6 +43,7 @@ from hostops.render.console import (
     summary_text,
 )
 from hostops.render.views import FOLDED, folded_text, progress_text
+from hostops.safefs import file_name, open_private
 
 _TICK_S = 0.25  # progress line and live view: at most this often
 
@@ -60,6 +63,7 @@ class _HostState:
     stdout: bytearray = field(default_factory=bytearray)
     stderr: bytearray = field(default_factory=bytearray)
     truncated: bool = False
+    skipped: list[str] = field(default_factory=list)  # entries a transfer did not transfer
     worker_pid: int | None = None
     result: HostResult | None = None
 
@@ -107,6 +111,11 @@ class Aggregator:
             text = event.message if event.host is None else f"{event.host}: {event.message}"
             if event.host is not None or text not in self.warnings:
                 self._warn(text)
+        elif isinstance(event, Skipped):
+            self._hosts[event.host].skipped.extend(event.names)
+        elif isinstance(event, LibraryLog):
+            for line in event.text.splitlines():
+                self._console.message("debug", f"{event.host}: {line}" if event.host else line)
         elif isinstance(event, WorkerDone):
             self.workers.append(event.stats)
         elif isinstance(event, Heading):
@@ -216,6 +225,7 @@ class Aggregator:
             changed=changed,
             tasks_done=tasks[0] if tasks else None,
             tasks_total=tasks[1] if tasks else None,
+            skipped=tuple(state.skipped),
         )
         self._done += 1
         self._failed += status.failed
@@ -229,7 +239,7 @@ class Aggregator:
                 self._sinks = Sinks(self._sinks.max_output, None, self._sinks.consumed)
                 self._warn(f"{record.path}: {exc.strerror}: the run record stops here")
         if self._view.mode is OutputMode.JSON:
-            self._console.out(json_line(state.result))
+            self._console.out(json_line(state.result), plain=True)
 
     def _worker_died(self, event: WorkerDied) -> None:
         if self.interrupted:  # stopped at once by a second Ctrl-C: no news
@@ -278,7 +288,8 @@ class Aggregator:
             write(*args)
         except OSError as exc:  # a full disk must not stop the run: say it once
             self._files = None
-            self._warn(f"--out-dir {self._view.out_dir}: {exc.strerror}: no more files written")
+            where = exc.filename or self._view.out_dir
+            self._warn(f"--out-dir: {where}: {exc.strerror or exc}: no more files written")
 
     def _folded(self, results: tuple[HostResult, ...] | None = None) -> bytes:
         """The gather or diff view of ``results`` (default: the hosts finished so far)."""
@@ -312,34 +323,39 @@ def _wants_progress(view: ViewOptions, console: Console) -> bool:
 
 
 class _OutDir:
-    """``--out-dir``: each host's raw output in ``DIR/HOST.out`` and ``.err`` as it
-    arrives, and ``DIR/HOST.status`` at its end. Files are opened per write, so no
-    descriptor is held for hundreds of hosts."""
+    """``--out-dir``: each host's raw output in ``DIR/NAME.out`` and ``.err`` as it
+    arrives, and ``DIR/NAME.status`` at its end, NAME the host's :func:`file_name`.
+    Files are opened per write, so no descriptor is held for hundreds of hosts; each
+    open is 0600, never through a link, only of a file of the user's (safefs)."""
 
     def __init__(self, directory: str) -> None:
         self._dir = Path(directory)
         self._started: set[str] = set()
 
     def _path(self, host: str, ext: str) -> Path:
-        return self._dir / f"{host.replace('/', '_')}.{ext}"
+        return self._dir / f"{file_name(host)}.{ext}"
+
+    def _write(self, host: str, ext: str, data: bytes, append: bool = True) -> None:
+        flags = os.O_WRONLY | (os.O_APPEND if append else os.O_TRUNC)
+        with os.fdopen(open_private(self._path(host, ext), flags), "wb") as f:
+            f.write(data)
 
     def _begin(self, host: str) -> None:
         if host not in self._started:  # output of an earlier run into the same dir: replaced
             self._started.add(host)
             for ext in ("out", "err", "status"):
-                self._path(host, ext).write_bytes(b"")
+                self._write(host, ext, b"", append=False)
 
     def append(self, host: str, stream: str, data: bytes) -> None:
         self._begin(host)
-        with open(self._path(host, "out" if stream == STDOUT else "err"), "ab") as f:
-            f.write(data)
+        self._write(host, "out" if stream == STDOUT else "err", data)
 
     def finish(self, result: HostResult) -> None:
         """``STATUS EXIT_CODE ERROR``: e.g. ``ok 0``, ``failed 1 exit 1``, ``timeout - timed out``."""
         self._begin(result.host)
         code = "-" if result.exit_code is None else str(result.exit_code)
         line = " ".join(p for p in (result.status.value, code, result.error or "") if p)
-        self._path(result.host, "status").write_text(" ".join(line.split()) + "\n")
+        self._write(result.host, "status", (" ".join(line.split()) + "\n").encode(), False)
 
 
 def aggregator_main(

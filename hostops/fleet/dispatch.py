@@ -16,7 +16,10 @@ Wire protocol. Engine → worker: a :class:`Job`; :class:`Release` (close these
 hosts' kept connections); or None (finish and exit).
 Worker → engine: ``("started", name)`` before a job begins, ``("done", name,
 outcome)`` after it ended (a free thread again; the Outcome carries the output
-only if the job collects it: otherwise the output went to the aggregator).
+only if the job collects it: otherwise the output went to the aggregator);
+``("returned", name)`` when the job could not run because no thread could be
+started (a process or memory limit): it goes back in the queue, and that worker
+is given one job fewer at once from then on (never fewer than one while idle).
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from hostops.operations import Operation, Outcome
 
 STARTED = "started"
 DONE = "done"
+RETURNED = "returned"  # not run (no thread could start): queue it again, one thread fewer
 _MAX_UNACKED = 32
 _JOIN_S = 5.0
 # The outcome of a kept-connection job whose worker died under it.
@@ -182,6 +186,8 @@ class Dispatcher:
                 kind, name, *rest = slot.conn.recv()
                 if kind == STARTED:
                     slot.started.add(name)
+                elif kind == RETURNED:
+                    self._returned(slot, name)
                 elif kind == DONE:
                     job = slot.sent.pop(name, None)
                     slot.free += 1
@@ -191,6 +197,18 @@ class Dispatcher:
                             slot.started.discard(name)  # may not have left the worker yet
         except (EOFError, OSError, ValueError, TypeError, pickle.UnpicklingError):
             pass  # the worker is gone or going (a cut message): its sentinel says so
+
+    def _returned(self, slot: WorkerSlot, name: str) -> None:
+        job = slot.sent.pop(name, None)
+        slot.started.discard(name)
+        if job is None:
+            return
+        # Its thread is not given back (slot.free stays): this worker runs one fewer at
+        # once. An idle worker keeps one, or the run could wait forever.
+        if not slot.sent:
+            slot.free = max(slot.free, 1)
+        # A host whose connection this worker keeps (a playbook's earlier tasks) stays.
+        (slot.queue if self.owner.get(name) is slot else self.pending).appendleft(job)
 
     def _ended(self, slot: WorkerSlot) -> None:
         slot.process.join(timeout=_JOIN_S)

@@ -80,6 +80,59 @@ class HostWarning:
 
 
 @dataclass(frozen=True)
+class LibraryLog:
+    """Lines of a library's log record (paramiko's), shown with ``--debug`` only; ``host``:
+    the host it is about, when known. See :func:`library_log_events`."""
+
+    host: str | None
+    text: str
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "text", clip(self.text, OUTPUT_CHUNK))
+
+
+def library_log_events(host: str | None, text: str) -> list[LibraryLog]:
+    """``text`` (a record, maybe a whole traceback) as events of whole lines that fit."""
+    events: list[LibraryLog] = []
+    chunk: list[str] = []
+    size = 0
+    for line in (clip(line) or "" for line in text.splitlines()):
+        if chunk and size + len(line.encode()) + 1 > OUTPUT_CHUNK:
+            events.append(LibraryLog(host, "\n".join(chunk)))
+            chunk, size = [], 0
+        chunk.append(line)
+        size += len(line.encode()) + 1
+    if chunk:
+        events.append(LibraryLog(host, "\n".join(chunk)))
+    return events
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """Entries a transfer on ``host`` did not transfer (links, special files), sent
+    before its HostFinished; see :func:`skipped_events`."""
+
+    host: str
+    names: tuple[str, ...]
+
+
+def skipped_events(host: str, names: tuple[str, ...]) -> list[Skipped]:
+    """``names`` as Skipped events that each fit one pipe write (names clipped)."""
+    events: list[Skipped] = []
+    batch: list[str] = []
+    size = 0
+    for name in (clip(n) or "" for n in names):
+        if batch and size + len(name.encode()) + 8 > OUTPUT_CHUNK:
+            events.append(Skipped(host, tuple(batch)))
+            batch, size = [], 0
+        batch.append(name)
+        size += len(name.encode()) + 8
+    if batch:
+        events.append(Skipped(host, tuple(batch)))
+    return events
+
+
+@dataclass(frozen=True)
 class HostFinished:
     """The session with ``host`` ended. Output chunks for it all came before this."""
 
@@ -154,6 +207,8 @@ Event = (
     HostStarted
     | Output
     | HostWarning
+    | LibraryLog
+    | Skipped
     | HostFinished
     | Heading
     | WorkerDone

@@ -14,6 +14,7 @@ import gc
 import os
 import signal
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from multiprocessing.connection import Connection as Pipe
@@ -22,24 +23,33 @@ from multiprocessing.synchronize import Event as MpEvent
 
 from hostops.credentials import Secrets
 from hostops.fleet._procname import set_process_name
-from hostops.fleet.dispatch import DONE, STARTED, Job, Release
+from hostops.fleet.dispatch import DONE, RETURNED, STARTED, Job, Release
 from hostops.fleet.events import (
     HostFinished,
     HostStarted,
     HostWarning,
     WorkerDone,
+    library_log_events,
     output_events,
+    skipped_events,
 )
 from hostops.fleet.flow import Counters, Credit
-from hostops.host.base import STDERR, STDOUT
+from hostops.host.base import NO_THREAD, STDERR, STDOUT, is_thread_limit
 from hostops.host.client import HostClient, Limits
 from hostops.host.ssh import SshContext
 from hostops.host.stdin import Source
-from hostops.models import Host, RunOptions, Transport, WorkerStats
+from hostops.liblog import route_library_logs
+from hostops.models import Host, RunOptions, Status, Transport, WorkerStats
 from hostops.operations import Command, Outcome, Upload
 from hostops.redact import Redactor
 
 _PARENT_CHECK_S = 1.0
+_NO_THREAD_TRIES = 20  # times an idle worker gives a host back before it fails (~15 s)
+_NO_THREAD_WAIT_S = 0.05
+_NO_THREAD_WARNING = (
+    "a worker cannot start a thread (process or memory limit: ulimit -u, -v):"
+    " its hosts go back in the queue and it runs fewer at once"
+)
 
 
 @dataclass(frozen=True)
@@ -100,6 +110,12 @@ def worker_main(
     # Objects inherited from the engine are never freed here: keep the collector
     # from scanning them (measured: ~7% less worker CPU at 200 hosts).
     gc.freeze()
+
+    def library_log(host: str | None, text: str) -> None:
+        for event in library_log_events(host, text):
+            events.put(event)
+
+    route_library_logs(library_log if spec.options.debug else None)
     # Vaulted values are masked here, where output enters the fleet: the aggregator,
     # views, run records and --out-dir files never see them.
     redactor = Redactor(secrets.masked)
@@ -115,8 +131,36 @@ def worker_main(
         with send_lock, contextlib.suppress(OSError):
             conn.send(message)
 
+    active = [0]  # session threads at work, under send_lock
+    tries: dict[str, int] = {}  # hosts given back for want of a thread, how often
+    warned: list[bool] = []  # the warning was put on the queue
+
+    def no_thread(job: Job) -> None:
+        """No thread for ``job``: back to the engine's queue while other sessions here
+        will free theirs; with none running here, the host's failure."""
+        if not warned:
+            warned.append(True)
+            events.put(HostWarning(None, _NO_THREAD_WARNING))
+        with send_lock:
+            alone = active[0] == 0
+            tries[job.host.name] = tries.get(job.host.name, 0) + 1
+            attempt = tries[job.host.name]
+        if alone and attempt <= _NO_THREAD_TRIES:
+            # Nothing of ours will free a thread: other processes must (the limit is the
+            # user's). Wait a little, longer each time, then let the engine try again.
+            time.sleep(min(_NO_THREAD_WAIT_S * 2 ** (attempt - 1), 1.0))
+        if not alone or attempt <= _NO_THREAD_TRIES:
+            tell(RETURNED, job.host.name)
+            return
+        outcome = Outcome(Status.ERROR, error=NO_THREAD)
+        if job.final:
+            events.put(HostFinished(job.host.name, Status.ERROR, None, None, 0.0, NO_THREAD))
+        tell(DONE, job.host.name, outcome)
+
     def work(job: Job, first: bool) -> None:
         outcome = None
+        with send_lock:
+            active[0] += 1
         try:
             credit = Credit(spec.consumed, job.index) if spec.consumed is not None else None
             outcome = run_job(
@@ -133,9 +177,14 @@ def worker_main(
                 redactor=redactor,
             )
         finally:
-            if outcome is not None and not job.collect:  # its status only: the output
-                outcome = dataclasses.replace(outcome, stdout=b"", stderr=b"")  # went by events
-            tell(DONE, job.host.name, outcome)
+            with send_lock:
+                active[0] -= 1
+            if outcome is not None and outcome.error == NO_THREAD:
+                no_thread(job)
+            else:
+                if outcome is not None and not job.collect:  # its status only: the output
+                    outcome = dataclasses.replace(outcome, stdout=b"", stderr=b"")  # went by events
+                tell(DONE, job.host.name, outcome)
 
     handled = 0
     with ThreadPoolExecutor(max_workers=spec.threads, thread_name_prefix="session") as pool:
@@ -158,10 +207,16 @@ def worker_main(
                 pool.submit(kept.close, item.names)
                 continue
             first = item.host.name not in seen
+            tell(STARTED, item.host.name)  # before the job: the engine never runs it twice
+            try:
+                pool.submit(work, item, first)
+            except RuntimeError as exc:
+                if not is_thread_limit(exc):
+                    raise
+                no_thread(item)
+                continue
             seen.add(item.host.name)
             handled += first
-            tell(STARTED, item.host.name)  # before the job: the engine never runs it twice
-            pool.submit(work, item, first)
     kept.close()
     ctx.close()  # the jump host connections, once every session is over
     events.put(WorkerDone(WorkerStats(pid, handled, ctx.known_hosts_loads, ctx.key_loads)))
@@ -249,7 +304,9 @@ def run_job(
         stderr=bytes(collected[STDERR]),
         error=redactor.text(outcome.error) if outcome.error else outcome.error,
     )
-    if job.final:
+    if job.final and outcome.error != NO_THREAD:  # that one is the caller's (no_thread)
+        for event in skipped_events(host.name, outcome.skipped):
+            events.put(event)
         events.put(
             HostFinished(
                 host.name,

@@ -18,6 +18,7 @@ from hostops.host.stdin import Source
 from hostops.models import Status
 
 __all__ = [
+    "NO_THREAD",
     "STDERR",
     "STDOUT",
     "Cancel",
@@ -27,10 +28,21 @@ __all__ = [
     "RunningCommand",
     "Sink",
     "drive",
+    "is_thread_limit",
 ]
 
 STDOUT = "stdout"  # the streams a Sink is given
 STDERR = "stderr"
+# Outcome.error of an operation that could not start because no thread could be
+# (RLIMIT_NPROC, address space): nothing ran on the host, so it may be tried again.
+NO_THREAD = "cannot start a thread (process or memory limit)"
+
+
+def is_thread_limit(exc: BaseException) -> bool:
+    """Whether ``exc`` is Python's failure to start a thread."""
+    return isinstance(exc, RuntimeError) and "can't start new thread" in str(exc)
+
+
 Sink = Callable[[str, bytes], None]  # (stream, data)
 
 

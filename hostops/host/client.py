@@ -11,6 +11,7 @@ host failure ends as an :class:`~hostops.operations.Outcome` (``perform``) or a
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import threading
 import time
@@ -18,7 +19,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from hostops.credentials import Secrets
-from hostops.host.base import STDERR, STDOUT, Cancel, Connection, HostFailure, Sink, drive
+from hostops.host.base import (
+    NO_THREAD,
+    STDERR,
+    STDOUT,
+    Cancel,
+    Connection,
+    HostFailure,
+    Sink,
+    drive,
+    is_thread_limit,
+)
 from hostops.host.local import LocalConnection
 from hostops.host.sftp import SftpSession
 from hostops.host.ssh import SshConnection, SshContext
@@ -173,16 +184,15 @@ class HostClient:
         except REMOTE_ERRORS as exc:  # what the host did, reached here unnamed: still its failure
             outcome = Outcome(Status.ERROR, error=reason(exc))
         except Exception as exc:  # a bug or an unforeseen library error: still data, never raw
-            outcome = Outcome(Status.ERROR, error=f"internal error: {type(exc).__name__}: {exc}")
-        return Outcome(
-            outcome.status,
-            outcome.exit_code,
-            error=outcome.error,
-            changed=outcome.changed,
-            files=outcome.files,
-            duration_s=time.monotonic() - started,
-            signal=outcome.signal,
-            attempts=max(self.attempts, 1),
+            if is_thread_limit(exc):  # paramiko's transport thread, a watchdog: none ran
+                self.close()
+                outcome = Outcome(Status.ERROR, error=NO_THREAD)
+            else:
+                outcome = Outcome(
+                    Status.ERROR, error=f"internal error: {type(exc).__name__}: {exc}"
+                )
+        return dataclasses.replace(
+            outcome, duration_s=time.monotonic() - started, attempts=max(self.attempts, 1)
         )
 
     def _perform(
@@ -226,14 +236,20 @@ class HostClient:
                 backup=op.backup,
                 dry_run=op.dry_run,
                 parents=op.parents,
+                follow_links=op.follow_links,
             )
         else:
             assert isinstance(op, Download)
-            done = sftp.download(op.src, op.dest, self.host.name)
+            done = sftp.download(op.src, op.dest, self.host.name, op.follow_links)
         if isinstance(op, Upload) and op.dry_run and done.files:
             # put --check: what would be written is the host's output, in every view.
             sink(STDOUT, "".join(f"would write {f}\n" for f in done.files).encode())
-        return Outcome(Status.OK, changed=done.changed, files=done.files + done.unchanged)
+        return Outcome(
+            Status.OK,
+            changed=done.changed,
+            files=done.files + done.unchanged,
+            skipped=done.skipped,
+        )
 
     def _open_sftp(self) -> SftpSession:
         if self._sftp is None:

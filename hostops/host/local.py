@@ -88,7 +88,7 @@ class LocalCommand:
                     sink(key.data, data)
                 else:
                     self._selector.unregister(key.fileobj)
-                    key.fileobj.close()  # type: ignore[union-attr]
+                    key.fileobj.close()  # type: ignore[union-attr]  # our pipes, not fds
             if self._selector.get_map():
                 return False
         try:

@@ -49,10 +49,12 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
 
 import paramiko
 
+from hostops.errors import UsageError
 from hostops.host.base import STDOUT, ExecOutcome, HostFailure, RunningCommand, drive
 from hostops.host.ssh._paramiko import settle_sftp_file
 from hostops.host.ssh.failures import REMOTE_ERRORS, reason
@@ -73,6 +75,7 @@ from hostops.host.transfer import (
     temp_name,
 )
 from hostops.models import Status
+from hostops.safefs import private_dir
 
 _CHUNK = 32768  # paramiko's largest SFTP write
 _PREFETCH = 64  # concurrent reads: OpenSSH's sftp-server serves at most 64
@@ -178,6 +181,7 @@ class SftpSession:
         backup: bool = False,
         dry_run: bool = False,
         parents: bool = False,
+        follow_links: bool = False,
     ) -> TransferResult:
         """Upload the local file or directory ``local`` to ``remote`` (see the module
         docstring). A file goes into ``remote`` if that is a directory or ends with
@@ -187,8 +191,9 @@ class SftpSession:
         ``dry_run``: compare only (sizes, checksums, modes, owners) and write
         nothing; the result says which files would be written. A missing parent
         directory of the destination is a failure, or with ``parents`` is made
-        (``mkdir -p``: as root with ``as_root``, the remote umask's mode). Raises
-        HostFailure."""
+        (``mkdir -p``: as root with ``as_root``, the remote umask's mode).
+        ``follow_links``: links to directories are followed too (each directory
+        once). Raises HostFailure."""
         if ownership and as_root is None:
             raise HostFailure(
                 Status.FAILED, "owner and group need sudo (only root gives files away)"
@@ -198,7 +203,7 @@ class SftpSession:
             raise HostFailure(Status.FAILED, f"local {local}: no such file or directory")
         dest = self.absolute(remote)
         if os.path.isdir(src):
-            directories, pairs, skipped = local_tree(src, dest)
+            directories, pairs, skipped = local_tree(src, dest, follow_links)
             listings = {d: self._listing(d) for d in directories}
             current = {
                 d: (listings[posixpath.dirname(d)] or {}).get(posixpath.basename(d))
@@ -218,15 +223,14 @@ class SftpSession:
         todo = [(s, d) for s, d in pairs if d not in same]
         hidden = [d for d in same if current[d] is _HIDDEN]
         modes = self._root_modes(hidden, as_root) if mode is not None and as_root else {}
-        chmods = [
-            (d, mode)
-            for d in same
-            if mode is not None
-            and (
-                modes.get(d) if current[d] is _HIDDEN else stat.S_IMODE(current[d].st_mode or 0)  # type: ignore[union-attr]
-            )
-            != mode
-        ]
+
+        def mode_of(d: str) -> int | None:  # identical files: they exist
+            found = current[d]
+            if found is None or found is _HIDDEN:
+                return modes.get(d)
+            return stat.S_IMODE(found.st_mode or 0)
+
+        chmods = [(d, mode) for d in same if mode is not None and mode_of(d) != mode]
         chowns = self._foreign(sorted(same), ownership, as_root) if ownership and as_root else []
         stamp = time.strftime("%Y%m%d-%H%M%S")
         backups = [(d, backup_name(d, stamp)) for _, d in todo if backup and current[d] is not None]
@@ -321,6 +325,11 @@ class SftpSession:
             raise self._failure(exc, f"remote {directory}") from None
         except (EOFError, paramiko.SSHException) as exc:
             raise self._failure(exc, f"remote {directory}") from None
+
+    def _real(self, path: str) -> str:
+        """``path`` with every link resolved, on the host (SFTP realpath)."""
+        with self._failures(f"remote {path}"):
+            return str(self._sftp.normalize(path))
 
     def _identical(
         self,
@@ -427,19 +436,25 @@ class SftpSession:
                     self.run(f"rm -rf -- {shlex.quote(staging)}")
 
     # -- downloads ----------------------------------------------------------------
-    def download(self, remote: str, local_dir: str, host: str) -> TransferResult:
+    def download(
+        self, remote: str, local_dir: str, host: str, follow_links: bool = False
+    ) -> TransferResult:
         """Download the remote file or directory ``remote`` into
-        ``local_dir/host/<remote>`` (see :func:`download_path`). Raises HostFailure."""
+        ``local_dir/host/<remote>`` (see :func:`download_path`). Links inside a
+        directory are skipped (reported), or followed with ``follow_links`` (each
+        directory once: a loop ends). Raises HostFailure."""
+        base = os.path.abspath(local_dir)
         try:
-            target = download_path(os.path.abspath(local_dir), host, remote)
-        except ValueError as exc:
+            target = download_path(base, host, remote)
+            private_dir(Path(base), "local")  # made 0700, or refused if others can write it
+        except (ValueError, UsageError) as exc:
             raise HostFailure(Status.FAILED, str(exc)) from None
         src = self.absolute(remote)
         attrs = self._stat(src)
         if attrs is None:
             raise HostFailure(Status.FAILED, f"remote {remote}: no such file or directory")
         if stat.S_ISDIR(attrs.st_mode or 0):
-            files, skipped = self._remote_tree(src, target)
+            files, skipped = self._remote_tree(src, target, base, follow_links)
         elif stat.S_ISREG(attrs.st_mode or 0):
             files, skipped = [(src, target, attrs)], []
         else:
@@ -448,7 +463,7 @@ class SftpSession:
         unchanged: list[str] = []
         received = 0
         for path, local, file_attrs in files:
-            size, changed = self._get_file(path, local, file_attrs.st_size or 0)
+            size, changed = self._get_file(path, local, file_attrs.st_size or 0, base)
             received += size
             (written if changed else unchanged).append(local)
         return TransferResult(
@@ -460,22 +475,37 @@ class SftpSession:
         )
 
     def _remote_tree(
-        self, root: str, local_root: str
+        self, root: str, local_root: str, base: str, follow_links: bool = False
     ) -> tuple[list[tuple[str, str, paramiko.SFTPAttributes]], list[str]]:
         """Regular files under ``root`` with their local paths; what was skipped. Empty
         directories are created locally as they are found."""
         files = []
         skipped = []
         stack = [(root, local_root)]
+        seen = {self._real(root)} if follow_links else set()  # directories entered
         while stack:
             directory, local = stack.pop()
-            make_local_dir(local)
-            for entry in sorted((self._listing(directory) or {}).values(), key=_name):
+            make_local_dir(local, base)
+            for listed in sorted((self._listing(directory) or {}).values(), key=_name):
+                entry = listed
                 name = entry.filename
                 path = posixpath.join(directory, name)
+                if follow_links and stat.S_ISLNK(entry.st_mode or 0):
+                    target = self._stat(path)  # what the link points to; None: dangling
+                    if target is not None and stat.S_ISDIR(target.st_mode or 0):
+                        real = self._real(path)
+                        if real in seen:
+                            skipped.append(path)  # a loop, or a directory already taken
+                            continue
+                        seen.add(real)
+                    if target is not None:
+                        target.filename = name
+                        entry = target
                 if name in (".", "..") or "/" in name or "\0" in name:
                     skipped.append(path)  # a well-behaved server never sends these
                 elif stat.S_ISDIR(entry.st_mode or 0):
+                    if follow_links and not stat.S_ISLNK(entry.st_mode or 0):
+                        seen.add(self._real(path))  # so that no link enters it again
                     stack.append((path, os.path.join(local, name)))
                 elif stat.S_ISREG(entry.st_mode or 0):
                     files.append((path, os.path.join(local, name), entry))
@@ -483,9 +513,9 @@ class SftpSession:
                     skipped.append(path)
         return files, skipped
 
-    def _get_file(self, path: str, local: str, size: int) -> tuple[int, bool]:
+    def _get_file(self, path: str, local: str, size: int, base: str) -> tuple[int, bool]:
         """Download ``path`` to ``local`` through a temporary file; (bytes, content differed)."""
-        make_local_dir(os.path.dirname(local))
+        make_local_dir(os.path.dirname(local), base)
         digest = hashlib.sha256()
         received = 0
         try:

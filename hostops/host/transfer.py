@@ -17,6 +17,7 @@ from typing import BinaryIO
 
 from hostops.host.base import HostFailure
 from hostops.models import Status
+from hostops.safefs import file_name, private_subdir
 
 TMP_SUFFIX = ".hostops-tmp"  # of files being written, next to their destination
 _HASH_BATCH = 16384  # characters of quoted paths per hashing command
@@ -28,20 +29,20 @@ REASONS = {  # one-line reasons for the errno values a transfer meets
     errno.EISDIR: "is a directory",
     errno.ENOSPC: "no space left on device",
     errno.EEXIST: "already exists",
+    errno.ELOOP: "is a symbolic link (not followed)",
 }
 _NEW_FILE_MODE = 0o644  # a new file installed as root without a mode
 
 
 def download_path(local_dir: str, host: str, remote: str) -> str:
-    """Where ``remote`` from ``host`` is downloaded: ``local_dir/host/<remote path>``
-    (``/etc/hosts`` -> ``local_dir/web01/etc/hosts``; a relative path stays relative).
-    Raises ValueError for a host name or path that would leave ``local_dir/host``."""
-    if not host or host in (".", "..") or "/" in host or "\0" in host:
-        raise ValueError(f"host name {host!r} cannot name a directory")
+    """Where ``remote`` from ``host`` is downloaded: ``local_dir/NAME/<remote path>``,
+    NAME the host's :func:`hostops.safefs.file_name` (``/etc/hosts`` ->
+    ``local_dir/web01/etc/hosts``; a relative path stays relative; host ``a/b`` is
+    ``a%2Fb``). Raises ValueError for a path that would leave ``local_dir/NAME``."""
     relative = posixpath.normpath(remote).lstrip("/")
     if relative == ".." or relative.startswith("../"):
         raise ValueError(f"{remote}: leads outside the host's directory")
-    parts = [local_dir, host] + ([] if relative == "." else relative.split("/"))
+    parts = [local_dir, file_name(host)] + ([] if relative == "." else relative.split("/"))
     return os.path.join(*parts)
 
 
@@ -150,20 +151,29 @@ def hash_batches(pairs: Sequence[tuple[str, str]]) -> Iterator[list[tuple[str, s
         yield batch
 
 
-def local_tree(src: str, dest: str) -> tuple[list[str], list[tuple[str, str]], list[str]]:
-    """(remote directories parents first, (local file, remote file) pairs, skipped local paths)."""
+def local_tree(
+    src: str, dest: str, follow_links: bool = False
+) -> tuple[list[str], list[tuple[str, str]], list[str]]:
+    """(remote directories parents first, (local file, remote file) pairs, skipped local
+    paths). Links to files are followed; links to directories only with
+    ``follow_links``, each directory once (a loop ends there, reported as skipped);
+    dangling links, FIFOs, sockets and devices are skipped."""
     directories = []
     pairs = []
     skipped = []
-    for root, dirnames, filenames in os.walk(src):
+    seen = {_identity(src)}
+    for root, dirnames, filenames in os.walk(src, followlinks=follow_links):
         dirnames.sort()
         relative = os.path.relpath(root, src)
         remote = dest if relative == "." else posixpath.join(dest, *relative.split(os.sep))
         directories.append(remote)
         for name in list(dirnames):
-            if os.path.islink(os.path.join(root, name)):
-                skipped.append(os.path.join(root, name))  # a link to a directory: may loop
+            path = os.path.join(root, name)
+            if os.path.islink(path) and (not follow_links or _identity(path) in seen):
+                skipped.append(path)  # a link to a directory: may loop
                 dirnames.remove(name)
+            elif follow_links:
+                seen.add(_identity(path))
         for name in sorted(filenames):
             path = os.path.join(root, name)
             if os.path.isfile(path):  # a link to a file is followed: its content is sent
@@ -171,6 +181,11 @@ def local_tree(src: str, dest: str) -> tuple[list[str], list[tuple[str, str]], l
             else:
                 skipped.append(path)
     return directories, pairs, skipped
+
+
+def _identity(path: str) -> tuple[int, int]:
+    st = os.stat(path)
+    return st.st_dev, st.st_ino
 
 
 @contextlib.contextmanager
@@ -194,11 +209,17 @@ def local_sha256(path: str) -> str:
     return digest.hexdigest()
 
 
-def make_local_dir(path: str) -> None:
+def make_local_dir(path: str, base: str) -> None:
+    """Create ``path``'s directories below ``base`` (0700), refusing any symbolic link
+    among them: a link planted there must not send a host's files elsewhere."""
+    relative = os.path.relpath(path, base)
+    at = base
     try:
-        os.makedirs(path, exist_ok=True)
+        for part in [] if relative == "." else relative.split(os.sep):
+            at = os.path.join(at, part)
+            private_subdir(at)
     except OSError as exc:
-        raise local_failure(exc, path) from None
+        raise local_failure(exc, at) from None
 
 
 def local_failure(exc: OSError, path: str) -> HostFailure:

@@ -92,11 +92,14 @@ class Console:
         self._closed: set[int] = set()
         self._status_shown = False
 
-    def out(self, data: bytes) -> None:
-        self._write(1, data)
+    def out(self, data: bytes, plain: bool = False) -> None:
+        """Write ``data`` to stdout. ``plain``: it holds none of hostops's own terminal
+        sequences (colours), so on a terminal every control in it is made visible."""
+        self._write(1, data, plain)
 
-    def err(self, data: bytes) -> None:
-        self._write(2, data)
+    def err(self, data: bytes, plain: bool = False) -> None:
+        """Write ``data`` to stderr; ``plain`` as for :meth:`out`."""
+        self._write(2, data, plain)
 
     def message(self, kind: str, text: str) -> None:
         """``hostops: KIND: text`` on stderr, one line."""
@@ -135,16 +138,20 @@ class Console:
             self._raw(2, _CLEAR_LINE + text.encode())
             self._status_shown = True
 
-    def _write(self, fd: int, data: bytes) -> None:
+    def _write(self, fd: int, data: bytes, plain: bool = False) -> None:
         if (not data and not self._status_shown) or fd in self._closed:
             return
         with self._lock:
             if self._status_shown:
                 self._status_shown = False
                 self._raw(2, _CLEAR_LINE)
-            self._raw(fd, data)
+            self._raw(fd, data, plain)
 
-    def _raw(self, fd: int, data: bytes) -> None:
+    def _raw(self, fd: int, data: bytes, plain: bool = False) -> None:
+        # Whatever the caller made of it: on a terminal, nothing but hostops's own
+        # sequences is obeyed (and none at all in a plain text).
+        if self.out_tty if fd == 1 else self.err_tty:
+            data = visible(data, newlines=True) if plain else terminal_safe(data)
         view = memoryview(data)
         while view and fd not in self._closed:
             try:
@@ -164,7 +171,7 @@ class StreamRenderer:
     """``host | line`` for stdout, ``host ! line`` for stderr, names padded to the longest."""
 
     def __init__(self, names: Iterable[str], console: Console) -> None:
-        self._width = max((len(n) for n in names), default=0)
+        self._width = max((len(visible_text(n)) for n in names), default=0)
         self._console = console
         self._pending: dict[str, dict[str, bytes]] = {}  # host -> stream -> unfinished line
 
@@ -190,7 +197,7 @@ class StreamRenderer:
     def lines(self, host: str, stream: str, lines: list[bytes]) -> None:
         out = stream == "stdout"
         color = self._console.out_color if out else self._console.err_color
-        name = host.ljust(self._width)
+        name = visible_text(host).ljust(self._width)
         prefix = (f"{HOST_COLOR}{name}{RESET}" if color else name).encode()
         sep = b" | " if out else b" ! "
         if self._console.out_tty if out else self._console.err_tty:
@@ -199,12 +206,62 @@ class StreamRenderer:
         (self._console.out if out else self._console.err)(blob)
 
 
-_CONTROL = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
+# What a terminal may obey rather than show: C0 controls and DEL, C1 controls (U+0080 to
+# U+009F: VTE and GNU screen take U+009B as CSI, U+009D as OSC), bidirectional
+# formatting (U+061C, U+200E, U+200F, U+202A-U+202E, U+2066-U+2069: they reorder what
+# follows on the line), and bytes 0x80-0x9F that are not part of UTF-8 (8-bit C1 on a
+# terminal that is not in UTF-8). Tab passes; newline passes only in whole blobs.
+_UNSAFE = "\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\udc80-\udc9f"
+_CONTROL = re.compile(f"[\n{_UNSAFE}]")
+_CONTROL_BUT_NEWLINE = re.compile(f"[{_UNSAFE}]")
+# A quick test for "nothing to do": no byte that can start or be any of the above.
+_MAYBE = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f-\x9f\xd8\xe2]")
+# hostops's own terminal sequences: colours (SGR), clear to the end of the line or the
+# screen, cursor up N lines (the live view). Nothing else reaches a terminal.
+_OWN = re.compile(rb"\x1b\[[0-9;]*[mKJF]|\r(?=\x1b\[K)")
+BOLD = "\033[1m"  # on a terminal, gather and diff headers: no output line can be bold
 
 
-def visible(data: bytes) -> bytes:
-    """Control characters (but tab) in caret notation: ESC becomes ``^[``, CR ``^M``."""
-    return _CONTROL.sub(lambda m: b"^" + bytes([m[0][0] ^ 0x40]), data)
+def _shown(m: re.Match[str]) -> str:
+    c = ord(m[0])
+    if c < 0x20 or c == 0x7F:
+        return "^" + chr(c ^ 0x40)  # caret notation, as cat -v: ESC is ^[, CR ^M
+    if 0xDC80 <= c <= 0xDC9F:  # a byte that is not UTF-8
+        return f"\\x{c - 0xDC00:02x}"
+    return f"\\u{c:04x}"  # C1 and bidi controls (also a valid JSON escape of the same)
+
+
+def visible(data: bytes, newlines: bool = False) -> bytes:
+    """``data`` safe to write to a terminal, every control shown instead of obeyed:
+    C0 controls (but tab; newline too unless ``newlines``) and DEL in caret notation
+    (ESC ``^[``, CR ``^M``), C1 and bidirectional controls as ``\\u009b``, stray bytes
+    0x80-0x9F as ``\\x9b``. Anything else, invalid UTF-8 included, is left as it is."""
+    if not _MAYBE.search(data):
+        return data
+    pattern = _CONTROL_BUT_NEWLINE if newlines else _CONTROL
+    text = data.decode("utf-8", "surrogateescape")
+    return pattern.sub(_shown, text).encode("utf-8", "surrogateescape")
+
+
+def visible_text(text: str) -> str:
+    """:func:`visible` for a string (a host name, a server's message) on one line."""
+    return visible(text.encode("utf-8", "surrogateescape")).decode("utf-8", "surrogateescape")
+
+
+def terminal_safe(data: bytes) -> bytes:
+    """What may reach a terminal of a blob about to be written: hostops's own sequences
+    (colours, clearing, the live view's cursor moves) and newlines as they are, every
+    other control made visible, whatever its source (remote output, a host name, an
+    error text a server sent, an inventory variable)."""
+    if not _MAYBE.search(data):
+        return data
+    out = bytearray()
+    at = 0
+    for m in _OWN.finditer(data):
+        out += visible(data[at : m.start()], newlines=True) + m[0]
+        at = m.end()
+    out += visible(data[at:], newlines=True)
+    return bytes(out)
 
 
 def json_line(result: HostResult) -> bytes:
@@ -242,7 +299,7 @@ def summary_text(report: RunReport, color: bool) -> str:
     for r in listed:
         why = _one_line(r.error or "")
         key = (r.status, generalize(why, r.host, r.address))
-        groups.setdefault(key, []).append((r.host, why))
+        groups.setdefault(key, []).append((visible_text(r.host), why))
     order = list(Status)
     rows = sorted(
         (
@@ -266,7 +323,16 @@ def summary_text(report: RunReport, color: bool) -> str:
             lines.append(f"  {' ' * status_width}  e.g. {first}: {why}")
     if n > 1:
         slow = sorted(report.results, key=lambda r: -r.duration_s)[:_SLOWEST]
-        lines.append("  slowest: " + ", ".join(f"{r.host} {r.duration_s:.2f} s" for r in slow))
+        lines.append(
+            "  slowest: " + ", ".join(f"{visible_text(r.host)} {r.duration_s:.2f} s" for r in slow)
+        )
+    skipped = [r for r in report.results if r.skipped]
+    if skipped:  # put/get: entries left out (links, special files) are never silent
+        counts_text = ", ".join(f"{visible_text(r.host)} {len(r.skipped)}" for r in skipped)
+        lines.append(
+            f"  not transferred: {sum(len(r.skipped) for r in skipped)} entries"
+            f" (links, special files; --follow-links follows links; names in JSON): {counts_text}"
+        )
     if report.interrupted:
         lines.append("  the run was interrupted (Ctrl-C)")
     return "\n".join(lines) + "\n"

@@ -30,7 +30,7 @@ def replay(report: RunReport, view: ViewOptions, console: Console) -> None:
             stream.feed(result.host, STDERR, result.stderr)
             stream.flush(result.host)
         if view.mode is OutputMode.JSON:
-            console.out(json_line(result))
+            console.out(json_line(result), plain=True)
     folded = folded_text(view.mode, report.results, console.out_color, console.out_tty)
     if folded:
         console.out(folded)

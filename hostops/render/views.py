@@ -14,7 +14,15 @@ from typing import Any
 
 from hostops.models import HostResult, Status
 from hostops.ranges import fold
-from hostops.render.console import HOST_COLOR, RESET, STATUS_COLOR, OutputMode, visible
+from hostops.render.console import (
+    BOLD,
+    HOST_COLOR,
+    RESET,
+    STATUS_COLOR,
+    OutputMode,
+    visible,
+    visible_text,
+)
 
 _ADDED = "\033[32m"
 _REMOVED = "\033[31m"
@@ -41,7 +49,7 @@ class Group:
             text += f" signal {r.signal}"
         if r.status not in (Status.OK, Status.FAILED):
             text += f" {r.status.value}"
-        return text
+        return visible_text(text)  # host names and a server's signal name are anyone's
 
 
 def group_results(results: Iterable[HostResult]) -> list[Group]:
@@ -69,7 +77,7 @@ def gather_text(results: Sequence[HostResult], color: bool, tty: bool) -> bytes:
     """The ``gather`` view: one block per group, largest first."""
     out = bytearray()
     for group in group_results(results):
-        out += _header(group.label, group.sample.status, color)
+        out += _header(group.label, group.sample.status, color, tty)
         out += b"".join(line + b"\n" for line in body(group.sample, tty)) or b"(no output)\n"
     return bytes(out)
 
@@ -82,18 +90,18 @@ def diff_text(results: Sequence[HostResult], color: bool, tty: bool) -> bytes:
         return b""
     majority, others = groups[0], groups[1:]
     base = body(majority.sample, tty)
-    out = bytearray(_header(f"{majority.label}: the majority", majority.sample.status, color))
+    out = bytearray(_header(f"{majority.label}: the majority", majority.sample.status, color, tty))
     out += b"".join(line + b"\n" for line in base) or b"(no output)\n"
     for group in others:
         lines = body(group.sample, tty)
-        out += _header(f"{group.label}: differs from the majority", group.sample.status, color)
+        out += _header(f"{group.label}: differs from the majority", group.sample.status, color, tty)
         delta = list(
             difflib.diff_bytes(
                 difflib.unified_diff,
                 base,
                 lines,
                 b"majority",
-                fold(list(group.hosts)).encode(),
+                visible_text(fold(list(group.hosts))).encode(),
                 lineterm=b"",
             )
         )
@@ -132,7 +140,7 @@ def progress_text(
         parts.append(f"ETA {elapsed / done * (total - done):.0f} s")
     text = "hostops: " + ", ".join(parts)
     if 0 < len(running) <= 5:
-        text += f": waiting for {fold(list(running))}"
+        text += f": waiting for {visible_text(fold(list(running)))}"
     return text[: max(width - 1, 0)]
 
 
@@ -145,12 +153,17 @@ def _lines(data: bytes) -> list[bytes]:
     return lines
 
 
-def _header(label: str, status: Status, color: bool) -> bytes:
+def _header(label: str, status: Status, color: bool, tty: bool) -> bytes:
+    """A group's header. On a terminal it is bold (with or without colour): output
+    lines reach a terminal with every control made visible, so none can look like one."""
     rule = "-" * min(max(len(label), 15), 78)
     if color:
         tint = HOST_COLOR if status is Status.OK else STATUS_COLOR[status]
         label = f"{tint}{label}{RESET}"
-    return f"{rule}\n{label}\n{rule}\n".encode()
+    text = f"{rule}\n{label}\n{rule}"
+    if tty:
+        text = "\n".join(f"{BOLD}{line}{RESET}" for line in text.split("\n"))
+    return f"{text}\n".encode()
 
 
 def _diff_line(line: bytes, color: bool) -> bytes:
@@ -170,9 +183,11 @@ def recap_text(result: Any, color: bool) -> str:
     statuses = result.host_statuses()  # the summary's, so that the two agree
     for play in result.plays:
         lines.append(
-            f"hostops: play {play.number} {play.name!r} on {fold(list(play.hosts)) or 'no host'}"
+            f"hostops: play {play.number} {visible_text(repr(play.name))}"
+            f" on {visible_text(fold(list(play.hosts))) or 'no host'}"
         )
-        width = max((len(f"{t.number} {t.name!r}") for t in play.tasks), default=0)
+        names = {t.number: visible_text(f"{t.number} {t.name!r}") for t in play.tasks}
+        width = max((len(name) for name in names.values()), default=0)
         for t in play.tasks:
             counts = [
                 (t.ok, "ok", Status.OK),
@@ -188,18 +203,16 @@ def recap_text(result: Any, color: bool) -> str:
                 cells.append(cell)
             ignored = f" ({t.ignored} ignored)" if t.ignored else ""
             kind = "handler" if t.handler else "task"
-            lines.append(
-                f"  {kind} {f'{t.number} {t.name!r}'.ljust(width)} {' '.join(cells)}{ignored}"
-            )
+            lines.append(f"  {kind} {names[t.number].ljust(width)} {' '.join(cells)}{ignored}")
         if play.stopped:
-            lines.append(f"  play stopped: {play.stopped}")
+            lines.append(f"  play stopped: {visible_text(play.stopped)}")
         never: dict[Status, list[str]] = {}
         for host in play.not_run:
             never.setdefault(statuses.get(host, Status.NOT_RUN), []).append(host)
-        for status, names in never.items():
-            lines.append(f"  never started: {fold(names)} ({status.value})")
+        for status, hosts in never.items():
+            lines.append(f"  never started: {visible_text(fold(hosts))} ({status.value})")
     if result.stopped:
-        lines.append(f"hostops: playbook stopped: {result.stopped}")
+        lines.append(f"hostops: playbook stopped: {visible_text(result.stopped)}")
     return "".join(line + "\n" for line in lines)
 
 
@@ -212,8 +225,7 @@ def diffs_text(result: Any) -> str:
             for r in task.results:
                 parts = [i.diff for i in r.items or (r,) if i.diff]
                 if parts:
-                    out.append(
-                        f"hostops: diff: {play.name}: task {task.number} {task.name!r} on {r.host}\n"
-                    )
+                    where = f"{play.name}: task {task.number} {task.name!r} on {r.host}"
+                    out.append(f"hostops: diff: {visible_text(where)}\n")
                     out += parts
     return "".join(out)

@@ -171,17 +171,13 @@ class SshdFleet:
 
     def _launch(self, host: FleetHost, attempts: int = 5) -> None:
         host.directory.mkdir(parents=True, exist_ok=True)
-        key = host.directory / "ssh_host_ed25519_key"
-        if not key.exists():
-            _keygen(key)
-        host.host_key_line = " ".join(Path(f"{key}.pub").read_text().split()[:2])
+        key = self._host_key(host)
         for _ in range(attempts):
             host.port = free_port(host.address)
-            config = host.directory / "sshd_config"
-            config.write_text(self._config(host, key))
+            argv = self._argv(host, key)
             with open(host.log, "ab") as log:
                 host.process = subprocess.Popen(
-                    [SSHD, "-D", "-e", "-f", str(config)],
+                    argv,
                     stdin=subprocess.DEVNULL,
                     stdout=log,
                     stderr=log,
@@ -190,7 +186,23 @@ class SshdFleet:
             # The port was free a moment ago; another process may have taken it since.
             if self._banner_or_exit(host):
                 return
-        raise RuntimeError(f"sshd for {host.name} did not start: {host.log.read_text()[-2000:]}")
+        raise RuntimeError(
+            f"{argv[0]} for {host.name} did not start: {host.log.read_text()[-2000:]}"
+        )
+
+    def _host_key(self, host: FleetHost) -> Path:
+        """The daemon's host key (made once); sets ``host.host_key_line``."""
+        key = host.directory / "ssh_host_ed25519_key"
+        if not key.exists():
+            _keygen(key)
+        host.host_key_line = " ".join(Path(f"{key}.pub").read_text().split()[:2])
+        return key
+
+    def _argv(self, host: FleetHost, key: Path) -> list[str]:
+        """The daemon's command line, listening on ``host``'s address and port."""
+        config = host.directory / "sshd_config"
+        config.write_text(self._config(host, key))
+        return [SSHD, "-D", "-e", "-f", str(config)]
 
     def _banner_or_exit(self, host: FleetHost) -> bool:
         """Wait until the daemon answers (True) or exits (False)."""
@@ -281,10 +293,10 @@ class SshdFleet:
         return Host(fh.name, fh.address, fh.port, user=user or self.user, **fields)
 
     def write_inventory(
-        self, path: str | os.PathLike[str], hosts: list[FleetHost] | None = None, **kw: object
+        self, path: str | os.PathLike[str], hosts: list[FleetHost] | None = None, **kw: Any
     ) -> Path:
         """Write :meth:`inventory_text` to ``path`` and return the path."""
-        Path(path).write_text(self.inventory_text(hosts, **kw))  # type: ignore[arg-type]
+        Path(path).write_text(self.inventory_text(hosts, **kw))
         return Path(path)
 
 

@@ -39,6 +39,10 @@ class Terminal:
     def screen(self) -> str:
         return self._tmux("capture-pane", "-p", "-J")
 
+    def styled(self) -> str:
+        """The screen with its attributes (bold, colours) as escape sequences."""
+        return self._tmux("capture-pane", "-p", "-J", "-e")
+
     def keys(self, *keys: str) -> None:
         self._tmux("send-keys", *keys)
 
@@ -131,3 +135,27 @@ def test_live_gather_is_redrawn_as_hosts_finish(
     screen = terminal.screen()
     assert "EXIT=0" in screen and "host[01-12] (12)" in screen
     assert "host[01-10] (10)" not in screen  # redrawn in place, not appended
+
+
+def test_c1_and_bidi_controls_are_shown_and_gather_headers_cannot_be_forged(
+    sshd_fleet: SshdFleet, tmp_path: Path, terminal: Terminal
+) -> None:
+    hosts = sshd_fleet.hosts[:2]
+    inv = sshd_fleet.write_inventory(tmp_path / "inv.yaml", hosts)
+    # C1 CSI (U+009B) "2J" would clear the screen on VTE; RLO reverses what follows. Then a
+    # copy of the header gather would print for host02.
+    cmd = (
+        r"echo before; printf '\302\2332J\302\2350;owned\302\234 \342\200\256gnp.exe\n';"
+        r" printf -- '---------------\nhost02 (1)\n---------------\n'"
+    )
+    terminal.start(_hostops("run", cmd, "--hosts", str(inv), "--limit", "host01", "-o", "gather"))
+    assert wait_for(lambda: "EXIT=" in terminal.screen(), timeout=30)
+    screen = terminal.screen()
+    assert "EXIT=0" in screen and "before" in screen
+    assert "\\u009b2J\\u009d0;owned\\u009c \\u202egnp.exe" in screen
+    # With attributes (-e): the real header is bold, the copy is not.
+    styled = terminal.styled()
+    head, rest = styled.split("host01 (1)", 1)
+    assert head.rfind("\x1b[1m") > head.rfind("\x1b[0m")  # bold at the real header
+    copy = rest.split("host02 (1)", 1)[0]
+    assert "\x1b[0m" in copy and "\x1b[1m" not in copy.split("\x1b[0m")[-1]  # not at the copy

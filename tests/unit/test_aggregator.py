@@ -227,6 +227,7 @@ def test_json_mode_one_object_per_finished_host(capfd):
         "changed": None,
         "tasks_done": None,
         "tasks_total": None,
+        "skipped": [],
     }
     assert a["host"] == "a"
     assert a["status"] == "ok"
@@ -521,14 +522,14 @@ def test_out_dir_gets_raw_bytes_as_they_arrive_and_a_status_line(tmp_path):
     (tmp_path / "web2.out").write_bytes(b"from an earlier run\n")
     agg = Aggregator(hosts, view, Console(color=False), time.monotonic(), Sinks(4))
     agg.handle(Output("web/1", STDOUT, b"\x1b[31mred"))
-    assert (tmp_path / "web_1.out").read_bytes() == b"\x1b[31mred"  # at once, raw
+    assert (tmp_path / "web%2F1.out").read_bytes() == b"\x1b[31mred"  # at once, raw
     agg.handle(Output("web/1", STDOUT, b" more\n"))
     agg.handle(Output("web/1", STDERR, b"oops\n"))
     agg.handle(HostFinished("web/1", Status.FAILED, 3, None, 0.1, "exit 3"))
     agg.handle(HostFinished("web2", Status.UNREACHABLE, None, None, 0.1, "connection\nrefused"))
-    assert (tmp_path / "web_1.out").read_bytes() == b"\x1b[31mred more\n"  # not cut at 4 bytes
-    assert (tmp_path / "web_1.err").read_bytes() == b"oops\n"
-    assert (tmp_path / "web_1.status").read_text() == "failed 3 exit 3\n"
+    assert (tmp_path / "web%2F1.out").read_bytes() == b"\x1b[31mred more\n"  # not cut at 4 bytes
+    assert (tmp_path / "web%2F1.err").read_bytes() == b"oops\n"
+    assert (tmp_path / "web%2F1.status").read_text() == "failed 3 exit 3\n"
     assert (tmp_path / "web2.out").read_bytes() == b""  # replaced, not appended to
     assert (tmp_path / "web2.status").read_text() == "unreachable - connection refused\n"
     (r1, _r2) = agg.report().results
@@ -539,6 +540,7 @@ def test_results_are_appended_to_the_record_as_they_arrive(tmp_path):
     from hostops.journal import RecordPath
 
     record = RecordPath(str(tmp_path / "run.jsonl"))
+    (tmp_path / "run.jsonl").write_bytes(b"")  # made with its header by Journal.start
     agg = Aggregator(
         [Host("a", "a"), Host("b", "b")],
         ViewOptions(),

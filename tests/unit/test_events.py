@@ -8,14 +8,18 @@ import pickle
 import pytest
 
 from hostops.fleet.events import (
+    MAX_EVENT_BYTES,
     EndOfRun,
     HostFinished,
     HostStarted,
     HostWarning,
     Interrupt,
+    LibraryLog,
     Output,
+    Skipped,
     WorkerDied,
     WorkerDone,
+    library_log_events,
 )
 from hostops.host.base import STDERR, STDOUT
 from hostops.models import (
@@ -47,6 +51,8 @@ _OBJECTS = [
     Output("web01", STDOUT, b"line\n\xff\x00partial"),
     Output("web01", STDERR, b""),
     HostWarning("web01", "accepted new host key"),
+    LibraryLog("web01", "paramiko.transport: Traceback (most recent call last):\n  ..."),
+    Skipped("web01", ("/etc/nginx/sites-enabled/default",)),
     HostFinished("web01", Status.OK, 0, None, 0.5, None),
     HostFinished("web02", Status.TIMEOUT, None, "KILL", 30.0, "timed out after 30 s"),
     WorkerDone(WorkerStats(1234, hosts=5, known_hosts_loads=1, key_loads=2)),
@@ -84,6 +90,8 @@ def test_every_event_class_is_covered():
         HostStarted,
         Output,
         HostWarning,
+        LibraryLog,
+        Skipped,
         HostFinished,
         WorkerDone,
         WorkerDied,
@@ -127,6 +135,7 @@ _KEYS = {
     "changed",  # added with put, get and play
     "tasks_done",  # added with the incomplete status (play: tasks done of those planned)
     "tasks_total",
+    "skipped",  # added with reported skips (links, special files) of put and get
 }
 
 
@@ -190,3 +199,10 @@ def test_report_helpers():
     assert report.succeeded == (ok,)
     assert report.failed == (bad,)
     assert report.counts() == {Status.OK: 1, Status.SKIPPED: 1, Status.TIMEOUT: 1}
+
+
+def test_a_long_library_record_becomes_events_of_whole_lines_that_fit_a_pipe_write():
+    lines = [f"line {i} " + "x" * (i * 37 % 1000) for i in range(200)]
+    events = library_log_events("h" * 500, "\n".join(lines))
+    assert all(len(pickle.dumps(e)) <= MAX_EVENT_BYTES for e in events)
+    assert [line for e in events for line in e.text.split("\n")] == lines

@@ -29,6 +29,8 @@ LAYERS: dict[str, int] = {
     "credentials": 0,
     "batches": 0,
     "ranges": 0,
+    "liblog": 0,
+    "safefs": 0,
     "localenv": 0,
     "vault": 0,
     "redact": 0,

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import json
 import stat
+import subprocess
 from pathlib import Path
 
 import pytest
+from full_disk import full_disk
 
 from hostops.errors import UsageError
 from hostops.journal import (
     Journal,
+    RunState,
     find_run,
     history_json,
     history_text,
@@ -19,6 +22,7 @@ from hostops.journal import (
     list_runs,
     load_run,
     parse_statuses,
+    run_state,
     runs_dir,
 )
 from hostops.models import HostResult, RunOptions, RunReport, Status
@@ -27,6 +31,12 @@ from hostops.models import HostResult, RunOptions, RunReport, Status
 def _start(tmp_path: Path, hosts: list[str], command: str = "uptime") -> Journal:
     journal = Journal.start(["run", command], command, hosts, RunOptions(forks=7), tmp_path)
     assert journal is not None
+    return journal
+
+
+def _finished(tmp_path: Path, hosts: list[str], command: str = "uptime") -> Journal:
+    journal = _start(tmp_path, hosts, command)
+    journal.finish(RunReport((), 0.1), 0)
     return journal
 
 
@@ -81,13 +91,13 @@ def test_a_broken_line_inside_a_record_is_an_error_naming_it(tmp_path):
 
 
 def test_find_run_by_last_prefix_and_distance(tmp_path):
-    ids = [_start(tmp_path, ["a"], f"echo {i}").id for i in range(3)]
+    ids = [_finished(tmp_path, ["a"], f"echo {i}").id for i in range(3)]
     assert ids == sorted(ids)  # ids sort in time order, even within one second
     assert find_run(None, tmp_path).name == f"{ids[2]}.jsonl"
     assert find_run("last", tmp_path).name == f"{ids[2]}.jsonl"
     assert find_run("last-2", tmp_path).name == f"{ids[0]}.jsonl"
     assert find_run(ids[1], tmp_path).name == f"{ids[1]}.jsonl"
-    with pytest.raises(UsageError, match="only 3 run"):
+    with pytest.raises(UsageError, match="only 3 finished run"):
         find_run("last-3", tmp_path)
     with pytest.raises(UsageError, match="ambiguous"):
         find_run(ids[0][:8], tmp_path)
@@ -102,8 +112,66 @@ def test_no_records_yet_is_a_clear_error(tmp_path):
 
 def test_retention_keeps_the_newest(tmp_path, monkeypatch):
     monkeypatch.setenv("HOSTOPS_KEEP_RUNS", "3")
-    ids = [_start(tmp_path, ["a"]).id for _ in range(5)]
+    ids = [_finished(tmp_path, ["a"]).id for _ in range(5)]
     assert [p.name for p in list_runs(tmp_path)] == [f"{i}.jsonl" for i in ids[2:]]
+
+
+def test_retention_never_prunes_a_run_in_progress(tmp_path, monkeypatch):
+    """A long rollout's record outlives any number of short runs after it (its hostops
+    is alive and it has no end line); one whose hostops died is pruned as usual."""
+    monkeypatch.setenv("HOSTOPS_KEEP_RUNS", "2")
+    rollout = _start(tmp_path, ["a"], "long rollout")  # this process: alive
+    dead = _start(tmp_path, ["a"], "crashed")
+    _set_pid(Path(dead.record.path), _dead_pid())
+    short = [_finished(tmp_path, ["a"]).id for _ in range(4)]
+    names = [p.name for p in list_runs(tmp_path)]
+    assert names == [f"{rollout.id}.jsonl"] + [f"{i}.jsonl" for i in short[2:]]
+    assert run_state(Path(rollout.record.path)) is RunState.IN_PROGRESS
+    rollout.record.append([host_line(HostResult("a", "a", Status.OK, 0))])  # still its own
+    assert load_run(Path(rollout.record.path)).results[0].host == "a"
+
+
+def _dead_pid() -> int:
+    child = subprocess.Popen(["true"])
+    child.wait()
+    return child.pid
+
+
+def _set_pid(path: Path, pid: int) -> None:
+    lines = path.read_text().splitlines(keepends=True)
+    header = json.loads(lines[0])
+    header["pid"] = pid
+    path.write_text(json.dumps(header) + "\n" + "".join(lines[1:]))
+
+
+def test_last_is_the_last_finished_run(tmp_path):
+    """``last`` (and --rerun's default) passes over a run still in progress and a
+    headerless record (a full disk, an older hostops); an id still finds any run."""
+    done = _finished(tmp_path, ["a"], "done")
+    crashed = _start(tmp_path, ["a"], "crashed")
+    _set_pid(Path(crashed.record.path), _dead_pid())
+    running = _start(tmp_path, ["a"], "running")
+    (tmp_path / "99999999-999999-999999.jsonl").write_bytes(b"")
+    assert find_run("last", tmp_path).name == f"{crashed.id}.jsonl"  # ended, without an end
+    assert find_run("last-1", tmp_path).name == f"{done.id}.jsonl"
+    assert find_run(running.id, tmp_path).name == f"{running.id}.jsonl"
+    assert run_state(tmp_path / "99999999-999999-999999.jsonl") is RunState.BROKEN
+    with pytest.raises(
+        UsageError, match=r"only 2 finished run\(s\) recorded \(1 still in progress\)"
+    ):
+        find_run("last-2", tmp_path)
+
+
+def test_a_full_disk_warns_once_and_leaves_no_record(tmp_path):
+    """With no space left, the run goes on without a record (no 0-byte file that would
+    break 'show last'), and says so once."""
+    with full_disk(tmp_path / "disk") as disk:
+        (disk / "runs").mkdir(mode=0o700)
+        told: list[str] = []
+        journal = Journal.start([], "x", ["a"], RunOptions(), disk / "runs", warn=told.append)
+        assert journal is None
+        assert len(told) == 1 and "No space left on device: running without a run record" in told[0]
+        assert list((disk / "runs").iterdir()) == []
 
 
 def test_retention_zero_keeps_no_record_and_bad_values_are_refused(tmp_path, monkeypatch):

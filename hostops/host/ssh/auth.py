@@ -36,15 +36,21 @@ def load_key(path: str, passphrase: str | None) -> paramiko.PKey | str:
         if "password" not in str(exc).lower():
             return f"{path}: cannot load key: {exc}"
     except (OSError, paramiko.SSHException, ValueError) as exc:
-        return f"{path}: cannot load key: {exc}"
+        # cryptography before 45 says only "could not deserialize" of an encrypted key
+        # read without a password: with a passphrase at hand, try it before giving up.
+        if passphrase is None or not isinstance(exc, ValueError):
+            return f"{path}: cannot load key: {exc}"
+        try:
+            return paramiko.PKey.from_path(path, passphrase.encode())  # type: ignore[arg-type]
+        except (OSError, paramiko.SSHException, ValueError, TypeError):
+            return f"{path}: cannot load key: {exc}"
     if passphrase is None:
         return (
             f"{path}: the key is encrypted and no passphrase was given"
             f" (use --ask-key-pass or {ENV_KEY_PASSPHRASE})"
         )
     try:
-        # paramiko wants bytes here (cryptography does); its type stubs say str.
-        return paramiko.PKey.from_path(path, passphrase.encode())  # type: ignore[arg-type]
+        return paramiko.PKey.from_path(path, passphrase.encode())  # type: ignore[arg-type]  # paramiko wants bytes (for cryptography); its stubs say str
     except (OSError, paramiko.SSHException, ValueError, TypeError):
         # cryptography says "no BEGIN/END delimiters" for a wrong bcrypt passphrase:
         # the key read without one said it is encrypted, so the passphrase is wrong.

@@ -16,6 +16,7 @@ from hostops.credentials import ENV_SUDO_PASSWORD
 from hostops.host.base import STDERR, STDOUT, HostFailure, Sink
 from hostops.host.ssh._paramiko import exit_signal, last_reply, send_keepalive
 from hostops.host.ssh.failures import reason
+from hostops.host.ssh.shell import login_command
 from hostops.host.stdin import Feed, Source
 from hostops.models import Status
 
@@ -27,6 +28,7 @@ _TICK_MAX_S = 0.5  # and the longest (drive's tick)
 _MARK = "\x1ehostops-{kind}:{nonce}:"
 _MARK_LIMIT = 65536  # stderr bytes to hold back while looking for the markers
 _KILL_WAIT_S = 5.0
+_SUSPENDED_S = 3.0  # between two keepalive checks (every tick, 0.5 s): we were suspended
 
 
 @dataclass(frozen=True, repr=False)
@@ -87,20 +89,22 @@ class SshCommand:
         self._keepalive_count = keepalive_count
         self._heard = time.monotonic()  # last time the host sent anything
         self._probes = 0  # keepalives sent since then
+        self._checked = self._heard  # last keepalive check: a long gap means we were stopped
         self._sudo = sudo
         self._start_timeout = start_timeout
         self._begun = time.monotonic()
         self._password_sent = False
         nonce = secrets.token_hex(4)
         self._markers = Markers(nonce, last="started" if sudo else "pgid", on_marker=self._marker)
-        # OpenSSH starts every session's command in a new session (setsid), so
-        # the login shell's $$ is the process group of the command and all its
-        # children: report it first, then run the user's command in that shell.
-        wrapped = f"printf '{_MARK.format(kind='pgid', nonce=nonce)}%s\\n' \"$$\" >&2\n"
+        # The login shell gets only `exec /bin/sh -c ...` (see hostops.host.ssh.shell), which
+        # makes its $$ lead a process group of its own (OpenSSH's sessions do; dropbear's
+        # do not) and reports it first: that group is the command and all its children.
+        report = f'echo "{_MARK.format(kind="pgid", nonce=nonce)}$$" >&2; '
         if tty:
-            wrapped = "stty -echo -onlcr 2>/dev/null\n" + wrapped
+            report = "stty -echo -onlcr 2>/dev/null; " + report
         if sudo is None:
-            wrapped += command
+            # The command itself is the login shell's to run, as `ssh host COMMAND` does.
+            script = report + 'exec "${SHELL:-/bin/sh}" -c "$1"'
         else:
             # No pty: sudo runs the command in its own (our) process group.
             started = _MARK.format(kind="started", nonce=nonce)
@@ -108,7 +112,8 @@ class SshCommand:
             quiet = "" if stdin or tty else "exec </dev/null\n"
             inner = f"printf '{started}\\n' >&2\n{quiet}{command}"
             prompt = _MARK.format(kind="prompt", nonce=nonce) + "\n"
-            wrapped += f"exec {sudo.prefix(prompt)} /bin/sh -c {shlex.quote(inner)}"
+            script = report + f"exec {sudo.prefix(prompt)} /bin/sh -c {shlex.quote(inner)}"
+        wrapped = login_command(script, *([command] if sudo is None else []), own_group=True)
         # paramiko waits for the channel and the exec answer without a limit: a host
         # that stops answering here would hold this thread forever, so a watchdog
         # closes the transport (which wakes those waits) if it takes too long.
@@ -238,6 +243,13 @@ class SshCommand:
         ServerAliveInterval does); ``keepalive_count`` unanswered in a row: it is gone."""
         if self._keepalive_s <= 0:
             return
+        now = time.monotonic()
+        if now - self._checked > _SUSPENDED_S:
+            # This process did not run for that long (Ctrl-Z, SIGSTOP, a frozen VM): the
+            # silence was ours, not the host's. Probe at once, and judge by the answer.
+            self._heard = max(self._heard, now - self._keepalive_s)
+            self._probes = 0
+        self._checked = now
         replied = last_reply(self._transport)
         if replied > self._heard:
             self._heard = replied
@@ -245,6 +257,9 @@ class SshCommand:
         silence = time.monotonic() - self._heard
         due = int(silence // self._keepalive_s)
         if due > self._keepalive_count:
+            # Gone, as far as we can tell: its command must not run on unsupervised (a
+            # later --rerun would run it twice). Stopped if the connection still allows.
+            self.signal_group("KILL")
             raise HostFailure(
                 Status.ERROR, f"no response from the host for {silence:.0f} s (keepalive)"
             )
@@ -259,14 +274,15 @@ class SshCommand:
             return False
         kill = f"kill -s {name} -- -{self._pgid}"
         if self._sudo is not None:  # the command runs as another user: so must its kill
-            kill = f"{self._sudo.prefix('')} /bin/sh -c {shlex.quote(kill)}"
+            kill = f"exec {self._sudo.prefix('')} /bin/sh -c {shlex.quote(kill)}"
+        kill = login_command(f"{kill} 2>/dev/null")  # a login shell's own kill may differ
         killer = None
         wait_s = _KILL_WAIT_S if wait_s is None else wait_s
         deadline = time.monotonic() + wait_s
         try:
             killer = self._transport.open_session(timeout=wait_s)
             killer.settimeout(wait_s)
-            killer.exec_command(f"{kill} 2>/dev/null")
+            killer.exec_command(kill)
             if self._sudo is not None and self._sudo.password is not None:
                 killer.sendall((self._sudo.password + "\n").encode())  # kill never reads it
             killer.shutdown_write()

@@ -28,6 +28,7 @@ from hostops.host.ssh.lock import take_lock
 from hostops.host.ssh.proxy import ProxyCommand
 from hostops.host.ssh_config import match_pattern
 from hostops.host.stdin import Source
+from hostops.liblog import thread_name
 from hostops.models import Host, HostKeyPolicy, RunOptions, Status
 
 
@@ -72,8 +73,8 @@ class SshConnection:
             self._sock = self._proxy.sock
         else:
             self._sock = _connect(host, timeout)
-        # Any socket-like object will do (a jump host tunnel); the stubs list a few types.
-        self.transport = paramiko.Transport(self._sock)  # type: ignore[arg-type]
+        self.transport = paramiko.Transport(self._sock)  # type: ignore[arg-type]  # any socket-like object will do (a tunnel); the stubs list a few types
+        self.transport.name = thread_name(host.name)  # its log records name the host
         quieten(self.transport)
         record_exit_signals(self.transport)
         try:

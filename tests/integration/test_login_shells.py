@@ -1,0 +1,83 @@
+"""Login shells that are not POSIX (tcsh, root's shell on older FreeBSD; fish): the
+command runs in them as `ssh host COMMAND` would, and --timeout and Ctrl-C still stop
+it with its children, since hostops hands the login shell nothing but
+`exec /bin/sh -c '...'` (for the wrapper and for the kill)."""
+
+from __future__ import annotations
+
+import signal
+from pathlib import Path
+
+import pytest
+from system_users import ensure_user
+
+from hostops.testing import SshdFleet
+from hostops.testing.pytest_plugin import (
+    SleepWatch,
+    json_results,
+    run_hostops,
+    sleep_pids,
+    sleep_tag,
+    start_hostops,
+)
+
+SHELLS = {"hostops-tcsh": "/usr/bin/tcsh", "hostops-fish": "/usr/bin/fish"}
+
+
+@pytest.fixture(scope="module")
+def shell_users() -> dict[str, str]:
+    """Test users whose login shell is tcsh or fish (scripts/test installs them)."""
+    for name, shell in SHELLS.items():
+        if not Path(shell).exists():
+            pytest.fail(f"{shell} is missing: ./scripts/test installs it (apt-get)")
+        ensure_user(name, shell)
+    return SHELLS
+
+
+@pytest.mark.parametrize("user", sorted(SHELLS))
+def test_commands_run_in_the_login_shell_and_time_out_whole(
+    sshd_fleet: SshdFleet, tmp_path: Path, shell_users: dict[str, str], user: str
+) -> None:
+    inv = sshd_fleet.write_inventory(tmp_path / "inv.yaml", sshd_fleet.hosts[:2])
+    # The login shell's own syntax, as with ssh: `set` differs between tcsh and fish.
+    cmd = "set x = 1; echo $x" if "tcsh" in user else "set x 1; echo $x"
+    r = run_hostops("run", cmd, "--hosts", str(inv), "--user", user, "-o", "json")
+    res = json_results(r.stdout)
+    assert {o["status"] for o in res.values()} == {"ok"}, r.stderr
+    assert {o["stdout"] for o in res.values()} == {"1\n"}
+    tag = sleep_tag(30)  # outlives every wait below unless killed
+    with SleepWatch([tag], expected=2) as watch:
+        r = run_hostops(
+            "run",
+            f"sleep {tag}; echo late",
+            "--hosts",
+            str(inv),
+            "--user",
+            user,
+            "--timeout",
+            "2",
+            "-o",
+            "json",
+        )
+    res = json_results(r.stdout)
+    assert {o["status"] for o in res.values()} == {"timeout"}, r.stderr
+    assert len(watch.seen) == 2 and watch.gone(), "the remote sleep outlived the timeout"
+    assert "late" not in r.stdout
+
+
+@pytest.mark.parametrize("user", sorted(SHELLS))
+def test_ctrl_c_stops_the_command_under_any_login_shell(
+    sshd_fleet: SshdFleet, tmp_path: Path, shell_users: dict[str, str], user: str
+) -> None:
+    inv = sshd_fleet.write_inventory(tmp_path / "inv.yaml", sshd_fleet.hosts[:2])
+    tag = sleep_tag(30)  # outlives every wait below unless killed
+    args = ["run", f"sleep {tag}", "--hosts", str(inv), "--user", user, "-o", "json"]
+    proc = start_hostops(*args, start_new_session=True)
+    with SleepWatch([tag], expected=2) as watch:
+        pass
+    assert len(watch.seen) == 2, "the commands never started"
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert {o["status"] for o in json_results(out).values()} == {"interrupted"}
+    assert watch.gone() and not sleep_pids(tag)
