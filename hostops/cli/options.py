@@ -454,6 +454,6 @@ def grouped(command: F) -> F:
         return command(**values, **built)
 
     # Raises ValueError if two groups (or a group and the command) share an option name.
-    with_groups.__signature__ = signature.replace(parameters=parameters)  # type: ignore[attr-defined]
+    with_groups.__signature__ = signature.replace(parameters=parameters)  # type: ignore[attr-defined]  # what inspect.signature (and typer) read
     with_groups.__annotations__ = {p.name: p.annotation for p in parameters}
-    return with_groups  # type: ignore[return-value]
+    return with_groups  # type: ignore[return-value]  # same call, its signature rewritten for typer

@@ -268,15 +268,17 @@ class Aggregator:
                 else:
                     status, why = Status.ERROR, "not run: no worker was left to run it"
                 self._set_result(state, status, None, None, 0.0, why)
-        results = tuple(self._hosts[n].result for n in self._order)  # type: ignore[misc]
+        found = [self._hosts[n].result for n in self._order]
+        results = tuple(r for r in found if r is not None)
+        assert len(results) == len(found), "the loop above gives every host its result"
         if self._live:
             self._redraw(b"")  # the final view below replaces it
         self._console.status(None)
-        folded = self._folded(results)  # type: ignore[arg-type]
+        folded = self._folded(results)
         if folded:
             self._console.out(folded)
         return RunReport(
-            results=results,  # type: ignore[arg-type]
+            results=results,
             duration_s=time.monotonic() - self._started,
             workers=tuple(self.workers),
             interrupted=self.interrupted,
@@ -361,7 +363,7 @@ class _OutDir:
 def aggregator_main(
     hosts: list[Host],
     view: ViewOptions,
-    events: Queue,
+    events: Queue[Event],
     report_to: Connection,
     lock: ContextManager[object],
     started: float,

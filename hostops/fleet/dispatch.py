@@ -27,7 +27,7 @@ from __future__ import annotations
 import contextlib
 import pickle
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
@@ -117,7 +117,7 @@ class Dispatcher:
         """Jobs queued or running."""
         return bool(self.pending) or any(s.sent or s.queue for s in self.slots)
 
-    def waitables(self) -> list[object]:
+    def waitables(self) -> list[Connection | int]:
         """Everything to wait on: each worker's pipe and process sentinel."""
         return [s.conn for s in self.slots] + [s.process.sentinel for s in self.slots]
 
@@ -171,7 +171,7 @@ class Dispatcher:
             slot.queue.clear()
         return dropped
 
-    def handle(self, ready: list[object]) -> None:
+    def handle(self, ready: Sequence[object]) -> None:
         """Process what woke the engine: messages from workers, workers that ended."""
         for slot in list(self.slots):
             if slot.conn in ready:

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from multiprocessing.connection import wait
 from multiprocessing.synchronize import Event as MpEvent
 from multiprocessing.synchronize import Lock
+from typing import Any
 
 from hostops.credentials import Secrets, secrets_from_environment
 from hostops.errors import ConfigError, InternalError
@@ -67,14 +68,23 @@ def plan(n_hosts: int, options: RunOptions) -> tuple[int, ...]:
     return tuple(base + (1 if i < extra else 0) for i in range(workers))
 
 
-def _context() -> multiprocessing.context.BaseContext:
+_Context = (
+    multiprocessing.context.ForkContext
+    | multiprocessing.context.ForkServerContext
+    | multiprocessing.context.SpawnContext
+)
+
+
+def _context() -> _Context:
     # fork is the cheapest start (no re-import of paramiko per worker) and is
     # safe while this process has no other threads; a host program with threads
     # gets forkserver, which never forks a threaded process.
-    method = "fork" if threading.active_count() == 1 else "forkserver"
-    if method not in multiprocessing.get_all_start_methods():
-        method = "spawn"
-    return multiprocessing.get_context(method)
+    methods = multiprocessing.get_all_start_methods()
+    if threading.active_count() == 1 and "fork" in methods:
+        return multiprocessing.get_context("fork")
+    if "forkserver" in methods:
+        return multiprocessing.get_context("forkserver")
+    return multiprocessing.get_context("spawn")
 
 
 def console_lock() -> Lock:
@@ -200,6 +210,10 @@ class Engine:
             self.hosts, slots, worker_lost, spawn=lambda: start_worker(max(threads))
         )
 
+    def _was_interrupted(self) -> bool:
+        """``interrupted`` read anew (a signal handler sets it while we wait)."""
+        return self.interrupted
+
     def execute(self, jobs: list[Job]) -> dict[str, Outcome | None]:
         """Carry out ``jobs`` (at most one per host), all at once as threads allow; return
         when every one ended, with each host's Outcome (its output only if the job
@@ -211,10 +225,11 @@ class Engine:
             return {j.host.name: _NOT_STARTED for j in jobs}
         d.submit(jobs)
         self._wait(lambda: not d.busy())
+        stopped = self._was_interrupted()  # Ctrl-C may have come while we waited
         outcomes: dict[str, Outcome | None] = {}
         for job in jobs:
             outcome = d.outcomes.pop(job.host.name, None)
-            if self.interrupted and outcome is WORKER_DIED:
+            if stopped and outcome is WORKER_DIED:
                 outcome = _STOPPED_AT_ONCE  # killed by us on a second Ctrl-C
             outcomes[job.host.name] = outcome
         return outcomes
@@ -335,7 +350,7 @@ _STOPPED_AT_ONCE = Outcome(Status.INTERRUPTED, error=UNCONFIRMED)
 _NO_WORKER = Outcome(Status.ERROR, error="not run: no worker was left to run it")
 
 
-def _close(*queues: multiprocessing.queues.Queue, drained: bool) -> None:
+def _close(*queues: multiprocessing.queues.Queue[Any], drained: bool) -> None:
     """End the queues' feeder threads, so the next run in this process starts with
     one thread again (and so may fork). Waiting is safe only if every item was read."""
     for q in queues:
@@ -414,7 +429,8 @@ def _receive_report(
         ready = wait([conn, aggregator.sentinel])
         if conn in ready or conn.poll(0):
             try:
-                return conn.recv()
+                report: RunReport = conn.recv()
+                return report
             except EOFError:
                 break
         elif aggregator.sentinel in ready:

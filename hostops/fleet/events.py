@@ -20,6 +20,7 @@ import pickle
 import select
 from dataclasses import dataclass
 from multiprocessing.context import BaseContext
+from typing import TYPE_CHECKING
 
 from hostops.models import Status, WorkerStats
 
@@ -228,7 +229,13 @@ class _NoLock:
         pass
 
 
-class EventQueue(multiprocessing.queues.Queue):  # type: ignore[type-arg]
+if TYPE_CHECKING:  # the class is not subscriptable at run time
+    _EventQueueBase = multiprocessing.queues.Queue[Event]
+else:
+    _EventQueueBase = multiprocessing.queues.Queue
+
+
+class EventQueue(_EventQueueBase):
     """The run's event queue: a multiprocessing Queue without a write lock, for events
     that each fit one atomic pipe write (see the module's docstring)."""
 

@@ -29,7 +29,7 @@ Counters = MutableSequence[int]
 
 def counters(ctx: BaseContext, n: int) -> Counters:
     """``n`` shared 64-bit counters, zeroed, without a lock."""
-    return ctx.RawArray(ctypes.c_longlong, max(n, 1))  # type: ignore[return-value]
+    return ctx.RawArray(ctypes.c_longlong, max(n, 1))  # type: ignore[return-value]  # the stub's SynchronizedArray; unlocked it is the ctypes array Counters is
 
 
 class Credit:

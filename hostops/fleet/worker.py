@@ -25,6 +25,7 @@ from hostops.credentials import Secrets
 from hostops.fleet._procname import set_process_name
 from hostops.fleet.dispatch import DONE, RETURNED, STARTED, Job, Release
 from hostops.fleet.events import (
+    Event,
     HostFinished,
     HostStarted,
     HostWarning,
@@ -94,7 +95,7 @@ class _Kept:
 def worker_main(
     spec: WorkerSpec,
     conn: Pipe,
-    events: Queue,
+    events: Queue[Event],
     cancel: MpEvent,
     secrets: Secrets,
     hurry: MpEvent | None = None,
@@ -228,7 +229,7 @@ def run_job(
     job: Job,
     spec: WorkerSpec,
     ctx: SshContext,
-    events: Queue,
+    events: Queue[Event],
     cancel: MpEvent,
     pid: int,
     credit: Credit | None = None,

@@ -8,6 +8,7 @@ import selectors
 import signal
 import subprocess
 from collections.abc import Mapping
+from typing import IO
 
 from hostops.host.base import STDERR, STDOUT, HostFailure, Sink
 from hostops.host.stdin import Feed, Source
@@ -66,7 +67,7 @@ class LocalCommand:
         pipe.close()
         self._proc.stdin = None
 
-    def _watch(self, pipe: object, wanted: bool) -> None:
+    def _watch(self, pipe: IO[bytes], wanted: bool) -> None:
         if wanted == self._waiting:  # watched now but should not be, or the reverse
             if wanted:
                 self._selector.register(pipe, selectors.EVENT_WRITE, _STDIN)

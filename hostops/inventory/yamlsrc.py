@@ -19,7 +19,7 @@ from hostops.vault import Vaulted
 _Base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
-class _Loader(_Base):  # type: ignore[misc,valid-type]
+class _Loader(_Base):  # type: ignore[misc,valid-type]  # a base chosen at run time (libyaml or not)
     """Remembers the implicit tag of each plain scalar: host names recur in every group
     that lists them, and the resolver's regexes were the largest cost of a large file."""
 

@@ -118,11 +118,14 @@ def fields_read(source: str, expression: bool = False) -> frozenset[tuple[str, s
         return frozenset()
     out = set()
     for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
-        if not isinstance(node.node, nodes.Name):
-            continue
-        if isinstance(node, nodes.Getattr):
+        if isinstance(node, nodes.Getattr) and isinstance(node.node, nodes.Name):
             out.add((node.node.name, node.attr))
-        elif isinstance(node.arg, nodes.Const) and isinstance(node.arg.value, str):
+        elif (
+            isinstance(node, nodes.Getitem)
+            and isinstance(node.node, nodes.Name)
+            and isinstance(node.arg, nodes.Const)
+            and isinstance(node.arg.value, str)
+        ):
             out.add((node.node.name, node.arg.value))
     return frozenset(out)
 

@@ -13,6 +13,7 @@ import os
 import pwd
 import subprocess
 from pathlib import Path
+from typing import Any
 
 from hostops.testing.fleet import FleetHost, SshdFleet
 
@@ -28,13 +29,11 @@ class DropbearFleet(SshdFleet):
     """N dropbear daemons; ``user`` (required: an account whose home this fleet may
     write ``.ssh/authorized_keys`` in) is who logs in. Use as a context manager."""
 
-    def __init__(
-        self, root: str | os.PathLike[str], count: int, *, user: str, **kw: object
-    ) -> None:
+    def __init__(self, root: str | os.PathLike[str], count: int, *, user: str, **kw: Any) -> None:
         if not (os.path.exists(DROPBEAR) and os.path.exists(DROPBEARKEY)):
             raise DropbearMissing(f"{DROPBEAR} not found: install dropbear-bin")
         kw.setdefault("name_format", "db{:02d}")
-        super().__init__(root, count, user=user, **kw)  # type: ignore[arg-type]
+        super().__init__(root, count, user=user, **kw)
 
     def _host_key(self, host: FleetHost) -> Path:
         if host is self.hosts[0]:

@@ -41,7 +41,7 @@ def load_key(path: str, passphrase: str | None) -> paramiko.PKey | str:
         if passphrase is None or not isinstance(exc, ValueError):
             return f"{path}: cannot load key: {exc}"
         try:
-            return paramiko.PKey.from_path(path, passphrase.encode())  # type: ignore[arg-type]
+            return _with_passphrase(path, passphrase)
         except (OSError, paramiko.SSHException, ValueError, TypeError):
             return f"{path}: cannot load key: {exc}"
     if passphrase is None:
@@ -50,7 +50,7 @@ def load_key(path: str, passphrase: str | None) -> paramiko.PKey | str:
             f" (use --ask-key-pass or {ENV_KEY_PASSPHRASE})"
         )
     try:
-        return paramiko.PKey.from_path(path, passphrase.encode())  # type: ignore[arg-type]  # paramiko wants bytes (for cryptography); its stubs say str
+        return _with_passphrase(path, passphrase)
     except (OSError, paramiko.SSHException, ValueError, TypeError):
         # cryptography says "no BEGIN/END delimiters" for a wrong bcrypt passphrase:
         # the key read without one said it is encrypted, so the passphrase is wrong.
@@ -236,3 +236,9 @@ def _agent(host: Host, ctx: SshContext, problems: list[str]) -> paramiko.Agent |
 
 def _remaining(deadline: float) -> float:
     return max(0.1, deadline - time.monotonic())
+
+
+def _with_passphrase(path: str, passphrase: str) -> paramiko.PKey:
+    """The encrypted key at ``path``, opened with ``passphrase``."""
+    secret = passphrase.encode()  # paramiko passes it to cryptography, which wants bytes
+    return paramiko.PKey.from_path(path, secret)  # type: ignore[arg-type]  # its stubs say str

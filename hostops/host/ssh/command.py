@@ -183,7 +183,8 @@ class SshCommand:
                 self._chan.shutdown_write()
                 self._stdin = None
         except (TimeoutError, paramiko.SSHException, EOFError, OSError):
-            self._stdin.close()
+            if self._stdin is not None:
+                self._stdin.close()
             self._stdin = None  # the channel is going: pump sees it closed
 
     def pump(self, sink: Sink, wait_s: float) -> bool:
