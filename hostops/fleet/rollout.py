@@ -159,12 +159,12 @@ def check_plan(
     """Check mode (``hostops.playbook.check``). When the plan installs templates, their
     hosts are reached to read the current files and show diffs (the only commands
     run); otherwise nothing connects."""
-    from hostops.playbook import Template, check
+    from hostops.playbook import TemplateAction, check
 
     hosts = [
         h
         for p in plan.plays
-        if any(isinstance(t.action, Template) for _, t in p.tasks)
+        if any(isinstance(t.action, TemplateAction) for _, t in p.tasks)
         for h in p.hosts
     ]
     if not hosts:

@@ -29,7 +29,17 @@ from hostops.operations import (
 from hostops.playbook.check import CheckReport, HostCheck, PlannedTask, PlayCheck, Would, check
 from hostops.playbook.listing import list_hosts, list_tasks
 from hostops.playbook.load import load_playbook
-from hostops.playbook.model import Get, Meta, Play, Playbook, Put, Run, Script, Task, Template
+from hostops.playbook.model import (
+    CommandAction,
+    DownloadAction,
+    MetaAction,
+    Play,
+    Playbook,
+    ScriptAction,
+    Task,
+    TemplateAction,
+    UploadAction,
+)
 from hostops.playbook.plan import PlaybookPlan, PlayPlan, prepare, with_vault
 from hostops.playbook.results import PlaybookResult, PlayResult, TaskHostResult, TaskResult
 from hostops.playbook.runner import run_playbook
@@ -37,12 +47,13 @@ from hostops.playbook.runner import run_playbook
 __all__ = [
     "CheckReport",
     "Command",
+    "CommandAction",
     "Count",
     "Download",
+    "DownloadAction",
     "Executor",
-    "Get",
     "HostCheck",
-    "Meta",
+    "MetaAction",
     "Operation",
     "Outcome",
     "PlannedTask",
@@ -54,15 +65,14 @@ __all__ = [
     "PlaybookPlan",
     "PlaybookResult",
     "Purpose",
-    "Put",
-    "Run",
-    "Script",
+    "ScriptAction",
     "Step",
     "Task",
     "TaskHostResult",
     "TaskResult",
-    "Template",
+    "TemplateAction",
     "Upload",
+    "UploadAction",
     "Would",
     "batches",
     "check",

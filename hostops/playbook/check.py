@@ -20,7 +20,7 @@ from hostops.models import Status
 from hostops.operations import Executor, Purpose, Step, Upload
 from hostops.playbook import template
 from hostops.playbook.diffs import read_command, unified
-from hostops.playbook.model import Meta, Playbook, Task
+from hostops.playbook.model import MetaAction, Playbook, Task
 from hostops.playbook.plan import (
     PlaybookPlan,
     PlayPlan,
@@ -198,7 +198,7 @@ def _task(
     def planned(would: Would, action: str, note: str | None = None) -> PlannedTask:
         return PlannedTask(number, task.title, would, action, note)
 
-    if isinstance(task.action, Meta):
+    if isinstance(task.action, MetaAction):
         return planned(Would.RUN, task.text)
     loop = sorted(
         {n for s in loop_templates(task) for n in template.template_names(s).read} & unknown

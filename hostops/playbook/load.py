@@ -27,15 +27,15 @@ from hostops.playbook import template
 from hostops.playbook.model import (
     LOCALHOST,
     Action,
-    Get,
-    Meta,
+    CommandAction,
+    DownloadAction,
+    MetaAction,
     Play,
     Playbook,
-    Put,
-    Run,
-    Script,
+    ScriptAction,
     Task,
-    Template,
+    TemplateAction,
+    UploadAction,
 )
 
 # `become`/`become_user` are Ansible's spellings of `sudo`/`sudo_user`.
@@ -305,7 +305,7 @@ def _task(
     sudo = (said if said is not None else None) if kind in _SUDO_KINDS else False
     sudo_user = _sudo_user(body, what) or defaults.sudo_user
     action = _action(kind, body[kind], what)
-    if isinstance(action, Put) and (action.owner or action.group) and not sudo:
+    if isinstance(action, UploadAction) and (action.owner or action.group) and not sudo:
         raise body[kind].error(
             f"{what}: {kind}: owner and group need sudo: true (or become: true):"
             " only root may give files away"
@@ -374,7 +374,7 @@ def _meta(body: dict[str, Node], node: Node, what: str, defaults: _Defaults) -> 
         )
     tags = _tags(body["tags"], f"{what}: tags") if "tags" in body else ()
     name = _text(body["name"], f"{what}: name") if "name" in body else ""
-    return Task(Meta(what_meta), line=node.line, name=name, tags=_merge(defaults.tags, tags))
+    return Task(MetaAction(what_meta), line=node.line, name=name, tags=_merge(defaults.tags, tags))
 
 
 def _merge(first: tuple[str, ...], second: tuple[str, ...]) -> tuple[str, ...]:
@@ -467,9 +467,9 @@ def _loop_control(node: Node, what: str) -> dict[str, str]:
 
 def _action(kind: str, node: Node, what: str) -> Action:
     if kind == "run":
-        return Run(_template(node, f"{what}: run"))
+        return CommandAction(_template(node, f"{what}: run"))
     if kind == "script":
-        return Script(_template(node, f"{what}: script"))
+        return ScriptAction(_template(node, f"{what}: script"))
     keys = GET_KEYS if kind == "get" else PUT_KEYS
     body = node.keyed(f"{what}: {kind}", keys)
     for key in ("src", "dest"):
@@ -478,12 +478,12 @@ def _action(kind: str, node: Node, what: str) -> Action:
     src = _template(body["src"], f"{what}: {kind}: src")
     dest = _template(body["dest"], f"{what}: {kind}: dest")
     if kind == "get":
-        return Get(src, dest)
+        return DownloadAction(src, dest)
     owner, group = (
         _template(body[k], f"{what}: {kind}: {k}") if k in body else None
         for k in ("owner", "group")
     )
-    install = Template if kind == "template" else Put
+    install = TemplateAction if kind == "template" else UploadAction
     return install(
         src,
         dest,

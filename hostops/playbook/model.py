@@ -17,14 +17,14 @@ from hostops.batches import Count
 
 
 @dataclass(frozen=True)
-class Run:
+class CommandAction:
     """``run: COMMAND``: a shell command (a template)."""
 
     command: str
 
 
 @dataclass(frozen=True)
-class Script:
+class ScriptAction:
     """``script: PATH [ARGS]``: a local script, uploaded and run.
 
     The whole text is a template; once rendered, its first shell word is the
@@ -36,7 +36,7 @@ class Script:
 
 
 @dataclass(frozen=True)
-class Put:
+class UploadAction:
     """``put: {src, dest, mode, owner, group, backup}``: upload a local file or directory
     (every text a template)."""
 
@@ -49,27 +49,38 @@ class Put:
 
 
 @dataclass(frozen=True)
-class Template(Put):
+class TemplateAction(UploadAction):
     """``template: {src, dest, …}``: the local Jinja2 file ``src`` rendered for each host
     (same sandbox and variables as the task), installed as ``put`` installs a file."""
 
 
 @dataclass(frozen=True)
-class Meta:
+class MetaAction:
     """``meta: flush_handlers``: run the handlers notified so far, here."""
 
     what: str
 
 
 @dataclass(frozen=True)
-class Get:
+class DownloadAction:
     """``get: {src, dest}``: download a remote file or directory into ``dest/HOST/…``."""
 
     src: str
     dest: str
 
 
-Action = Run | Script | Put | Template | Get | Meta
+Action = CommandAction | ScriptAction | UploadAction | TemplateAction | DownloadAction | MetaAction
+# One vocabulary: a playbook's ``run:``, ``put:`` and ``get:`` keys (the command line's
+# words) are the Command, Upload and Download operations (hostops/operations.py); the
+# actions here are those operations as written, templates not yet rendered.
+KEYS: Mapping[type, str] = {
+    CommandAction: "run",
+    ScriptAction: "script",
+    UploadAction: "put",
+    TemplateAction: "template",
+    DownloadAction: "get",
+    MetaAction: "meta",
+}
 
 LOCALHOST = "localhost"  # the one host ``delegate_to`` may name: the controller
 
@@ -111,18 +122,19 @@ class Task:
 
     @property
     def kind(self) -> str:
-        """``run``, ``script``, ``put``, ``template``, ``get`` or ``meta``."""
-        return type(self.action).__name__.lower()
+        """The task's key in the playbook: ``run``, ``script``, ``put``, ``template``,
+        ``get`` or ``meta``."""
+        return KEYS[type(self.action)]
 
     @property
     def text(self) -> str:
         """The action as written, templates unrendered: ``run: systemctl restart {{ svc }}``."""
         action = self.action
-        if isinstance(action, Run):
+        if isinstance(action, CommandAction):
             return f"run: {action.command}"
-        if isinstance(action, Script):
+        if isinstance(action, ScriptAction):
             return f"script: {action.text}"
-        if isinstance(action, Meta):
+        if isinstance(action, MetaAction):
             return f"meta: {action.what}"
         return f"{self.kind}: {action.src} -> {action.dest}"
 

@@ -23,7 +23,16 @@ from hostops.errors import ConfigError
 from hostops.inventory.patterns import PatternError, select
 from hostops.models import Host
 from hostops.playbook import template
-from hostops.playbook.model import Get, Play, Playbook, Put, Run, Script, Task, Template
+from hostops.playbook.model import (
+    CommandAction,
+    DownloadAction,
+    Play,
+    Playbook,
+    ScriptAction,
+    Task,
+    TemplateAction,
+    UploadAction,
+)
 from hostops.playbook.results import REGISTERED_FIELDS
 from hostops.playbook.tags import selected as tag_selected
 from hostops.vault import Vault, Vaulted, bind
@@ -194,14 +203,14 @@ def task_templates(task: Task) -> Iterator[tuple[str, str]]:
     """(field, template source) of every templated field of ``task``."""
     action = task.action
     kind = task.kind
-    if isinstance(action, Run):
+    if isinstance(action, CommandAction):
         yield "run", action.command
-    elif isinstance(action, Script):
+    elif isinstance(action, ScriptAction):
         yield "script", action.text
-    elif isinstance(action, (Put, Get)):
+    elif isinstance(action, (UploadAction, DownloadAction)):
         yield f"{kind}: src", action.src
         yield f"{kind}: dest", action.dest
-    if isinstance(action, Put):
+    if isinstance(action, UploadAction):
         for key in ("mode", "owner", "group"):
             if getattr(action, key) is not None:
                 yield f"{kind}: {key}", getattr(action, key)
@@ -332,9 +341,9 @@ def _check_local_files(
     registers = {t.register for p in playbook.plays for t in (*p.tasks, *p.handlers) if t.register}
     for task in (*play.tasks, *play.handlers):
         action = task.action
-        if not isinstance(action, (Put, Script)):
+        if not isinstance(action, (UploadAction, ScriptAction)):
             continue
-        source = action.src if isinstance(action, Put) else action.text
+        source = action.src if isinstance(action, UploadAction) else action.text
         checked: set[str] = set()
         for host in hosts:
             context = variables[host.name]
@@ -354,7 +363,7 @@ def _check_local_files(
                     path=playbook.path,
                     line=task.line,
                 )
-            if path not in checked and isinstance(action, Template):
+            if path not in checked and isinstance(action, TemplateAction):
                 used = template.check_template_file(path).required
                 missing = sorted(used - context.keys() - loop_names(task) - registers)
                 if missing:
@@ -370,7 +379,7 @@ def _check_local_files(
 def local_path(playbook: Playbook, task: Task, rendered: str) -> str:
     """The local file a rendered ``put`` src or ``script`` names, relative to the playbook's
     directory; raises ValueError for a script line that is not valid shell words."""
-    if isinstance(task.action, Script):
+    if isinstance(task.action, ScriptAction):
         rendered = script_words(rendered)[0]
     return os.path.join(playbook.base_dir, os.path.expanduser(rendered))
 

@@ -20,7 +20,16 @@ from hostops.host.transfer import download_path
 from hostops.operations import Command, Download, Operation, Upload
 from hostops.playbook import template
 from hostops.playbook.load import parse_mode
-from hostops.playbook.model import Get, Meta, Playbook, Put, Run, Script, Task, Template
+from hostops.playbook.model import (
+    CommandAction,
+    DownloadAction,
+    MetaAction,
+    Playbook,
+    ScriptAction,
+    Task,
+    TemplateAction,
+    UploadAction,
+)
 from hostops.playbook.plan import local_path, script_words
 
 # What a probe prints on stdout (with exit code 0) when the task is to be skipped.
@@ -92,7 +101,7 @@ def render_task(playbook: Playbook, task: Task, context: Mapping[str, Any]) -> R
     creates = text("creates", task.creates) if task.creates is not None else None
     removes = text("removes", task.removes) if task.removes is not None else None
     action = task.action
-    if isinstance(action, Run):
+    if isinstance(action, CommandAction):
         command = Command(
             compose_command(text("run", action.command), env, cwd),
             task.sudo,
@@ -102,7 +111,7 @@ def render_task(playbook: Playbook, task: Task, context: Mapping[str, Any]) -> R
             tty=task.tty,
         )
         return Rendered(command, None, creates, removes)
-    if isinstance(action, Script):
+    if isinstance(action, ScriptAction):
         line = text("script", action.text)
         local = local_path(playbook, task, line)
         args = script_words(line)[1]
@@ -112,16 +121,16 @@ def render_task(playbook: Playbook, task: Task, context: Mapping[str, Any]) -> R
             upload, args, env, cwd, task.sudo, task.timeout, task.sudo_user, task.tty
         )
         return Rendered(None, script, creates, removes)
-    if isinstance(action, Meta):
+    if isinstance(action, MetaAction):
         raise ValueError(f"meta: {action.what} is not rendered: the runner carries it out")
     src = text(f"{task.kind}: src", action.src)
     dest = text(f"{task.kind}: dest", action.dest)
-    if isinstance(action, Get):
+    if isinstance(action, DownloadAction):
         # Relative to the current directory, as a command-line tool's paths are (the
         # playbook's directory may be a checkout, not where reports belong).
         local_dir = os.path.abspath(os.path.expanduser(dest))
         return Rendered(Download(remote_path(src), local_dir, task.timeout), None, creates, removes)
-    assert isinstance(action, Put)
+    assert isinstance(action, UploadAction)
     kind = task.kind
     mode = None
     if action.mode is not None:
@@ -144,7 +153,7 @@ def render_task(playbook: Playbook, task: Task, context: Mapping[str, Any]) -> R
         group=group,
         backup=action.backup,
     )
-    content = template.render_file(local, context) if isinstance(action, Template) else None
+    content = template.render_file(local, context) if isinstance(action, TemplateAction) else None
     return Rendered(upload, None, creates, removes, content)
 
 

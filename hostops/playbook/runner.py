@@ -36,7 +36,7 @@ from hostops.models import Host, Status
 from hostops.operations import Executor
 from hostops.playbook import template
 from hostops.playbook.iteration import Iteration, RunSettings
-from hostops.playbook.model import Meta, Task
+from hostops.playbook.model import MetaAction, Task
 from hostops.playbook.plan import PlaybookPlan, PlayPlan
 from hostops.playbook.results import PlaybookResult, PlayResult, TaskHostResult, TaskResult
 
@@ -102,7 +102,7 @@ class _Run:
         self.release([h.name for h in self.plan.hosts])
         planned = dict.fromkeys((h.name for h in self.plan.hosts), 0)
         for play in self.plan.plays:
-            count = sum(not isinstance(t.action, Meta) for _, t in play.tasks)
+            count = sum(not isinstance(t.action, MetaAction) for _, t in play.tasks)
             for host in play.hosts:
                 planned[host.name] += count
         return PlaybookResult(
@@ -162,7 +162,7 @@ class _Run:
         for number, task in plan.tasks:
             if not batch.active:
                 break
-            if isinstance(task.action, Meta):
+            if isinstance(task.action, MetaAction):
                 stop = self.flush(plan, batch, results)
             else:
                 stop = self.step(plan, batch, task, number, False, batch.active, results)

@@ -9,7 +9,14 @@ import pytest
 
 from hostops.errors import ConfigError
 from hostops.inventory.patterns import PatternError, check_syntax
-from hostops.playbook import Count, Get, Put, Run, Script, load_playbook
+from hostops.playbook import (
+    CommandAction,
+    Count,
+    DownloadAction,
+    ScriptAction,
+    UploadAction,
+    load_playbook,
+)
 from hostops.playbook.load import parse_mode
 
 Write = Callable[..., Path]
@@ -57,17 +64,20 @@ def test_a_good_playbook_becomes_the_model(write_inv: Write) -> None:
     assert first.serial == Count(30, percent=True) and first.max_fail == Count(1)
     assert first.vars == {"service": "app", "ports": [80, 443]}
     stop, check, put, get = first.tasks
-    assert stop.action == Run("systemctl stop {{ service | quote }}")
+    assert stop.action == CommandAction("systemctl stop {{ service | quote }}")
     assert (stop.sudo, stop.timeout, stop.register, stop.line) == (True, 30.0, "stopped", 9)
-    assert check.action == Script("files/check.sh --fast")
+    assert check.action == ScriptAction("files/check.sh --fast")
     assert (check.retries, check.delay, check.until) == (5, 0.5, ("result.rc == 0",))
     assert check.when == ("stopped.rc == 0", "True")
     assert check.env == (("MODE", "fast"), ("LEVEL", "3")) and check.cwd == "/srv"
     assert check.changed_when == ("False",) and check.ignore_errors
     # 0640 is the octal number YAML reads as 416: the text as written is kept.
-    assert put.action == Put("files/app.conf", "/etc/app.conf", "0640")
+    assert put.action == UploadAction("files/app.conf", "/etc/app.conf", "0640")
     assert put.creates == "/etc/app.conf.lock" and put.kind == "put"
-    assert get.action == Get("/var/log/app.log", "logs") and get.removes == "/var/log/app.log"
+    assert (
+        get.action == DownloadAction("/var/log/app.log", "logs")
+        and get.removes == "/var/log/app.log"
+    )
     assert check.title == "script: files/check.sh --fast" and stop.title == "stop"
     # `until` without `retries`: 3 more attempts, as Ansible.
     assert second.title == "db" and second.tasks[0].retries == 3
