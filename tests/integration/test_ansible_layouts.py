@@ -216,7 +216,8 @@ def test_vaulted_values_are_masked_in_every_view_record_and_error(
         "    - name: name it in a path that fails on web1\n"
         "      put:\n"
         "        src: app.conf.j2\n"
-        f"        dest: \"{remote}/{{{{ 'missing/' if inventory_hostname == 'web1' else '' }}}}"
+        f"        dest: \"{remote}/{{{{ 'missing-' ~ api_token ~ '/' if inventory_hostname == 'web1'"
+        " else '' }}"
         '{{ api_token }}"\n'
         "    - name: loop over it wrongly\n"
         "      run: 'true'\n"
@@ -246,7 +247,7 @@ def test_vaulted_values_are_masked_in_every_view_record_and_error(
     # The second line came in two pieces, each a part of the value: masked whole.
     assert said["stdout"] == "<vaulted>\ntoken=<vaulted>\n<vaulted>\ntoken = <vaulted>\n", said
     assert said["stderr"] == "<vaulted>\n", said
-    assert "/missing/<vaulted>" in said["error"], said
+    assert "/missing-<vaulted>" in said["error"], said  # the directory that is not there
     web2 = json_results(r.stdout)["web2"]  # an error of the controller's, naming it
     assert web2["error"].endswith("loop must give a list, not a str: '<vaulted>'"), web2
     assert sorted(p.name for p in remote.iterdir()) == [secret, "web1.conf", "web2.conf"]

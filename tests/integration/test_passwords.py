@@ -60,9 +60,17 @@ def test_keys_are_tried_before_the_password(
 def test_wrong_or_missing_password_is_auth_failed(
     password_fleet: SshdFleet, kbdint_fleet: SshdFleet, tmp_path: Path, accounts: Accounts
 ) -> None:
+    # No ssh_config: the system's (Debian's GSSAPIAuthentication yes) would add its note.
     inv = _keyless_inventory(password_fleet, tmp_path / "inv.yaml", accounts.password_user)
     r = run_hostops(
-        "run", "true", "--hosts", str(inv), "-o", "json", env=_env(HOSTOPS_PASSWORD="wrong")
+        "run",
+        "true",
+        "--hosts",
+        str(inv),
+        "--no-ssh-config",
+        "-o",
+        "json",
+        env=_env(HOSTOPS_PASSWORD="wrong"),
     )
     assert r.returncode == 3
     for h in password_fleet.hosts:
@@ -71,7 +79,7 @@ def test_wrong_or_missing_password_is_auth_failed(
             error
             == f"permission denied for {accounts.password_user}@{h.address} (0 key(s) and a password tried)"
         )
-    r = run_hostops("run", "true", "--hosts", str(inv), "-o", "json")
+    r = run_hostops("run", "true", "--hosts", str(inv), "--no-ssh-config", "-o", "json")
     assert r.returncode == 3
     for h in password_fleet.hosts:
         assert json_results(r.stdout)[h.name]["error"] == (
@@ -79,7 +87,7 @@ def test_wrong_or_missing_password_is_auth_failed(
             " the server also takes a password: give a password with --ask-pass or HOSTOPS_PASSWORD"
         )
     inv = _keyless_inventory(kbdint_fleet, tmp_path / "kbd.yaml", accounts.password_user)
-    r = run_hostops("run", "true", "--hosts", str(inv), "-o", "json")
+    r = run_hostops("run", "true", "--hosts", str(inv), "--no-ssh-config", "-o", "json")
     assert r.returncode == 3
     for h in kbdint_fleet.hosts:
         obj = json_results(r.stdout)[h.name]
