@@ -19,6 +19,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from hostops.bulk import collector_paused
 from hostops.errors import ConfigError
 from hostops.inventory.ansible_settings import MAPPED_VARS, connection_settings
 from hostops.inventory.ansible_vars import VarsFiles, host_variables
@@ -269,9 +270,10 @@ def resolve_hosts(inv: Inventory, names: Iterable[str]) -> list[Host]:
     """
     rank = {g: i for i, g in enumerate(group_order(inv))}
     hosts = []
-    for name in names:
-        settings, origins = _settings(inv, name, rank)
-        hosts.append(_host(name, settings, inv.host_groups.get(name, ()), origins))
+    with collector_paused():
+        for name in names:
+            settings, origins = _settings(inv, name, rank)
+            hosts.append(_host(name, settings, inv.host_groups.get(name, ()), origins))
     return hosts
 
 
