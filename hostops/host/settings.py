@@ -123,7 +123,8 @@ def resolve_connection(
     Raises ConfigError (one line, naming the host or FILE:LINE) for a name or address
     OpenSSH would refuse, a broken ssh_config, or a jump chain that does not parse.
     """
-    return _resolve(host, _new_run(ssh_config, overrides, inventory_host, secret_names, local))
+    run = _new_run(ssh_config, overrides, inventory_host, secret_names, local, share=False)
+    return _resolve(host, run)
 
 
 def resolve_all(
@@ -138,7 +139,7 @@ def resolve_all(
     resolved once. Raises ConfigError."""
     hosts = list(hosts)
     secret_names = {h.password_env for h in hosts if h.password_env}
-    run = _new_run(ssh_config, overrides, inventory_host, secret_names, None)
+    run = _new_run(ssh_config, overrides, inventory_host, secret_names, None, share=True)
     with collector_paused():
         return [_resolve(h, run) for h in hosts]
 
@@ -149,13 +150,17 @@ def _new_run(
     inventory_host: Callable[[str], Host | None],
     secret_names: Iterable[str],
     local: Local | None,
+    *,
+    share: bool,
 ) -> _Run:
+    """What the hosts of one resolution share; ``share``: hosts that read ssh_config alike
+    share one reading (one host alone has nothing to share)."""
     config = ssh_config or SshConfig.empty()
     local = local or Local.current()
     run = _Run(
         config, overrides or Overrides(), inventory_host, local, child_environment(secret_names)
     )
-    run.patterns = config.host_patterns(local)
+    run.patterns = config.host_patterns(local) if share else None
     return run
 
 
