@@ -253,3 +253,12 @@ def test_a_worker_with_daemon_off_starts_multiprocessing_children(
     finally:
         for name in ("w-daemonic", "w-no-nanny"):
             cluster.workers.pop(name).stop()
+
+
+def test_no_cluster_given_is_exit_2(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "HOSTOPS_CLUSTER"}
+    r = run_hostops("cluster", "-H", "web01", env=env)
+    assert (r.returncode, r.stderr) == (
+        2,
+        "hostops: error: no cluster: give --cluster ADDRESS (or set HOSTOPS_CLUSTER)\n",
+    )
