@@ -19,7 +19,7 @@ import gc
 _collecting = gc.isenabled()
 gc.disable()
 try:
-    from hostops.cli import cluster, inventory, play, records, run
+    from hostops.cli import cluster, inventory, persist, play, records, run
     from hostops.cli.app import app
     from hostops.cli.edge import main
 finally:
@@ -36,6 +36,7 @@ for _command in (
     cluster.cluster,
     records.history,
     records.show,
+    persist.persist,
 ):
     app.command()(_command)
 
