@@ -89,37 +89,50 @@ def fold(names: Iterable[str]) -> str:
             verbatim.add(name)
     parts = sorted(verbatim)
     if foldable:
-        from ClusterShell.NodeSet import RESOLVER_NOGROUP, NodeSet
+        plain, numbers = _by_last_number(foldable)
+        text = _one_range(plain, numbers)
+        if text is None:
+            from ClusterShell.NodeSet import RESOLVER_NOGROUP, NodeSet
 
-        nodes = NodeSet.fromlist(_runs(foldable), resolver=RESOLVER_NOGROUP)
-        parts.insert(0, str(nodes))
+            # Fewer, larger patterns for the same set: NodeSet parses each name on its
+            # own (a second for 100,000 names); its result depends only on the set.
+            patterns = plain + [f"{p}[{_number_runs(n)}]{s}" for (p, s), n in numbers.items()]
+            text = str(NodeSet.fromlist(patterns, resolver=RESOLVER_NOGROUP))
+        parts.insert(0, text)
     return ",".join(parts)
 
 
-def _runs(names: Iterable[str]) -> list[str]:
-    """``names`` as fewer patterns naming exactly the same set, in linear time: names that
-    differ only in their last number become one ``prefix[a-b,c]suffix`` (NodeSet parses
-    each name on its own: a second for 100,000). NodeSet still does the folding: its result
-    depends only on the set it is given.
-
-    A run ``a-b`` joins numbers written with the same number of digits whose values follow
-    each other, so it stands for exactly those strings (``08-10`` is 08, 09, 10 as
-    ClusterShell reads a zero-padded range, ``8-10`` would add no 9 with two digits)."""
-    patterns: list[str] = []
+def _by_last_number(names: Iterable[str]) -> tuple[list[str], dict[tuple[str, str], set[str]]]:
+    """The names without a digit, and the others by what surrounds their last number
+    (``web01.lan``: ``("web", ".lan")`` -> ``{"01"}``), in linear time."""
+    plain: list[str] = []
     numbers: dict[tuple[str, str], set[str]] = {}
     for name in names:
         found = _LAST_NUMBER.fullmatch(name)
         if found is None:
-            patterns.append(name)
+            plain.append(name)
         else:
             numbers.setdefault((found[1], found[3]), set()).add(found[2])
-    for (prefix, suffix), written in numbers.items():
-        patterns.append(f"{prefix}[{_number_runs(written)}]{suffix}")
-    return patterns
+    return plain, numbers
+
+
+def _one_range(plain: list[str], numbers: dict[tuple[str, str], set[str]]) -> str | None:
+    """What NodeSet writes for the commonest set, without it: two names or more that
+    differ only in their one number, all written with as many digits (``h[0001-5000].lan``).
+    None for any other set."""
+    if plain or len(numbers) != 1:
+        return None
+    ((prefix, suffix), written), *_ = numbers.items()
+    widths = {len(n) for n in written}
+    if len(written) < 2 or len(widths) != 1 or _DIGITS.search(prefix + suffix):
+        return None
+    return f"{prefix}[{_number_runs(written)}]{suffix}"
 
 
 def _number_runs(written: Iterable[str]) -> str:
-    """``a-b,c``: consecutive values of the same width as ranges."""
+    """``a-b,c`` as ClusterShell writes a range set: numbers of the same width whose
+    values follow each other as one run (``08-10``: 08, 09, 10), sorted by width, then
+    value. A run stands for exactly the strings it joins: 9 and 10 are never one."""
     runs: list[str] = []
     start = end = ""
     for number in sorted(written, key=lambda n: (len(n), int(n))):

@@ -236,3 +236,19 @@ def test_fields_no_option_carries_still_tell_hosts_apart(tmp_path: Path) -> None
     x, y, k1, k2 = _same_as_alone(config, hosts)
     assert (x.user, y.user) == ("x", "y")
     assert (k1.identity_files, k2.identity_files) == (("/keys/k1",), ("/keys/k2",))
+
+
+def test_fold_writes_one_range_as_nodeset_writes_it() -> None:
+    """The short cut for names that differ in one number of one width (fold writes them
+    without NodeSet) against NodeSet itself, with gaps, padding and duplicates."""
+    rng = random.Random(5)
+    for _ in range(1500):
+        width = rng.randint(1, 4)
+        top = min(10**width - 1, rng.choice((3, 12, 150, 2000)))
+        values = [rng.randint(0, top) for _ in range(rng.randint(1, 40))]
+        prefix = rng.choice(("", "web", "h-", "x."))
+        suffix = rng.choice(("", ".example.com", "-a"))
+        names = [f"{prefix}{v:0{width}d}{suffix}" for v in values]
+        names += [f"{prefix}{v}{suffix}" for v in values[:1]] * rng.randint(0, 1)  # widths mixed
+        expected = str(NodeSet.fromlist(names, resolver=RESOLVER_NOGROUP))
+        assert fold(names) == expected, names
