@@ -56,8 +56,10 @@ from bench_run import (
     SizeSetup,
     Tool,
     _hostops_script,
+    _int_list,
     _json_lines,
     _one_line,
+    _progress,
     clean_env,
     interleaved,
     load_average,
@@ -253,22 +255,11 @@ def run_scenario(
             args.warmup,
             args.runs,
             lambda tool, rep: run_once(tool, sc, rep, env, args.run_timeout, fleet),
-            lambda s, runs: _progress(sc.label, s, runs),
+            _progress,
         )
     finally:
         for tool in warm:
             tool.close(sc.setup, env)
-
-
-def _progress(label: str, s: WarmSample, runs: int) -> None:
-    rep = f"run {s.rep}/{runs}" if s.rep else "warm-up"
-    status = "ok" if s.ok else f"FAILED: {s.error}"
-    print(
-        f"{label:<18} {rep:<9} {s.tool:<13} {s.wall_s:7.3f} s  "
-        f"client cpu/host {1000 * s.client_cpu_s / s.n:6.2f} ms  {status}",
-        file=sys.stderr,
-        flush=True,
-    )
 
 
 # -- the delayed fleet ---------------------------------------------------------------------------
@@ -303,13 +294,6 @@ def start_proxy(
 
 
 # -- command line --------------------------------------------------------------------------------
-def _int_list(text: str) -> list[int]:
-    values = [int(v) for v in text.split(",") if v.strip()]
-    if not values or min(values) < 1:
-        raise argparse.ArgumentTypeError("a comma-separated list of positive integers")
-    return values
-
-
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=_int_list, default=[10, 50, 200], help="fleet sizes")
