@@ -145,6 +145,8 @@ def _round_trips(report: Report) -> list[str]:
         return [f"- warm behind the proxy ≤ {MAX_ROUND_TRIPS:g} round trips: not measured"]
     label, n, rtt = delayed[0]
     base = report.loopback(n)
+    if base is None:
+        return [f"- warm behind the proxy: not measured (no loopback table at N={n})"]
     lines = [
         f"Added round trips (target: hostops-warm ≤ {MAX_ROUND_TRIPS:g}). Computed as "
         f"(median wall time at N={n} behind the proxy - median wall time at N={n} on loopback, "
@@ -156,7 +158,7 @@ def _round_trips(report: Report) -> list[str]:
         "",
     ]
     for tool in (WARM, "pssh-cm", COLD, "asyncssh"):
-        if tool not in report.tools or base is None:
+        if tool not in report.tools:
             continue
         far, near = report.stats(label, tool).median_s, report.stats(base, tool).median_s
         if far is None or near is None:
