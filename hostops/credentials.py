@@ -65,6 +65,13 @@ class Secrets:
     vault_passwords: Mapping[str, str] = field(default_factory=dict)
     vault_sudo_passwords: Mapping[str, str] = field(default_factory=dict)
     masked: tuple[str, ...] = ()
+    # The caller's environment and working directory when the run is carried out by a
+    # process that is not the caller's (the background process of warm runs): what
+    # local children (ProxyCommand, connection: local), the agent socket and relative
+    # local paths are taken from. None: this process's own. Kept with the secrets
+    # because an environment may hold some (password_env), and dropped with them.
+    environ: Mapping[str, str] | None = None
+    cwd: str | None = None
 
     def __repr__(self) -> str:
         given = [
@@ -99,7 +106,7 @@ class Secrets:
 
     def scrubbed_environment(self) -> dict[str, str]:
         """This process's environment without the variables that hold secrets."""
-        return child_environment(self.env_names)
+        return child_environment(self.env_names, self.environ)
 
 
 def secrets_from_environment(

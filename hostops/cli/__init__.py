@@ -18,7 +18,7 @@ import gc
 _collecting = gc.isenabled()
 gc.disable()
 try:
-    from hostops.cli import inventory, play, records, run
+    from hostops.cli import inventory, persist, play, records, run
     from hostops.cli.app import app
     from hostops.cli.edge import main
 finally:
@@ -34,6 +34,7 @@ for _command in (
     inventory.inventory,
     records.history,
     records.show,
+    persist.persist,
 ):
     app.command()(_command)
 

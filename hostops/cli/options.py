@@ -253,6 +253,23 @@ class Execution:
             help=f"INTERVAL,COUNT: after INTERVAL s of silence ask the host for a reply; COUNT unanswered: error. 0 turns it off. [default: ssh_config's ServerAliveInterval,ServerAliveCountMax, else {_DEFAULTS.keepalive_interval:g},{_DEFAULTS.keepalive_count}]",
         ),
     ] = None
+    persist: Annotated[
+        str | None,
+        typer.Option(
+            "--persist",
+            envvar="HOSTOPS_PERSIST",
+            show_default=False,
+            metavar="DURATION",
+            help="Keep the connections open this long after their last use (10m, 90s, 2h; 0 or no: off), held by your background process: the next command with --persist reuses them (no connect, no login). See 'hostops persist'. [default: off]",
+        ),
+    ] = None
+    no_persist: Annotated[
+        bool,
+        typer.Option(
+            "--no-persist",
+            help="Neither use nor keep warm connections for this command (overrides --persist and HOSTOPS_PERSIST).",
+        ),
+    ] = False
 
 
 @dataclass(frozen=True)
