@@ -43,13 +43,20 @@ class Keeper:
     """The background process's state and loop."""
 
     def __init__(
-        self, listener: socket.socket, n_workers: int, run: Callable[[list[str]], int]
+        self,
+        listener: socket.socket,
+        lock: int,
+        n_workers: int,
+        run: Callable[[list[str]], int],
     ) -> None:
         self._listener = listener
+        self._lock = lock  # the one-per-user lock: held by this process alone, not its children
         self._run = run
         self._selector = selectors.DefaultSelector()
         self._selector.register(listener, selectors.EVENT_READ, None)
-        self._workers = [self._start_worker() for _ in range(n_workers)]
+        self._workers: list[_Worker] = []
+        for _ in range(n_workers):
+            self._workers.append(self._start_worker())
         self._sessions: set[int] = set()
         self._idle_since = time.monotonic()
         self._stopping = False
@@ -61,7 +68,7 @@ class Keeper:
             code = 0
             try:
                 mine.close()
-                self._listener.close()
+                self._forget_own()
                 keeper_worker.main(theirs)
             except BaseException:  # whatever happened: never back into the loop
                 code = 1
@@ -70,6 +77,15 @@ class Keeper:
         found = _Worker(pid, mine)
         self._selector.register(mine, selectors.EVENT_READ, found)
         return found
+
+    def _forget_own(self) -> None:
+        """In a child: close what is the background process's alone (its listening socket,
+        its lock, the workers' control sockets), so that a child outliving it keeps
+        neither a new one from starting nor an old worker alive."""
+        self._listener.close()
+        os.close(self._lock)
+        for w in self._workers:
+            w.control.close()
 
     def serve(self) -> None:
         """Accept commands until stopped or idle."""
@@ -133,9 +149,7 @@ class Keeper:
             channels.append((w.pid, mine))
         pid = os.fork()
         if pid == 0:
-            self._listener.close()
-            for w in self._workers:
-                w.control.close()
+            self._forget_own()
             session.main(client, request, fds, channels, self._run)
         for _pid, mine in channels:
             mine.close()
@@ -215,7 +229,7 @@ def main(run: Callable[[list[str]], int], workers: int | None = None) -> int:
     set_process_name("hostops-keeper")
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
-    keeper = Keeper(listener, workers or os.cpu_count() or 1, run)
+    keeper = Keeper(listener, folder, workers or os.cpu_count() or 1, run)
     try:
         keeper.serve()
     finally:

@@ -1,7 +1,7 @@
 """The import contract: what may import what inside hostops (README, "Development").
 
-    entry -> cli -> api (hostops/__init__.py, hostops/api.py) -> fleet (keeper, cluster) -> render, journal,
-    playbook, inventory, testing -> host -> models, errors, operations, credentials,
+    entry -> cli -> api (hostops/__init__.py, hostops/api.py) -> testing -> fleet (keeper, cluster) -> render, journal,
+    playbook, inventory -> host -> models, errors, operations, credentials,
     batches, ranges, localenv, vault, redact
 
 A module may import its own layer and the layers below it, never above. Besides:
@@ -39,10 +39,10 @@ LAYERS: dict[str, int] = {
     "playbook": 2,
     "journal": 2,
     "render": 2,
-    "testing": 2,
     "fleet": 3,
     "keeper": 3,
     "cluster": 3,
+    "testing": 4,  # test fixtures: real sshd fleets, and the warm runs' background process stopped
     "__init__": 4,  # the public API
     "api": 4,  # its functions
     "cli": 5,
