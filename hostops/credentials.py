@@ -73,7 +73,9 @@ class Secrets:
     environ: Mapping[str, str] | None = None
     cwd: str | None = None
 
-    def __repr__(self) -> str:
+    def given(self) -> list[str]:
+        """Which secrets are set, by name, never by value ("password", "password_env
+        DB_PW", "vaulted password of web01", "3 vaulted values to mask")."""
         given = [
             name
             for name in ("password", "key_passphrase", "sudo_password")
@@ -83,7 +85,10 @@ class Secrets:
         given += [f"vaulted password of {name}" for name in sorted(self.vault_passwords)]
         given += [f"vaulted sudo password of {name}" for name in sorted(self.vault_sudo_passwords)]
         given += [f"{len(self.masked)} vaulted values to mask"] if self.masked else []
-        return f"Secrets({', '.join(given) or 'none'}; values hidden)"
+        return given
+
+    def __repr__(self) -> str:
+        return f"Secrets({', '.join(self.given()) or 'none'}; values hidden)"
 
     __str__ = __repr__
 

@@ -387,6 +387,20 @@ FollowLinksOpt = Annotated[
 
 
 @dataclass(frozen=True)
+class ClusterUse:
+    """The Dask cluster a run's hosts are run on (README, "Cluster")."""
+
+    cluster: Annotated[
+        str | None,
+        typer.Option(
+            "--cluster",
+            show_default=False,
+            help="Dask scheduler to run on: tls://HOST[:PORT] (mutual TLS, Dask's certificates) or tcp://HOST[:PORT]. [default: $HOSTOPS_CLUSTER]",
+        ),
+    ] = None
+
+
+@dataclass(frozen=True)
 class Reach:
     """Which hosts, how each is reached, and how it is trusted and logged in to."""
 
@@ -416,6 +430,7 @@ GROUPS = (
     Rollout,
     Display,
     Rerun,
+    ClusterUse,
     Reach,
     Results,
 )
