@@ -24,11 +24,20 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from conftest import Accounts
 from system_users import ensure_user
+from test_secrets_leak import _encrypted_key, _Finder, _release_when_blocked
 
 from hostops.keeper import control, paths
 from hostops.testing import LogTail, SshdFleet
-from hostops.testing.pytest_plugin import json_results, run_hostops, wait_for
+from hostops.testing.pytest_plugin import (
+    child_pids,
+    json_results,
+    process_name,
+    run_hostops,
+    run_hostops_on_tty,
+    wait_for,
+)
 
 USER_A = "hostops-keep-a"
 USER_B = "hostops-keep-b"
@@ -362,3 +371,186 @@ def test_control_refuses_an_untrusted_directory_of_the_caller(tmp_path: Path) ->
         control.ask("status")
     runtime.chmod(0o700)
     assert os.listdir(runtime) == []  # nothing was started meanwhile
+
+
+# -- what the background process keeps --------------------------------------------
+
+
+def _keeper_and_workers() -> list[int]:
+    """The background process of this test's environment and its workers: all that is
+    left of hostops between commands."""
+    answer = control.ask("status")
+    assert answer is not None, "no background process"
+    keeper = int(answer["pid"])
+    return [keeper, *(p for p in child_pids(keeper) if process_name(p).startswith("hostops-"))]
+
+
+def _no_run_left() -> bool:
+    keeper = _keeper_and_workers()[0]
+    return all(process_name(p).startswith("hostops-keeper") for p in child_pids(keeper))
+
+
+def _open_files(pid: int) -> list[str]:
+    """What the descriptors of ``pid`` refer to."""
+    fds = Path(f"/proc/{pid}/fd")
+    return [os.readlink(fd) for fd in fds.iterdir()]
+
+
+def _assert_keeps_no_files(runtime: Path) -> None:
+    """Between commands the background process and its workers hold sockets, pipes,
+    epoll/pidfd handles, /dev/null and (the background process alone, as its lock) the
+    private directory: no file, no terminal. The directory holds only the socket."""
+    assert wait_for(_no_run_left, timeout=30), "a command's process is left"
+    pids = _keeper_and_workers()
+    assert len(pids) >= 2, pids
+    for pid in pids:
+        for target in _open_files(pid):
+            assert (
+                target.startswith(("socket:[", "pipe:[", "anon_inode:"))
+                or target == os.devnull
+                or (target == str(runtime) and pid == pids[0])
+            ), f"{process_name(pid)} ({pid}) holds {target}"
+        assert process_name(pid) in ("hostops-keeper", "hostops-keeper-")  # comm: 15 chars
+    assert os.listdir(runtime) == ["keeper.sock"]
+
+
+def test_the_background_process_keeps_no_files_and_stop_removes_everything(
+    sshd_fleet: SshdFleet, tmp_path: Path
+) -> None:
+    """After commands handed it a terminal, pipes and files, it holds none of them; after
+    `hostops persist --stop` it is gone and so is its socket."""
+    inv = sshd_fleet.write_inventory(tmp_path / "inv.yaml", sshd_fleet.hosts[:3])
+    runtime = Path(os.environ["XDG_RUNTIME_DIR"]) / "hostops"
+    out = tmp_path / "out.txt"
+    with open(out, "w") as stdout:  # a file as stdout: handed over, then let go
+        r = run_hostops("run", "echo one", "--hosts", str(inv), "--persist", "5m", stdout=stdout)
+    assert r.returncode == 0, r.stderr
+    assert out.read_text().count("| one") == 3
+    r, _screen = run_hostops_on_tty(  # a terminal handed over (for prompts), then let go
+        "run", "echo two", "--hosts", str(inv), "--persist", "5m", "-o", "json", answers=[]
+    )
+    assert r.returncode == 0, r.stderr
+    assert {o["reused"] for o in json_results(r.stdout).values()} == {True}
+    for _ in range(3):  # descriptors do not pile up run after run
+        r = run_hostops("run", "true", "--hosts", str(inv), "--persist", "5m")
+        assert r.returncode == 0, r.stderr
+    before = {pid: len(_open_files(pid)) for pid in _keeper_and_workers()}
+    for _ in range(3):
+        r = run_hostops("run", "true", "--hosts", str(inv), "--persist", "5m")
+        assert r.returncode == 0, r.stderr
+    _assert_keeps_no_files(runtime)
+    assert {pid: len(_open_files(pid)) for pid in _keeper_and_workers()} == before
+    pids = _keeper_and_workers()
+    r = run_hostops("persist", "--stop")
+    assert r.returncode == 0 and "closed 3 kept connection(s)" in r.stderr, r.stderr
+    assert wait_for(lambda: not any(process_name(p) for p in pids), timeout=30)
+    assert os.listdir(runtime) == []
+    assert control.ask("status") is None
+
+
+def test_no_secret_outlives_a_warm_run(
+    password_fleet: SshdFleet, accounts: Accounts, tmp_path: Path, isolated_home: Path
+) -> None:
+    """The leak test (test_secrets_leak) through the background process: a password, a
+    key passphrase and a sudo password, prompted for and then from the environment; while
+    the commands run and after, no process's environment or command line holds one (but
+    the thin client's environment, where the user put it), nor any output, record or file;
+    the connections stay, the sudo password does not."""
+    secret = accounts.secret
+    finder = _Finder(secret)
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo, 0o600)  # read by root: the commands run with --sudo
+    key = _encrypted_key(tmp_path / "encrypted", secret)
+    with open(password_fleet.authorized_keys, "a") as f:
+        f.write(Path(f"{key}.pub").read_text())
+    pw, keyed = password_fleet.hosts
+    inv = tmp_path / "inv.yaml"
+    inv.write_text(
+        f"defaults:\n  known_hosts: {password_fleet.known_hosts}\n"
+        f"  user: {accounts.password_user}\nhosts:\n"
+        f"  pw:\n    address: {pw.address}\n    port: {pw.port}\n"
+        f"  keyed:\n    address: {keyed.address}\n    port: {keyed.port}\n"
+        f"    identity_file: {key}\n"
+    )
+    runtime = Path(os.environ["XDG_RUNTIME_DIR"]) / "hostops"
+    command = f"id -un; cat {fifo}; echo released"
+    warm = ("--sudo", "--persist", "5m", "-o", "json")
+    expected = dict.fromkeys(("pw", "keyed"), "root\nreleased\n")
+
+    def used_each_secret(tails: tuple[LogTail, LogTail]) -> None:
+        assert "Accepted password for" in tails[0].new(), "the password was not used"
+        assert "Accepted publickey for" in tails[1].new(), "the passphrase was not used"
+
+    # 1. Prompted for on the caller's terminal.
+    tails = (LogTail(pw.log), LogTail(keyed.log))
+    seen: list[int] = []
+    watcher = _release_when_blocked(fifo, 2, finder, secret_in_env=False, seen=seen)
+    r, screen = run_hostops_on_tty(
+        "run",
+        command,
+        "--hosts",
+        str(inv),
+        "--ask-pass",
+        "--ask-key-pass",
+        "--ask-sudo-pass",
+        "--debug",
+        *warm,
+        answers=[secret] * 3,
+    )
+    watcher.join()
+    assert r.returncode == 0, r.stderr
+    assert {n: o["stdout"] for n, o in json_results(r.stdout).items()} == expected
+    assert screen.count(b"hostops: ") == 3
+    used_each_secret(tails)
+    for where, data in (("stdout 1", r.stdout), ("stderr 1", r.stderr), ("terminal", screen)):
+        finder.check(where, data)
+    _assert_keeps_no_files(runtime)
+    finder.processes(set())  # the run is over: no process at all may hold it
+
+    # 2. From the environment, to a background process started anew by a client that has
+    # them in its environment (and hands its environment over with each command).
+    stopped = run_hostops("persist", "--stop")
+    assert stopped.returncode == 0, stopped.stderr
+    assert wait_for(lambda: control.ask("status") is None, timeout=30)
+    env = {
+        **os.environ,
+        "HOSTOPS_PASSWORD": secret,
+        "HOSTOPS_KEY_PASSPHRASE": secret,
+        "HOSTOPS_SUDO_PASSWORD": secret,
+    }
+    tails = (LogTail(pw.log), LogTail(keyed.log))
+    watcher = _release_when_blocked(fifo, 2, finder, secret_in_env=True, seen=seen)
+    r = run_hostops("run", command, "--hosts", str(inv), "--debug", *warm, env=env)
+    watcher.join()
+    assert r.returncode == 0, r.stderr
+    assert {n: o["stdout"] for n, o in json_results(r.stdout).items()} == expected
+    used_each_secret(tails)
+    finder.check("stdout 2", r.stdout)
+    finder.check("stderr 2", r.stderr)
+    assert len(seen) == 4 and seen[1] == 2 and seen[3] == 2, "the commands were not all blocked"
+    _assert_keeps_no_files(runtime)
+    assert finder.processes(set()) > 10
+
+    # 3. A later sudo needs the password again: the kept connections are used (no login,
+    # no secret given), and sudo fails as in a cold run that was given no sudo password.
+    tails = (LogTail(pw.log), LogTail(keyed.log))
+    r = run_hostops("run", "id -un", "--hosts", str(inv), *warm)
+    assert r.returncode == 1, r.stderr
+    warm_res = json_results(r.stdout)
+    assert {o["reused"] for o in warm_res.values()} == {True}
+    assert "Accepted" not in tails[0].new() + tails[1].new()
+    logins = {k: v for k, v in env.items() if k != "HOSTOPS_SUDO_PASSWORD"}
+    cold = run_hostops("run", "id -un", "--hosts", str(inv), "--sudo", "-o", "json", env=logins)
+    assert cold.returncode == 1, cold.stderr
+    cold_res = json_results(cold.stdout)
+    assert {n: (o["status"], o["error"], o["stdout"]) for n, o in warm_res.items()} == {
+        n: (o["status"], o["error"], o["stdout"]) for n, o in cold_res.items()
+    }
+    assert {o["status"] for o in warm_res.values()} == {"failed"}
+    for where, data in (("stdout 3", r.stdout), ("stderr 3", r.stderr), ("cold", cold.stdout)):
+        finder.check(where, data)
+
+    files = sum(finder.files(root) for root in (isolated_home, tmp_path, runtime))
+    assert files > 5  # the run records at least
+    finder.processes(set())
+    assert finder.found == []
