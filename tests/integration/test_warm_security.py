@@ -514,13 +514,17 @@ def test_no_secret_outlives_a_warm_run(
     assert wait_for(lambda: control.ask("status") is None, timeout=30)
     env = {
         **os.environ,
-        "HOSTOPS_PASSWORD": secret,
+        "LAB_KEEP_PW": secret,  # the login password, named by the inventory (password_env)
         "HOSTOPS_KEY_PASSPHRASE": secret,
         "HOSTOPS_SUDO_PASSWORD": secret,
     }
+    named = tmp_path / "named.yaml"
+    named.write_text(
+        inv.read_text().replace("defaults:\n", "defaults:\n  password_env: LAB_KEEP_PW\n")
+    )
     tails = (LogTail(pw.log), LogTail(keyed.log))
     watcher = _release_when_blocked(fifo, 2, finder, secret_in_env=True, seen=seen)
-    r = run_hostops("run", command, "--hosts", str(inv), "--debug", *warm, env=env)
+    r = run_hostops("run", command, "--hosts", str(named), "--debug", *warm, env=env)
     watcher.join()
     assert r.returncode == 0, r.stderr
     assert {n: o["stdout"] for n, o in json_results(r.stdout).items()} == expected
@@ -531,22 +535,23 @@ def test_no_secret_outlives_a_warm_run(
     _assert_keeps_no_files(runtime)
     assert finder.processes(set()) > 10
 
-    # 3. A later sudo needs the password again: the kept connections are used (no login,
-    # no secret given), and sudo fails as in a cold run that was given no sudo password.
+    # 3. A later sudo needs the password again: the kept connections are used (no login),
+    # and sudo fails as in a cold run that was given no sudo password.
     tails = (LogTail(pw.log), LogTail(keyed.log))
-    r = run_hostops("run", "id -un", "--hosts", str(inv), *warm)
+    logins = {k: v for k, v in env.items() if k != "HOSTOPS_SUDO_PASSWORD"}
+    r = run_hostops("run", "id -un", "--hosts", str(named), *warm, env=logins)
     assert r.returncode == 1, r.stderr
     warm_res = json_results(r.stdout)
     assert {o["reused"] for o in warm_res.values()} == {True}
     assert "Accepted" not in tails[0].new() + tails[1].new()
-    logins = {k: v for k, v in env.items() if k != "HOSTOPS_SUDO_PASSWORD"}
-    cold = run_hostops("run", "id -un", "--hosts", str(inv), "--sudo", "-o", "json", env=logins)
+    cold = run_hostops("run", "id -un", "--hosts", str(named), "--sudo", "-o", "json", env=logins)
     assert cold.returncode == 1, cold.stderr
     cold_res = json_results(cold.stdout)
     assert {n: (o["status"], o["error"], o["stdout"]) for n, o in warm_res.items()} == {
         n: (o["status"], o["error"], o["stdout"]) for n, o in cold_res.items()
     }
     assert {o["status"] for o in warm_res.values()} == {"failed"}
+    assert all("sudo asked for a password" in str(o["error"]) for o in warm_res.values())
     for where, data in (("stdout 3", r.stdout), ("stderr 3", r.stderr), ("cold", cold.stdout)):
         finder.check(where, data)
 
