@@ -1,0 +1,159 @@
+"""Runs on a real Dask cluster (``dask scheduler`` + two ``dask worker`` processes with
+mutual TLS, hostops.testing.dask_cluster) against the real sshd fleet: the output, exit
+codes, streaming, a lost worker and Ctrl-C, as a local run has them."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from hostops.testing.dask_cluster import DaskCluster
+from hostops.testing.fleet import SshdFleet
+from hostops.testing.pytest_plugin import json_results, run_hostops, start_hostops, wait_for
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[DaskCluster]:
+    """A TLS scheduler with two workers of two threads each (the README's command)."""
+    root = Path(tempfile.mkdtemp(prefix="hostops-dask-run-"))
+    try:
+        with DaskCluster(root) as c:
+            c.add_worker("w1")
+            c.add_worker("w2")
+            yield c
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def env_of(cluster: DaskCluster) -> dict[str, str]:
+    return {**os.environ, **cluster.certs.client_environment()}
+
+
+@pytest.fixture
+def inv10(sshd_fleet: SshdFleet, tmp_path: Path) -> Path:
+    return sshd_fleet.write_inventory(tmp_path / "inv.yaml", sshd_fleet.hosts[:10])
+
+
+def _sorted_lines(text: str) -> list[str]:
+    return sorted(line for line in text.splitlines() if line.strip())
+
+
+def test_a_run_through_two_workers_prints_what_a_local_run_prints(
+    cluster: DaskCluster, inv10: Path
+) -> None:
+    command = "echo out-$(hostname -s 2>/dev/null || echo x); echo err >&2; exit 3"
+    local = run_hostops("run", command, "-i", str(inv10), "-n", "--no-record")
+    on = run_hostops(
+        "run",
+        command,
+        "-i",
+        str(inv10),
+        "-n",
+        "--no-record",
+        "--cluster",
+        cluster.address,
+        env=env_of(cluster),
+    )
+    assert local.returncode == 1, local.stderr
+    assert on.returncode == local.returncode, on.stderr
+    assert _sorted_lines(on.stdout) == _sorted_lines(local.stdout)
+    assert len(_sorted_lines(on.stdout)) == 10
+    errors = [line for line in _sorted_lines(on.stderr) if " ! " in line]
+    assert errors == [line for line in _sorted_lines(local.stderr) if " ! " in line]
+    assert len(errors) == 10
+    assert "10 hosts" in on.stderr and "failed" in on.stderr
+
+
+def test_json_says_which_hosts_ran_and_the_record_is_complete(
+    cluster: DaskCluster, inv10: Path, tmp_path: Path
+) -> None:
+    r = run_hostops(
+        "run",
+        "true",
+        "-i",
+        str(inv10),
+        "-n",
+        "-o",
+        "json",
+        "--cluster",
+        cluster.address,
+        env={**env_of(cluster), "HOSTOPS_STATE_DIR": str(tmp_path / "state")},
+    )
+    assert r.returncode == 0, r.stderr
+    results = json_results(r.stdout)
+    assert len(results) == 10
+    assert {res["status"] for res in results.values()} == {"ok"}
+
+
+def test_output_streams_through_the_cluster_as_it_comes(
+    cluster: DaskCluster, sshd_fleet: SshdFleet, tmp_path: Path
+) -> None:
+    """The host prints a line, then waits for a file that the test writes only once it
+    saw that line on hostops's stdout: a run that held output until a shard ended hangs."""
+    inv = sshd_fleet.write_inventory(tmp_path / "inv1.yaml", sshd_fleet.hosts[:1])
+    gate = tmp_path / "gate"
+    command = f"echo first-line; while [ ! -e {gate} ]; do sleep 0.05; done; echo second-line"
+    p = start_hostops(
+        "run",
+        command,
+        "-i",
+        str(inv),
+        "-n",
+        "--no-record",
+        "--cluster",
+        cluster.address,
+        env=env_of(cluster),
+    )
+    try:
+        assert p.stdout is not None
+        line = p.stdout.readline()
+        assert "first-line" in line, line
+        gate.touch()
+        rest = p.stdout.read()
+        assert "second-line" in rest
+        assert p.wait(timeout=60) == 0
+    finally:
+        if p.poll() is None:
+            p.kill()
+
+
+def test_persist_and_forwarded_stdin_are_refused_in_one_line(
+    cluster: DaskCluster, inv10: Path
+) -> None:
+    r = run_hostops(
+        "run",
+        "true",
+        "-i",
+        str(inv10),
+        "--persist",
+        "5m",
+        "--cluster",
+        cluster.address,
+        env=env_of(cluster),
+    )
+    assert r.returncode == 2
+    assert "--persist cannot be used with --cluster" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+    r = run_hostops(
+        "run",
+        "cat",
+        "-i",
+        str(inv10),
+        "--cluster",
+        cluster.address,
+        "--no-persist",
+        env=env_of(cluster),
+        input="data\n",
+    )
+    assert r.returncode == 2
+    assert "standard input is not forwarded over --cluster" in r.stderr
