@@ -7,9 +7,8 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import subprocess
 import tempfile
-import time
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,7 +16,14 @@ import pytest
 
 from hostops.testing.dask_cluster import DaskCluster
 from hostops.testing.fleet import SshdFleet
-from hostops.testing.pytest_plugin import json_results, run_hostops, start_hostops, wait_for
+from hostops.testing.pytest_plugin import (
+    json_results,
+    run_hostops,
+    sleep_pids,
+    sleep_tag,
+    start_hostops,
+    wait_for,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -157,3 +163,80 @@ def test_persist_and_forwarded_stdin_are_refused_in_one_line(
     )
     assert r.returncode == 2
     assert "standard input is not forwarded over --cluster" in r.stderr
+
+
+def test_ctrl_c_kills_every_shards_remote_commands_and_exits_130(
+    cluster: DaskCluster, inv10: Path
+) -> None:
+    tag = sleep_tag(300)
+    p = start_hostops(
+        "run",
+        f"echo before; sleep {tag}",
+        "-i",
+        str(inv10),
+        "-n",
+        "-o",
+        "json",
+        "--no-record",
+        "--cluster",
+        cluster.address,
+        env=env_of(cluster),
+        start_new_session=True,
+    )
+    try:
+        assert wait_for(lambda: len(sleep_pids(tag)) == 10, timeout=60)
+        os.killpg(p.pid, signal.SIGINT)
+        out, err = p.communicate(timeout=60)
+    finally:
+        if p.poll() is None:
+            p.kill()
+    assert p.returncode == 130, err
+    results = json_results(out)
+    assert len(results) == 10
+    assert {r["status"] for r in results.values()} == {"interrupted"}, err
+    assert wait_for(lambda: not sleep_pids(tag), timeout=15), "remote commands survived Ctrl-C"
+
+
+def test_a_worker_killed_mid_run_errors_its_hosts_and_no_host_runs_twice(
+    cluster: DaskCluster, inv10: Path, tmp_path: Path
+) -> None:
+    """A worker that only this test uses is SIGKILLed (nanny, worker and its shard
+    processes) once six hosts started: its running hosts end error, the hosts not
+    started yet run on the other workers' shards, and every remote command leaves a
+    marker file: one per host, never two."""
+    doomed = cluster.add_worker("w-doomed")
+    markers = tmp_path / "markers"
+    markers.mkdir()
+    markers.chmod(0o777)
+    where = "$(echo $SSH_CONNECTION | cut -d' ' -f3)"
+    command = f"touch {markers}/m-{where}-$$; sleep 3"
+    p = start_hostops(
+        "run",
+        command,
+        "-i",
+        str(inv10),
+        "-n",
+        "-o",
+        "json",
+        "--forks",
+        "6",
+        "--cluster",
+        cluster.address,
+        env=env_of(cluster),
+    )
+    try:
+        assert wait_for(lambda: len(list(markers.iterdir())) >= 6, timeout=60)
+        doomed.stop(signal.SIGKILL)
+        out, err = p.communicate(timeout=90)
+    finally:
+        if p.poll() is None:
+            p.kill()
+    assert p.returncode == 1, err
+    results = json_results(out)
+    assert len(results) == 10
+    lost = {h for h, r in results.items() if r["status"] == "error"}
+    assert lost, err
+    assert {results[h]["error"] for h in lost} == {"cluster worker w-doomed lost"}
+    assert all(r["status"] == "ok" for h, r in results.items() if h not in lost), err
+    per_host = Counter(m.name.split("-")[1] for m in markers.iterdir())
+    assert len(per_host) == 10 and set(per_host.values()) == {1}, per_host
