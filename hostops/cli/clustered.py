@@ -53,14 +53,22 @@ def asked_secrets(auth: Auth, ask_sudo_pass: bool = False) -> list[str]:
 
 def file_task(book: Playbook) -> str | None:
     """The first task of ``book`` that ships files between here and the hosts (script:,
-    put:/copy:, template:, fetch:), as "PLAYBOOK:LINE: a TASK task"; None if none does."""
-    from hostops.playbook.model import CommandAction, MetaAction
+    put:, template:, get:), as "PLAYBOOK:LINE: a put: task"; None if none does."""
+    from hostops.playbook.model import (
+        DownloadAction,
+        ScriptAction,
+        TemplateAction,
+        UploadAction,
+    )
 
+    kinds = ((TemplateAction, "template"), (UploadAction, "put"), (ScriptAction, "script"))
     for play in book.plays:
         for task in (*play.tasks, *play.handlers):
-            if not isinstance(task.action, (CommandAction, MetaAction)):
-                kind = type(task.action).__name__.removesuffix("Action").lower()
-                return f"{book.path}:{task.line}: a {kind} task"
+            if isinstance(task.action, DownloadAction):
+                return f"{book.path}:{task.line}: a get: task"
+            for kind, name in kinds:
+                if isinstance(task.action, kind):
+                    return f"{book.path}:{task.line}: a {name}: task"
     return None
 
 
