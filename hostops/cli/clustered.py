@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from hostops.cli.options import Auth, ClusterUse
 from hostops.credentials import Secrets
@@ -19,8 +19,6 @@ from hostops.models import Host, RunOptions
 from hostops.render.console import Console
 
 if TYPE_CHECKING:
-    from distributed import Client
-
     from hostops.cluster.address import ClusterAddress
     from hostops.cluster.preflight import WorkerReport
     from hostops.cluster.shards import Shard, WorkerInfo
@@ -32,7 +30,7 @@ class Checked:
     """A cluster that passed the checks, its client connected."""
 
     address: ClusterAddress
-    client: Client
+    client: Any  # distributed.Client: Dask is imported only in hostops.cluster
     workers: list[WorkerInfo]
     shards: list[Shard]
     reports: dict[str, WorkerReport]
