@@ -6,10 +6,7 @@ byte arrived in order, the other hosts' output whole."""
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -31,16 +28,9 @@ _LINE = "0123456789" * 9 + "abcdefghi"  # 99 characters and a newline: 100 bytes
 _LINES = 1_000_000  # 100 MB
 
 
-@pytest.fixture(scope="module")
-def cluster() -> Iterator[DaskCluster]:
-    root = Path(tempfile.mkdtemp(prefix="hostops-dask-flood-"))
-    try:
-        with DaskCluster(root) as c:
-            c.add_worker("w1")
-            c.add_worker("w2")
-            yield c
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
+@pytest.fixture
+def cluster(dask_cluster: DaskCluster) -> DaskCluster:
+    return dask_cluster
 
 
 def _tree(pid: int) -> list[int]:

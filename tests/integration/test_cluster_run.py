@@ -5,11 +5,8 @@ codes, streaming, a lost worker and Ctrl-C, as a local run has them."""
 from __future__ import annotations
 
 import os
-import shutil
 import signal
-import tempfile
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -28,17 +25,9 @@ from hostops.testing.pytest_plugin import (
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture(scope="module")
-def cluster() -> Iterator[DaskCluster]:
-    """A TLS scheduler with two workers of two threads each (the README's command)."""
-    root = Path(tempfile.mkdtemp(prefix="hostops-dask-run-"))
-    try:
-        with DaskCluster(root) as c:
-            c.add_worker("w1")
-            c.add_worker("w2", env={})  # Dask's default: a daemonic worker
-            yield c
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
+@pytest.fixture
+def cluster(dask_cluster: DaskCluster) -> DaskCluster:
+    return dask_cluster
 
 
 def env_of(cluster: DaskCluster) -> dict[str, str]:
