@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 from collections import Counter
 from pathlib import Path
 
 import pytest
+from interleave_check import REMOTE, check_whole_lines
 
 from hostops.testing.dask_cluster import DaskCluster
 from hostops.testing.fleet import SshdFleet
@@ -280,3 +282,32 @@ def test_a_playbook_runs_on_the_cluster_and_one_with_files_is_refused(
         f"hostops: error: {files}:5: a put: task is not supported with --cluster yet:"
         " run it locally\n"
     )
+
+
+def test_no_line_is_split_or_mixed_through_two_workers(
+    cluster: DaskCluster, sshd_fleet: SshdFleet, tmp_path: Path
+) -> None:
+    """The hard interleave test (test_interleave.py) through the cluster path: ten hosts
+    on the shards of two workers, 2,000 lines each, stdout and stderr in one pipe."""
+    hosts = sshd_fleet.hosts[:10]
+    inv = sshd_fleet.write_inventory(
+        tmp_path / "inv.yaml", hosts, known_hosts=tmp_path / "empty_known_hosts"
+    )
+    proc = run_hostops(
+        "run",
+        REMOTE,
+        "-i",
+        str(inv),
+        "-n",
+        "--no-record",
+        "--host-key-policy",
+        "off",
+        "--cluster",
+        cluster.address,
+        env=env_of(cluster),
+        stderr=subprocess.STDOUT,
+        text=False,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert check_whole_lines(proc.stdout, hosts) == 11  # a key warning per host, and off's
