@@ -42,7 +42,7 @@ from hostops.cluster.channel import (
 from hostops.cluster.shards import WorkerInfo, site_of
 from hostops.credentials import Secrets
 from hostops.errors import ClusterError
-from hostops.fleet.dispatch import DONE, RETURNED, STARTED, Job, WorkerSlot
+from hostops.fleet.dispatch import DONE, RETURNED, STARTED, WorkerSlot
 from hostops.fleet.engine import Attached
 from hostops.fleet.events import MAX_EVENT_BYTES, HostFinished, HostWarning
 from hostops.fleet.flow import Counters, counters_at
@@ -95,7 +95,7 @@ class _Shard:
         self._end_r, self._end_w = socket.socketpair()
         self._lock = threading.Lock()
         self._running: dict[str, int] = {}  # host -> its index, started and not done
-        self._index: dict[str, int] = {}  # host -> its index, for every job given
+        self._index: dict[str, int] = {}  # host -> its place in the run
         self._credit: dict[int, int] = {}  # index -> the consumed count last sent
         self._theirs: Connection | None = None
         self._events: Connection | None = None
@@ -132,8 +132,12 @@ class _Shard:
         return self._code is None
 
     # -- the relay ---------------------------------------------------------------------
-    def bind(self, first: tuple[Any, ...], theirs: Connection, events_fd: int) -> None:
-        """Start relaying (the shard connected), after sending it ``first``."""
+    def bind(
+        self, first: tuple[Any, ...], theirs: Connection, events_fd: int, index: dict[str, int]
+    ) -> None:
+        """Start relaying (the shard connected), after sending it ``first``; ``index``:
+        the run's hosts' places (which flow-control counter is whose)."""
+        self._index = index
         assert self.sock is not None
         sock, self.sock = self.sock, None
         self._pid = self.remote_pid
@@ -153,7 +157,7 @@ class _Shard:
             return
         if kind != MESSAGE:
             return
-        message = pickle.loads(payload)
+        message = pickle.loads(payload)  # read, then passed on as it came
         if message == ("bye",):
             self._clean = True
             return
@@ -165,20 +169,19 @@ class _Shard:
                 self._running.pop(name, None)
         assert self._theirs is not None
         with contextlib.suppress(OSError):
-            self._theirs.send(message)
+            self._theirs.send_bytes(payload)
 
     def _down(self) -> None:
-        """The engine's messages to the shard, as they come."""
+        """The engine's messages to the shard, as they come: passed on unread (a pickle
+        from this process), so the controller pays no unpickling for a job."""
         assert self._theirs is not None and self.channel is not None
         while True:
             try:
-                message = self._theirs.recv()
+                message = self._theirs.recv_bytes()
             except (EOFError, OSError):
                 return
-            if isinstance(message, Job):
-                self._index[message.host.name] = message.index
             try:
-                self.channel.send_message(message)
+                self.channel.send(MESSAGE, message)
             except ChannelClosed:
                 return
 
@@ -340,14 +343,14 @@ class ClusterWorkers:
         shards, self._ready = self._ready, []
         wire_spec = replace(spec, consumed=None)  # the counters go down as messages
         consumed = counters_at(flow_fd, len(hosts))
+        index = {h.name: i for i, h in enumerate(hosts)}
         slots = []
         for shard, n in zip(
             shards, list(threads) + [1] * (len(shards) - len(threads)), strict=True
         ):
             mine, theirs = _pipe()
-            shard.bind(
-                ("run", replace(wire_spec, threads=n), secrets, len(hosts)), theirs, events_fd
-            )
+            first = ("run", replace(wire_spec, threads=n), secrets, len(hosts))
+            shard.bind(first, theirs, events_fd, index)
             slots.append(WorkerSlot(shard, mine, free=n, sites=shard.worker.sites))
         threading.Thread(target=self._flow, args=(shards, consumed), daemon=True).start()
         return Attached(slots, {})
