@@ -12,13 +12,17 @@ Example: python benchmarks/bench_adaptive.py --n 200 --delay-ms 100 --runs 5
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import datetime
+import json
 import random
 import shlex
 import shutil
+import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 from bench_common import replace_section
@@ -40,9 +44,8 @@ from bench_run import (
     run_once,
     summarize,
 )
-from delay_proxy import DelayProxies
 
-from hostops.testing import SshdFleet
+from hostops.testing import FleetHost, SshdFleet
 from hostops.testing.fleet import loopback_address
 
 HERE = Path(__file__).resolve().parent
@@ -61,6 +64,36 @@ class HostopsWith(Hostops):
         argv = super().argv(setup, run_dir)
         at = argv.index("--forks")
         return argv[:at] + self.flags + argv[at + 2 :]
+
+
+@contextlib.contextmanager
+def delayed(
+    hosts: list[FleetHost], rtt_ms: float, root: Path, base: int
+) -> Iterator[list[FleetHost]]:
+    """``hosts`` behind delay_proxy.py (+``rtt_ms`` per round trip, the TCP handshake
+    included): the same daemons, addressed at the proxy's listeners on 127.BASE.x.y."""
+    routes = [
+        {"listen": loopback_address(i, base), "target": f"{h.address}:{h.port}"}
+        for i, h in enumerate(hosts)
+    ]
+    (root / "routes.json").write_text(json.dumps(routes))
+    argv = [sys.executable, str(HERE / "delay_proxy.py"), "--rtt-ms", str(rtt_ms)]
+    proxy = subprocess.Popen(
+        [*argv, "--routes", str(root / "routes.json")], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert proxy.stdout is not None
+        bound = json.loads(proxy.stdout.readline() or "[]")
+        if len(bound) != len(hosts):
+            raise SystemExit("delay_proxy.py did not start")
+        listen = [b["listen"].rsplit(":", 1) for b in bound]
+        yield [
+            dataclasses.replace(h, address=a, port=int(p))
+            for h, (a, p) in zip(hosts, listen, strict=True)
+        ]
+    finally:
+        proxy.terminate()
+        proxy.wait()
 
 
 def tools(n: int) -> list[Tool]:
@@ -150,27 +183,20 @@ def main(argv: list[str] | None = None) -> int:
     env = clean_env()
     try:
         with SshdFleet(workdir / "fleet", args.n, address_base=args.address_base) as fleet:
-            proxied = [
-                dataclasses.replace(h, address=loopback_address(i, args.address_base + 1))
-                for i, h in enumerate(fleet.hosts)
-            ]
-            routes = [
-                (p.address, p.port, h.address, h.port)
-                for p, h in zip(proxied, fleet.hosts, strict=True)
-            ]
-            setups = {
-                near: prepare_size(fleet, args.n, workdir / "near"),
-                far: prepare_size(fleet, args.n, workdir / "far", proxied),
-            }
-            pids = [h.pid for h in fleet.hosts]
-            pairs = [(net, tool) for net in setups for tool in all_tools]
+            base = args.address_base + 1
+            with delayed(fleet.hosts, args.delay_ms, workdir, base) as proxied:
+                setups = {
+                    near: prepare_size(fleet, args.n, workdir / "near"),
+                    far: prepare_size(fleet, args.n, workdir / "far", proxied),
+                }
+                pids = [h.pid for h in fleet.hosts]
+                pairs = [(net, tool) for net in setups for tool in all_tools]
 
-            def once(pair: tuple[str, Tool], rep: int) -> Sample:
-                net, tool = pair
-                sample = run_once(tool, setups[net], rep, env, args.run_timeout, pids)
-                return dataclasses.replace(sample, tool=f"{net} | {tool.name}")
+                def once(pair: tuple[str, Tool], rep: int) -> Sample:
+                    net, tool = pair
+                    sample = run_once(tool, setups[net], rep, env, args.run_timeout, pids)
+                    return dataclasses.replace(sample, tool=f"{net} | {tool.name}")
 
-            with DelayProxies(routes, args.delay_ms):
                 samples = interleaved(
                     pairs, random.Random(args.seed), args.warmup, args.runs, once, _progress
                 )
