@@ -4,7 +4,8 @@ Where things are: ``app`` (the typer application and its root options), ``option
 (every shared option, declared once, in groups), ``values`` (option text parsed),
 ``build`` (groups -> library values: the selected hosts, RunOptions, the view,
 the secrets), ``hosts`` (what run, put, get and play share), one module per command
-group (``run``: run/put/get, ``play``, ``inventory``, ``records``: history/show), and
+group (``run``: run/put/get, ``play``, ``inventory``, ``cluster``, ``records``:
+history/show), and
 ``edge`` (errors -> one line and an exit code; ``main``).
 
 Modules whose annotations typer reads have no ``from __future__ import annotations``:
@@ -18,7 +19,7 @@ import gc
 _collecting = gc.isenabled()
 gc.disable()
 try:
-    from hostops.cli import inventory, play, records, run
+    from hostops.cli import cluster, inventory, persist, play, records, run
     from hostops.cli.app import app
     from hostops.cli.edge import main
 finally:
@@ -32,8 +33,10 @@ for _command in (
     run.get,
     play.play,
     inventory.inventory,
+    cluster.cluster,
     records.history,
     records.show,
+    persist.persist,
 ):
     app.command()(_command)
 
