@@ -156,6 +156,13 @@ def render(
         r = ratio(median(net, DEFAULT), median(net, peer))
         verdict = "no data" if r is None else ("**met**" if r <= 1.0 else "**missed**")
         lines.append(f"- {net}: hostops ≤ 1.0x {what} ({peer}): {fmt(r, '.2f', 'x')} — {verdict}")
+    lines += [
+        "",
+        "The default reads the whole machine's CPU (`/proc/stat`): it takes on more than 64"
+        " sessions only while the CPUs are under 85 % busy, so with a load average above the"
+        " CPU count (other work on the machine) it runs as `--forks 64`. The daemons share"
+        " this machine's CPUs, even behind the proxy.",
+    ]
     return "\n".join(lines) + "\n"
 
 
