@@ -12,17 +12,13 @@ Example: python benchmarks/bench_adaptive.py --n 200 --delay-ms 100 --runs 5
 from __future__ import annotations
 
 import argparse
-import contextlib
 import dataclasses
 import datetime
-import json
 import random
 import shlex
 import shutil
-import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 from bench_common import replace_section
@@ -44,9 +40,9 @@ from bench_run import (
     run_once,
     summarize,
 )
+from bench_warm import start_proxy
 
-from hostops.testing import FleetHost, SshdFleet
-from hostops.testing.fleet import loopback_address
+from hostops.testing import SshdFleet
 
 HERE = Path(__file__).resolve().parent
 DEFAULT = "hostops"  # no --forks: the adaptive default
@@ -64,36 +60,6 @@ class HostopsWith(Hostops):
         argv = super().argv(setup, run_dir)
         at = argv.index("--forks")
         return argv[:at] + self.flags + argv[at + 2 :]
-
-
-@contextlib.contextmanager
-def delayed(
-    hosts: list[FleetHost], rtt_ms: float, root: Path, base: int
-) -> Iterator[list[FleetHost]]:
-    """``hosts`` behind delay_proxy.py (+``rtt_ms`` per round trip, the TCP handshake
-    included): the same daemons, addressed at the proxy's listeners on 127.BASE.x.y."""
-    routes = [
-        {"listen": loopback_address(i, base), "target": f"{h.address}:{h.port}"}
-        for i, h in enumerate(hosts)
-    ]
-    (root / "routes.json").write_text(json.dumps(routes))
-    argv = [sys.executable, str(HERE / "delay_proxy.py"), "--rtt-ms", str(rtt_ms)]
-    proxy = subprocess.Popen(
-        [*argv, "--routes", str(root / "routes.json")], stdout=subprocess.PIPE, text=True
-    )
-    try:
-        assert proxy.stdout is not None
-        bound = json.loads(proxy.stdout.readline() or "[]")
-        if len(bound) != len(hosts):
-            raise SystemExit("delay_proxy.py did not start")
-        listen = [b["listen"].rsplit(":", 1) for b in bound]
-        yield [
-            dataclasses.replace(h, address=a, port=int(p))
-            for h, (a, p) in zip(hosts, listen, strict=True)
-        ]
-    finally:
-        proxy.terminate()
-        proxy.wait()
 
 
 def tools(n: int) -> list[Tool]:
@@ -190,11 +156,11 @@ def main(argv: list[str] | None = None) -> int:
     env = clean_env()
     try:
         with SshdFleet(workdir / "fleet", args.n, address_base=args.address_base) as fleet:
-            base = args.address_base + 1
-            with delayed(fleet.hosts, args.delay_ms, workdir, base) as proxied:
+            proxy, view = start_proxy(fleet, args.n, args.delay_ms, workdir, args.address_base + 1)
+            try:
                 setups = {
                     near: prepare_size(fleet, args.n, workdir / "near"),
-                    far: prepare_size(fleet, args.n, workdir / "far", proxied),
+                    far: prepare_size(view, args.n, workdir / "far"),
                 }
                 pids = [h.pid for h in fleet.hosts]
                 pairs = [(net, tool) for net in setups for tool in all_tools]
@@ -207,6 +173,9 @@ def main(argv: list[str] | None = None) -> int:
                 samples = interleaved(
                     pairs, random.Random(args.seed), args.warmup, args.runs, once, _progress
                 )
+            finally:
+                proxy.terminate()
+                proxy.wait(timeout=10)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     text = render(

@@ -45,7 +45,7 @@ from typing import TypeVar
 
 from bench_common import Target, replace_section, write_targets
 
-from hostops.testing import FleetHost, SshdFleet
+from hostops.testing import SshdFleet
 
 HERE = Path(__file__).resolve().parent
 COMMAND = "uptime"
@@ -97,14 +97,11 @@ def ssh_options(setup: SizeSetup) -> list[str]:
     ]
 
 
-def prepare_size(
-    fleet: SshdFleet, n: int, root: Path, hosts: list[FleetHost] | None = None
-) -> SizeSetup:
-    """Write known_hosts, inventories and host lists of the fleet's first ``n`` hosts
-    (of ``hosts``, default the fleet's: e.g. the same daemons behind a delaying proxy)."""
+def prepare_size(fleet: SshdFleet, n: int, root: Path) -> SizeSetup:
+    """Write known_hosts, inventories and host lists of the fleet's first ``n`` hosts."""
     directory = root / f"n{n}"
     directory.mkdir(parents=True, exist_ok=True)
-    hosts = (fleet.hosts if hosts is None else hosts)[:n]
+    hosts = fleet.hosts[:n]
     known = fleet.write_known_hosts(directory / "known_hosts", hosts)
     inventory = fleet.write_inventory(directory / "inventory.yaml", hosts, known_hosts=known)
     targets = write_targets(
