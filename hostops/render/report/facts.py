@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 
 from hostops.journal import PastRun, Timing
 from hostops.models import HostResult, RunReport, Status
-from hostops.ranges import fold
 from hostops.render.reasons import generalize
 from hostops.render.views import Group, against_majority, body, group_results
 
@@ -130,7 +129,7 @@ def _outcomes(results: Sequence[HostResult], missing: set[str]) -> list[Outcome]
     and skipped; within a status, the largest group first."""
     found: dict[tuple[Status, str, bool], list[HostResult]] = {}
     for r in results:
-        reason = generalize(" ".join((r.error or "").split()), r.host, r.address)
+        reason = generalize(" ".join(r.error.split()), r.host, r.address) if r.error else ""
         found.setdefault((r.status, reason, r.host in missing), []).append(r)
     order = [s for s in Status if s.failed] + [Status.OK, Status.SKIPPED]
     keys = sorted(found, key=lambda k: (order.index(k[0]), -len(found[k])))
@@ -178,7 +177,8 @@ def _bars(results: Sequence[HostResult], timings: dict[str, Timing]) -> list[Bar
             statistics.median(t.started for t in spans),
             statistics.median(t.finished for t in spans),
         )
-        label = fold(r.host for r in chunk)
+        # Not folded: a row's hosts are the ones that started together, rarely a range.
+        label = chunk[0].host if len(chunk) == 1 else f"{chunk[0].host} … {chunk[-1].host}"
         bars.append(Bar(label, len(chunk), span, worst, len(failed), middle))
     return bars
 

@@ -25,6 +25,8 @@ from hostops.render.report.markup import attr, decoded, seconds, text
 from hostops.render.report.recap import recap_section
 
 OUTPUT_BUDGET = 1_500_000  # characters of output and diffs a page shows in all
+_SET_SHOWN = 300  # a host set longer than this is folded away in a <details>
+_SMALL_CELLS = 2000  # an outcome of more hosts than this: smaller cells
 
 _COLORS = {
     "ok": "#2e7d32",
@@ -57,6 +59,7 @@ STYLE = (
     ".chart .step{stroke:#555;stroke-dasharray:2 2}.chart .tick{fill:#555}"
     ".chart .end,.chart .hn{text-anchor:end}.chart .hn{fill:#333}.band0{fill:#e3f2fd}"
     ".band1{fill:#fff8e1}.cn{opacity:.4}.fail{fill:#000}.sn{fill:#555;font-size:9px}"
+    ".grid.small>*{width:6px;height:6px}.set{overflow-wrap:anywhere;font-family:monospace}"
     "#q{margin:.5em 0;padding:.2em;width:20em}td.hot{color:#c62828;font-weight:700}"
     + "".join(f".st-{name}{{background:{color};fill:{color}}}" for name, color in _COLORS.items())
 )
@@ -189,10 +192,17 @@ def _hosts(f: Facts) -> Iterator[str]:
     for outcome in f.outcomes:
         names = [r.host for r in outcome.hosts]
         why = f": {outcome.reason}" if outcome.reason else ""
+        hosts = fold(names)
         yield (
             f'<h3><span class="badge st-{outcome.status.value}">{outcome.status.value}</span>'
-            f' {text(fold(names))} ({len(names)}){text(why)}</h3><div class="grid">'
+            f" {len(names)} host{'s' if len(names) != 1 else ''}{text(why)}</h3>"
         )
+        if len(hosts) <= _SET_SHOWN:
+            yield f'<p class="set">{text(hosts)}</p>'
+        else:
+            yield f'<details class="set"><summary>the host set</summary>{text(hosts)}</details>'
+        small = " small" if len(names) > _SMALL_CELLS else ""
+        yield f'<div class="grid{small}">'
         for r in outcome.hosts:
             group = f.group_of.get(r.host)
             kind = f"st-{r.status.value}" + (" miss" if outcome.missing else "")
