@@ -17,7 +17,7 @@ from hostops.render.report.markup import seconds, text
 WIDTH = 1000  # user units of the plot area (the SVG scales to the page's width)
 _LABELS = 60  # up to this many rows: host names on the left
 _LEFT = 170  # room for them
-_AXIS = 22
+_AXIS = 32  # room above the rows: tick labels, then step numbers
 _BATCH = "batch "  # a step whose text starts so is a rollout batch (fleet/rollout.py)
 STEP_LABELS = 40  # steps listed under the timeline (the rest: in their tooltips)
 
@@ -64,7 +64,7 @@ def timeline(bars: Sequence[Bar], steps: Sequence[tuple[float, str]], duration: 
             f"<title>{text(f'step {number} at {seconds(at)}: {what}')}</title></line>"
         )
         if len(steps) <= STEP_LABELS:
-            out.append(f'<text class="sn" x="{x + 2}" y="{_AXIS - 8}">{number}</text>')
+            out.append(f'<text class="sn" x="{x + 2}" y="{_AXIS - 3}">{number}</text>')
     for i, bar in enumerate(bars):
         out.append(_bar(bar, _AXIS + i * row, row, top, left, labels))
     out.append("</svg>")
@@ -76,7 +76,7 @@ def _axis(top: float, left: int, height: int, unit: str) -> list[str]:
     for value in ticks(top):
         x = _x(value, top, left)
         out.append(f'<line class="grid" x1="{x}" x2="{x}" y1="{_AXIS - 4}" y2="{height}"/>')
-        out.append(f'<text class="tick" x="{x}" y="{_AXIS - 10}">{value:g} {unit}</text>')
+        out.append(f'<text class="tick" x="{x}" y="12">{value:g} {unit}</text>')
     return out
 
 
