@@ -160,6 +160,16 @@ class HostClient:
         self.reused = True
         return True
 
+    def detach(self, context: SshContext) -> None:
+        """Keep the connection open while no run uses it (parked by a warm run's worker):
+        from now on it refers to ``context``, which holds no secrets, rather than to the
+        last run's; :meth:`adopt` gives it to the next run."""
+        if isinstance(self._conn, SshConnection):
+            self._conn.detach(context)
+        if self._own_context:
+            self._ctx.close()
+        self._ctx, self._own_context, self._warn = context, False, _nothing
+
     def _stale(self, cancel: Cancel | None) -> None:
         """A kept connection failed before the operation began on the host (it died
         while kept: a reboot, a cut): connect anew, as if it never existed."""
@@ -194,6 +204,7 @@ class HostClient:
         hold output back (flow control, see hostops.fleet.flow).
         """
         started = time.monotonic()
+        connect_s = None  # stays None when no connection is made (or none succeeds)
         if self._conn is not None:
             self.attempts = 1  # no connection made for this operation
         try:
@@ -202,7 +213,9 @@ class HostClient:
             if self.host.problem:  # the inventory asks for what hostops cannot do here
                 raise HostFailure(Status.ERROR, self.host.problem)
             if self._conn is None:
+                began = time.monotonic()
                 self.connect(cancel)
+                connect_s = time.monotonic() - began
             outcome = self._perform(
                 op, sink, limits or Limits.of(self.options), cancel, stdin, may_read, hurry
             )
@@ -223,6 +236,7 @@ class HostClient:
             duration_s=time.monotonic() - started,
             attempts=max(self.attempts, 1),
             reused=self.reused,
+            connect_s=connect_s,
         )
 
     def _perform(

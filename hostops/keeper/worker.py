@@ -21,7 +21,7 @@ import signal
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -35,6 +35,7 @@ from hostops.host.ssh import SshContext
 from hostops.host.ssh.jump import JumpPool
 from hostops.keeper import wire
 from hostops.keeper.parked import Parked, RunKept
+from hostops.models import RunOptions
 from hostops.operations import localize
 from hostops.redact import Redactor
 
@@ -62,17 +63,19 @@ class _Localized:
         self._conn.send(obj)
 
 
-def _gone(pid: int) -> Callable[[], bool]:
-    """Whether the process ``pid`` (the run) has ended (a pidfd: never a reused pid)."""
+@contextlib.contextmanager
+def _gone(pid: int) -> Iterator[Callable[[], bool]]:
+    """Whether the process ``pid`` (the run) has ended (a pidfd: never a reused pid),
+    while the run is served; the pidfd is closed after (one per run would pile up)."""
     try:
         fd = os.pidfd_open(pid)
     except OSError:
-        return lambda: True
-
-    def gone() -> bool:
-        return bool(select.select([fd], [], [], 0)[0])
-
-    return gone
+        yield lambda: True
+        return
+    try:
+        yield lambda: bool(select.select([fd], [], [], 0)[0])
+    finally:
+        os.close(fd)
 
 
 class KeeperWorker:
@@ -84,6 +87,8 @@ class KeeperWorker:
         self._send_lock = threading.Lock()
         self.parked = Parked(self._tell_count)
         self.jumps = JumpPool()
+        # What parked connections refer to between runs: options only, no secrets.
+        self.idle = SshContext(RunOptions(), lambda msg: None, Secrets(), jumps=self.jumps)
         self._runs = 0
         self._runs_lock = threading.Lock()
 
@@ -154,19 +159,22 @@ class KeeperWorker:
             return lambda msg: events.put(HostWarning(host, redactor.text(msg)))
 
         context = SshContext(spec.options, warn_for(None), secrets, jumps=self.jumps)
-        kept = RunKept(self.parked, spec.options, secrets.environ or {}, context, warn_for)
-        cancel, hurry = threading.Event(), threading.Event()
-        serve(
-            spec,
-            _Localized(conn, secrets.cwd),
-            events,
-            cancel,
-            secrets,
-            hurry,
-            _gone(run_pid),
-            kept,
-            context,
+        kept = RunKept(
+            self.parked, spec.options, secrets.environ or {}, context, warn_for, self.idle
         )
+        cancel, hurry = threading.Event(), threading.Event()
+        with _gone(run_pid) as gone:
+            serve(
+                spec,
+                _Localized(conn, secrets.cwd),
+                events,
+                cancel,
+                secrets,
+                hurry,
+                gone,
+                kept,
+                context,
+            )
 
     def expire_forever(self) -> None:
         """Close connections past their time, every second; the jump hosts too once no
