@@ -154,7 +154,8 @@ def _attached(
             [w for w in cluster.workers if w.address in used],
         )
         try:
-            source.start(hosts, options.forks, connect_timeout() + 30.0)
+            # Without --forks: a shard per worker thread (their sessions start as the engine says).
+            source.start(hosts, options.forks or len(hosts), connect_timeout() + 30.0)
             use_worker_source(source)
             yield source
         finally:
