@@ -22,7 +22,6 @@ if TYPE_CHECKING:
     from hostops.cluster.address import ClusterAddress
     from hostops.cluster.preflight import WorkerReport
     from hostops.cluster.shards import Shard, WorkerInfo
-    from hostops.playbook.model import Playbook
 
 
 @dataclass
@@ -47,27 +46,6 @@ def asked_secrets(auth: Auth, ask_sudo_pass: bool = False) -> list[str]:
         )
         if on
     ]
-
-
-def file_task(book: Playbook) -> str | None:
-    """The first task of ``book`` that ships files between here and the hosts (script:,
-    put:, template:, get:), as "PLAYBOOK:LINE: a put: task"; None if none does."""
-    from hostops.playbook.model import (
-        DownloadAction,
-        ScriptAction,
-        TemplateAction,
-        UploadAction,
-    )
-
-    kinds = ((TemplateAction, "template"), (UploadAction, "put"), (ScriptAction, "script"))
-    for play in book.plays:
-        for task in (*play.tasks, *play.handlers):
-            if isinstance(task.action, DownloadAction):
-                return f"{book.path}:{task.line}: a get: task"
-            for kind, name in kinds:
-                if isinstance(task.action, kind):
-                    return f"{book.path}:{task.line}: a {name}: task"
-    return None
 
 
 @contextlib.contextmanager
@@ -110,12 +88,11 @@ def cluster_run(
     asked: Sequence[str],
     *,
     stdin: bool = False,
-    files: str | None = None,
 ) -> contextlib.AbstractContextManager[object]:
     """Within it, every engine of this process runs on the cluster ``use`` names (none:
-    a local run, nothing done). ``files``: what the command would ship to or from the
-    hosts (not supported on a cluster yet: refused). Raises UsageError for what a
-    cluster run cannot do (``--persist``, forwarded stdin), and as :func:`checked`."""
+    a local run, nothing done); files to and from the hosts go over the shards'
+    channels (hostops.cluster.staging). Raises UsageError for what a cluster run
+    cannot do (``--persist``, forwarded stdin), and as :func:`checked`."""
     from hostops.cluster.address import cluster_address
 
     address = cluster_address(use.cluster)
@@ -129,8 +106,6 @@ def cluster_run(
         raise UsageError(
             "standard input is not forwarded over --cluster: give -n (--no-stdin) or run locally"
         )
-    if files is not None:
-        raise UsageError(f"{files} is not supported with --cluster yet: run it locally")
     return _attached(console, address, hosts, options, [*asked, *secrets.given()])
 
 

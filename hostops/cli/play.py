@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from hostops.cli.clustered import asked_secrets, cluster_run, file_task
+from hostops.cli.clustered import asked_secrets, cluster_run
 from hostops.cli.edge import argv_of, debug_lines, guarded
 from hostops.cli.hosts import HostOptions, prepare, recorded
 from hostops.cli.options import Execution, Locking, Reach, Results, SudoAs, grouped
@@ -139,7 +139,6 @@ def play(
             prepared.options,
             secrets,
             asked_secrets(given.reach.auth, given.sudo_as.ask_sudo_pass),
-            files=file_task(book),
         )
         if check:  # templates' hosts are reached to read their files: the diffs
             with on_cluster:

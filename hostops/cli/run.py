@@ -244,7 +244,6 @@ def _operate(
                     prepared.secrets,
                     asked_secrets(given.reach.auth, given.sudo_as.ask_sudo_pass),
                     stdin=stdin,
-                    files=None if isinstance(op, Command) else what.split(maxsplit=1)[0],
                 )
             )
             spool = stack.enter_context(Spooler(0)).spool if stdin else None

@@ -29,6 +29,8 @@ from multiprocessing.reduction import ForkingPickler
 from typing import Any
 
 from hostops.cluster.channel import EVENT, HELLO, MESSAGE, Channel, ChannelClosed, client_context
+from hostops.cluster.files import FILES
+from hostops.cluster.staging import ShardFiles
 from hostops.fleet.events import MAX_EVENT_BYTES, Event
 from hostops.fleet.worker import serve
 
@@ -153,11 +155,17 @@ def main() -> int:
     inbox: queue.Queue[object] = queue.Queue()
     run: queue.Queue[tuple[Any, ...]] = queue.Queue()
     consumed: list[int] = []
+    files: list[ShardFiles] = []  # once the channel exists
 
     def on_frame(kind: bytes, payload: bytes) -> None:
+        if kind == FILES:
+            files[0].frame(payload)
+            return
         if kind != MESSAGE:
             return
         message = pickle.loads(payload)
+        if isinstance(message, tuple) and len(message) > 2 and files[0].message(message):
+            return
         if isinstance(message, tuple) and message and message[0] == "flow":
             for index, value in message[1].items():
                 consumed[index] = value
@@ -167,10 +175,26 @@ def main() -> int:
             inbox.put(message)
 
     def on_close() -> None:
+        files[0].closed()
         inbox.put(_EOF)
         run.put(("closed",))
 
     channel = Channel(_connect(info["controller"], info["tls"]), on_frame, on_close, "shard")
+    files.append(ShardFiles(channel))
+    try:
+        return _serve(info, channel, files[0], run, inbox, consumed)
+    finally:
+        files[0].remove()
+
+
+def _serve(
+    info: dict[str, Any],
+    channel: Channel,
+    files: ShardFiles,
+    run: queue.Queue[tuple[Any, ...]],
+    inbox: queue.Queue[object],
+    consumed: list[int],
+) -> int:
     channel.start()
     hello = {"token": info["token"], "pid": os.getpid(), "host": socket.gethostname()}
     channel.send(HELLO, json.dumps(hello).encode())
@@ -189,6 +213,7 @@ def main() -> int:
         secrets,
         threading.Event(),
         lambda: channel.closed.is_set() or os.getppid() != parent,
+        transfer=files.transfer,
     )
     with contextlib.suppress(ChannelClosed):
         channel.send_message(("bye",))

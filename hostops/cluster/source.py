@@ -39,7 +39,9 @@ from hostops.cluster.channel import (
     ChannelClosed,
     read_frame,
 )
+from hostops.cluster.files import FILES
 from hostops.cluster.shards import WorkerInfo, site_of
+from hostops.cluster.staging import ControllerFiles
 from hostops.credentials import Secrets
 from hostops.errors import ClusterError
 from hostops.fleet.dispatch import DONE, RETURNED, STARTED, WorkerSlot
@@ -101,6 +103,7 @@ class _Shard:
         self._events: Connection | None = None
         self.sock: socket.socket | None = None  # its connection, once it said hello
         self.remote_pid = 0
+        self._files: ControllerFiles | None = None
 
     # -- the engine's WorkerProcess ----------------------------------------------------
     @property
@@ -144,6 +147,7 @@ class _Shard:
         self._theirs = theirs
         self._events = Connection(os.dup(events_fd), readable=False)
         self.channel = Channel(sock, self._frame, self._ended, f"shard-{self.number}")
+        self._files = ControllerFiles(self.channel)
         self.channel.send_message(first)
         self.channel.start()
         threading.Thread(target=self._down, name=f"shard-{self.number}-down", daemon=True).start()
@@ -155,11 +159,17 @@ class _Shard:
                 with contextlib.suppress(OSError):
                     self._events.send_bytes(payload)
             return
+        assert self._files is not None
+        if kind == FILES:
+            self._files.frame(payload)
+            return
         if kind != MESSAGE:
             return
         message = pickle.loads(payload)  # read, then passed on as it came
         if message == ("bye",):
             self._clean = True
+            return
+        if len(message) > 2 and self._files.message(message):
             return
         what, name = message[0], message[1]
         with self._lock:
@@ -173,13 +183,15 @@ class _Shard:
 
     def _down(self) -> None:
         """The engine's messages to the shard, as they come: passed on unread (a pickle
-        from this process), so the controller pays no unpickling for a job."""
-        assert self._theirs is not None and self.channel is not None
+        from this process), so the controller pays no unpickling for a job (but for a
+        transfer's: the files the shard may then ask for)."""
+        assert self._theirs is not None and self.channel is not None and self._files is not None
         while True:
             try:
                 message = self._theirs.recv_bytes()
             except (EOFError, OSError):
                 return
+            self._files.note(message)
             try:
                 self.channel.send(MESSAGE, message)
             except ChannelClosed:
@@ -200,6 +212,8 @@ class _Shard:
 
     def _ended(self) -> None:
         """The channel closed (or never opened): lost unless it said goodbye."""
+        if self._files is not None:
+            self._files.closed()
         if not self._clean and not self._killed:
             self.cancel_task()  # never again: Dask would run a lost task elsewhere
             why = f"cluster worker {self.worker.name} lost"

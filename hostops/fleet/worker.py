@@ -43,7 +43,7 @@ from hostops.host.ssh import SshContext
 from hostops.host.stdin import Source
 from hostops.liblog import route_library_logs
 from hostops.models import Host, RunOptions, Status, Transport, WorkerStats
-from hostops.operations import Command, Outcome, Upload
+from hostops.operations import Command, Download, Operation, Outcome, Upload
 from hostops.redact import Redactor
 
 _PARENT_CHECK_S = 1.0
@@ -142,6 +142,11 @@ class Channel(Protocol):
     def send(self, obj: Any) -> None: ...
 
 
+# An upload or download carried out with perform(op), its files moved where they are
+# (a cluster shard: hostops.cluster.staging); None: the files are on this machine.
+Transfer = Callable[[Upload | Download, Host, Callable[[Operation], Outcome]], Outcome]
+
+
 class _Events(Protocol):
     def put(self, obj: Event) -> None: ...
 
@@ -162,10 +167,12 @@ def serve(
     gone: Callable[[], bool],
     kept: Kept | None = None,
     context: SshContext | None = None,
+    transfer: Transfer | None = None,
 ) -> None:
     """Run one run's jobs from ``conn`` in ``spec.threads`` session threads until the
     engine sends None or is ``gone()``; ``kept``: the connections kept between jobs;
-    ``context``: the SSH context to use (else one for this run, closed at its end).
+    ``context``: the SSH context to use (else one for this run, closed at its end);
+    ``transfer``: how uploads and downloads reach their files (see Transfer).
     A :class:`Flag` message sets ``cancel`` or ``hurry`` (an engine in another process
     tree that cannot share an Event with this one)."""
 
@@ -235,6 +242,7 @@ def serve(
                 first,
                 hurry=hurry,
                 redactor=redactor,
+                transfer=transfer,
             )
         finally:
             with send_lock:
@@ -310,6 +318,7 @@ def run_job(
     first: bool = True,
     hurry: Cancel | None = None,
     redactor: Redactor | None = None,
+    transfer: Transfer | None = None,
 ) -> Outcome:
     """One operation on one host, over its kept client or a new one. Never raises:
     every failure is the Outcome (and, for a final job, the host's HostFinished).
@@ -357,15 +366,22 @@ def run_job(
     op = job.op
     if isinstance(op, (Command, Upload)) and op.sudo is None:  # the run's --sudo, else the host's
         op = dataclasses.replace(op, sudo=spec.options.sudo or bool(host.sudo))
-    outcome = client.perform(
-        op,
-        sink,
-        limits=Limits.of(spec.options),
-        cancel=cancel,
-        stdin=spec.stdin,
-        may_read=None if credit is None else lambda t: credit.wait(t, cancel.is_set),
-        hurry=hurry,
-    )
+
+    def perform(op: Operation) -> Outcome:
+        return client.perform(
+            op,
+            sink,
+            limits=Limits.of(spec.options),
+            cancel=cancel,
+            stdin=spec.stdin,
+            may_read=None if credit is None else lambda t: credit.wait(t, cancel.is_set),
+            hurry=hurry,
+        )
+
+    if transfer is not None and isinstance(op, (Upload, Download)):
+        outcome = transfer(op, host, perform)
+    else:
+        outcome = perform(op)
     for stream, masker in masking.items():  # what was held back in case a value went on
         emit(stream, masker.flush())
     if kept is not None and not on_controller:

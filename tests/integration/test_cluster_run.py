@@ -154,18 +154,6 @@ def test_persist_and_forwarded_stdin_are_refused_in_one_line(
     )
     assert r.returncode == 2
     assert "standard input is not forwarded over --cluster" in r.stderr
-    r = run_hostops(
-        "put",
-        str(inv10),
-        "/tmp/x",
-        "-i",
-        str(inv10),
-        "--cluster",
-        cluster.address,
-        env=env_of(cluster),
-    )
-    assert r.returncode == 2
-    assert r.stderr == "hostops: error: put is not supported with --cluster yet: run it locally\n"
 
 
 def test_ctrl_c_kills_every_shards_remote_commands_and_exits_130(
@@ -245,9 +233,7 @@ def test_a_worker_killed_mid_run_errors_its_hosts_and_no_host_runs_twice(
     assert len(per_host) == 10 and set(per_host.values()) == {1}, per_host
 
 
-def test_a_playbook_runs_on_the_cluster_and_one_with_files_is_refused(
-    cluster: DaskCluster, inv10: Path, tmp_path: Path
-) -> None:
+def test_a_playbook_runs_on_the_cluster(cluster: DaskCluster, inv10: Path, tmp_path: Path) -> None:
     book = tmp_path / "book.yaml"
     book.write_text(
         "- hosts: all\n  tasks:\n"
@@ -269,19 +255,6 @@ def test_a_playbook_runs_on_the_cluster_and_one_with_files_is_refused(
     assert on.returncode == 0, on.stderr
     assert _sorted_lines(on.stdout) == _sorted_lines(local.stdout)
     assert sum("two-2" in line for line in on.stdout.splitlines()) == 10
-    files = tmp_path / "files.yaml"
-    files.write_text(
-        "- hosts: all\n  tasks:\n    - name: one\n      run: 'true'\n"
-        f"    - name: conf\n      put: {{src: {book}, dest: /tmp/x}}\n"
-    )
-    r = run_hostops(
-        "play", str(files), "-i", str(inv10), "--cluster", cluster.address, env=env_of(cluster)
-    )
-    assert r.returncode == 2
-    assert r.stderr == (
-        f"hostops: error: {files}:5: a put: task is not supported with --cluster yet:"
-        " run it locally\n"
-    )
 
 
 def test_no_line_is_split_or_mixed_through_two_workers(
