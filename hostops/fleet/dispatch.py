@@ -363,10 +363,8 @@ class Dispatcher:
         self._strand()
 
     def _strand(self) -> None:
-        """Jobs of a site no slot left serves: they end ``error`` now (with no slot at all,
-        the engine accounts for what is left)."""
-        if not self.slots:
-            return
+        """Jobs of a site no slot left serves: they end ``error`` now, naming the site
+        (the engine accounts for the jobs without a site when no slot is left at all)."""
         for site, queue in self._queues.items():
             if site is not None and queue and not any(s.serves(site) for s in self.slots):
                 jobs = list(queue)
