@@ -2,6 +2,6 @@
 
 import sys
 
-from hostops.cli import main
+from hostops.cli.entry import main
 
 sys.exit(main())

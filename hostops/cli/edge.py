@@ -4,7 +4,6 @@ stderr and its exit code here (the codes themselves: hostops.errors.exit_code_fo
 from __future__ import annotations
 
 import os
-import sys
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -13,7 +12,6 @@ from typing import Any, Protocol, cast
 
 import typer
 
-from hostops.cli.app import app
 from hostops.cli.words import check_command_words
 from hostops.errors import EXIT_USAGE, HostopsError, NothingToDo, UsageError, exit_code_for
 from hostops.liblog import route_library_logs
@@ -101,9 +99,11 @@ def debug_lines(console: Console, host: str | None, text: str) -> None:
         console.message("debug", f"{host}: {line}" if host else line)
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Console-script entry point: one-line errors, defined exit codes, no tracebacks by default."""
-    args = sys.argv[1:] if argv is None else argv
+def main(args: list[str]) -> int:
+    """The command line proper (hostops.cli.entry.main comes first): parse ``args``, run
+    the command; one-line errors, defined exit codes, no tracebacks by default."""
+    from hostops.cli.commands import app  # its commands import this module
+
     # paramiko's records and tracebacks: never on stderr by Python's last-resort handler
     route_library_logs(
         partial(debug_lines, Console()) if traceback_wanted("--debug" in args) else None

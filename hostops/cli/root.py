@@ -1,5 +1,5 @@
-"""The typer application and its root: ``hostops [--version] COMMAND``. hostops.cli
-registers the commands on :data:`app`.
+"""The typer application and its root: ``hostops [--version] COMMAND``.
+hostops.cli.commands registers the commands on :data:`app`.
 
 No ``from __future__ import annotations``: typer evaluates these annotations.
 """
