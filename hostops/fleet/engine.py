@@ -39,7 +39,6 @@ from hostops.fleet.events import (
 from hostops.fleet.flow import counters
 from hostops.fleet.worker import WorkerSpec, worker_main
 from hostops.host.base import UNCONFIRMED
-from hostops.host.ssh.lock import holder_text
 from hostops.host.stdin import Source
 from hostops.journal import RecordPath
 from hostops.models import Host, RunOptions, RunReport, Status, Transport
@@ -121,6 +120,8 @@ class Engine:
     ) -> None:
         self.options = options or RunOptions()
         if self.options.lock and not self.options.lock_holder:  # this process is the run
+            from hostops.host.ssh.lock import holder_text  # paramiko: only for --lock
+
             self.options = dataclasses.replace(self.options, lock_holder=holder_text())
         _check_supported(hosts, self.options)
         # Read before any process starts: an unset password_env is an error, not a surprise.

@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from hostops.credentials import Secrets
 from hostops.host.base import (
@@ -31,13 +32,17 @@ from hostops.host.base import (
     is_thread_limit,
 )
 from hostops.host.local import LocalConnection
-from hostops.host.sftp import SftpSession
-from hostops.host.ssh import SshConnection, SshContext
-from hostops.host.ssh.failures import REMOTE_ERRORS, reason
+from hostops.host.ssh.context import SshContext
 from hostops.host.stdin import Source
 from hostops.host.transfer import Ownership
 from hostops.models import Host, RunOptions, Status, Transport
 from hostops.operations import Command, Download, Operation, Outcome, Upload
+
+if TYPE_CHECKING:
+    # paramiko loads with the first SSH connection: a client of a `connection: local`
+    # host (and the worker process that runs it) never imports it.
+    from hostops.host.sftp import SftpSession
+    from hostops.host.ssh.connection import SshConnection
 
 _BACKOFF_S = 0.5  # first pause before a connection retry; doubles each time
 _BACKOFF_MAX_S = 10.0
@@ -124,6 +129,8 @@ class HostClient:
         opts = self.options
         if opts.lock is None or self._conn is None:
             return
+        from hostops.host.ssh.connection import SshConnection
+
         try:
             if not isinstance(self._conn, SshConnection):
                 raise HostFailure(
@@ -138,6 +145,8 @@ class HostClient:
     def _open(self) -> SshConnection | LocalConnection:
         if self.host.connection is Transport.LOCAL:
             return LocalConnection(self._ctx.secrets.scrubbed_environment())
+        from hostops.host.ssh.connection import SshConnection
+
         return SshConnection(self.host, self._ctx, self._warn)
 
     @property
@@ -181,19 +190,23 @@ class HostClient:
             )
         except HostFailure as failure:
             outcome = Outcome(failure.status, error=failure.message)
-        except REMOTE_ERRORS as exc:  # what the host did, reached here unnamed: still its failure
-            outcome = Outcome(Status.ERROR, error=reason(exc))
-        except Exception as exc:  # a bug or an unforeseen library error: still data, never raw
-            if is_thread_limit(exc):  # paramiko's transport thread, a watchdog: none ran
-                self.close()
-                outcome = Outcome(Status.ERROR, error=NO_THREAD)
-            else:
-                outcome = Outcome(
-                    Status.ERROR, error=f"internal error: {type(exc).__name__}: {exc}"
-                )
+        except Exception as exc:
+            outcome = self._unforeseen(exc)
         return dataclasses.replace(
             outcome, duration_s=time.monotonic() - started, attempts=max(self.attempts, 1)
         )
+
+    def _unforeseen(self, exc: Exception) -> Outcome:
+        """What a failure raised as an exception other than HostFailure says."""
+        from hostops.host.ssh.failures import REMOTE_ERRORS, reason
+
+        if isinstance(exc, REMOTE_ERRORS):  # what the host did, reached here unnamed
+            return Outcome(Status.ERROR, error=reason(exc))
+        # A bug or an unforeseen library error: still data, never raw.
+        if is_thread_limit(exc):  # paramiko's transport thread, a watchdog: none ran
+            self.close()
+            return Outcome(Status.ERROR, error=NO_THREAD)
+        return Outcome(Status.ERROR, error=f"internal error: {type(exc).__name__}: {exc}")
 
     def _perform(
         self,
@@ -252,6 +265,9 @@ class HostClient:
         )
 
     def _open_sftp(self) -> SftpSession:
+        from hostops.host.sftp import SftpSession
+        from hostops.host.ssh.connection import SshConnection
+
         if self._sftp is None:
             if not isinstance(self._conn, SshConnection):
                 raise HostFailure(

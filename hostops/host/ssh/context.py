@@ -1,19 +1,25 @@
 """What the SSH sessions of one process share: parsed known_hosts files and keys, secrets,
-the jump host connections."""
+the jump host connections.
+
+Making one imports no paramiko (every worker makes one; a run of ``connection: local``
+hosts never loads paramiko): the SSH modules are imported when first needed.
+"""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-
-import paramiko
+from typing import TYPE_CHECKING
 
 from hostops.credentials import Secrets
-from hostops.host.ssh.auth import load_key
-from hostops.host.ssh.hostkeys import KnownHosts, append_host_key
-from hostops.host.ssh.jump import JumpPool
 from hostops.models import RunOptions
+
+if TYPE_CHECKING:
+    import paramiko
+
+    from hostops.host.ssh.hostkeys import KnownHosts
+    from hostops.host.ssh.jump import JumpPool
 
 
 @dataclass
@@ -30,7 +36,7 @@ class SshContext:
     secrets: Secrets = field(default_factory=Secrets)
     known_hosts_loads: int = 0
     key_loads: int = 0
-    jumps: JumpPool = field(default_factory=JumpPool)
+    _jumps: JumpPool | None = None
     _known: dict[str, KnownHosts] = field(default_factory=dict)
     _keys: dict[str, paramiko.PKey | str] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -38,6 +44,8 @@ class SshContext:
     def host_keys(self, path: str) -> KnownHosts:
         """The parsed known_hosts file at ``path`` (parsed on first use; its unreadable
         and unsupported lines reported once)."""
+        from hostops.host.ssh.hostkeys import KnownHosts
+
         with self._lock:
             keys = self._known.get(path)
             if keys is None:
@@ -55,21 +63,38 @@ class SshContext:
 
     def private_key(self, path: str) -> paramiko.PKey | str:
         """The key at ``path``, or a one-line reason why it cannot be used."""
+        from hostops.host.ssh.auth import load_key
+
         with self._lock:
             if path not in self._keys:
                 self.key_loads += 1
                 self._keys[path] = load_key(path, self.secrets.key_passphrase)
             return self._keys[path]
 
+    @property
+    def jumps(self) -> JumpPool:
+        """The connections to jump hosts (made on first use)."""
+        from hostops.host.ssh.jump import JumpPool
+
+        with self._lock:
+            if self._jumps is None:
+                self._jumps = JumpPool()
+            return self._jumps
+
     def close(self) -> None:
         """Close the jump host connections."""
-        self.jumps.close()
+        with self._lock:
+            jumps = self._jumps
+        if jumps is not None:
+            jumps.close()
 
     def record_host_key(
         self, path: str, name: str, key_type: str, blob: bytes, *, hashed: bool = False
     ) -> None:
         """accept-new: append ``name``'s key to ``path`` (see append_host_key; ``hashed``:
         HashKnownHosts) and know it. Raises OSError when the file cannot be written."""
+        from hostops.host.ssh.hostkeys import append_host_key
+
         append_host_key(path, name, key_type, blob, hashed=hashed)
         with self._lock:
             known = self._known.get(path)
