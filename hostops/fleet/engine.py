@@ -39,6 +39,7 @@ from hostops.fleet.events import (
 from hostops.fleet.flow import counters
 from hostops.fleet.worker import WorkerSpec, worker_main
 from hostops.host.base import UNCONFIRMED
+from hostops.host.client import preload
 from hostops.host.stdin import Source
 from hostops.journal import RecordPath
 from hostops.models import Host, RunOptions, RunReport, Status, Transport
@@ -156,6 +157,7 @@ class Engine:
 
     def _start(self) -> None:
         ctx = self._ctx
+        preload(self.hosts)  # paramiko once, before the workers fork, not once in each
         self.options, fd_warning = _fit_fd_limit(
             self.options, len(self.hosts), keep=self._keep, raise_limit=self._raise_fd_limit
         )

@@ -12,10 +12,11 @@ host failure ends as an :class:`~hostops.operations.Outcome` (``perform``) or a
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import random
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -61,6 +62,15 @@ class Limits:
     def of(cls, options: RunOptions) -> Limits:
         """The run's limits (an operation's own ``timeout`` replaces ``timeout``)."""
         return cls(options.timeout, options.idle_timeout, options.kill_grace_s)
+
+
+def preload(hosts: Iterable[Host]) -> None:
+    """Import the SSH layer (paramiko) now if some of ``hosts`` are reached over SSH:
+    for a process about to fork its workers, which then share it instead of each
+    importing it (~0.1 s of CPU per worker). Clients import it themselves otherwise."""
+    if any(h.connection is not Transport.LOCAL for h in hosts):
+        for module in ("hostops.host.ssh.connection", "hostops.host.ssh.failures"):
+            importlib.import_module(module)
 
 
 def _nothing(message: str) -> None:
