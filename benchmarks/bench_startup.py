@@ -122,7 +122,7 @@ def render(samples: dict[str, Samples], command: str, load: tuple[str, str], run
         " `hostops run (local host)` is `hostops run uptime --hosts inventory.example.yaml`"
         " (one `connection: local` host, run record written).",
         "",
-        "| command | wall median (s) | min | max | CPU median (s) | wall − python -c pass (s) |",
+        "| command | wall median (s) | min | max | CPU median (s) | wall above python -c pass (s) |",
         "|---|---:|---:|---:|---:|---:|",
     ]
     for name, s in samples.items():

@@ -1,7 +1,5 @@
 """``python -m hostops``."""
 
-import sys
+from hostops.cli.entry import console
 
-from hostops.cli.entry import main
-
-sys.exit(main())
+console()

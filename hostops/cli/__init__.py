@@ -1,7 +1,7 @@
 """The command line: options in, one library call, an exit code out. The only typer user.
 
-Where things are: ``entry`` (``main``, the console script: answers what needs no
-parsing, ``--version``, before typer or anything heavy loads), ``root`` (the typer
+Where things are: ``entry`` (``main``; ``console``, the console script: answers what
+needs no parsing, ``--version``, before typer or anything heavy loads), ``root`` (the typer
 application and its root options), ``commands`` (the application with every command
 registered), ``options`` (every shared option, declared once, in groups), ``values``
 (option text parsed), ``build`` (groups -> library values: the selected hosts,
