@@ -1,5 +1,5 @@
 """``python -m hostops``."""
 
-from hostops.cli.entry import console
+from hostops.entry import console
 
 console()

@@ -65,8 +65,17 @@ class Secrets:
     vault_passwords: Mapping[str, str] = field(default_factory=dict)
     vault_sudo_passwords: Mapping[str, str] = field(default_factory=dict)
     masked: tuple[str, ...] = ()
+    # The caller's environment and working directory when the run is carried out by a
+    # process that is not the caller's (the background process of warm runs): what
+    # local children (ProxyCommand, connection: local), the agent socket and relative
+    # local paths are taken from. None: this process's own. Kept with the secrets
+    # because an environment may hold some (password_env), and dropped with them.
+    environ: Mapping[str, str] | None = None
+    cwd: str | None = None
 
-    def __repr__(self) -> str:
+    def given(self) -> list[str]:
+        """Which secrets are set, by name, never by value ("password", "password_env
+        DB_PW", "vaulted password of web01", "3 vaulted values to mask")."""
         given = [
             name
             for name in ("password", "key_passphrase", "sudo_password")
@@ -76,7 +85,10 @@ class Secrets:
         given += [f"vaulted password of {name}" for name in sorted(self.vault_passwords)]
         given += [f"vaulted sudo password of {name}" for name in sorted(self.vault_sudo_passwords)]
         given += [f"{len(self.masked)} vaulted values to mask"] if self.masked else []
-        return f"Secrets({', '.join(given) or 'none'}; values hidden)"
+        return given
+
+    def __repr__(self) -> str:
+        return f"Secrets({', '.join(self.given()) or 'none'}; values hidden)"
 
     __str__ = __repr__
 
@@ -99,7 +111,7 @@ class Secrets:
 
     def scrubbed_environment(self) -> dict[str, str]:
         """This process's environment without the variables that hold secrets."""
-        return child_environment(self.env_names)
+        return child_environment(self.env_names, self.environ)
 
 
 def secrets_from_environment(

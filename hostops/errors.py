@@ -5,6 +5,7 @@
     HostopsError                 exit 4 unless a subclass says otherwise
     ├── UsageError               exit 2: a bad option or argument, nothing ran
     ├── ConfigError (ValueError) exit 2: a broken inventory, nothing ran
+    ├── ClusterError             exit 2: the cluster (--cluster) cannot be used, nothing ran
     ├── NothingToDo              exit 0: the selection is empty for a good reason (--rerun)
     ├── InternalError            exit 4: hostops itself failed (aggregator lost, ...)
     └── HostFailure              one host failed (unreachable, auth, ...): raised inside the
@@ -72,6 +73,14 @@ class ConfigError(HostopsError, ValueError):
         if path and line is not None:
             where = f"{path}:{line}"
         super().__init__(f"{where}: {message}" if where else message, argument=argument)
+
+
+class ClusterError(HostopsError):
+    """The Dask cluster of ``--cluster`` cannot be used: the scheduler unreachable or
+    refusing us, a worker whose pre-flight failed. The message names the address or the
+    worker; nothing ran."""
+
+    exit_code = EXIT_USAGE
 
 
 class NothingToDo(HostopsError):

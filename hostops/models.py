@@ -156,6 +156,10 @@ class RunOptions:
     lock_timeout: float = 0.0  # seconds to wait for the lock; 0: fail at once
     lock_holder: str = ""  # who we are, for the other runs: "USER@CONTROLLER (pid N, since T)"
     debug: bool = False  # library log records (paramiko's) shown as ``hostops: debug:`` lines
+    # Seconds a connection stays open after its last use, held by the background
+    # process for the next command (``--persist``); None: closed at the end of the run.
+    # Acted on only by a run the background process carries out (hostops.keeper).
+    persist: float | None = None
 
 
 @dataclass(frozen=True)
@@ -182,6 +186,7 @@ class HostResult:
     tasks_done: int | None = None  # play: tasks done on the host (ok, skipped, ignored)
     tasks_total: int | None = None  # play: tasks the playbook had for the host
     skipped: tuple[str, ...] = ()  # put/get: entries not transferred (links, special files)
+    reused: bool = False  # over a connection kept from an earlier run (--persist)
 
     def to_json(self) -> dict[str, object]:
         """The documented JSON object of ``--output json`` (invalid UTF-8 replaced)."""
@@ -201,6 +206,7 @@ class HostResult:
             "tasks_done": self.tasks_done,
             "tasks_total": self.tasks_total,
             "skipped": list(self.skipped),
+            "reused": self.reused,
         }
 
     @classmethod
@@ -222,6 +228,7 @@ class HostResult:
             tasks_done=data.get("tasks_done"),
             tasks_total=data.get("tasks_total"),
             skipped=tuple(data.get("skipped") or ()),
+            reused=bool(data.get("reused")),
         )
 
 

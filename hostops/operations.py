@@ -11,7 +11,9 @@ operation is fully rendered: the executor never sees a template.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
+import os
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Protocol
@@ -109,6 +111,17 @@ class Download:
 Operation = Command | Upload | Download
 
 
+def localize(op: Operation, cwd: str) -> Operation:
+    """``op`` with its paths on the controller (an upload's source, a download's
+    destination) made absolute against ``cwd``: for a process whose working directory
+    is not the caller's (the background process of warm runs)."""
+    if isinstance(op, Upload) and not os.path.isabs(op.src):
+        return dataclasses.replace(op, src=os.path.join(cwd, op.src))
+    if isinstance(op, Download) and not os.path.isabs(op.dest):
+        return dataclasses.replace(op, dest=os.path.join(cwd, op.dest))
+    return op
+
+
 @dataclass(frozen=True)
 class Outcome:
     """How an operation ended on one host.
@@ -132,6 +145,7 @@ class Outcome:
     signal: str | None = None  # the signal that ended a command, when known
     attempts: int = 1  # connection attempts (--connect-retries) made for it
     skipped: tuple[str, ...] = ()  # transfers: entries not transferred (links, special files)
+    reused: bool = False  # over a connection kept from an earlier run (--persist)
 
 
 class Executor(Protocol):

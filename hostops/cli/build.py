@@ -45,6 +45,7 @@ from hostops.inventory import (
     select_names,
 )
 from hostops.journal import RunState, find_run, load_run, parse_statuses, run_state
+from hostops.keeper import persist
 from hostops.models import Host, HostKeyPolicy, RunOptions
 from hostops.render.console import Console, ViewOptions
 from hostops.safefs import private_dir
@@ -230,7 +231,18 @@ def run_options(
         max_output=size(display.max_output),
         sudo=sudo,
         sudo_user=sudo_user,
+        persist=persist_seconds(execution),
     )
+
+
+def persist_seconds(execution: Execution) -> float | None:
+    """``--persist`` in seconds; None when off. Raises UsageError for a malformed value."""
+    if execution.no_persist or execution.persist is None:
+        return None
+    try:
+        return persist.parse(execution.persist) or None
+    except ValueError as exc:
+        raise UsageError(f"--persist: {exc}") from None
 
 
 def view_options(display: Display, no_color: bool) -> ViewOptions:

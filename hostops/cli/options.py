@@ -253,6 +253,23 @@ class Execution:
             help=f"INTERVAL,COUNT: after INTERVAL s of silence ask the host for a reply; COUNT unanswered: error. 0 turns it off. [default: ssh_config's ServerAliveInterval,ServerAliveCountMax, else {_DEFAULTS.keepalive_interval:g},{_DEFAULTS.keepalive_count}]",
         ),
     ] = None
+    persist: Annotated[
+        str | None,
+        typer.Option(
+            "--persist",
+            envvar="HOSTOPS_PERSIST",
+            show_default=False,
+            metavar="DURATION",
+            help="Keep the connections open this long after their last use (10m, 90s, 2h; 0 or no: off), held by your background process: the next command with --persist reuses them (no connect, no login). See 'hostops persist'. [default: off]",
+        ),
+    ] = None
+    no_persist: Annotated[
+        bool,
+        typer.Option(
+            "--no-persist",
+            help="Neither use nor keep warm connections for this command (overrides --persist and HOSTOPS_PERSIST).",
+        ),
+    ] = False
 
 
 @dataclass(frozen=True)
@@ -370,6 +387,20 @@ FollowLinksOpt = Annotated[
 
 
 @dataclass(frozen=True)
+class ClusterUse:
+    """The Dask cluster a run's hosts are run on (README, "Cluster")."""
+
+    cluster: Annotated[
+        str | None,
+        typer.Option(
+            "--cluster",
+            show_default=False,
+            help="Dask scheduler to run on: tls://HOST[:PORT] (mutual TLS, Dask's certificates) or tcp://HOST[:PORT]. [default: $HOSTOPS_CLUSTER]",
+        ),
+    ] = None
+
+
+@dataclass(frozen=True)
 class Reach:
     """Which hosts, how each is reached, and how it is trusted and logged in to."""
 
@@ -399,6 +430,7 @@ GROUPS = (
     Rollout,
     Display,
     Rerun,
+    ClusterUse,
     Reach,
     Results,
 )

@@ -196,6 +196,7 @@ class Aggregator:
             event.attempts,
             event.changed,
             event.tasks,
+            event.reused,
         )
 
     def _set_result(
@@ -209,6 +210,7 @@ class Aggregator:
         attempts: int = 1,
         changed: bool | None = None,
         tasks: tuple[int, int] | None = None,
+        reused: bool = False,
     ) -> None:
         state.result = HostResult(
             host=state.host.name,
@@ -226,6 +228,7 @@ class Aggregator:
             tasks_done=tasks[0] if tasks else None,
             tasks_total=tasks[1] if tasks else None,
             skipped=tuple(state.skipped),
+            reused=reused,
         )
         self._done += 1
         self._failed += status.failed

@@ -13,7 +13,8 @@ exactly which jobs a dead worker had in flight (reported ``error``) and which
 it had not started (given to the other workers: never run twice).
 
 Wire protocol. Engine → worker: a :class:`Job`; :class:`Release` (close these
-hosts' kept connections); or None (finish and exit).
+hosts' kept connections); :class:`Flag` (Ctrl-C, for a worker that shares no Event
+with the engine); or None (finish and exit).
 Worker → engine: ``("started", name)`` before a job begins, ``("done", name,
 outcome)`` after it ended (a free thread again; the Outcome carries the output
 only if the job collects it: otherwise the output went to the aggregator);
@@ -30,7 +31,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
-from multiprocessing.process import BaseProcess
+from typing import Protocol
 
 from hostops.models import Host, Status
 from hostops.operations import Operation, Outcome
@@ -64,11 +65,39 @@ class Release:
     names: tuple[str, ...]
 
 
+@dataclass(frozen=True)
+class Flag:
+    """Set the run's ``cancel`` or ``hurry`` in a worker that does not share the engine's
+    Events (a worker of the background process, hostops.keeper)."""
+
+    name: str
+
+
+class WorkerProcess(Protocol):
+    """What the engine uses of a worker process (a multiprocessing Process, or a stand-in
+    for a worker it did not start: hostops.keeper)."""
+
+    @property
+    def pid(self) -> int | None: ...
+
+    @property
+    def sentinel(self) -> int: ...
+
+    @property
+    def exitcode(self) -> int | None: ...
+
+    def join(self, timeout: float | None = None) -> None: ...
+
+    def kill(self) -> None: ...
+
+    def is_alive(self) -> bool: ...
+
+
 @dataclass
 class WorkerSlot:
     """What the engine knows of one worker process."""
 
-    process: BaseProcess
+    process: WorkerProcess
     conn: Connection
     free: int  # threads with nothing to do
     sent: dict[str, Job] = field(default_factory=dict)  # given, not yet done
@@ -154,6 +183,11 @@ class Dispatcher:
         for slot in self.slots:
             if id(slot) in by_slot:
                 self._send(slot, Release(tuple(by_slot[id(slot)])))
+
+    def flag(self, name: str) -> None:
+        """Set the run's ``name`` Event (cancel, hurry) in every worker (see Flag)."""
+        for slot in self.slots:
+            self._send(slot, Flag(name))
 
     def finish(self) -> None:
         """Tell every worker to end once its current jobs are done (Ctrl-C, or all given)."""
@@ -242,7 +276,7 @@ class Dispatcher:
                 self.slots.append(replacement)
                 self.processes.append(replacement.process)
 
-    def _send(self, slot: WorkerSlot, message: Job | Release | None) -> bool:
+    def _send(self, slot: WorkerSlot, message: Job | Release | Flag | None) -> bool:
         try:
             slot.conn.send(message)
         except (OSError, EOFError):

@@ -16,15 +16,16 @@ import resource
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from multiprocessing.connection import wait
 from multiprocessing.synchronize import Event as MpEvent
 from multiprocessing.synchronize import Lock
-from typing import Any
+from typing import Any, Protocol
 
 from hostops.credentials import Secrets, secrets_from_environment
 from hostops.errors import ConfigError, InternalError
 from hostops.fleet.aggregator import Sinks, aggregator_main
-from hostops.fleet.dispatch import WORKER_DIED, Dispatcher, Job, WorkerSlot
+from hostops.fleet.dispatch import WORKER_DIED, Dispatcher, Job, WorkerProcess, WorkerSlot
 from hostops.fleet.events import (
     MAX_NAME,
     EndOfRun,
@@ -36,7 +37,7 @@ from hostops.fleet.events import (
     clip,
     worker_died_events,
 )
-from hostops.fleet.flow import counters
+from hostops.fleet.flow import counters, counters_file
 from hostops.fleet.worker import WorkerSpec, worker_main
 from hostops.host.base import UNCONFIRMED
 from hostops.host.client import preload
@@ -85,6 +86,65 @@ def _context() -> _Context:
     if "forkserver" in methods:
         return multiprocessing.get_context("forkserver")
     return multiprocessing.get_context("spawn")
+
+
+@dataclass
+class Attached:
+    """A run's hold on workers it did not start (see :class:`WorkerSource`)."""
+
+    slots: list[WorkerSlot]
+    owners: dict[str, WorkerSlot]  # host -> the worker holding a kept connection to it
+
+
+class WorkerSource(Protocol):
+    """Worker processes that exist before a run and outlive it, holding connections
+    between runs: the background process of warm runs (hostops.keeper). A run attaches
+    to them instead of forking its own; everything else -- the aggregator process, its
+    queue, the console lock, Ctrl-C -- is the run's as always."""
+
+    size: int  # workers
+
+    def attach(
+        self,
+        spec: WorkerSpec,
+        threads: tuple[int, ...],
+        hosts: list[Host],
+        events_fd: int,
+        flow_fd: int,
+        secrets: Secrets,
+    ) -> Attached:
+        """Give the workers this run (``threads[i]`` sessions to the i-th; the run's event
+        pipe and flow-control counters as descriptors) and say who holds which host."""
+        ...
+
+
+_source: list[WorkerSource | None] = [None]  # the process's one setting (use_worker_source)
+
+
+def use_worker_source(source: WorkerSource | None) -> None:
+    """Every Engine of this process attaches to ``source`` from now on (None: forks its
+    own workers again). Set by the background process in the process that carries out
+    one warm run, and nowhere else."""
+    _source[0] = source
+
+
+class _Broadcast:
+    """Ctrl-C's Event for workers that share none with this process: setting it sends
+    them a Flag."""
+
+    def __init__(self, name: str, dispatcher: Callable[[], Dispatcher | None]) -> None:
+        self._name = name
+        self._dispatcher = dispatcher
+        self._set = False
+
+    def set(self) -> None:
+        d = self._dispatcher()
+        if not self._set and d is not None:
+            d.flag(self._name)
+        self._set = True
+
+    def is_set(self) -> bool:
+        return self._set
 
 
 def console_lock() -> Lock:
@@ -157,15 +217,23 @@ class Engine:
 
     def _start(self) -> None:
         ctx = self._ctx
-        preload(self.hosts)  # paramiko once, before the workers fork, not once in each
+        source = _source[0]
+        if source is not None:  # the background process's workers, not ours
+            self.options = dataclasses.replace(self.options, workers=source.size)
+        else:
+            preload(self.hosts)  # paramiko once, before the workers fork, not once in each
         self.options, fd_warning = _fit_fd_limit(
             self.options, len(self.hosts), keep=self._keep, raise_limit=self._raise_fd_limit
         )
         threads = plan(len(self.hosts), self.options)
         self.events = EventQueue(ctx)
-        self._cancel = ctx.Event()
-        self._hurry = ctx.Event()
-        consumed = counters(ctx, len(self.hosts))
+        self._cancel: MpEvent | _Broadcast = ctx.Event()
+        self._hurry: MpEvent | _Broadcast = ctx.Event()
+        flow_fd = None
+        if source is None:
+            consumed = counters(ctx, len(self.hosts))
+        else:  # handed to the workers as a descriptor
+            consumed, flow_fd = counters_file(len(self.hosts))
         self._report_in, report_out = ctx.Pipe(duplex=False)
         started = time.monotonic()
         sinks = Sinks(self.options.max_output, self._record, consumed)
@@ -200,7 +268,20 @@ class Engine:
             theirs.close()
             return WorkerSlot(process, mine, free=n_threads)
 
-        slots = [start_worker(n) for n in threads]
+        owners: dict[str, WorkerSlot] = {}
+        if source is None:
+            slots = [start_worker(n) for n in threads]
+        else:
+            assert flow_fd is not None
+            try:
+                attached = source.attach(
+                    spec, threads, self.hosts, self.events.writer_fd(), flow_fd, self._secrets
+                )
+            finally:
+                os.close(flow_fd)
+            slots, owners = attached.slots, attached.owners
+            self._cancel = _Broadcast("cancel", lambda: self._dispatcher)
+            self._hurry = _Broadcast("hurry", lambda: self._dispatcher)
         # Put on the queue only now: its feeder thread must not exist at fork time.
         if fd_warning:
             self.events.put(HostWarning(None, fd_warning))
@@ -210,8 +291,12 @@ class Engine:
                 self.events.put(event)
 
         self._dispatcher = Dispatcher(
-            self.hosts, slots, worker_lost, spawn=lambda: start_worker(max(threads))
+            self.hosts,
+            slots,
+            worker_lost,
+            spawn=None if source is not None else lambda: start_worker(max(threads)),
         )
+        self._dispatcher.owner.update(owners)
 
     def _was_interrupted(self) -> bool:
         """``interrupted`` read anew (a signal handler sets it while we wait)."""
@@ -408,7 +493,7 @@ def _check_supported(hosts: list[Host], options: RunOptions) -> None:
 
 
 def _stop_workers(
-    workers: list[multiprocessing.process.BaseProcess], cancel: MpEvent, grace_s: float
+    workers: list[WorkerProcess], cancel: MpEvent | _Broadcast, grace_s: float
 ) -> None:
     """Workers still running here (the run failed or was interrupted): let them stop their
     remote commands for up to ``grace_s``, then kill what is left."""

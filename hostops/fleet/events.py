@@ -15,11 +15,13 @@ worker SIGKILLed at any instant cannot corrupt or block the queue.
 
 from __future__ import annotations
 
+import multiprocessing.connection
 import multiprocessing.queues
 import pickle
 import select
 from dataclasses import dataclass
 from multiprocessing.context import BaseContext
+from multiprocessing.reduction import ForkingPickler
 from typing import TYPE_CHECKING
 
 from hostops.models import Status, WorkerStats
@@ -146,6 +148,7 @@ class HostFinished:
     attempts: int = 1
     changed: bool | None = None  # file transfers: whether some content changed
     tasks: tuple[int, int] | None = None  # playbooks: (tasks done, tasks planned)
+    reused: bool = False  # over a connection kept from an earlier run (--persist)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "error", clip(self.error))
@@ -242,16 +245,58 @@ class EventQueue(_EventQueueBase):
     def __init__(self, ctx: BaseContext) -> None:
         super().__init__(ctx=ctx)
         # CPython's Queue takes _wlock around each pipe write; with atomic writes it
-        # only adds a lock that a killed worker could leave held forever.
+        # only adds a lock that a killed worker could leave held forever. Its size
+        # semaphore only counts (the queue is unbounded): without it, a process that
+        # did not inherit the queue can write to its pipe too (EventWriter).
         self._wlock = _NoLock()
+        self._sem = _NoLock()
 
     def put(self, obj: Event, block: bool = True, timeout: float | None = None) -> None:
         """Queue an event. Output events are small by construction; the others (rare)
         are measured, and one too big to be written atomically is a bug, refused here."""
-        if not isinstance(obj, Output):
-            size = len(pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL))
-            if size > MAX_EVENT_BYTES:
-                raise ValueError(f"event too big for an atomic write: {size} bytes: {obj!r:.200}")
-        elif len(obj.data) > OUTPUT_CHUNK:
-            raise ValueError(f"Output of {len(obj.data)} bytes: use output_events()")
+        _check_size(obj)
         super().put(obj, block, timeout)
+
+    def writer_fd(self) -> int:
+        """The file descriptor of the queue's pipe, for an :class:`EventWriter` in a
+        process that is handed it (``SCM_RIGHTS``) rather than inheriting the queue."""
+        fd: int = self._writer.fileno()  # type: ignore[attr-defined]  # CPython's Queue keeps its pipe's ends there
+        return fd
+
+
+def _check_size(obj: Event) -> None:
+    if not isinstance(obj, Output):
+        size = len(pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL))
+        if size > MAX_EVENT_BYTES:
+            raise ValueError(f"event too big for an atomic write: {size} bytes: {obj!r:.200}")
+    elif len(obj.data) > OUTPUT_CHUNK:
+        raise ValueError(f"Output of {len(obj.data)} bytes: use output_events()")
+
+
+class EventWriter:
+    """The write end of a run's :class:`EventQueue` in a process that was handed its pipe
+    (a worker of the background process that keeps connections, serving several runs).
+
+    Each event is one atomic write, as the queue's own feeder makes it, so writers in any
+    number of threads and processes never mix. A write blocks while the pipe is full: the
+    aggregator's pace holds the session back, as flow control would. Once the run is gone
+    (the pipe broken), events are dropped: nobody is left to read them.
+    """
+
+    def __init__(self, fd: int) -> None:
+        self._conn = multiprocessing.connection.Connection(fd, readable=False)
+        self._broken = False
+
+    def put(self, obj: Event) -> None:
+        """Write an event (see EventQueue.put for the size rule)."""
+        _check_size(obj)
+        if self._broken:
+            return
+        try:
+            self._conn.send_bytes(ForkingPickler.dumps(obj))
+        except OSError:
+            self._broken = True
+
+    def close(self) -> None:
+        """Close the pipe's end."""
+        self._conn.close()

@@ -15,6 +15,8 @@ reader, so a process killed at any moment cannot leave it locked.
 from __future__ import annotations
 
 import ctypes
+import mmap
+import os
 import time
 from collections.abc import Callable, MutableSequence
 from multiprocessing.context import BaseContext
@@ -30,6 +32,24 @@ Counters = MutableSequence[int]
 def counters(ctx: BaseContext, n: int) -> Counters:
     """``n`` shared 64-bit counters, zeroed, without a lock."""
     return ctx.RawArray(ctypes.c_longlong, max(n, 1))  # type: ignore[return-value]  # the stub's SynchronizedArray; unlocked it is the ctypes array Counters is
+
+
+def counters_file(n: int) -> tuple[Counters, int]:
+    """``n`` shared counters in a memory file, and its descriptor: for a process that is
+    handed the descriptor (``SCM_RIGHTS``) rather than inheriting the memory."""
+    fd = os.memfd_create("hostops-flow", os.MFD_CLOEXEC)
+    os.ftruncate(fd, _size(n))
+    return counters_at(fd, n), fd
+
+
+def counters_at(fd: int, n: int) -> Counters:
+    """The ``n`` counters of the memory file ``fd`` (see counters_file)."""
+    memory = mmap.mmap(fd, _size(n))  # shared: a fork inherits the same pages
+    return (ctypes.c_longlong * max(n, 1)).from_buffer(memory)  # type: ignore[return-value]  # a ctypes array is the MutableSequence Counters is, as in counters()
+
+
+def _size(n: int) -> int:
+    return ctypes.sizeof(ctypes.c_longlong) * max(n, 1)
 
 
 class Credit:

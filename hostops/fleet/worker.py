@@ -15,15 +15,17 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from multiprocessing.connection import Connection as Pipe
 from multiprocessing.queues import Queue
 from multiprocessing.synchronize import Event as MpEvent
+from typing import Any, Protocol
 
 from hostops.credentials import Secrets
 from hostops.fleet._procname import set_process_name
-from hostops.fleet.dispatch import DONE, RETURNED, STARTED, Job, Release
+from hostops.fleet.dispatch import DONE, RETURNED, STARTED, Flag, Job, Release
 from hostops.fleet.events import (
     Event,
     HostFinished,
@@ -35,7 +37,7 @@ from hostops.fleet.events import (
     skipped_events,
 )
 from hostops.fleet.flow import Counters, Credit
-from hostops.host.base import NO_THREAD, STDERR, STDOUT, is_thread_limit
+from hostops.host.base import NO_THREAD, STDERR, STDOUT, Cancel, is_thread_limit
 from hostops.host.client import HostClient, Limits
 from hostops.host.ssh import SshContext
 from hostops.host.stdin import Source
@@ -45,6 +47,7 @@ from hostops.operations import Command, Outcome, Upload
 from hostops.redact import Redactor
 
 _PARENT_CHECK_S = 1.0
+_ENDING_TICK_S = 0.1  # after the last job was given: how soon the end of the last is seen
 _NO_THREAD_TRIES = 20  # times an idle worker gives a host back before it fails (~15 s)
 _NO_THREAD_WAIT_S = 0.05
 _NO_THREAD_WARNING = (
@@ -69,27 +72,39 @@ class WorkerSpec:
     stdin: Source = None
 
 
-class _Kept:
-    """The connections this worker keeps open between jobs (playbooks), by host."""
+class Kept:
+    """The connections this worker keeps open between jobs (playbooks), by host.
+
+    The background process of warm runs (hostops.keeper) extends it: what the run
+    does not keep is parked there for the next run instead of closed."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._open: dict[str, HostClient] = {}
 
-    def take(self, name: str) -> HostClient | None:
+    def take(self, host: Host) -> HostClient | None:
+        """The open connection to ``host`` kept for it, if any (no longer kept)."""
         with self._lock:
-            return self._open.pop(name, None)
+            return self._open.pop(host.name, None)
 
-    def put(self, name: str, client: HostClient) -> None:
-        with self._lock:
-            self._open[name] = client
+    def give_back(self, host: Host, client: HostClient, keep: bool) -> None:
+        """A job on ``host`` is over: keep its connection for the next job, or close it."""
+        if keep and client.connected:
+            with self._lock:
+                self._open[host.name] = client
+        else:
+            client.close()
 
     def close(self, names: tuple[str, ...] | None = None) -> None:
+        """Nothing more runs on ``names`` (None: on any host): close their connections."""
+        for client in self._take_all(names):
+            client.close()
+
+    def _take_all(self, names: tuple[str, ...] | None) -> list[HostClient]:
+        """The kept connections of ``names`` (None: all), no longer kept."""
         with self._lock:
             chosen = list(self._open) if names is None else [n for n in names if n in self._open]
-            clients = [self._open.pop(n) for n in chosen]
-        for client in clients:
-            client.close()
+            return [self._open.pop(n) for n in chosen]
 
 
 def worker_main(
@@ -111,6 +126,48 @@ def worker_main(
     # Objects inherited from the engine are never freed here: keep the collector
     # from scanning them (measured: ~7% less worker CPU at 200 hosts).
     gc.freeze()
+    parent = os.getppid()
+    serve(spec, conn, events, cancel, secrets, hurry, lambda: os.getppid() != parent)
+    events.close()
+    events.join_thread()  # every event is in the pipe before the process exits
+
+
+class Channel(Protocol):
+    """The engine's end of a worker's pipe, as the worker uses it."""
+
+    def poll(self, timeout: float | None = None) -> bool: ...
+
+    def recv(self) -> Any: ...
+
+    def send(self, obj: Any) -> None: ...
+
+
+class _Events(Protocol):
+    def put(self, obj: Event) -> None: ...
+
+
+class Settable(Cancel, Protocol):
+    """A threading or multiprocessing Event, as the worker sets it."""
+
+    def set(self) -> None: ...
+
+
+def serve(
+    spec: WorkerSpec,
+    conn: Channel,
+    events: _Events,
+    cancel: Settable,
+    secrets: Secrets,
+    hurry: Settable | None,
+    gone: Callable[[], bool],
+    kept: Kept | None = None,
+    context: SshContext | None = None,
+) -> None:
+    """Run one run's jobs from ``conn`` in ``spec.threads`` session threads until the
+    engine sends None or is ``gone()``; ``kept``: the connections kept between jobs;
+    ``context``: the SSH context to use (else one for this run, closed at its end).
+    A :class:`Flag` message sets ``cancel`` or ``hurry`` (an engine in another process
+    tree that cannot share an Event with this one)."""
 
     def library_log(host: str | None, text: str) -> None:
         for event in library_log_events(host, text):
@@ -120,19 +177,21 @@ def worker_main(
     # Vaulted values are masked here, where output enters the fleet: the aggregator,
     # views, run records and --out-dir files never see them.
     redactor = Redactor(secrets.masked)
-    ctx = SshContext(
+    ctx = context or SshContext(
         spec.options, lambda msg: events.put(HostWarning(None, redactor.text(msg))), secrets
     )
     pid = os.getpid()
     send_lock = threading.Lock()  # session threads report to the engine over one pipe
-    kept = _Kept()
+    kept = kept if kept is not None else Kept()
     seen: set[str] = set()  # hosts this worker announced (HostStarted)
+    flags: dict[str, Settable | None] = {"cancel": cancel, "hurry": hurry}
 
     def tell(*message: object) -> None:
         with send_lock, contextlib.suppress(OSError):
             conn.send(message)
 
     active = [0]  # session threads at work, under send_lock
+    busy: set[str] = set()  # hosts whose job was given to the pool and has not ended
     tries: dict[str, int] = {}  # hosts given back for want of a thread, how often
     warned: list[bool] = []  # the warning was put on the queue
 
@@ -180,6 +239,7 @@ def worker_main(
         finally:
             with send_lock:
                 active[0] -= 1
+                busy.discard(job.host.name)
             if outcome is not None and outcome.error == NO_THREAD:
                 no_thread(job)
             else:
@@ -188,54 +248,67 @@ def worker_main(
                 tell(DONE, job.host.name, outcome)
 
     handled = 0
+    ending = False  # None came: no more jobs; still listening for Flags until all ended
     with ThreadPoolExecutor(max_workers=spec.threads, thread_name_prefix="session") as pool:
-        parent = os.getppid()
         while True:
+            with send_lock:
+                if ending and not busy:
+                    break
             try:
                 # Bounded: EOF alone may come late (other workers hold copies of our
-                # pipe's far end, inherited at fork), so also watch the parent.
-                if not conn.poll(_PARENT_CHECK_S):
-                    if os.getppid() != parent:
+                # pipe's far end, inherited at fork), so also watch the engine.
+                if not conn.poll(_ENDING_TICK_S if ending else _PARENT_CHECK_S):
+                    if gone():
                         raise EOFError
                     continue
                 item = conn.recv()
             except (EOFError, OSError):  # the engine is gone
-                cancel.set()
+                if not ending:
+                    cancel.set()
                 break
             if item is None:
-                break
+                ending = True
+                continue
+            if isinstance(item, Flag):
+                flag = flags.get(item.name)
+                if flag is not None:
+                    flag.set()
+                continue
             if isinstance(item, Release):
                 pool.submit(kept.close, item.names)
                 continue
             first = item.host.name not in seen
             tell(STARTED, item.host.name)  # before the job: the engine never runs it twice
+            with send_lock:
+                busy.add(item.host.name)
             try:
                 pool.submit(work, item, first)
             except RuntimeError as exc:
                 if not is_thread_limit(exc):
                     raise
+                with send_lock:
+                    busy.discard(item.host.name)
                 no_thread(item)
                 continue
             seen.add(item.host.name)
             handled += first
     kept.close()
-    ctx.close()  # the jump host connections, once every session is over
+    if context is None:
+        ctx.close()  # the jump host connections, once every session is over
     events.put(WorkerDone(WorkerStats(pid, handled, ctx.known_hosts_loads, ctx.key_loads)))
-    events.close()
-    events.join_thread()  # every event is in the pipe before the process exits
 
 
 def run_job(
     job: Job,
     spec: WorkerSpec,
     ctx: SshContext,
-    events: Queue[Event],
-    cancel: MpEvent,
+    events: _Events,
+    cancel: Cancel,
     pid: int,
     credit: Credit | None = None,
-    kept: _Kept | None = None,
+    kept: Kept | None = None,
     first: bool = True,
-    hurry: MpEvent | None = None,
+    hurry: Cancel | None = None,
     redactor: Redactor | None = None,
 ) -> Outcome:
     """One operation on one host, over its kept client or a new one. Never raises:
@@ -273,7 +346,7 @@ def run_job(
         events.put(HostStarted(host.name, pid))
     # delegate_to: localhost runs here, beside (not over) the host's kept connection.
     on_controller = isinstance(job.op, Command) and job.op.on_controller
-    client = kept.take(host.name) if kept is not None and not on_controller else None
+    client = kept.take(host) if kept is not None and not on_controller else None
     if client is None:
         where = Host(host.name, "localhost", connection=Transport.LOCAL) if on_controller else host
         client = HostClient(
@@ -295,8 +368,8 @@ def run_job(
     )
     for stream, masker in masking.items():  # what was held back in case a value went on
         emit(stream, masker.flush())
-    if job.keep and kept is not None and client.connected and not on_controller:
-        kept.put(host.name, client)
+    if kept is not None and not on_controller:
+        kept.give_back(host, client, job.keep)
     else:
         client.close()
     outcome = dataclasses.replace(
@@ -318,6 +391,7 @@ def run_job(
                 outcome.error,
                 outcome.attempts,
                 outcome.changed if not isinstance(job.op, Command) else None,
+                reused=outcome.reused,
             )
         )
     return outcome

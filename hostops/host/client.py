@@ -28,6 +28,7 @@ from hostops.host.base import (
     Cancel,
     Connection,
     HostFailure,
+    RunningCommand,
     Sink,
     drive,
     is_thread_limit,
@@ -102,6 +103,7 @@ class HostClient:
         self._conn: Connection | SshConnection | LocalConnection | None = None
         self._sftp: SftpSession | None = None
         self.attempts = 0  # connection attempts made by the last connect()
+        self.reused = False  # the connection was kept from an earlier run (adopt)
 
     @property
     def options(self) -> RunOptions:
@@ -154,10 +156,36 @@ class HostClient:
 
     def _open(self) -> SshConnection | LocalConnection:
         if self.host.connection is Transport.LOCAL:
-            return LocalConnection(self._ctx.secrets.scrubbed_environment())
+            secrets = self._ctx.secrets
+            return LocalConnection(secrets.scrubbed_environment(), secrets.cwd)
         from hostops.host.ssh.connection import SshConnection
 
         return SshConnection(self.host, self._ctx, self._warn)
+
+    def adopt(self, context: SshContext, warn: Callable[[str], None] = _nothing) -> bool:
+        """Take this open connection over for another run (``context``: its options,
+        secrets and known_hosts; ``warn``: its warnings), as a warm run does. False
+        when it cannot serve: closed meanwhile, or its host key no longer accepted by
+        the new run's known_hosts and policy; the caller then closes it."""
+        from hostops.host.ssh.connection import SshConnection
+
+        conn = self._conn
+        if conn is None or not conn.is_active() or not isinstance(conn, SshConnection):
+            return False
+        if not conn.adopt(context):
+            return False
+        if self._own_context:
+            self._ctx.close()
+        self._ctx, self._own_context, self._warn = context, False, warn
+        self.reused = True
+        return True
+
+    def _stale(self, cancel: Cancel | None) -> None:
+        """A kept connection failed before the operation began on the host (it died
+        while kept: a reboot, a cut): connect anew, as if it never existed."""
+        self.close()
+        self.reused = False
+        self.connect(cancel)
 
     @property
     def connected(self) -> bool:
@@ -203,7 +231,10 @@ class HostClient:
         except Exception as exc:
             outcome = self._unforeseen(exc)
         return dataclasses.replace(
-            outcome, duration_s=time.monotonic() - started, attempts=max(self.attempts, 1)
+            outcome,
+            duration_s=time.monotonic() - started,
+            attempts=max(self.attempts, 1),
+            reused=self.reused,
         )
 
     def _unforeseen(self, exc: Exception) -> Outcome:
@@ -231,13 +262,7 @@ class HostClient:
         assert self._conn is not None
         if isinstance(op, Command):
             ended = drive(
-                self._conn.start(
-                    op.command,
-                    bool(op.sudo),
-                    stdin if op.stdin and not op.tty else None,
-                    sudo_user=op.sudo_user,
-                    tty=op.tty,
-                ),
+                self._start(op, stdin, cancel),
                 sink,
                 timeout=op.timeout if op.timeout is not None else limits.timeout,
                 idle_timeout=limits.idle_timeout,
@@ -274,7 +299,39 @@ class HostClient:
             skipped=done.skipped,
         )
 
+    def _start(self, op: Command, stdin: Source, cancel: Cancel | None) -> RunningCommand:
+        """``op`` started; over a kept connection that turns out dead, on a new one (the
+        command never began: nothing runs twice)."""
+        try:
+            return self._begin(op, stdin)
+        except HostFailure:
+            if not self.reused:
+                raise
+        self._stale(cancel)
+        return self._begin(op, stdin)
+
+    def _begin(self, op: Command, stdin: Source) -> RunningCommand:
+        assert self._conn is not None
+        return self._conn.start(
+            op.command,
+            bool(op.sudo),
+            stdin if op.stdin and not op.tty else None,
+            sudo_user=op.sudo_user,
+            tty=op.tty,
+        )
+
     def _open_sftp(self) -> SftpSession:
+        from hostops.host.ssh.failures import REMOTE_ERRORS
+
+        failures: tuple[type[BaseException], ...] = (HostFailure, *REMOTE_ERRORS)
+        if self._sftp is None and self.reused:
+            try:
+                return self._new_sftp()
+            except failures:
+                self._stale(None)
+        return self._new_sftp()
+
+    def _new_sftp(self) -> SftpSession:
         from hostops.host.sftp import SftpSession
         from hostops.host.ssh.connection import SshConnection
 

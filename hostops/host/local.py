@@ -23,12 +23,17 @@ class LocalCommand:
     """A local shell command in its own session (so its whole process group can be killed)."""
 
     def __init__(
-        self, command: str, env: Mapping[str, str] | None = None, stdin: Source = None
+        self,
+        command: str,
+        env: Mapping[str, str] | None = None,
+        stdin: Source = None,
+        cwd: str | None = None,
     ) -> None:
         shell = pwd.getpwuid(os.getuid()).pw_shell or "/bin/sh"
         self._proc = subprocess.Popen(
             [shell, "-c", command],
             env=env,
+            cwd=cwd,
             stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -120,10 +125,12 @@ class LocalCommand:
 
 class LocalConnection:
     """Runs commands on this machine, in ``env`` (None: this process's environment;
-    the worker passes it without the variables that hold the run's secrets)."""
+    the worker passes it without the variables that hold the run's secrets) and in
+    the directory ``cwd`` (None: this process's)."""
 
-    def __init__(self, env: Mapping[str, str] | None = None) -> None:
+    def __init__(self, env: Mapping[str, str] | None = None, cwd: str | None = None) -> None:
         self._env = env
+        self._cwd = cwd
 
     def start(
         self,
@@ -138,7 +145,7 @@ class LocalConnection:
             raise HostFailure(Status.ERROR, "sudo is not supported for connection: local")
         if tty:
             raise HostFailure(Status.ERROR, "tty is not supported for connection: local")
-        return LocalCommand(command, self._env, stdin)
+        return LocalCommand(command, self._env, stdin, self._cwd)
 
     def is_active(self) -> bool:
         return True

@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,7 +34,7 @@ from hostops.host.ssh_config import (
     valid_hostname,
 )
 from hostops.localenv import child_environment
-from hostops.models import Host, HostKeyPolicy, SshSettings, Transport
+from hostops.models import Host, HostKeyPolicy, RunOptions, SshSettings, Transport
 from hostops.vault import Vaulted
 
 # StrictHostKeyChecking (as ssh -G prints it) -> hostops policy. "false" never turns
@@ -397,6 +397,22 @@ def _digest(host: Host) -> str:
         host.password_env,
         host.host_key_policy.value if host.host_key_policy else None,
         host.ssh,  # a frozen dataclass of builtins: its repr is stable
+    )
+    return hashlib.sha256(repr(fields).encode()).hexdigest()
+
+
+def reuse_identity(host: Host, options: RunOptions, environ: Mapping[str, str]) -> str:
+    """The identity under which a connection kept from an earlier run (``--persist``) may
+    serve ``host`` in this one: the host's whole resolved settings (its connection_id)
+    and what the run adds to how a connection is made and trusted -- the host key
+    policy, the agent's use and socket (``environ``: the run's environment). Any one of
+    them different: a new connection."""
+    fields = (
+        host.connection_id or _digest(host),
+        options.host_key_policy.value if options.host_key_policy else None,
+        options.use_agent,
+        environ.get("SSH_AUTH_SOCK"),
+        options.connect_timeout,
     )
     return hashlib.sha256(repr(fields).encode()).hexdigest()
 

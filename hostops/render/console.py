@@ -13,6 +13,7 @@ import getpass
 import json
 import os
 import re
+import termios
 import warnings
 from collections.abc import Iterable
 from contextlib import AbstractContextManager as ContextManager
@@ -75,6 +76,34 @@ def use_color(fd: int, choice: bool | None) -> bool:
     return "NO_COLOR" not in os.environ and os.isatty(fd)
 
 
+_TERMINAL: list[int | None] = [None]  # see use_terminal
+
+
+def use_terminal(fd: int | None) -> None:
+    """Ask for secrets on the terminal open as ``fd`` rather than on ``/dev/tty``: for the
+    process that carries out a warm run, which has no controlling terminal of its own
+    and is handed its caller's."""
+    _TERMINAL[0] = fd
+
+
+def _ask_on(fd: int, text: str, prompt: str) -> str:
+    """``getpass`` on the terminal ``fd``: echo off while the line is typed."""
+    old = termios.tcgetattr(fd)
+    quiet = list(old)
+    quiet[3] &= ~termios.ECHO
+    os.write(fd, text.encode())
+    termios.tcsetattr(fd, termios.TCSAFLUSH, quiet)
+    try:
+        with open(os.dup(fd), "rb", buffering=0) as tty:
+            line = tty.readline()
+    finally:
+        termios.tcsetattr(fd, termios.TCSAFLUSH, old)
+        os.write(fd, b"\n")
+    if not line:
+        raise UsageError(f"no {prompt.lower()} given")
+    return line.decode(errors="replace").rstrip("\r\n")
+
+
 class Console:
     """Writes to stdout and stderr under one lock, a whole blob per call."""
 
@@ -109,9 +138,14 @@ class Console:
         self.err((line + "\n").encode())
 
     def ask_secret(self, prompt: str, instead: str) -> str:
-        """Ask for a secret on the controlling terminal (``/dev/tty``), without echo, under
-        the console lock, whatever stdin and stdout are. Raises UsageError when there
-        is no terminal, naming ``instead`` (the environment variable to use then)."""
+        """Ask for a secret on the controlling terminal (``/dev/tty``, or the one handed
+        over by :func:`use_terminal`), without echo, under the console lock, whatever
+        stdin and stdout are. Raises UsageError when there is no terminal, naming
+        ``instead`` (the environment variable to use then)."""
+        handed = _TERMINAL[0]
+        if handed is not None:
+            with self._lock:
+                return _ask_on(handed, f"hostops: {prompt}: ", prompt)
         try:
             os.close(os.open("/dev/tty", os.O_RDWR | os.O_NOCTTY))
         except OSError:

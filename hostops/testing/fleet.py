@@ -173,7 +173,7 @@ class SshdFleet:
         host.directory.mkdir(parents=True, exist_ok=True)
         key = self._host_key(host)
         for _ in range(attempts):
-            host.port = free_port(host.address)
+            host.port = self._pick_port(host)
             argv = self._argv(host, key)
             with open(host.log, "ab") as log:
                 host.process = subprocess.Popen(
@@ -211,10 +211,17 @@ class SshdFleet:
             assert host.process is not None
             if host.process.poll() is not None:
                 return False
-            if _banner(host.address, host.port):
+            if self._answers(host):
                 return True
             time.sleep(0.01)
         raise RuntimeError(f"sshd for {host.name} gave no banner in {_READY_TIMEOUT_S} s")
+
+    # Hooks for daemons this process cannot reach (hostops.testing.netns).
+    def _pick_port(self, host: FleetHost) -> int:
+        return free_port(host.address)
+
+    def _answers(self, host: FleetHost) -> bool:
+        return _banner(host.address, host.port)
 
     def _wait_ready(self, host: FleetHost) -> None:
         if not self._banner_or_exit(host):

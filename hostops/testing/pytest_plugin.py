@@ -23,6 +23,7 @@ from typing import Any, Literal, overload
 
 import pytest
 
+from hostops.keeper import control
 from hostops.testing.fleet import SshdFleet
 
 FLEET_SIZE = int(os.environ.get("HOSTOPS_TEST_FLEET_SIZE", "50"))
@@ -51,12 +52,13 @@ def sshd_fleet() -> Iterator[SshdFleet]:
 
 
 @pytest.fixture(autouse=True)
-def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Keep the user's ~/.ssh (config, keys, known_hosts), agent and XDG dirs out of every test."""
+def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Keep the user's ~/.ssh (config, keys, known_hosts), agent and XDG dirs out of every
+    test; a background process of warm runs that a test started is stopped after it."""
     home = tmp_path / "home"
     home.mkdir()
     monkeypatch.setenv("HOME", str(home))
-    for var in ("SSH_AUTH_SOCK", "HOSTOPS_INVENTORY", "NO_COLOR"):
+    for var in ("SSH_AUTH_SOCK", "HOSTOPS_INVENTORY", "NO_COLOR", "HOSTOPS_PERSIST"):
         monkeypatch.delenv(var, raising=False)
     for var, sub in (
         ("XDG_STATE_HOME", ".local/state"),
@@ -64,7 +66,38 @@ def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         ("XDG_CACHE_HOME", ".cache"),
     ):
         monkeypatch.setenv(var, str(home / sub))
-    return home
+    runtime = home / ".run"  # the background process's socket: private to the test
+    runtime.mkdir(mode=0o700)
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))
+    yield home
+    stop_background_process()
+
+
+def stop_background_process() -> None:
+    """Stop the background process of warm runs of this environment, if one runs, and
+    wait until it is gone."""
+    try:
+        answer = control.ask("status")
+    except OSError:
+        return
+    if answer is None:
+        return
+    pid = int(answer["pid"])
+    with contextlib.suppress(OSError):
+        control.ask("stop")
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and _alive(pid):
+        time.sleep(0.05)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    with contextlib.suppress(OSError), open(f"/proc/{pid}/stat") as f:
+        return f.read().split(") ", 1)[1][:1] != "Z"
+    return True
 
 
 def hostops_argv(*args: str) -> list[str]:

@@ -228,6 +228,7 @@ def test_json_mode_one_object_per_finished_host(capfd):
         "tasks_done": None,
         "tasks_total": None,
         "skipped": [],
+        "reused": False,
     }
     assert a["host"] == "a"
     assert a["status"] == "ok"

@@ -14,9 +14,18 @@ import hostops.playbook.template as tpl
 ROOT = Path(__file__).resolve().parents[2]
 
 
+# Extras whose floors CI tests too (scripts/test-min-versions installs them at the floor).
+TESTED_EXTRAS = ('extra == "cluster"',)
+
+
 def _floors() -> dict[str, str]:
-    """From the installed metadata (pyproject's dependencies, as pip read them)."""
-    deps = [d for d in importlib.metadata.requires("hostops") or [] if "extra ==" not in d]
+    """From the installed metadata (pyproject's dependencies, as pip read them): the
+    runtime ones and those of :data:`TESTED_EXTRAS`."""
+    deps = [
+        d
+        for d in importlib.metadata.requires("hostops") or []
+        if "extra ==" not in d or any(extra in d for extra in TESTED_EXTRAS)
+    ]
     floors = {}
     for dep in deps:
         m = re.search(r"^([A-Za-z0-9_.-]+).*>=\s*([0-9][^,;\s]*)", dep)

@@ -136,6 +136,7 @@ _KEYS = {
     "tasks_done",  # added with the incomplete status (play: tasks done of those planned)
     "tasks_total",
     "skipped",  # added with reported skips (links, special files) of put and get
+    "reused",  # added with warm runs (--persist)
 }
 
 

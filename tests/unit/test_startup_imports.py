@@ -20,7 +20,9 @@ ROOT = Path(__file__).parents[2]
 EXAMPLE = ROOT / "inventory.example.yaml"
 # What only a run (or a playbook, or a vault) needs: a quick command must not pay for them.
 HEAVY = ("paramiko", "jinja2", "cryptography", "multiprocessing")
-CLI = "hostops.cli:main"  # the console script's entry point (pyproject's [project.scripts])
+CLI = (
+    "hostops.entry:main"  # the console script's (pyproject's [project.scripts]: console() runs it)
+)
 
 CASES = [
     pytest.param(CLI, ["--version"], id="--version"),

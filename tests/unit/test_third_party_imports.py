@@ -9,7 +9,14 @@ from pathlib import Path
 import hostops
 
 ROOT = Path(hostops.__file__).parent
-HOMES = {"paramiko": "host", "typer": "cli", "click": "cli", "rich": "render"}
+HOMES = {
+    "paramiko": "host",
+    "typer": "cli",
+    "click": "cli",
+    "rich": "render",
+    "distributed": "cluster",
+    "dask": "cluster",
+}
 
 
 def _imported(path: Path) -> set[str]:

@@ -219,10 +219,11 @@ def _agent(host: Host, ctx: SshContext, problems: list[str]) -> paramiko.Agent |
     wanted = host.ssh.identity_agent
     if not ctx.options.use_agent or (wanted is not None and wanted.lower() == "none"):
         return None
+    environ = ctx.secrets.environ if ctx.secrets.environ is not None else os.environ
     if wanted is None or wanted == "SSH_AUTH_SOCK":
-        path = os.environ.get("SSH_AUTH_SOCK")
+        path = environ.get("SSH_AUTH_SOCK")
     elif wanted.startswith("$"):
-        path = os.environ.get(wanted.strip("${}"))
+        path = environ.get(wanted.strip("${}"))
     else:
         path = wanted
     if not path:

@@ -179,6 +179,15 @@ class SshConnection:
         """The connection still works (a kept connection is reused only then)."""
         return self.transport.is_active()
 
+    def adopt(self, ctx: SshContext) -> bool:
+        """Serve another run from now on (its options, secrets, known_hosts): False, and
+        nothing changed, if the host key this connection was made with is no longer
+        accepted by that run's known_hosts and policy."""
+        if not trust.still_trusted(self.transport.get_remote_server_key(), self.host, ctx):
+            return False
+        self._ctx = ctx
+        return True
+
     def close(self) -> None:
         self.transport.close()
         self._sock.close()

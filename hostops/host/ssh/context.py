@@ -13,13 +13,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from hostops.credentials import Secrets
+from hostops.host.ssh.jump import JumpPool
 from hostops.models import RunOptions
 
 if TYPE_CHECKING:
     import paramiko
 
     from hostops.host.ssh.hostkeys import KnownHosts
-    from hostops.host.ssh.jump import JumpPool
 
 
 @dataclass
@@ -36,7 +36,7 @@ class SshContext:
     secrets: Secrets = field(default_factory=Secrets)
     known_hosts_loads: int = 0
     key_loads: int = 0
-    _jumps: JumpPool | None = None
+    jumps: JumpPool = field(default_factory=JumpPool)
     _known: dict[str, KnownHosts] = field(default_factory=dict)
     _keys: dict[str, paramiko.PKey | str] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -71,22 +71,9 @@ class SshContext:
                 self._keys[path] = load_key(path, self.secrets.key_passphrase)
             return self._keys[path]
 
-    @property
-    def jumps(self) -> JumpPool:
-        """The connections to jump hosts (made on first use)."""
-        from hostops.host.ssh.jump import JumpPool
-
-        with self._lock:
-            if self._jumps is None:
-                self._jumps = JumpPool()
-            return self._jumps
-
     def close(self) -> None:
         """Close the jump host connections."""
-        with self._lock:
-            jumps = self._jumps
-        if jumps is not None:
-            jumps.close()
+        self.jumps.close()
 
     def record_host_key(
         self, path: str, name: str, key_type: str, blob: bytes, *, hashed: bool = False

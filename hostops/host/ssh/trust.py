@@ -80,6 +80,27 @@ def lookup(host: Host, ctx: SshContext) -> Lookup:
     return Lookup(name, alias or host.address, entries, user_files, plain_entries)
 
 
+def still_trusted(key: paramiko.PKey, host: Host, ctx: SshContext) -> bool:
+    """Whether ``key``, accepted when the connection was made, is still accepted by the
+    known_hosts files and policy of ``ctx`` as they are now, without recording anything
+    (a kept connection is reused only then: a key removed or changed since is never
+    hidden by a warm connection; the host connects anew and meets the policy)."""
+    policy = ctx.options.host_key_policy or host.host_key_policy or HostKeyPolicy.STRICT
+    if policy is HostKeyPolicy.OFF:
+        return True
+    found = lookup(host, ctx)
+    key_type, blob = key.get_name(), key.asbytes()
+    certificate = _certificate(key)
+    if certificate is not None:
+        if _trust_certificate(certificate, found)[0]:
+            return True
+        key_type, blob = certificate.key_type, certificate.plain_blob
+    verdict = check_key(found.entries, key_type, blob).status
+    return verdict == "ok" or (
+        verdict == "new" and check_key(found.plain_entries, key_type, blob).status == "ok"
+    )
+
+
 def verify(
     key: paramiko.PKey,
     found: Lookup,

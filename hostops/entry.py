@@ -1,10 +1,11 @@
-"""The console script's entry point (``hostops``, ``python -m hostops``): what can be
-answered without parsing the command line is answered before typer, the commands'
-modules or any library is imported; everything else goes to the command line proper
-(hostops.cli.edge.main).
+"""The ``hostops`` console script: what needs no parsing (``--version``) is answered
+first; a warm command (``--persist``) goes to the background process before anything
+heavy is imported; every other command to the command line.
 
 Keep this module's imports to the standard library's few: it runs on every start.
 """
+
+from __future__ import annotations
 
 import atexit
 import os
@@ -15,12 +16,16 @@ from hostops._version import __version__
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run hostops with ``argv`` (default: the process's arguments) and return its exit
-    code: one-line errors, defined exit codes, no tracebacks by default."""
+    """Run the ``hostops`` command line ``argv`` (default: sys.argv[1:])."""
     args = sys.argv[1:] if argv is None else argv
-    if args == ["--version"]:  # as the root's --version prints it, ~0.3 s sooner
+    if args == ["--version"]:  # as the root's --version prints it, without loading typer
         return _say(f"hostops {__version__}\n")
-    from hostops.cli.edge import main as command_line
+    from hostops.keeper import client
+
+    code = client.main(args)
+    if code is not None:
+        return code
+    from hostops.cli import main as command_line
 
     return command_line(args)
 
@@ -38,10 +43,10 @@ def _say(text: str) -> int:
 
 
 def console() -> NoReturn:
-    """The process's whole life (``python -m hostops``): :func:`main`, then the exit
-    handlers and a flush of the standard streams, then the exit, without tearing down
-    the interpreter module by module: every object hostops loaded would be freed one by
-    one for nothing (~35 ms of CPU at the end of each run, measured)."""
+    """The process's whole life (the console script, ``python -m hostops``): :func:`main`,
+    then the exit handlers and a flush of the standard streams, then the exit, without
+    tearing the interpreter down module by module: every object hostops loaded would be
+    freed one by one for nothing (~30 ms of CPU at the end of each run, measured)."""
     code = main()
     atexit._run_exitfuncs()  # what sys.exit would run: multiprocessing's, logging's
     try:

@@ -1,0 +1,74 @@
+"""``hostops cluster``: the cluster's workers, their sites, and how the selected hosts
+would be split over them, after the same checks a run on it makes (address, secrets,
+connection, sites, the workers' pre-flight). Nothing runs on a host.
+
+No ``from __future__ import annotations``: typer evaluates these annotations.
+"""
+
+import typer
+
+from hostops.cli.build import select
+from hostops.cli.edge import guarded
+from hostops.cli.options import Auth, ClusterUse, DebugOpt, HostSettings, Rerun, Targets, grouped
+from hostops.credentials import secrets_from_environment
+from hostops.errors import UsageError
+from hostops.render.console import Console
+
+
+@grouped
+def cluster(
+    *,
+    use: ClusterUse,
+    targets: Targets,
+    settings: HostSettings,
+    auth: Auth,
+    debug: DebugOpt = False,
+) -> None:
+    """Show the cluster's workers and sites, and how the selected hosts would be split."""
+    console = Console()
+
+    def body() -> int:
+        # Dask is imported here, not with the command line: without a cluster it never is.
+        from hostops.cluster.address import (
+            cluster_address,
+            plain_text_warning,
+            refuse_plain_secrets,
+        )
+        from hostops.cluster.preflight import files_to_check
+        from hostops.cluster.shards import plan_shards
+        from hostops.cluster.show import cluster_text
+
+        address = cluster_address(use.cluster)
+        if address is None:
+            raise UsageError("no cluster: give --cluster ADDRESS (or set HOSTOPS_CLUSTER)")
+        warning = plain_text_warning(address)
+        if warning:
+            console.message("warning", warning)
+        selection = select(targets, settings, Rerun())
+        secrets = secrets_from_environment(selection.hosts, vault=selection.inventory.raw.vault)
+        asked = [
+            f
+            for f, on in (("--ask-pass", auth.ask_pass), ("--ask-key-pass", auth.ask_key_pass))
+            if on
+        ]
+        refuse_plain_secrets(address, [*asked, *secrets.given()])
+
+        from hostops.cluster.connect import connect, preflight, workers
+
+        client = connect(address)
+        try:
+            found = workers(client)
+            shards = plan_shards(selection.hosts, found)
+            reports = preflight(
+                client,
+                files_to_check(shards, selection.hosts),
+                {w.address: w.name for w in found},
+            )
+        finally:
+            client.close()
+        console.out(cluster_text(found, shards, reports).encode(), plain=True)
+        for line in selection.inventory.raw.warnings:
+            console.message("warning", line)
+        return 0
+
+    raise typer.Exit(guarded(console, body, debug))

@@ -1,0 +1,186 @@
+"""The connections a worker of the background process holds for later runs.
+
+A connection that a run no longer needs is *parked* under its reuse identity
+(hostops.host.settings.reuse_identity) for ``--persist`` seconds since its last use;
+the next run whose host has the same identity takes it instead of connecting, once the
+connection proves itself: still open, and its host key still accepted by that run's
+known_hosts and policy (HostClient.adopt). Anything else is closed, never reused.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from hostops.fleet.worker import Kept
+from hostops.host.client import HostClient
+from hostops.host.settings import reuse_identity
+from hostops.host.ssh import SshContext
+from hostops.models import Host, RunOptions, Transport
+
+
+@dataclass
+class _Held:
+    client: HostClient
+    key: str
+    since: float  # when it was made (monotonic)
+    last_used: float
+    ttl: float
+    in_use: bool = False
+
+
+class Parked:
+    """The connections of one worker process, parked or in use by a run; thread-safe.
+    ``on_change(n)`` hears the number held after every change (the background process
+    exits when no worker holds any)."""
+
+    def __init__(self, on_change: Callable[[int], None] = lambda n: None) -> None:
+        self._lock = threading.Lock()
+        self._held: dict[int, _Held] = {}  # by id(client)
+        self._on_change = on_change
+
+    def take(self, key: str) -> HostClient | None:
+        """A parked connection with identity ``key``, now in use; None if there is none."""
+        with self._lock:
+            for held in sorted(self._held.values(), key=lambda h: -h.last_used):
+                if held.key == key and not held.in_use:
+                    held.in_use = True
+                    return held.client
+        return None
+
+    def holds(self, key: str) -> bool:
+        """A parked connection with identity ``key`` is there."""
+        with self._lock:
+            return any(h.key == key and not h.in_use for h in self._held.values())
+
+    def park(self, key: str, client: HostClient, ttl: float) -> None:
+        """Hold ``client`` for ``ttl`` seconds from now, for a run that wants ``key``."""
+        now = time.monotonic()
+        with self._lock:
+            held = self._held.get(id(client))
+            if held is None:
+                self._held[id(client)] = _Held(client, key, now, now, ttl)
+            else:
+                held.key, held.last_used, held.ttl, held.in_use = key, now, ttl, False
+            n = len(self._held)
+        self._on_change(n)
+
+    def drop(self, client: HostClient) -> None:
+        """Forget ``client`` and close it."""
+        with self._lock:
+            self._held.pop(id(client), None)
+            n = len(self._held)
+        client.close()
+        self._on_change(n)
+
+    def expire(self, now: float | None = None) -> int:
+        """Close the parked connections unused for longer than their time; how many are
+        held after."""
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            old = [h for h in self._held.values() if not h.in_use and now - h.last_used >= h.ttl]
+            for held in old:
+                del self._held[id(held.client)]
+            n = len(self._held)
+        for held in old:
+            held.client.close()
+        if old:
+            self._on_change(n)
+        return n
+
+    def close_all(self) -> None:
+        """Close every parked connection (those in use close with their run)."""
+        with self._lock:
+            idle = [h for h in self._held.values() if not h.in_use]
+            for held in idle:
+                del self._held[id(held.client)]
+            n = len(self._held)
+        for held in idle:
+            held.client.close()
+        self._on_change(n)
+
+    def describe(self) -> list[dict[str, object]]:
+        """What is held, for ``hostops persist``: host, user, address, age, idle time,
+        channels in use, seconds left."""
+        now = time.monotonic()
+        with self._lock:
+            held = list(self._held.values())
+        return [
+            {
+                "host": h.client.host.name,
+                "user": h.client.host.user,
+                "address": h.client.host.address,
+                "port": h.client.host.port,
+                "age_s": round(now - h.since, 1),
+                "idle_s": 0.0 if h.in_use else round(now - h.last_used, 1),
+                "channels": 1 if h.in_use else 0,
+                "left_s": None if h.in_use else round(max(0.0, h.ttl - (now - h.last_used)), 1),
+            }
+            for h in held
+        ]
+
+
+class RunKept(Kept):
+    """One run's view of a worker's connections: its own kept ones (a playbook's), then
+    parked ones with the same identity; what it is done with is parked, not closed.
+
+    ``warn_for(host)``: the run's warnings for that host (a reused connection reports
+    to the run that uses it)."""
+
+    def __init__(
+        self,
+        parked: Parked,
+        options: RunOptions,
+        environ: Mapping[str, str],
+        context: SshContext,
+        warn_for: Callable[[str], Callable[[str], None]],
+    ) -> None:
+        super().__init__()
+        self._parked = parked
+        self._options = options
+        self._environ = environ
+        self._context = context
+        self._warn_for = warn_for
+        self._ttl = options.persist or 0.0
+        self._keys: dict[str, str] = {}
+
+    def key(self, host: Host) -> str:
+        """``host``'s reuse identity in this run."""
+        key = self._keys.get(host.name)
+        if key is None:
+            key = self._keys[host.name] = reuse_identity(host, self._options, self._environ)
+        return key
+
+    def take(self, host: Host) -> HostClient | None:
+        client = super().take(host)
+        if client is not None:
+            return client
+        key = self.key(host)
+        while (client := self._parked.take(key)) is not None:
+            if client.adopt(self._context, self._warn_for(host.name)):
+                return client
+            self._parked.drop(client)  # dead, or its host key no longer accepted
+        return None
+
+    def give_back(self, host: Host, client: HostClient, keep: bool) -> None:
+        if keep and client.connected:
+            super().give_back(host, client, keep)
+        else:
+            self._park(host, client)
+
+    def close(self, names: tuple[str, ...] | None = None) -> None:
+        for client in self._take_all(names):
+            self._park(client.host, client)
+
+    def _park(self, host: Host, client: HostClient) -> None:
+        if (
+            self._ttl > 0
+            and client.connected
+            and host.connection is Transport.SSH
+            and self._options.lock is None  # a lock lasts as long as its connection
+        ):
+            self._parked.park(self.key(host), client, self._ttl)
+        else:
+            self._parked.drop(client)

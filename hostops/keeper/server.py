@@ -1,0 +1,267 @@
+"""The background process: one per user, started on demand by the first warm command,
+gone by itself once it holds no connection.
+
+It listens on a Unix socket in the user's private directory (hostops.keeper.paths),
+serves only its own user (``SO_PEERCRED``), owns the worker processes that hold the
+connections (hostops.keeper.worker), and forks one process per command
+(hostops.keeper.session). Its main loop is single-threaded, so forking stays safe; it
+writes to no terminal and keeps no file but its socket.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import selectors
+import signal
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from hostops.fleet._procname import set_process_name
+from hostops.keeper import paths, session, wire
+from hostops.keeper import worker as keeper_worker
+
+_TICK_S = 0.5
+_LINGER_S = 2.0  # with nothing held and no command running, before exiting
+_REQUEST_WAIT_S = 5.0  # for a connected client to send its request
+_DESCRIBE_WAIT_S = 5.0
+
+
+@dataclass
+class _Worker:
+    pid: int
+    control: socket.socket
+    held: int = 0
+    described: list[Any] | None = field(default=None)
+
+
+class Keeper:
+    """The background process's state and loop."""
+
+    def __init__(
+        self,
+        listener: socket.socket,
+        lock: int,
+        n_workers: int,
+        run: Callable[[list[str]], int],
+    ) -> None:
+        self._listener = listener
+        self._lock = lock  # the one-per-user lock: held by this process alone, not its children
+        self._run = run
+        self._selector = selectors.DefaultSelector()
+        self._selector.register(listener, selectors.EVENT_READ, None)
+        self._workers: list[_Worker] = []
+        for _ in range(n_workers):
+            self._workers.append(self._start_worker())
+        self._sessions: set[int] = set()
+        self._idle_since = time.monotonic()
+        self._stopping = False
+
+    def _start_worker(self) -> _Worker:
+        mine, theirs = wire.pair()
+        pid = os.fork()
+        if pid == 0:  # the worker
+            code = 0
+            try:
+                mine.close()
+                self._forget_own()
+                keeper_worker.main(theirs)
+            except BaseException:  # whatever happened: never back into the loop
+                code = 1
+            os._exit(code)
+        theirs.close()
+        found = _Worker(pid, mine)
+        self._selector.register(mine, selectors.EVENT_READ, found)
+        return found
+
+    def _forget_own(self) -> None:
+        """In a child: close what is the background process's alone (its listening socket,
+        its lock, the workers' control sockets), so that a child outliving it keeps
+        neither a new one from starting nor an old worker alive."""
+        self._listener.close()
+        os.close(self._lock)
+        for w in self._workers:
+            w.control.close()
+
+    def serve(self) -> None:
+        """Accept commands until stopped or idle."""
+        while not self._stopping:
+            for key, _mask in self._selector.select(_TICK_S):
+                if key.data is None:
+                    self._accept()
+                else:
+                    self._from_worker(key.data)
+            self._reap()
+            if self._sessions or any(w.held for w in self._workers):
+                self._idle_since = time.monotonic()
+            elif time.monotonic() - self._idle_since > _LINGER_S:
+                break
+
+    def _accept(self) -> None:
+        try:
+            client, _addr = self._listener.accept()
+        except OSError:
+            return
+        with contextlib.ExitStack() as stack:
+            stack.callback(client.close)
+            if wire.peer_uid(client) != os.getuid():
+                return  # another user: not a word
+            client.settimeout(_REQUEST_WAIT_S)
+            try:
+                request, fds = wire.recv(client)
+            except (OSError, ValueError):
+                return
+            for fd in fds:
+                stack.callback(os.close, fd)
+            if request is None:
+                return
+            client.settimeout(None)
+            op = request.get("op")
+            if op == "run" and len(fds) >= 3:
+                wire.send(client, {"accepted": True})
+                self._session(client, request, fds)
+            elif op == "status":
+                wire.send(client, {"held": self._describe(), "pid": os.getpid()})
+            elif op == "stop":
+                held = self._describe()
+                for w in self._workers:
+                    with contextlib.suppress(OSError):
+                        wire.send(w.control, {"op": "stop"})
+                wire.send(client, {"stopped": len(held)})
+                self._stopping = True
+
+    def _session(self, client: socket.socket, request: dict[str, Any], fds: list[int]) -> None:
+        """Fork the process that carries out ``request``, with a channel to each worker."""
+        channels: list[tuple[int, socket.socket]] = []
+        for w in self._workers:
+            mine, theirs = socket.socketpair()
+            try:
+                wire.send(w.control, {"op": "attach"}, [theirs.fileno()])
+            except OSError:
+                mine.close()
+                continue
+            finally:
+                theirs.close()
+            channels.append((w.pid, mine))
+        pid = os.fork()
+        if pid == 0:
+            self._forget_own()
+            session.main(client, request, fds, channels, self._run)
+        for _pid, mine in channels:
+            mine.close()
+        self._sessions.add(pid)
+
+    def _from_worker(self, w: _Worker) -> None:
+        try:
+            message, fds = wire.recv(w.control)
+        except (OSError, ValueError):
+            message, fds = None, []
+        for fd in fds:
+            os.close(fd)
+        if message is None:  # it died: its connections with it; a new one takes its place
+            self._selector.unregister(w.control)
+            w.control.close()
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(w.pid, 0)
+            if not self._stopping:
+                self._workers[self._workers.index(w)] = self._start_worker()
+            return
+        if message.get("op") == "held":
+            w.held = int(message["n"])
+        elif message.get("op") == "described":
+            w.described = list(message["held"])
+
+    def _describe(self) -> list[Any]:
+        """Every worker's account of what it holds (a bounded wait for each)."""
+        for w in self._workers:
+            w.described = None
+            with contextlib.suppress(OSError):
+                wire.send(w.control, {"op": "describe"})
+        deadline = time.monotonic() + _DESCRIBE_WAIT_S
+        while any(w.described is None for w in self._workers) and time.monotonic() < deadline:
+            for key, _mask in self._selector.select(_TICK_S):
+                if key.data is not None:
+                    self._from_worker(key.data)
+        return [entry for w in self._workers for entry in (w.described or [])]
+
+    def _reap(self) -> None:
+        for pid in list(self._sessions):
+            with contextlib.suppress(ChildProcessError):
+                done, _status = os.waitpid(pid, os.WNOHANG)
+                if not done:
+                    continue
+            self._sessions.discard(pid)
+
+    def stop(self) -> None:
+        """Stop the workers (their connections close) and wait for them."""
+        for w in self._workers:
+            with contextlib.suppress(OSError):
+                wire.send(w.control, {"op": "stop"})
+        for w in self._workers:
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(w.pid, 0)
+
+
+def main(run: Callable[[list[str]], int], workers: int | None = None) -> int:
+    """Entry point: become the background process unless one already serves this user.
+    Returns (in the process that was started) once the background process listens."""
+    path = paths.socket_path()
+    folder = os.open(os.path.dirname(path), os.O_RDONLY | os.O_DIRECTORY)
+    if not _lock(folder, path):
+        return 0  # another one serves: the client connects to it
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)  # left by one that was killed
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    old = os.umask(0o077)
+    try:
+        listener.bind(path)
+    finally:
+        os.umask(old)
+    ours = os.stat(path).st_ino
+    listener.listen(128)
+    if os.fork():
+        return 0  # the starter: the client may connect now
+    os.setsid()
+    set_process_name("hostops-keeper")
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    keeper = Keeper(listener, folder, workers or os.cpu_count() or 1, run)
+    try:
+        keeper.serve()
+    finally:
+        # New commands start a new one from now on (it waits for our lock); those
+        # already queued here see the socket close unanswered and try again.
+        with contextlib.suppress(OSError):
+            if os.stat(path).st_ino == ours:
+                os.unlink(path)
+        listener.close()
+        keeper.stop()
+    os._exit(0)
+
+
+def _lock(folder: int, path: str) -> bool:
+    """Take the one-per-user lock (on the private directory itself: no lock file). Held
+    by another: False at once if that one answers, else wait for it to end (it may be
+    exiting) a few seconds."""
+    deadline = time.monotonic() + _REQUEST_WAIT_S
+    while True:
+        try:
+            fcntl.flock(folder, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            if _answers(path) or time.monotonic() > deadline:
+                return False
+            time.sleep(0.05)
+
+
+def _answers(path: str) -> bool:
+    with socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET) as probe:
+        try:
+            probe.connect(path)
+        except OSError:
+            return False
+    return True

@@ -1,0 +1,119 @@
+"""The run process's side of the background process's workers: a
+:class:`hostops.fleet.engine.WorkerSource` over the channels the background process
+handed it, one per worker (see hostops.keeper.worker for the protocol)."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import os
+import socket
+from multiprocessing.connection import Connection, wait
+
+from hostops.credentials import Secrets
+from hostops.fleet.dispatch import WorkerSlot
+from hostops.fleet.engine import Attached
+from hostops.fleet.worker import WorkerSpec
+from hostops.host.settings import reuse_identity
+from hostops.models import Host
+
+_DIED = -9  # the exit code given to a worker that left without ending the run
+
+
+class _RemoteWorker:
+    """Stands in for a worker process the run did not start (the engine's
+    WorkerProcess): it has "exited" when it ended this run -- well, when it says so on
+    the end socket; badly, when the socket closes unsaid (the worker died) or when the
+    engine gave up on it (``kill``)."""
+
+    def __init__(self, pid: int, end: socket.socket, channel: socket.socket) -> None:
+        self._pid = pid
+        self._end = end
+        self._channel = channel
+        self._code: int | None = None
+
+    @property
+    def pid(self) -> int | None:
+        return self._pid
+
+    @property
+    def sentinel(self) -> int:
+        return self._end.fileno()
+
+    @property
+    def exitcode(self) -> int | None:
+        if self._code is None and wait([self._end], 0):
+            try:
+                said = self._end.recv(1)
+            except OSError:
+                said = b""
+            self._code = 0 if said == b"\0" else _DIED
+        return self._code
+
+    def join(self, timeout: float | None = None) -> None:
+        if self._code is None:
+            wait([self._end], timeout)
+
+    def kill(self) -> None:
+        """Give it up for this run: its sessions of this run are cancelled when the
+        channel closes (the worker itself lives on, for other runs)."""
+        if self.exitcode is None:
+            self._code = _DIED
+            with contextlib.suppress(OSError):
+                self._channel.shutdown(socket.SHUT_RDWR)
+
+    def is_alive(self) -> bool:
+        return self.exitcode is None
+
+
+class KeptWorkers:
+    """The background process's workers, as the engines of one run process see them."""
+
+    def __init__(self, channels: list[tuple[int, socket.socket]]) -> None:
+        self._channels = channels
+        self.size = len(channels)
+
+    def attach(
+        self,
+        spec: WorkerSpec,
+        threads: tuple[int, ...],
+        hosts: list[Host],
+        events_fd: int,
+        flow_fd: int,
+        secrets: Secrets,
+    ) -> Attached:
+        """Hand this run to every worker; the run's threads go first to the workers that
+        hold the most of its hosts warm."""
+        keys = {h.name: reuse_identity(h, spec.options, os.environ) for h in hosts}
+        # The caller's environment and directory, for what the workers do on its behalf.
+        caller = dataclasses.replace(secrets, environ=dict(os.environ), cwd=os.getcwd())
+        opened = []
+        for pid, channel in self._channels:
+            mine, theirs = socket.socketpair()
+            try:
+                socket.send_fds(channel, [b"B"], [events_fd, flow_fd, theirs.fileno()])
+            finally:
+                theirs.close()
+            conn = Connection(os.dup(channel.fileno()))
+            conn.send(("keys", keys))
+            opened.append((pid, channel, mine, conn))
+        held = [set(conn.recv()) for _pid, _channel, _mine, conn in opened]
+        order = sorted(range(len(opened)), key=lambda i: -len(held[i]))
+        given = dict(zip(order, list(threads) + [0] * (len(opened) - len(threads)), strict=True))
+        slots: list[WorkerSlot] = []
+        owners: dict[str, WorkerSlot] = {}
+        wire_spec = dataclasses.replace(spec, consumed=None)  # the counters went as a descriptor
+        for i, (pid, channel, mine, conn) in enumerate(opened):
+            n = given[i]
+            if n == 0:
+                conn.send(("none",))
+                conn.close()
+                mine.close()
+                continue
+            conn.send(
+                ("run", dataclasses.replace(wire_spec, threads=n), caller, os.getpid(), len(hosts))
+            )
+            slot = WorkerSlot(_RemoteWorker(pid, mine, channel), conn, free=n)
+            slots.append(slot)
+            owners.update(dict.fromkeys(held[i], slot))
+        return Attached(slots, owners)
