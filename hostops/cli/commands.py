@@ -6,23 +6,45 @@ imported in that body, when it runs, or all at once by :func:`preload`.
 """
 
 import importlib
+from typing import Any
+
+import typer
 
 from hostops.cli import cluster, inventory, persist, play, records, run
-from hostops.cli.root import app
+from hostops.cli.root import application
 
-# The commands, in the order --help lists them.
-for _command in (
-    run.run,
-    run.put,
-    run.get,
-    play.play,
-    inventory.inventory,
-    cluster.cluster,
-    records.history,
-    records.show,
-    persist.persist,
-):
+# The commands, in the order --help lists them, by name.
+COMMANDS = {
+    c.__name__: c
+    for c in (
+        run.run,
+        run.put,
+        run.get,
+        play.play,
+        inventory.inventory,
+        cluster.cluster,
+        records.history,
+        records.show,
+        persist.persist,
+    )
+}
+
+app = application()
+for _command in COMMANDS.values():
     app.command()(_command)
+
+
+def command_line(args: list[str]) -> Any:
+    """The click command that parses ``args``: for ``hostops NAME ...``, the root with
+    that one command (typer reads the options of every command it registers: ~10 ms
+    for all of them, on every start); else the whole application (``--help``, an
+    unknown command)."""
+    if not args or args[0] not in COMMANDS:
+        return typer.main.get_command(app)
+    one = application()
+    one.command()(COMMANDS[args[0]])
+    return typer.main.get_command(one)
+
 
 # What the commands' bodies import when they run (run.py, play.py).
 _BODIES = (
@@ -43,4 +65,4 @@ def preload() -> None:
         importlib.import_module(module)
 
 
-__all__ = ["app", "preload"]
+__all__ = ["COMMANDS", "app", "command_line", "preload"]

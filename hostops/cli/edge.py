@@ -100,15 +100,15 @@ def debug_lines(console: Console, host: str | None, text: str) -> None:
 
 
 def main(args: list[str]) -> int:
-    """The command line proper (hostops.cli.entry.main comes first): parse ``args``, run
-    the command; one-line errors, defined exit codes, no tracebacks by default."""
-    from hostops.cli.commands import app  # its commands import this module
+    """The command line proper (hostops.entry.main comes first): parse ``args``, run the
+    command; one-line errors, defined exit codes, no tracebacks by default."""
+    from hostops.cli.commands import command_line  # its commands import this module
 
     # paramiko's records and tracebacks: never on stderr by Python's last-resort handler
     route_library_logs(
         partial(debug_lines, Console()) if traceback_wanted("--debug" in args) else None
     )
-    command = typer.main.get_command(app)
+    command = command_line(args)
     try:
         check_command_words(command, args)
     except UsageError as exc:

@@ -1,5 +1,5 @@
-"""The typer application and its root: ``hostops [--version] COMMAND``.
-hostops.cli.commands registers the commands on :data:`app`.
+"""The typer application's root: ``hostops [--version] COMMAND``. hostops.cli.commands
+registers the commands on an application made by :func:`application`.
 
 No ``from __future__ import annotations``: typer evaluates these annotations.
 """
@@ -8,17 +8,22 @@ from typing import Annotated
 
 import typer
 
-from hostops import __version__
+from hostops._version import __version__
 
-app = typer.Typer(
-    name="hostops",
-    help="Run commands on many hosts over SSH at once, and see clearly what happened on every host.",
-    add_completion=False,
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    rich_markup_mode=None,
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
+
+def application() -> typer.Typer:
+    """A new application with the root's options and no command yet."""
+    app = typer.Typer(
+        name="hostops",
+        help="Run commands on many hosts over SSH at once, and see clearly what happened on every host.",
+        add_completion=False,
+        no_args_is_help=True,
+        pretty_exceptions_enable=False,
+        rich_markup_mode=None,
+        context_settings={"help_option_names": ["-h", "--help"]},
+    )
+    app.callback()(_root)
+    return app
 
 
 def _print_version(value: bool) -> None:
@@ -27,7 +32,6 @@ def _print_version(value: bool) -> None:
         raise typer.Exit(0)
 
 
-@app.callback()
 def _root(
     version: Annotated[
         bool,
