@@ -5,6 +5,7 @@ and parsing); the libraries a command's body needs (the fleet, paramiko, Jinja2)
 imported in that body, when it runs, or all at once by :func:`preload`.
 """
 
+import functools
 import importlib
 from typing import Any
 
@@ -34,13 +35,21 @@ for _command in COMMANDS.values():
     app.command()(_command)
 
 
+@functools.cache
+def click_command() -> Any:
+    """The click command typer makes of the whole application (~30 ms to build: made once
+    per process; the background process of warm runs builds it before forking its
+    commands)."""
+    return typer.main.get_command(app)
+
+
 def command_line(args: list[str]) -> Any:
-    """The click command that parses ``args``: for ``hostops NAME ...``, the root with
-    that one command (typer reads the options of every command it registers: ~10 ms
-    for all of them, on every start); else the whole application (``--help``, an
-    unknown command)."""
-    if not args or args[0] not in COMMANDS:
-        return typer.main.get_command(app)
+    """The click command that parses ``args``: the whole application's if this process
+    has it already (:func:`click_command`), or for ``--help`` and unknown commands; else,
+    for ``hostops NAME ...``, the root with that one command (typer reads the options
+    of every command it registers: ~10 ms for all of them, on every start)."""
+    if click_command.cache_info().currsize or not args or args[0] not in COMMANDS:
+        return click_command()
     one = application()
     one.command()(COMMANDS[args[0]])
     return typer.main.get_command(one)
@@ -65,4 +74,4 @@ def preload() -> None:
         importlib.import_module(module)
 
 
-__all__ = ["COMMANDS", "app", "command_line", "preload"]
+__all__ = ["COMMANDS", "app", "click_command", "command_line", "preload"]

@@ -146,7 +146,7 @@ def play_plan(
         except KeyboardInterrupt:  # between two steps: the engine stops what runs
             engine.interrupt()
             raise
-        return PlayReport(result, engine.close(_host_results(result, hosts)))
+        return PlayReport(result, engine.close(_host_results(result, hosts, executor.reused)))
 
 
 def check_plan(
@@ -183,6 +183,7 @@ class _EngineExecutor:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
         self._hosts = {h.name: h for h in engine.hosts}
+        self.reused: dict[str, bool] = {}  # host -> its first step came over a kept connection
 
     def execute(self, step: Step, operations: Mapping[str, Operation]) -> Mapping[str, Outcome]:
         engine = self._engine
@@ -207,6 +208,9 @@ class _EngineExecutor:
             for name, op in operations.items()
         ]
         outcomes = engine.execute(jobs)
+        for name, outcome in outcomes.items():
+            if outcome is not None:
+                self.reused.setdefault(name, outcome.reused)
         return {
             name: outcome or Outcome(Status.ERROR, error="no outcome from the worker")
             for name, outcome in outcomes.items()
@@ -216,7 +220,9 @@ class _EngineExecutor:
         self._engine.release(list(hosts))
 
 
-def _host_results(result: PlaybookResult, hosts: Sequence[Host]) -> list[HostFinished]:
+def _host_results(
+    result: PlaybookResult, hosts: Sequence[Host], reused: Mapping[str, bool]
+) -> list[HostFinished]:
     """Each host's result of the whole playbook (see ``PlaybookResult.host_statuses``):
     its first failure that was not ignored (which task, why), else how far it got;
     changed when any task changed it."""
@@ -261,6 +267,7 @@ def _host_results(result: PlaybookResult, hosts: Sequence[Host]) -> list[HostFin
                 1,
                 changed.get(host.name, False),
                 (done, total),
+                reused.get(host.name, False),
             )
         )
     return events

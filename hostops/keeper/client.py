@@ -157,6 +157,7 @@ def _hand_over(sock: socket.socket, argv: list[str], cwd: str) -> int | None:
         "env": dict(os.environ),
         "umask": umask,
         "tty": len(fds) == 4,
+        "code": paths.code_stamp(),
     }
     try:
         wire.send(sock, request, fds)
@@ -166,8 +167,8 @@ def _hand_over(sock: socket.socket, argv: list[str], cwd: str) -> int | None:
     finally:
         for fd in opened:
             os.close(fd)
-    if answer is None:
-        return None
+    if answer is None or answer.get("stale"):
+        return None  # exiting, or started from other code (it exits): a new one serves
 
     def relay(name: str) -> None:
         with contextlib.suppress(OSError):  # it ended meanwhile: its answer says how

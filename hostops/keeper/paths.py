@@ -8,6 +8,7 @@ directory of ours, closed to everyone else: anything else is refused, never repa
 
 from __future__ import annotations
 
+import hashlib
 import os
 import stat
 import tempfile
@@ -59,6 +60,20 @@ def check_private(path: str) -> None:
             f"{path}: mode {stat.S_IMODE(st.st_mode):04o} lets others in: refused for the"
             f" background process (chmod 700 {path})"
         )
+
+
+def code_stamp() -> str:
+    """What identifies the hostops code on disk (every module's size and time): a
+    background process started from other code (an upgrade, an edit) is never used."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    seen = []
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = [d for d in dirs if d != "__pycache__"]
+        for name in files:
+            if name.endswith(".py"):
+                st = os.stat(os.path.join(folder, name))
+                seen.append(f"{folder}/{name}:{st.st_size}:{st.st_mtime_ns}")
+    return hashlib.sha256("\n".join(sorted(seen)).encode()).hexdigest()
 
 
 def socket_path(environ: Mapping[str, str] | None = None) -> str:

@@ -48,8 +48,10 @@ class Keeper:
         lock: int,
         n_workers: int,
         run: Callable[[list[str]], int],
+        retire: Callable[[], None] = lambda: None,
     ) -> None:
         self._listener = listener
+        self._retire_socket = retire
         self._lock = lock  # the one-per-user lock: held by this process alone, not its children
         self._run = run
         self._selector = selectors.DefaultSelector()
@@ -60,6 +62,7 @@ class Keeper:
         self._sessions: set[int] = set()
         self._idle_since = time.monotonic()
         self._stopping = False
+        self._code = paths.code_stamp()
 
     def _start_worker(self) -> _Worker:
         mine, theirs = wire.pair()
@@ -78,18 +81,30 @@ class Keeper:
         self._selector.register(mine, selectors.EVENT_READ, found)
         return found
 
+    def retire(self) -> None:
+        """Take no more commands: the socket and the lock go at once (a new background
+        process can start), the commands already running finish."""
+        if self._stopping:
+            return
+        self._stopping = True
+        self._retire_socket()
+        self._selector.unregister(self._listener)
+        self._listener.close()
+        os.close(self._lock)
+
     def _forget_own(self) -> None:
         """In a child: close what is the background process's alone (its listening socket,
         its lock, the workers' control sockets), so that a child outliving it keeps
         neither a new one from starting nor an old worker alive."""
-        self._listener.close()
-        os.close(self._lock)
+        if not self._stopping:
+            self._listener.close()
+            os.close(self._lock)
         for w in self._workers:
             w.control.close()
 
     def serve(self) -> None:
         """Accept commands until stopped or idle."""
-        while not self._stopping:
+        while not self._stopping or self._sessions:
             for key, _mask in self._selector.select(_TICK_S):
                 if key.data is None:
                     self._accept()
@@ -121,7 +136,12 @@ class Keeper:
                 return
             client.settimeout(None)
             op = request.get("op")
-            if op == "run" and len(fds) >= 3:
+            if op == "run" and request.get("code") != self._code:
+                # Another hostops (upgraded, edited) than this process runs: it must not
+                # serve it. A new one takes over now; this one ends once its commands have.
+                wire.send(client, {"stale": True})
+                self.retire()
+            elif op == "run" and len(fds) >= 3:
                 wire.send(client, {"accepted": True})
                 self._session(client, request, fds)
             elif op == "status":
@@ -132,7 +152,7 @@ class Keeper:
                     with contextlib.suppress(OSError):
                         wire.send(w.control, {"op": "stop"})
                 wire.send(client, {"stopped": len(held)})
-                self._stopping = True
+                self.retire()
 
     def _session(self, client: socket.socket, request: dict[str, Any], fds: list[int]) -> None:
         """Fork the process that carries out ``request``, with a channel to each worker."""
@@ -229,16 +249,19 @@ def main(run: Callable[[list[str]], int], workers: int | None = None) -> int:
     set_process_name("hostops-keeper")
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
-    keeper = Keeper(listener, folder, workers or os.cpu_count() or 1, run)
-    try:
-        keeper.serve()
-    finally:
-        # New commands start a new one from now on (it waits for our lock); those
-        # already queued here see the socket close unanswered and try again.
+
+    def retire() -> None:
+        # New commands start a new one from now on; those already queued here see the
+        # socket close unanswered and try again.
         with contextlib.suppress(OSError):
             if os.stat(path).st_ino == ours:
                 os.unlink(path)
-        listener.close()
+
+    keeper = Keeper(listener, folder, workers or os.cpu_count() or 1, run, retire)
+    try:
+        keeper.serve()
+    finally:
+        keeper.retire()
         keeper.stop()
     os._exit(0)
 

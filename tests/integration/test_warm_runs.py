@@ -11,6 +11,7 @@ import subprocess
 from pathlib import Path
 
 from hostops.keeper import control
+from hostops.keeper import persist as persist_module
 from hostops.testing import SshdFleet
 from hostops.testing.fleet import FleetHost
 from hostops.testing.pytest_plugin import run_hostops, start_hostops, wait_for
@@ -249,3 +250,24 @@ def test_put_get_and_play_run_warm_too(sshd_fleet: SshdFleet, tmp_path: Path) ->
     played = run_hostops("play", "--persist", "5m", str(play), "--hosts", str(inv))
     assert played.returncode == 0, played.stderr
     assert _logins(hosts, before) == [0, 0]
+
+
+def test_a_background_process_of_other_code_is_never_used(
+    sshd_fleet: SshdFleet, tmp_path: Path
+) -> None:
+    inv = sshd_fleet.write_inventory(tmp_path / "inv.yaml", sshd_fleet.hosts[:2])
+    assert _warm(inv).returncode == 0
+    old = control.ask("status")
+    assert old is not None
+    module = Path(persist_module.__file__)
+    st = module.stat()
+    try:  # as after an upgrade or an edit: the code on disk is not the one it runs
+        os.utime(module, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))
+        again = _warm(inv)
+    finally:
+        os.utime(module, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert again.returncode == 0, again.stderr
+    assert set(_reused(again).values()) == {False}
+    new = control.ask("status")
+    assert new is not None and new["pid"] != old["pid"]
+    assert wait_for(lambda: _zombie(int(old["pid"])), timeout=30)

@@ -1,0 +1,233 @@
+"""The parts of warm runs that need no sshd: the --persist setting, the reuse identity, the
+parked connections' bookkeeping, and the plumbing a worker of the background process
+uses to reach a run it did not start (event pipe, flow counters by descriptor)."""
+
+from __future__ import annotations
+
+import dataclasses
+import multiprocessing
+import os
+import time
+
+import pytest
+
+from hostops.fleet.events import EventQueue, EventWriter, HostWarning, Output
+from hostops.fleet.flow import counters_at, counters_file
+from hostops.host.settings import reuse_identity
+from hostops.keeper import persist
+from hostops.keeper.parked import Parked
+from hostops.models import Host, HostKeyPolicy, RunOptions, SshSettings, Transport
+from hostops.operations import Command, Download, Upload, localize
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [
+        ("10m", 600),
+        ("90s", 90),
+        ("90", 90),
+        ("2h", 7200),
+        ("1d", 86400),
+        ("1.5m", 90),
+        ("0", 0),
+        ("no", 0),
+        ("OFF", 0),
+        ("false", 0),
+    ],
+)
+def test_durations(text: str, seconds: float) -> None:
+    assert persist.parse(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["", "10x", "-1m", "m", "1 m", "10mm"])
+def test_not_durations(text: str) -> None:
+    with pytest.raises(ValueError, match="is not a duration"):
+        persist.parse(text)
+
+
+@pytest.mark.parametrize(
+    ("argv", "env", "wanted"),
+    [
+        (["run", "--persist", "10m", "uptime"], {}, 600),
+        (["run", "--persist=2m", "uptime"], {}, 120),
+        (["put", "a", "b"], {"HOSTOPS_PERSIST": "1m"}, 60),
+        (["run", "uptime"], {}, None),
+        (["run", "--persist", "10m", "--no-persist", "x"], {}, None),  # the last wins
+        (["run", "--no-persist", "--persist", "10m", "x"], {}, 600),
+        (["run", "--no-persist", "x"], {"HOSTOPS_PERSIST": "1m"}, None),
+        (["run", "--persist", "0", "x"], {"HOSTOPS_PERSIST": "1m"}, None),
+        (["run", "--persist", "bad", "x"], {}, None),  # the command line says why
+        (["inventory", "--persist", "1m"], {}, None),  # not a command that runs warm
+        (["persist"], {"HOSTOPS_PERSIST": "1m"}, None),
+        (["run", "--help"], {"HOSTOPS_PERSIST": "1m"}, None),
+        (["run", "--", "--persist", "1m"], {}, None),  # after --, words are the command's
+        ([], {"HOSTOPS_PERSIST": "1m"}, None),
+    ],
+)
+def test_which_commands_go_warm(argv: list[str], env: dict[str, str], wanted: float | None) -> None:
+    assert persist.wanted(argv, env) == wanted
+
+
+_HOST = Host(
+    "web01",
+    "10.0.0.1",
+    22,
+    user="ops",
+    identity_files=("/k/id",),
+    known_hosts="/k/known_hosts",
+    connection_id="c" * 64,
+)
+
+
+def test_another_host_identity_is_another_reuse_identity() -> None:
+    options, env = RunOptions(), {"SSH_AUTH_SOCK": "/a"}
+    other = dataclasses.replace(_HOST, connection_id="d" * 64)  # any resolved setting (below)
+    assert reuse_identity(_HOST, options, env) != reuse_identity(other, options, env)
+
+
+@pytest.mark.parametrize(
+    ("options", "env"),
+    [
+        (RunOptions(host_key_policy=HostKeyPolicy.ACCEPT_NEW), {"SSH_AUTH_SOCK": "/a"}),
+        (RunOptions(host_key_policy=HostKeyPolicy.OFF), {"SSH_AUTH_SOCK": "/a"}),
+        (RunOptions(use_agent=False), {"SSH_AUTH_SOCK": "/a"}),
+        (RunOptions(connect_timeout=3.0), {"SSH_AUTH_SOCK": "/a"}),
+        (RunOptions(), {"SSH_AUTH_SOCK": "/b"}),
+        (RunOptions(), {}),
+    ],
+)
+def test_the_runs_own_settings_count_too(options: RunOptions, env: dict[str, str]) -> None:
+    base = reuse_identity(_HOST, RunOptions(), {"SSH_AUTH_SOCK": "/a"})
+    assert reuse_identity(_HOST, options, env) != base
+
+
+def test_what_does_not_change_the_connection_does_not_count() -> None:
+    base = reuse_identity(_HOST, RunOptions(), {"SSH_AUTH_SOCK": "/a"})
+    same = RunOptions(forks=3, timeout=5.0, sudo=True, persist=60.0, max_output=10)
+    assert reuse_identity(_HOST, same, {"SSH_AUTH_SOCK": "/a", "OTHER": "x"}) == base
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"address": "10.0.0.2"},
+        {"port": 2222},
+        {"user": "root"},
+        {"identity_files": ("/k/other",)},
+        {"known_hosts": "/k/other_known"},
+        {"connection": Transport.LOCAL},
+        {"password_env": "PW"},
+        {"host_key_policy": HostKeyPolicy.ACCEPT_NEW},
+        {"ssh": SshSettings(proxy_command="nc %h %p")},
+        {"jump_hosts": (Host("j", "10.0.0.9"),)},
+    ],
+)
+def test_every_resolved_setting_is_in_the_connection_identity(change: dict[str, object]) -> None:
+    # connection_id is computed from these fields when the settings are resolved: a host
+    # without one (the library's own Host) falls back on the same digest.
+    plain = dataclasses.replace(_HOST, connection_id=None)
+    other = dataclasses.replace(plain, **change)
+    options, env = RunOptions(), {}
+    assert reuse_identity(plain, options, env) != reuse_identity(other, options, env)
+
+
+class _Client:
+    """What Parked uses of a HostClient."""
+
+    def __init__(self, name: str) -> None:
+        self.host = Host(name, "10.0.0.1", user="ops")
+        self.closed = False
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_parked_connections_are_taken_by_identity_once_each() -> None:
+    counts: list[int] = []
+    parked = Parked(counts.append)
+    a, b = _Client("a"), _Client("b")
+    parked.park("k1", a, 60)  # type: ignore[arg-type]  # a stand-in
+    parked.park("k2", b, 60)  # type: ignore[arg-type]
+    assert parked.holds("k1") and not parked.holds("k3")
+    assert parked.take("k3") is None
+    assert parked.take("k1") is a
+    assert parked.take("k1") is None  # in use: not handed out twice
+    assert not parked.holds("k1")
+    described = {d["host"]: d for d in parked.describe()}
+    assert described["a"]["channels"] == 1 and described["b"]["channels"] == 0
+    parked.park("k1", a, 60)  # type: ignore[arg-type]  # given back
+    assert parked.take("k1") is a
+    parked.drop(a)  # type: ignore[arg-type]
+    assert a.closed
+    assert counts[-1] == 1
+
+
+def test_parked_connections_expire_after_their_time_since_last_use() -> None:
+    parked = Parked()
+    a, b = _Client("a"), _Client("b")
+    parked.park("k1", a, 1.0)  # type: ignore[arg-type]
+    parked.park("k2", b, 100.0)  # type: ignore[arg-type]
+    now = time.monotonic()
+    assert parked.expire(now) == 2
+    assert parked.expire(now + 2.0) == 1
+    assert a.closed and not b.closed
+    parked.close_all()
+    assert b.closed
+    assert parked.describe() == []
+
+
+def test_a_connection_in_use_never_expires_under_its_run() -> None:
+    parked = Parked()
+    a = _Client("a")
+    parked.park("k", a, 0.5)  # type: ignore[arg-type]
+    assert parked.take("k") is a
+    assert parked.expire(time.monotonic() + 10) == 1
+    parked.close_all()
+    assert not a.closed  # its run closes or parks it
+
+
+def test_an_event_writer_feeds_the_run_queue_through_a_handed_descriptor() -> None:
+    ctx = multiprocessing.get_context("fork")
+    queue = EventQueue(ctx)
+    writer = EventWriter(os.dup(queue.writer_fd()))
+    events = [Output("h", "stdout", b"x" * 3000), HostWarning("h", "careful")]
+    for event in events:
+        writer.put(event)
+    queue.put(HostWarning(None, "from the queue itself"))
+    got = [queue.get(timeout=5) for _ in range(3)]
+    assert got[:2] == events
+    assert got[2] == HostWarning(None, "from the queue itself")
+    writer.close()
+    queue.close()
+    queue.join_thread()
+
+
+def test_an_event_writer_refuses_what_cannot_be_written_atomically() -> None:
+    ctx = multiprocessing.get_context("fork")
+    queue = EventQueue(ctx)
+    writer = EventWriter(os.dup(queue.writer_fd()))
+    with pytest.raises(ValueError, match="use output_events"):
+        writer.put(Output("h", "stdout", b"x" * 5000))
+    writer.close()
+    queue.close()
+
+
+def test_flow_counters_in_a_memory_file_are_shared_through_the_descriptor() -> None:
+    mine, fd = counters_file(3)
+    theirs = counters_at(os.dup(fd), 3)
+    os.close(fd)
+    mine[2] = 12345
+    assert theirs[2] == 12345
+    theirs[0] = 7
+    assert mine[0] == 7
+
+
+def test_controller_paths_are_made_absolute_against_the_callers_directory() -> None:
+    up = localize(Upload("rel/file", "/dest"), "/home/me")
+    assert isinstance(up, Upload) and up.src == "/home/me/rel/file"
+    down = localize(Download("/etc/hosts", "out"), "/home/me")
+    assert isinstance(down, Download) and down.dest == "/home/me/out"
+    absolute = Upload("/abs/file", "dest")
+    assert localize(absolute, "/home/me") is absolute
+    command = Command("ls")
+    assert localize(command, "/home/me") is command
