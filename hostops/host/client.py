@@ -141,18 +141,25 @@ class HostClient:
         opts = self.options
         if opts.lock is None or self._conn is None:
             return
-        from hostops.host.ssh.connection import SshConnection
-
         try:
-            if not isinstance(self._conn, SshConnection):
+            ssh = self._ssh()
+            if ssh is None:
                 raise HostFailure(
                     Status.ERROR, "--lock needs an SSH connection, not connection: local"
                 )
-            self._conn.hold_lock(opts.lock, opts.lock_timeout, opts.lock_holder)
+            ssh.hold_lock(opts.lock, opts.lock_timeout, opts.lock_holder)
         except HostFailure:
             self._conn.close()
             self._conn = None
             raise
+
+    def _ssh(self) -> SshConnection | None:
+        """The connection, if it is an SSH one (a local one never loads paramiko)."""
+        if self._conn is None or isinstance(self._conn, LocalConnection):
+            return None
+        from hostops.host.ssh.connection import SshConnection
+
+        return self._conn if isinstance(self._conn, SshConnection) else None
 
     def _open(self) -> SshConnection | LocalConnection:
         if self.host.connection is Transport.LOCAL:
@@ -167,10 +174,8 @@ class HostClient:
         secrets and known_hosts; ``warn``: its warnings), as a warm run does. False
         when it cannot serve: closed meanwhile, or its host key no longer accepted by
         the new run's known_hosts and policy; the caller then closes it."""
-        from hostops.host.ssh.connection import SshConnection
-
-        conn = self._conn
-        if conn is None or not conn.is_active() or not isinstance(conn, SshConnection):
+        conn = self._ssh()
+        if conn is None or not conn.is_active():
             return False
         if not conn.adopt(context):
             return False
@@ -184,8 +189,9 @@ class HostClient:
         """Keep the connection open while no run uses it (parked by a warm run's worker):
         from now on it refers to ``context``, which holds no secrets, rather than to the
         last run's; :meth:`adopt` gives it to the next run."""
-        if isinstance(self._conn, SshConnection):
-            self._conn.detach(context)
+        ssh = self._ssh()
+        if ssh is not None:
+            ssh.detach(context)
         if self._own_context:
             self._ctx.close()
         self._ctx, self._own_context, self._warn = context, False, _nothing
@@ -331,10 +337,10 @@ class HostClient:
         )
 
     def _open_sftp(self) -> SftpSession:
-        from hostops.host.ssh.failures import REMOTE_ERRORS
-
-        failures: tuple[type[BaseException], ...] = (HostFailure, *REMOTE_ERRORS)
         if self._sftp is None and self.reused:
+            from hostops.host.ssh.failures import REMOTE_ERRORS
+
+            failures: tuple[type[BaseException], ...] = (HostFailure, *REMOTE_ERRORS)
             try:
                 return self._new_sftp()
             except failures:
@@ -342,15 +348,15 @@ class HostClient:
         return self._new_sftp()
 
     def _new_sftp(self) -> SftpSession:
-        from hostops.host.sftp import SftpSession
-        from hostops.host.ssh.connection import SshConnection
-
         if self._sftp is None:
-            if not isinstance(self._conn, SshConnection):
+            ssh = self._ssh()
+            if ssh is None:
                 raise HostFailure(
                     Status.ERROR, "file transfers need an SSH connection, not connection: local"
                 )
-            self._sftp = SftpSession(self._conn, timeout=_SFTP_REPLY_S)
+            from hostops.host.sftp import SftpSession
+
+            self._sftp = SftpSession(ssh, timeout=_SFTP_REPLY_S)
         return self._sftp
 
     def run(

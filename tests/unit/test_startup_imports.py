@@ -112,6 +112,39 @@ def test_a_local_run_loads_no_paramiko(tmp_path: Path) -> None:
     assert heavy(modules) == ["multiprocessing"], stderr
 
 
+def test_a_local_client_works_without_paramiko(tmp_path: Path) -> None:
+    """HostClient on a `connection: local` host, through every method that asks whether
+    its connection is an SSH one (the SSH classes are imported where used): it runs,
+    refuses what needs SSH, parks and is not adopted, and paramiko is never loaded."""
+    script = (
+        "import sys\n"
+        "from hostops import Command, Host, HostClient, RunOptions, Transport, Upload, connect\n"
+        "from hostops.host.ssh import SshContext\n"
+        "host = Host('here', 'localhost', connection=Transport.LOCAL)\n"
+        "client = HostClient(host, options=RunOptions(lock='x'))\n"
+        "print(client.perform(Command('true'), lambda s, d: None).error)\n"
+        "client = connect(host)\n"
+        "outcome, out, _ = client.run('echo hi')\n"
+        "print(outcome.status.value, out.decode().strip())\n"
+        "print(client.perform(Upload('/etc/hostname', '/tmp/x'), lambda s, d: None).error)\n"
+        "context = SshContext(RunOptions(), print)\n"
+        "client.detach(context)\n"
+        "print(client.adopt(context))\n"
+        "client.close()\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'paramiko', 'cryptography'}))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.stdout.splitlines() == [
+        "--lock needs an SSH connection, not connection: local",
+        "ok hi",
+        "file transfers need an SSH connection, not connection: local",
+        "False",
+        "[]",
+    ], done.stderr
+
+
 def test_the_check_sees_a_heavy_import(tmp_path: Path) -> None:
     """The check can fail: an entry point that imports multiprocessing is caught."""
     (tmp_path / "greedy.py").write_text(
