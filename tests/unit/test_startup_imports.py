@@ -37,6 +37,7 @@ CASES = [
     pytest.param(CLI, ["inventory", "--hosts", str(EXAMPLE), "--graph"], id="inventory --graph"),
     pytest.param(CLI, ["history"], id="history"),
     pytest.param(CLI, ["history", "--json"], id="history --json"),
+    pytest.param(CLI, ["report", "--help"], id="report --help"),
 ]
 
 # Runs ENTRY(ARGS), then writes the names of the loaded modules to OUT, whatever happened.
