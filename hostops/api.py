@@ -41,8 +41,8 @@ def run(
     passphrase to authenticate with; None: read from the environment
     (:func:`secrets_from_environment`). ``stdin``: bytes sent to every command's
     standard input. ``raise_fd_limit``: raise this process's open-file limit when
-    the fan-out needs it; without it, ``options.forks`` is capped to the limit, with
-    a warning in the report.
+    the fan-out needs it; without it, ``options.forks`` (or the adaptive ceiling, when
+    it is None) is capped to the limit, with a warning in the report.
 
     Host failures are values in the report, never exceptions. Raises ConfigError for
     settings this version cannot act on (``sudo`` on ``connection: local`` hosts) or

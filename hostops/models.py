@@ -137,7 +137,9 @@ class RunOptions:
     """How a run behaves. Every field has a safe default."""
 
     workers: int | None = None  # None: the CPU count
-    forks: int = 64  # total concurrent host sessions, spread over the workers
+    # Total concurrent host sessions, spread over the workers. None: adaptive, from 64
+    # up while the machine's CPU has room (hostops.fleet.adaptive).
+    forks: int | None = None
     connect_timeout: float = 10.0
     timeout: float | None = None  # None: the command may run forever
     host_key_policy: HostKeyPolicy | None = None  # None: the host's (ssh_config), else strict

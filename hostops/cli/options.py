@@ -22,6 +22,7 @@ import typer
 
 from hostops.cli.values import size_text
 from hostops.credentials import ENV_KEY_PASSPHRASE, ENV_PASSWORD, ENV_SUDO_PASSWORD
+from hostops.fleet.adaptive import START
 from hostops.models import LOCK_NAME, HostKeyPolicy, RunOptions
 from hostops.render.console import OutputMode
 
@@ -196,8 +197,14 @@ class Execution:
     """How the run goes: concurrency, time limits, connection upkeep."""
 
     forks: Annotated[
-        int,
-        typer.Option("--forks", "-f", callback=positive, help="Hosts handled at once, in total."),
+        int | None,
+        typer.Option(
+            "--forks",
+            "-f",
+            callback=positive,
+            show_default=False,
+            help=f"Hosts handled at once, in total. [default: adaptive: {START} at first, more while the CPU has room]",
+        ),
     ] = _DEFAULTS.forks
     workers: Annotated[
         int | None,

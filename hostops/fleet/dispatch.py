@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from typing import Protocol
 
+from hostops.fleet.adaptive import Governor
 from hostops.models import Host, Status
 from hostops.operations import Operation, Outcome
 
@@ -100,6 +101,8 @@ class WorkerSlot:
     process: WorkerProcess
     conn: Connection
     free: int  # threads with nothing to do
+    capacity: int = 0  # the most it may run at once (its thread pool's size)
+    limited: bool = False  # it could not start a thread: its budget grows no more
     sent: dict[str, Job] = field(default_factory=dict)  # given, not yet done
     started: set[str] = field(default_factory=set)  # hosts it said it started (final jobs)
     queue: deque[Job] = field(default_factory=deque)  # jobs for hosts whose connection it keeps
@@ -112,7 +115,9 @@ class Dispatcher:
     ``on_lost(pid, exitcode, started)`` is called when a worker dies, with every
     host whose final job it had started (the aggregator reports those it has no
     result for); a kept-connection job in flight on it ends ``error`` in
-    :attr:`outcomes`. ``spawn()`` starts a replacement worker.
+    :attr:`outcomes`. ``spawn()`` starts a replacement worker. ``governor``: the
+    workers' budgets (``free`` + in flight) grow as it decides, up to their capacity
+    (``--forks`` not given: see hostops.fleet.adaptive).
     """
 
     def __init__(
@@ -121,6 +126,7 @@ class Dispatcher:
         slots: list[WorkerSlot],
         on_lost: Callable[[int, int | None, tuple[str, ...]], None],
         spawn: Callable[[], WorkerSlot] | None = None,
+        governor: Governor | None = None,
     ) -> None:
         self.index = {h.name: i for i, h in enumerate(hosts)}
         self.pending: deque[Job] = deque()  # jobs any worker may take
@@ -133,6 +139,7 @@ class Dispatcher:
         # original worker: a cause that kills every worker must not loop forever.
         self._spawn = spawn
         self._replacements = len(slots)
+        self._governor = governor
 
     def submit(self, jobs: list[Job]) -> None:
         """Queue jobs (at most one per host until it is done): a host whose
@@ -150,9 +157,18 @@ class Dispatcher:
         """Everything to wait on: each worker's pipe and process sentinel."""
         return [s.conn for s in self.slots] + [s.process.sentinel for s in self.slots]
 
+    def wake_s(self) -> float | None:
+        """Seconds until the governor wants to look again (None: it does not)."""
+        g = self._governor
+        if g is None or not self._waiting() or not g.active(self._budget()):
+            return None
+        return g.wait_s()
+
     def dispatch(self) -> None:
         """Give queued jobs to free threads: a worker's own queue first, then the
         shared one to the workers with the most free threads."""
+        if self.wake_s() == 0.0:
+            self._grow()
         for slot in sorted(self.slots, key=lambda s: -s.free):
             # Never more than _MAX_UNACKED jobs a worker has not said "started" for: the
             # pipe's buffer can always hold them, so this send never blocks while the
@@ -172,6 +188,29 @@ class Dispatcher:
                 slot.free -= 1
                 if job.keep:
                     self.owner[job.host.name] = slot
+
+    def _waiting(self) -> int:
+        return len(self.pending) + sum(len(s.queue) for s in self.slots)
+
+    def _budget(self) -> int:
+        return sum(s.free + len(s.sent) for s in self.slots)
+
+    def _grow(self) -> None:
+        """Ask the governor, and share out the sessions it adds: each to the worker with
+        the smallest budget that has room for it."""
+        assert self._governor is not None
+        limit = self._budget()
+        running = sum(len(s.sent) for s in self.slots)
+        extra = self._governor.tick(limit, running, self._waiting()) - limit
+        for _ in range(extra):
+            room = [
+                s
+                for s in self.slots
+                if not s.stopping and not s.limited and s.free + len(s.sent) < s.capacity
+            ]
+            if not room:
+                return
+            min(room, key=lambda s: s.free + len(s.sent)).free += 1
 
     def release(self, names: list[str]) -> None:
         """Close the kept connections of ``names`` in the workers that hold them."""
@@ -238,7 +277,8 @@ class Dispatcher:
         if job is None:
             return
         # Its thread is not given back (slot.free stays): this worker runs one fewer at
-        # once. An idle worker keeps one, or the run could wait forever.
+        # once, for good. An idle worker keeps one, or the run could wait forever.
+        slot.limited = True
         if not slot.sent:
             slot.free = max(slot.free, 1)
         # A host whose connection this worker keeps (a playbook's earlier tasks) stays.

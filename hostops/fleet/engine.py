@@ -24,6 +24,7 @@ from typing import Any, Protocol
 
 from hostops.credentials import Secrets, secrets_from_environment
 from hostops.errors import ConfigError, InternalError
+from hostops.fleet.adaptive import CEILING, START, Governor
 from hostops.fleet.aggregator import Sinks, aggregator_main
 from hostops.fleet.dispatch import WORKER_DIED, Dispatcher, Job, WorkerProcess, WorkerSlot
 from hostops.fleet.events import (
@@ -56,17 +57,29 @@ _AFTER_INTERRUPT_S = 15.0  # how long workers get to kill remote commands after 
 _AT_ONCE_S = 1.5
 
 
-def plan(n_hosts: int, options: RunOptions) -> tuple[int, ...]:
-    """Session threads for each worker process, for ``n_hosts`` hosts.
+def plan(n_hosts: int, options: RunOptions, cap: int | None = None) -> tuple[int, ...]:
+    """Session threads for each worker process, for ``n_hosts`` hosts: the most each
+    runs at once.
 
-    Total concurrency is exactly ``min(forks, hosts)``, spread as evenly as
-    possible over the workers, so a small run still uses every worker rather
-    than piling onto the first.
+    Total concurrency is exactly ``min(forks, hosts)`` (at most ``cap``: what the
+    open-file limit allows), spread as evenly as possible over the workers, so a
+    small run still uses every worker rather than piling onto the first. Without
+    ``forks`` (adaptive), that is the ceiling: the run starts lower (:func:`start`).
     """
-    concurrency = max(1, min(options.forks, n_hosts))
+    concurrency = max(1, min(options.forks or CEILING, n_hosts, cap or n_hosts))
     workers = max(1, min(options.workers or os.cpu_count() or 1, concurrency))
-    base, extra = divmod(concurrency, workers)
-    return tuple(base + (1 if i < extra else 0) for i in range(workers))
+    return _spread(concurrency, workers)
+
+
+def start(threads: tuple[int, ...], options: RunOptions) -> tuple[int, ...]:
+    """How many sessions each worker of :func:`plan` runs at once at the start:
+    all of them with ``forks``, else :data:`hostops.fleet.adaptive.START` in total."""
+    return threads if options.forks else _spread(min(START, sum(threads)), len(threads))
+
+
+def _spread(total: int, parts: int) -> tuple[int, ...]:
+    base, extra = divmod(total, parts)
+    return tuple(base + (1 if i < extra else 0) for i in range(parts))
 
 
 _Context = (
@@ -222,10 +235,11 @@ class Engine:
             self.options = dataclasses.replace(self.options, workers=source.size)
         else:
             preload(self.hosts)  # paramiko once, before the workers fork, not once in each
-        self.options, fd_warning = _fit_fd_limit(
+        cap, fd_warning = _fit_fd_limit(
             self.options, len(self.hosts), keep=self._keep, raise_limit=self._raise_fd_limit
         )
-        threads = plan(len(self.hosts), self.options)
+        threads = plan(len(self.hosts), self.options, cap)
+        budgets = start(threads, self.options)
         self.events = EventQueue(ctx)
         self._cancel: MpEvent | _Broadcast = ctx.Event()
         self._hurry: MpEvent | _Broadcast = ctx.Event()
@@ -249,7 +263,7 @@ class Engine:
         forward = None if everything else self.options.max_output + 1
         spec = WorkerSpec(self.options, 0, consumed, forward, self._stdin)
 
-        def start_worker(n_threads: int) -> WorkerSlot:
+        def start_worker(n_threads: int, budget: int) -> WorkerSlot:
             mine, theirs = ctx.Pipe()  # a private pipe per worker: see hostops.fleet.dispatch
             process = ctx.Process(
                 target=worker_main,
@@ -266,16 +280,17 @@ class Engine:
             )
             process.start()
             theirs.close()
-            return WorkerSlot(process, mine, free=n_threads)
+            return WorkerSlot(process, mine, free=budget, capacity=n_threads)
 
         owners: dict[str, WorkerSlot] = {}
         if source is None:
-            slots = [start_worker(n) for n in threads]
+            slots = [start_worker(n, b) for n, b in zip(threads, budgets, strict=True)]
         else:
             assert flow_fd is not None
             try:
+                # The background process's workers run the start's budget: no growth.
                 attached = source.attach(
-                    spec, threads, self.hosts, self.events.writer_fd(), flow_fd, self._secrets
+                    spec, budgets, self.hosts, self.events.writer_fd(), flow_fd, self._secrets
                 )
             finally:
                 os.close(flow_fd)
@@ -294,7 +309,8 @@ class Engine:
             self.hosts,
             slots,
             worker_lost,
-            spawn=None if source is not None else lambda: start_worker(max(threads)),
+            spawn=None if source is not None else lambda: start_worker(max(threads), max(budgets)),
+            governor=None if source is not None or budgets == threads else Governor(sum(threads)),
         )
         self._dispatcher.owner.update(owners)
 
@@ -405,6 +421,7 @@ class Engine:
             timeout = (
                 _POLL_S if deadline is None else max(0.0, min(_POLL_S, deadline - time.monotonic()))
             )
+            timeout = min(timeout, d.wake_s() or _POLL_S)  # the budget's next look
             ready = wait([*d.waitables(), aggregator.sentinel], timeout=timeout)
             if aggregator.sentinel in ready:
                 raise InternalError(
@@ -454,11 +471,11 @@ _FDS_RESERVED = 64  # queues, pipes, files of the processes themselves
 
 def _fit_fd_limit(
     options: RunOptions, n_hosts: int, *, keep: bool, raise_limit: bool
-) -> tuple[RunOptions, str | None]:
+) -> tuple[int | None, str | None]:
     """With ``raise_limit``, raise the open-file limit to what the fan-out needs (up to
-    the hard limit); cap ``forks`` to what fits the limit then, with a warning: better
-    slower than failing hosts mid-run. With ``keep``, every host's connection may stay
-    open in its worker."""
+    the hard limit); return how many hosts fit the limit then, at once (None: all that
+    :func:`plan` gives), with a warning: better slower than failing hosts mid-run. With
+    ``keep``, every host's connection may stay open in its worker."""
     threads = plan(n_hosts, options)  # the limit is per process: the busiest worker counts
     per_worker = -(-n_hosts // len(threads)) if keep else max(threads)
     need = per_worker * _FDS_PER_SESSION + _FDS_RESERVED
@@ -469,13 +486,14 @@ def _fit_fd_limit(
             resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
         soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
     if soft == resource.RLIM_INFINITY or soft >= need:
-        return options, None
+        return None, None
     fits = max(1, (soft - _FDS_RESERVED) // _FDS_PER_SESSION) * len(threads)
+    asked = f"--forks {options.forks}" if options.forks else f"up to {sum(threads)} hosts at once"
     warning = (
-        f"open-file limit {soft} (ulimit -n) is too low for --forks {options.forks}:"
-        f" running {fits} hosts at a time instead"
+        f"open-file limit {soft} (ulimit -n) is too low for {asked}:"
+        f" running {'' if options.forks else 'at most '}{fits} hosts at a time instead"
     )
-    return dataclasses.replace(options, forks=fits), warning
+    return fits, warning
 
 
 def _check_supported(hosts: list[Host], options: RunOptions) -> None:

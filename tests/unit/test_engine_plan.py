@@ -82,11 +82,11 @@ def _limits(mocker, soft: int, hard: int):  # type: ignore[no-untyped-def]
 def test_a_library_caller_s_open_file_limit_is_left_alone(mocker) -> None:
     """Unless asked, the engine caps --forks to the limit instead of raising it."""
     setrlimit = _limits(mocker, soft=256, hard=65536)
-    options, warning = engine._fit_fd_limit(
+    cap, warning = engine._fit_fd_limit(
         RunOptions(workers=1, forks=500), 500, keep=False, raise_limit=False
     )
     setrlimit.assert_not_called()
-    assert options.forks == (256 - 64) // 4
+    assert cap == (256 - 64) // 4
     assert warning == (
         "open-file limit 256 (ulimit -n) is too low for --forks 500: running 48 hosts at a"
         " time instead"
@@ -95,8 +95,38 @@ def test_a_library_caller_s_open_file_limit_is_left_alone(mocker) -> None:
 
 def test_the_cli_raises_the_open_file_limit_up_to_the_hard_limit(mocker) -> None:
     setrlimit = _limits(mocker, soft=256, hard=65536)
-    options, warning = engine._fit_fd_limit(
+    cap, warning = engine._fit_fd_limit(
         RunOptions(workers=1, forks=500), 500, keep=False, raise_limit=True
     )
     setrlimit.assert_called_once_with(engine.resource.RLIMIT_NOFILE, (500 * 4 + 64, 65536))
-    assert options.forks == 500 and warning is None
+    assert cap is None and warning is None
+
+
+def test_without_forks_the_ceiling_is_planned_and_the_start_is_the_old_default() -> None:
+    """Adaptive: each worker's threads allow the ceiling; the run starts at 64 in total."""
+    options = RunOptions(workers=2)
+    assert options.forks is None
+    assert plan(200, options) == (100, 100)
+    assert engine.start(plan(200, options), options) == (32, 32)
+    assert plan(1000, options) == (128, 128)  # CEILING: 256
+    assert engine.start(plan(1000, options), options) == (32, 32)
+    # Few hosts: the start is every host already, nothing left to adapt.
+    assert engine.start(plan(40, options), options) == plan(40, options) == (20, 20)
+
+
+def test_given_forks_start_at_their_number() -> None:
+    options = RunOptions(workers=2, forks=200)
+    assert engine.start(plan(1000, options), options) == plan(1000, options) == (100, 100)
+
+
+def test_adaptive_ceiling_capped_by_the_open_file_limit_with_a_warning(mocker) -> None:
+    _limits(mocker, soft=256, hard=65536)
+    options = RunOptions(workers=1)
+    cap, warning = engine._fit_fd_limit(options, 500, keep=False, raise_limit=False)
+    assert cap == 48
+    assert warning == (
+        "open-file limit 256 (ulimit -n) is too low for up to 256 hosts at once:"
+        " running at most 48 hosts at a time instead"
+    )
+    threads = plan(500, options, cap)
+    assert threads == (48,) and engine.start(threads, options) == threads
