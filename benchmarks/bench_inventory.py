@@ -7,8 +7,11 @@
 3. 100,000 hosts in no group, listed (the table, and ``--json``).
 
 Usage: python benchmarks/bench_inventory.py [--hosts 10000] [--groups 200] [--runs 7]
-    [--ungrouped 100000]
+    [--ungrouped 100000] [--baseline DIR]
 Writes the tables into the "inventory" section of benchmarks/RESULTS.md, and prints their rows.
+``--baseline DIR``: DIR holds another version's ``hostops/`` package (``git archive main hostops
+| tar -x -C DIR``); each case is timed with it too, its runs alternating with this version's
+(the same load for both), and the tables add its median and the ratio.
 """
 
 from __future__ import annotations
@@ -107,12 +110,19 @@ def write_project(root: Path, names: list[str], groups: dict[str, list[str]]) ->
 def time_inventory(
     inventory: Path, expected: int, runs: int, *options: str, as_json: bool = True
 ) -> list[float]:
-    """Wall seconds of each fresh `hostops inventory` process; checks how many it lists."""
+    """Wall seconds of each fresh `hostops inventory` process; checks how many it lists.
+    With a baseline, its runs alternate with these (their times in _BASELINE)."""
     argv = [sys.executable, "-m", "hostops", "inventory", "--hosts", str(inventory)]
     argv += [*options, "--no-ssh-config", *(["--json"] if as_json else [])]
     times = []
     cpu = []
+    baseline: list[float] = []
     for _ in range(runs):
+        if _BASELINE_DIR:
+            env = {**os.environ, "PYTHONPATH": _BASELINE_DIR[0]}
+            start = time.perf_counter()
+            subprocess.run(argv, capture_output=True, check=True, env=env)
+            baseline.append(time.perf_counter() - start)
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         start = time.perf_counter()
         out = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
@@ -123,15 +133,31 @@ def time_inventory(
         if got != expected:
             raise SystemExit(f"{inventory.name}: listed {got} hosts, expected {expected}")
     _CPU[inventory.name + " ".join(options) + str(as_json)] = statistics.median(cpu)
+    _BASELINE[:] = baseline
     return times
 
 
 _CPU: dict[str, float] = {}  # the last timed case's median CPU seconds (user + system)
+_BASELINE: list[float] = []  # the last timed case's baseline wall seconds
+_BASELINE_DIR: list[str] = []  # --baseline, when given
 
 
 def _row(label: str, t: list[float]) -> str:
     cpu = list(_CPU.values())[-1]
-    return f"| {label} | {statistics.median(t):.2f} | {min(t):.2f} | {max(t):.2f} | {cpu:.2f} |"
+    row = f"| {label} | {statistics.median(t):.2f} | {min(t):.2f} | {max(t):.2f} | {cpu:.2f} |"
+    if _BASELINE:
+        base = statistics.median(_BASELINE)
+        row += f" {base:.2f} | {base / statistics.median(t):.1f}x |"
+    return row
+
+
+def _header(first: str) -> list[str]:
+    extra = " baseline median (s) | baseline ÷ this |" if _BASELINE_DIR else ""
+    rule = "---:|---:|" if _BASELINE_DIR else ""
+    return [
+        f"| {first} | median (s) | min | max | CPU median (s) |{extra}",
+        f"|---|---:|---:|---:|---:|{rule}",
+    ]
 
 
 def main() -> int:
@@ -141,7 +167,9 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--ungrouped", type=int, default=100000)
     parser.add_argument("--output", type=Path, default=Path(__file__).parent / "RESULTS.md")
+    parser.add_argument("--baseline", type=Path, help="a directory holding another hostops/")
     args = parser.parse_args()
+    _BASELINE_DIR[:] = [str(args.baseline.resolve())] if args.baseline else []
     names, groups = fleet(args.hosts, args.groups)
     prod = set(groups["prod"])
     expected = sum(1 for n in groups["web"] if n in prod and not n.startswith("web0"))
@@ -150,15 +178,15 @@ def main() -> int:
         "",
         "Reproduce: `python benchmarks/bench_inventory.py"
         f" --hosts {args.hosts} --groups {args.groups} --runs {args.runs}"
-        f" --ungrouped {args.ungrouped}` (on this 2-core machine, shared: the load average"
+        f" --ungrouped {args.ungrouped}"
+        f"{' --baseline DIR' if args.baseline else ''}` (on this 2-core machine, shared: the load average"
         " is printed with each table)",
         "",
         f"{args.hosts} hosts listed one by one in {len(groups)} groups;"
         f" `hostops inventory --limit '{PATTERN}' --json --no-ssh-config` (selects {expected})"
         f" as a fresh process, parsing included; {args.runs} runs each.",
         "",
-        "| format | median (s) | min | max | CPU median (s) |",
-        "|---|---:|---:|---:|---:|",
+        *_header("format"),
     ]
     with tempfile.TemporaryDirectory() as tmp:
         for label, writer, name in (
@@ -178,8 +206,7 @@ def main() -> int:
             f" {len(names[::10])} hosts; `hostops inventory --json --no-ssh-config`: every"
             f" host resolved, variables merged as Ansible does (target: 1.5 s).",
             "",
-            "| inventory | median (s) | min | max | CPU median (s) |",
-            "|---|---:|---:|---:|---:|",
+            *_header("inventory"),
         ]
         project = Path(tmp) / "project"
         project.mkdir()
@@ -192,8 +219,7 @@ def main() -> int:
             "",
             f"{args.ungrouped} hosts in no group (one INI line each), listed (target: 5 s).",
             "",
-            "| output | median (s) | min | max | CPU median (s) |",
-            "|---|---:|---:|---:|---:|",
+            *_header("output"),
         ]
         for label, as_json in (("table", False), ("--json", True)):
             t = time_inventory(many, args.ungrouped, args.runs, as_json=as_json)

@@ -29,44 +29,19 @@ def cluster(
 
     def body() -> int:
         # Dask is imported here, not with the command line: without a cluster it never is.
-        from hostops.cluster.address import (
-            cluster_address,
-            plain_text_warning,
-            refuse_plain_secrets,
-        )
-        from hostops.cluster.preflight import files_to_check
-        from hostops.cluster.shards import plan_shards
+        from hostops.cli.clustered import asked_secrets, checked
+        from hostops.cluster.address import cluster_address
         from hostops.cluster.show import cluster_text
 
         address = cluster_address(use.cluster)
         if address is None:
             raise UsageError("no cluster: give --cluster ADDRESS (or set HOSTOPS_CLUSTER)")
-        warning = plain_text_warning(address)
-        if warning:
-            console.message("warning", warning)
         selection = select(targets, settings, Rerun())
         secrets = secrets_from_environment(selection.hosts, vault=selection.inventory.raw.vault)
-        asked = [
-            f
-            for f, on in (("--ask-pass", auth.ask_pass), ("--ask-key-pass", auth.ask_key_pass))
-            if on
-        ]
-        refuse_plain_secrets(address, [*asked, *secrets.given()])
-
-        from hostops.cluster.connect import connect, preflight, workers
-
-        client = connect(address)
-        try:
-            found = workers(client)
-            shards = plan_shards(selection.hosts, found)
-            reports = preflight(
-                client,
-                files_to_check(shards, selection.hosts),
-                {w.address: w.name for w in found},
-            )
-        finally:
-            client.close()
-        console.out(cluster_text(found, shards, reports).encode(), plain=True)
+        named = [*asked_secrets(auth), *secrets.given()]
+        with checked(console, address, selection.hosts, named) as cluster:
+            text = cluster_text(cluster.workers, cluster.shards, cluster.reports)
+        console.out(text.encode(), plain=True)
         for line in selection.inventory.raw.warnings:
             console.message("warning", line)
         return 0

@@ -409,11 +409,13 @@ class ClusterUse:
 
 @dataclass(frozen=True)
 class Reach:
-    """Which hosts, how each is reached, and how it is trusted and logged in to."""
+    """Which hosts, how each is reached (from here, or from a cluster's workers), and how
+    it is trusted and logged in to."""
 
     targets: Targets
     settings: HostSettings
     auth: Auth
+    cluster: ClusterUse
 
 
 @dataclass(frozen=True)

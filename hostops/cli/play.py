@@ -12,6 +12,7 @@ from typing import Annotated
 
 import typer
 
+from hostops.cli.clustered import asked_secrets, cluster_run, file_task
 from hostops.cli.edge import argv_of, debug_lines, guarded
 from hostops.cli.hosts import HostOptions, prepare, recorded
 from hostops.cli.options import Execution, Locking, Reach, Results, SudoAs, grouped
@@ -133,8 +134,18 @@ def play(
             )
             console.out("".join(line + "\n" for line in listed).encode(), plain=True)
             return 0
+        on_cluster = cluster_run(
+            console,
+            given.reach.cluster,
+            plan.hosts,
+            prepared.options,
+            secrets,
+            asked_secrets(given.reach.auth, given.sudo_as.ask_sudo_pass),
+            files=file_task(book),
+        )
         if check:  # templates' hosts are reached to read their files: the diffs
-            report = check_plan(plan, options=prepared.options, lock=lock, secrets=secrets)
+            with on_cluster:
+                report = check_plan(plan, options=prepared.options, lock=lock, secrets=secrets)
             lines = "".join(line + "\n" for line in report.lines())
             console.out(mask(lines).encode(), plain=True)  # vaulted values: never shown
             return 0
@@ -142,20 +153,21 @@ def play(
         def go(record: RecordPath | None) -> RunReport:
             # The recap comes before the summary: the aggregator leaves the summary to us.
             quiet = dataclasses.replace(prepared.view, summary=False)
-            done = play_plan(
-                plan,
-                options=prepared.options,
-                view=quiet,
-                lock=lock,
-                record=record,
-                secrets=secrets,
-                raise_fd_limit=True,  # hostops's own process: fit the fan-out
-                force_handlers=force_handlers,
-                diff=diff,
-            )
-            if record is not None:  # for `hostops report`; a full disk: the record stops
-                with contextlib.suppress(OSError):
-                    record.append([recap_line(done.result, mask)])
+            with on_cluster:
+                done = play_plan(
+                    plan,
+                    options=prepared.options,
+                    view=quiet,
+                    lock=lock,
+                    record=record,
+                    secrets=secrets,
+                    raise_fd_limit=True,  # hostops's own process: fit the fan-out
+                    force_handlers=force_handlers,
+                    diff=diff,
+                )
+                if record is not None:  # for `hostops report`; a full disk: the record stops
+                    with contextlib.suppress(OSError):
+                        record.append([recap_line(done.result, mask)])
             if diff:  # vaulted values a template used: never shown
                 console.out(mask(diffs_text(done.result)).encode(), plain=True)
             if prepared.view.mode is not None:

@@ -14,6 +14,7 @@ from typing import Annotated
 import typer
 
 from hostops.cli.build import make_dir
+from hostops.cli.clustered import asked_secrets, cluster_run
 from hostops.cli.edge import argv_of, debug_lines, guarded
 from hostops.cli.hosts import HostOptions, prepare, recorded
 from hostops.cli.options import (
@@ -236,6 +237,18 @@ def _operate(
         op = operation()
         prepared = prepare(console, given, sudo=sudo)
         with contextlib.ExitStack() as stack:
+            stack.enter_context(
+                cluster_run(
+                    console,
+                    given.reach.cluster,
+                    prepared.selection.hosts,
+                    prepared.options,
+                    prepared.secrets,
+                    asked_secrets(given.reach.auth, given.sudo_as.ask_sudo_pass),
+                    stdin=stdin,
+                    files=None if isinstance(op, Command) else what.split(maxsplit=1)[0],
+                )
+            )
             spool = stack.enter_context(Spooler(0)).spool if stdin else None
             return recorded(
                 console,

@@ -9,7 +9,8 @@ connect (``distributed.comm.timeouts.connect``). README, "Cluster".
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import socket
+from collections.abc import Callable, Mapping, Sequence
 
 import dask.config
 from dask.utils import parse_timedelta
@@ -18,8 +19,11 @@ from distributed.security import Security
 
 from hostops._version import __version__
 from hostops.cluster.address import ClusterAddress
+from hostops.cluster.channel import server_context
 from hostops.cluster.preflight import FileCheck, WorkerReport, check_files
+from hostops.cluster.shard import run_shard
 from hostops.cluster.shards import WorkerInfo, sites_of_resources
+from hostops.cluster.source import ListenAt
 from hostops.errors import ClusterError
 
 _TLS_KEYS = (
@@ -116,3 +120,76 @@ def preflight(
             raise ClusterError(f"{where} ({report.hostname}): {report.problems[0]}{more}")
         reports[address] = report
     return reports
+
+
+class DaskLauncher:
+    """Submits shard tasks (hostops.cluster.source.Launcher): pinned to their worker
+    (and its site's resource), never retried, never reused, the arguments only the
+    controller's channel address and a one-time token."""
+
+    def __init__(self, client: Client, address: ClusterAddress) -> None:
+        self._client = client
+        self._encrypted = address.encrypted
+
+    def launch(
+        self,
+        worker: WorkerInfo,
+        key: str,
+        controller: str,
+        token: str,
+        ended: Callable[[str], None],
+    ) -> Callable[[], None]:
+        future = self._client.submit(
+            run_shard,
+            controller,
+            token,
+            self._encrypted,
+            key=key,
+            workers=[worker.address],
+            allow_other_workers=False,
+            retries=0,
+            pure=False,
+        )
+
+        def done(f: object) -> None:
+            status = future.status
+            if status == "finished":
+                ended("")
+            elif status == "error":
+                reason = " ".join(str(future.exception()).split())
+                ended(reason or "the task failed")
+            else:
+                ended(f"the task was {status}")
+
+        future.add_done_callback(done)
+
+        def cancel() -> None:
+            if not future.done():
+                future.cancel()
+
+        return cancel
+
+
+def listen_at(address: ClusterAddress) -> ListenAt:
+    """Where the controller's channel listener binds: the address this machine reaches
+    the scheduler from (``$HOSTOPS_CLUSTER_LISTEN`` overrides it), with the client's
+    certificate and the cluster's CA for a tls:// cluster."""
+    import os
+
+    host = os.environ.get("HOSTOPS_CLUSTER_LISTEN", "").strip()
+    if not host:
+        family = socket.AF_INET6 if ":" in address.host else socket.AF_INET
+        try:
+            info = socket.getaddrinfo(address.host, address.port, family, socket.SOCK_DGRAM)
+            with socket.socket(family, socket.SOCK_DGRAM) as probe:
+                probe.connect(info[0][4])  # no packet is sent: the route is looked up
+                host = str(probe.getsockname()[0])
+        except OSError as exc:
+            raise ClusterError(f"cluster {address}: no route to it: {exc}") from None
+    tls = None
+    if address.encrypted:
+        ca = dask.config.get("distributed.comm.tls.ca-file")
+        cert = dask.config.get("distributed.comm.tls.client.cert")
+        key = dask.config.get("distributed.comm.tls.client.key", None) or cert
+        tls = server_context(ca, cert, key)
+    return ListenAt(host, tls)

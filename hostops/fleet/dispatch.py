@@ -21,6 +21,12 @@ only if the job collects it: otherwise the output went to the aggregator);
 ``("returned", name)`` when the job could not run because no thread could be
 started (a process or memory limit): it goes back in the queue, and that worker
 is given one job fewer at once from then on (never fewer than one while idle).
+
+Sites: a worker slot may serve only some sites (``WorkerSlot.sites``: the shards of a
+cluster run, hostops.cluster); a host whose inventory variable ``site`` names one
+waits in that site's queue for a slot serving it, and when no slot of its site is
+left it ends ``error`` at once instead of waiting forever. Local workers serve every
+host: with them, there is one queue, as before.
 """
 
 from __future__ import annotations
@@ -44,6 +50,13 @@ _MAX_UNACKED = 32
 _JOIN_S = 5.0
 # The outcome of a kept-connection job whose worker died under it.
 WORKER_DIED = Outcome(Status.ERROR, error="worker died")
+SITE_VAR = "site"  # the inventory variable that pins a host to a site's workers
+
+
+def site_of(host: Host) -> str | None:
+    """The site ``host`` is pinned to (its variable ``site``), or None: any worker."""
+    value = host.vars.get(SITE_VAR)
+    return value if isinstance(value, str) else None
 
 
 @dataclass(frozen=True)
@@ -107,6 +120,11 @@ class WorkerSlot:
     started: set[str] = field(default_factory=set)  # hosts it said it started (final jobs)
     queue: deque[Job] = field(default_factory=deque)  # jobs for hosts whose connection it keeps
     stopping: bool = False  # None was sent
+    sites: frozenset[str] | None = None  # the sites it serves (None: every host)
+
+    def serves(self, site: str | None) -> bool:
+        """Whether hosts of ``site`` (None: no site) may run here."""
+        return site is None or self.sites is None or site in self.sites
 
 
 class Dispatcher:
@@ -117,7 +135,9 @@ class Dispatcher:
     result for); a kept-connection job in flight on it ends ``error`` in
     :attr:`outcomes`. ``spawn()`` starts a replacement worker. ``governor``: the
     workers' budgets (``free`` + in flight) grow as it decides, up to their capacity
-    (``--forks`` not given: see hostops.fleet.adaptive).
+    (``--forks`` not given: see hostops.fleet.adaptive). ``on_stranded(jobs, why)`` is
+    called with the jobs of a site whose last serving worker died (their outcome is
+    ``error``; the caller reports them).
     """
 
     def __init__(
@@ -127,9 +147,13 @@ class Dispatcher:
         on_lost: Callable[[int, int | None, tuple[str, ...]], None],
         spawn: Callable[[], WorkerSlot] | None = None,
         governor: Governor | None = None,
+        on_stranded: Callable[[list[Job], str], None] | None = None,
     ) -> None:
         self.index = {h.name: i for i, h in enumerate(hosts)}
-        self.pending: deque[Job] = deque()  # jobs any worker may take
+        # Jobs not given yet, by site (None: any worker); one queue unless slots have sites.
+        self._queues: dict[str | None, deque[Job]] = {None: deque()}
+        self._sited = any(s.sites is not None for s in slots)
+        self._on_stranded = on_stranded
         self.slots = slots
         self.processes = [s.process for s in slots]  # every worker ever started
         self.owner: dict[str, WorkerSlot] = {}  # host -> the worker keeping its connection
@@ -147,11 +171,28 @@ class Dispatcher:
         for job in jobs:
             self.outcomes.pop(job.host.name, None)
             owner = self.owner.get(job.host.name)
-            (owner.queue if owner is not None else self.pending).append(job)
+            (owner.queue if owner is not None else self._queue_of(job)).append(job)
+
+    @property
+    def pending(self) -> list[Job]:
+        """Jobs any worker of their site may take, in inventory order."""
+        return sorted(
+            (j for q in self._queues.values() for j in q), key=lambda j: self.index[j.host.name]
+        )
+
+    def _queue_of(self, job: Job) -> deque[Job]:
+        site = site_of(job.host) if self._sited else None
+        return self._queues.setdefault(site, deque())
+
+    def _next_queue(self, slot: WorkerSlot) -> deque[Job] | None:
+        """The queue ``slot`` takes its next job from: of those it serves, the one whose
+        first job comes first in the inventory."""
+        heads = [q for site, q in self._queues.items() if q and slot.serves(site)]
+        return min(heads, key=lambda q: self.index[q[0].host.name], default=None)
 
     def busy(self) -> bool:
         """Jobs queued or running."""
-        return bool(self.pending) or any(s.sent or s.queue for s in self.slots)
+        return any(self._queues.values()) or any(s.sent or s.queue for s in self.slots)
 
     def waitables(self) -> list[Connection | int]:
         """Everything to wait on: each worker's pipe and process sentinel."""
@@ -175,11 +216,12 @@ class Dispatcher:
             # worker is itself blocked sending to us (a deadlock at hundreds of threads).
             while (
                 slot.free > 0
-                and (slot.queue or self.pending)
                 and not slot.stopping
                 and len(slot.sent) - len(slot.started & slot.sent.keys()) < _MAX_UNACKED
             ):
-                source = slot.queue if slot.queue else self.pending
+                source = slot.queue if slot.queue else self._next_queue(slot)
+                if source is None:
+                    break
                 job = source.popleft()
                 if not self._send(slot, job):
                     source.appendleft(job)
@@ -237,8 +279,9 @@ class Dispatcher:
 
     def drop_pending(self) -> list[Job]:
         """Ctrl-C: start nothing more. Returns the jobs that will not run."""
-        dropped = list(self.pending)
-        self.pending.clear()
+        dropped = self.pending
+        for queue in self._queues.values():
+            queue.clear()
         for slot in self.slots:
             dropped += slot.queue
             slot.queue.clear()
@@ -282,7 +325,7 @@ class Dispatcher:
         if not slot.sent:
             slot.free = max(slot.free, 1)
         # A host whose connection this worker keeps (a playbook's earlier tasks) stays.
-        (slot.queue if self.owner.get(name) is slot else self.pending).appendleft(job)
+        (slot.queue if self.owner.get(name) is slot else self._queue_of(job)).appendleft(job)
 
     def _ended(self, slot: WorkerSlot) -> None:
         slot.process.join(timeout=_JOIN_S)
@@ -294,8 +337,10 @@ class Dispatcher:
             del self.owner[name]  # those connections died with it
         # Never started on the dead worker: run them elsewhere, in inventory order.
         unstarted = [j for n, j in slot.sent.items() if n not in slot.started]
-        self.pending.extend(unstarted + list(slot.queue))
-        self.pending = deque(sorted(self.pending, key=lambda j: self.index[j.host.name]))
+        for job in unstarted + list(slot.queue):
+            self._queue_of(job).append(job)
+        for site, queue in self._queues.items():
+            self._queues[site] = deque(sorted(queue, key=lambda j: self.index[j.host.name]))
         if slot.process.exitcode != 0:
             lost = [j for n, j in slot.sent.items() if n in slot.started and not j.final]
             for job in lost:
@@ -315,6 +360,22 @@ class Dispatcher:
                 replacement = self._spawn()
                 self.slots.append(replacement)
                 self.processes.append(replacement.process)
+        self._strand()
+
+    def _strand(self) -> None:
+        """Jobs of a site no slot left serves: they end ``error`` now (with no slot at all,
+        the engine accounts for what is left)."""
+        if not self.slots:
+            return
+        for site, queue in self._queues.items():
+            if site is not None and queue and not any(s.serves(site) for s in self.slots):
+                jobs = list(queue)
+                queue.clear()
+                why = f"site {site}: no worker left"
+                for job in jobs:
+                    self.outcomes[job.host.name] = Outcome(Status.ERROR, error=why)
+                if self._on_stranded is not None:
+                    self._on_stranded(jobs, why)
 
     def _send(self, slot: WorkerSlot, message: Job | Release | Flag | None) -> bool:
         try:

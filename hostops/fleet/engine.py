@@ -93,8 +93,11 @@ def _context() -> _Context:
     # fork is the cheapest start (no re-import of paramiko per worker) and is
     # safe while this process has no other threads; a host program with threads
     # gets forkserver, which never forks a threaded process.
+    # With a worker source, this process forks the aggregator alone, which takes no lock
+    # the source's threads (a cluster client's, its relays) may hold; and the console
+    # lock, made before the source's threads started, is a fork one.
     methods = multiprocessing.get_all_start_methods()
-    if threading.active_count() == 1 and "fork" in methods:
+    if (threading.active_count() == 1 or _source[0] is not None) and "fork" in methods:
         return multiprocessing.get_context("fork")
     if "forkserver" in methods:
         return multiprocessing.get_context("forkserver")
@@ -305,12 +308,17 @@ class Engine:
             for event in worker_died_events(pid, code, lost):
                 self.events.put(event)
 
+        def stranded(jobs: list[Job], why: str) -> None:
+            for job in jobs:
+                self.events.put(HostFinished(job.host.name, Status.ERROR, None, None, 0.0, why))
+
         self._dispatcher = Dispatcher(
             self.hosts,
             slots,
             worker_lost,
             spawn=None if source is not None else lambda: start_worker(max(threads), max(budgets)),
             governor=None if source is not None or budgets == threads else Governor(sum(threads)),
+            on_stranded=stranded,
         )
         self._dispatcher.owner.update(owners)
 

@@ -13,6 +13,7 @@ import dataclasses
 import os
 from collections.abc import Sequence
 
+from hostops.bulk import collector_paused
 from hostops.errors import ConfigError
 from hostops.inventory.patterns import PatternError, ansible_difference, hosts_from_option, select
 from hostops.inventory.raw import RawHost, RawInventory
@@ -45,7 +46,8 @@ def load_raw(sources: Sources, *, vault: Vault | None = None) -> RawInventory:
 
     ``vault`` opens vaulted inventory and variables files."""
     paths = [sources] if isinstance(sources, (str, os.PathLike)) else list(sources)
-    return load_sources(paths, vault)
+    with collector_paused():
+        return load_sources(paths, vault)
 
 
 def raw_from_host_list(value: str, *, source: str = "host list") -> RawInventory:

@@ -467,6 +467,18 @@ def _ini_value(text: str) -> Any:
         return int(text)
     if text.isidentifier() and text not in ("True", "False", "None"):
         return text
+    if _NEVER_LITERAL.fullmatch(text):  # an address or a dotted name: never a literal
+        return text
+    return _literal(text)
+
+
+# 10.0.0.1 (a syntax error) or web1.example.com (an attribute, not a literal): each would
+# cost a compile() (an Ansible project: one for every host's ansible_host).
+_NEVER_LITERAL = re.compile(r"[0-9]+(?:\.[0-9]+){2,}|[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z0-9_]+)+")
+
+
+def _literal(text: str) -> Any:
+    """A Python literal's value (Ansible's ``literal_eval``), else ``text``."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", SyntaxWarning)

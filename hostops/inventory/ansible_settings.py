@@ -46,6 +46,8 @@ MAPPED_VARS = frozenset(
     }
 )
 
+_BECOME_NAMES = frozenset(n for names in BECOME_VARS.values() for n in names)
+
 _SSH_CONNECTIONS = frozenset(
     {
         "ssh",
@@ -87,9 +89,12 @@ def connection_settings(
     """
     settings: dict[str, Any] = {}
     origins: dict[str, str] = {}
-    if not merged.keys() & MAPPED_VARS:  # most hosts of a large inventory: nothing to read
+    present = merged.keys() & MAPPED_VARS
+    if not present:  # most hosts of a large inventory: nothing to read
         return {"config_name": owner}, origins
     for key, names in SETTING_VARS.items():
+        if present.isdisjoint(names):  # the common case: skip the look-ups
+            continue
         given = _defined(merged, names)
         if given:
             name, var = given[-1]
@@ -104,7 +109,8 @@ def connection_settings(
         assert jump_var is not None
         settings["jump"] = jumps[0]
         origins["jump"] = str(jump_var.where)
-    _become(owner, merged, settings, origins)
+    if not present.isdisjoint(_BECOME_NAMES):
+        _become(owner, merged, settings, origins)
     settings["config_name"] = settings.get("address", owner)
     return settings, origins
 

@@ -102,6 +102,11 @@ def inventory_json(inv: Inventory, hosts: list[Host]) -> str:
     """``{"hosts": {name: settings}, "groups": {name: {"hosts": [...], "children": [...]}}}``,
     one line per host (json's C encoder: 100,000 hosts indented would take seconds)."""
     names = {h.name for h in hosts}
+    # Hosts resolved alike share one SshSettings: asdict once each (a tenth of the time).
+    ssh_docs: dict[int, dict[str, Any]] = {}
+    for h in hosts:
+        if id(h.ssh) not in ssh_docs:
+            ssh_docs[id(h.ssh)] = dataclasses.asdict(h.ssh)
     doc: dict[str, dict[str, Any]] = {
         "hosts": {
             h.name: {
@@ -115,7 +120,7 @@ def inventory_json(inv: Inventory, hosts: list[Host]) -> str:
                 "password_env": h.password_env,
                 "host_key_policy": h.host_key_policy.value if h.host_key_policy else None,
                 "jump_hosts": [_jump_json(j) for j in h.jump_hosts],
-                "ssh": dataclasses.asdict(h.ssh),
+                "ssh": ssh_docs[id(h.ssh)],
                 "origins": dict(h.origins),
                 "connection_id": h.connection_id,
                 "groups": list(h.groups),

@@ -6,6 +6,7 @@ import os
 import secrets
 import shutil
 import subprocess
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +15,7 @@ import pytest
 from system_users import ensure_user
 
 from hostops.testing import SshdFleet
+from hostops.testing.dask_cluster import DaskCluster
 from hostops.testing.pytest_plugin import temporary_fleet
 
 pytestmark = pytest.mark.integration
@@ -85,3 +87,18 @@ def kbdint_fleet() -> Iterator[SshdFleet]:
     )
     with temporary_fleet(2, extra_config=config, address_base=47) as fleet:
         yield fleet
+
+
+@pytest.fixture(scope="session")
+def dask_cluster() -> Iterator[DaskCluster]:
+    """A TLS scheduler with two workers of two threads each, for the cluster runs' tests:
+    w1 with Dask's worker.daemon off (the README's command), w2 with Dask's default (a
+    daemonic worker: shard processes are subprocesses, which it may start)."""
+    root = Path(tempfile.mkdtemp(prefix="hostops-dask-run-"))
+    try:
+        with DaskCluster(root) as c:
+            c.add_worker("w1")
+            c.add_worker("w2", env={})
+            yield c
+    finally:
+        shutil.rmtree(root, ignore_errors=True)

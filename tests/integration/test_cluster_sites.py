@@ -124,3 +124,28 @@ def test_hostops_cluster_splits_the_hosts_by_site(isolated: Sites) -> None:
     shards = [line.split() for line in r.stdout.splitlines() if line.startswith("w-")]
     assert ["w-dc1", "dc1", "2", "dc1-[01-02]"] in shards
     assert ["w-dc2", "dc2", "2", "dc2-[01-02]"] in shards
+
+
+def test_with_the_cluster_every_host_of_both_sites_is_ok(isolated: Sites) -> None:
+    """The same run the controller cannot make itself (see the first test), through the
+    sites' workers: each host is run by its own site's worker."""
+    env = isolated.cluster.certs.client_environment()
+    r = run_hostops(
+        "run",
+        "echo from-$(echo $SSH_CONNECTION | cut -d' ' -f3)",
+        "-i",
+        str(isolated.inventory),
+        "-n",
+        "-o",
+        "json",
+        "--cluster",
+        isolated.cluster.address,
+        env={**os.environ, **env},
+    )
+    assert r.returncode == 0, r.stderr
+    results = json_results(r.stdout)
+    assert sorted(results) == ["dc1-01", "dc1-02", "dc2-01", "dc2-02"]
+    assert {res["status"] for res in results.values()} == {"ok"}
+    for site in isolated.sites.started:
+        for host in site.fleet.hosts:
+            assert results[host.name]["stdout"] == f"from-{host.address}\n"

@@ -909,3 +909,33 @@ def test_unsupported_and_unreadable_files(write_inv: Write, tmp_path: Path) -> N
     binary = write_inv("", "bin.ini")
     binary.write_bytes(b"h1\n\xff\n")
     assert "not UTF-8" in reason_at(error(binary), binary, 2)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "10.0.0.1",
+        "1.2.3",
+        "1.5",
+        "1.5e3",
+        "1.5-2.5j",
+        "web1.example.com",
+        "a.b",
+        "True.real",
+        "_1.5",
+        "x.1",
+        "1_0.5.2",
+        "0x1f",
+        "2222",
+        "007",
+        "None",
+        "a.b-c",
+        "[1.5, 2.5]",
+        "1.2.3.4j",
+    ],
+)
+def test_ini_values_read_without_compile_are_what_literal_eval_gives(text: str) -> None:
+    from hostops.inventory.ansible import _ini_value, _literal
+
+    assert _ini_value(text) == _literal(text)
+    assert type(_ini_value(text)) is type(_literal(text))

@@ -181,3 +181,53 @@ def test_a_dead_worker_ends_its_running_playbook_jobs_as_errors_not_host_results
     assert d.outcomes["h00"] == Outcome(Status.ERROR, error="worker died")
     assert lost == [(100, -9, ())]  # no host result for the aggregator to close
     assert d.owner == {}  # its connections died with it
+
+
+def _sited(sites: list[str | None], slot_sites: list[frozenset[str]]):  # type: ignore[no-untyped-def]
+    hosts = [
+        Host(f"h{i:02d}", f"10.0.0.{i}", vars={"site": s} if s else {}) for i, s in enumerate(sites)
+    ]
+    slots, far = [], []
+    for i, served in enumerate(slot_sites):
+        mine, theirs = multiprocessing.Pipe()
+        slot = WorkerSlot(FakeProcess(100 + i), mine, free=8, sites=served)  # type: ignore[arg-type]
+        slots.append(slot)
+        far.append(theirs)
+    stranded: list[tuple[list[str], str]] = []
+    d = Dispatcher(
+        hosts,
+        slots,
+        lambda pid, code, names: None,
+        on_stranded=lambda jobs, why: stranded.append(([j.host.name for j in jobs], why)),
+    )
+    d.submit([Job(i, h, Command("true")) for i, h in enumerate(hosts)])
+    return d, far, stranded
+
+
+def test_a_host_with_a_site_goes_only_to_slots_of_that_site():
+    d, (a, b), _ = _sited(
+        ["dc1", "dc2", "dc1", None, "dc2"], [frozenset({"dc1"}), frozenset({"dc2"})]
+    )
+    d.dispatch()
+    got_a = [h.name for h in _received(a)]
+    got_b = [h.name for h in _received(b)]
+    assert sorted(got_a + got_b) == ["h00", "h01", "h02", "h03", "h04"]
+    assert {"h00", "h02"} <= set(got_a) and not {"h01", "h04"} & set(got_a)
+    assert {"h01", "h04"} <= set(got_b) and not {"h00", "h02"} & set(got_b)
+
+
+def test_a_site_whose_last_slot_died_fails_its_waiting_hosts_at_once():
+    d, (a, b), stranded = _sited(
+        ["dc1", "dc2", "dc2", "dc2"], [frozenset({"dc1"}), frozenset({"dc2"})]
+    )
+    d.slots[1].free = 1
+    d.dispatch()
+    assert [h.name for h in _received(b)] == ["h01"]
+    b.send((STARTED, "h01"))
+    d.handle([d.slots[1].conn])
+    d.slots[1].process.exitcode = -9  # type: ignore[misc]
+    d.handle([d.slots[1].process.sentinel])
+    assert stranded == [(["h02", "h03"], "site dc2: no worker left")]
+    assert d.outcomes["h02"] == Outcome(Status.ERROR, error="site dc2: no worker left")
+    assert not d.pending  # h01 started: never given to another worker
+    assert [h.name for h in _received(a)] == ["h00"]

@@ -21,7 +21,14 @@ from hostops.host.ssh_config.keywords import KEYWORDS, MISSING_METHODS, Use, by_
 from hostops.host.ssh_config.lexer import Line, read_lines
 from hostops.host.ssh_config.options import SshOptions
 from hostops.host.ssh_config.patterns import match_pattern
-from hostops.host.ssh_config.resolver import ExecRunner, Given, read_for_host, run_in_shell
+from hostops.host.ssh_config.resolver import (
+    ExecRunner,
+    Given,
+    canonical_address,
+    read_for_host,
+    run_in_shell,
+)
+from hostops.host.ssh_config.sharing import host_patterns
 from hostops.host.ssh_config.tokens import Local, TokenError, valid_hostname, valid_user
 from hostops.localenv import child_environment
 
@@ -120,6 +127,11 @@ class SshConfig:
                 self._globbed[pattern] = sorted(glob.glob(pattern))
             return self._globbed[pattern]
 
+    def host_patterns(self, local: Local) -> tuple[str, ...] | None:
+        """The ``Host`` patterns when they are all that makes one name read differently
+        from another (see :mod:`hostops.host.ssh_config.sharing`), else None."""
+        return host_patterns(self._lines, self._glob, self._files, local.home)
+
     def resolve(
         self,
         name: str,
@@ -161,6 +173,7 @@ __all__ = [
     "TokenError",
     "Use",
     "by_use",
+    "canonical_address",
     "match_pattern",
     "parse_chain",
     "parse_hop",

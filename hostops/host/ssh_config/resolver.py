@@ -14,6 +14,7 @@ read every file a second time, with the final host name.
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 from collections.abc import Callable, Mapping, Sequence
@@ -486,7 +487,7 @@ def read_for_host(
     hostname = values.get("hostname")
     if hostname is not None:
         host = reader.expand_hostname(hostname)
-    host = _canonical_address(host)
+    host = canonical_address(host)
     canonicalize = values.get("canonicalizehostname") or "no"
     if reader.want_final or canonicalize != "no":
         reader.final = True
@@ -497,15 +498,32 @@ def read_for_host(
     return _filled(reader, host)
 
 
-def _canonical_address(host: str) -> str:
+# A name no numeric address can be written as (inet_aton's forms take digits, hex digits,
+# 'x' and dots; IPv6 has ':'): letters beyond a-f but x, '-' or '_', nothing else.
+_NEVER_NUMERIC = re.compile(r"[A-Za-z0-9._-]*[G-WYZg-wyz_-][A-Za-z0-9._-]*")
+_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"  # no leading zero (octal)
+_CANONICAL_IPV4 = re.compile(rf"(?:{_OCTET}\.){{3}}{_OCTET}")
+_NUMERIC_ONLY = socket.AI_NUMERICHOST | socket.AI_NUMERICSERV
+
+
+def canonical_address(host: str) -> str:
     """As ssh: an address in its canonical form (``127.1`` is 127.0.0.1), a name lowercased."""
+    if _NEVER_NUMERIC.fullmatch(host):  # getaddrinfo would refuse it: skip the call
+        return host.lower()
+    if _CANONICAL_IPV4.fullmatch(host):  # already as getnameinfo writes it
+        return host
+    return _canonical_by_resolver(host)
+
+
+def _canonical_by_resolver(host: str) -> str:
+    """:func:`canonical_address` as ssh computes it, through getaddrinfo and getnameinfo."""
     looks_numeric = "%" in host or ":" in host or host.strip("0123456789.") == ""
     try:
         found = socket.getaddrinfo(
             host,
             "22",
             type=socket.SOCK_STREAM,
-            flags=socket.AI_NUMERICHOST | socket.AI_NUMERICSERV,
+            flags=_NUMERIC_ONLY,
         )
     except (socket.gaierror, UnicodeError):
         found = []

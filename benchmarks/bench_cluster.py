@@ -1,0 +1,193 @@
+"""A run on many hosts, locally and through a Dask cluster of two workers (``--cluster``),
+on this machine: the controller's CPU per host (the target: <= 0.5 ms in cluster mode,
+where it only aggregates), events per second through it, and the scheduler's CPU and
+memory per host. Writes the ``cluster`` section of benchmarks/RESULTS.md.
+
+The hosts are inventory names spread over a few real sshd daemons (each serves many
+hosts: one connection per host, as many daemons would): 1,000 sshd processes are more
+than a 2-core machine holds.
+
+    python benchmarks/bench_cluster.py --hosts 1000 --daemons 50 --runs 1 \\
+        --output benchmarks/RESULTS.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_common import replace_section
+
+from hostops.testing.dask_cluster import DaskCluster
+from hostops.testing.fleet import SshdFleet
+
+_TICKS = os.sysconf("SC_CLK_TCK")
+# Events through the controller per host of `run uptime`: HostStarted, one Output,
+# HostFinished (and a WorkerDone per shard or worker, counted apart).
+_EVENTS_PER_HOST = 3
+
+
+@dataclass
+class Sample:
+    mode: str
+    hosts: int
+    wall_s: float
+    ok: int
+    controller_cpu_s: float  # hostops and its children (the aggregator; local: the workers)
+    scheduler_cpu_s: float
+    scheduler_rss_kib: tuple[int, int]  # before, after
+    workers_cpu_s: float  # the Dask workers, their shard processes included
+
+
+def _cpu_s(pid: int, children: bool = True) -> float:
+    """CPU of ``pid`` (and of its children it waited for), seconds."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    used = int(fields[11]) + int(fields[12])
+    if children:
+        used += int(fields[13]) + int(fields[14])
+    return used / _TICKS
+
+
+def _tree(pid: int) -> list[int]:
+    found = [pid]
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found += _tree(int(entry))
+    return found
+
+
+def _rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def _inventory(fleet: SshdFleet, n: int, path: Path) -> Path:
+    lines = [
+        "defaults:",
+        f"  user: {fleet.user}",
+        f"  identity_file: {fleet.client_key}",
+        f"  known_hosts: {fleet.known_hosts}",
+        "hosts:",
+    ]
+    for i in range(n):
+        daemon = fleet.hosts[i % len(fleet.hosts)]
+        lines += [f"  h{i:05d}:", f"    address: {daemon.address}", f"    port: {daemon.port}"]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def _run(mode: str, inv: Path, n: int, cluster: DaskCluster) -> Sample:
+    assert cluster.scheduler is not None and cluster.scheduler.process is not None
+    scheduler = cluster.scheduler.process.pid
+    workers = [w.process.pid for w in cluster.workers.values() if w.process is not None]
+    argv = [sys.executable, "-m", "hostops", "run", "uptime", "-i", str(inv), "-n"]
+    argv += ["--no-record", "-o", "json"]
+    env = dict(os.environ)
+    if mode == "cluster":
+        argv += ["--cluster", cluster.address]
+        env.update(cluster.certs.client_environment())
+    before_children = os.times()
+    sched_cpu, sched_rss = _cpu_s(scheduler), _rss_kib(scheduler)
+    workers_cpu = sum(_cpu_s(p) for w in workers for p in _tree(w))
+    started = time.monotonic()
+    done = subprocess.run(argv, capture_output=True, text=True, env=env, check=False)
+    wall = time.monotonic() - started
+    after_children = os.times()
+    results = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+    return Sample(
+        mode,
+        n,
+        wall,
+        sum(r["status"] == "ok" for r in results),
+        (after_children.children_user + after_children.children_system)
+        - (before_children.children_user + before_children.children_system),
+        _cpu_s(scheduler) - sched_cpu,
+        (sched_rss, _rss_kib(scheduler)),
+        sum(_cpu_s(p) for w in workers for p in _tree(w)) - workers_cpu,
+    )
+
+
+def _table(n: int, n0: int, samples: list[Sample]) -> str:
+    """Per mode: the run on ``n`` hosts, and the controller's CPU per host beyond its
+    fixed cost (start-up, imports, the cluster's connection and shard start), from the
+    difference with the runs on ``n0`` hosts."""
+    rows = [
+        "| mode | runs | hosts ok | wall median (s) | controller CPU (s) | at N0 (s) | controller CPU/host, marginal (ms) | events per controller CPU second | scheduler CPU/host (ms) | scheduler RSS before → after (MiB) | workers CPU/host (ms) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for mode in ("local", "cluster"):
+        mine = [s for s in samples if s.mode == mode and s.hosts == n]
+        small = [s for s in samples if s.mode == mode and s.hosts == n0]
+        if not mine or not small:
+            continue
+        wall = statistics.median(s.wall_s for s in mine)
+        ctl = statistics.median(s.controller_cpu_s for s in mine)
+        ctl0 = statistics.median(s.controller_cpu_s for s in small)
+        marginal = 1000 * (ctl - ctl0) / (n - n0)
+        sched = statistics.median(1000 * s.scheduler_cpu_s / n for s in mine)
+        work = statistics.median(1000 * s.workers_cpu_s / n for s in mine)
+        rss = mine[-1].scheduler_rss_kib
+        rate = f"{_EVENTS_PER_HOST * 1000 / marginal:,.0f}" if marginal > 0 else "-"
+        rows.append(
+            f"| {mode} | {len(mine)} | {min(s.ok for s in mine)} | {wall:.2f} | {ctl:.2f} |"
+            f" {ctl0:.2f} | {marginal:.2f} | {rate} |"
+            f" {sched:.3f} | {rss[0] // 1024} → {rss[1] // 1024} | {work:.2f} |"
+        )
+    return "\n".join(rows) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--hosts", type=int, default=1000)
+    parser.add_argument("--daemons", type=int, default=50)
+    parser.add_argument("--runs", type=int, default=1)
+    parser.add_argument("--output", type=Path)
+    args = parser.parse_args()
+    root = Path(tempfile.mkdtemp(prefix="hostops-bench-cluster-"))
+    samples: list[Sample] = []
+    with SshdFleet(root / "fleet", args.daemons) as fleet, DaskCluster(root / "dask") as cluster:
+        cluster.add_worker("w1")
+        cluster.add_worker("w2")
+        n0 = args.daemons
+        invs = {n: _inventory(fleet, n, root / f"inv{n}.yaml") for n in (n0, args.hosts)}
+        for _ in range(args.runs):
+            for mode in ("local", "cluster"):
+                for n, inv in invs.items():
+                    sample = _run(mode, inv, n, cluster)
+                    print(sample, file=sys.stderr)
+                    samples.append(sample)
+    table = _table(args.hosts, n0, samples)
+    print(table)
+    if args.output is not None:
+        body = (
+            "# hostops benchmark: a run locally and through a Dask cluster\n\n"
+            "Written by `benchmarks/bench_cluster.py`. Reproduce:\n\n```sh\n"
+            f"python benchmarks/bench_cluster.py --hosts {args.hosts} --daemons"
+            f" {args.daemons} --runs {args.runs} --output benchmarks/RESULTS.md\n```\n\n"
+            f"`run uptime` on {args.hosts} hosts spread over {args.daemons} loopback sshd"
+            f" daemons (and on N0 = {args.daemons} hosts, for the fixed costs); the cluster: a TLS scheduler and two workers of two threads each"
+            f" on this same 2-core machine; {args.runs} run(s) per mode, interleaved."
+            f" Load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}.\n\n" + table
+        )
+        replace_section(args.output, "cluster", body)
+
+
+if __name__ == "__main__":
+    main()

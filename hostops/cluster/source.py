@@ -1,0 +1,378 @@
+"""The controller's side of a cluster run: :class:`ClusterWorkers`, the engine's
+WorkerSource (hostops.fleet.engine) over shard processes on Dask workers.
+
+Each Dask worker runs as many shard processes as it has threads (so a worker machine
+uses all its cores: the engine's process pool stretched over machines). A shard is a
+Dask task (hostops.cluster.shard.run_shard) that connects back to this process's
+listener over the channel (hostops.cluster.channel); to the engine it is one worker
+slot: its dispatch messages are relayed to the slot's pipe, its events written as they
+are to the run's event pipe (the aggregator, views, JSON and run record are the local
+ones), and the aggregator's flow-control counters go down to it as they move.
+
+A shard whose channel ends without its goodbye is a lost worker: its hosts that
+started and did not finish end ``error`` ("cluster worker W lost"); the engine gives
+those it never started to other shards of their site (hostops.fleet.dispatch), so no
+host ever runs twice.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import pickle
+import secrets as tokens
+import socket
+import ssl
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from multiprocessing.connection import Connection
+from typing import Any, Protocol
+
+from hostops.cluster.channel import (
+    EVENT,
+    HELLO,
+    MESSAGE,
+    Channel,
+    ChannelClosed,
+    read_frame,
+)
+from hostops.cluster.shards import WorkerInfo, site_of
+from hostops.credentials import Secrets
+from hostops.errors import ClusterError
+from hostops.fleet.dispatch import DONE, RETURNED, STARTED, WorkerSlot
+from hostops.fleet.engine import Attached
+from hostops.fleet.events import MAX_EVENT_BYTES, HostFinished, HostWarning
+from hostops.fleet.flow import Counters, counters_at
+from hostops.fleet.worker import WorkerSpec
+from hostops.models import Host, Status
+
+_LOST = -9  # the exit code of a shard whose channel ended without its goodbye
+_FLOW_TICK_S = 0.05
+_HELLO_S = 30.0
+
+
+class Launcher(Protocol):
+    """Starts shard tasks on the cluster (hostops.cluster.connect.DaskLauncher)."""
+
+    def launch(
+        self,
+        worker: WorkerInfo,
+        key: str,
+        controller: str,
+        token: str,
+        ended: Callable[[str], None],
+    ) -> Callable[[], None]:
+        """Submit a shard task pinned to ``worker``; ``ended(reason)`` is called when it
+        ends (its reason, "" if it ended well). Returns a function that cancels it."""
+        ...
+
+
+@dataclass(frozen=True)
+class ListenAt:
+    """Where the controller's channel listener binds, and its TLS (None: plain)."""
+
+    host: str
+    tls: ssl.SSLContext | None
+
+
+class _Shard:
+    """One shard process, as the engine sees a worker process (WorkerProcess)."""
+
+    def __init__(self, worker: WorkerInfo, number: int) -> None:
+        self.worker = worker
+        self.number = number
+        self.channel: Channel | None = None
+        self.connected = threading.Event()
+        self.failure: str | None = None  # why it never connected
+        self.cancel_task: Callable[[], None] = lambda: None
+        self._pid = 0
+        self._code: int | None = None
+        self._clean = False  # it said goodbye
+        self._killed = False  # given up by the engine
+        self._end_r, self._end_w = socket.socketpair()
+        self._lock = threading.Lock()
+        self._running: dict[str, int] = {}  # host -> its index, started and not done
+        self._index: dict[str, int] = {}  # host -> its place in the run
+        self._credit: dict[int, int] = {}  # index -> the consumed count last sent
+        self._theirs: Connection | None = None
+        self._events: Connection | None = None
+        self.sock: socket.socket | None = None  # its connection, once it said hello
+        self.remote_pid = 0
+
+    # -- the engine's WorkerProcess ----------------------------------------------------
+    @property
+    def pid(self) -> int | None:
+        return self._pid
+
+    @property
+    def sentinel(self) -> int:
+        return self._end_r.fileno()
+
+    @property
+    def exitcode(self) -> int | None:
+        return self._code
+
+    def join(self, timeout: float | None = None) -> None:
+        if self.channel is not None:
+            self.channel.join(timeout)
+
+    def kill(self) -> None:
+        """Give it up (a second Ctrl-C, a grace time over): its channel closes, so its
+        sessions are cancelled; its hosts are the engine's to report."""
+        self._killed = True
+        if self.channel is not None:
+            self.channel.close(flush=False)
+        else:
+            self._ended()
+
+    def is_alive(self) -> bool:
+        return self._code is None
+
+    # -- the relay ---------------------------------------------------------------------
+    def bind(
+        self, first: tuple[Any, ...], theirs: Connection, events_fd: int, index: dict[str, int]
+    ) -> None:
+        """Start relaying (the shard connected), after sending it ``first``; ``index``:
+        the run's hosts' places (which flow-control counter is whose)."""
+        self._index = index
+        assert self.sock is not None
+        sock, self.sock = self.sock, None
+        self._pid = self.remote_pid
+        self._theirs = theirs
+        self._events = Connection(os.dup(events_fd), readable=False)
+        self.channel = Channel(sock, self._frame, self._ended, f"shard-{self.number}")
+        self.channel.send_message(first)
+        self.channel.start()
+        threading.Thread(target=self._down, name=f"shard-{self.number}-down", daemon=True).start()
+
+    def _frame(self, kind: bytes, payload: bytes) -> None:
+        if kind == EVENT:
+            assert self._events is not None
+            if len(payload) <= MAX_EVENT_BYTES:  # one atomic write, as every event is
+                with contextlib.suppress(OSError):
+                    self._events.send_bytes(payload)
+            return
+        if kind != MESSAGE:
+            return
+        message = pickle.loads(payload)  # read, then passed on as it came
+        if message == ("bye",):
+            self._clean = True
+            return
+        what, name = message[0], message[1]
+        with self._lock:
+            if what == STARTED:
+                self._running[name] = self._index.get(name, 0)
+            elif what in (DONE, RETURNED):
+                self._running.pop(name, None)
+        assert self._theirs is not None
+        with contextlib.suppress(OSError):
+            self._theirs.send_bytes(payload)
+
+    def _down(self) -> None:
+        """The engine's messages to the shard, as they come: passed on unread (a pickle
+        from this process), so the controller pays no unpickling for a job."""
+        assert self._theirs is not None and self.channel is not None
+        while True:
+            try:
+                message = self._theirs.recv_bytes()
+            except (EOFError, OSError):
+                return
+            try:
+                self.channel.send(MESSAGE, message)
+            except ChannelClosed:
+                return
+
+    def send_credit(self, consumed: Counters) -> None:
+        """Tell the shard how much of its running hosts' output the aggregator consumed."""
+        with self._lock:
+            indexes = list(self._running.values())
+        moved = {}
+        for i in indexes:
+            value = consumed[i]
+            if self._credit.get(i) != value:
+                moved[i] = self._credit[i] = value
+        if moved and self.channel is not None:
+            with contextlib.suppress(ChannelClosed):
+                self.channel.send_message(("flow", moved))
+
+    def _ended(self) -> None:
+        """The channel closed (or never opened): lost unless it said goodbye."""
+        if not self._clean and not self._killed:
+            self.cancel_task()  # never again: Dask would run a lost task elsewhere
+            why = f"cluster worker {self.worker.name} lost"
+            with self._lock:
+                running = list(self._running)
+            if self._events is not None and running:
+                writer = self._events
+                with contextlib.suppress(OSError):
+                    writer.send_bytes(
+                        pickle.dumps(HostWarning(None, why + f" (shard {self.number})"))
+                    )
+                    for name in running:
+                        event = HostFinished(name, Status.ERROR, None, None, 0.0, why)
+                        writer.send_bytes(pickle.dumps(event))
+        self._code = 0 if self._clean else _LOST
+        # A byte, not EOF: a process forked since (the aggregator) holds a copy of end_w.
+        with contextlib.suppress(OSError):
+            self._end_w.send(b"\0")
+        if self._events is not None:
+            self._events.close()
+        if self._theirs is not None:
+            self._theirs.close()
+
+
+class ClusterWorkers:
+    """Shard processes on a Dask cluster's workers, as an engine's WorkerSource.
+    :meth:`start` launches and waits for them (before any engine: failures are exit 2
+    before anything runs); :meth:`close` cancels what is left."""
+
+    def __init__(self, launcher: Launcher, listen: ListenAt, workers: Sequence[WorkerInfo]) -> None:
+        self._launcher = launcher
+        self._tls = listen.tls
+        family = socket.AF_INET6 if ":" in listen.host else socket.AF_INET
+        self._server = socket.socket(family, socket.SOCK_STREAM)
+        self._server.bind((listen.host, int(os.environ.get("HOSTOPS_CLUSTER_PORT", "0"))))
+        self._server.listen(128)
+        host, port = self._server.getsockname()[:2]
+        self.address = f"[{host}]:{port}" if family == socket.AF_INET6 else f"{host}:{port}"
+        self._workers = list(workers)
+        self._waiting: dict[str, _Shard] = {}  # token -> shard not connected yet
+        self._ready: list[_Shard] = []
+        self._run_id = tokens.token_hex(4)
+        self._launched = 0
+        self._lock = threading.Lock()
+        self._all: list[_Shard] = []
+        threading.Thread(target=self._accept, name="cluster-listener", daemon=True).start()
+        self.size = 0
+
+    def start(self, hosts: Sequence[Host], forks: int, timeout: float) -> None:
+        """Launch the shards ``hosts`` need (one per worker thread, at most ``forks``
+        in all, at least one on a worker of each of their sites) and wait until each
+        connected. Raises ClusterError naming the worker whose shard failed."""
+        sites = {site_of(h) for h in hosts}
+        useful = [w for w in self._workers if None in sites or w.sites & sites]
+        # Interleaved: the first shards cover every worker, hence every site.
+        order = [
+            w
+            for n in range(max((w.threads for w in useful), default=0))
+            for w in useful
+            if n < w.threads
+        ]
+        chosen = order[: max(1, min(forks, len(hosts)))]
+        for site in sites - {None}:
+            if not any(site in w.sites for w in chosen):
+                chosen.append(next(w for w in order if site in w.sites))
+        shards = [self._launch(w) for w in chosen]
+        deadline = time.monotonic() + timeout
+        for shard in shards:
+            while not shard.connected.wait(0.1):
+                if shard.failure is not None:
+                    raise ClusterError(
+                        f"cluster worker {shard.worker.name}: the shard failed: {shard.failure}"
+                    )
+                if time.monotonic() > deadline:
+                    raise ClusterError(
+                        f"cluster worker {shard.worker.name}: its shard did not connect back to"
+                        f" {self.address} in {timeout:.0f} s (README, 'Cluster': firewalls)"
+                    )
+        self._ready = shards
+        self.size = len(shards)
+
+    def _launch(self, worker: WorkerInfo) -> _Shard:
+        shard = _Shard(worker, self._launched)
+        token = tokens.token_hex(16)
+        with self._lock:
+            self._waiting[token] = shard
+        key = f"hostops-shard-{self._run_id}-{self._launched}"
+        self._launched += 1
+
+        def ended(reason: str) -> None:
+            if not shard.connected.is_set():
+                shard.failure = reason or "it ended before connecting"
+
+        shard.cancel_task = self._launcher.launch(worker, key, self.address, token, ended)
+        self._all.append(shard)
+        return shard
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                sock, _peer = self._server.accept()
+            except OSError:
+                return  # closed
+            threading.Thread(target=self._greet, args=(sock,), daemon=True).start()
+
+    def _greet(self, sock: socket.socket) -> None:
+        """A connection to the listener: a shard of this run shows its token, once."""
+        try:
+            sock.settimeout(_HELLO_S)
+            if self._tls is not None:
+                sock = self._tls.wrap_socket(sock, server_side=True)
+            kind, payload = read_frame(sock)
+            # JSON, never a pickle: who has not shown a token may not run code here.
+            hello = json.loads(payload) if kind == HELLO else {}
+            token = hello.get("token") if isinstance(hello, dict) else None
+            with self._lock:
+                shard = self._waiting.pop(token, None) if isinstance(token, str) else None
+            if shard is None:
+                sock.close()
+                return
+            sock.settimeout(None)
+            shard.sock = sock
+            shard.remote_pid = int(hello.get("pid", 0))
+            shard.connected.set()
+        except (OSError, ValueError, ChannelClosed):
+            with contextlib.suppress(OSError):
+                sock.close()
+
+    def attach(
+        self,
+        spec: WorkerSpec,
+        threads: tuple[int, ...],
+        hosts: list[Host],
+        events_fd: int,
+        flow_fd: int,
+        secrets: Secrets,
+    ) -> Attached:
+        """Give the run to the connected shards (``threads[i]`` sessions to the i-th)."""
+        if not self._ready:
+            self.start(hosts, sum(threads), _HELLO_S)
+        shards, self._ready = self._ready, []
+        wire_spec = replace(spec, consumed=None)  # the counters go down as messages
+        consumed = counters_at(flow_fd, len(hosts))
+        index = {h.name: i for i, h in enumerate(hosts)}
+        slots = []
+        for shard, n in zip(
+            shards, list(threads) + [1] * (len(shards) - len(threads)), strict=True
+        ):
+            mine, theirs = _pipe()
+            first = ("run", replace(wire_spec, threads=n), secrets, len(hosts))
+            shard.bind(first, theirs, events_fd, index)
+            slots.append(WorkerSlot(shard, mine, free=n, sites=shard.worker.sites))
+        threading.Thread(target=self._flow, args=(shards, consumed), daemon=True).start()
+        return Attached(slots, {})
+
+    def _flow(self, shards: list[_Shard], consumed: Counters) -> None:
+        """The aggregator's consumed counters, down to the shards as they move."""
+        while any(s.is_alive() for s in shards):
+            for shard in shards:
+                if shard.is_alive():
+                    shard.send_credit(consumed)
+            time.sleep(_FLOW_TICK_S)
+
+    def close(self) -> None:
+        """Stop listening; cancel every shard task still on the cluster."""
+        with contextlib.suppress(OSError):
+            self._server.close()
+        for shard in self._all:
+            if shard.is_alive():
+                shard.kill()
+            shard.cancel_task()
+
+
+def _pipe() -> tuple[Connection, Connection]:
+    a, b = socket.socketpair()
+    return Connection(a.detach()), Connection(b.detach())
