@@ -19,7 +19,7 @@ import gc
 _collecting = gc.isenabled()
 gc.disable()
 try:
-    from hostops.cli import cluster, inventory, persist, play, records, run
+    from hostops.cli import cluster, completion, config, inventory, persist, play, records, run
     from hostops.cli.app import app
     from hostops.cli.edge import main
 finally:
@@ -39,5 +39,10 @@ for _command in (
     persist.persist,
 ):
     app.command()(_command)
+# ``hostops config run -f 5``: the words after COMMAND are that command's, not config's.
+app.command(context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})(
+    config.config
+)
+app.command()(completion.completion)
 
 __all__ = ["app", "main"]

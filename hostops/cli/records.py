@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from hostops.cli.completers import run_words
 from hostops.cli.edge import guarded
 from hostops.cli.options import DebugOpt, NoColorOpt, OutputOpt, positive
 from hostops.journal import find_run, history_json, history_text, iter_summaries, load_run
@@ -40,6 +41,7 @@ def show(
         str | None,
         typer.Argument(
             metavar="[RUN]",
+            autocompletion=run_words,
             help="An id from 'hostops history', a prefix of one, 'last' or 'last-N' (N runs before the last). [default: last]",
             show_default=False,
         ),

@@ -249,6 +249,7 @@ def main(run: Callable[[list[str]], int], workers: int | None = None) -> int:
     set_process_name("hostops-keeper")
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
+
     def retire() -> None:
         # New commands start a new one from now on; those already queued here see the
         # socket close unanswered and try again.

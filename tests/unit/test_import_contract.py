@@ -2,7 +2,7 @@
 
     entry -> cli -> api (hostops/__init__.py, hostops/api.py) -> testing -> fleet (keeper, cluster) -> render, journal,
     playbook, inventory -> host -> models, errors, operations, credentials,
-    batches, ranges, localenv, vault, redact
+    batches, ranges, localenv, vault, redact, userconfig
 
 A module may import its own layer and the layers below it, never above. Besides:
 nothing imports the CLI; the host layer never imports the fleet's events; the inventory
@@ -34,6 +34,7 @@ LAYERS: dict[str, int] = {
     "localenv": 0,
     "vault": 0,
     "redact": 0,
+    "userconfig": 0,  # the configuration file (the warm-run client reads it too)
     "host": 1,
     "inventory": 2,
     "playbook": 2,
