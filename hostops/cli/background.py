@@ -8,10 +8,12 @@ import gc
 import sys
 
 from hostops.cli import main as command_line
+from hostops.cli.edge import click_command
 from hostops.keeper import server
 
 if __name__ == "__main__":
     # Everything a command needs is imported now, once: each command's process is a
     # fork of this one. Nothing imported is ever freed: the collector need not scan it.
+    click_command()
     gc.freeze()
     sys.exit(server.main(command_line))

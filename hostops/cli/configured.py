@@ -88,7 +88,9 @@ class Configured:
 
 def load(root: Any, environ: Mapping[str, str]) -> Configured:
     """The configuration file of ``environ``, checked against the options of the click
-    group ``root``'s commands. Raises ConfigError (``FILE:LINE: ...``)."""
+    group ``root``'s commands: every key must be known, and every value one the option
+    of a command of ``root`` takes (the others are checked by the commands that take
+    them, and by ``hostops config``). Raises ConfigError (``FILE:LINE: ...``)."""
     found = userconfig.load(environ)
     if found is None:
         return Configured()
@@ -101,6 +103,8 @@ def load(root: Any, environ: Mapping[str, str]) -> Configured:
             raise ConfigError(f"{where}: unknown setting {key!r}{_did_you_mean(key, KEYS)}")
         spec = KEYS[key]
         takers = [(n, p) for n, c in commands.items() for p in c.params if p.name == spec.param]
+        if not takers:  # only some commands were built (hostops.cli.edge): none takes it
+            continue
         name, reference = takers[0]
         value = _checked(where, key, spec, setting.value, found.path, commands[name], reference)
         if spec.env and environ.get(spec.env):

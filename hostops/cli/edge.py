@@ -3,6 +3,7 @@ stderr and its exit code here (the codes themselves: hostops.errors.exit_code_fo
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 import traceback
@@ -104,6 +105,13 @@ def debug_lines(console: Console, host: str | None, text: str) -> None:
         console.message("debug", f"{host}: {line}" if host else line)
 
 
+@functools.cache
+def click_command() -> Any:
+    """The click command typer makes of the application (~30 ms to build: made once per
+    process; the background process of warm runs builds it before forking its commands)."""
+    return typer.main.get_command(app)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Console-script entry point: one-line errors, defined exit codes, no tracebacks by default."""
     args = sys.argv[1:] if argv is None else argv
@@ -111,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     route_library_logs(
         partial(debug_lines, Console()) if traceback_wanted("--debug" in args) else None
     )
-    command = typer.main.get_command(app)
+    command = click_command()
     instruction = os.environ.get(COMPLETE_VAR)
     if instruction is not None:  # the shell's completion script asks (hostops completion)
         return complete(command, instruction)

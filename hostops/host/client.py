@@ -160,6 +160,16 @@ class HostClient:
         self.reused = True
         return True
 
+    def detach(self, context: SshContext) -> None:
+        """Keep the connection open while no run uses it (parked by a warm run's worker):
+        from now on it refers to ``context``, which holds no secrets, rather than to the
+        last run's; :meth:`adopt` gives it to the next run."""
+        if isinstance(self._conn, SshConnection):
+            self._conn.detach(context)
+        if self._own_context:
+            self._ctx.close()
+        self._ctx, self._own_context, self._warn = context, False, _nothing
+
     def _stale(self, cancel: Cancel | None) -> None:
         """A kept connection failed before the operation began on the host (it died
         while kept: a reboot, a cut): connect anew, as if it never existed."""

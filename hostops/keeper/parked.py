@@ -127,7 +127,8 @@ class RunKept(Kept):
     parked ones with the same identity; what it is done with is parked, not closed.
 
     ``warn_for(host)``: the run's warnings for that host (a reused connection reports
-    to the run that uses it)."""
+    to the run that uses it). ``idle``: the context a parked connection refers to, with
+    no secrets (the run's are dropped with the run)."""
 
     def __init__(
         self,
@@ -136,8 +137,10 @@ class RunKept(Kept):
         environ: Mapping[str, str],
         context: SshContext,
         warn_for: Callable[[str], Callable[[str], None]],
+        idle: SshContext,
     ) -> None:
         super().__init__()
+        self._idle = idle  # what a parked connection refers to: no run's secrets
         self._parked = parked
         self._options = options
         self._environ = environ
@@ -181,6 +184,7 @@ class RunKept(Kept):
             and host.connection is Transport.SSH
             and self._options.lock is None  # a lock lasts as long as its connection
         ):
+            client.detach(self._idle)
             self._parked.park(self.key(host), client, self._ttl)
         else:
             self._parked.drop(client)

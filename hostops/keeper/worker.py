@@ -35,6 +35,7 @@ from hostops.host.ssh import SshContext
 from hostops.host.ssh.jump import JumpPool
 from hostops.keeper import wire
 from hostops.keeper.parked import Parked, RunKept
+from hostops.models import RunOptions
 from hostops.operations import localize
 from hostops.redact import Redactor
 
@@ -84,6 +85,8 @@ class KeeperWorker:
         self._send_lock = threading.Lock()
         self.parked = Parked(self._tell_count)
         self.jumps = JumpPool()
+        # What parked connections refer to between runs: options only, no secrets.
+        self.idle = SshContext(RunOptions(), lambda msg: None, Secrets(), jumps=self.jumps)
         self._runs = 0
         self._runs_lock = threading.Lock()
 
@@ -154,7 +157,9 @@ class KeeperWorker:
             return lambda msg: events.put(HostWarning(host, redactor.text(msg)))
 
         context = SshContext(spec.options, warn_for(None), secrets, jumps=self.jumps)
-        kept = RunKept(self.parked, spec.options, secrets.environ or {}, context, warn_for)
+        kept = RunKept(
+            self.parked, spec.options, secrets.environ or {}, context, warn_for, self.idle
+        )
         cancel, hurry = threading.Event(), threading.Event()
         serve(
             spec,

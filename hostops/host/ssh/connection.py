@@ -179,6 +179,11 @@ class SshConnection:
         """The connection still works (a kept connection is reused only then)."""
         return self.transport.is_active()
 
+    def detach(self, ctx: SshContext) -> None:
+        """Serve no run for now: refer to ``ctx`` (one without secrets) instead of the
+        last run's, whose secrets must not outlive it."""
+        self._ctx = ctx
+
     def adopt(self, ctx: SshContext) -> bool:
         """Serve another run from now on (its options, secrets, known_hosts): False, and
         nothing changed, if the host key this connection was made with is no longer
