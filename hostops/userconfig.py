@@ -91,10 +91,10 @@ def load(environ: Mapping[str, str]) -> ConfigFile | None:
         data = path.read_bytes()
     except FileNotFoundError:
         if ENV in environ:
-            raise ConfigError(f"{path}: no such file (named by ${ENV})", path=str(path)) from None
+            raise ConfigError(f"no such file (named by ${ENV})", path=str(path)) from None
         return None
     except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror}", path=str(path)) from None
+        raise ConfigError(f"cannot read: {exc.strerror}", path=str(path)) from None
     return parse(path, data)
 
 
@@ -105,7 +105,7 @@ def parse(path: Path, data: bytes) -> ConfigFile:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
-        raise ConfigError(f"{path}:{line}: not UTF-8 text", path=str(path)) from None
+        raise ConfigError("not UTF-8 text", path=str(path), line=line) from None
     try:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -113,7 +113,7 @@ def parse(path: Path, data: bytes) -> ConfigFile:
         found = _AT_LINE.search(message)
         line = int(found.group(1)) if found else 1
         reason = message[: found.start()] if found else message
-        raise ConfigError(f"{path}:{line}: not TOML: {reason}", path=str(path)) from None
+        raise ConfigError(f"not TOML: {reason}", path=str(path), line=line) from None
     lines = key_lines(text)
 
     def line_of(keys: tuple[str, ...]) -> int:
@@ -127,8 +127,9 @@ def parse(path: Path, data: bytes) -> ConfigFile:
     for key, value in document.items():
         if isinstance(value, dict):
             raise ConfigError(
-                f"{path}:{line_of((key,))}: [{key}]: the settings are top-level keys, not tables",
+                f"[{key}]: the settings are top-level keys, not tables",
                 path=str(path),
+                line=line_of((key,)),
             )
         settings[key] = Setting(key, value, line_of((key,)))
     return ConfigFile(path, settings)
@@ -144,9 +145,9 @@ def _refuse_secrets(
         keys = (*within, key)
         if _SECRET.search(key) and not _FILE_KEY.search(key):
             raise ConfigError(
-                f"{path}:{line_of(keys)}: {'.'.join(keys)}: no secrets in the configuration"
-                f" file ({_SECRET_HINT})",
+                f"{'.'.join(keys)}: no secrets in the configuration file ({_SECRET_HINT})",
                 path=str(path),
+                line=line_of(keys),
             )
         if isinstance(value, dict):
             _refuse_secrets(path, value, keys, line_of)

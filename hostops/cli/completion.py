@@ -68,5 +68,9 @@ def _completer(shell: str, root: Any, context: dict[str, Any]) -> Any:
     typed (recent typer's own copy of click keeps none of click's)."""
     from typer import _completion_classes as classes
 
-    kind = {"bash": classes.BashComplete, "zsh": classes.ZshComplete, "fish": classes.FishComplete}
+    kind: dict[str, Any] = {
+        "bash": classes.BashComplete,
+        "zsh": classes.ZshComplete,
+        "fish": classes.FishComplete,
+    }
     return kind[shell](root, context, "hostops", COMPLETE_VAR)

@@ -17,8 +17,8 @@ from typing import Annotated, Any
 
 import typer
 
-from hostops.cli.configured import KEYS, Configured, Key, shown
-from hostops.cli.edge import Invocation, guarded
+from hostops.cli.configured import KEYS, Configured, Key, load, shown
+from hostops.cli.edge import guarded
 from hostops.cli.options import DebugOpt
 from hostops.errors import UsageError
 from hostops.render.console import Console
@@ -52,10 +52,10 @@ def config(
     """Show every setting of the configuration file's keys and where it came from: the
     command line, the environment, the file (FILE:LINE) or built-in."""
     console = Console()
-    configured = ctx.obj.configured if isinstance(ctx.obj, Invocation) else Configured()
     root = ctx.find_root().command
 
     def body() -> int:
+        configured = load(root, os.environ)  # every key checked against every command
         rows = settings(root, configured, list(words or ()))
         if as_json:
             text = "".join(json.dumps(asdict(r)) + "\n" for r in rows)

@@ -98,15 +98,18 @@ def load(root: Any, environ: Mapping[str, str]) -> Configured:
     default_map: dict[str, dict[str, Any]] = {}
     outranked: dict[str, str] = {}
     for key, setting in found.settings.items():
-        where = found.where(key)
         if key not in KEYS:
-            raise ConfigError(f"{where}: unknown setting {key!r}{_did_you_mean(key, KEYS)}")
+            raise ConfigError(
+                f"unknown setting {key!r}{_did_you_mean(key, KEYS)}",
+                path=str(found.path),
+                line=setting.line,
+            )
         spec = KEYS[key]
         takers = [(n, p) for n, c in commands.items() for p in c.params if p.name == spec.param]
         if not takers:  # only some commands were built (hostops.cli.edge): none takes it
             continue
         name, reference = takers[0]
-        value = _checked(where, key, spec, setting.value, found.path, commands[name], reference)
+        value = _checked(found.path, setting, spec, commands[name], reference)
         if spec.env and environ.get(spec.env):
             outranked[key] = spec.env
             continue
@@ -117,21 +120,20 @@ def load(root: Any, environ: Mapping[str, str]) -> Configured:
 
 
 def _checked(
-    where: str, key: str, spec: Key, value: object, path: Path, command: Any, param: Any
+    path: Path, setting: userconfig.Setting, spec: Key, command: Any, param: Any
 ) -> object:
-    """``value`` of ``key`` as click takes it for ``param``, checked as the command line
-    would check it. Raises ConfigError."""
-    wanted = _kind(param)
+    """The value of ``setting`` (of the file at ``path``) as click takes it for ``param``
+    of ``command``, checked as the command line would check it. Raises ConfigError."""
+    key, value = setting.key, setting.value
+    where: dict[str, Any] = {"path": str(path), "line": setting.line}
+    wanted, kind = _kind(param)
     if param.multiple and isinstance(value, str):
         value = [value]
     items = value if param.multiple and isinstance(value, list) else [value]
     for item in items:
         if not isinstance(item, wanted) or (isinstance(item, bool) and wanted is not bool):
-            kind = {bool: "true or false", int: "a whole number", str: "text"}.get(
-                wanted, "a number"
-            )
             many = " (or a list of them)" if param.multiple else ""
-            raise ConfigError(f"{where}: {key}: expected {kind}{many}, not {value!r}")
+            raise ConfigError(f"{key}: expected {kind}{many}, not {value!r}", **where)
     if spec.paths:
         items = [str(path.parent / Path(str(i)).expanduser()) for i in items]
     if spec.invert:
@@ -140,27 +142,27 @@ def _checked(
         try:
             spec.check(str(items[0]))
         except (ValueError, UsageError) as exc:
-            raise ConfigError(f"{where}: {key}: {_reason(str(exc))}") from None
+            raise ConfigError(f"{key}: {_reason(str(exc))}", **where) from None
     click_value = items if param.multiple else items[0]
     try:
         param.process_value(click("core").Context(command), click_value)
     except click("exceptions").BadParameter as exc:
         choices = getattr(param.type, "choices", None)
         hint = _did_you_mean(str(value), [str(c) for c in choices]) if choices else ""
-        raise ConfigError(f"{where}: {key}: {_reason(exc.message)}{hint}") from None
+        raise ConfigError(f"{key}: {_reason(exc.message)}{hint}", **where) from None
     return click_value
 
 
-def _kind(param: Any) -> type | tuple[type, ...]:
-    """The TOML type a key for ``param`` takes."""
+def _kind(param: Any) -> tuple[type | tuple[type, ...], str]:
+    """The TOML type a key for ``param`` takes, and its name for errors."""
     name = param.type.name
     if param.is_flag or name == "boolean":
-        return bool
-    if name.startswith("integer") or name == "int":
-        return int
+        return bool, "true or false"
+    if name.startswith("int"):
+        return int, "a whole number"
     if name.startswith("float"):
-        return (int, float)
-    return str
+        return (int, float), "a number"
+    return str, "text"
 
 
 def _reason(text: str) -> str:

@@ -8,7 +8,7 @@ import os
 import sys
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import partial
 from typing import Any, Protocol, cast
 
@@ -16,7 +16,7 @@ import typer
 
 from hostops.cli.app import app
 from hostops.cli.completion import COMPLETE_VAR, complete
-from hostops.cli.configured import Configured, load
+from hostops.cli.configured import load
 from hostops.cli.words import check_command_words
 from hostops.errors import EXIT_USAGE, HostopsError, NothingToDo, UsageError, exit_code_for
 from hostops.liblog import route_library_logs
@@ -51,7 +51,6 @@ class Invocation:
     """What ``main`` was called with, for the commands (``typer.Context.obj``)."""
 
     argv: tuple[str, ...]
-    configured: Configured = field(default_factory=Configured)
 
 
 def argv_of(ctx: typer.Context) -> list[str]:
@@ -138,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
             args=args,
             prog_name="hostops",
             standalone_mode=False,
-            obj=Invocation(tuple(args), configured),
+            obj=Invocation(tuple(args)),
             default_map=configured.default_map,
         )
         return int(code or 0)
