@@ -21,7 +21,7 @@ import signal
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -63,17 +63,19 @@ class _Localized:
         self._conn.send(obj)
 
 
-def _gone(pid: int) -> Callable[[], bool]:
-    """Whether the process ``pid`` (the run) has ended (a pidfd: never a reused pid)."""
+@contextlib.contextmanager
+def _gone(pid: int) -> Iterator[Callable[[], bool]]:
+    """Whether the process ``pid`` (the run) has ended (a pidfd: never a reused pid),
+    while the run is served; the pidfd is closed after (one per run would pile up)."""
     try:
         fd = os.pidfd_open(pid)
     except OSError:
-        return lambda: True
-
-    def gone() -> bool:
-        return bool(select.select([fd], [], [], 0)[0])
-
-    return gone
+        yield lambda: True
+        return
+    try:
+        yield lambda: bool(select.select([fd], [], [], 0)[0])
+    finally:
+        os.close(fd)
 
 
 class KeeperWorker:
@@ -161,17 +163,18 @@ class KeeperWorker:
             self.parked, spec.options, secrets.environ or {}, context, warn_for, self.idle
         )
         cancel, hurry = threading.Event(), threading.Event()
-        serve(
-            spec,
-            _Localized(conn, secrets.cwd),
-            events,
-            cancel,
-            secrets,
-            hurry,
-            _gone(run_pid),
-            kept,
-            context,
-        )
+        with _gone(run_pid) as gone:
+            serve(
+                spec,
+                _Localized(conn, secrets.cwd),
+                events,
+                cancel,
+                secrets,
+                hurry,
+                gone,
+                kept,
+                context,
+            )
 
     def expire_forever(self) -> None:
         """Close connections past their time, every second; the jump hosts too once no

@@ -91,9 +91,12 @@ def _ask_on(fd: int, text: str, prompt: str) -> str:
     old = termios.tcgetattr(fd)
     quiet = list(old)
     quiet[3] &= ~termios.ECHO
-    os.write(fd, text.encode())
+    # Echo off (and input typed before the prompt dropped) first, then the prompt, as
+    # getpass does: an answer typed as soon as the prompt shows is neither echoed nor
+    # flushed away.
     termios.tcsetattr(fd, termios.TCSAFLUSH, quiet)
     try:
+        os.write(fd, text.encode())
         with open(os.dup(fd), "rb", buffering=0) as tty:
             line = tty.readline()
     finally:
