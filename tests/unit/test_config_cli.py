@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from hostops.cli import main
 from hostops.cli.edge import click_command
 from hostops.models import RunOptions
