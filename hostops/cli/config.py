@@ -52,7 +52,9 @@ def config(
     """Show every setting of the configuration file's keys and where it came from: the
     command line, the environment, the file (FILE:LINE) or built-in."""
     console = Console()
-    root = ctx.find_root().command
+    from hostops.cli.commands import click_command  # which registers this command
+
+    root = click_command()  # every command (this process may have built only this one)
 
     def body() -> int:
         configured = load(root, os.environ)  # every key checked against every command

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from hostops.cli import main
-from hostops.cli.edge import click_command
+from hostops.cli.commands import click_command
 from hostops.models import RunOptions
 
 INVENTORY = "hosts:\n  web1: {connection: local}\n  web2: {connection: local}\n"
