@@ -20,12 +20,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hostops import userconfig
 from hostops.cli.clicklib import click
 from hostops.cli.values import keepalive, size
 from hostops.cluster.address import ENV_CLUSTER
 from hostops.errors import ConfigError, UsageError
 from hostops.keeper import persist
+from hostops.userconfig import ConfigFile, Setting
+from hostops.userconfig import load as load_file
 from hostops.vault import ENV_PASSWORD_FILE
 
 
@@ -81,7 +82,7 @@ class Configured:
     """The configuration file (None: none) and the defaults it gives each command
     (click's ``default_map``: command name -> parameter name -> value)."""
 
-    file: userconfig.ConfigFile | None = None
+    file: ConfigFile | None = None
     default_map: dict[str, dict[str, Any]] = field(default_factory=dict)
     outranked: dict[str, str] = field(default_factory=dict)  # key -> the variable set over it
 
@@ -91,7 +92,7 @@ def load(root: Any, environ: Mapping[str, str]) -> Configured:
     group ``root``'s commands: every key must be known, and every value one the option
     of a command of ``root`` takes (the others are checked by the commands that take
     them, and by ``hostops config``). Raises ConfigError (``FILE:LINE: ...``)."""
-    found = userconfig.load(environ)
+    found = load_file(environ)
     if found is None:
         return Configured()
     commands: dict[str, Any] = dict(root.commands)
@@ -119,9 +120,7 @@ def load(root: Any, environ: Mapping[str, str]) -> Configured:
     return Configured(found, default_map, outranked)
 
 
-def _checked(
-    path: Path, setting: userconfig.Setting, spec: Key, command: Any, param: Any
-) -> object:
+def _checked(path: Path, setting: Setting, spec: Key, command: Any, param: Any) -> object:
     """The value of ``setting`` (of the file at ``path``) as click takes it for ``param``
     of ``command``, checked as the command line would check it. Raises ConfigError."""
     key, value = setting.key, setting.value

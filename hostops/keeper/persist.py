@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 
-from hostops import userconfig
+from hostops.userconfig import setting_text
 
 ENV = "HOSTOPS_PERSIST"
 COMMANDS = frozenset({"run", "put", "get", "play"})  # the commands that may run warm
@@ -53,7 +53,7 @@ def wanted(argv: Sequence[str], environ: Mapping[str, str]) -> float | None:
         elif arg.startswith("--persist="):
             text = arg.partition("=")[2]
     if text is None:
-        text = userconfig.setting_text(environ, "persist")
+        text = setting_text(environ, "persist")
     if not text:
         return None
     try:
