@@ -60,49 +60,34 @@ def bash_complete(env: dict[str, str], *words: str) -> list[str]:
         '_hostops_completion hostops "${COMP_WORDS[COMP_CWORD]}"\n'
         'printf "%s\\n" "${COMPREPLY[@]}"\n'
     )
-    done = subprocess.run(
-        ["bash", "--norc", "-c", script, "bash", *words],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=120,
-    )
-    assert done.stderr == ""
-    return [line for line in done.stdout.splitlines() if line]
+    return [line for line in _shell(env, "bash", "--norc", "-c", script, "bash", *words) if line]
 
 
 def fish_complete(env: dict[str, str], line: str) -> list[str]:
     """What fish's completion engine offers for ``line`` (values only, no descriptions)."""
-    done = subprocess.run(
-        ["fish", "--no-config", "-c", f"hostops completion fish | source; complete -C{line!r}"],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=120,
-    )
-    return [entry.split("\t")[0] for entry in done.stdout.splitlines() if entry]
+    script = f"hostops completion fish | source; complete -C{line!r}"
+    return [
+        entry.split("\t")[0] for entry in _shell(env, "fish", "--no-config", "-c", script) if entry
+    ]
 
 
 def zsh_complete(env: dict[str, str], *words: str) -> str:
     """What the zsh function hands zsh's completion system for ``words``."""
     script = (
-        "autoload -U compinit && compinit -u -d $TMPDIR/zcompdump\n"
+        "autoload -U compinit && compinit -u -D\n"
         'eval "$(hostops completion zsh)"\n'
         '_arguments() { print -rl -- "$@" }\n'
         'words=("$@"); CURRENT=$#\n'
         "_hostops_completion\n"
     )
-    done = subprocess.run(
-        ["zsh", "-f", "-c", script, "zsh", *words],
-        env={**env, "TMPDIR": env.get("TMPDIR", "/tmp")},
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=120,
-    )
-    return done.stdout
+    return "\n".join(_shell(env, "zsh", "-f", "-c", script, "zsh", *words))
+
+
+def _shell(env: dict[str, str], *argv: str) -> list[str]:
+    """The lines a shell's run of ``argv`` prints; it must succeed and say nothing on stderr."""
+    done = subprocess.run(argv, env=env, capture_output=True, text=True, check=True, timeout=120)
+    assert done.stderr == "", done.stderr
+    return done.stdout.splitlines()
 
 
 def _records(inventory: Path, count: int) -> list[str]:
