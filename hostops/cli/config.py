@@ -70,10 +70,12 @@ def config(
 def settings(root: Any, configured: Configured, words: list[str]) -> list[Row]:
     """Each key's setting for the command line ``words`` (every key, each for the first
     command taking it, when ``words`` is empty). Raises UsageError for an unknown
-    command."""
+    command or option."""
     commands: dict[str, Any] = dict(root.commands)
     if words and words[0] not in commands:
         raise UsageError(f"config: no command {words[0]!r} (see 'hostops --help')")
+    if words:
+        _known_options(commands[words[0]], words)
     contexts: dict[str, Any] = {}
 
     def parsed(name: str) -> Any:
@@ -94,6 +96,23 @@ def settings(root: Any, configured: Configured, words: list[str]) -> list[Row]:
         if chosen in takers:
             rows.append(_row(key, spec, parsed(chosen), configured))
     return rows
+
+
+def _known_options(command: Any, words: list[str]) -> None:
+    """Every option in ``words`` (COMMAND, then its arguments) is one of COMMAND's: the
+    lenient parse that reads them (no callbacks, no required argument) would stop at
+    an unknown one without a word. Raises UsageError."""
+    known = {"-h", "--help"}
+    for param in command.params:
+        known.update(param.opts, param.secondary_opts)
+    for word in words[1:]:
+        if word == "--":
+            return
+        name = word.split("=", 1)[0]
+        if name.startswith("-") and not name.startswith("--"):
+            name = name[:2]  # -nt: -n, then -t
+        if word.startswith("-") and word != "-" and name not in known:
+            raise UsageError(f"config: hostops {words[0]} has no option {name!r}")
 
 
 def _row(key: str, spec: Key, ctx: Any, configured: Configured) -> Row:

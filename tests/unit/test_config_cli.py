@@ -169,6 +169,17 @@ def test_no_file_is_said(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd)
     assert first == f"configuration file: none ({tmp_path}/hostops/config.toml does not exist)"
 
 
+def test_config_refuses_what_the_command_would(config: Path, capfd) -> None:
+    config.write_text("")
+    assert _error(capfd, "config", "run", "--bogus", "-f", "3") == (
+        "hostops: error: config: hostops run has no option '--bogus'"
+    )
+    assert _error(capfd, "config", "nope") == (
+        "hostops: error: config: no command 'nope' (see 'hostops --help')"
+    )
+    assert _settings(capfd, "run", "-nt", "--forks=4", "--", "-x")["forks"] == ("4", "command line")
+
+
 def test_host_list_takes_no_inventory_from_the_file(
     config: Path, tmp_path: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:
