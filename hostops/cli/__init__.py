@@ -5,7 +5,7 @@ Where things are: ``root`` (the typer application and its root options), ``comma
 declared once, in groups), ``values`` (option text parsed), ``build`` (groups ->
 library values: the selected hosts, RunOptions, the view, the secrets), ``hosts`` (what
 run, put, get and play share), one module per command group (``run``: run/put/get,
-``play``, ``inventory``, ``cluster``, ``records``: history/show, ``persist``), ``edge``
+``play``, ``inventory``, ``cluster``, ``records``: history/show/report, ``persist``), ``edge``
 (errors -> one line and an exit code) and ``background`` (the warm runs' background
 process). The console script is hostops.entry.
 

@@ -26,6 +26,7 @@ COMMANDS = {
         cluster.cluster,
         records.history,
         records.show,
+        records.report,
         persist.persist,
         config.config,
         completion.completion,

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+import hostops
+
 ROOT = Path(__file__).parents[2]
 EXAMPLE = ROOT / "inventory.example.yaml"
 # What only a run (or a playbook, or a vault) needs: a quick command must not pay for them.
@@ -35,6 +37,7 @@ CASES = [
     pytest.param(CLI, ["inventory", "--hosts", str(EXAMPLE), "--graph"], id="inventory --graph"),
     pytest.param(CLI, ["history"], id="history"),
     pytest.param(CLI, ["history", "--json"], id="history --json"),
+    pytest.param(CLI, ["report", "--help"], id="report --help"),
 ]
 
 # Runs ENTRY(ARGS), then writes the names of the loaded modules to OUT, whatever happened.
@@ -90,6 +93,21 @@ def test_a_quick_command_imports_no_heavy_library(
     modules, stderr = loaded_modules(entry, args, tmp_path)
     assert "hostops" in modules, stderr  # the command really ran hostops
     assert heavy(modules) == [], stderr
+
+
+def test_the_quick_version_is_the_command_lines() -> None:
+    """``hostops --version`` answered before typer loads says what the typer root's
+    --version says (hostops.cli.main parses it with typer)."""
+    quick = subprocess.run(
+        [sys.executable, "-m", "hostops", "--version"], capture_output=True, text=True, check=True
+    )
+    parsed = subprocess.run(
+        [sys.executable, "-c", "from hostops.cli import main; main(['--version'])"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert quick.stdout == parsed.stdout == f"hostops {hostops.__version__}\n"
 
 
 def test_the_commands_really_ran(tmp_path: Path) -> None:
