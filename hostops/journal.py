@@ -8,9 +8,16 @@ aggregator, so a crash loses nothing already finished), and an end line.
 File format (``$XDG_STATE_HOME/hostops/runs/RUN_ID.jsonl``, mode 0600)::
 
     {"type": "run", "id": ..., "started": ISO-8601 UTC, "hostops": version,
-     "argv": [...], "command": ..., "hosts": [names], "options": {...}}
-    {"type": "host", ...the --output json object of one host...}
+     "user": ..., "controller": hostname, "argv": [...], "command": ...,
+     "hosts": [names], "options": {...}}
+    {"type": "host", ...the --output json object of one host..., "t": [s, c, f]}
+    {"type": "step", "t": seconds, "text": "batch 2/5: web[11-20]"}   (batches, tasks)
+    {"type": "recap", ...}   (playbooks: per play and task; hostops.playbook.recap)
     {"type": "end", "duration_s": ..., "exit_code": ..., "interrupted": ..., "error": ...}
+
+``t``: when the host's session started, connected (null: no connection made) and
+finished, in seconds since the run began. Records of older versions have no ``t``,
+``step``, ``recap``, ``user`` or ``controller``: every reader does without them.
 
 Secrets never reach a record: options hold none, and argv never carries one.
 """
@@ -21,8 +28,10 @@ import contextlib
 import dataclasses
 import datetime as dt
 import enum
+import getpass
 import json
 import os
+import socket
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -37,6 +46,7 @@ from hostops.safefs import UnsafePath, check_dir, open_private, private_dir
 KEEP_RUNS = 200  # default retention: this many newest records are kept
 _SUFFIX = ".jsonl"
 _TAIL = 65536  # bytes read from a record's end to find its end line
+MAX_STEPS = 1000  # step lines a record keeps (a playbook looping over many items: the first)
 # --rerun failed: every status that is not a success.
 FAILED_ALIAS = "failed"
 
@@ -74,9 +84,47 @@ class RecordPath:
             f.write(data.encode())
 
 
-def host_line(result: HostResult) -> dict[str, Any]:
-    """A host's record line: its JSON object, tagged."""
-    return {"type": "host", **result.to_json()}
+@dataclass(frozen=True)
+class Timing:
+    """When a host's session went, in seconds since the run began: ``started``,
+    ``connected`` (None: no connection made, or none succeeded) and ``finished``."""
+
+    started: float
+    connected: float | None
+    finished: float
+
+    def to_json(self) -> list[float | None]:
+        """The record's compact ``t``: ``[started, connected, finished]``, to the ms."""
+        return [
+            round(self.started, 3),
+            None if self.connected is None else round(self.connected, 3),
+            round(self.finished, 3),
+        ]
+
+    @classmethod
+    def from_json(cls, value: Any) -> Timing | None:
+        """The inverse of :meth:`to_json`; None for anything else (an older record)."""
+        if not isinstance(value, list) or len(value) != 3:
+            return None
+        start, connected, end = value
+        if not all(isinstance(v, (int, float)) for v in (start, end)):
+            return None
+        if not isinstance(connected, (int, float)):
+            connected = None
+        return cls(float(start), None if connected is None else float(connected), float(end))
+
+
+def host_line(result: HostResult, timing: Timing | None = None) -> dict[str, Any]:
+    """A host's record line: its JSON object, tagged, with its timing when known."""
+    line: dict[str, Any] = {"type": "host", **result.to_json()}
+    if timing is not None:
+        line["t"] = timing.to_json()
+    return line
+
+
+def step_line(at: float, text: str) -> dict[str, Any]:
+    """A step's record line (a batch or a task began ``at`` seconds into the run)."""
+    return {"type": "step", "t": round(at, 3), "text": text}
 
 
 class Journal:
@@ -127,6 +175,8 @@ class Journal:
             "started": now.isoformat(timespec="milliseconds"),
             "hostops": __version__,
             "pid": os.getpid(),  # while it lives and no end line is written: in progress
+            "user": _user(),
+            "controller": socket.gethostname(),
             "argv": argv,
             "command": command,
             "hosts": hosts,
@@ -172,6 +222,9 @@ class PastRun:
     results: list[HostResult]
     end: dict[str, Any] | None
     missing: list[str] = field(default_factory=list)
+    timings: dict[str, Timing] = field(default_factory=dict)  # by host; older records: none
+    steps: list[tuple[float, str]] = field(default_factory=list)  # (seconds, text)
+    recap: dict[str, Any] | None = None  # a playbook's (hostops.playbook.recap)
 
     @property
     def complete(self) -> bool:
@@ -305,6 +358,14 @@ def run_state(path: Path) -> RunState:
     return RunState.IN_PROGRESS if isinstance(pid, int) and _alive(pid) else RunState.FINISHED
 
 
+def _user() -> str | None:
+    """Who runs hostops (None when the system cannot say: no passwd entry, no $USER)."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return None
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -319,6 +380,9 @@ def load_run(path: Path) -> PastRun:
     """Read a record back; a record cut short by a crash still gives what it has."""
     header: dict[str, Any] | None = None
     results: dict[str, HostResult] = {}
+    timings: dict[str, Timing] = {}
+    steps: list[tuple[float, str]] = []
+    recap = None
     end = None
     try:
         with open(path, encoding="utf-8", errors="replace") as f:
@@ -335,6 +399,13 @@ def load_run(path: Path) -> PastRun:
                 elif kind == "host":
                     result = HostResult.from_json(line)
                     results[result.host] = result
+                    timing = Timing.from_json(line.get("t"))
+                    if timing is not None:
+                        timings[result.host] = timing
+                elif kind == "step" and isinstance(line.get("t"), (int, float)):
+                    steps.append((float(line["t"]), str(line.get("text", ""))))
+                elif kind == "recap":
+                    recap = line
                 elif kind == "end":
                     end = line
     except OSError as exc:
@@ -343,9 +414,10 @@ def load_run(path: Path) -> PastRun:
         raise UsageError(f"{path}:1: not a hostops run record")
     order = list(header.get("hosts", []))
     ordered = [results[n] for n in order if n in results]
-    ordered += [r for n, r in results.items() if n not in set(order)]
+    listed = set(order)  # once: at 10,000 hosts, a set per host took seconds
+    ordered += [r for n, r in results.items() if n not in listed]
     missing = [n for n in order if n not in results]
-    return PastRun(header["id"], header, ordered, end, missing)
+    return PastRun(header["id"], header, ordered, end, missing, timings, steps, recap)
 
 
 def iter_summaries(directory: Path | None = None) -> Iterator[PastRun]:

@@ -146,6 +146,7 @@ class Outcome:
     attempts: int = 1  # connection attempts (--connect-retries) made for it
     skipped: tuple[str, ...] = ()  # transfers: entries not transferred (links, special files)
     reused: bool = False  # over a connection kept from an earlier run (--persist)
+    connect_s: float | None = None  # seconds spent connecting; None: no connection made
 
 
 class Executor(Protocol):

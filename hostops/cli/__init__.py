@@ -5,7 +5,7 @@ Where things are: ``app`` (the typer application and its root options), ``option
 ``build`` (groups -> library values: the selected hosts, RunOptions, the view,
 the secrets), ``hosts`` (what run, put, get and play share), one module per command
 group (``run``: run/put/get, ``play``, ``inventory``, ``cluster``, ``records``:
-history/show), and
+history/show/report), and
 ``edge`` (errors -> one line and an exit code; ``main``).
 
 Modules whose annotations typer reads have no ``from __future__ import annotations``:
@@ -36,6 +36,7 @@ for _command in (
     cluster.cluster,
     records.history,
     records.show,
+    records.report,
     persist.persist,
 ):
     app.command()(_command)

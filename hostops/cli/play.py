@@ -3,6 +3,7 @@
 No ``from __future__ import annotations``: typer evaluates these annotations.
 """
 
+import contextlib
 import dataclasses
 import os
 from functools import partial
@@ -104,6 +105,7 @@ def play(
         from hostops.playbook import load_playbook
         from hostops.playbook import prepare as bind
         from hostops.playbook import with_vault as with_playbook_vault
+        from hostops.playbook.recap import recap_line
 
         book = load_playbook(playbook)
         variables = extra_vars(extra_var or [])
@@ -149,6 +151,9 @@ def play(
                 force_handlers=force_handlers,
                 diff=diff,
             )
+            if record is not None:  # for `hostops report`; a full disk: the record stops
+                with contextlib.suppress(OSError):
+                    record.append([recap_line(done.result, mask)])
             if diff:  # vaulted values a template used: never shown
                 console.out(mask(diffs_text(done.result)).encode(), plain=True)
             if prepared.view.mode is not None:

@@ -32,7 +32,7 @@ from hostops.fleet.events import (
 )
 from hostops.fleet.flow import Counters
 from hostops.host.base import STDOUT, UNCONFIRMED
-from hostops.journal import RecordPath, host_line
+from hostops.journal import MAX_STEPS, RecordPath, Timing, host_line, step_line
 from hostops.models import Host, HostResult, RunReport, Status, WorkerStats
 from hostops.render.console import (
     Console,
@@ -66,6 +66,11 @@ class _HostState:
     skipped: list[str] = field(default_factory=list)  # entries a transfer did not transfer
     worker_pid: int | None = None
     result: HostResult | None = None
+    # The run record's timing (time.monotonic()): when the session began, and what
+    # HostFinished said of its connecting and end.
+    started_at: float | None = None
+    connect_s: float | None = None
+    ended_at: float | None = None
 
 
 class Aggregator:
@@ -95,6 +100,7 @@ class Aggregator:
         self._drawn = b""  # the live view on screen now
         self._next_draw = 0.0
         self._done = self._failed = 0
+        self._steps = 0  # step lines written to the record
         self.workers: list[WorkerStats] = []
         self.interrupted = False
         self.warnings: list[str] = []
@@ -105,6 +111,7 @@ class Aggregator:
             self._output(event)
         elif isinstance(event, HostStarted):
             self._hosts[event.host].worker_pid = event.worker_pid
+            self._hosts[event.host].started_at = time.monotonic()
         elif isinstance(event, HostFinished):
             self._finished(event)
         elif isinstance(event, HostWarning):
@@ -121,6 +128,9 @@ class Aggregator:
         elif isinstance(event, Heading):
             if self._stream is not None:
                 self._console.message("step", event.text)
+            if self._steps < MAX_STEPS:
+                self._steps += 1
+                self._record(step_line(time.monotonic() - self._started, event.text))
         elif isinstance(event, WorkerDied):
             self._worker_died(event)
         elif isinstance(event, Interrupt):
@@ -186,6 +196,7 @@ class Aggregator:
     def _finished(self, event: HostFinished) -> None:
         state = self._hosts[event.host]
         self._flush(state)
+        state.connect_s, state.ended_at = event.connect_s, event.ended_at
         self._set_result(
             state,
             event.status,
@@ -234,15 +245,30 @@ class Aggregator:
         self._failed += status.failed
         if self._files is not None:
             self._to_files(self._files.finish, state.result)
-        if self._sinks.record is not None:
-            record = self._sinks.record
-            try:
-                record.append([host_line(state.result)])
-            except OSError as exc:  # a full disk must not stop the run: say it once
-                self._sinks = Sinks(self._sinks.max_output, None, self._sinks.consumed)
-                self._warn(f"{record.path}: {exc.strerror}: the run record stops here")
+        self._record(host_line(state.result, self._timing(state)))
         if self._view.mode is OutputMode.JSON:
             self._console.out(json_line(state.result), plain=True)
+
+    def _record(self, line: dict[str, object]) -> None:
+        """Append ``line`` to the run record, if there is one."""
+        record = self._sinks.record
+        if record is None:
+            return
+        try:
+            record.append([line])
+        except OSError as exc:  # a full disk must not stop the run: say it once
+            self._sinks = Sinks(self._sinks.max_output, None, self._sinks.consumed)
+            self._warn(f"{record.path}: {exc.strerror}: the run record stops here")
+
+    def _timing(self, state: _HostState) -> Timing | None:
+        """When ``state``'s session went, in seconds since the run began (None: it never
+        started)."""
+        if state.started_at is None:
+            return None
+        start = state.started_at - self._started
+        end = (time.monotonic() if state.ended_at is None else state.ended_at) - self._started
+        connected = None if state.connect_s is None else min(start + state.connect_s, end)
+        return Timing(start, connected, max(end, start))
 
     def _worker_died(self, event: WorkerDied) -> None:
         if self.interrupted:  # stopped at once by a second Ctrl-C: no news

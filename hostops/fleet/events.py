@@ -149,6 +149,11 @@ class HostFinished:
     changed: bool | None = None  # file transfers: whether some content changed
     tasks: tuple[int, int] | None = None  # playbooks: (tasks done, tasks planned)
     reused: bool = False  # over a connection kept from an earlier run (--persist)
+    # For the run record's timings: seconds the session spent connecting (None: it made
+    # no connection); and when the host's work ended (time.monotonic(), on this machine)
+    # if that was before this event was sent (a playbook's hosts are reported at its end).
+    connect_s: float | None = None
+    ended_at: float | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "error", clip(self.error))

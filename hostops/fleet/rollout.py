@@ -6,6 +6,7 @@ one connection per host for the whole playbook.
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from multiprocessing.synchronize import Lock
@@ -146,7 +147,7 @@ def play_plan(
         except KeyboardInterrupt:  # between two steps: the engine stops what runs
             engine.interrupt()
             raise
-        return PlayReport(result, engine.close(_host_results(result, hosts, executor.reused)))
+        return PlayReport(result, engine.close(_host_results(result, hosts, executor)))
 
 
 def check_plan(
@@ -184,6 +185,8 @@ class _EngineExecutor:
         self._engine = engine
         self._hosts = {h.name: h for h in engine.hosts}
         self.reused: dict[str, bool] = {}  # host -> its first step came over a kept connection
+        self.connect_s: dict[str, float | None] = {}  # host -> its first step's connecting
+        self.ended_at: dict[str, float] = {}  # host -> when its last step ended (monotonic)
 
     def execute(self, step: Step, operations: Mapping[str, Operation]) -> Mapping[str, Outcome]:
         engine = self._engine
@@ -208,9 +211,12 @@ class _EngineExecutor:
             for name, op in operations.items()
         ]
         outcomes = engine.execute(jobs)
+        now = time.monotonic()
         for name, outcome in outcomes.items():
             if outcome is not None:
                 self.reused.setdefault(name, outcome.reused)
+                self.connect_s.setdefault(name, outcome.connect_s)
+                self.ended_at[name] = now
         return {
             name: outcome or Outcome(Status.ERROR, error="no outcome from the worker")
             for name, outcome in outcomes.items()
@@ -221,7 +227,7 @@ class _EngineExecutor:
 
 
 def _host_results(
-    result: PlaybookResult, hosts: Sequence[Host], reused: Mapping[str, bool]
+    result: PlaybookResult, hosts: Sequence[Host], executor: _EngineExecutor
 ) -> list[HostFinished]:
     """Each host's result of the whole playbook (see ``PlaybookResult.host_statuses``):
     its first failure that was not ignored (which task, why), else how far it got;
@@ -267,7 +273,9 @@ def _host_results(
                 1,
                 changed.get(host.name, False),
                 (done, total),
-                reused.get(host.name, False),
+                executor.reused.get(host.name, False),
+                executor.connect_s.get(host.name),
+                executor.ended_at.get(host.name),
             )
         )
     return events

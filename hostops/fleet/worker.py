@@ -392,6 +392,7 @@ def run_job(
                 outcome.attempts,
                 outcome.changed if not isinstance(job.op, Command) else None,
                 reused=outcome.reused,
+                connect_s=outcome.connect_s,
             )
         )
     return outcome

@@ -204,6 +204,7 @@ class HostClient:
         hold output back (flow control, see hostops.fleet.flow).
         """
         started = time.monotonic()
+        connect_s = None  # stays None when no connection is made (or none succeeds)
         if self._conn is not None:
             self.attempts = 1  # no connection made for this operation
         try:
@@ -212,7 +213,9 @@ class HostClient:
             if self.host.problem:  # the inventory asks for what hostops cannot do here
                 raise HostFailure(Status.ERROR, self.host.problem)
             if self._conn is None:
+                began = time.monotonic()
                 self.connect(cancel)
+                connect_s = time.monotonic() - began
             outcome = self._perform(
                 op, sink, limits or Limits.of(self.options), cancel, stdin, may_read, hurry
             )
@@ -233,6 +236,7 @@ class HostClient:
             duration_s=time.monotonic() - started,
             attempts=max(self.attempts, 1),
             reused=self.reused,
+            connect_s=connect_s,
         )
 
     def _perform(

@@ -22,7 +22,7 @@ def generalize(reason: str, host: str, address: str) -> str:
     text = _FINGERPRINT.sub("<fingerprint>", reason)
     for literal, word in ((address, ADDRESS), (host, HOST)):
         # Short or numeric names ("1", "db") could stand for a word of the reason itself.
-        if len(literal) >= 3 and not literal.isdigit():
+        if len(literal) >= 3 and not literal.isdigit() and literal in text:  # else: no regex
             text = re.sub(rf"(?<![\w.-]){re.escape(literal)}(?![\w-])", word, text)
     text = _IPV6_BRACKETED.sub(f"[{ADDRESS}]", _IPV4.sub(ADDRESS, text))
     text = _PORT.sub(r"\1:<port>", text)

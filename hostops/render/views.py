@@ -93,23 +93,28 @@ def diff_text(results: Sequence[HostResult], color: bool, tty: bool) -> bytes:
     out = bytearray(_header(f"{majority.label}: the majority", majority.sample.status, color, tty))
     out += b"".join(line + b"\n" for line in base) or b"(no output)\n"
     for group in others:
-        lines = body(group.sample, tty)
         out += _header(f"{group.label}: differs from the majority", group.sample.status, color, tty)
-        delta = list(
-            difflib.diff_bytes(
-                difflib.unified_diff,
-                base,
-                lines,
-                b"majority",
-                visible_text(fold(list(group.hosts))).encode(),
-                lineterm=b"",
-            )
-        )
+        delta = against_majority(base, group, body(group.sample, tty))
         if not delta:
             out += b"(same output; ended differently)\n"
         for line in delta:
             out += _diff_line(line, color) + b"\n"
     return bytes(out)
+
+
+def against_majority(base: list[bytes], group: Group, lines: list[bytes]) -> list[bytes]:
+    """``lines`` (``group``'s :func:`body`) as a unified diff against ``base`` (the
+    majority's), headed ``--- majority`` and ``+++ HOSTS``; empty when they are equal."""
+    return list(
+        difflib.diff_bytes(
+            difflib.unified_diff,
+            base,
+            lines,
+            b"majority",
+            visible_text(fold(list(group.hosts))).encode(),
+            lineterm=b"",
+        )
+    )
 
 
 FOLDED = (OutputMode.GATHER, OutputMode.DIFF)  # the views shown once the hosts are done
