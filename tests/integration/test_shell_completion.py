@@ -152,6 +152,7 @@ def test_bash_run_ids_for_show_and_from_run(shell_env: dict[str, str], inventory
     ids = _records(inventory, 2)
     assert bash_complete(shell_env, "hostops", "show", "") == ["last", *ids]
     assert bash_complete(shell_env, "hostops", "show", ids[1][:-2]) == [ids[1]]
+    assert bash_complete(shell_env, "hostops", "report", "") == ["last", *ids]
     offered = bash_complete(shell_env, "hostops", "run", "--rerun", "failed", "--from-run", "")
     assert offered == ["last", *ids]
 
