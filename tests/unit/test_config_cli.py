@@ -12,6 +12,7 @@ import pytest
 
 from hostops.cli import main
 from hostops.cli.commands import click_command
+from hostops.cli.configured import KEYS, shown
 from hostops.models import RunOptions
 
 INVENTORY = "hosts:\n  web1: {connection: local}\n  web2: {connection: local}\n"
@@ -121,7 +122,7 @@ def test_forks_and_policy_command_line_then_file_then_built_in(
         assert got["forks"] == ("7", f"{config}:1")
         assert got["host-key-policy"] == ("accept-new", f"{config}:2")
     else:
-        assert got["forks"] == (str(RunOptions().forks), "built-in")
+        assert got["forks"] == (shown(RunOptions().forks, KEYS["forks"]), "built-in")
         assert got["host-key-policy"] == ("-", "built-in")
 
 
@@ -253,6 +254,6 @@ def test_help_is_unchanged_without_a_file(
 
 
 def test_help_shows_the_files_defaults(config: Path, capfd: pytest.CaptureFixture[str]) -> None:
-    config.write_text("forks = 7\n")
+    config.write_text("lock-timeout = 7\n")
     assert main(["run", "--help"]) == 0
-    assert "[default: 7]" in " ".join(capfd.readouterr().out.split())
+    assert "fail at once. [default: 7; x>=0]" in " ".join(capfd.readouterr().out.split())
