@@ -11,7 +11,7 @@ from typing import Any
 
 import typer
 
-from hostops.cli import cluster, inventory, persist, play, records, run
+from hostops.cli import cluster, completion, config, inventory, persist, play, records, run
 from hostops.cli.root import application
 
 # The commands, in the order --help lists them, by name.
@@ -28,12 +28,16 @@ COMMANDS = {
         records.show,
         records.report,
         persist.persist,
+        config.config,
+        completion.completion,
     )
 }
+# ``hostops config run -f 5``: the words after COMMAND are that command's, not config's.
+_SETTINGS = {"config": {"ignore_unknown_options": True, "allow_interspersed_args": False}}
 
 app = application()
-for _command in COMMANDS.values():
-    app.command()(_command)
+for _name, _command in COMMANDS.items():
+    app.command(context_settings=_SETTINGS.get(_name))(_command)
 
 
 @functools.cache
@@ -52,7 +56,7 @@ def command_line(args: list[str]) -> Any:
     if click_command.cache_info().currsize or not args or args[0] not in COMMANDS:
         return click_command()
     one = application()
-    one.command()(COMMANDS[args[0]])
+    one.command(context_settings=_SETTINGS.get(args[0]))(COMMANDS[args[0]])
     return typer.main.get_command(one)
 
 

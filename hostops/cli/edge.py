@@ -12,6 +12,8 @@ from typing import Any, Protocol, cast
 
 import typer
 
+from hostops.cli.completion import COMPLETE_VAR, complete
+from hostops.cli.configured import load
 from hostops.cli.words import check_command_words
 from hostops.errors import EXIT_USAGE, HostopsError, NothingToDo, UsageError, exit_code_for
 from hostops.liblog import route_library_logs
@@ -109,14 +111,26 @@ def main(args: list[str]) -> int:
         partial(debug_lines, Console()) if traceback_wanted("--debug" in args) else None
     )
     command = command_line(args)
+    instruction = os.environ.get(COMPLETE_VAR)
+    if instruction is not None:  # the shell's completion script asks (hostops completion)
+        return complete(command, instruction)
     try:
         check_command_words(command, args)
     except UsageError as exc:
         Console().message("error", str(exc))
         return EXIT_USAGE
     try:
+        configured = load(command, os.environ)
+    except HostopsError as exc:  # the configuration file: before any command
+        Console().message("error", describe(exc))
+        return exit_code_for(exc)
+    try:
         code = command.main(
-            args=args, prog_name="hostops", standalone_mode=False, obj=Invocation(tuple(args))
+            args=args,
+            prog_name="hostops",
+            standalone_mode=False,
+            obj=Invocation(tuple(args)),
+            default_map=configured.default_map,
         )
         return int(code or 0)
     except typer.Exit as exc:

@@ -189,3 +189,48 @@ def test_paramiko_loads_without_invoke_until_it_is_used(tmp_path: Path) -> None:
         [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=120
     )
     assert done.stdout.split() == ["False", "invoke", "module", "invoke.context"]
+
+
+@pytest.mark.parametrize(
+    "words",
+    [
+        "hostops ",
+        "hostops run --host-key-policy ",
+        f"hostops run -i {EXAMPLE} -l ",
+        "hostops show ",
+    ],
+)
+def test_completing_imports_no_heavy_library(
+    words: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A Tab (hostops completion's script calling hostops back) loads none of them, even
+    when it reads the inventory or the records."""
+    monkeypatch.setenv("_HOSTOPS_COMPLETE", "complete_bash")
+    monkeypatch.setenv("COMP_WORDS", words)
+    monkeypatch.setenv("COMP_CWORD", str(len(words.split(" ")) - 1))
+    modules, stderr = loaded_modules(CLI, [], tmp_path)
+    assert "hostops.cli.completion" in modules, stderr
+    if "-l" in words:
+        assert "hostops.inventory" in modules, stderr
+    assert heavy(modules) == [], stderr
+
+
+def test_the_warm_client_reads_the_configuration_file_with_the_standard_library(
+    tmp_path: Path,
+) -> None:
+    """``persist`` in the configuration file is read before the command line loads: the
+    thin client's check imports no typer, no YAML, no CLI and nothing heavy."""
+    config = tmp_path / "config.toml"
+    config.write_text('persist = "10m"\n')
+    script = (
+        "import sys\n"
+        "from hostops.keeper.persist import wanted\n"
+        f"print(wanted(['run', 'true'], {{'HOSTOPS_CONFIG': {str(config)!r}}}))\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules}"
+        " & {'typer', 'yaml', 'paramiko', 'jinja2', 'cryptography', 'multiprocessing'}))\n"
+        "print(sorted(m for m in sys.modules if m.startswith('hostops.cli')))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert done.stdout.splitlines() == ["600.0", "[]", "[]"], done.stderr
