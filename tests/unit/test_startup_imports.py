@@ -38,6 +38,13 @@ CASES = [
     pytest.param(CLI, ["history"], id="history"),
     pytest.param(CLI, ["history", "--json"], id="history --json"),
     pytest.param(CLI, ["report", "--help"], id="report --help"),
+    # The thin client of a warm run: it hands the command to the background process
+    # (started here on demand, in the test's private runtime directory).
+    pytest.param(
+        "hostops.keeper.client:main",
+        ["run", "--persist", "1m", "true", "--hosts", str(EXAMPLE), "-l", "no-such-host"],
+        id="warm client",
+    ),
 ]
 
 # Runs ENTRY(ARGS), then writes the names of the loaded modules to OUT, whatever happened.
