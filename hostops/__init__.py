@@ -17,14 +17,12 @@ carries out one operation in rolling batches. One host, from a script::
 """
 
 import gc
+import importlib
+import typing
 
-# Importing hostops (paramiko, cryptography, PyYAML, typer) makes some 100,000
-# objects and no garbage: the collector's passes over them cost ~0.1 s of CPU,
-# a third of a start-up (measured: 0.34 -> 0.23 s user for `import hostops.cli`).
-_collecting = gc.isenabled()
-gc.disable()
-try:
-    from hostops._version import __version__
+from hostops._version import __version__
+
+if typing.TYPE_CHECKING:
     from hostops.api import load_inventory, play, run, run_operation
     from hostops.batches import Count
     from hostops.credentials import Secrets, secrets_from_environment
@@ -51,9 +49,60 @@ try:
     )
     from hostops.operations import Command, Download, Upload
     from hostops.render.console import OutputMode, ViewOptions
-finally:
-    if _collecting:
-        gc.enable()
+
+# Every export, by the module that defines it: imported on first use (PEP 562), so that
+# `import hostops` (and every `hostops.x` submodule, the command line's included) does
+# not pay for paramiko, multiprocessing and the rest until they are needed.
+_EXPORTS = {
+    "hostops.api": ("load_inventory", "play", "run", "run_operation"),
+    "hostops.batches": ("Count",),
+    "hostops.credentials": ("Secrets", "secrets_from_environment"),
+    "hostops.errors": (
+        "ConfigError",
+        "HostFailure",
+        "HostopsError",
+        "InternalError",
+        "UsageError",
+        "exit_code_for",
+    ),
+    "hostops.fleet.rollout": ("PlayReport",),
+    "hostops.host.client": ("HostClient", "Limits", "connect"),
+    "hostops.host.settings": ("Overrides",),
+    "hostops.host.ssh_config": ("SshConfig",),
+    "hostops.models": (
+        "Host",
+        "HostKeyPolicy",
+        "HostResult",
+        "RunOptions",
+        "RunReport",
+        "Status",
+        "Transport",
+    ),
+    "hostops.operations": ("Command", "Download", "Upload"),
+    "hostops.render.console": ("OutputMode", "ViewOptions"),
+}
+_HOME = {name: module for module, names in _EXPORTS.items() for name in names}
+
+
+def __getattr__(name: str) -> object:
+    home = _HOME.get(name)
+    if home is None:
+        raise AttributeError(f"module 'hostops' has no attribute {name!r}")
+    # Importing the API (paramiko, cryptography, PyYAML) makes some 100,000 objects and
+    # no garbage: the collector's passes over them would cost ~0.1 s of CPU.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        value = getattr(importlib.import_module(home), name)
+    finally:
+        if collecting:
+            gc.enable()
+    globals()[name] = value  # the next lookup is a plain attribute
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_HOME))
 
 
 __all__ = [

@@ -1,7 +1,5 @@
 """``python -m hostops``."""
 
-import sys
+from hostops.entry import console
 
-from hostops.entry import main
-
-sys.exit(main())
+console()

@@ -1,14 +1,25 @@
-"""The ``hostops`` console script: a warm command (``--persist``) goes to the background
-process before anything heavy is imported; every other command to the command line."""
+"""The ``hostops`` console script: what needs no parsing (``--version``) is answered
+first; a warm command (``--persist``) goes to the background process before anything
+heavy is imported; every other command to the command line.
+
+Keep this module's imports to the standard library's few: it runs on every start.
+"""
 
 from __future__ import annotations
 
+import atexit
+import os
 import sys
+from typing import NoReturn
+
+from hostops._version import __version__
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the ``hostops`` command line ``argv`` (default: sys.argv[1:])."""
     args = sys.argv[1:] if argv is None else argv
+    if args == ["--version"]:  # as the root's --version prints it, without loading typer
+        return _say(f"hostops {__version__}\n")
     from hostops.keeper import client
 
     code = client.main(args)
@@ -17,3 +28,31 @@ def main(argv: list[str] | None = None) -> int:
     from hostops.cli import main as command_line
 
     return command_line(args)
+
+
+def _say(text: str) -> int:
+    """Write ``text`` on stdout: exit code 0, or 1 if stdout is a closed pipe (``| head
+    -0``; quietly, as click does for the rest of the command line)."""
+    try:
+        print(text, end="", flush=True)  # as print does: nothing without a stdout (>&-)
+    except BrokenPipeError:
+        # Python's advice for SIGPIPE: nothing more goes to the pipe, not even at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+    return 0
+
+
+def console() -> NoReturn:
+    """The process's whole life (the console script, ``python -m hostops``): :func:`main`,
+    then the exit handlers and a flush of the standard streams, then the exit, without
+    tearing the interpreter down module by module: every object hostops loaded would be
+    freed one by one for nothing (~30 ms of CPU at the end of each run, measured)."""
+    code = main()
+    atexit._run_exitfuncs()  # what sys.exit would run: multiprocessing's, logging's
+    try:
+        for stream in (sys.stdout, sys.stderr):
+            if stream is not None:
+                stream.flush()
+    except (OSError, ValueError):  # a closed pipe: let the interpreter say it, as always
+        sys.exit(code)
+    os._exit(code)

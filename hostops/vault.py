@@ -23,10 +23,6 @@ import subprocess
 import threading
 from dataclasses import dataclass, field
 
-from cryptography.hazmat.primitives import hashes, padding
-from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
-from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
-
 from hostops.errors import ConfigError
 from hostops.localenv import child_environment
 from hostops.redact import MARK, Redactor
@@ -206,6 +202,12 @@ def _parse(text: str) -> tuple[str, str | None, bytes]:
 
 def _decrypt_aes256(body: bytes, password: bytes) -> bytes | None:
     """The plaintext, or None when the HMAC says the password is not this one."""
+    # cryptography only here: every command that reads an inventory imports this module,
+    # and most never decrypt (~20 ms of start-up otherwise).
+    from cryptography.hazmat.primitives import hashes, padding
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+    from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
+
     try:
         salt_hex, mac_hex, data_hex = body.split(b"\n", 2)
         salt = binascii.unhexlify(salt_hex)

@@ -8,12 +8,13 @@ import gc
 import sys
 
 from hostops.cli import main as command_line
-from hostops.cli.edge import click_command
+from hostops.cli.commands import click_command, preload
 from hostops.keeper import server
 
 if __name__ == "__main__":
     # Everything a command needs is imported now, once: each command's process is a
     # fork of this one. Nothing imported is ever freed: the collector need not scan it.
+    preload()  # the command line imports the fleet and paramiko lazily: here, at once
     click_command()
     gc.freeze()
     sys.exit(server.main(command_line))

@@ -3,9 +3,7 @@ stderr and its exit code here (the codes themselves: hostops.errors.exit_code_fo
 
 from __future__ import annotations
 
-import functools
 import os
-import sys
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -14,7 +12,8 @@ from typing import Any, Protocol, cast
 
 import typer
 
-from hostops.cli.app import app
+from hostops.cli.completion import COMPLETE_VAR, complete
+from hostops.cli.configured import load
 from hostops.cli.words import check_command_words
 from hostops.errors import EXIT_USAGE, HostopsError, NothingToDo, UsageError, exit_code_for
 from hostops.liblog import route_library_logs
@@ -102,29 +101,36 @@ def debug_lines(console: Console, host: str | None, text: str) -> None:
         console.message("debug", f"{host}: {line}" if host else line)
 
 
-@functools.cache
-def click_command() -> Any:
-    """The click command typer makes of the application (~30 ms to build: made once per
-    process; the background process of warm runs builds it before forking its commands)."""
-    return typer.main.get_command(app)
+def main(args: list[str]) -> int:
+    """The command line proper (hostops.entry.main comes first): parse ``args``, run the
+    command; one-line errors, defined exit codes, no tracebacks by default."""
+    from hostops.cli.commands import command_line  # its commands import this module
 
-
-def main(argv: list[str] | None = None) -> int:
-    """Console-script entry point: one-line errors, defined exit codes, no tracebacks by default."""
-    args = sys.argv[1:] if argv is None else argv
     # paramiko's records and tracebacks: never on stderr by Python's last-resort handler
     route_library_logs(
         partial(debug_lines, Console()) if traceback_wanted("--debug" in args) else None
     )
-    command = click_command()
+    command = command_line(args)
+    instruction = os.environ.get(COMPLETE_VAR)
+    if instruction is not None:  # the shell's completion script asks (hostops completion)
+        return complete(command, instruction)
     try:
         check_command_words(command, args)
     except UsageError as exc:
         Console().message("error", str(exc))
         return EXIT_USAGE
     try:
+        configured = load(command, os.environ)
+    except HostopsError as exc:  # the configuration file: before any command
+        Console().message("error", describe(exc))
+        return exit_code_for(exc)
+    try:
         code = command.main(
-            args=args, prog_name="hostops", standalone_mode=False, obj=Invocation(tuple(args))
+            args=args,
+            prog_name="hostops",
+            standalone_mode=False,
+            obj=Invocation(tuple(args)),
+            default_map=configured.default_map,
         )
         return int(code or 0)
     except typer.Exit as exc:

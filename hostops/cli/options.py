@@ -20,6 +20,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
+from hostops.cli.completers import host_words, limit_words, run_words, status_words
 from hostops.cli.values import size_text
 from hostops.credentials import ENV_KEY_PASSPHRASE, ENV_PASSWORD, ENV_SUDO_PASSWORD
 from hostops.fleet.adaptive import START
@@ -79,12 +80,20 @@ class Targets:
     ] = None
     host_list: Annotated[
         str | None,
-        typer.Option("--host", "-H", help="Hosts without an inventory: 'web[01-05],db1'."),
+        typer.Option(
+            "--host",
+            "-H",
+            autocompletion=host_words,
+            help="Hosts without an inventory: 'web[01-05],db1'.",
+        ),
     ] = None
     limit: Annotated[
         str | None,
         typer.Option(
-            "--limit", "-l", help="Host pattern: 'web:&prod:!web03', 'web[01-05]', '~re', '@file'."
+            "--limit",
+            "-l",
+            autocompletion=limit_words,
+            help="Host pattern: 'web:&prod:!web03', 'web[01-05]', '~re', '@file'.",
         ),
     ] = None
     allow_empty: Annotated[
@@ -367,6 +376,7 @@ class Rerun:
         str | None,
         typer.Option(
             "--rerun",
+            autocompletion=status_words,
             help="Only hosts that ended with these statuses in the last run (or --from-run): 'failed' (all but ok and skipped) or a list like 'unreachable,timeout'.",
         ),
     ] = None
@@ -374,6 +384,7 @@ class Rerun:
         str | None,
         typer.Option(
             "--from-run",
+            autocompletion=run_words,
             help="The run --rerun looks at: an id from 'hostops history', a prefix of one, 'last' or 'last-N'. [default: last]",
         ),
     ] = None

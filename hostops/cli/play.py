@@ -18,8 +18,6 @@ from hostops.cli.hosts import HostOptions, prepare, recorded
 from hostops.cli.options import Execution, Locking, Reach, Results, SudoAs, grouped
 from hostops.cli.values import extra_vars, words
 from hostops.credentials import plaintexts
-from hostops.fleet.engine import console_lock
-from hostops.fleet.rollout import check_plan, play_plan
 from hostops.inventory import every_host, with_vault
 from hostops.journal import RecordPath
 from hostops.liblog import route_library_logs
@@ -95,6 +93,10 @@ def play(
     given = HostOptions(
         reach=reach, execution=execution, results=results, sudo_as=sudo_as, locking=locking
     )
+    # The fleet (multiprocessing, paramiko) only now: --help and parse errors never load it.
+    from hostops.fleet.engine import console_lock
+    from hostops.fleet.rollout import check_plan, play_plan
+
     lock = console_lock()
     console = Console(lock, color=False if results.no_color else None)
     if results.debug:  # this process's library records too, under the lock from now on

@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 
+from hostops.cli.completers import run_words
 from hostops.cli.edge import guarded
 from hostops.cli.options import DebugOpt, NoColorOpt, OutputOpt, positive
 from hostops.errors import UsageError
@@ -22,6 +23,7 @@ RunArg = Annotated[
     str | None,
     typer.Argument(
         metavar="[RUN]",
+        autocompletion=run_words,
         help="An id from 'hostops history', a prefix of one, 'last' or 'last-N' (N runs before the last). [default: last]",
         show_default=False,
     ),

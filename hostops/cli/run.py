@@ -29,9 +29,6 @@ from hostops.cli.options import (
 )
 from hostops.cli.values import count, mode
 from hostops.errors import UsageError
-from hostops.fleet.engine import console_lock
-from hostops.fleet.rollout import operate
-from hostops.host.stdin import Spooler
 from hostops.liblog import route_library_logs
 from hostops.operations import Command, Download, Operation, Upload
 from hostops.render.console import Console
@@ -222,6 +219,11 @@ def _operate(
     """The body of run, put and get: ``operation()`` on every selected host, in batches.
     ``sudo``: the commands run with sudo; ``stdin``: hostops's standard input goes to
     every command, spooled as it arrives."""
+    # The fleet (multiprocessing, paramiko) only now: --help and parse errors never load it.
+    from hostops.fleet.engine import console_lock
+    from hostops.fleet.rollout import operate
+    from hostops.host.stdin import Spooler
+
     lock = console_lock()
     console = Console(lock, color=False if given.results.no_color else None)
     if given.results.debug:  # this process's library records too, under the lock from now on

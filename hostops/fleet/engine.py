@@ -41,7 +41,7 @@ from hostops.fleet.events import (
 from hostops.fleet.flow import counters, counters_file
 from hostops.fleet.worker import WorkerSpec, worker_main
 from hostops.host.base import UNCONFIRMED
-from hostops.host.ssh.lock import holder_text
+from hostops.host.client import preload
 from hostops.host.stdin import Source
 from hostops.journal import RecordPath
 from hostops.models import Host, RunOptions, RunReport, Status, Transport
@@ -197,6 +197,8 @@ class Engine:
     ) -> None:
         self.options = options or RunOptions()
         if self.options.lock and not self.options.lock_holder:  # this process is the run
+            from hostops.host.ssh.lock import holder_text  # paramiko: only for --lock
+
             self.options = dataclasses.replace(self.options, lock_holder=holder_text())
         _check_supported(hosts, self.options)
         # Read before any process starts: an unset password_env is an error, not a surprise.
@@ -234,6 +236,8 @@ class Engine:
         source = _source[0]
         if source is not None:  # the background process's workers, not ours
             self.options = dataclasses.replace(self.options, workers=source.size)
+        else:
+            preload(self.hosts)  # paramiko once, before the workers fork, not once in each
         cap, fd_warning = _fit_fd_limit(
             self.options, len(self.hosts), keep=self._keep, raise_limit=self._raise_fd_limit
         )

@@ -12,11 +12,13 @@ host failure ends as an :class:`~hostops.operations.Outcome` (``perform``) or a
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import random
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from hostops.credentials import Secrets
 from hostops.host.base import (
@@ -32,18 +34,21 @@ from hostops.host.base import (
     is_thread_limit,
 )
 from hostops.host.local import LocalConnection
-from hostops.host.sftp import SftpSession
-from hostops.host.ssh import SshConnection, SshContext
-from hostops.host.ssh.failures import REMOTE_ERRORS, reason
+from hostops.host.ssh.context import SshContext
 from hostops.host.stdin import Source
 from hostops.host.transfer import Ownership
 from hostops.models import Host, RunOptions, Status, Transport
 from hostops.operations import Command, Download, Operation, Outcome, Upload
 
+if TYPE_CHECKING:
+    # paramiko loads with the first SSH connection: a client of a `connection: local`
+    # host (and the worker process that runs it) never imports it.
+    from hostops.host.sftp import SftpSession
+    from hostops.host.ssh.connection import SshConnection
+
 _BACKOFF_S = 0.5  # first pause before a connection retry; doubles each time
 _BACKOFF_MAX_S = 10.0
 _SFTP_REPLY_S = 30.0  # longest wait for one SFTP reply
-_OPEN_FAILURES: tuple[type[BaseException], ...] = (HostFailure, *REMOTE_ERRORS)
 
 
 @dataclass(frozen=True)
@@ -58,6 +63,15 @@ class Limits:
     def of(cls, options: RunOptions) -> Limits:
         """The run's limits (an operation's own ``timeout`` replaces ``timeout``)."""
         return cls(options.timeout, options.idle_timeout, options.kill_grace_s)
+
+
+def preload(hosts: Iterable[Host]) -> None:
+    """Import the SSH layer (paramiko) now if some of ``hosts`` are reached over SSH:
+    for a process about to fork its workers, which then share it instead of each
+    importing it (~0.1 s of CPU per worker). Clients import it themselves otherwise."""
+    if any(h.connection is not Transport.LOCAL for h in hosts):
+        for module in ("hostops.host.ssh.connection", "hostops.host.ssh.failures"):
+            importlib.import_module(module)
 
 
 def _nothing(message: str) -> None:
@@ -128,20 +142,31 @@ class HostClient:
         if opts.lock is None or self._conn is None:
             return
         try:
-            if not isinstance(self._conn, SshConnection):
+            ssh = self._ssh()
+            if ssh is None:
                 raise HostFailure(
                     Status.ERROR, "--lock needs an SSH connection, not connection: local"
                 )
-            self._conn.hold_lock(opts.lock, opts.lock_timeout, opts.lock_holder)
+            ssh.hold_lock(opts.lock, opts.lock_timeout, opts.lock_holder)
         except HostFailure:
             self._conn.close()
             self._conn = None
             raise
 
+    def _ssh(self) -> SshConnection | None:
+        """The connection, if it is an SSH one (a local one never loads paramiko)."""
+        if self._conn is None or isinstance(self._conn, LocalConnection):
+            return None
+        from hostops.host.ssh.connection import SshConnection
+
+        return self._conn if isinstance(self._conn, SshConnection) else None
+
     def _open(self) -> SshConnection | LocalConnection:
         if self.host.connection is Transport.LOCAL:
             secrets = self._ctx.secrets
             return LocalConnection(secrets.scrubbed_environment(), secrets.cwd)
+        from hostops.host.ssh.connection import SshConnection
+
         return SshConnection(self.host, self._ctx, self._warn)
 
     def adopt(self, context: SshContext, warn: Callable[[str], None] = _nothing) -> bool:
@@ -149,8 +174,8 @@ class HostClient:
         secrets and known_hosts; ``warn``: its warnings), as a warm run does. False
         when it cannot serve: closed meanwhile, or its host key no longer accepted by
         the new run's known_hosts and policy; the caller then closes it."""
-        conn = self._conn
-        if conn is None or not conn.is_active() or not isinstance(conn, SshConnection):
+        conn = self._ssh()
+        if conn is None or not conn.is_active():
             return False
         if not conn.adopt(context):
             return False
@@ -164,8 +189,9 @@ class HostClient:
         """Keep the connection open while no run uses it (parked by a warm run's worker):
         from now on it refers to ``context``, which holds no secrets, rather than to the
         last run's; :meth:`adopt` gives it to the next run."""
-        if isinstance(self._conn, SshConnection):
-            self._conn.detach(context)
+        ssh = self._ssh()
+        if ssh is not None:
+            ssh.detach(context)
         if self._own_context:
             self._ctx.close()
         self._ctx, self._own_context, self._warn = context, False, _nothing
@@ -221,16 +247,8 @@ class HostClient:
             )
         except HostFailure as failure:
             outcome = Outcome(failure.status, error=failure.message)
-        except REMOTE_ERRORS as exc:  # what the host did, reached here unnamed: still its failure
-            outcome = Outcome(Status.ERROR, error=reason(exc))
-        except Exception as exc:  # a bug or an unforeseen library error: still data, never raw
-            if is_thread_limit(exc):  # paramiko's transport thread, a watchdog: none ran
-                self.close()
-                outcome = Outcome(Status.ERROR, error=NO_THREAD)
-            else:
-                outcome = Outcome(
-                    Status.ERROR, error=f"internal error: {type(exc).__name__}: {exc}"
-                )
+        except Exception as exc:
+            outcome = self._unforeseen(exc)
         return dataclasses.replace(
             outcome,
             duration_s=time.monotonic() - started,
@@ -238,6 +256,18 @@ class HostClient:
             reused=self.reused,
             connect_s=connect_s,
         )
+
+    def _unforeseen(self, exc: Exception) -> Outcome:
+        """What a failure raised as an exception other than HostFailure says."""
+        from hostops.host.ssh.failures import REMOTE_ERRORS, reason
+
+        if isinstance(exc, REMOTE_ERRORS):  # what the host did, reached here unnamed
+            return Outcome(Status.ERROR, error=reason(exc))
+        # A bug or an unforeseen library error: still data, never raw.
+        if is_thread_limit(exc):  # paramiko's transport thread, a watchdog: none ran
+            self.close()
+            return Outcome(Status.ERROR, error=NO_THREAD)
+        return Outcome(Status.ERROR, error=f"internal error: {type(exc).__name__}: {exc}")
 
     def _perform(
         self,
@@ -312,19 +342,25 @@ class HostClient:
 
     def _open_sftp(self) -> SftpSession:
         if self._sftp is None and self.reused:
+            from hostops.host.ssh.failures import REMOTE_ERRORS
+
+            failures: tuple[type[BaseException], ...] = (HostFailure, *REMOTE_ERRORS)
             try:
                 return self._new_sftp()
-            except _OPEN_FAILURES:
+            except failures:
                 self._stale(None)
         return self._new_sftp()
 
     def _new_sftp(self) -> SftpSession:
         if self._sftp is None:
-            if not isinstance(self._conn, SshConnection):
+            ssh = self._ssh()
+            if ssh is None:
                 raise HostFailure(
                     Status.ERROR, "file transfers need an SSH connection, not connection: local"
                 )
-            self._sftp = SftpSession(self._conn, timeout=_SFTP_REPLY_S)
+            from hostops.host.sftp import SftpSession
+
+            self._sftp = SftpSession(ssh, timeout=_SFTP_REPLY_S)
         return self._sftp
 
     def run(

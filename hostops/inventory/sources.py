@@ -43,15 +43,7 @@ def load_sources(
     Raises ConfigError (``FILE:LINE: …``) for a source that cannot be read, a
     directory without any inventory, or a native inventory given with others.
     """
-    files: list[str] = []
-    for path in (os.fspath(p) for p in paths):
-        if os.path.isdir(path):
-            found = _directory_sources(path)
-            if not found:
-                raise ConfigError("no inventory file in this directory", path=path)
-            files += found
-        else:
-            files.append(path)
+    files = source_files(paths)
     if not files:
         raise ConfigError("no inventory given")
     raws = [_load_one(f, vault) for f in files]
@@ -66,6 +58,21 @@ def load_sources(
     merged = raws[0] if len(raws) == 1 else _merge([os.fspath(p) for p in paths], raws)
     merged.vault = vault
     return reconcile(merged)
+
+
+def source_files(paths: Sequence[str | os.PathLike[str]]) -> list[str]:
+    """The files ``paths`` stand for, in the order they are read: a directory's
+    inventory files in its place. Raises ConfigError for a directory without any."""
+    files: list[str] = []
+    for path in (os.fspath(p) for p in paths):
+        if os.path.isdir(path):
+            found = _directory_sources(path)
+            if not found:
+                raise ConfigError("no inventory file in this directory", path=path)
+            files += found
+        else:
+            files.append(path)
+    return files
 
 
 def _directory_sources(path: str) -> list[str]:

@@ -39,21 +39,34 @@ class Parked:
     def __init__(self, on_change: Callable[[int], None] = lambda n: None) -> None:
         self._lock = threading.Lock()
         self._held: dict[int, _Held] = {}  # by id(client)
+        self._idle: dict[str, list[_Held]] = {}  # parked, by identity; the last parked last
         self._on_change = on_change
 
     def take(self, key: str) -> HostClient | None:
-        """A parked connection with identity ``key``, now in use; None if there is none."""
+        """A parked connection with identity ``key`` (the one used last), now in use;
+        None if there is none."""
         with self._lock:
-            for held in sorted(self._held.values(), key=lambda h: -h.last_used):
-                if held.key == key and not held.in_use:
-                    held.in_use = True
-                    return held.client
-        return None
+            idle = self._idle.get(key)
+            if not idle:
+                return None
+            held = idle.pop()
+            if not idle:
+                del self._idle[key]
+            held.in_use = True
+            return held.client
 
     def holds(self, key: str) -> bool:
         """A parked connection with identity ``key`` is there."""
         with self._lock:
-            return any(h.key == key and not h.in_use for h in self._held.values())
+            return key in self._idle
+
+    def _unpark(self, held: _Held) -> None:
+        """``held`` no longer parked (under the lock)."""
+        idle = self._idle.get(held.key, [])
+        if held in idle:
+            idle.remove(held)
+            if not idle:
+                del self._idle[held.key]
 
     def park(self, key: str, client: HostClient, ttl: float) -> None:
         """Hold ``client`` for ``ttl`` seconds from now, for a run that wants ``key``."""
@@ -61,16 +74,20 @@ class Parked:
         with self._lock:
             held = self._held.get(id(client))
             if held is None:
-                self._held[id(client)] = _Held(client, key, now, now, ttl)
+                held = self._held[id(client)] = _Held(client, key, now, now, ttl)
             else:
+                self._unpark(held)
                 held.key, held.last_used, held.ttl, held.in_use = key, now, ttl, False
+            self._idle.setdefault(key, []).append(held)
             n = len(self._held)
         self._on_change(n)
 
     def drop(self, client: HostClient) -> None:
         """Forget ``client`` and close it."""
         with self._lock:
-            self._held.pop(id(client), None)
+            held = self._held.pop(id(client), None)
+            if held is not None:
+                self._unpark(held)
             n = len(self._held)
         client.close()
         self._on_change(n)
@@ -96,6 +113,7 @@ class Parked:
             idle = [h for h in self._held.values() if not h.in_use]
             for held in idle:
                 del self._held[id(held.client)]
+                self._unpark(held)
             n = len(self._held)
         for held in idle:
             held.client.close()

@@ -2,13 +2,15 @@
 
 Read twice with the same rules: by the thin client before anything heavy is imported
 (is this a warm run?), and by the command line (the value the run keeps connections
-for). Standard library only.
+for); the configuration file may set it (hostops.userconfig). Standard library only.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+
+from hostops.userconfig import setting_text
 
 ENV = "HOSTOPS_PERSIST"
 COMMANDS = frozenset({"run", "put", "get", "play"})  # the commands that may run warm
@@ -33,12 +35,13 @@ def parse(text: str) -> float:
 
 def wanted(argv: Sequence[str], environ: Mapping[str, str]) -> float | None:
     """The ``--persist`` of a command line (``argv`` without the program name): the last
-    of ``--persist D``, ``--persist=D`` and ``--no-persist`` wins, else HOSTOPS_PERSIST.
+    of ``--persist D``, ``--persist=D`` and ``--no-persist`` wins, else HOSTOPS_PERSIST,
+    else the configuration file's ``persist`` (ranked as the command line ranks them).
     None: not a command that can run warm, not asked for, turned off, or a value that
     does not parse (the command line will say why)."""
     if not argv or argv[0] not in COMMANDS or "--help" in argv:
         return None
-    text: str | None = environ.get(ENV)
+    text: str | None = environ.get(ENV) or None  # empty: not set, as click reads it
     args = list(argv[1:])
     for i, arg in enumerate(args):
         if arg == "--":
@@ -49,6 +52,8 @@ def wanted(argv: Sequence[str], environ: Mapping[str, str]) -> float | None:
             text = args[i + 1]
         elif arg.startswith("--persist="):
             text = arg.partition("=")[2]
+    if text is None:
+        text = setting_text(environ, "persist")
     if not text:
         return None
     try:

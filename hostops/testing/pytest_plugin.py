@@ -58,7 +58,14 @@ def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[P
     home = tmp_path / "home"
     home.mkdir()
     monkeypatch.setenv("HOME", str(home))
-    for var in ("SSH_AUTH_SOCK", "HOSTOPS_INVENTORY", "NO_COLOR", "HOSTOPS_PERSIST"):
+    for var in (
+        "SSH_AUTH_SOCK",
+        "HOSTOPS_INVENTORY",
+        "NO_COLOR",
+        "HOSTOPS_PERSIST",
+        "HOSTOPS_CONFIG",  # a configuration file: XDG_CONFIG_HOME below, empty
+        "HOSTOPS_COMPLETE_DYNAMIC",
+    ):
         monkeypatch.delenv(var, raising=False)
     for var, sub in (
         ("XDG_STATE_HOME", ".local/state"),

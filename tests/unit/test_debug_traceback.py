@@ -6,7 +6,7 @@ import pytest
 from pytest_mock import MockerFixture
 
 import hostops.cli.records
-import hostops.cli.run
+import hostops.fleet.rollout
 from hostops.cli import main
 
 SECRET = "s3 cr'et\"$HOME"
@@ -25,7 +25,8 @@ def test_debug_traceback_shows_no_local_values(
         assert secrets.password == SECRET  # the secret really is in scope here
         raise RuntimeError("a bug")
 
-    mocker.patch.object(hostops.cli.run, "operate", side_effect=broken)
+    # hostops run imports the fleet when its body runs: the rollout's function is its.
+    mocker.patch.object(hostops.fleet.rollout, "operate", side_effect=broken)
     code = main(["run", "true", "-H", "web1", "--sudo", "--debug", "--no-ssh-config"])
     err = capfd.readouterr().err
     assert code == 4

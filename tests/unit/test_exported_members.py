@@ -8,18 +8,32 @@ import re
 import types
 from pathlib import Path
 
+import pytest
+
 import hostops
 
 README = Path(__file__).parents[2] / "README.md"
 
 
 def _public_names() -> set[str]:
-    """Every name ``import hostops`` defines that is not private and not a submodule."""
+    """Every name ``import hostops`` offers (its exports load on first use: ``dir``) that
+    is not private and not a submodule."""
     return {
         name
-        for name, value in vars(hostops).items()
-        if not name.startswith("_") and not isinstance(value, types.ModuleType)
+        for name in dir(hostops)
+        if not name.startswith("_") and not isinstance(getattr(hostops, name), types.ModuleType)
     } | {"__version__"}
+
+
+def test_every_export_resolves_to_what_its_module_defines() -> None:
+    """The lazy exports (PEP 562) name real objects, and a name hostops does not export
+    is an AttributeError, as for any module."""
+    for name in hostops.__all__:
+        value = getattr(hostops, name)
+        assert not isinstance(value, types.ModuleType), name
+    assert hostops.run.__module__ == "hostops.api"
+    with pytest.raises(AttributeError, match="no attribute 'nothing_here'"):
+        _ = hostops.nothing_here  # type: ignore[attr-defined]
 
 
 def test_all_is_exactly_the_public_names_sorted() -> None:

@@ -2,7 +2,7 @@
 
     entry -> cli -> api (hostops/__init__.py, hostops/api.py) -> testing -> fleet (keeper, cluster) -> render, journal,
     playbook, inventory -> host -> models, errors, operations, credentials,
-    batches, ranges, localenv, vault, redact, bulk
+    batches, ranges, localenv, vault, redact, bulk, userconfig
 
 A module may import its own layer and the layers below it, never above. Besides:
 nothing imports the CLI; the host layer never imports the fleet's events; the inventory
@@ -35,6 +35,7 @@ LAYERS: dict[str, int] = {
     "vault": 0,
     "redact": 0,
     "bulk": 0,
+    "userconfig": 0,  # the configuration file (the warm-run client reads it too)
     "host": 1,
     "inventory": 2,
     "playbook": 2,

@@ -11,9 +11,25 @@ jump.py         jump host chains: one login per chain per process, direct-tcpip 
 command.py      SshCommand: process group, sudo, forwarded stdin, keepalives, kills
 failures.py     one-line reasons for paramiko's and the network's exceptions
 _paramiko.py    every use of paramiko internals (checked by a canary test)
+
+SshContext (context.py) loads without paramiko; SshConnection loads it, on first use of
+the name (PEP 562): a worker of a run of ``connection: local`` hosts never does.
 """
 
-from hostops.host.ssh.connection import SshConnection
+import typing
+
 from hostops.host.ssh.context import SshContext
+
+if typing.TYPE_CHECKING:
+    from hostops.host.ssh.connection import SshConnection
+
+
+def __getattr__(name: str) -> object:
+    if name == "SshConnection":
+        from hostops.host.ssh.connection import SshConnection
+
+        return SshConnection
+    raise AttributeError(f"module 'hostops.host.ssh' has no attribute {name!r}")
+
 
 __all__ = ["SshConnection", "SshContext"]

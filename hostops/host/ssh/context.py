@@ -1,19 +1,25 @@
 """What the SSH sessions of one process share: parsed known_hosts files and keys, secrets,
-the jump host connections."""
+the jump host connections.
+
+Making one imports no paramiko (every worker makes one; a run of ``connection: local``
+hosts never loads paramiko): the SSH modules are imported when first needed.
+"""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-
-import paramiko
+from typing import TYPE_CHECKING
 
 from hostops.credentials import Secrets
-from hostops.host.ssh.auth import load_key
-from hostops.host.ssh.hostkeys import KnownHosts, append_host_key
 from hostops.host.ssh.jump import JumpPool
 from hostops.models import RunOptions
+
+if TYPE_CHECKING:
+    import paramiko
+
+    from hostops.host.ssh.hostkeys import KnownHosts
 
 
 @dataclass
@@ -38,6 +44,8 @@ class SshContext:
     def host_keys(self, path: str) -> KnownHosts:
         """The parsed known_hosts file at ``path`` (parsed on first use; its unreadable
         and unsupported lines reported once)."""
+        from hostops.host.ssh.hostkeys import KnownHosts
+
         with self._lock:
             keys = self._known.get(path)
             if keys is None:
@@ -55,6 +63,8 @@ class SshContext:
 
     def private_key(self, path: str) -> paramiko.PKey | str:
         """The key at ``path``, or a one-line reason why it cannot be used."""
+        from hostops.host.ssh.auth import load_key
+
         with self._lock:
             if path not in self._keys:
                 self.key_loads += 1
@@ -70,6 +80,8 @@ class SshContext:
     ) -> None:
         """accept-new: append ``name``'s key to ``path`` (see append_host_key; ``hashed``:
         HashKnownHosts) and know it. Raises OSError when the file cannot be written."""
+        from hostops.host.ssh.hostkeys import append_host_key
+
         append_host_key(path, name, key_type, blob, hashed=hashed)
         with self._lock:
             known = self._known.get(path)

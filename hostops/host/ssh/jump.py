@@ -1,4 +1,7 @@
-"""Jump hosts (ProxyJump): one login per chain per worker, shared by the sessions through it."""
+"""Jump hosts (ProxyJump): one login per chain per worker, shared by the sessions through it.
+
+Loads without paramiko (every SshContext has a JumpPool): :func:`tunnel` imports it.
+"""
 
 from __future__ import annotations
 
@@ -6,14 +9,15 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
-
-import paramiko
+from typing import TYPE_CHECKING, Protocol
 
 from hostops.host.base import HostFailure
-from hostops.host.ssh._paramiko import TunnelSocket
-from hostops.host.ssh.failures import reason
 from hostops.models import Host, Status
+
+if TYPE_CHECKING:
+    import paramiko
+
+    from hostops.host.ssh._paramiko import TunnelSocket
 
 
 class _Hop(Protocol):
@@ -95,6 +99,11 @@ class JumpPool:
 def tunnel(via: paramiko.Transport, host: Host, timeout: float) -> TunnelSocket:
     """A direct-tcpip channel from the jump host ``via`` to ``host``: the jump host
     opens the TCP connection, so names and addresses are the ones it sees."""
+    import paramiko
+
+    from hostops.host.ssh._paramiko import TunnelSocket
+    from hostops.host.ssh.failures import reason
+
     try:
         chan = via.open_channel(
             "direct-tcpip", (host.address, host.port), ("127.0.0.1", 0), timeout=timeout
