@@ -161,7 +161,8 @@ class DaskLauncher:
         def done(f: object) -> None:
             status = future.status
             if status == "finished":
-                ended("")
+                code = future.result()
+                ended("" if code == 0 else f"its shard process exited with code {code}")
             elif status == "error":
                 reason = " ".join(str(future.exception()).split())
                 ended(reason or "the task failed")

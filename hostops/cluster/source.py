@@ -267,6 +267,8 @@ class ClusterWorkers:
         self._all: list[_Shard] = []
         threading.Thread(target=self._accept, name="cluster-listener", daemon=True).start()
         self.size = 0
+        self.warnings: list[str] = []  # shards that never connected (start)
+        self.stranded: dict[str, str] = {}  # site -> why none of its shards connected
 
     def start(self, hosts: Sequence[Host], forks: int, timeout: float) -> None:
         """Launch the shards ``hosts`` need (one per worker thread, at most ``forks``
@@ -289,17 +291,48 @@ class ClusterWorkers:
         deadline = time.monotonic() + timeout
         for shard in shards:
             while not shard.connected.wait(0.1):
-                if shard.failure is not None:
-                    raise ClusterError(
-                        f"cluster worker {shard.worker.name}: the shard failed: {shard.failure}"
-                    )
-                if time.monotonic() > deadline:
-                    raise ClusterError(
-                        f"cluster worker {shard.worker.name}: its shard did not connect back to"
-                        f" {self.address} in {timeout:.0f} s (README, 'Cluster': firewalls)"
-                    )
-        self._ready = shards
-        self.size = len(shards)
+                if shard.failure is not None or time.monotonic() > deadline:
+                    break
+        self._ready = [s for s in shards if s.connected.is_set()]
+        for shard in shards:
+            if not shard.connected.is_set():
+                self._give_up(shard, timeout)
+        failed = [s for s in shards if not s.connected.is_set()]
+        if not self._ready:
+            first = failed[0]
+            raise ClusterError(
+                f"cluster worker {first.worker.name}: {first.failure}"
+                + (f" (and {len(failed) - 1} more shards)" if len(failed) > 1 else "")
+            )
+        self.warnings = [
+            f"cluster worker {s.worker.name}: its shard never connected: {s.failure};"
+            " its hosts run on the other shards of their site"
+            for s in failed
+        ]
+        # A site only failed shards would have served: its hosts end error, saying why.
+        for site in sorted(s for s in sites if s is not None):
+            if not any(site in s.worker.sites for s in self._ready):
+                why = "; ".join(
+                    f"cluster worker {s.worker.name}: {s.failure}"
+                    for s in failed
+                    if site in s.worker.sites
+                )
+                self.stranded[site] = f"site {site}: its shards never connected ({why})"
+        self.size = len(self._ready)
+
+    def _give_up(self, shard: _Shard, timeout: float) -> None:
+        """A shard that did not connect in time (or whose task ended): never used, its task
+        cancelled, a connection it makes later refused."""
+        with self._lock:
+            for token in [t for t, s in self._waiting.items() if s is shard]:
+                del self._waiting[token]
+        if shard.failure is None:
+            shard.failure = (
+                f"it did not connect back to {self.address} in {timeout:.0f} s"
+                " (README, 'Cluster': firewalls)"
+            )
+        shard.cancel_task()
+        shard.kill()
 
     def _launch(self, worker: WorkerInfo) -> _Shard:
         shard = _Shard(worker, self._launched)
@@ -377,7 +410,12 @@ class ClusterWorkers:
                 WorkerSlot(shard, link, free=n + held, sites=shard.worker.sites, window=held)
             )
         threading.Thread(target=self._flow, args=(shards, consumed), daemon=True).start()
-        return Attached(slots, {})
+        if self.warnings:
+            said = EventPipe(events_fd)
+            for text in self.warnings:
+                said.add(pickle.dumps(HostWarning(None, text)))
+            said.close()
+        return Attached(slots, {}, dict(self.stranded))
 
     def _flow(self, shards: list[_Shard], consumed: Counters) -> None:
         """The aggregator's consumed counters, down to the shards as they move."""

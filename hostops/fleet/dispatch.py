@@ -172,6 +172,7 @@ class Dispatcher:
         self._queues: dict[str | None, deque[Job]] = {None: deque()}
         self._sited = any(s.sites is not None for s in slots)
         self._on_stranded = on_stranded
+        self.stranded: dict[str, str] = {}  # site -> why it has no worker (else "no worker left")
         self.slots = slots
         self.processes = [s.process for s in slots]  # every worker ever started
         self.owner: dict[str, WorkerSlot] = {}  # host -> the worker keeping its connection
@@ -190,6 +191,8 @@ class Dispatcher:
             self.outcomes.pop(job.host.name, None)
             owner = self.owner.get(job.host.name)
             (owner.queue if owner is not None else self._queue_of(job)).append(job)
+        if self._sited:
+            self._strand()  # a site no worker serves from the start: never wait for one
 
     @property
     def pending(self) -> list[Job]:
@@ -394,7 +397,7 @@ class Dispatcher:
             if site is not None and queue and not any(s.serves(site) for s in self.slots):
                 jobs = list(queue)
                 queue.clear()
-                why = f"site {site}: no worker left"
+                why = self.stranded.get(site) or f"site {site}: no worker left"
                 for job in jobs:
                     self.outcomes[job.host.name] = Outcome(Status.ERROR, error=why)
                 if self._on_stranded is not None:
