@@ -99,6 +99,10 @@ class SshConnection:
         try:
             t.start_client(timeout=self._remaining())
         except (paramiko.SSHException, EOFError, OSError) as exc:
+            if time.monotonic() >= self._deadline:  # our own limit ended it, not the peer
+                raise HostFailure(
+                    Status.UNREACHABLE, self._no_answer(host, opts), transient=True
+                ) from None
             # Closed or reset mid-handshake (sshd restarting, MaxStartups) may pass;
             # a peer that speaks another protocol will not.
             transient = isinstance(
@@ -112,13 +116,15 @@ class SshConnection:
                 why = f"SSH handshake failed: {why}"
             raise HostFailure(Status.UNREACHABLE, why, transient=transient) from None
         if not (t.is_active() and t.initial_kex_done):  # start_client returns quietly on timeout
-            raise HostFailure(
-                Status.UNREACHABLE,
-                f"SSH handshake failed: no answer within the connect timeout"
-                f" ({connect_timeout(host, opts):g} s)",
-                transient=True,
-            )
+            raise HostFailure(Status.UNREACHABLE, self._no_answer(host, opts), transient=True)
         trust.verify(t.get_remote_server_key(), known, host, self._ctx, warn)
+
+    @staticmethod
+    def _no_answer(host: Host, opts: RunOptions) -> str:
+        return (
+            "SSH handshake failed: no answer within the connect timeout"
+            f" ({connect_timeout(host, opts):g} s)"
+        )
 
     def _remaining(self) -> float:
         return max(0.1, self._deadline - time.monotonic())
