@@ -5,9 +5,14 @@ Each Dask worker runs as many shard processes as it has threads (so a worker mac
 uses all its cores: the engine's process pool stretched over machines). A shard is a
 Dask task (hostops.cluster.shard.run_shard) that connects back to this process's
 listener over the channel (hostops.cluster.channel); to the engine it is one worker
-slot: its dispatch messages are relayed to the slot's pipe, its events written as they
-are to the run's event pipe (the aggregator, views, JSON and run record are the local
+slot whose pipe is in this process (hostops.cluster.relay: jobs by host index, a
+window of held jobs: hostops.cluster.window), its events written as they are to the
+run's event pipe in batches (the aggregator, views, JSON and run record are the local
 ones), and the aggregator's flow-control counters go down to it as they move.
+
+A shard that never connects back is given up: its site's other shards run its hosts,
+or, when none of its site's connected, they end ``error`` saying why (the engine's
+dispatcher strands the site: hostops.fleet.dispatch).
 
 A shard whose channel ends without its goodbye is a lost worker: its hosts that
 started and did not finish end ``error`` ("cluster worker W lost"); the engine gives

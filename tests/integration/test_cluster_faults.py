@@ -119,23 +119,29 @@ def _sited_inventory(path: Path, fleet: SshdFleet, sites: dict[str, int]) -> Pat
     return path
 
 
+def _run_then_stop(cluster: DaskCluster, inv: Path, workers: list[str]) -> tuple[int, str, str]:
+    """``run 'echo ran'`` on ``inv`` through the cluster, then stop ``workers``."""
+    try:
+        p = start_hostops(
+            *["run", "echo ran", "-i", str(inv), "-n", "-o", "json", "--no-record"],
+            *["--cluster", cluster.address],
+            env=env_of(cluster),
+        )
+        out, err = p.communicate(timeout=120)
+    finally:
+        for name in workers:
+            cluster.workers.pop(name).stop()
+    return p.returncode, out, err
+
+
 def test_a_shard_that_never_connects_leaves_its_hosts_to_the_other_shards_of_its_site(
     dask_cluster: DaskCluster, sshd_fleet: SshdFleet, tmp_path: Path
 ) -> None:
     _broken_worker(dask_cluster, "w-nostart", "s-half", tmp_path)
     dask_cluster.add_worker("w-sound", ["s-half"])
     inv = _sited_inventory(tmp_path / "inv.yaml", sshd_fleet, {"s-half": 4})
-    try:
-        p = start_hostops(
-            *["run", "echo ran", "-i", str(inv), "-n", "-o", "json", "--no-record"],
-            *["--cluster", dask_cluster.address],
-            env=env_of(dask_cluster),
-        )
-        out, err = p.communicate(timeout=120)
-    finally:
-        for name in ("w-nostart", "w-sound"):
-            dask_cluster.workers.pop(name).stop()
-    assert p.returncode == 0, err
+    code, out, err = _run_then_stop(dask_cluster, inv, ["w-nostart", "w-sound"])
+    assert code == 0, err
     results = json_results(out)
     assert len(results) == 4 and {r["status"] for r in results.values()} == {"ok"}, out
     assert "cluster worker w-nostart: its shard never connected" in err
@@ -148,17 +154,8 @@ def test_a_site_whose_shards_never_connect_ends_its_hosts_error_and_the_others_r
     _broken_worker(dask_cluster, "w-nostart-only", "s-dead", tmp_path)
     dask_cluster.add_worker("w-alive", ["s-alive"])
     inv = _sited_inventory(tmp_path / "inv.yaml", sshd_fleet, {"s-dead": 2, "s-alive": 2})
-    try:
-        p = start_hostops(
-            *["run", "echo ran", "-i", str(inv), "-n", "-o", "json", "--no-record"],
-            *["--cluster", dask_cluster.address],
-            env=env_of(dask_cluster),
-        )
-        out, err = p.communicate(timeout=120)
-    finally:
-        for name in ("w-nostart-only", "w-alive"):
-            dask_cluster.workers.pop(name).stop()
-    assert p.returncode == 1, err
+    code, out, err = _run_then_stop(dask_cluster, inv, ["w-nostart-only", "w-alive"])
+    assert code == 1, err
     results = json_results(out)
     dead = [h.name for h in sshd_fleet.hosts[:2]]
     alive = [h.name for h in sshd_fleet.hosts[2:4]]
