@@ -50,8 +50,12 @@ class Sample:
 
 
 def _cpu_s(pid: int, children: bool = True) -> float:
-    """CPU of ``pid`` (and of its children it waited for), seconds."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    """CPU of ``pid`` (and of its children it waited for), seconds; 0 for a process
+    gone since it was listed (a shard process ending)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except FileNotFoundError:
+        return 0.0
     used = int(fields[11]) + int(fields[12])
     if children:
         used += int(fields[13]) + int(fields[14])

@@ -24,6 +24,7 @@ from hostops.cli.options import (
     Targets,
 )
 from hostops.cli.values import keepalive, size
+from hostops.cluster.resolve import Resolution, hop_names
 from hostops.credentials import (
     ENV_KEY_PASSPHRASE,
     ENV_PASSWORD,
@@ -58,6 +59,9 @@ class Selection:
 
     inventory: Inventory
     hosts: list[Host]
+    # Set when the hosts are resolved on the cluster's workers (``hosts`` then as the
+    # inventory gave them): how they resolve there (hostops.cluster.resolve).
+    on_workers: Resolution | None = None
 
 
 @dataclass(frozen=True)
@@ -77,16 +81,21 @@ def select(
     *,
     play_dir: str | None = None,
     host_key_policy: HostKeyPolicy | None = None,
+    on_workers: bool = False,
 ) -> Selection:
     """The inventory and the selected hosts, their connection settings resolved with the
     command line's (``timing``: its time limits, see :func:`timing`); with
     ``--rerun``, only those that ended with those statuses in a recorded run.
     ``play_dir``: a playbook's directory, whose group_vars/ and host_vars/ count too.
+    ``on_workers``: a cluster run: the hosts are resolved on the workers where they run
+    (their ssh_config, ``~``, files), not here; the files the command line names are
+    the workers' too (their pre-flight checks them).
 
     Raises UsageError (files named on the command line must exist: see
     :func:`given_files`), ConfigError (an inventory with no hosts, unless
     ``--allow-empty``: then NothingToDo), or NothingToDo when the rerun leaves no host."""
-    given_files(settings, host_key_policy)
+    if not on_workers:
+        given_files(settings, host_key_policy)
     if rerun.from_run is not None and rerun.rerun is None:
         raise UsageError("--from-run needs --rerun STATUSES (which of its hosts to run)")
     if targets.host_list is not None and targets.hosts:
@@ -102,7 +111,7 @@ def select(
             raw.play_dirs = [play_dir]
     else:
         raise UsageError("no hosts: give --hosts FILE (or set HOSTOPS_INVENTORY) or --host LIST")
-    connection = connection_settings(settings, timing)
+    connection = None if on_workers else connection_settings(settings, timing)
     inventory = build(raw)
     if not inventory.names and targets.allow_empty:
         raise NothingToDo(f"{raw.path}: no hosts in this inventory: nothing to run")
@@ -117,6 +126,15 @@ def select(
         raw.warnings.append(differs)
     if rerun.rerun is not None:
         names = _rerun_names(names, rerun.rerun, rerun.from_run)
+    if connection is None:
+        given = resolve_hosts(inventory, names)
+        hops = [n for n in sorted(hop_names(given)) if n in inventory.raw.hosts]
+        where = Resolution(
+            _ssh_config_choice(settings),
+            command_line_overrides(settings, timing),
+            dict(zip(hops, resolve_hosts(inventory, hops), strict=True)),
+        )
+        return Selection(inventory, given, where)
     hosts = resolve_all(
         resolve_hosts(inventory, names),
         ssh_config=connection.ssh_config,
@@ -174,10 +192,24 @@ def connection_settings(
 ) -> ConnectionSettings:
     """The ssh_config to read and the overrides of ``settings`` (and ``timing``). Raises
     UsageError for contradicting options, ConfigError for a broken ssh_config."""
+    return ConnectionSettings(
+        SshConfig.chosen(_ssh_config_choice(settings)), command_line_overrides(settings, timing)
+    )
+
+
+def _ssh_config_choice(settings: HostSettings) -> bool | str:
+    """The ssh_config the command line chooses: True the default files, False none, a
+    path. Raises UsageError."""
     if settings.ssh_config is not None and settings.no_ssh_config:
         raise UsageError("give --ssh-config or --no-ssh-config, not both")
-    config = SshConfig.chosen(False if settings.no_ssh_config else settings.ssh_config or True)
-    overrides = dataclasses.replace(
+    if settings.no_ssh_config:
+        return False
+    return True if settings.ssh_config is None else str(settings.ssh_config)
+
+
+def command_line_overrides(settings: HostSettings, timing: Overrides | None = None) -> Overrides:
+    """The settings the command line gives every host (and ``timing``)."""
+    return dataclasses.replace(
         timing or Overrides(),
         user=settings.user,
         port=settings.port,
@@ -185,7 +217,6 @@ def connection_settings(
         known_hosts=str(settings.known_hosts) if settings.known_hosts else None,
         jump=settings.jump,
     )
-    return ConnectionSettings(config, overrides)
 
 
 def _rerun_names(selected: list[str], rerun: str, from_run: str | None) -> list[str]:

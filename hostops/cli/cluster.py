@@ -36,10 +36,10 @@ def cluster(
         address = cluster_address(use.cluster)
         if address is None:
             raise UsageError("no cluster: give --cluster ADDRESS (or set HOSTOPS_CLUSTER)")
-        selection = select(targets, settings, Rerun())
+        selection = select(targets, settings, Rerun(), on_workers=True)
         secrets = secrets_from_environment(selection.hosts, vault=selection.inventory.raw.vault)
         named = [*asked_secrets(auth), *secrets.given()]
-        with checked(console, address, selection.hosts, named) as cluster:
+        with checked(console, address, selection.hosts, selection.on_workers, named) as cluster:
             text = cluster_text(cluster.workers, cluster.shards, cluster.reports)
         console.out(text.encode(), plain=True)
         for line in selection.inventory.raw.warnings:

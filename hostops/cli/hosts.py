@@ -18,6 +18,7 @@ from hostops.cli.build import (
 )
 from hostops.cli.edge import describe
 from hostops.cli.options import Execution, Locking, Reach, Results, SudoAs
+from hostops.cluster.address import cluster_address
 from hostops.credentials import Secrets
 from hostops.errors import exit_code_for
 from hostops.host.settings import ignored_options
@@ -62,6 +63,7 @@ def prepare(
         limits,
         play_dir=play_dir,
         host_key_policy=reach.auth.host_key_policy,
+        on_workers=cluster_address(reach.cluster.cluster) is not None,
     )
     for warning in selection.inventory.raw.warnings:
         console.message("warning", warning)

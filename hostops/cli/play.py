@@ -141,6 +141,7 @@ def play(
             prepared.options,
             secrets,
             asked_secrets(given.reach.auth, given.sudo_as.ask_sudo_pass),
+            resolution=prepared.selection.on_workers,
         )
         if check:  # templates' hosts are reached to read their files: the diffs
             with on_cluster:

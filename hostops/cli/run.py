@@ -246,6 +246,7 @@ def _operate(
                     prepared.secrets,
                     asked_secrets(given.reach.auth, given.sudo_as.ask_sudo_pass),
                     stdin=stdin,
+                    resolution=prepared.selection.on_workers,
                 )
             )
             spool = stack.enter_context(Spooler(0)).spool if stdin else None

@@ -44,7 +44,8 @@ class ChannelClosed(Exception):
 class Channel:
     """One end of a channel over ``sock`` (connected; TLS-wrapped or plain).
     ``on_frame(kind, payload)`` gets every frame received, in the pump thread;
-    ``on_close()`` is called once when the connection ends, after the last frame."""
+    ``on_close()`` is called once when the connection ends, after the last frame;
+    ``flush()`` after the frames of each read (to pass them on in batches)."""
 
     def __init__(
         self,
@@ -52,10 +53,12 @@ class Channel:
         on_frame: Callable[[bytes, bytes], None],
         on_close: Callable[[], None],
         name: str = "hostops-channel",
+        flush: Callable[[], None] = lambda: None,
     ) -> None:
         self._sock = sock
         self._on_frame = on_frame
         self._on_close = on_close
+        self._flush = flush
         self._out: deque[bytes] = deque()
         self._lock = threading.Lock()
         self._closing = False  # close() asked: send what is queued, then end
@@ -75,8 +78,10 @@ class Channel:
         with self._lock:
             if self.closed.is_set() or self._closing:
                 raise ChannelClosed
+            idle = not self._out
             self._out.append(frame)
-        self._wake()
+        if idle:  # else a wake-up is pending: the pump takes every queued frame when woken
+            self._wake()
 
     def send_message(self, message: object) -> None:
         """Queue a pickled message (see :meth:`send`)."""
@@ -171,6 +176,8 @@ class Channel:
             self._on_frame(kind, bytes(inbox[offset + _HEADER.size : end]))
             offset = end
         del inbox[:offset]
+        if offset:
+            self._flush()
 
 
 def server_context(ca: str, cert: str, key: str) -> ssl.SSLContext:

@@ -20,11 +20,13 @@ from distributed.security import Security
 from hostops._version import __version__
 from hostops.cluster.address import ClusterAddress
 from hostops.cluster.channel import server_context
-from hostops.cluster.preflight import FileCheck, WorkerReport, check_files
+from hostops.cluster.preflight import WorkerReport, check_hosts
+from hostops.cluster.resolve import Resolution
 from hostops.cluster.shard import run_shard
 from hostops.cluster.shards import WorkerInfo, sites_of_resources
 from hostops.cluster.source import ListenAt
 from hostops.errors import ClusterError
+from hostops.models import Host
 
 _TLS_KEYS = (
     ("distributed.comm.tls.ca-file", "DASK_DISTRIBUTED__COMM__TLS__CA_FILE"),
@@ -84,23 +86,28 @@ def workers(client: Client) -> list[WorkerInfo]:
 
 
 def preflight(
-    client: Client, files: Mapping[str, Sequence[FileCheck]], names: Mapping[str, str]
+    client: Client,
+    hosts: Mapping[str, Sequence[Host]],
+    resolution: Resolution | None,
+    names: Mapping[str, str],
 ) -> dict[str, WorkerReport]:
-    """Run :func:`check_files` on each worker of ``files`` (address -> its files), once,
-    never elsewhere, never again. ``names``: worker address -> name, for messages.
+    """Run :func:`check_hosts` on each worker of ``hosts`` (address -> its hosts, without
+    their variables), once, never elsewhere, never again: they are resolved there with
+    ``resolution`` (None: they are already). ``names``: worker address -> name.
 
     Raises ClusterError (exit 2) naming the worker: its first problem (a file), a
     hostops of another version, or the check itself failing there (hostops missing)."""
     futures = {
         address: client.submit(
-            check_files,
-            tuple(checks),
+            check_hosts,
+            tuple(chosen),
+            resolution,
             workers=[address],
             allow_other_workers=False,
             retries=0,
             pure=False,
         )
-        for address, checks in files.items()
+        for address, chosen in hosts.items()
     }
     reports: dict[str, WorkerReport] = {}
     for address, future in futures.items():
@@ -154,7 +161,8 @@ class DaskLauncher:
         def done(f: object) -> None:
             status = future.status
             if status == "finished":
-                ended("")
+                code = future.result()
+                ended("" if code == 0 else f"its shard process exited with code {code}")
             elif status == "error":
                 reason = " ".join(str(future.exception()).split())
                 ended(reason or "the task failed")

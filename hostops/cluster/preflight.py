@@ -1,9 +1,11 @@
-"""The pre-flight check a cluster worker runs before any host does: the files its hosts'
-connections will read exist there and can be read.
+"""The pre-flight check a cluster worker runs before any host does: its hosts'
+connection settings resolve there, and the files their connections will read exist
+there and can be read.
 
-Connection material is the worker's: the inventory's paths are opened on the worker
-machine where a host runs. :func:`files_to_check` (controller side) lists them per
-worker; :func:`check_files` runs on the worker (submitted by
+Connection material is the worker's: the hosts are resolved on the worker machine
+where they run (hostops.cluster.resolve: its ssh_config, ``~``), and the files they
+name are opened there. :func:`hosts_to_check` (controller side) lists each worker's
+hosts; :func:`check_hosts` runs on the worker (submitted by
 :func:`hostops.cluster.connect.preflight`, no Dask here): hostops must be installed
 there, it is imported by name.
 """
@@ -18,7 +20,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from hostops._version import __version__
+from hostops.cluster.resolve import Resolution, without_vars
 from hostops.cluster.shards import Shard
+from hostops.errors import HostopsError
 from hostops.models import Host
 
 
@@ -57,24 +61,36 @@ def _host_files(host: Host) -> Iterable[FileCheck]:
             yield FileCheck(path, FileRole.KNOWN_HOSTS)
 
 
-def files_to_check(
-    shards: Sequence[Shard], hosts: Sequence[Host]
-) -> dict[str, tuple[FileCheck, ...]]:
-    """Worker address -> the files the hosts of its shards will read, each once, sorted."""
+def hosts_to_check(shards: Sequence[Shard], hosts: Sequence[Host]) -> dict[str, tuple[Host, ...]]:
+    """Worker address -> the hosts of its shards, without their variables (a pre-flight
+    task's arguments are the scheduler's to see: hostops.cluster.resolve.without_vars)."""
     by_name = {h.name: h for h in hosts}
-    found: dict[str, set[FileCheck]] = {}
+    found: dict[str, list[Host]] = {}
     for shard in shards:
-        files = found.setdefault(shard.worker.address, set())
-        for name in shard.hosts:
-            files.update(_host_files(by_name[name]))
-    return {worker: tuple(sorted(files)) for worker, files in found.items()}
+        found.setdefault(shard.worker.address, []).extend(by_name[n] for n in shard.hosts)
+    return {worker: without_vars(chosen) for worker, chosen in found.items()}
 
 
-def check_files(checks: Sequence[FileCheck]) -> WorkerReport:
+def files_of(hosts: Iterable[Host]) -> tuple[FileCheck, ...]:
+    """The files ``hosts`` (resolved) will read, each once, sorted."""
+    return tuple(sorted({f for host in hosts for f in _host_files(host)}))
+
+
+def check_hosts(hosts: Sequence[Host], resolution: Resolution | None) -> WorkerReport:
+    """Run on a worker: ``hosts`` resolved here (``resolution`` None: they already are),
+    then :func:`check_files` of the files they name. Never raises."""
+    try:
+        resolved = list(hosts) if resolution is None else resolution.resolve(hosts)
+    except HostopsError as exc:
+        return check_files((), (f"connection settings: {exc}",))
+    return check_files(files_of(resolved))
+
+
+def check_files(checks: Sequence[FileCheck], found: Sequence[str] = ()) -> WorkerReport:
     """Run on a worker: every identity file exists and is readable, every known_hosts
     file that exists is readable (a missing one knows no host, as locally). Never
-    raises: the problems are the report's."""
-    problems = []
+    raises: the problems are the report's (after those ``found`` before)."""
+    problems = list(found)
     for check in checks:
         path = os.path.expanduser(check.path)
         if not os.path.exists(path):

@@ -24,13 +24,16 @@ import socket
 import subprocess
 import sys
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.reduction import ForkingPickler
 from typing import Any
 
 from hostops.cluster.channel import EVENT, HELLO, MESSAGE, Channel, ChannelClosed, client_context
 from hostops.cluster.files import FILES
+from hostops.cluster.relay import ShardJobs
 from hostops.cluster.staging import ShardFiles
+from hostops.cluster.window import ShardInbox
 from hostops.fleet.events import MAX_EVENT_BYTES, Event
 from hostops.fleet.worker import serve
 
@@ -86,34 +89,16 @@ def run_shard(controller: str, token: str, encrypted: bool) -> int:
     return child.wait()
 
 
-class _Jobs:
-    """The controller's messages as serve() reads them (the fleet's Channel)."""
+def _sender(channel: Channel) -> Callable[[object], None]:
+    """A message to the controller (OSError once it is gone, as a pipe says)."""
 
-    def __init__(self, channel: Channel, inbox: queue.Queue[object]) -> None:
-        self._channel = channel
-        self._inbox = inbox
-        self._next: list[object] = []
-
-    def poll(self, timeout: float | None = None) -> bool:
-        if not self._next:
-            try:
-                self._next.append(self._inbox.get(timeout=timeout))
-            except queue.Empty:
-                return False
-        return True
-
-    def recv(self) -> Any:
-        item = self._next.pop() if self._next else self._inbox.get()
-        if item is _EOF:
-            self._next.append(_EOF)
-            raise EOFError
-        return item
-
-    def send(self, obj: Any) -> None:
+    def send(message: object) -> None:
         try:
-            self._channel.send_message(obj)
+            channel.send_message(message)
         except ChannelClosed:
             raise OSError("the controller is gone") from None
+
+    return send
 
 
 class _Events:
@@ -201,13 +186,17 @@ def _serve(
     first = run.get()
     if first[0] != "run":
         return 1
-    _kind, spec, secrets, n_hosts = first
-    consumed.extend([0] * max(n_hosts, 1))
+    _kind, spec, secrets, inventory = first
+    given, resolution = pickle.loads(inventory)
+    # Resolved here: ssh_config, ~ and the files they name are this machine's (the
+    # pre-flight resolved them too: an error now is one that came since).
+    hosts = given if resolution is None else resolution.resolve(given)
+    consumed.extend([0] * max(len(hosts), 1))
     spec = dataclasses.replace(spec, consumed=consumed)
     parent = info["parent"]
     serve(
         spec,
-        _Jobs(channel, inbox),
+        ShardInbox(inbox, ShardJobs(hosts), spec.threads, _sender(channel), _EOF),
         _Events(channel),
         threading.Event(),
         secrets,

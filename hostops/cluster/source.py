@@ -5,9 +5,14 @@ Each Dask worker runs as many shard processes as it has threads (so a worker mac
 uses all its cores: the engine's process pool stretched over machines). A shard is a
 Dask task (hostops.cluster.shard.run_shard) that connects back to this process's
 listener over the channel (hostops.cluster.channel); to the engine it is one worker
-slot: its dispatch messages are relayed to the slot's pipe, its events written as they
-are to the run's event pipe (the aggregator, views, JSON and run record are the local
+slot whose pipe is in this process (hostops.cluster.relay: jobs by host index, a
+window of held jobs: hostops.cluster.window), its events written as they are to the
+run's event pipe in batches (the aggregator, views, JSON and run record are the local
 ones), and the aggregator's flow-control counters go down to it as they move.
+
+A shard that never connects back is given up: its site's other shards run its hosts,
+or, when none of its site's connected, they end ``error`` saying why (the engine's
+dispatcher strands the site: hostops.fleet.dispatch).
 
 A shard whose channel ends without its goodbye is a lost worker: its hosts that
 started and did not finish end ``error`` ("cluster worker W lost"); the engine gives
@@ -28,7 +33,6 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from multiprocessing.connection import Connection
 from typing import Any, Protocol
 
 from hostops.cluster.channel import (
@@ -40,19 +44,26 @@ from hostops.cluster.channel import (
     read_frame,
 )
 from hostops.cluster.files import FILES
+from hostops.cluster.relay import EngineEnd, EventPipe
+from hostops.cluster.resolve import Resolution
 from hostops.cluster.shards import WorkerInfo, site_of
 from hostops.cluster.staging import ControllerFiles
+from hostops.cluster.window import window
 from hostops.credentials import Secrets
 from hostops.errors import ClusterError
 from hostops.fleet.dispatch import DONE, RETURNED, STARTED, WorkerSlot
 from hostops.fleet.engine import Attached
-from hostops.fleet.events import MAX_EVENT_BYTES, HostFinished, HostWarning
-from hostops.fleet.flow import Counters, counters_at
+from hostops.fleet.events import HostFinished, HostWarning
+from hostops.fleet.flow import BUDGET, Counters, counters_at
 from hostops.fleet.worker import WorkerSpec
 from hostops.models import Host, Status
 
 _LOST = -9  # the exit code of a shard whose channel ended without its goodbye
 _FLOW_TICK_S = 0.05
+# Credit goes down in steps: a host held back has BUDGET bytes unconsumed by the shard's
+# account, so once the aggregator consumed them a step is always due (never stuck), and
+# a host printing little costs no message at all.
+_CREDIT_STEP = BUDGET // 4
 _HELLO_S = 30.0
 
 
@@ -99,8 +110,8 @@ class _Shard:
         self._running: dict[str, int] = {}  # host -> its index, started and not done
         self._index: dict[str, int] = {}  # host -> its place in the run
         self._credit: dict[int, int] = {}  # index -> the consumed count last sent
-        self._theirs: Connection | None = None
-        self._events: Connection | None = None
+        self.link: EngineEnd | None = None  # the engine's pipe to it, once bound
+        self._events: EventPipe | None = None
         self.sock: socket.socket | None = None  # its connection, once it said hello
         self.remote_pid = 0
         self._files: ControllerFiles | None = None
@@ -136,28 +147,43 @@ class _Shard:
 
     # -- the relay ---------------------------------------------------------------------
     def bind(
-        self, first: tuple[Any, ...], theirs: Connection, events_fd: int, index: dict[str, int]
-    ) -> None:
-        """Start relaying (the shard connected), after sending it ``first``; ``index``:
-        the run's hosts' places (which flow-control counter is whose)."""
+        self,
+        first: tuple[Any, ...],
+        hosts: list[Host],
+        events_fd: int,
+        index: dict[str, int],
+        held: int,
+    ) -> EngineEnd:
+        """Start relaying (the shard connected), after sending it ``first``; ``hosts``:
+        the run's, which the shard was sent in ``first`` (jobs name them by index);
+        ``index``: their places (which flow-control counter is whose); ``held``: its
+        window (hostops.cluster.window). Returns the engine's pipe to the shard."""
         self._index = index
         assert self.sock is not None
         sock, self.sock = self.sock, None
         self._pid = self.remote_pid
-        self._theirs = theirs
-        self._events = Connection(os.dup(events_fd), readable=False)
-        self.channel = Channel(sock, self._frame, self._ended, f"shard-{self.number}")
+        self._events = EventPipe(events_fd)
+        self.channel = Channel(
+            sock, self._frame, self._ended, f"shard-{self.number}", flush=self._events.flush
+        )
         self._files = ControllerFiles(self.channel)
+        self.link = EngineEnd(self._to_shard, hosts, self._files.note, low=held // 2)
         self.channel.send_message(first)
         self.channel.start()
-        threading.Thread(target=self._down, name=f"shard-{self.number}-down", daemon=True).start()
+        return self.link
+
+    def _to_shard(self, message: bytes) -> None:
+        """A pickled message from the engine, onto the channel."""
+        assert self.channel is not None
+        try:
+            self.channel.send(MESSAGE, message)
+        except ChannelClosed:
+            raise OSError("the shard's channel is closed") from None
 
     def _frame(self, kind: bytes, payload: bytes) -> None:
         if kind == EVENT:
             assert self._events is not None
-            if len(payload) <= MAX_EVENT_BYTES:  # one atomic write, as every event is
-                with contextlib.suppress(OSError):
-                    self._events.send_bytes(payload)
+            self._events.add(payload)  # written as it came, unread (flushed per read)
             return
         assert self._files is not None
         if kind == FILES:
@@ -177,25 +203,8 @@ class _Shard:
                 self._running[name] = self._index.get(name, 0)
             elif what in (DONE, RETURNED):
                 self._running.pop(name, None)
-        assert self._theirs is not None
-        with contextlib.suppress(OSError):
-            self._theirs.send_bytes(payload)
-
-    def _down(self) -> None:
-        """The engine's messages to the shard, as they come: passed on unread (a pickle
-        from this process), so the controller pays no unpickling for a job (but for a
-        transfer's: the files the shard may then ask for)."""
-        assert self._theirs is not None and self.channel is not None and self._files is not None
-        while True:
-            try:
-                message = self._theirs.recv_bytes()
-            except (EOFError, OSError):
-                return
-            self._files.note(message)
-            try:
-                self.channel.send(MESSAGE, message)
-            except ChannelClosed:
-                return
+        assert self.link is not None
+        self.link.put(message)
 
     def send_credit(self, consumed: Counters) -> None:
         """Tell the shard how much of its running hosts' output the aggregator consumed."""
@@ -204,7 +213,7 @@ class _Shard:
         moved = {}
         for i in indexes:
             value = consumed[i]
-            if self._credit.get(i) != value:
+            if value - self._credit.get(i, 0) >= _CREDIT_STEP:
                 moved[i] = self._credit[i] = value
         if moved and self.channel is not None:
             with contextlib.suppress(ChannelClosed):
@@ -221,21 +230,16 @@ class _Shard:
                 running = list(self._running)
             if self._events is not None and running:
                 writer = self._events
-                with contextlib.suppress(OSError):
-                    writer.send_bytes(
-                        pickle.dumps(HostWarning(None, why + f" (shard {self.number})"))
-                    )
-                    for name in running:
-                        event = HostFinished(name, Status.ERROR, None, None, 0.0, why)
-                        writer.send_bytes(pickle.dumps(event))
+                writer.add(pickle.dumps(HostWarning(None, why + f" (shard {self.number})")))
+                for name in running:
+                    event = HostFinished(name, Status.ERROR, None, None, 0.0, why)
+                    writer.add(pickle.dumps(event))
         self._code = 0 if self._clean else _LOST
         # A byte, not EOF: a process forked since (the aggregator) holds a copy of end_w.
         with contextlib.suppress(OSError):
             self._end_w.send(b"\0")
         if self._events is not None:
             self._events.close()
-        if self._theirs is not None:
-            self._theirs.close()
 
 
 class ClusterWorkers:
@@ -243,8 +247,15 @@ class ClusterWorkers:
     :meth:`start` launches and waits for them (before any engine: failures are exit 2
     before anything runs); :meth:`close` cancels what is left."""
 
-    def __init__(self, launcher: Launcher, listen: ListenAt, workers: Sequence[WorkerInfo]) -> None:
+    def __init__(
+        self,
+        launcher: Launcher,
+        listen: ListenAt,
+        workers: Sequence[WorkerInfo],
+        resolution: Resolution | None = None,
+    ) -> None:
         self._launcher = launcher
+        self._resolution = resolution  # the shards resolve the hosts (None: resolved)
         self._tls = listen.tls
         family = socket.AF_INET6 if ":" in listen.host else socket.AF_INET
         self._server = socket.socket(family, socket.SOCK_STREAM)
@@ -261,6 +272,8 @@ class ClusterWorkers:
         self._all: list[_Shard] = []
         threading.Thread(target=self._accept, name="cluster-listener", daemon=True).start()
         self.size = 0
+        self.warnings: list[str] = []  # shards that never connected (start)
+        self.stranded: dict[str, str] = {}  # site -> why none of its shards connected
 
     def start(self, hosts: Sequence[Host], forks: int, timeout: float) -> None:
         """Launch the shards ``hosts`` need (one per worker thread, at most ``forks``
@@ -283,17 +296,48 @@ class ClusterWorkers:
         deadline = time.monotonic() + timeout
         for shard in shards:
             while not shard.connected.wait(0.1):
-                if shard.failure is not None:
-                    raise ClusterError(
-                        f"cluster worker {shard.worker.name}: the shard failed: {shard.failure}"
-                    )
-                if time.monotonic() > deadline:
-                    raise ClusterError(
-                        f"cluster worker {shard.worker.name}: its shard did not connect back to"
-                        f" {self.address} in {timeout:.0f} s (README, 'Cluster': firewalls)"
-                    )
-        self._ready = shards
-        self.size = len(shards)
+                if shard.failure is not None or time.monotonic() > deadline:
+                    break
+        self._ready = [s for s in shards if s.connected.is_set()]
+        for shard in shards:
+            if not shard.connected.is_set():
+                self._give_up(shard, timeout)
+        failed = [s for s in shards if not s.connected.is_set()]
+        if not self._ready:
+            first = failed[0]
+            raise ClusterError(
+                f"cluster worker {first.worker.name}: {first.failure}"
+                + (f" (and {len(failed) - 1} more shards)" if len(failed) > 1 else "")
+            )
+        self.warnings = [
+            f"cluster worker {s.worker.name}: its shard never connected: {s.failure};"
+            " its hosts run on the other shards of their site"
+            for s in failed
+        ]
+        # A site only failed shards would have served: its hosts end error, saying why.
+        for site in sorted(s for s in sites if s is not None):
+            if not any(site in s.worker.sites for s in self._ready):
+                why = "; ".join(
+                    f"cluster worker {s.worker.name}: {s.failure}"
+                    for s in failed
+                    if site in s.worker.sites
+                )
+                self.stranded[site] = f"site {site}: its shards never connected ({why})"
+        self.size = len(self._ready)
+
+    def _give_up(self, shard: _Shard, timeout: float) -> None:
+        """A shard that did not connect in time (or whose task ended): never used, its task
+        cancelled, a connection it makes later refused."""
+        with self._lock:
+            for token in [t for t, s in self._waiting.items() if s is shard]:
+                del self._waiting[token]
+        if shard.failure is None:
+            shard.failure = (
+                f"it did not connect back to {self.address} in {timeout:.0f} s"
+                " (README, 'Cluster': firewalls)"
+            )
+        shard.cancel_task()
+        shard.kill()
 
     def _launch(self, worker: WorkerInfo) -> _Shard:
         shard = _Shard(worker, self._launched)
@@ -359,15 +403,24 @@ class ClusterWorkers:
         consumed = counters_at(flow_fd, len(hosts))
         index = {h.name: i for i, h in enumerate(hosts)}
         slots = []
+        # Once for all shards: the hosts as given, and how they resolve there.
+        inventory = pickle.dumps((hosts, self._resolution), protocol=pickle.HIGHEST_PROTOCOL)
         for shard, n in zip(
             shards, list(threads) + [1] * (len(shards) - len(threads)), strict=True
         ):
-            mine, theirs = _pipe()
-            first = ("run", replace(wire_spec, threads=n), secrets, len(hosts))
-            shard.bind(first, theirs, events_fd, index)
-            slots.append(WorkerSlot(shard, mine, free=n, sites=shard.worker.sites))
+            first = ("run", replace(wire_spec, threads=n), secrets, inventory)
+            held = window(n)
+            link = shard.bind(first, hosts, events_fd, index, held)
+            slots.append(
+                WorkerSlot(shard, link, free=n + held, sites=shard.worker.sites, window=held)
+            )
         threading.Thread(target=self._flow, args=(shards, consumed), daemon=True).start()
-        return Attached(slots, {})
+        if self.warnings:
+            said = EventPipe(events_fd)
+            for text in self.warnings:
+                said.add(pickle.dumps(HostWarning(None, text)))
+            said.close()
+        return Attached(slots, {}, dict(self.stranded))
 
     def _flow(self, shards: list[_Shard], consumed: Counters) -> None:
         """The aggregator's consumed counters, down to the shards as they move."""
@@ -385,8 +438,3 @@ class ClusterWorkers:
             if shard.is_alive():
                 shard.kill()
             shard.cancel_task()
-
-
-def _pipe() -> tuple[Connection, Connection]:
-    a, b = socket.socketpair()
-    return Connection(a.detach()), Connection(b.detach())

@@ -20,7 +20,6 @@ import contextlib
 import dataclasses
 import itertools
 import os
-import pickle
 import posixpath
 import shutil
 import tempfile
@@ -240,9 +239,8 @@ def _pushed(here: str, files: tuple[str, ...]) -> Iterator[Entry]:
 
 
 class ControllerFiles:
-    """The controller's side of one shard's transfers. :meth:`note` sees each message
-    to the shard (pickled: only a job with a transfer is read) to learn what the shard
-    may ask for."""
+    """The controller's side of one shard's transfers. :meth:`note` sees each job sent
+    to the shard to learn what the shard may ask for."""
 
     def __init__(self, channel: Channel) -> None:
         self._streams = _Streams(channel)
@@ -250,11 +248,8 @@ class ControllerFiles:
         self._destinations: set[tuple[str, str]] = set()
         self._pushes: dict[int, tuple[list[str], list[str]]] = {}  # written, unchanged
 
-    def note(self, message: bytes) -> None:
-        if b"Upload" not in message and b"Download" not in message:
-            return
-        job = pickle.loads(message)  # our own pickle, on its way to the shard
-        if not isinstance(job, Job):
+    def note(self, job: Job) -> None:
+        if not isinstance(job.op, (Upload, Download)):
             return
         with self._streams.lock:
             if isinstance(job.op, Upload):

@@ -36,8 +36,7 @@ import pickle
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from multiprocessing.connection import Connection
-from typing import Protocol
+from typing import Any, Protocol
 
 from hostops.fleet.adaptive import Governor
 from hostops.models import Host, Status
@@ -107,12 +106,27 @@ class WorkerProcess(Protocol):
     def is_alive(self) -> bool: ...
 
 
+class Pipe(Protocol):
+    """What the engine uses of its pipe to a worker (a multiprocessing Connection, or a
+    stand-in inside this process: hostops.cluster.relay)."""
+
+    def fileno(self) -> int: ...
+
+    def poll(self, timeout: float | None = ...) -> bool: ...
+
+    def recv(self) -> Any: ...
+
+    def send(self, obj: Any) -> None: ...
+
+    def close(self) -> None: ...
+
+
 @dataclass
 class WorkerSlot:
     """What the engine knows of one worker process."""
 
     process: WorkerProcess
-    conn: Connection
+    conn: Pipe
     free: int  # threads with nothing to do
     capacity: int = 0  # the most it may run at once (its thread pool's size)
     limited: bool = False  # it could not start a thread: its budget grows no more
@@ -121,6 +135,10 @@ class WorkerSlot:
     queue: deque[Job] = field(default_factory=deque)  # jobs for hosts whose connection it keeps
     stopping: bool = False  # None was sent
     sites: frozenset[str] | None = None  # the sites it serves (None: every host)
+    # Jobs it takes beyond its threads (in ``free``), held until a thread is free: a
+    # cluster shard's window (hostops.cluster.window). Given only once every worker's
+    # threads have one.
+    window: int = 0
 
     def serves(self, site: str | None) -> bool:
         """Whether hosts of ``site`` (None: no site) may run here."""
@@ -154,6 +172,7 @@ class Dispatcher:
         self._queues: dict[str | None, deque[Job]] = {None: deque()}
         self._sited = any(s.sites is not None for s in slots)
         self._on_stranded = on_stranded
+        self.stranded: dict[str, str] = {}  # site -> why it has no worker (else "no worker left")
         self.slots = slots
         self.processes = [s.process for s in slots]  # every worker ever started
         self.owner: dict[str, WorkerSlot] = {}  # host -> the worker keeping its connection
@@ -172,6 +191,8 @@ class Dispatcher:
             self.outcomes.pop(job.host.name, None)
             owner = self.owner.get(job.host.name)
             (owner.queue if owner is not None else self._queue_of(job)).append(job)
+        if self._sited:
+            self._strand()  # a site no worker serves from the start: never wait for one
 
     @property
     def pending(self) -> list[Job]:
@@ -194,8 +215,9 @@ class Dispatcher:
         """Jobs queued or running."""
         return any(self._queues.values()) or any(s.sent or s.queue for s in self.slots)
 
-    def waitables(self) -> list[Connection | int]:
-        """Everything to wait on: each worker's pipe and process sentinel."""
+    def waitables(self) -> list[Any]:
+        """Everything to wait on: each worker's pipe and process sentinel (Any: wait()
+        takes anything with a fileno(), its type hints only Connections and sockets)."""
         return [s.conn for s in self.slots] + [s.process.sentinel for s in self.slots]
 
     def wake_s(self) -> float | None:
@@ -210,26 +232,32 @@ class Dispatcher:
         shared one to the workers with the most free threads."""
         if self.wake_s() == 0.0:
             self._grow()
-        for slot in sorted(self.slots, key=lambda s: -s.free):
-            # Never more than _MAX_UNACKED jobs a worker has not said "started" for: the
-            # pipe's buffer can always hold them, so this send never blocks while the
-            # worker is itself blocked sending to us (a deadlock at hundreds of threads).
-            while (
-                slot.free > 0
-                and not slot.stopping
-                and len(slot.sent) - len(slot.started & slot.sent.keys()) < _MAX_UNACKED
-            ):
-                source = slot.queue if slot.queue else self._next_queue(slot)
-                if source is None:
-                    break
-                job = source.popleft()
-                if not self._send(slot, job):
-                    source.appendleft(job)
-                    break
-                slot.sent[job.host.name] = job
-                slot.free -= 1
-                if job.keep:
-                    self.owner[job.host.name] = slot
+        # Every worker's threads first, then the jobs workers hold beyond them (windows).
+        for held in (False, True):
+            for slot in sorted(self.slots, key=lambda s: -s.free):
+                self._fill(slot, 0 if held else slot.window)
+
+    def _fill(self, slot: WorkerSlot, keep_free: int) -> None:
+        """Give ``slot`` jobs until ``keep_free`` of its budget is left."""
+        # Never more than _MAX_UNACKED jobs a worker has not said "started" for: the
+        # pipe's buffer can always hold them, so this send never blocks while the
+        # worker is itself blocked sending to us (a deadlock at hundreds of threads).
+        while (
+            slot.free > keep_free
+            and not slot.stopping
+            and len(slot.sent) - len(slot.started & slot.sent.keys()) < _MAX_UNACKED
+        ):
+            source = slot.queue if slot.queue else self._next_queue(slot)
+            if source is None:
+                break
+            job = source.popleft()
+            if not self._send(slot, job):
+                source.appendleft(job)
+                break
+            slot.sent[job.host.name] = job
+            slot.free -= 1
+            if job.keep:
+                self.owner[job.host.name] = slot
 
     def _waiting(self) -> int:
         return len(self.pending) + sum(len(s.queue) for s in self.slots)
@@ -369,7 +397,7 @@ class Dispatcher:
             if site is not None and queue and not any(s.serves(site) for s in self.slots):
                 jobs = list(queue)
                 queue.clear()
-                why = f"site {site}: no worker left"
+                why = self.stranded.get(site) or f"site {site}: no worker left"
                 for job in jobs:
                     self.outcomes[job.host.name] = Outcome(Status.ERROR, error=why)
                 if self._on_stranded is not None:

@@ -110,6 +110,8 @@ class Attached:
 
     slots: list[WorkerSlot]
     owners: dict[str, WorkerSlot]  # host -> the worker holding a kept connection to it
+    # Sites none of whose workers could be had: site -> why (its hosts end error with it).
+    stranded: dict[str, str] = dataclasses.field(default_factory=dict)
 
 
 class WorkerSource(Protocol):
@@ -286,6 +288,7 @@ class Engine:
             return WorkerSlot(process, mine, free=budget, capacity=n_threads)
 
         owners: dict[str, WorkerSlot] = {}
+        unserved: dict[str, str] = {}
         if source is None:
             slots = [start_worker(n, b) for n, b in zip(threads, budgets, strict=True)]
         else:
@@ -297,7 +300,7 @@ class Engine:
                 )
             finally:
                 os.close(flow_fd)
-            slots, owners = attached.slots, attached.owners
+            slots, owners, unserved = attached.slots, attached.owners, attached.stranded
             self._cancel = _Broadcast("cancel", lambda: self._dispatcher)
             self._hurry = _Broadcast("hurry", lambda: self._dispatcher)
         # Put on the queue only now: its feeder thread must not exist at fork time.
@@ -321,6 +324,7 @@ class Engine:
             on_stranded=stranded,
         )
         self._dispatcher.owner.update(owners)
+        self._dispatcher.stranded.update(unserved)
 
     def _was_interrupted(self) -> bool:
         """``interrupted`` read anew (a signal handler sets it while we wait)."""

@@ -95,3 +95,75 @@ def test_a_site_losing_its_last_worker_mid_run_fails_its_waiting_hosts_at_once(
     errors = sorted(r["error"] for r in results.values())
     assert errors == ["cluster worker w-lone lost"] + ["site lone: no worker left"] * 3, err
     assert len(list(markers.iterdir())) == 1
+
+
+def _broken_worker(cluster: DaskCluster, name: str, site: str, root: Path) -> None:
+    """A worker whose shard processes cannot start: it runs in a directory holding a
+    ``hostops`` package that fails to import, which ``python -m hostops.cluster.shard``
+    (started there) finds first; the worker itself, its pre-flight included, is sound."""
+    bad = root / name / "hostops"
+    bad.mkdir(parents=True)
+    (bad / "__init__.py").write_text("raise ImportError('a broken hostops')\n")
+    cluster.add_worker(name, [site], prefix=["env", "-C", str(bad.parent)])
+
+
+def _sited_inventory(path: Path, fleet: SshdFleet, sites: dict[str, int]) -> Path:
+    """The fleet's first hosts, ``sites[S]`` of them in site S (in that order)."""
+    text = fleet.inventory_text(fleet.hosts[: sum(sites.values())])
+    groups, start = ["groups:"], 0
+    for site, n in sites.items():
+        names = ", ".join(h.name for h in fleet.hosts[start : start + n])
+        groups += [f"  {site}:", f"    hosts: [{names}]", f"    vars: {{site: {site}}}"]
+        start += n
+    path.write_text(text.rstrip("\n") + "\n" + "\n".join(groups) + "\n")
+    return path
+
+
+def _run_then_stop(cluster: DaskCluster, inv: Path, workers: list[str]) -> tuple[int, str, str]:
+    """``run 'echo ran'`` on ``inv`` through the cluster, then stop ``workers``."""
+    try:
+        p = start_hostops(
+            *["run", "echo ran", "-i", str(inv), "-n", "-o", "json", "--no-record"],
+            *["--cluster", cluster.address],
+            env=env_of(cluster),
+        )
+        out, err = p.communicate(timeout=120)
+    finally:
+        for name in workers:
+            cluster.workers.pop(name).stop()
+    return p.returncode, out, err
+
+
+def test_a_shard_that_never_connects_leaves_its_hosts_to_the_other_shards_of_its_site(
+    dask_cluster: DaskCluster, sshd_fleet: SshdFleet, tmp_path: Path
+) -> None:
+    _broken_worker(dask_cluster, "w-nostart", "s-half", tmp_path)
+    dask_cluster.add_worker("w-sound", ["s-half"])
+    inv = _sited_inventory(tmp_path / "inv.yaml", sshd_fleet, {"s-half": 4})
+    code, out, err = _run_then_stop(dask_cluster, inv, ["w-nostart", "w-sound"])
+    assert code == 0, err
+    results = json_results(out)
+    assert len(results) == 4 and {r["status"] for r in results.values()} == {"ok"}, out
+    assert "cluster worker w-nostart: its shard never connected" in err
+    assert "exited with code 1" in err
+
+
+def test_a_site_whose_shards_never_connect_ends_its_hosts_error_and_the_others_run(
+    dask_cluster: DaskCluster, sshd_fleet: SshdFleet, tmp_path: Path
+) -> None:
+    _broken_worker(dask_cluster, "w-nostart-only", "s-dead", tmp_path)
+    dask_cluster.add_worker("w-alive", ["s-alive"])
+    inv = _sited_inventory(tmp_path / "inv.yaml", sshd_fleet, {"s-dead": 2, "s-alive": 2})
+    code, out, err = _run_then_stop(dask_cluster, inv, ["w-nostart-only", "w-alive"])
+    assert code == 1, err
+    results = json_results(out)
+    dead = [h.name for h in sshd_fleet.hosts[:2]]
+    alive = [h.name for h in sshd_fleet.hosts[2:4]]
+    assert sorted(results) == sorted(dead + alive)
+    for name in alive:
+        assert results[name]["status"] == "ok", out
+    for name in dead:
+        assert results[name]["status"] == "error", out
+        error = results[name]["error"]
+        assert error.startswith("site s-dead: its shards never connected"), error
+        assert "cluster worker w-nostart-only" in error and "exited with code 1" in error

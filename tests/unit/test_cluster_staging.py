@@ -66,7 +66,7 @@ HOST = Host("web01", "127.0.0.1")
 
 
 def _noted(pair: Pair, op: Operation) -> None:
-    pair.controller.note(pickle.dumps(Job(0, HOST, op)))
+    pair.controller.note(Job(0, HOST, op))
 
 
 def _reading(seen: dict[str, bytes]) -> object:

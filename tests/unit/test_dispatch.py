@@ -231,3 +231,36 @@ def test_a_site_whose_last_slot_died_fails_its_waiting_hosts_at_once():
     assert d.outcomes["h02"] == Outcome(Status.ERROR, error="site dc2: no worker left")
     assert not d.pending  # h01 started: never given to another worker
     assert [h.name for h in _received(a)] == ["h00"]
+
+
+def test_windows_fill_only_once_every_workers_threads_have_a_host():
+    """Slots that take jobs beyond their threads (a cluster shard's window): with fewer
+    hosts than threads plus windows, every thread gets one before any window does."""
+    hosts = [Host(f"h{i:02d}", f"10.0.0.{i}") for i in range(6)]
+    slots, far = [], []
+    for i, (threads, window) in enumerate([(3, 3), (2, 2)]):
+        mine, theirs = multiprocessing.Pipe()
+        slot = WorkerSlot(FakeProcess(100 + i), mine, free=threads + window, window=window)  # type: ignore[arg-type]
+        slots.append(slot)
+        far.append(theirs)
+    d = Dispatcher(hosts, slots, lambda pid, code, names: None)
+    d.submit([Job(i, h, Command("true")) for i, h in enumerate(hosts[:5])])
+    d.dispatch()
+    assert [len(_received(w)) for w in far] == [3, 2]
+    d.submit([Job(5, hosts[5], Command("true"))])
+    d.dispatch()
+    assert [len(_received(w)) for w in far] == [1, 0]  # a window now: the most free first
+
+
+def test_a_site_no_slot_serves_from_the_start_fails_at_once_with_the_reason_given():
+    d, (a, _b), stranded = _sited(["dc1", "gone"], [frozenset({"dc1"}), frozenset({"dc2"})])
+    assert stranded == [(["h01"], "site gone: no worker left")]
+    d.stranded["other"] = "site other: its shards never connected (cluster worker w9: x)"
+    d.submit([Job(2, Host("h02", "10.0.0.9", vars={"site": "other"}), Command("true"))])
+    assert stranded[-1] == (
+        ["h02"],
+        "site other: its shards never connected (cluster worker w9: x)",
+    )
+    d.dispatch()
+    assert [h.name for h in _received(a)] == ["h00"]
+    assert not d.pending  # nothing waits for a worker that never comes
