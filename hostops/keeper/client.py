@@ -81,28 +81,18 @@ def _say(text: str) -> None:
 def _connect(path: str) -> socket.socket:
     """A connection to the background process, started first if none listens."""
     try:
-        return _dial(path)
+        return wire.dial(path)
     except (FileNotFoundError, ConnectionRefusedError):
         pass
     start()
     deadline = time.monotonic() + _START_WAIT_S
     while True:
         try:
-            return _dial(path)
+            return wire.dial(path)
         except (FileNotFoundError, ConnectionRefusedError):
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.02)
-
-
-def _dial(path: str) -> socket.socket:
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-    try:
-        sock.connect(path)
-    except OSError:
-        sock.close()
-        raise
-    return sock
 
 
 def start() -> None:

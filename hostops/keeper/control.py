@@ -4,7 +4,6 @@ Standard library only; never starts the background process."""
 
 from __future__ import annotations
 
-import socket
 from typing import Any
 
 from hostops.keeper import paths, wire
@@ -16,11 +15,11 @@ def ask(op: str) -> dict[str, Any] | None:
     """The answer of this user's background process to ``op`` ("status", "stop"); None
     when none runs. Raises paths.PlaceError for an untrustworthy directory."""
     path = paths.socket_path()
-    with socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET) as sock:
-        try:
-            sock.connect(path)
-        except (FileNotFoundError, ConnectionRefusedError):
-            return None
+    try:
+        sock = wire.dial(path)
+    except (FileNotFoundError, ConnectionRefusedError):
+        return None
+    with sock:
         sock.settimeout(_ANSWER_WAIT_S)
         wire.send(sock, {"op": op})
         answer, _fds = wire.recv(sock)

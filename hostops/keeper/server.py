@@ -282,9 +282,8 @@ def _lock(folder: int, path: str) -> bool:
 
 
 def _answers(path: str) -> bool:
-    with socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET) as probe:
-        try:
-            probe.connect(path)
-        except OSError:
-            return False
+    try:
+        wire.dial(path).close()
+    except OSError:
+        return False
     return True

@@ -18,6 +18,18 @@ def pair() -> tuple[socket.socket, socket.socket]:
     return socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
 
 
+def dial(path: str) -> socket.socket:
+    """A connection to the background process's socket at ``path``; raises OSError
+    (FileNotFoundError, ConnectionRefusedError: none listens there)."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    try:
+        sock.connect(path)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
 def send(sock: socket.socket, message: dict[str, Any], fds: list[int] | None = None) -> None:
     """Send ``message`` (JSON-able), with ``fds`` duplicated into the receiver."""
     data = json.dumps(message).encode()
