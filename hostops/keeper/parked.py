@@ -1,7 +1,7 @@
 """The connections a worker of the background process holds for later runs.
 
 A connection that a run no longer needs is *parked* under its reuse identity
-(hostops.host.settings.reuse_identity) for ``--persist`` seconds since its last use;
+(hostops.host.settings.reuse_identity, computed by the run's process) for ``--persist`` seconds since its last use;
 the next run whose host has the same identity takes it instead of connecting, once the
 connection proves itself: still open, and its host key still accepted by that run's
 known_hosts and policy (HostClient.adopt). Anything else is closed, never reused.
@@ -16,7 +16,6 @@ from dataclasses import dataclass
 
 from hostops.fleet.worker import Kept
 from hostops.host.client import HostClient
-from hostops.host.settings import reuse_identity
 from hostops.host.ssh import SshContext
 from hostops.models import Host, RunOptions, Transport
 
@@ -144,15 +143,17 @@ class RunKept(Kept):
     """One run's view of a worker's connections: its own kept ones (a playbook's), then
     parked ones with the same identity; what it is done with is parked, not closed.
 
-    ``warn_for(host)``: the run's warnings for that host (a reused connection reports
-    to the run that uses it). ``idle``: the context a parked connection refers to, with
-    no secrets (the run's are dropped with the run)."""
+    ``keys``: each of the run's hosts' reuse identity (``reuse_identity``, computed once,
+    by the run's process, which routes by it too). ``warn_for(host)``: the run's
+    warnings for that host (a reused connection reports to the run that uses it).
+    ``idle``: the context a parked connection refers to, with no secrets (the run's are
+    dropped with the run)."""
 
     def __init__(
         self,
         parked: Parked,
         options: RunOptions,
-        environ: Mapping[str, str],
+        keys: Mapping[str, str],
         context: SshContext,
         warn_for: Callable[[str], Callable[[str], None]],
         idle: SshContext,
@@ -161,18 +162,14 @@ class RunKept(Kept):
         self._idle = idle  # what a parked connection refers to: no run's secrets
         self._parked = parked
         self._options = options
-        self._environ = environ
+        self._keys = keys
         self._context = context
         self._warn_for = warn_for
         self._ttl = options.persist or 0.0
-        self._keys: dict[str, str] = {}
 
     def key(self, host: Host) -> str:
         """``host``'s reuse identity in this run."""
-        key = self._keys.get(host.name)
-        if key is None:
-            key = self._keys[host.name] = reuse_identity(host, self._options, self._environ)
-        return key
+        return self._keys[host.name]
 
     def take(self, host: Host) -> HostClient | None:
         client = super().take(host)

@@ -131,7 +131,7 @@ class KeeperWorker:
             if kind != "run":  # given no threads: this run does not use this worker
                 return
             spec, secrets, run_pid, n_hosts = rest
-            self._run(conn, spec, secrets, run_pid, n_hosts, events, flow_fd)
+            self._run(conn, spec, secrets, keys, run_pid, n_hosts, events, flow_fd)
             end.send(b"\0")  # the run's engine counts this worker ended well
         except (EOFError, OSError, ValueError, AssertionError):
             pass  # the run is gone: its sessions were cancelled by serve
@@ -147,6 +147,7 @@ class KeeperWorker:
         conn: Connection,
         spec: WorkerSpec,
         secrets: Secrets,
+        keys: dict[str, str],
         run_pid: int,
         n_hosts: int,
         events: EventWriter,
@@ -159,9 +160,7 @@ class KeeperWorker:
             return lambda msg: events.put(HostWarning(host, redactor.text(msg)))
 
         context = SshContext(spec.options, warn_for(None), secrets, jumps=self.jumps)
-        kept = RunKept(
-            self.parked, spec.options, secrets.environ or {}, context, warn_for, self.idle
-        )
+        kept = RunKept(self.parked, spec.options, keys, context, warn_for, self.idle)
         cancel, hurry = threading.Event(), threading.Event()
         with _gone(run_pid) as gone:
             serve(
