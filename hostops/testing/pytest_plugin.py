@@ -93,11 +93,12 @@ def stop_background_process() -> None:
     with contextlib.suppress(OSError):
         control.ask("stop")
     deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and _alive(pid):
+    while time.monotonic() < deadline and process_alive(pid):
         time.sleep(0.05)
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Process ``pid`` exists and has not ended (a zombie waiting for its parent has)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

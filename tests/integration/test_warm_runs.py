@@ -14,7 +14,13 @@ from hostops.keeper import control
 from hostops.keeper import persist as persist_module
 from hostops.testing import SshdFleet
 from hostops.testing.fleet import FleetHost
-from hostops.testing.pytest_plugin import run_hostops, start_hostops, wait_for
+from hostops.testing.pytest_plugin import (
+    child_pids,
+    process_alive,
+    run_hostops,
+    start_hostops,
+    wait_for,
+)
 
 
 def _warm(inv: Path, *extra: str, command: str = "echo ok") -> subprocess.CompletedProcess[str]:
@@ -32,20 +38,6 @@ def _reused(proc: subprocess.CompletedProcess[str]) -> dict[str, object]:
 
 def _logins(hosts: list[FleetHost], before: list[int]) -> list[int]:
     return [h.logins() - b for h, b in zip(hosts, before, strict=True)]
-
-
-def _children(pid: int) -> list[int]:
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as f:
-                    ppid = int(f.read().rsplit(") ", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            if ppid == pid:
-                found.append(int(entry))
-    return found
 
 
 def test_second_run_logs_in_once_and_no_persist_or_stop_log_in_anew(
@@ -112,7 +104,7 @@ def test_a_connection_that_died_while_kept_is_replaced(
     assert _warm(inv).returncode == 0
     # The kept connection's own sshd process (the listener's child): as if the host rebooted.
     # Restarting the listening sshd would leave it alive and prove nothing.
-    sessions = _children(hosts[0].pid)
+    sessions = child_pids(hosts[0].pid)
     assert sessions
     for pid in sessions:
         os.kill(pid, signal.SIGKILL)
@@ -207,15 +199,7 @@ def test_idle_connections_expire_and_the_background_process_exits(
     status = control.ask("status")
     pid = int(status["pid"]) if status else 0
     assert wait_for(lambda: control.ask("status") is None, timeout=60)
-    assert wait_for(lambda: not os.path.exists(f"/proc/{pid}") or _zombie(pid), timeout=30)
-
-
-def _zombie(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(") ", 1)[1].startswith("Z")
-    except OSError:
-        return True
+    assert wait_for(lambda: not pid or not process_alive(pid), timeout=30)
 
 
 def test_a_bad_persist_value_is_refused(sshd_fleet: SshdFleet, tmp_path: Path) -> None:
@@ -270,4 +254,4 @@ def test_a_background_process_of_other_code_is_never_used(
     assert set(_reused(again).values()) == {False}
     new = control.ask("status")
     assert new is not None and new["pid"] != old["pid"]
-    assert wait_for(lambda: _zombie(int(old["pid"])), timeout=30)
+    assert wait_for(lambda: not process_alive(int(old["pid"])), timeout=30)
