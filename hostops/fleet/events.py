@@ -269,9 +269,13 @@ class EventQueue(_EventQueueBase):
         return fd
 
 
-def _check_size(obj: Event) -> None:
+def _check_size(obj: Event, pickled: bytes | None = None) -> None:
+    """Refuse an event that would not be written atomically; ``pickled``: the bytes to be
+    written, when the caller has them already (measured instead of pickling again)."""
     if not isinstance(obj, Output):
-        size = len(pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL))
+        size = len(
+            pickled if pickled is not None else pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+        )
         if size > MAX_EVENT_BYTES:
             raise ValueError(f"event too big for an atomic write: {size} bytes: {obj!r:.200}")
     elif len(obj.data) > OUTPUT_CHUNK:
@@ -294,11 +298,12 @@ class EventWriter:
 
     def put(self, obj: Event) -> None:
         """Write an event (see EventQueue.put for the size rule)."""
-        _check_size(obj)
+        data = bytes(ForkingPickler.dumps(obj))
+        _check_size(obj, data)
         if self._broken:
             return
         try:
-            self._conn.send_bytes(ForkingPickler.dumps(obj))
+            self._conn.send_bytes(data)
         except OSError:
             self._broken = True
 
