@@ -268,6 +268,12 @@ class EventQueue(_EventQueueBase):
         fd: int = self._writer.fileno()  # type: ignore[attr-defined]  # CPython's Queue keeps its pipe's ends there
         return fd
 
+    def reader_fd(self) -> int:
+        """The file descriptor of the queue's read end, for its one reader that reads it
+        in bulk (hostops.fleet.intake)."""
+        fd: int = self._reader.fileno()  # type: ignore[attr-defined]  # as in writer_fd
+        return fd
+
 
 def _check_size(obj: Event, pickled: bytes | None = None) -> None:
     """Refuse an event that would not be written atomically; ``pickled``: the bytes to be
