@@ -44,7 +44,7 @@ class EngineEnd:
     def __init__(
         self,
         to_shard: Callable[[bytes], None],
-        hosts: Sequence[Host],
+        hosts: Sequence[Host | None],
         on_job: Callable[[Job], None] = lambda job: None,
         low: int = 0,
     ) -> None:
@@ -131,9 +131,10 @@ class EngineEnd:
 
 class ShardJobs:
     """The shard's decoding of what :class:`EngineEnd` sends: compact jobs back into
-    Jobs over the run's hosts (``hosts[i]``: the host at index i)."""
+    Jobs over the run's hosts (``hosts[i]``: the host at index i, None for one it was not
+    sent: a job for it comes whole)."""
 
-    def __init__(self, hosts: Sequence[Host]) -> None:
+    def __init__(self, hosts: Sequence[Host | None]) -> None:
         self._hosts = hosts
         self._op: Operation | None = None
 
@@ -148,7 +149,9 @@ class ShardJobs:
         if op is not _SAME_OP:
             self._op = op
         assert self._op is not None, "a compact job before any operation"
-        return Job(index, self._hosts[index], self._op, keep, final, show, collect)
+        host = self._hosts[index]
+        assert host is not None, "a compact job for a host this shard was not sent"
+        return Job(index, host, self._op, keep, final, show, collect)
 
 
 class EventPipe:

@@ -31,6 +31,7 @@ from typing import Any
 
 from hostops.cluster.channel import EVENT, HELLO, MESSAGE, Channel, ChannelClosed, client_context
 from hostops.cluster.files import FILES
+from hostops.cluster.payload import ShardHosts
 from hostops.cluster.relay import ShardJobs
 from hostops.cluster.staging import ShardFiles
 from hostops.cluster.window import ShardInbox
@@ -187,11 +188,11 @@ def _serve(
     if first[0] != "run":
         return 1
     _kind, spec, secrets, inventory = first
-    given, resolution = pickle.loads(inventory)
+    given: ShardHosts = pickle.loads(inventory)
     # Resolved here: ssh_config, ~ and the files they name are this machine's (the
     # pre-flight resolved them too: an error now is one that came since).
-    hosts = given if resolution is None else resolution.resolve(given)
-    consumed.extend([0] * max(len(hosts), 1))
+    hosts = given.at_places()
+    consumed.extend([0] * max(given.total, 1))
     spec = dataclasses.replace(spec, consumed=consumed)
     parent = info["parent"]
     serve(

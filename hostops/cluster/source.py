@@ -44,6 +44,7 @@ from hostops.cluster.channel import (
     read_frame,
 )
 from hostops.cluster.files import FILES
+from hostops.cluster.payload import Payloads
 from hostops.cluster.relay import EngineEnd, EventPipe
 from hostops.cluster.resolve import Resolution
 from hostops.cluster.shards import WorkerInfo, site_of
@@ -149,13 +150,14 @@ class _Shard:
     def bind(
         self,
         first: tuple[Any, ...],
-        hosts: list[Host],
+        hosts: list[Host | None],
         events_fd: int,
         index: dict[str, int],
         held: int,
     ) -> EngineEnd:
         """Start relaying (the shard connected), after sending it ``first``; ``hosts``:
-        the run's, which the shard was sent in ``first`` (jobs name them by index);
+        the run's by place as the shard was sent them in ``first``, None where it was not
+        (jobs name them by index: hostops.cluster.payload);
         ``index``: their places (which flow-control counter is whose); ``held``: its
         window (hostops.cluster.window). Returns the engine's pipe to the shard."""
         self._index = index
@@ -403,14 +405,15 @@ class ClusterWorkers:
         consumed = counters_at(flow_fd, len(hosts))
         index = {h.name: i for i, h in enumerate(hosts)}
         slots = []
-        # Once for all shards: the hosts as given, and how they resolve there.
-        inventory = pickle.dumps((hosts, self._resolution), protocol=pickle.HIGHEST_PROTOCOL)
+        # Each shard the hosts it may run, as given, and how they resolve there.
+        payloads = Payloads(hosts, self._resolution)
         for shard, n in zip(
             shards, list(threads) + [1] * (len(shards) - len(threads)), strict=True
         ):
+            inventory, given = payloads.for_sites(shard.worker.sites)
             first = ("run", replace(wire_spec, threads=n), secrets, inventory)
             held = window(n)
-            link = shard.bind(first, hosts, events_fd, index, held)
+            link = shard.bind(first, given, events_fd, index, held)
             slots.append(
                 WorkerSlot(shard, link, free=n + held, sites=shard.worker.sites, window=held)
             )
