@@ -156,7 +156,7 @@ class SshConnection:
             sudo=Sudo(user, password) if sudo else None,
             stdin=stdin,
             tty=tty,
-            environment=sent_environment(self.host, self._ctx.secrets.scrubbed_environment()),
+            environment=self._ctx.sent_environment(self.host),
         )
 
     def open_sftp(self, timeout: float) -> paramiko.SFTPClient:
