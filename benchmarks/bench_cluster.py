@@ -9,6 +9,13 @@ than a 2-core machine holds.
 
     python benchmarks/bench_cluster.py --hosts 1000 --daemons 50 --runs 1 \\
         --output benchmarks/RESULTS.md
+
+``--flood SIZE`` (e.g. ``1G``) measures instead one host printing SIZE bytes, locally
+and through the cluster, read as fast as this script can: MB/s, and the peak memory of
+the controller, the scheduler and the workers (their shard processes included), sampled
+every 0.2 s; written as the ``cluster-flood`` section.
+
+    python benchmarks/bench_cluster.py --flood 1G --output benchmarks/RESULTS.md
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +38,7 @@ from bench_common import replace_section
 
 from hostops.testing.dask_cluster import DaskCluster
 from hostops.testing.fleet import SshdFleet
+from hostops.testing.pytest_plugin import pss_kib
 
 _TICKS = os.sysconf("SC_CLK_TCK")
 # Events through the controller per host of `run uptime`: HostStarted, one Output,
@@ -157,13 +166,127 @@ def _table(n: int, n0: int, samples: list[Sample]) -> str:
     return "\n".join(rows) + "\n"
 
 
+_FLOOD_LINE = "0123456789" * 9 + "abcdefghi"  # 99 characters and a newline: 100 bytes
+
+
+@dataclass
+class Flood:
+    mode: str
+    size: int  # bytes the host printed
+    wall_s: float
+    lines_ok: bool  # every line came back, whole
+    peak_kib: dict[str, int]  # hop -> peak PSS
+
+
+def _size(text: str) -> int:
+    units = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
+    if text[-1:].upper() in units:
+        return int(text[:-1]) * units[text[-1].upper()]
+    return int(text)
+
+
+def _flood(mode: str, inv: Path, size: int, cluster: DaskCluster) -> Flood:
+    """One host printing ``size`` bytes in lines of 100, its output read as it comes."""
+    assert cluster.scheduler is not None and cluster.scheduler.process is not None
+    lines = size // 100
+    command = f"yes {_FLOOD_LINE} | head -n {lines}"
+    argv = [sys.executable, "-m", "hostops", "run", command, "-i", str(inv), "-n"]
+    argv += ["--no-record"]
+    env = dict(os.environ)
+    if mode == "cluster":
+        argv += ["--cluster", cluster.address]
+        env.update(cluster.certs.client_environment())
+    scheduler = cluster.scheduler.process.pid
+    workers = [w.process.pid for w in cluster.workers.values() if w.process is not None]
+    started = time.monotonic()
+    p = subprocess.Popen(argv, stdout=subprocess.PIPE, env=env)
+    hops = {
+        "controller": lambda: pss_kib(_tree(p.pid)),
+        "scheduler": lambda: pss_kib(_tree(scheduler)),
+        "workers": lambda: pss_kib([q for w in workers for q in _tree(w)]),
+    }
+    peak = dict.fromkeys(hops, 0)
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.wait(0.2):
+            for hop, measure in hops.items():
+                peak[hop] = max(peak[hop], measure())
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    assert p.stdout is not None
+    count = good = 0
+    rest = b""
+    expected = f" | {_FLOOD_LINE}".encode()
+    while chunk := p.stdout.read(1 << 20):
+        parts = (rest + chunk).split(b"\n")
+        rest = parts.pop()
+        count += len(parts)
+        good += sum(1 for line in parts if line.endswith(expected))
+    p.wait()
+    wall = time.monotonic() - started
+    done.set()
+    sampler.join()
+    return Flood(mode, lines * 100, wall, count == good == lines and p.returncode == 0, peak)
+
+
+def _flood_table(floods: list[Flood]) -> str:
+    rows = [
+        "| mode | bytes | every line whole | wall (s) | MB/s | controller peak (MiB) | scheduler peak (MiB) | workers peak (MiB) |",
+        "|---|---:|---|---:|---:|---:|---:|---:|",
+    ]
+    for f in floods:
+        rows.append(
+            f"| {f.mode} | {f.size:,} | {'yes' if f.lines_ok else '**no**'} | {f.wall_s:.1f} |"
+            f" {f.size / f.wall_s / 1e6:.1f} | {f.peak_kib['controller'] // 1024} |"
+            f" {f.peak_kib['scheduler'] // 1024} | {f.peak_kib['workers'] // 1024} |"
+        )
+    return "\n".join(rows) + "\n"
+
+
+def _run_flood(size_text: str, output: Path | None) -> None:
+    size = _size(size_text)
+    root = Path(tempfile.mkdtemp(prefix="hostops-bench-flood-"))
+    with SshdFleet(root / "fleet", 1) as fleet, DaskCluster(root / "dask") as cluster:
+        cluster.add_worker("w1")
+        cluster.add_worker("w2")
+        inv = fleet.write_inventory(root / "inv.yaml", fleet.hosts[:1])
+        floods = []
+        for mode in ("local", "cluster"):
+            floods.append(_flood(mode, inv, size, cluster))
+            print(floods[-1], file=sys.stderr)
+    table = _flood_table(floods)
+    print(table)
+    if output is not None:
+        body = (
+            "# hostops benchmark: a flood of output through a Dask cluster\n\n"
+            "Written by `benchmarks/bench_cluster.py`. Reproduce:\n\n```sh\n"
+            f"python benchmarks/bench_cluster.py --flood {size_text} --output"
+            " benchmarks/RESULTS.md\n```\n\n"
+            f"One host (a loopback sshd) prints {size:,} bytes in lines of 100 (`yes | head`);"
+            " `hostops run` in the stream view, its stdout read by the benchmark as fast as it"
+            " can (every line checked); locally, then with `--cluster` (a TLS scheduler and two"
+            " workers on this same 2-core machine). Peak memory: proportional set size of each"
+            " process tree, sampled every 0.2 s (controller: hostops and its aggregator;"
+            " workers: the Dask workers, their nannies and shard processes; locally the"
+            " cluster is idle). Load average after:"
+            f" {' '.join(f'{x:.2f}' for x in os.getloadavg())}.\n\n" + table
+        )
+        replace_section(output, "cluster-flood", body)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--hosts", type=int, default=1000)
     parser.add_argument("--daemons", type=int, default=50)
     parser.add_argument("--runs", type=int, default=1)
     parser.add_argument("--output", type=Path)
+    parser.add_argument("--flood", metavar="SIZE", help="one host printing SIZE (e.g. 1G)")
     args = parser.parse_args()
+    if args.flood:
+        _run_flood(args.flood, args.output)
+        return
     root = Path(tempfile.mkdtemp(prefix="hostops-bench-cluster-"))
     samples: list[Sample] = []
     with SshdFleet(root / "fleet", args.daemons) as fleet, DaskCluster(root / "dask") as cluster:
