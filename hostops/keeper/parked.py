@@ -200,6 +200,7 @@ class RunKept(Kept):
             and self._options.lock is None  # a lock lasts as long as its connection
         ):
             client.detach(self._idle)
+            client.start_runner()  # off the critical path: ready for the next run
             self._parked.park(self.key(host), client, self._ttl)
         else:
             self._parked.drop(client)
