@@ -9,8 +9,9 @@ imports it too, for the framing, which so exists once for both ends.
 
 Each command runs exactly as sshd runs an exec request: in a new session (its pid is
 its process group, reported first), stdin /dev/null, stdout and stderr on two pipes,
-``execv(SHELL, [basename, "-c", command])`` with the user's shell from the password
-database, in the runner's (the session's) working directory, umask and environment.
+``execv(SHELL, [SHELL, "-c", command])`` as hostops's exec channels do (``exec
+"${SHELL:-/bin/sh}" -c COMMAND`` after the login shell; sshd set $SHELL from the password
+database), in the runner's (the session's) working directory, umask and environment.
 It ends when the shell has exited and both pipes reached end-of-file; its exit
 status, or the signal that killed it (named as sshd names it), comes last.
 
@@ -19,7 +20,6 @@ payload length (big-endian), the payload. The runner's stderr is its own diagnos
 """
 
 import os
-import pwd
 import select
 import signal
 import struct
@@ -141,7 +141,7 @@ def _spawn(shell: str, command: bytes) -> _Command:
             # Python ignores these; an ignored signal stays ignored across exec.
             for number in (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGCHLD):
                 signal.signal(number, signal.SIG_DFL)
-            os.execv(shell, [os.path.basename(shell).encode(), b"-c", command])
+            os.execv(shell, [shell.encode(), b"-c", command])
         except BaseException as exc:  # as sshd: "SHELL: reason" on stderr, exit 1
             try:
                 os.write(2, f"{shell}: {getattr(exc, 'strerror', exc)}\n".encode())
@@ -152,11 +152,15 @@ def _spawn(shell: str, command: bytes) -> _Command:
     return _Command(pid, {out_r: STDOUT, err_r: STDERR})
 
 
-def _kill(payload: bytes) -> bytes:
+def _kill(payload: bytes, running: "_Command | None") -> bytes:
+    """Send the signal a KILL frame names to the running command's process group (no
+    other: not the runner's own, not a finished command's, whose pid may be reused)."""
     name, pgid = payload.split()
+    if running is None or int(pgid) != running.pid:
+        return b"0"
     try:
-        os.killpg(int(pgid), getattr(signal, "SIG" + name.decode()))
-    except (OSError, AttributeError, ValueError):
+        os.killpg(running.pid, getattr(signal, "SIG" + name.decode()))
+    except (OSError, AttributeError):
         return b"0"
     return b"1"
 
@@ -181,8 +185,9 @@ class _Output:
 
 def serve() -> None:
     """Serve frames from stdin until it ends (the connection or the client closed it)."""
-    entry = pwd.getpwuid(os.getuid())
-    shell = entry.pw_shell or "/bin/sh"  # as sshd: the password database's, not $SHELL
+    # As hostops's exec channels run a command (hostops.host.ssh.command): the login
+    # shell's $SHELL (sshd set it from the password database), by its full path.
+    shell = os.environ.get("SHELL") or "/bin/sh"
     wake_r, wake_w = os.pipe()
     os.set_blocking(wake_w, False)
     signal.set_wakeup_fd(wake_w)
@@ -210,7 +215,7 @@ def serve() -> None:
                         running = _spawn(shell, payload)
                         out.add(frame(PGID, b"%d" % running.pid))
                     elif kind == KILL:
-                        out.add(frame(KILLED, _kill(payload)))
+                        out.add(frame(KILLED, _kill(payload, running)))
                     else:
                         sys.stderr.write(f"hostops runner: unexpected frame {kind!r}\n")
             elif fd == wake_r:
