@@ -15,6 +15,7 @@ import pytest
 
 from hostops.host.ssh import runner_program as program
 from hostops.host.ssh.runner import _bootstrap
+from hostops.testing.pytest_plugin import blocked_writing_to_a_pipe, wait_for
 
 FRAMES = [
     (program.STDOUT, b"hello\n"),
@@ -145,3 +146,20 @@ def _alive(pid: int) -> bool:
             return f.read().split(")")[-1].split()[0] != "Z"
     except FileNotFoundError:
         return False
+
+
+def test_unread_output_blocks_the_command_and_kills_still_work(session: _Session) -> None:
+    """Flow control: while nobody reads the session, the runner stops reading the
+    command's pipes (the command blocks writing, as behind a full SSH window) instead of
+    buffering without end, and still reads and answers a kill."""
+    session.until(program.READY)
+    session.send(program.COMMAND, b"exec yes")
+    pgid = int(session.until(program.PGID)[-1][1])
+    assert wait_for(lambda: blocked_writing_to_a_pipe(pgid), timeout=20)
+    session.send(program.KILL, b"KILL %d" % pgid)
+    got = session.until(program.EXIT)
+    assert (program.KILLED, b"1") in got
+    assert got[-1] == (program.EXIT, b"signal KILL")
+    held = sum(len(p) for k, p in got if k == program.STDOUT)
+    assert held < 4 * 1024 * 1024  # what the pipes and the runner's bound hold, no more
+    session.close()
