@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from system_users import ensure_user
 
 from hostops.host.ssh.runner import INTERPRETER_VAR
 from hostops.testing import LogTail, SshdFleet
@@ -273,3 +274,23 @@ def test_the_runner_runs_on_python_3_6(fleet: SshdFleet, tmp_path: Path) -> None
     _warm_up(fleet, inv)
     cold, warm = _cold_and_warm(fleet, inv, CASES["exit 3"])
     assert warm == cold
+
+
+@pytest.mark.parametrize(
+    ("user", "shell", "command"),
+    [
+        ("hostops-tcsh", "/usr/bin/tcsh", "set x = 1; echo $x; echo err >>& /dev/stderr; exit 3"),
+        ("hostops-fish", "/usr/bin/fish", "set x 1; echo $x; echo err >&2; exit 3"),
+    ],
+)
+def test_login_shells_that_are_not_posix_start_the_runner_and_run_alike(
+    fleet: SshdFleet, tmp_path: Path, user: str, shell: str, command: str
+) -> None:
+    if not Path(shell).exists():
+        pytest.fail(f"{shell} is missing: ./scripts/test installs it (apt-get)")
+    ensure_user(user, shell)
+    inv = _inventory(fleet, tmp_path / "inv.yaml")
+    _warm_up(fleet, inv, "--user", user)
+    cold, warm = _cold_and_warm(fleet, inv, command, "--user", user)
+    assert warm == cold
+    assert warm["host01"][:5] == ("failed", 3, None, "1\n", "err\n")

@@ -56,14 +56,14 @@ class _Session:
     """The program started as hostops starts it (the bootstrap, then its source on
     stdin), with pipes in place of the SSH session."""
 
-    def __init__(self, python: str) -> None:
+    def __init__(self, python: str, shell: str = "/bin/sh") -> None:
         source = Path(program.__file__).read_bytes()
         self.proc = subprocess.Popen(
             [python, "-c", _bootstrap(len(source))],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
-            env={**os.environ, "SHELL": "/bin/sh"},
+            env={**os.environ, "SHELL": shell},
         )
         assert self.proc.stdin is not None and self.proc.stdout is not None
         self.proc.stdin.write(source)
@@ -162,4 +162,13 @@ def test_unread_output_blocks_the_command_and_kills_still_work(session: _Session
     assert got[-1] == (program.EXIT, b"signal KILL")
     held = sum(len(p) for k, p in got if k == program.STDOUT)
     assert held < 4 * 1024 * 1024  # what the pipes and the runner's bound hold, no more
+    session.close()
+
+
+def test_a_shell_that_cannot_run_is_exit_127_with_its_reason() -> None:
+    session = _Session(sys.executable, shell="/nonexistent/sh")
+    session.until(program.READY)
+    _, out, err, end = session.run(b"echo never")
+    assert (out, end) == (b"", b"exit 127")
+    assert err == b"hostops runner: /nonexistent/sh: No such file or directory\n"
     session.close()

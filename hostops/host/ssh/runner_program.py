@@ -130,7 +130,9 @@ def _spawn(shell: str, command: bytes) -> _Command:
     """Fork and exec the command as sshd's session child does (see the module docstring)."""
     out_r, out_w = os.pipe()
     err_r, err_w = os.pipe()
-    pid = os.fork()
+    pid = _posix_spawn(shell, command, out_w, err_w) if _SPAWN else 0
+    if not pid:
+        pid = os.fork()
     if pid == 0:  # the child: nothing here may return
         try:
             os.setsid()
@@ -139,17 +141,42 @@ def _spawn(shell: str, command: bytes) -> _Command:
             os.dup2(out_w, 1)
             os.dup2(err_w, 2)
             # Python ignores these; an ignored signal stays ignored across exec.
-            for number in (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGCHLD):
+            for number in _DEFAULT_SIGNALS:
                 signal.signal(number, signal.SIG_DFL)
             os.execv(shell, [shell.encode(), b"-c", command])
-        except BaseException as exc:  # as sshd: "SHELL: reason" on stderr, exit 1
+        except BaseException as exc:  # as /bin/sh's failed exec: a line, exit 127
             try:
-                os.write(2, f"{shell}: {getattr(exc, 'strerror', exc)}\n".encode())
+                os.write(2, f"hostops runner: {shell}: {getattr(exc, 'strerror', exc)}\n".encode())
             finally:
-                os._exit(1)
+                os._exit(127)
     os.close(out_w)
     os.close(err_w)
     return _Command(pid, {out_r: STDOUT, err_r: STDERR})
+
+
+_SPAWN = sys.version_info >= (3, 8) and hasattr(os, "POSIX_SPAWN_DUP2")
+_DEFAULT_SIGNALS = (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGCHLD)
+
+
+def _posix_spawn(shell: str, command: bytes, out_w: int, err_w: int) -> int:
+    """The same as the fork below, through posix_spawn (vfork-like: the runner's memory
+    is not copied, about 0.2 ms less per command); 0 when it cannot (then the fork says
+    why, as sshd would)."""
+    try:
+        return os.posix_spawn(
+            shell,
+            [shell.encode(), b"-c", command],
+            os.environ,
+            file_actions=[
+                (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+                (os.POSIX_SPAWN_DUP2, out_w, 1),
+                (os.POSIX_SPAWN_DUP2, err_w, 2),
+            ],
+            setsid=True,
+            setsigdef=_DEFAULT_SIGNALS,
+        )
+    except (OSError, ValueError, NotImplementedError):
+        return 0
 
 
 def _kill(payload: bytes, running: "_Command | None") -> bytes:
