@@ -206,6 +206,11 @@ class HostClient:
 
             ssh.start_runner(interpreter(self.host))
 
+    def runner_state(self) -> str | None:
+        """The state of this connection's runner (``hostops persist``); None: it has none."""
+        ssh = self._ssh()
+        return None if ssh is None else ssh.runner_state()
+
     def _stale(self, cancel: Cancel | None) -> None:
         """A kept connection failed before the operation began on the host (it died
         while kept: a reboot, a cut): connect anew, as if it never existed."""

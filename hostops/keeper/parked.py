@@ -120,7 +120,7 @@ class Parked:
 
     def describe(self) -> list[dict[str, object]]:
         """What is held, for ``hostops persist``: host, user, address, age, idle time,
-        channels in use, seconds left."""
+        channels in use, seconds left, the runner's state (hostops.host.ssh.runner)."""
         now = time.monotonic()
         with self._lock:
             held = list(self._held.values())
@@ -134,6 +134,7 @@ class Parked:
                 "idle_s": 0.0 if h.in_use else round(now - h.last_used, 1),
                 "channels": 1 if h.in_use else 0,
                 "left_s": None if h.in_use else round(max(0.0, h.ttl - (now - h.last_used)), 1),
+                "runner": h.client.runner_state(),
             }
             for h in held
         ]

@@ -5,6 +5,7 @@ channels with the same results."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -211,6 +212,15 @@ def test_a_runner_that_cannot_start_leaves_exec_channels(fleet: SshdFleet, tmp_p
     inv = _inventory(fleet, tmp_path / "inv.yaml", python="/nonexistent/python3")
     first = _run(inv, "echo one", *PERSIST)
     assert first.returncode == 0, first.stderr
+
+    def runners() -> set[object]:
+        shown = run_hostops("persist", "--json").stdout.splitlines()
+        return {json.loads(line)["runner"] for line in shown}
+
+    # hostops persist says why: the shell's own words.
+    assert wait_for(lambda: runners() != {"starting"})
+    (state,) = runners()
+    assert str(state).startswith("unavailable: ") and "/nonexistent/python3" in str(state)
     for n in range(3):
         tails = [LogTail(h.log) for h in fleet.hosts]
         cold, warm = _outcome(_run(inv, f"echo {n}")), _run(inv, f"echo {n}", *PERSIST)

@@ -177,6 +177,10 @@ class SshConnection:
             environment=self._environment,
         )
 
+    def runner_state(self) -> str | None:
+        """What its runner is doing (see Runner.describe); None: none was started."""
+        return None if self._runner is None else self._runner.describe()
+
     def start_runner(self, python: str) -> None:
         """Have a runner (hostops.host.ssh.runner) ready for the next plain commands, with
         the last command's SendEnv/SetEnv environment: started in the background, unless

@@ -51,6 +51,10 @@ def _bootstrap(size: int) -> str:
     )
 
 
+class _CannotStart(Exception):
+    """The runner said why it could not start (its message is the reason)."""
+
+
 class RunnerGone(Exception):
     """The runner ended before the command started: it may take an exec channel."""
 
@@ -89,6 +93,13 @@ class Runner:
                 self._state == "ready" and self.alive() and self.environment == environment
             )
 
+    def describe(self) -> str:
+        """Its state, for ``hostops persist``: starting, ready, busy, gone, or
+        ``unavailable: WHY``."""
+        with self._lock:
+            state = self._state
+        return f"unavailable: {self.failure}" if state == "unavailable" else state
+
     def _start(self, python: str, timeout: float) -> None:
         source = Path(program.__file__).read_bytes()
         chan = None
@@ -107,13 +118,13 @@ class Runner:
             while not frames:
                 data = chan.recv(_CHUNK)
                 if not data:
-                    raise EOFError(self._diagnostics() or "the runner ended at once")
+                    raise _CannotStart(self._diagnostics() or "the runner ended at once")
                 frames = self.reader.feed(data)
             if frames[0][0] != program.READY or len(frames) > 1:
-                raise ValueError("the runner did not say it is ready")
+                raise _CannotStart("the runner did not say it is ready")
             chan.setblocking(False)
-        except (paramiko.SSHException, EOFError, OSError, ValueError) as exc:
-            self.failure = reason(exc)
+        except (_CannotStart, paramiko.SSHException, EOFError, OSError, ValueError) as exc:
+            self.failure = str(exc) if isinstance(exc, _CannotStart) else reason(exc)
             with self._lock:
                 self._state = "unavailable"
             if chan is not None:
