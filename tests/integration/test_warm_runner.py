@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -193,19 +194,33 @@ def test_timeout_kills_the_whole_group_through_the_runner(fleet: SshdFleet, tmp_
     assert _sessions(tails) == 0
 
 
-def test_ctrl_c_kills_the_whole_group_through_the_runner(fleet: SshdFleet, tmp_path: Path) -> None:
+@pytest.mark.parametrize("times", [1, 2])
+def test_ctrl_c_kills_the_whole_group_through_the_runner(
+    fleet: SshdFleet, tmp_path: Path, times: int
+) -> None:
     inv = _inventory(fleet, tmp_path / "inv.yaml")
     _warm_up(fleet, inv)
     tails = [LogTail(h.log) for h in fleet.hosts]
     tag, child = sleep_tag(300), sleep_tag(300)
-    proc = start_hostops(*_args(inv, f"sleep {child} & sleep {tag}; echo after", *PERSIST))
+    # Twice: TERM is ignored (by the sleeps too), so only the second Ctrl-C's KILL ends it.
+    trap = "trap '' TERM; " if times == 2 else ""
+    proc = start_hostops(*_args(inv, f"{trap}sleep {child} & sleep {tag}; echo after", *PERSIST))
     assert wait_for(lambda: len(sleep_pids(tag)) == 2 and len(sleep_pids(child)) == 2)
-    proc.send_signal(signal.SIGINT)
+    for _ in range(times):
+        proc.send_signal(signal.SIGINT)
+        time.sleep(1)  # not a measure: the two presses apart, as a person's
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
     assert wait_for(lambda: not sleep_pids(tag) and not sleep_pids(child), timeout=15)
-    assert {o["status"] for o in json_results(out).values()} == {"interrupted"}
-    assert _sessions(tails) == 0
+    results = json_results(out).values()
+    assert {o["status"] for o in results} == {"interrupted"}
+    if times == 1:
+        assert _sessions(tails) == 0
+    else:
+        assert {o["error"] for o in results} == {"interrupted: stopped at once: killed"}
+        # Stopped at once: its end was not waited for, so each runner is replaced when
+        # its connection is parked (one new session each), and no exec session was used.
+        assert wait_for(lambda: _sessions(tails) == 2)
 
 
 def test_a_runner_that_cannot_start_leaves_exec_channels(fleet: SshdFleet, tmp_path: Path) -> None:
