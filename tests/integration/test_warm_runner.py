@@ -223,6 +223,25 @@ def test_ctrl_c_kills_the_whole_group_through_the_runner(
         assert wait_for(lambda: _sessions(tails) == 2)
 
 
+def test_a_killed_client_has_its_command_killed_through_the_runner(
+    fleet: SshdFleet, tmp_path: Path
+) -> None:
+    inv = _inventory(fleet, tmp_path / "inv.yaml")
+    _warm_up(fleet, inv)
+    tails = [LogTail(h.log) for h in fleet.hosts]
+    tag, child = sleep_tag(300), sleep_tag(300)
+    proc = start_hostops(*_args(inv, f"sleep {child} & sleep {tag}", *PERSIST))
+    assert wait_for(lambda: len(sleep_pids(tag)) == 2 and len(sleep_pids(child)) == 2)
+    proc.kill()
+    proc.communicate(timeout=30)
+    assert wait_for(lambda: not sleep_pids(tag) and not sleep_pids(child), timeout=30)
+    r = _run(inv, "echo next", *PERSIST)
+    assert {(o["stdout"], o["reused"]) for o in json_results(r.stdout).values()} == {
+        ("next\n", True)
+    }
+    assert _sessions(tails) == 0  # the kills and the next command: all through the runners
+
+
 def test_a_runner_that_cannot_start_leaves_exec_channels(fleet: SshdFleet, tmp_path: Path) -> None:
     inv = _inventory(fleet, tmp_path / "inv.yaml", python="/nonexistent/python3")
     first = _run(inv, "echo one", *PERSIST)
