@@ -16,7 +16,6 @@ start (no ``python3``, older than 3.6) leaves the connection on exec channels.
 
 from __future__ import annotations
 
-import select
 import threading
 from collections.abc import Mapping
 from pathlib import Path
@@ -226,11 +225,22 @@ class RunnerCommand:
         finally:
             chan.setblocking(False)
 
-    def _read(self) -> list[tuple[bytes, bytes]]:
-        """The frames that arrived (the runner's own stderr is dropped)."""
+    def _read(self, wait_s: float) -> list[tuple[bytes, bytes]]:
+        """The frames that arrived, waiting up to ``wait_s`` for the first data (the
+        runner's own stderr is dropped). The wait is paramiko's own, on the channel:
+        its fileno() would keep a pipe pair open for as long as the connection is kept
+        (and write to it for every packet)."""
         chan, frames = self._chan, self._pending
         self._pending = []
         try:
+            if not (frames or chan.recv_ready() or chan.closed or chan.eof_received):
+                chan.settimeout(wait_s)
+                try:
+                    frames += self._runner.reader.feed(chan.recv(_CHUNK))
+                except TimeoutError:
+                    pass
+                finally:
+                    chan.setblocking(False)
             while chan.recv_ready():
                 frames += self._runner.reader.feed(chan.recv(_CHUNK))
             while chan.recv_stderr_ready():
@@ -242,14 +252,7 @@ class RunnerCommand:
 
     def pump(self, sink: Sink, wait_s: float) -> bool:
         chan = self._chan
-        if not (self._pending or chan.recv_ready() or chan.recv_stderr_ready() or chan.closed):
-            if chan.eof_received:
-                chan.status_event.wait(wait_s)
-            else:  # poll, not select: see SshCommand.pump
-                waiter = select.poll()
-                waiter.register(chan.fileno(), select.POLLIN)
-                waiter.poll(wait_s * 1000)
-        frames = self._read()
+        frames = self._read(wait_s)
         for kind, payload in frames:
             if kind == program.STDOUT:
                 sink(STDOUT, payload)
