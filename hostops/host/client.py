@@ -68,9 +68,16 @@ class Limits:
 def preload(hosts: Iterable[Host]) -> None:
     """Import the SSH layer (paramiko) now if some of ``hosts`` are reached over SSH:
     for a process about to fork its workers, which then share it instead of each
-    importing it (~0.1 s of CPU per worker). Clients import it themselves otherwise."""
+    importing it (~0.1 s of CPU per worker). Clients import it themselves otherwise.
+    Also the idna codec: socket.getaddrinfo encodes every host name given as a string
+    with it, and each worker imported it (with stringprep and unicodedata) at its
+    first connection."""
     if any(h.connection is not Transport.LOCAL for h in hosts):
-        for module in ("hostops.host.ssh.connection", "hostops.host.ssh.failures"):
+        for module in (
+            "hostops.host.ssh.connection",
+            "hostops.host.ssh.failures",
+            "encodings.idna",
+        ):
             importlib.import_module(module)
 
 

@@ -57,7 +57,7 @@ class SshConnection:
         self._ctx = ctx
         self._proxy: ProxyCommand | None = None
         self._runner: Runner | None = None  # see start_runner
-        self._environment: dict[str, str] = {}  # the last command's SendEnv/SetEnv
+        self._environment: Mapping[str, str] = {}  # the last command's SendEnv/SetEnv
         refuse_unsupported(host, ctx.options)
         timeout = connect_timeout(host, ctx.options)
         if via is None and host.jump_hosts:
@@ -152,10 +152,7 @@ class SshConnection:
         keepalive_s = opts.keepalive_interval if interval is None else interval
         keepalive_count = opts.keepalive_count if count is None else count
         timeout = connect_timeout(self.host, opts)
-        # Most hosts send nothing: the scrubbed copy of the environment costs ~0.1 ms.
-        send = ssh.send_env or ssh.set_env
-        local = self._ctx.secrets.scrubbed_environment() if send else {}
-        self._environment = sent_environment(self.host, local)
+        self._environment = self._ctx.sent_environment(self.host)
         if self._runner is not None and not (sudo or tty or stdin):
             chan = self._runner.take(self._environment)
             if chan is not None:
