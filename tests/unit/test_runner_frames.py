@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from hostops.host.ssh import runner_program as program
-from hostops.host.ssh.runner import _bootstrap
+from hostops.host.ssh.runner import argv
 from hostops.testing.pytest_plugin import blocked_writing_to_a_pipe, wait_for
 
 FRAMES = [
@@ -59,7 +59,7 @@ class _Session:
     def __init__(self, python: str, shell: str = "/bin/sh") -> None:
         source = Path(program.__file__).read_bytes()
         self.proc = subprocess.Popen(
-            [python, "-c", _bootstrap(len(source))],
+            argv(python, len(source)),
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,

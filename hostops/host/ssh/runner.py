@@ -41,13 +41,17 @@ def interpreter(host: Host) -> str:
     return str(host.vars.get(INTERPRETER_VAR) or "python3")
 
 
-def _bootstrap(size: int) -> str:
-    """What the interpreter runs: refuse Python < 3.6, then the program, read from stdin
-    (the next frames are sent only after its READY: nothing is read ahead)."""
-    return (
+def argv(python: str, size: int) -> list[str]:
+    """How the runner is started: ``python`` isolated from the user's PYTHON* variables,
+    user site and working directory (-I), without site-packages (-S: the standard library
+    is all it needs, and start-up is faster); it refuses Python < 3.6, then runs the
+    program, read from its stdin (``size`` bytes; the next frames are sent only after
+    its READY: nothing is read ahead)."""
+    bootstrap = (
         "import sys;sys.version_info>=(3,6) or sys.exit('hostops runner: Python >= 3.6 needed');"
         f"exec(compile(sys.stdin.buffer.read({size}),'hostops-runner','exec'))"
     )
+    return [python, "-I", "-S", "-c", bootstrap]
 
 
 class _CannotStart(Exception):
@@ -110,7 +114,7 @@ class Runner:
             chan = self._chan = self._transport.open_session(timeout=timeout)
             if self.environment:
                 chan.update_environment(self.environment)
-            chan.exec_command(login_command('exec "$1" -c "$2"', python, _bootstrap(len(source))))
+            chan.exec_command(login_command('exec "$@"', *argv(python, len(source))))
             chan.sendall(source)
             chan.settimeout(timeout)
             frames: list[tuple[bytes, bytes]] = []
