@@ -8,13 +8,14 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import pytest
 
 from hostops.host.ssh import runner_program as program
-from hostops.host.ssh.runner import argv
+from hostops.host.ssh.runner import Runner, argv
 from hostops.testing.pytest_plugin import blocked_writing_to_a_pipe, wait_for
 
 FRAMES = [
@@ -172,3 +173,15 @@ def test_a_shell_that_cannot_run_is_exit_127_with_its_reason() -> None:
     assert (out, end) == (b"", b"exit 127")
     assert err == b"hostops runner: /nonexistent/sh: No such file or directory\n"
     session.close()
+
+
+def test_no_thread_for_a_runner_leaves_it_for_the_next_parking(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def refuse(self: threading.Thread) -> None:
+        raise RuntimeError("can't start new thread")
+
+    monkeypatch.setattr(threading.Thread, "start", refuse)
+    runner = Runner(object(), "python3", {}, 1.0)  # type: ignore[arg-type]  # never used
+    assert runner.describe() == "gone" and not runner.unavailable
+    assert not runner.wanted({})  # so the next parking starts another

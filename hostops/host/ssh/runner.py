@@ -22,7 +22,7 @@ from pathlib import Path
 
 import paramiko
 
-from hostops.host.base import STDERR, STDOUT, HostFailure, Sink
+from hostops.host.base import STDERR, STDOUT, HostFailure, Sink, is_thread_limit
 from hostops.host.ssh import runner_program as program
 from hostops.host.ssh.failures import reason
 from hostops.host.ssh.keepalive import Keepalive
@@ -80,9 +80,14 @@ class Runner:
         self._chan: paramiko.Channel | None = None
         self.reader = program.FrameReader()
         self.failure: str | None = None  # why it could not start
-        threading.Thread(
-            target=self._start, args=(python, timeout), name="runner", daemon=True
-        ).start()
+        try:
+            threading.Thread(
+                target=self._start, args=(python, timeout), name="runner", daemon=True
+            ).start()
+        except RuntimeError as exc:  # no thread to spare now: try again at the next parking
+            if not is_thread_limit(exc):
+                raise
+            self._state = "gone"
 
     @property
     def unavailable(self) -> bool:
