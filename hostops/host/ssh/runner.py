@@ -131,7 +131,7 @@ class Runner:
             if frames[0][0] != program.READY or len(frames) > 1:
                 raise _CannotStart("the runner did not say it is ready")
             chan.setblocking(False)
-        except (_CannotStart, paramiko.SSHException, EOFError, OSError, ValueError) as exc:
+        except Exception as exc:  # whatever it was, never "starting" for good
             self.failure = str(exc) if isinstance(exc, _CannotStart) else reason(exc)
             with self._lock:
                 self._state = "unavailable"
