@@ -114,8 +114,8 @@ class Runner:
         # paramiko waits for the exec answer without a limit (see SshCommand).
         watchdog = threading.Timer(timeout, self.close)
         watchdog.daemon = True
-        watchdog.start()
         try:
+            watchdog.start()
             chan = self._chan = self._transport.open_session(timeout=timeout)
             if self.environment:
                 chan.update_environment(self.environment)
