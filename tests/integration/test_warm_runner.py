@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from old_python import OLDEST
 from system_users import ensure_user
 
 from hostops.host.ssh.runner import INTERPRETER_VAR
@@ -35,7 +36,6 @@ PERSIST = ("--persist", "5m")
 # unlike DEBUG, writes nothing into the sessions' own stderr).
 _SESSION = "Starting session: command"
 _FIELDS = ("status", "exit_code", "signal", "stdout", "stderr", "error")
-_PY36 = Path("/root/.pyenv/versions/3.6.15/bin/python3.6")
 
 
 @pytest.fixture(scope="module")
@@ -312,9 +312,7 @@ def test_sudo_and_tty_on_a_warm_connection_take_an_exec_channel(
 
 
 def test_the_runner_runs_on_python_3_6(fleet: SshdFleet, tmp_path: Path) -> None:
-    if not _PY36.exists():
-        pytest.skip(f"{_PY36} is not installed here")
-    inv = _inventory(fleet, tmp_path / "inv.yaml", python=str(_PY36))
+    inv = _inventory(fleet, tmp_path / "inv.yaml", python=OLDEST)
     _warm_up(fleet, inv)
     cold, warm = _cold_and_warm(fleet, inv, CASES["exit 3"])
     assert warm == cold

@@ -4,6 +4,7 @@ answers them as hostops's client expects (on every Python that can run it here).
 
 from __future__ import annotations
 
+import ast
 import os
 import signal
 import subprocess
@@ -13,9 +14,12 @@ import time
 from pathlib import Path
 
 import pytest
+from old_python import OLDEST
+from pytest_mock import MockerFixture
 
+from hostops.host.base import HostFailure
 from hostops.host.ssh import runner_program as program
-from hostops.host.ssh.runner import Runner, argv
+from hostops.host.ssh.runner import Runner, RunnerCommand, RunnerGone, argv
 from hostops.testing.pytest_plugin import blocked_writing_to_a_pipe, wait_for
 
 FRAMES = [
@@ -24,7 +28,6 @@ FRAMES = [
     (program.STDERR, bytes(range(256)) * 300),
     (program.PGID, b"12345"),
 ]
-_PY36 = "/root/.pyenv/versions/3.6.15/bin/python3.6"
 
 
 def test_frames_split_at_every_byte_come_out_whole() -> None:
@@ -102,11 +105,21 @@ class _Session:
         assert self.proc.wait(timeout=10) == 0
 
 
-@pytest.fixture(params=[sys.executable, _PY36])
+@pytest.fixture(params=sorted({sys.executable, OLDEST}))
 def session(request: pytest.FixtureRequest) -> _Session:
-    if not Path(request.param).exists():
-        pytest.skip(f"{request.param} is not installed here")
     return _Session(request.param)
+
+
+def test_the_program_is_python_3_6_grammar() -> None:
+    source = Path(program.__file__).read_text()
+    tree = ast.parse(source, feature_version=(3, 6))  # SyntaxError on anything newer
+    futures = [
+        alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom) and node.module == "__future__"
+        for alias in node.names
+    ]
+    assert "annotations" not in futures  # Python 3.7+
 
 
 def test_the_program_runs_commands_as_an_exec_channel(session: _Session) -> None:
@@ -185,3 +198,20 @@ def test_no_thread_for_a_runner_leaves_it_for_the_next_parking(
     runner = Runner(object(), "python3", {}, 1.0)  # type: ignore[arg-type]  # never used
     assert runner.describe() == "gone" and not runner.unavailable
     assert not runner.wanted({})  # so the next parking starts another
+
+
+def test_a_silent_runner_fails_the_host_and_never_hands_the_command_on(
+    mocker: MockerFixture,
+) -> None:
+    # The command frame went out and no process group came back in time: it may have
+    # started, so it must not fall back to an exec channel (RunnerGone) and run twice.
+    runner = mocker.Mock(reader=program.FrameReader())
+    chan = mocker.Mock()
+    chan.recv.side_effect = TimeoutError
+    with pytest.raises(HostFailure, match="not run again"):
+        RunnerCommand(runner, chan, mocker.Mock(), "true", 0.0, 0, 0.5)
+    chan.sendall.assert_called_once()
+    runner.close.assert_called_once()
+    chan.recv.side_effect = [b""]  # the runner's channel ended instead: nothing started
+    with pytest.raises(RunnerGone):
+        RunnerCommand(runner, chan, mocker.Mock(), "true", 0.0, 0, 0.5)

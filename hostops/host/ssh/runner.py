@@ -225,7 +225,16 @@ class RunnerCommand:
                         self._pgid = int(payload)
                     else:
                         self._pending.append((kind, payload))
-        except (TimeoutError, paramiko.SSHException, EOFError, OSError, ValueError):
+        except TimeoutError:
+            # Alive but silent: it may have started the command, so no exec channel may
+            # run it again; the host fails instead (a run never does a command twice).
+            runner.close()
+            raise HostFailure(
+                Status.ERROR,
+                f"the runner on the host did not report the command started within"
+                f" {start_timeout:g} s (not run again: it may have started)",
+            ) from None
+        except (paramiko.SSHException, EOFError, OSError, ValueError):
             runner.close()
             raise RunnerGone from None
         except RunnerGone:
