@@ -27,7 +27,7 @@ def persist(
     debug: DebugOpt = False,
 ) -> None:
     """Show the connections kept open by --persist (host, user, age, idle time, channels in
-    use, time left), or close them all."""
+    use, time left, runner), or close them all."""
     console = Console()
 
     def body() -> int:
@@ -54,7 +54,7 @@ def persist(
 
 
 def _table(held: list[dict[str, Any]], pid: object) -> str:
-    head = ("HOST", "USER", "ADDRESS", "AGE", "IDLE", "CHANNELS", "LEFT")
+    head = ("HOST", "USER", "ADDRESS", "AGE", "IDLE", "CHANNELS", "LEFT", "RUNNER")
     rows = [
         (
             str(h["host"]),
@@ -64,6 +64,7 @@ def _table(held: list[dict[str, Any]], pid: object) -> str:
             f"{h['idle_s']:g}s",
             str(h["channels"]),
             "-" if h["left_s"] is None else f"{h['left_s']:g}s",
+            str(h.get("runner") or "-"),
         )
         for h in sorted(held, key=lambda h: (str(h["host"]), float(h["age_s"])))
     ]

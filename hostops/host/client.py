@@ -203,6 +203,21 @@ class HostClient:
             self._ctx.close()
         self._ctx, self._own_context, self._warn = context, False, _nothing
 
+    def start_runner(self) -> None:
+        """Get a runner ready on this (kept) SSH connection for its next commands, in the
+        background (hostops.host.ssh.runner); a warm run's worker does it when it parks
+        the connection. Nothing for other connections."""
+        ssh = self._ssh()
+        if ssh is not None:
+            from hostops.host.ssh.runner import interpreter
+
+            ssh.start_runner(interpreter(self.host))
+
+    def runner_state(self) -> str | None:
+        """The state of this connection's runner (``hostops persist``); None: it has none."""
+        ssh = self._ssh()
+        return None if ssh is None else ssh.runner_state()
+
     def _stale(self, cancel: Cancel | None) -> None:
         """A kept connection failed before the operation began on the host (it died
         while kept: a reboot, a cut): connect anew, as if it never existed."""

@@ -120,7 +120,7 @@ class Parked:
 
     def describe(self) -> list[dict[str, object]]:
         """What is held, for ``hostops persist``: host, user, address, age, idle time,
-        channels in use, seconds left."""
+        channels in use, seconds left, the runner's state (hostops.host.ssh.runner)."""
         now = time.monotonic()
         with self._lock:
             held = list(self._held.values())
@@ -134,6 +134,7 @@ class Parked:
                 "idle_s": 0.0 if h.in_use else round(now - h.last_used, 1),
                 "channels": 1 if h.in_use else 0,
                 "left_s": None if h.in_use else round(max(0.0, h.ttl - (now - h.last_used)), 1),
+                "runner": h.client.runner_state(),
             }
             for h in held
         ]
@@ -200,6 +201,7 @@ class RunKept(Kept):
             and self._options.lock is None  # a lock lasts as long as its connection
         ):
             client.detach(self._idle)
+            client.start_runner()  # off the critical path: ready for the next run
             self._parked.park(self.key(host), client, self._ttl)
         else:
             self._parked.drop(client)

@@ -7,6 +7,7 @@ test_lifecycle, test_sudo, test_sftp and test_jump."""
 
 from __future__ import annotations
 
+import json
 import os
 import pwd
 import shutil
@@ -28,6 +29,7 @@ from hostops.testing.pytest_plugin import (
     run_hostops,
     sleep_tag,
     start_hostops,
+    wait_for,
 )
 
 USER = "hostops-db"  # dropbear reads ~USER/.ssh/authorized_keys: a user of our own
@@ -156,3 +158,37 @@ def test_a_dropbear_jump_host(
     closed = f"{USER}@{bastion.address}:{free_port(bastion.address)}"  # no bastion: no way
     r = run_hostops("run", "true", "--hosts", str(inv), "--jump", closed, "-o", "json")
     assert {o["status"] for o in json_results(r.stdout).values()} == {"unreachable"}
+
+
+def test_warm_commands_through_the_runner_run_as_cold_ones(
+    dropbear: DropbearFleet, tmp_path: Path
+) -> None:
+    """dropbear's sessions share its process group: the runner makes each command the
+    leader of its own, as the exec channel's wrapper does."""
+    inv = _inv(dropbear, tmp_path)
+    command = "echo $USER; ps -o pgid= -p $$; echo $$; echo err >&2; exit 3"
+    warm = ("--persist", "5m")
+
+    def outcome(*extra: str) -> set[tuple[object, ...]]:
+        r = run_hostops("run", command, "--hosts", str(inv), "-o", "json", *extra)
+        res = json_results(r.stdout).values()
+        return {(o["status"], o["exit_code"], o["stderr"], _leads(o["stdout"])) for o in res}
+
+    def runners() -> set[object]:
+        shown = run_hostops("persist", "--json").stdout.splitlines()
+        return {json.loads(line)["runner"] for line in shown}
+
+    cold = outcome()
+    assert cold == {("failed", 3, "err\n", True)}
+    assert outcome(*warm) == cold  # connects, parks, starts the runners
+    assert wait_for(lambda: runners() == {"ready"})
+    assert outcome(*warm) == cold
+    r = run_hostops("run", "sleep 30", "--hosts", str(inv), "-o", "json", "--timeout", "1", *warm)
+    assert {o["status"] for o in json_results(r.stdout).values()} == {"timeout"}
+    assert runners() == {"ready"}  # killed through the runner, which waited for its end
+
+
+def _leads(stdout: str) -> bool:
+    """The user and a process group led by the shell itself."""
+    user, pgid, pid = stdout.split()
+    return user == USER and pgid == pid

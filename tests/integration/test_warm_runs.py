@@ -88,7 +88,9 @@ def test_persist_shows_what_is_held(sshd_fleet: SshdFleet, tmp_path: Path) -> No
     shown = run_hostops("persist")
     assert shown.returncode == 0, shown.stderr
     lines = shown.stdout.splitlines()
-    assert lines[0].split() == ["HOST", "USER", "ADDRESS", "AGE", "IDLE", "CHANNELS", "LEFT"]
+    assert lines[0].split() == [
+        "HOST", "USER", "ADDRESS", "AGE", "IDLE", "CHANNELS", "LEFT", "RUNNER"
+    ]  # fmt: skip
     assert sorted(line.split()[0] for line in lines[1:-1]) == [h.name for h in hosts]
     assert "2 connection(s) kept" in lines[-1]
     as_json = [json.loads(line) for line in run_hostops("persist", "--json").stdout.splitlines()]

@@ -1,6 +1,6 @@
-"""How SshCommand judges a silent host (unit level: the transport is a stand-in):
-silence while hostops itself was suspended is not the host's; a host judged lost has
-its process group killed before the failure is raised."""
+"""How a running command's Keepalive judges a silent host (unit level: the transport is
+a stand-in): silence while hostops itself was suspended is not the host's; a host judged
+lost has its process group killed before the failure is raised."""
 
 from __future__ import annotations
 
@@ -9,41 +9,37 @@ import time
 import pytest
 
 from hostops.host.base import HostFailure
-from hostops.host.ssh import command as command_module
-from hostops.host.ssh.command import SshCommand
+from hostops.host.ssh import keepalive as keepalive_module
+from hostops.host.ssh.keepalive import Keepalive
 
 
-def _command(monkeypatch: pytest.MonkeyPatch, heard_ago: float, checked_ago: float) -> SshCommand:
-    cmd = SshCommand.__new__(SshCommand)
+def _keepalive(
+    monkeypatch: pytest.MonkeyPatch, heard_ago: float, checked_ago: float
+) -> tuple[Keepalive, list[str], list[object]]:
+    alive = Keepalive(object(), 1.0, 2)  # type: ignore[arg-type]
     now = time.monotonic()
-    cmd._transport = object()  # type: ignore[assignment]
-    cmd._keepalive_s = 1.0
-    cmd._keepalive_count = 2
-    cmd._heard = now - heard_ago
-    cmd._checked = now - checked_ago
-    cmd._probes = 0
-    cmd.kills = []  # type: ignore[attr-defined]
-    cmd.probes = 0  # type: ignore[attr-defined]
+    alive._heard = now - heard_ago
+    alive._checked = now - checked_ago
+    probes: list[object] = []
 
-    def probe(_t: object) -> bool:
-        cmd.probes += 1  # type: ignore[attr-defined]
+    def probe(t: object) -> bool:
+        probes.append(t)
         return True
 
-    monkeypatch.setattr(command_module, "last_reply", lambda _t: 0.0)
-    monkeypatch.setattr(command_module, "send_keepalive", probe)
-    monkeypatch.setattr(cmd, "signal_group", lambda name: cmd.kills.append(name) or True)  # type: ignore[attr-defined]
-    return cmd
+    monkeypatch.setattr(keepalive_module, "last_reply", lambda _t: 0.0)
+    monkeypatch.setattr(keepalive_module, "send_keepalive", probe)
+    return alive, [], probes
 
 
 def test_silence_while_hostops_was_suspended_is_probed_not_judged(monkeypatch):
     # 68 s without a word, but this process last looked 68 s ago too: it was stopped.
-    cmd = _command(monkeypatch, heard_ago=68, checked_ago=68)
-    cmd._keepalive()
-    assert cmd.probes == 1 and cmd.kills == []  # type: ignore[attr-defined]
+    alive, kills, probes = _keepalive(monkeypatch, heard_ago=68, checked_ago=68)
+    alive.check(kills.append)
+    assert len(probes) == 1 and kills == []
 
 
 def test_a_host_silent_while_we_watched_is_lost_and_its_group_killed(monkeypatch):
-    cmd = _command(monkeypatch, heard_ago=4, checked_ago=0.5)
+    alive, kills, _probes = _keepalive(monkeypatch, heard_ago=4, checked_ago=0.5)
     with pytest.raises(HostFailure, match="no response from the host for 4 s"):
-        cmd._keepalive()
-    assert cmd.kills == ["KILL"]  # type: ignore[attr-defined]
+        alive.check(kills.append)
+    assert kills == ["KILL"]

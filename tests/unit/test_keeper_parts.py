@@ -141,6 +141,9 @@ class _Client:
     def close(self) -> None:
         self.closed = True
 
+    def runner_state(self) -> str | None:
+        return "ready"
+
 
 def test_parked_connections_are_taken_by_identity_once_each() -> None:
     counts: list[int] = []
@@ -155,6 +158,7 @@ def test_parked_connections_are_taken_by_identity_once_each() -> None:
     assert not parked.holds("k1")
     described = {d["host"]: d for d in parked.describe()}
     assert described["a"]["channels"] == 1 and described["b"]["channels"] == 0
+    assert described["a"]["runner"] == "ready"
     parked.park("k1", a, 60)  # type: ignore[arg-type]  # given back
     assert parked.take("k1") is a
     parked.drop(a)  # type: ignore[arg-type]

@@ -14,8 +14,9 @@ import paramiko
 
 from hostops.credentials import ENV_SUDO_PASSWORD
 from hostops.host.base import STDERR, STDOUT, HostFailure, Sink
-from hostops.host.ssh._paramiko import exit_signal, last_reply, send_keepalive
+from hostops.host.ssh._paramiko import exit_signal
 from hostops.host.ssh.failures import reason
+from hostops.host.ssh.keepalive import Keepalive
 from hostops.host.ssh.shell import login_command
 from hostops.host.stdin import Feed, Source
 from hostops.models import Status
@@ -28,7 +29,6 @@ _TICK_MAX_S = 0.5  # and the longest (drive's tick)
 _MARK = "\x1ehostops-{kind}:{nonce}:"
 _MARK_LIMIT = 65536  # stderr bytes to hold back while looking for the markers
 _KILL_WAIT_S = 5.0
-_SUSPENDED_S = 3.0  # between two keepalive checks (every tick, 0.5 s): we were suspended
 
 
 @dataclass(frozen=True, repr=False)
@@ -85,11 +85,7 @@ class SshCommand:
         self._stdin: Feed | None = Feed(stdin)
         self._feeding = sudo is None
         self._feed_wait = _FEED_WAIT_S
-        self._keepalive_s = keepalive_s
-        self._keepalive_count = keepalive_count
-        self._heard = time.monotonic()  # last time the host sent anything
-        self._probes = 0  # keepalives sent since then
-        self._checked = self._heard  # last keepalive check: a long gap means we were stopped
+        self._alive = Keepalive(transport, keepalive_s, keepalive_count)
         self._sudo = sudo
         self._start_timeout = start_timeout
         self._begun = time.monotonic()
@@ -214,8 +210,8 @@ class SshCommand:
                 sink(STDERR, passed)
             got = True
         if got or chan.status_event.is_set():
-            self._heard = time.monotonic()
-        self._keepalive()
+            self._alive.heard()
+        self._alive.check(self.signal_group)
         # Ended: exit status (or signal) and EOF both in, or the channel closed
         # (which is also how a lost connection shows).
         ended = chan.closed or (chan.eof_received and chan.status_event.is_set())
@@ -238,36 +234,6 @@ class SshCommand:
                 Status.FAILED, f"sudo did not start the command within {self._start_timeout:g} s"
             )
         return False
-
-    def _keepalive(self) -> None:
-        """After ``keepalive_s`` of silence, ask the host for a reply (as OpenSSH's
-        ServerAliveInterval does); ``keepalive_count`` unanswered in a row: it is gone."""
-        if self._keepalive_s <= 0:
-            return
-        now = time.monotonic()
-        if now - self._checked > _SUSPENDED_S:
-            # This process did not run for that long (Ctrl-Z, SIGSTOP, a frozen VM): the
-            # silence was ours, not the host's. Probe at once, and judge by the answer.
-            self._heard = max(self._heard, now - self._keepalive_s)
-            self._probes = 0
-        self._checked = now
-        replied = last_reply(self._transport)
-        if replied > self._heard:
-            self._heard = replied
-            self._probes = 0
-        silence = time.monotonic() - self._heard
-        due = int(silence // self._keepalive_s)
-        if due > self._keepalive_count:
-            # Gone, as far as we can tell: its command must not run on unsupervised (a
-            # later --rerun would run it twice). Stopped if the connection still allows.
-            self.signal_group("KILL")
-            raise HostFailure(
-                Status.ERROR, f"no response from the host for {silence:.0f} s (keepalive)"
-            )
-        while self._probes < due:
-            if not send_keepalive(self._transport):
-                return  # a dead transport shows as a closed channel
-            self._probes += 1
 
     def signal_group(self, name: str, wait_s: float | None = None) -> bool:
         if self._pgid is None or not self._transport.is_active():

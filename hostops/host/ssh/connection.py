@@ -26,6 +26,7 @@ from hostops.host.ssh.failures import REMOTE_ERRORS, reason
 from hostops.host.ssh.jump import tunnel
 from hostops.host.ssh.lock import take_lock
 from hostops.host.ssh.proxy import ProxyCommand
+from hostops.host.ssh.runner import Runner, RunnerCommand, RunnerGone
 from hostops.host.ssh_config import match_pattern
 from hostops.host.stdin import Source
 from hostops.liblog import thread_name
@@ -55,6 +56,8 @@ class SshConnection:
         self.host = host
         self._ctx = ctx
         self._proxy: ProxyCommand | None = None
+        self._runner: Runner | None = None  # see start_runner
+        self._environment: Mapping[str, str] = {}  # the last command's SendEnv/SetEnv
         refuse_unsupported(host, ctx.options)
         timeout = connect_timeout(host, ctx.options)
         if via is None and host.jump_hosts:
@@ -137,27 +140,58 @@ class SshConnection:
         *,
         sudo_user: str | None = None,
         tty: bool = False,
-    ) -> SshCommand:
+    ) -> SshCommand | RunnerCommand:
         """Start ``command``, with sudo as ``sudo_user`` (else ``options.sudo_user``, else
         the host's inventory ``sudo_user``, root when None) when ``sudo``; ``stdin`` is sent
         to it, then end-of-file. ``tty``: with a pseudo-terminal (see SshCommand).
-        Keepalives as the host's ServerAlive* say, else the run's."""
+        Keepalives as the host's ServerAlive* say, else the run's. Through the runner when
+        one is ready and the command is a plain one (see hostops.host.ssh.runner)."""
         opts, ssh = self._ctx.options, self.host.ssh
-        user = sudo_user or opts.sudo_user or self.host.sudo_user
-        password = self._ctx.secrets.sudo_password_for(self.host)
         interval = ssh.server_alive_interval
         count = ssh.server_alive_count_max
+        keepalive_s = opts.keepalive_interval if interval is None else interval
+        keepalive_count = opts.keepalive_count if count is None else count
+        timeout = connect_timeout(self.host, opts)
+        self._environment = self._ctx.sent_environment(self.host)
+        if self._runner is not None and not (sudo or tty or stdin):
+            chan = self._runner.take(self._environment)
+            if chan is not None:
+                try:
+                    return RunnerCommand(
+                        self._runner, chan, self.transport, command, keepalive_s,
+                        keepalive_count, timeout,
+                    )  # fmt: skip
+                except RunnerGone:
+                    pass  # nothing started: an exec channel, as without a runner
+        user = sudo_user or opts.sudo_user or self.host.sudo_user
+        password = self._ctx.secrets.sudo_password_for(self.host)
         return SshCommand(
             self.transport,
             command,
-            opts.keepalive_interval if interval is None else interval,
-            opts.keepalive_count if count is None else count,
-            connect_timeout(self.host, opts),
+            keepalive_s,
+            keepalive_count,
+            timeout,
             sudo=Sudo(user, password) if sudo else None,
             stdin=stdin,
             tty=tty,
-            environment=self._ctx.sent_environment(self.host),
+            environment=self._environment,
         )
+
+    def runner_state(self) -> str | None:
+        """What its runner is doing (see Runner.describe); None: none was started."""
+        return None if self._runner is None else self._runner.describe()
+
+    def start_runner(self, python: str) -> None:
+        """Have a runner (hostops.host.ssh.runner) ready for the next plain commands, with
+        the last command's SendEnv/SetEnv environment: started in the background, unless
+        one is ready or starting, or one could not start on this connection before."""
+        runner = self._runner
+        if runner is not None and (runner.unavailable or runner.wanted(self._environment)):
+            return
+        if runner is not None:  # gone, or left with an unfinished command, or another env
+            runner.close()
+        timeout = connect_timeout(self.host, self._ctx.options)
+        self._runner = Runner(self.transport, python, self._environment, timeout)
 
     def open_sftp(self, timeout: float) -> paramiko.SFTPClient:
         """A new SFTP session on this connection (see hostops.host.sftp). A reply
