@@ -32,14 +32,15 @@ class _Held:
 
 class Parked:
     """The connections of one worker process, parked or in use by a run; thread-safe.
-    ``on_change(n)`` hears the number held after every change (the background process
-    exits when no worker holds any)."""
+    ``on_change(n)`` hears the number held whenever it changed (the background process
+    exits when no worker holds any), in the order of the changes."""
 
     def __init__(self, on_change: Callable[[int], None] = lambda n: None) -> None:
         self._lock = threading.Lock()
         self._held: dict[int, _Held] = {}  # by id(client)
         self._idle: dict[str, list[_Held]] = {}  # parked, by identity; the last parked last
         self._on_change = on_change
+        self._told = 0  # the number on_change heard last
 
     def take(self, key: str) -> HostClient | None:
         """A parked connection with identity ``key`` (the one used last), now in use;
@@ -78,8 +79,7 @@ class Parked:
                 self._unpark(held)
                 held.key, held.last_used, held.ttl, held.in_use = key, now, ttl, False
             self._idle.setdefault(key, []).append(held)
-            n = len(self._held)
-        self._on_change(n)
+            self._tell()
 
     def drop(self, client: HostClient) -> None:
         """Forget ``client`` and close it."""
@@ -87,9 +87,8 @@ class Parked:
             held = self._held.pop(id(client), None)
             if held is not None:
                 self._unpark(held)
-            n = len(self._held)
+            self._tell()
         client.close()
-        self._on_change(n)
 
     def expire(self, now: float | None = None) -> int:
         """Close the parked connections unused for longer than their time; how many are
@@ -100,10 +99,9 @@ class Parked:
             for held in old:
                 del self._held[id(held.client)]
             n = len(self._held)
+            self._tell()
         for held in old:
             held.client.close()
-        if old:
-            self._on_change(n)
         return n
 
     def close_all(self) -> None:
@@ -113,10 +111,18 @@ class Parked:
             for held in idle:
                 del self._held[id(held.client)]
                 self._unpark(held)
-            n = len(self._held)
+            self._tell()
         for held in idle:
             held.client.close()
-        self._on_change(n)
+
+    def _tell(self) -> None:
+        """on_change, if the number held changed (under the lock: in order). A warm run
+        parks connections that were held already: one message per host to the
+        background process for nothing, before."""
+        n = len(self._held)
+        if n != self._told:
+            self._told = n
+            self._on_change(n)
 
     def describe(self) -> list[dict[str, object]]:
         """What is held, for ``hostops persist``: host, user, address, age, idle time,
