@@ -17,7 +17,6 @@ import contextlib
 import os
 import signal
 import socket
-import subprocess
 import sys
 import time
 from collections.abc import Sequence
@@ -97,6 +96,8 @@ def _connect(path: str) -> socket.socket:
 
 def start() -> None:
     """Start the background process (it detaches itself once it listens)."""
+    import subprocess  # here only: most warm commands find one running (~4 ms of start-up)
+
     env = {k: os.environ[k] for k in _KEPT_VARS if k in os.environ}
     subprocess.run(
         [sys.executable, "-m", "hostops.cli.background"],

@@ -10,8 +10,6 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 
-from hostops.userconfig import setting_text
-
 ENV = "HOSTOPS_PERSIST"
 COMMANDS = frozenset({"run", "put", "get", "play"})  # the commands that may run warm
 _OFF = frozenset({"0", "no", "off", "false"})
@@ -53,6 +51,10 @@ def wanted(argv: Sequence[str], environ: Mapping[str, str]) -> float | None:
         elif arg.startswith("--persist="):
             text = arg.partition("=")[2]
     if text is None:
+        # Only now: the configuration file's reader (with the result model it checks
+        # values against) is most of the thin client's import time (~20 ms).
+        from hostops.userconfig import setting_text
+
         text = setting_text(environ, "persist")
     if not text:
         return None

@@ -241,3 +241,29 @@ def test_the_warm_client_reads_the_configuration_file_with_the_standard_library(
         [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=120
     )
     assert done.stdout.splitlines() == ["600.0", "[]", "[]"], done.stderr
+
+
+def test_a_warm_command_given_persist_loads_only_what_handing_it_over_needs() -> None:
+    """With ``--persist`` (or HOSTOPS_PERSIST) given, the thin client does not read the
+    configuration file (its reader checks values against the result model) and loads
+    neither hashlib (OpenSSL) nor subprocess nor tempfile: each warm command pays its
+    client's start-up (speed: benchmarks/bench_warm.py)."""
+    script = (
+        "import sys\n"
+        "import hostops.keeper.client\n"
+        "from hostops.keeper import paths, persist\n"
+        "print(persist.wanted(['run', '--persist', '1m', 'true'], {}))\n"
+        "print(persist.wanted(['run', 'true'], {'HOSTOPS_PERSIST': '2m'}))\n"
+        "paths.code_stamp()\n"
+        "print(sorted(set(sys.modules) & {'hostops.userconfig', 'hostops.models',"
+        " 'hashlib', 'subprocess', 'tempfile'}))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-I", "-c", script],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+        cwd=ROOT,
+    )
+    assert done.stdout.splitlines() == ["60.0", "120.0", "[]"], done.stderr
