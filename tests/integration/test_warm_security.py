@@ -434,6 +434,9 @@ def test_the_background_process_keeps_no_files_and_stop_removes_everything(
     for _ in range(3):  # descriptors do not pile up run after run
         r = run_hostops("run", "true", "--hosts", str(inv), "--persist", "5m")
         assert r.returncode == 0, r.stderr
+    # The client has its exit code before the command's process has ended: count only once
+    # it has (else that process, and the background process's socket to it, are counted).
+    assert wait_for(_no_run_left, timeout=30), "a command's process is left"
     before = {pid: len(_open_files(pid)) for pid in _keeper_and_workers()}
     for _ in range(3):
         r = run_hostops("run", "true", "--hosts", str(inv), "--persist", "5m")
