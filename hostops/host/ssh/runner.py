@@ -207,24 +207,20 @@ class RunnerCommand:
         self._chan = chan
         self._transport = transport
         self._alive = Keepalive(transport, keepalive_s, keepalive_count)
-        self._pending: list[tuple[bytes, bytes]] = []  # read while waiting for a kill's answer
+        self._pending: list[tuple[bytes, bytes]] = []  # read while waiting for an answer
         self._ending: bytes | None = None
-        self._killed: bytes | None = None
         self._pgid: int | None = None
         try:
             chan.settimeout(start_timeout)
-            chan.sendall(program.frame(program.COMMAND, command.encode("utf-8", "surrogateescape")))
             # Its process group first; a runner gone before it started nothing (to the
             # margin of a runner killed between its fork and this frame).
-            while self._pgid is None:
-                data = chan.recv(_CHUNK)
-                if not data:
-                    raise RunnerGone
-                for kind, payload in runner.reader.feed(data):
-                    if kind == program.PGID and self._pgid is None:
-                        self._pgid = int(payload)
-                    else:
-                        self._pending.append((kind, payload))
+            pgid = self._ask(
+                program.frame(program.COMMAND, command.encode("utf-8", "surrogateescape")),
+                program.PGID,
+            )
+            if pgid is None:
+                raise RunnerGone
+            self._pgid = int(pgid)
         except TimeoutError:
             # Alive but silent: it may have started the command, so no exec channel may
             # run it again; the host fails instead (a run never does a command twice).
@@ -242,6 +238,24 @@ class RunnerCommand:
             raise
         finally:
             chan.setblocking(False)
+
+    def _ask(self, frame: bytes, answer: bytes) -> bytes | None:
+        """Send ``frame``, then read (within the channel's timeout) until the runner's
+        ``answer`` frame comes: its payload; None if the runner's channel ended first.
+        The command's frames read meanwhile are kept for pump."""
+        self._chan.sendall(frame)
+        while True:
+            data = self._chan.recv(_CHUNK)
+            if not data:
+                return None
+            found = None
+            for kind, payload in self._runner.reader.feed(data):
+                if kind == answer and found is None:
+                    found = payload
+                else:
+                    self._pending.append((kind, payload))
+            if found is not None:
+                return found
 
     def _read(self, wait_s: float) -> list[tuple[bytes, bytes]]:
         """The frames that arrived, waiting up to ``wait_s`` for the first data (the
@@ -279,8 +293,7 @@ class RunnerCommand:
             elif kind == program.EXIT:
                 self._ending = payload
                 self._runner.release()
-            elif kind == program.KILLED:
-                self._killed = payload
+            # A late KILLED (its kill had stopped waiting) says nothing more: dropped.
         if frames:
             self._alive.heard()
         if self._ending is not None:
@@ -298,30 +311,21 @@ class RunnerCommand:
         if self._ending is not None:
             return True  # ended: nothing left to signal in it
         wait_s = _KILL_WAIT_S if wait_s is None else wait_s
-        self._killed = None
         chan = self._chan
         try:
             chan.settimeout(wait_s)
-            chan.sendall(program.frame(program.KILL, f"{name} {self._pgid}".encode()))
-            # Wait for the answer; what comes before it is the command's, kept for pump.
-            while self._killed is None:
-                data = chan.recv(_CHUNK)
-                if not data:
-                    break
-                for kind, payload in self._runner.reader.feed(data):
-                    if kind == program.KILLED:
-                        self._killed = payload
-                    else:
-                        self._pending.append((kind, payload))
+            killed = self._ask(
+                program.frame(program.KILL, f"{name} {self._pgid}".encode()), program.KILLED
+            )
         except (TimeoutError, paramiko.SSHException, EOFError, OSError, ValueError):
             self._runner.close()
             return False
         finally:
             chan.setblocking(False)
-        if self._killed is None:
+        if killed is None:
             self._runner.close()
             return False
-        return self._killed == b"1"
+        return killed == b"1"
 
     def result(self) -> tuple[int | None, str | None]:
         if self._ending is None:
