@@ -7,7 +7,7 @@ import dataclasses
 
 from hostops.credentials import Secrets
 from hostops.host.ssh import SshContext
-from hostops.host.ssh.connection import sent_environment
+from hostops.host.ssh.context import sent_environment
 from hostops.models import Host, RunOptions, SshSettings
 
 SECRET = "s3cret-value"

@@ -28,7 +28,6 @@ from hostops.host.ssh.jump import tunnel
 from hostops.host.ssh.lock import take_lock
 from hostops.host.ssh.proxy import ProxyCommand
 from hostops.host.ssh.runner import Runner, RunnerCommand, RunnerGone
-from hostops.host.ssh_config import match_pattern
 from hostops.host.stdin import Source
 from hostops.liblog import thread_name
 from hostops.models import Host, HostKeyPolicy, RunOptions, Status
@@ -268,19 +267,6 @@ def _prefer_aead_ciphers(t: paramiko.Transport) -> None:
 
 
 _FAMILIES = {"any": socket.AF_UNSPEC, "inet": socket.AF_INET, "inet6": socket.AF_INET6}
-
-
-def sent_environment(host: Host, local: Mapping[str, str]) -> dict[str, str]:
-    """What SendEnv and SetEnv send: the local variables (never hostops's secrets) whose
-    names a SendEnv pattern matches, then SetEnv's values. The server keeps only what
-    its AcceptEnv allows, as with ssh."""
-    sent = {
-        name: value
-        for name, value in local.items()
-        if any(match_pattern(name, pattern) for pattern in host.ssh.send_env)
-    }
-    sent.update(dict(item.split("=", 1) for item in host.ssh.set_env))
-    return sent
 
 
 def refuse_unsupported(host: Host, options: RunOptions) -> None:
