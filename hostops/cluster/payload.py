@@ -34,10 +34,7 @@ class ShardHosts:
         resolved = (
             list(self.hosts) if self.resolution is None else self.resolution.resolve(self.hosts)
         )
-        found: list[Host | None] = [None] * self.total
-        for place, host in zip(self.places, resolved, strict=True):
-            found[place] = host
-        return found
+        return _by_place(self.total, self.places, resolved)
 
 
 class Payloads:
@@ -59,8 +56,13 @@ class Payloads:
                 ShardHosts(len(self._hosts), places, mine, self._resolution),
                 protocol=pickle.HIGHEST_PROTOCOL,
             )
-            held: list[Host | None] = [None] * len(self._hosts)
-            for place, host in zip(places, mine, strict=True):
-                held[place] = host
-            self._made[sites] = (data, held)
+            self._made[sites] = (data, _by_place(len(self._hosts), places, mine))
         return self._made[sites]
+
+
+def _by_place(total: int, places: Sequence[int], hosts: Sequence[Host]) -> list[Host | None]:
+    """``hosts`` at their ``places`` in a run of ``total`` hosts; None elsewhere."""
+    found: list[Host | None] = [None] * total
+    for place, host in zip(places, hosts, strict=True):
+        found[place] = host
+    return found
