@@ -5,7 +5,6 @@ from __future__ import annotations
 import secrets
 import select
 import shlex
-import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from hostops.host.ssh._paramiko import exit_signal
 from hostops.host.ssh.failures import reason
 from hostops.host.ssh.keepalive import Keepalive
 from hostops.host.ssh.shell import login_command
+from hostops.host.ssh.watchdog import watchdog
 from hostops.host.stdin import Feed, Source
 from hostops.models import Status
 
@@ -110,23 +110,18 @@ class SshCommand:
             prompt = _MARK.format(kind="prompt", nonce=nonce) + "\n"
             script = report + f"exec {sudo.prefix(prompt)} /bin/sh -c {shlex.quote(inner)}"
         wrapped = login_command(script, *([command] if sudo is None else []), own_group=True)
-        # paramiko waits for the channel and the exec answer without a limit: a host
-        # that stops answering here would hold this thread forever, so a watchdog
-        # closes the transport (which wakes those waits) if it takes too long.
-        watchdog = threading.Timer(start_timeout, transport.close)
-        watchdog.daemon = True
-        watchdog.start()
-        try:
-            self._chan = transport.open_session(timeout=start_timeout)
-            if environment:  # SendEnv/SetEnv: "env" requests, before the command
-                self._chan.update_environment(dict(environment))
-            if tty:
-                self._chan.get_pty(term="xterm", width=200, height=50)
-            self._chan.exec_command(wrapped)
-        except (paramiko.SSHException, EOFError, OSError) as exc:
-            raise HostFailure(Status.ERROR, f"cannot start the command: {reason(exc)}") from None
-        finally:
-            watchdog.cancel()
+        with watchdog(start_timeout, transport.close):
+            try:
+                self._chan = transport.open_session(timeout=start_timeout)
+                if environment:  # SendEnv/SetEnv: "env" requests, before the command
+                    self._chan.update_environment(dict(environment))
+                if tty:
+                    self._chan.get_pty(term="xterm", width=200, height=50)
+                self._chan.exec_command(wrapped)
+            except (paramiko.SSHException, EOFError, OSError) as exc:
+                raise HostFailure(
+                    Status.ERROR, f"cannot start the command: {reason(exc)}"
+                ) from None
         self._chan.setblocking(False)
         self._pgid: int | None = None
 

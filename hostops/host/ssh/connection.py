@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
-import threading
 import time
 from collections.abc import Callable, Mapping
 
@@ -28,6 +27,7 @@ from hostops.host.ssh.jump import tunnel
 from hostops.host.ssh.lock import take_lock
 from hostops.host.ssh.proxy import ProxyCommand
 from hostops.host.ssh.runner import Runner, RunnerCommand, RunnerGone
+from hostops.host.ssh.watchdog import watchdog
 from hostops.host.stdin import Source
 from hostops.liblog import thread_name
 from hostops.models import Host, HostKeyPolicy, RunOptions, Status
@@ -198,19 +198,14 @@ class SshConnection:
     def open_sftp(self, timeout: float) -> paramiko.SFTPClient:
         """A new SFTP session on this connection (see hostops.host.sftp). A reply
         slower than ``timeout``, when opening it or later, is a failure."""
-        # As in SshCommand: paramiko waits for the subsystem's answer without a limit.
-        watchdog = threading.Timer(timeout, self.transport.close)
-        watchdog.daemon = True
-        watchdog.start()
-        try:
-            chan = self.transport.open_session(timeout=timeout)
-            chan.settimeout(timeout)
-            chan.invoke_subsystem("sftp")
-            return paramiko.SFTPClient(chan)
-        except REMOTE_ERRORS as exc:
-            raise HostFailure(Status.ERROR, f"cannot start SFTP: {reason(exc)}") from None
-        finally:
-            watchdog.cancel()
+        with watchdog(timeout, self.transport.close):
+            try:
+                chan = self.transport.open_session(timeout=timeout)
+                chan.settimeout(timeout)
+                chan.invoke_subsystem("sftp")
+                return paramiko.SFTPClient(chan)
+            except REMOTE_ERRORS as exc:
+                raise HostFailure(Status.ERROR, f"cannot start SFTP: {reason(exc)}") from None
 
     def hold_lock(self, name: str, timeout: float, holder: str) -> None:
         """Take the advisory lock ``name`` on the host for as long as this connection

@@ -27,6 +27,7 @@ from hostops.host.ssh import runner_program as program
 from hostops.host.ssh.failures import reason
 from hostops.host.ssh.keepalive import Keepalive
 from hostops.host.ssh.shell import login_command
+from hostops.host.ssh.watchdog import watchdog
 from hostops.models import Host, Status
 
 # The inventory variable naming the runner's interpreter on a host (else python3 from PATH).
@@ -111,26 +112,23 @@ class Runner:
     def _start(self, python: str, timeout: float) -> None:
         source = Path(program.__file__).read_bytes()
         chan = None
-        # paramiko waits for the exec answer without a limit (see SshCommand).
-        watchdog = threading.Timer(timeout, self.close)
-        watchdog.daemon = True
         try:
-            watchdog.start()
-            chan = self._chan = self._transport.open_session(timeout=timeout)
-            if self.environment:
-                chan.update_environment(self.environment)
-            chan.exec_command(login_command('exec "$@"', *argv(python, len(source))))
-            chan.sendall(source)
-            chan.settimeout(timeout)
-            frames: list[tuple[bytes, bytes]] = []
-            while not frames:
-                data = chan.recv(_CHUNK)
-                if not data:
-                    raise _CannotStart(self._diagnostics() or "the runner ended at once")
-                frames = self.reader.feed(data)
-            if frames[0][0] != program.READY or len(frames) > 1:
-                raise _CannotStart("the runner did not say it is ready")
-            chan.setblocking(False)
+            with watchdog(timeout, self.close):
+                chan = self._chan = self._transport.open_session(timeout=timeout)
+                if self.environment:
+                    chan.update_environment(self.environment)
+                chan.exec_command(login_command('exec "$@"', *argv(python, len(source))))
+                chan.sendall(source)
+                chan.settimeout(timeout)
+                frames: list[tuple[bytes, bytes]] = []
+                while not frames:
+                    data = chan.recv(_CHUNK)
+                    if not data:
+                        raise _CannotStart(self._diagnostics() or "the runner ended at once")
+                    frames = self.reader.feed(data)
+                if frames[0][0] != program.READY or len(frames) > 1:
+                    raise _CannotStart("the runner did not say it is ready")
+                chan.setblocking(False)
         except Exception as exc:  # whatever it was, never "starting" for good
             self.failure = str(exc) if isinstance(exc, _CannotStart) else reason(exc)
             with self._lock:
@@ -138,8 +136,6 @@ class Runner:
             if chan is not None:
                 chan.close()
             return
-        finally:
-            watchdog.cancel()
         with self._lock:
             if self._state == "starting":
                 self._state = "ready"
