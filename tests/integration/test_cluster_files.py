@@ -159,7 +159,9 @@ def _hwm_kib(pid: int) -> int | None:
         status = Path(f"/proc/{pid}/status").read_text()
     except OSError:
         return None
-    return next(int(x.split()[1]) for x in status.splitlines() if x.startswith("VmHWM:"))
+    # None for a process that has exited and not been reaped yet (a zombie has no VmHWM):
+    # the sampler thread died on it once (StopIteration) and stopped sampling the rest.
+    return next((int(x.split()[1]) for x in status.splitlines() if x.startswith("VmHWM:")), None)
 
 
 def _put_peaks(cluster: DaskCluster, inv: Path, src: Path, dest: str) -> dict[str, int]:
