@@ -224,9 +224,12 @@ def serve(
             events.put(HostFinished(job.host.name, Status.ERROR, None, None, 0.0, NO_THREAD))
         tell(DONE, job.host.name, outcome)
 
-    def work(job: Job, first: bool) -> None:
+    def work(job: Job, first: bool, claim: list[bool]) -> None:
         outcome = None
         with send_lock:
+            if claim:  # its submit failed first: the job went back to the engine
+                return
+            claim.append(True)
             active[0] += 1
         try:
             credit = Credit(spec.consumed, job.index) if spec.consumed is not None else None
@@ -289,15 +292,25 @@ def serve(
             tell(STARTED, item.host.name)  # before the job: the engine never runs it twice
             with send_lock:
                 busy.add(item.host.name)
+            # ThreadPoolExecutor queues a job before it starts a thread for it: when that
+            # start fails, the job stays queued and a thread of this pool that frees up
+            # later would still run it, after the engine gave it to another worker. So
+            # whoever comes first claims it: a thread (it runs here) or this failure
+            # (it goes back to the engine, and the thread that finds it later skips it).
+            claim: list[bool] = []
             try:
-                pool.submit(work, item, first)
+                pool.submit(work, item, first, claim)
             except RuntimeError as exc:
                 if not is_thread_limit(exc):
                     raise
                 with send_lock:
-                    busy.discard(item.host.name)
-                no_thread(item)
-                continue
+                    running = bool(claim)
+                    if not running:
+                        claim.append(False)
+                        busy.discard(item.host.name)
+                if not running:
+                    no_thread(item)
+                    continue
             seen.add(item.host.name)
             handled += first
     kept.close()

@@ -42,7 +42,7 @@ def as_user(sshd_fleet: SshdFleet) -> Iterator[tuple[Path, Path]]:
         shutil.rmtree(home, ignore_errors=True)
 
 
-def _run(home: Path, inv: Path, limit: int) -> subprocess.CompletedProcess[str]:
+def _run(home: Path, inv: Path, limit: int, runs: Path) -> subprocess.CompletedProcess[str]:
     # ulimit -p: dash's name for RLIMIT_NPROC (processes and threads of the user).
     # The system python (the venv's lies under /root): hostops and its dependencies
     # from this checkout and its venv.
@@ -54,7 +54,10 @@ def _run(home: Path, inv: Path, limit: int) -> subprocess.CompletedProcess[str]:
         "PYTHONPATH": f"{ROOT}:{site}",
     }
     cmd = (
-        f"ulimit -p {limit}; exec /usr/bin/python3 -m hostops run 'echo hi' --hosts {inv}"
+        # Each host's command leaves a line in a file named after its sshd's address.
+        f"ulimit -p {limit}; exec /usr/bin/python3 -m hostops run"
+        f" 'echo hi >> {runs}/$(echo $SSH_CONNECTION | cut -d\\  -f3,4 | tr \\  _)'"
+        f" --hosts {inv}"
         " -o json --workers 2 --forks 64"
     )
     return subprocess.run(
@@ -74,10 +77,16 @@ def _run(home: Path, inv: Path, limit: int) -> subprocess.CompletedProcess[str]:
 @pytest.mark.parametrize("limit", [20, 26, 32])
 def test_threads_that_cannot_start_lose_no_host(as_user: tuple[Path, Path], limit: int) -> None:
     home, inv = as_user
-    r = _run(home, inv, limit)
+    runs = Path(tempfile.mkdtemp(prefix="hostops-runs-"))
+    try:
+        r = _run(home, inv, limit, runs)
+        counts = sorted(len(f.read_text().splitlines()) for f in runs.iterdir())
+    finally:
+        shutil.rmtree(runs, ignore_errors=True)
     res = json_results(r.stdout)
     errors = {n: o["error"] for n, o in res.items() if o["status"] != "ok"}
     assert len(res) == 10 and not errors, (r.stderr, errors)
     assert "Traceback" not in r.stderr and "worker died" not in r.stderr
     # Said once at most (without the fix, hosts are lost at each of these limits).
     assert r.stderr.count("cannot start a thread") <= 1, r.stderr
+    assert counts == [1] * 10, counts  # every host ran its command, none twice

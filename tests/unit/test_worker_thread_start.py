@@ -1,0 +1,122 @@
+"""A session thread that cannot start: the job goes back to the engine and is never
+also run by this worker (ThreadPoolExecutor queues a job before it starts the thread
+for it, so a thread that frees up later would otherwise still run it)."""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from typing import Any
+
+from pytest_mock import MockerFixture
+
+from hostops.credentials import Secrets
+from hostops.fleet import worker
+from hostops.fleet.dispatch import DONE, RETURNED, STARTED, Job
+from hostops.models import Host, RunOptions, Status
+from hostops.operations import Command, Outcome
+
+
+class _Conn:
+    """The engine's end of a worker's pipe: jobs in, messages out."""
+
+    def __init__(self) -> None:
+        self.inbox: queue.Queue[object] = queue.Queue()
+        self.sent: list[tuple[Any, ...]] = []
+
+    def poll(self, timeout: float | None = None) -> bool:
+        deadline = time.monotonic() + (timeout or 0.0)
+        while self.inbox.empty() and time.monotonic() < deadline:
+            time.sleep(0.005)
+        return not self.inbox.empty()
+
+    def recv(self) -> object:
+        return self.inbox.get_nowait()
+
+    def send(self, message: Any) -> None:
+        self.sent.append(tuple(message))
+
+
+def _job(index: int) -> Job:
+    return Job(index, Host(f"h{index}", "127.0.0.1"), Command("true"))
+
+
+def test_a_job_whose_thread_cannot_start_runs_nowhere_here(mocker: MockerFixture) -> None:
+    conn = _Conn()
+    ran: list[str] = []
+    first_running = threading.Event()
+    release_first = threading.Event()
+
+    def run_job(job: Job, *args: object, **kwargs: object) -> Outcome:
+        ran.append(job.host.name)
+        if job.index == 0:
+            first_running.set()
+            release_first.wait(10)
+        return Outcome(Status.OK, exit_code=0)
+
+    mocker.patch.object(worker, "run_job", run_job)
+    start = threading.Thread.start
+    pool_threads = [0]
+
+    def limited_start(thread: threading.Thread) -> None:
+        if thread.name.startswith("session"):
+            pool_threads[0] += 1
+            if pool_threads[0] > 1:  # the pool's second thread: the process limit
+                raise RuntimeError("can't start new thread")
+        start(thread)
+
+    mocker.patch.object(threading.Thread, "start", limited_start)
+    mocker.patch.object(worker, "_NO_THREAD_TRIES", 0)
+    events = mocker.Mock()
+    spec = worker.WorkerSpec(RunOptions(), threads=4)
+    server = threading.Thread(
+        target=worker.serve,
+        args=(spec, conn, events, threading.Event(), Secrets(), None, lambda: False),
+        kwargs={"kept": worker.Kept(), "context": mocker.Mock()},
+        name="engine-side",
+    )
+    conn.inbox.put(_job(0))
+    server.start()
+    assert first_running.wait(10)
+    conn.inbox.put(_job(1))  # no idle thread, and none can start
+    for _ in range(200):
+        if (RETURNED, "h1") in conn.sent:
+            break
+        release_first.wait(0.05)
+    assert (RETURNED, "h1") in conn.sent
+    release_first.set()  # the first thread frees up and finds h1's job still queued
+    conn.inbox.put(None)
+    server.join(10)
+    assert not server.is_alive()
+    assert ran == ["h0"]  # h1 went back to the engine: it never ran here
+    kinds = [(kind, name) for kind, name, *_ in conn.sent]
+    assert kinds == [(STARTED, "h0"), (STARTED, "h1"), (RETURNED, "h1"), (DONE, "h0")]
+
+
+def test_a_job_that_starts_runs_once(mocker: MockerFixture) -> None:
+    """The plain path, for contrast: every job runs once and is reported done."""
+    conn = _Conn()
+    ran: list[str] = []
+
+    def run_job(job: Job, *args: object, **kwargs: object) -> Outcome:
+        ran.append(job.host.name)
+        return Outcome(Status.OK, exit_code=0)
+
+    mocker.patch.object(worker, "run_job", run_job)
+    for i in range(3):
+        conn.inbox.put(_job(i))
+    conn.inbox.put(None)
+    worker.serve(
+        worker.WorkerSpec(RunOptions(), threads=2),
+        conn,
+        mocker.Mock(),
+        threading.Event(),
+        Secrets(),
+        None,
+        lambda: False,
+        kept=worker.Kept(),
+        context=mocker.Mock(),
+    )
+    assert sorted(ran) == ["h0", "h1", "h2"]
+    assert sorted(n for kind, n, *_ in conn.sent if kind == DONE) == ["h0", "h1", "h2"]
