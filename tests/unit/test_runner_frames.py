@@ -154,6 +154,23 @@ def test_a_kill_frame_signals_the_whole_group(session: _Session) -> None:
     session.close()
 
 
+def test_output_is_gathered_but_never_held_for_the_exit(session: _Session) -> None:
+    """Frames wait a few ms to leave together (a short command's process group, output
+    and exit in one write), never longer: a command that prints and then runs on gets
+    its output to the client while it runs, and a kill is answered at once."""
+    session.until(program.READY)
+    session.send(program.COMMAND, b"echo first; exec sleep 60")
+    got = session.until(program.STDOUT)
+    assert [k for k, _ in got] == [program.PGID, program.STDOUT]
+    assert got[-1][1] == b"first\n"  # the exit is a minute away: nothing waited for it
+    session.send(program.KILL, b"KILL %d" % int(got[0][1]))
+    assert session.until(program.KILLED)[-1][1] == b"1"
+    assert session.until(program.EXIT)[-1][1] == b"signal KILL"
+    pgid, out, err, end = session.run(b"echo a; echo b >&2")
+    assert (out, err, end) == (b"a\n", b"b\n", b"exit 0")
+    session.close()
+
+
 def _alive(pid: int) -> bool:
     try:
         with open(f"/proc/{pid}/stat") as f:

@@ -24,6 +24,7 @@ import select
 import signal
 import struct
 import sys
+import time
 
 HEADER = struct.Struct(">cI")
 MAX_PAYLOAD = 1 << 24  # more than this is a broken stream, not a frame
@@ -40,6 +41,12 @@ KILLED = b"k"  # answer to KILL: b"1" sent, b"0" not (no such group, not allowed
 
 _READ = 65536
 _OUT_HIGH = 262144  # output waiting for the SSH window: stop reading the command's pipes
+# Frames are held this long before they are written, unless the command ended or an
+# answer is due: a short command's process group, output and exit then leave in one
+# write, one SSH packet for sshd to send and the client to decrypt instead of three.
+# A long command's output reaches the client at most this much later.
+_GATHER_S = 0.004
+_GATHER_MAX = 32768  # this much output waiting goes at once
 # The names sshd gives in an exit-signal (OpenSSH's sig2name); any other is this one.
 _SSH_SIGNALS = frozenset(
     (
@@ -223,16 +230,29 @@ def serve() -> None:
     reader = FrameReader()
     out.add(frame(READY, sys.version.split()[0].encode()))
     running = None  # type: _Command | None
+    due = None  # type: float | None  # when the frames held in out.buf must be written
+    urgent = True  # write what is held now: the command ended, or an answer is due
+    blocked = False  # the SSH window took only part of the last write: no holding then
     while True:
+        if out.buf:
+            now = time.monotonic()
+            if due is None and not blocked:
+                due = now + _GATHER_S
+            if blocked or urgent or len(out.buf) >= _GATHER_MAX or now >= (due or now):
+                out.flush()
+                due = None
+                blocked = bool(out.buf)  # the rest goes when POLLOUT says it can
+            urgent = False
         poller = select.poll()
         poller.register(0, select.POLLIN)
         poller.register(wake_r, select.POLLIN)
-        if out.buf:
+        if out.buf and due is None:
             poller.register(1, select.POLLOUT)
         if running is not None and len(out.buf) < _OUT_HIGH:
             for fd in running.pipes:
                 poller.register(fd, select.POLLIN)
-        for fd, _event in poller.poll():
+        wait = None if due is None else max(0, int((due - time.monotonic()) * 1000) + 1)
+        for fd, _event in poller.poll(wait):
             if fd == 0:
                 data = os.read(0, _READ)
                 if not data:
@@ -243,6 +263,7 @@ def serve() -> None:
                         out.add(frame(PGID, b"%d" % running.pid))
                     elif kind == KILL:
                         out.add(frame(KILLED, _kill(payload, running)))
+                        urgent = True
                     else:
                         sys.stderr.write(f"hostops runner: unexpected frame {kind!r}\n")
             elif fd == wake_r:
@@ -260,7 +281,7 @@ def serve() -> None:
             if ending is not None:
                 out.add(frame(EXIT, ending))
                 running = None
-        out.flush()
+                urgent = True
 
 
 if __name__ == "__main__":
