@@ -166,7 +166,7 @@ def test_output_is_gathered_but_never_held_for_the_exit(session: _Session) -> No
     session.send(program.KILL, b"KILL %d" % int(got[0][1]))
     assert session.until(program.KILLED)[-1][1] == b"1"
     assert session.until(program.EXIT)[-1][1] == b"signal KILL"
-    pgid, out, err, end = session.run(b"echo a; echo b >&2")
+    _, out, err, end = session.run(b"echo a; echo b >&2")
     assert (out, err, end) == (b"a\n", b"b\n", b"exit 0")
     session.close()
 
