@@ -16,6 +16,11 @@ the controller, the scheduler and the workers (their shard processes included), 
 every 0.2 s; written as the ``cluster-flood`` section.
 
     python benchmarks/bench_cluster.py --flood 1G --output benchmarks/RESULTS.md
+
+``--pin`` runs the controller (``hostops`` and its children) on CPU 0 and everything else
+(this script, the sshd daemons, the scheduler, the workers and their shards) on CPU 1:
+the controller as on a machine of its own, its CPU measured without time-slicing against
+the 1,000 sessions (it still shares the caches).
 """
 
 from __future__ import annotations
@@ -106,7 +111,12 @@ def _inventory(fleet: SshdFleet, n: int, path: Path) -> Path:
     return path
 
 
-def _run(mode: str, inv: Path, n: int, cluster: DaskCluster) -> Sample:
+def _on_cpu_0() -> None:
+    """(--pin) The controller's CPU: the others run everything else."""
+    os.sched_setaffinity(0, {0})
+
+
+def _run(mode: str, inv: Path, n: int, cluster: DaskCluster, pin: bool = False) -> Sample:
     assert cluster.scheduler is not None and cluster.scheduler.process is not None
     scheduler = cluster.scheduler.process.pid
     workers = [w.process.pid for w in cluster.workers.values() if w.process is not None]
@@ -120,7 +130,14 @@ def _run(mode: str, inv: Path, n: int, cluster: DaskCluster) -> Sample:
     sched_cpu, sched_rss = _cpu_s(scheduler), _rss_kib(scheduler)
     workers_cpu = sum(_cpu_s(p) for w in workers for p in _tree(w))
     started = time.monotonic()
-    done = subprocess.run(argv, capture_output=True, text=True, env=env, check=False)
+    done = subprocess.run(
+        argv,
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+        preexec_fn=_on_cpu_0 if pin else None,
+    )
     wall = time.monotonic() - started
     after_children = os.times()
     results = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
@@ -284,7 +301,12 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=1)
     parser.add_argument("--output", type=Path)
     parser.add_argument("--flood", metavar="SIZE", help="one host printing SIZE (e.g. 1G)")
+    parser.add_argument(
+        "--pin", action="store_true", help="the controller on CPU 0, everything else on CPU 1"
+    )
     args = parser.parse_args()
+    if args.pin:
+        os.sched_setaffinity(0, {1})  # inherited by the fleet and the cluster started below
     if args.flood:
         _run_flood(args.flood, args.output)
         return
@@ -298,23 +320,35 @@ def main() -> None:
         for _ in range(args.runs):
             for mode in ("local", "cluster"):
                 for n, inv in invs.items():
-                    sample = _run(mode, inv, n, cluster)
+                    sample = _run(mode, inv, n, cluster, args.pin)
                     print(sample, file=sys.stderr)
                     samples.append(sample)
     table = _table(args.hosts, n0, samples)
     print(table)
     if args.output is not None:
         body = (
-            "# hostops benchmark: a run locally and through a Dask cluster\n\n"
-            "Written by `benchmarks/bench_cluster.py`. Reproduce:\n\n```sh\n"
+            (
+                "## The same, the controller pinned to a core of its own\n\n"
+                if args.pin
+                else "# hostops benchmark: a run locally and through a Dask cluster\n\n"
+            )
+            + "Written by `benchmarks/bench_cluster.py`. Reproduce:\n\n```sh\n"
             f"python benchmarks/bench_cluster.py --hosts {args.hosts} --daemons"
-            f" {args.daemons} --runs {args.runs} --output benchmarks/RESULTS.md\n```\n\n"
+            f" {args.daemons} --runs {args.runs}{' --pin' if args.pin else ''}"
+            " --output benchmarks/RESULTS.md\n```\n\n"
             f"`run uptime` on {args.hosts} hosts spread over {args.daemons} loopback sshd"
             f" daemons (and on N0 = {args.daemons} hosts, for the fixed costs); the cluster: a TLS scheduler and two workers of two threads each"
-            f" on this same 2-core machine; {args.runs} run(s) per mode, interleaved."
-            f" Load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}.\n\n" + table
+            f" on this same 2-core machine; {args.runs} run(s) per mode, interleaved"
+            + (
+                "; pinned: the controller (hostops and its children) alone on CPU 0, the"
+                " daemons, the scheduler and the workers on CPU 1."
+                if args.pin
+                else "; nothing pinned: the controller shares both cores with the sessions."
+            )
+            + f" Load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}.\n\n"
+            + table
         )
-        replace_section(args.output, "cluster", body)
+        replace_section(args.output, "cluster-pinned" if args.pin else "cluster", body)
 
 
 if __name__ == "__main__":
