@@ -46,12 +46,23 @@ from hostops.render.views import FOLDED, folded_text, progress_text
 from hostops.safefs import file_name, open_private
 
 _TICK_S = 0.25  # progress line and live view: at most this often
-# While many hosts run, the aggregator lets events gather this long before it reads
-# them: each wake-up costs more than handling a few events (about 45 us on a loaded
-# 2-core machine against 12 us per event), and with this many hosts running the next
-# event is near and the end of the run is not (it waits for every host to finish).
-_GATHER_S = 0.01
+# While many hosts run, the aggregator lets events gather before it reads them: each
+# wake-up costs more than handling a few events (~0.18 ms of CPU a wake-up measured in
+# a 1,000-host cluster run here, against ~30 us for a host's three events), and with
+# this many hosts running the next event is near and the end of the run is not (it
+# waits for every host to finish). How long: 2 % of the run so far, between 10 and 50
+# ms, so what it shows never lags by more than that share of a run (a 0.5 s run: 10 ms;
+# from 2.5 s on: 50 ms; measured on that cluster run: 560 wake-ups and 0.19 s of CPU at
+# 10 ms, 250 and 0.14 s at 50 ms).
+_GATHER_S = (0.01, 0.05)
+_GATHER_SHARE = 0.02
 _BUSY = 16  # hosts running at once
+
+
+def gather_s(elapsed: float) -> float:
+    """How long events gather before a read, ``elapsed`` seconds into a busy run."""
+    low, high = _GATHER_S
+    return min(high, max(low, elapsed * _GATHER_SHARE))
 
 
 @dataclass(frozen=True)
@@ -425,7 +436,7 @@ def aggregator_main(
     while not ended:
         agg.tick()
         if agg.running >= _BUSY and not reader.more:  # (more waiting: a flood, read on)
-            time.sleep(_GATHER_S)
+            time.sleep(gather_s(time.monotonic() - started))
         try:
             batch = reader.read(_TICK_S)
         except EOFError:

@@ -1,9 +1,11 @@
 """The controller's flow-credit thread (ClusterWorkers._flow): the aggregator's consumed
-counters go to every live shard when they moved; while none moves it looks less and
-less often (up to _FLOW_IDLE_S), and at once at the normal pace again when one does."""
+counters go to every live shard when they moved, and the next look comes when a credit
+step could be due at the pace output was consumed (between _FLOW_TICK_S and
+_FLOW_IDLE_S)."""
 
 from __future__ import annotations
 
+import pytest
 from pytest_mock import MockerFixture
 
 from hostops.cluster import source
@@ -21,12 +23,14 @@ class _Shard:
         self.credits.append(list(consumed))
 
 
-def test_credit_goes_when_counters_move_and_the_look_backs_off_while_they_do_not(
+def test_credit_goes_when_counters_move_and_the_next_look_follows_the_pace(
     mocker: MockerFixture,
 ) -> None:
+    mib = 1 << 20
     consumed = [0, 0, 0]
-    moves = {3: (1, 4096), 7: (2, 10)}  # at the Nth sleep: counter i gets n more bytes
-    shard, gone = _Shard(12), _Shard(0)
+    # After the Nth sleep, counter i gets n more bytes consumed.
+    moves = {2: (1, 4096), 3: (0, 8 * mib), 4: (0, mib), 5: (2, mib // 4)}
+    shard, gone = _Shard(8), _Shard(0)
     sleeps: list[float] = []
 
     def sleep(seconds: float) -> None:
@@ -38,20 +42,25 @@ def test_credit_goes_when_counters_move_and_the_look_backs_off_while_they_do_not
 
     mocker.patch.object(source.time, "sleep", sleep)
     source.ClusterWorkers._flow(mocker.Mock(), [shard, gone], consumed)  # type: ignore[arg-type]
-    tick, idle = source._FLOW_TICK_S, source._FLOW_IDLE_S
-    assert sleeps == [
-        tick,  # the first look: counters as they start
-        2 * tick,
-        4 * tick,
-        tick,  # counter 1 moved: sent, the normal pace again
-        2 * tick,
-        4 * tick,
-        min(8 * tick, idle),
-        tick,  # counter 2 moved
-        2 * tick,
-        4 * tick,
-        min(8 * tick, idle),
-        idle,
+    # (the figures below assume these)
+    assert (mib, 0.05, 0.4) == (source._CREDIT_STEP, source._FLOW_TICK_S, source._FLOW_IDLE_S)
+    assert sleeps == pytest.approx(
+        [
+            0.4,  # nothing consumed yet: no credit can be owed soon
+            0.4,
+            0.4,  # 4 KiB in 0.4 s: a step is ~100 s away at that pace
+            0.05,  # 8 MiB in 0.4 s: a step every 0.05 s, the shortest wait
+            0.05,  # 1 MiB in 0.05 s
+            0.2,  # 256 KiB in 0.05 s: a step in 0.2 s
+            0.4,  # nothing more
+            0.4,
+        ]
+    )
+    assert shard.credits == [
+        [0, 0, 0],
+        [0, 4096, 0],
+        [8 * mib, 4096, 0],
+        [9 * mib, 4096, 0],
+        [9 * mib, 4096, mib // 4],
     ]
-    assert shard.credits == [[0, 0, 0], [0, 4096, 0], [0, 4096, 10]]
     assert gone.credits == []  # a shard that ended gets nothing
