@@ -236,9 +236,11 @@ def serve() -> None:
     while True:
         if out.buf:
             now = time.monotonic()
-            if due is None and not blocked:
+            if blocked:  # what the window did not take goes as soon as it can
+                due = now
+            elif due is None:
                 due = now + _GATHER_S
-            if blocked or urgent or len(out.buf) >= _GATHER_MAX or now >= (due or now):
+            if urgent or len(out.buf) >= _GATHER_MAX or now >= due:
                 out.flush()
                 due = None
                 blocked = bool(out.buf)  # the rest goes when POLLOUT says it can
