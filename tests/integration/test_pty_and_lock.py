@@ -120,26 +120,48 @@ def outcome(proc: subprocess.Popen[str]) -> dict[str, str]:
     return {line.split()[0]: line.split(" ", 1)[1] for line in out.splitlines()}
 
 
+def _waiting_for_the_lock(fleet: SshdFleet, hosts: int) -> int:
+    """How many ``flock`` processes wait on the lock files of the first ``hosts`` hosts
+    (each host of the fleet has a lock directory of its own)."""
+    files = {str(fleet.hosts[i].directory / "hostops-deploy.lock") for i in range(hosts)}
+    n = 0
+    for entry in os.listdir("/proc"):
+        try:
+            if Path(f"/proc/{entry}/comm").read_text().strip() == "flock":
+                n += os.readlink(f"/proc/{entry}/fd/9") in files
+        except OSError:
+            continue  # not a process, or it ended meanwhile
+    return n
+
+
 def test_a_lock_refuses_a_second_run_and_lets_a_waiting_one_in(
     sshd_fleet: SshdFleet, tmp_path: Path
 ) -> None:
-    started = tmp_path / "started"
-    first = holder(sshd_fleet, tmp_path, f"touch {started}-$$; sleep 20")
-    if not wait_for(lambda: len(list(tmp_path.glob("started-*"))) == 2, timeout=60):
-        first.kill()
-        raise AssertionError(first.communicate())
-    second = outcome(holder(sshd_fleet, tmp_path, "echo never"))
-    for host, said in second.items():
-        assert said.startswith("error locked by "), (host, said)
-        assert f"(pid {first.pid}, since " in said  # the first run's controller
-    # A playbook whose play names the lock is refused the same way.
-    book = tmp_path / "book.yaml"
-    book.write_text("- hosts: all\n  lock: deploy\n  tasks:\n    - run: echo never\n")
-    plan = prepare(load_playbook(book), [sshd_fleet.host(0), sshd_fleet.host(1)])
-    played = play_plan(plan).report
-    assert [r.status for r in played.results] == [Status.ERROR, Status.ERROR]
-    assert all(": locked by " in (r.error or "") for r in played.results), played.results
-    third = holder(sshd_fleet, tmp_path, "echo third", wait=60)
+    started, release = tmp_path / "started", tmp_path / "release"
+    # The first run holds the lock until the test lets it go (at most 120 s, should the
+    # test fail before): the third is seen waiting before, not just run after.
+    hold = (
+        f"touch {started}-$$; i=0; "
+        f"until [ -e {release} ] || [ $i -ge 1200 ]; do sleep 0.1; i=$((i+1)); done"
+    )
+    first = holder(sshd_fleet, tmp_path, hold)
+    try:
+        assert wait_for(lambda: len(list(tmp_path.glob("started-*"))) == 2, timeout=60)
+        second = outcome(holder(sshd_fleet, tmp_path, "echo never"))
+        for host, said in second.items():
+            assert said.startswith("error locked by "), (host, said)
+            assert f"(pid {first.pid}, since " in said  # the first run's controller
+        # A playbook whose play names the lock is refused the same way.
+        book = tmp_path / "book.yaml"
+        book.write_text("- hosts: all\n  lock: deploy\n  tasks:\n    - run: echo never\n")
+        plan = prepare(load_playbook(book), [sshd_fleet.host(0), sshd_fleet.host(1)])
+        played = play_plan(plan).report
+        assert [r.status for r in played.results] == [Status.ERROR, Status.ERROR]
+        assert all(": locked by " in (r.error or "") for r in played.results), played.results
+        third = holder(sshd_fleet, tmp_path, "echo third", wait=60)
+        assert wait_for(lambda: _waiting_for_the_lock(sshd_fleet, 2) == 2, timeout=60)
+    finally:
+        release.touch()
     assert all(s.startswith("ok") for s in outcome(first).values())
     assert all(s.startswith("ok") for s in outcome(third).values())
 
