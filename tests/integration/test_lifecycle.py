@@ -8,6 +8,8 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+from held import held, release, started
+
 from hostops.journal import load_run
 from hostops.testing import SshdFleet
 from hostops.testing.pytest_plugin import (
@@ -30,20 +32,6 @@ def _start(inv: Path, command: str, *options: str, **kw: Any) -> subprocess.Pope
 
 def _workers(proc: subprocess.Popen[str]) -> list[int]:
     return [p for p in child_pids(proc.pid) if process_name(p) == "hostops-worker"]
-
-
-def _held(directory: Path) -> str:
-    """A command that prints ``ran``, says it started (a ``started-PID`` file in
-    ``directory``) and holds until the test creates ``directory``/release (120 s at most,
-    should the test fail first): hosts are caught in flight without a guessed sleep."""
-    return (
-        f"echo ran; touch {directory}/started-$$; i=0; "
-        f"until [ -e {directory}/release ] || [ $i -ge 1200 ]; do sleep 0.1; i=$((i+1)); done"
-    )
-
-
-def _started(directory: Path) -> int:
-    return len(list(directory.glob("started-*")))
 
 
 def test_ctrl_c_interrupts_kills_remote_commands_exit_130(
@@ -93,14 +81,14 @@ def test_a_killed_worker_loses_only_its_running_hosts(
     it had not started run on the other worker; nothing runs twice; the run ends normally."""
     hosts = sshd_fleet.hosts[:24]
     inv = sshd_fleet.write_inventory(tmp_path / "inv.yaml", hosts)
-    proc = _start(inv, _held(tmp_path), "--workers", "2", "--forks", "8")
+    proc = _start(inv, f"echo ran; {held(tmp_path)}", "--workers", "2", "--forks", "8")
     try:
-        assert wait_for(lambda: _started(tmp_path) == 8)  # 4 sessions in each worker
+        assert wait_for(lambda: started(tmp_path) == 8)  # 4 sessions in each worker
         workers = _workers(proc)
         assert len(workers) == 2
         os.kill(workers[0], signal.SIGKILL)
     finally:
-        (tmp_path / "release").touch()
+        release(tmp_path)
     out, err = proc.communicate(timeout=120)
     res = json_results(out)
     assert len(res) == 24
@@ -150,13 +138,13 @@ def test_when_the_only_worker_dies_a_replacement_runs_the_rest(
 ) -> None:
     hosts = sshd_fleet.hosts[:12]
     inv = sshd_fleet.write_inventory(tmp_path / "inv.yaml", hosts)
-    proc = _start(inv, _held(tmp_path), "--workers", "1", "--forks", "4")
+    proc = _start(inv, f"echo ran; {held(tmp_path)}", "--workers", "1", "--forks", "4")
     try:
-        assert wait_for(lambda: _started(tmp_path) == 4)
+        assert wait_for(lambda: started(tmp_path) == 4)
         (worker,) = _workers(proc)
         os.kill(worker, signal.SIGKILL)
     finally:
-        (tmp_path / "release").touch()
+        release(tmp_path)
     out, err = proc.communicate(timeout=120)
     res = json_results(out)
     assert len(res) == 12

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from held import held, release, started
 from system_users import ensure_user
 
 from hostops import run_operation
@@ -137,16 +138,11 @@ def _waiting_for_the_lock(fleet: SshdFleet, hosts: int) -> int:
 def test_a_lock_refuses_a_second_run_and_lets_a_waiting_one_in(
     sshd_fleet: SshdFleet, tmp_path: Path
 ) -> None:
-    started, release = tmp_path / "started", tmp_path / "release"
-    # The first run holds the lock until the test lets it go (at most 120 s, should the
-    # test fail before): the third is seen waiting before, not just run after.
-    hold = (
-        f"touch {started}-$$; i=0; "
-        f"until [ -e {release} ] || [ $i -ge 1200 ]; do sleep 0.1; i=$((i+1)); done"
-    )
-    first = holder(sshd_fleet, tmp_path, hold)
+    # The first run holds the lock until the test lets it go: the third is seen waiting
+    # before, not just run after.
+    first = holder(sshd_fleet, tmp_path, held(tmp_path))
     try:
-        assert wait_for(lambda: len(list(tmp_path.glob("started-*"))) == 2, timeout=60)
+        assert wait_for(lambda: started(tmp_path) == 2, timeout=60)
         second = outcome(holder(sshd_fleet, tmp_path, "echo never"))
         for host, said in second.items():
             assert said.startswith("error locked by "), (host, said)
@@ -161,7 +157,7 @@ def test_a_lock_refuses_a_second_run_and_lets_a_waiting_one_in(
         third = holder(sshd_fleet, tmp_path, "echo third", wait=60)
         assert wait_for(lambda: _waiting_for_the_lock(sshd_fleet, 2) == 2, timeout=60)
     finally:
-        release.touch()
+        release(tmp_path)
     assert all(s.startswith("ok") for s in outcome(first).values())
     assert all(s.startswith("ok") for s in outcome(third).values())
 
