@@ -48,9 +48,10 @@ class Variant:
     command: str = "true"
 
 
-# What SshCommand sends for `true` (hostops/host/ssh/command.py): the login shell execs
-# /bin/sh for the prelude (process-group check and report), which execs the login shell
-# again for the command itself.
+# What SshCommand sends for `true` where it needs its wrapper (hostops/host/ssh/command.py:
+# sudo, a tty, servers that do not signal sessions, a root login before OpenSSH 10.0): the
+# login shell execs /bin/sh for the prelude (process-group check and report), which execs
+# the login shell again for the command itself.
 WRAPPER = login_command(
     'echo "\036hostops-pgid:0011aabb:$$" >&2; exec "${SHELL:-/bin/sh}" -c "$1"',
     "true",
@@ -58,8 +59,8 @@ WRAPPER = login_command(
 )
 
 VARIANTS = [
-    Variant("hostops today (mlkem offered, curve25519 agreed; ed25519; gcm)", command=WRAPPER),
-    Variant("  same, plain 'true' (no wrapper: what the login shell alone costs)"),
+    Variant("hostops, wrapped (mlkem offered, curve25519 agreed; ed25519; gcm)", command=WRAPPER),
+    Variant("  same, plain 'true' (no wrapper: signalled over the channel)"),
     Variant("  kex curve25519-sha256 only", kex="curve25519-sha256@libssh.org"),
     Variant("  kex ecdh-sha2-nistp256", kex="ecdh-sha2-nistp256"),
     Variant("  kex diffie-hellman-group14-sha256", kex="diffie-hellman-group14-sha256"),
