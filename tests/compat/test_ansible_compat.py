@@ -4,21 +4,24 @@ For each inventory, ``ansible-inventory --list`` and hostops must agree on the
 hosts, on every group's hosts (child groups included), on the connection values
 each host ends up with (address, port, user, become) and on its other
 variables. Files Ansible rejects, hostops rejects too; host patterns select the
-same hosts, in the same order, as ``ansible PATTERN --list-hosts``. (The corpus
-of real projects' inventories is compared in test_ansible_corpus.py.)
+same hosts, in the same order, as ``ansible PATTERN --list-hosts``. Ansible
+answers once per inventory, its listing and all its patterns in one start-up
+(``ansible_batch``: test_ansible_corpus checks it prints what those commands print).
+(The corpus of real projects' inventories is compared in test_ansible_corpus.py.)
 """
 
 from __future__ import annotations
 
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import pytest
 from ansible_examples import DOC_INI, DOC_YAML
 from ansible_oracle import (
+    ansible_batch,
     ansible_environment,
     ansible_inventory,
-    ansible_list_hosts,
     ansible_tool,
     ansible_view,
     members,
@@ -262,13 +265,32 @@ def write(tmp_path: Path):
     return write
 
 
+@pytest.fixture(scope="module")
+def oracle(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """Ansible's answers for one of INVENTORIES (its listing, and its PATTERNS), computed once."""
+    root = tmp_path_factory.mktemp("oracle")
+    (root / "run").mkdir()
+    answers: dict[str, dict[str, Any]] = {}
+
+    def answer(name: str) -> dict[str, Any]:
+        if name not in answers:
+            path = root / name
+            path.write_text(textwrap.dedent(INVENTORIES[name]), encoding="utf-8")
+            patterns = [p for inventory, p in PATTERNS if inventory == name]
+            env = ansible_environment(root / "home")
+            answers[name] = ansible_batch(patterns, [path], env, root / "run")
+        return answers[name]
+
+    return answer
+
+
 # --------------------------------------------------------------------------- the comparisons
 
 
 @pytest.mark.parametrize("name", list(INVENTORIES))
-def test_same_hosts_groups_and_values_as_ansible(name: str, write, ansible_env, run_dir) -> None:
+def test_same_hosts_groups_and_values_as_ansible(name: str, write, oracle) -> None:
     path = write(name, INVENTORIES[name])
-    listing = ansible_inventory(path, ansible_env, run_dir)
+    listing = oracle(name)["list"]
     inv = build(load_raw(path))
 
     theirs = members(listing)
@@ -313,11 +335,10 @@ def test_files_ansible_rejects_are_rejected(name: str, write, ansible_env, run_d
 
 
 @pytest.mark.parametrize(("inventory", "pattern"), PATTERNS)
-def test_patterns_select_what_ansible_lists(
-    inventory: str, pattern: str, write, ansible_env, run_dir
-) -> None:
+def test_patterns_select_what_ansible_lists(inventory: str, pattern: str, write, oracle) -> None:
     path = write(inventory, INVENTORIES[inventory])
-    expected = ansible_list_hosts(pattern, path, ansible_env, run_dir)
+    expected = oracle(inventory)["patterns"][pattern]
+    assert isinstance(expected, list), expected  # not Ansible's error
     assert expected, f"pattern {pattern!r} selects nothing in {inventory}: choose one that does"
     inv = build(load_raw(path))
     assert select_names(inv, pattern) == expected  # the same hosts, in the same order

@@ -11,6 +11,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from held import held, release
 from interleave_check import REMOTE, check_whole_lines
 
 from hostops.testing.dask_cluster import DaskCluster
@@ -196,11 +197,12 @@ def test_a_worker_killed_mid_run_errors_its_hosts_and_no_host_runs_twice(
     started yet run on the other workers' shards, and every remote command leaves a
     marker file: one per host, never two."""
     doomed = cluster.add_worker("w-doomed")
-    markers = tmp_path / "markers"
-    markers.mkdir()
-    markers.chmod(0o777)
+    markers, hold = tmp_path / "markers", tmp_path / "hold"
+    for directory in (markers, hold):
+        directory.mkdir()
+        directory.chmod(0o777)
     where = "$(echo $SSH_CONNECTION | cut -d' ' -f3)"
-    command = f"touch {markers}/m-{where}-$$; sleep 3"
+    command = f"touch {markers}/m-{where}-$$; {held(hold)}"
     p = start_hostops(
         "run",
         command,
@@ -218,8 +220,10 @@ def test_a_worker_killed_mid_run_errors_its_hosts_and_no_host_runs_twice(
     try:
         assert wait_for(lambda: len(list(markers.iterdir())) >= 6, timeout=60)
         doomed.stop(signal.SIGKILL)
+        release(hold)
         out, err = p.communicate(timeout=90)
     finally:
+        release(hold)
         if p.poll() is None:
             p.kill()
     assert p.returncode == 1, err

@@ -12,6 +12,8 @@ import threading
 import time
 from pathlib import Path
 
+from held import held, release
+
 from hostops.testing import SshdFleet, free_port
 from hostops.testing.pytest_plugin import (
     child_pids,
@@ -95,11 +97,12 @@ def test_sshd_killed_mid_command_is_error_connection_lost(tmp_path: Path) -> Non
     with temporary_fleet(3, address_base=43) as fleet:
         inv = fleet.write_inventory(tmp_path / "inv.yaml")
         victim = fleet.hosts[1]
-        out_dir = tmp_path / "out"
+        out_dir, hold = tmp_path / "out", tmp_path / "hold"
+        hold.mkdir()
         started = time.monotonic()
         proc = start_hostops(
             "run",
-            "echo start; sleep 8; echo end",
+            f"echo start; {held(hold)}; echo end",
             "--hosts",
             str(inv),
             "-o",
@@ -112,9 +115,12 @@ def test_sshd_killed_mid_command_is_error_connection_lost(tmp_path: Path) -> Non
         # Wait until the victim's command has started and its first output has reached
         # hostops, then kill the daemon's listener and the session it serves (a child of
         # the listener, in a session of its own).
-        assert wait_for(lambda: _received(out_dir, victim.name) == "start\n", timeout=20)
-        for pid in [victim.pid, *child_pids(victim.pid)]:
-            os.kill(pid, signal.SIGKILL)
+        try:
+            assert wait_for(lambda: _received(out_dir, victim.name) == "start\n", timeout=20)
+            for pid in [victim.pid, *child_pids(victim.pid)]:
+                os.kill(pid, signal.SIGKILL)
+        finally:
+            release(hold)  # the other hosts' commands end
         out, _ = proc.communicate(timeout=90)
     assert time.monotonic() - started < 60
     res = json_results(out)
@@ -177,11 +183,12 @@ def test_a_host_that_stops_answering_is_noticed_by_keepalive(tmp_path: Path) -> 
     with temporary_fleet(2, address_base=44) as fleet:
         inv = fleet.write_inventory(tmp_path / "inv.yaml")
         victim = fleet.hosts[0]
-        out_dir = tmp_path / "out"
+        out_dir, hold = tmp_path / "out", tmp_path / "hold"
+        hold.mkdir()
         started = time.monotonic()
         proc = start_hostops(
             "run",
-            "echo start; sleep 6",
+            f"echo start; {held(hold)}",
             "--hosts",
             str(inv),
             "--keepalive",
@@ -201,12 +208,15 @@ def test_a_host_that_stops_answering_is_noticed_by_keepalive(tmp_path: Path) -> 
                         found.append(pid)
             return found
 
-        assert wait_for(lambda: bool(sessions()), timeout=20)
-        # The command has started: hostops has its first output.
-        assert wait_for(lambda: _received(out_dir, victim.name) == "start\n", timeout=20)
-        stopped = sessions()
-        for pid in stopped:
-            os.kill(pid, signal.SIGSTOP)
+        try:
+            assert wait_for(lambda: bool(sessions()), timeout=20)
+            # The command has started: hostops has its first output.
+            assert wait_for(lambda: _received(out_dir, victim.name) == "start\n", timeout=20)
+            stopped = sessions()
+            for pid in stopped:
+                os.kill(pid, signal.SIGSTOP)
+        finally:
+            release(hold)  # the other host's command ends; the victim's answers nobody
         try:
             out, _ = proc.communicate(timeout=60)
         finally:

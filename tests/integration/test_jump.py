@@ -9,14 +9,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from held import held, release, started
 
 from hostops.testing import FleetHost, LogTail, SshdFleet
 from hostops.testing.fleet import free_port
 from hostops.testing.pytest_plugin import (
     json_results,
     run_hostops,
-    sleep_pids,
-    sleep_tag,
     start_hostops,
     temporary_fleet,
     wait_for,
@@ -191,10 +190,11 @@ def test_a_dead_bastion_connection_is_made_again(
     hosts, inv = _setup(sshd_fleet, bastions, tmp_path, 3)
     b = bastions.hosts[0]
     log = _Log(b)
-    tag = sleep_tag(3)  # short
+    hold = tmp_path / "hold"
+    hold.mkdir()
     proc = start_hostops(
         "run",
-        f"sleep {tag}; echo hi",
+        f"{held(hold)}; echo hi",
         "--hosts",
         str(inv),
         "--jump",
@@ -206,8 +206,11 @@ def test_a_dead_bastion_connection_is_made_again(
         "-o",
         "json",
     )
-    assert wait_for(lambda: len(sleep_pids(tag)) == 1)  # the first target's command runs
-    assert subprocess.run(["pkill", "-KILL", "-P", str(b.pid)], check=False).returncode == 0
+    try:
+        assert wait_for(lambda: started(hold) == 1)  # the first target's command runs
+        assert subprocess.run(["pkill", "-KILL", "-P", str(b.pid)], check=False).returncode == 0
+    finally:
+        release(hold)  # the next targets' commands end at once
     out, err = proc.communicate(timeout=120)
     res = json_results(out)
     assert res[hosts[0].name]["status"] == "error", err

@@ -8,6 +8,8 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+from held import held, release, started
+
 from hostops.journal import load_run
 from hostops.testing import SshdFleet
 from hostops.testing.pytest_plugin import (
@@ -79,12 +81,14 @@ def test_a_killed_worker_loses_only_its_running_hosts(
     it had not started run on the other worker; nothing runs twice; the run ends normally."""
     hosts = sshd_fleet.hosts[:24]
     inv = sshd_fleet.write_inventory(tmp_path / "inv.yaml", hosts)
-    tag = sleep_tag(3)  # 3 s, and findable
-    proc = _start(inv, f"echo ran; sleep {tag}", "--workers", "2", "--forks", "8")
-    assert wait_for(lambda: len(sleep_pids(tag)) == 8)  # 4 sessions in each worker
-    workers = _workers(proc)
-    assert len(workers) == 2
-    os.kill(workers[0], signal.SIGKILL)
+    proc = _start(inv, f"echo ran; {held(tmp_path)}", "--workers", "2", "--forks", "8")
+    try:
+        assert wait_for(lambda: started(tmp_path) == 8)  # 4 sessions in each worker
+        workers = _workers(proc)
+        assert len(workers) == 2
+        os.kill(workers[0], signal.SIGKILL)
+    finally:
+        release(tmp_path)
     out, err = proc.communicate(timeout=120)
     res = json_results(out)
     assert len(res) == 24
@@ -134,11 +138,13 @@ def test_when_the_only_worker_dies_a_replacement_runs_the_rest(
 ) -> None:
     hosts = sshd_fleet.hosts[:12]
     inv = sshd_fleet.write_inventory(tmp_path / "inv.yaml", hosts)
-    tag = sleep_tag(3)
-    proc = _start(inv, f"echo ran; sleep {tag}", "--workers", "1", "--forks", "4")
-    assert wait_for(lambda: len(sleep_pids(tag)) == 4)
-    (worker,) = _workers(proc)
-    os.kill(worker, signal.SIGKILL)
+    proc = _start(inv, f"echo ran; {held(tmp_path)}", "--workers", "1", "--forks", "4")
+    try:
+        assert wait_for(lambda: started(tmp_path) == 4)
+        (worker,) = _workers(proc)
+        os.kill(worker, signal.SIGKILL)
+    finally:
+        release(tmp_path)
     out, err = proc.communicate(timeout=120)
     res = json_results(out)
     assert len(res) == 12

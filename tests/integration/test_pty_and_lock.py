@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from held import held, release, started
 from system_users import ensure_user
 
 from hostops import run_operation
@@ -120,26 +121,43 @@ def outcome(proc: subprocess.Popen[str]) -> dict[str, str]:
     return {line.split()[0]: line.split(" ", 1)[1] for line in out.splitlines()}
 
 
+def _waiting_for_the_lock(fleet: SshdFleet, hosts: int) -> int:
+    """How many ``flock`` processes wait on the lock files of the first ``hosts`` hosts
+    (each host of the fleet has a lock directory of its own)."""
+    files = {str(fleet.hosts[i].directory / "hostops-deploy.lock") for i in range(hosts)}
+    n = 0
+    for entry in os.listdir("/proc"):
+        try:
+            if Path(f"/proc/{entry}/comm").read_text().strip() == "flock":
+                n += os.readlink(f"/proc/{entry}/fd/9") in files
+        except OSError:
+            continue  # not a process, or it ended meanwhile
+    return n
+
+
 def test_a_lock_refuses_a_second_run_and_lets_a_waiting_one_in(
     sshd_fleet: SshdFleet, tmp_path: Path
 ) -> None:
-    started = tmp_path / "started"
-    first = holder(sshd_fleet, tmp_path, f"touch {started}-$$; sleep 20")
-    if not wait_for(lambda: len(list(tmp_path.glob("started-*"))) == 2, timeout=60):
-        first.kill()
-        raise AssertionError(first.communicate())
-    second = outcome(holder(sshd_fleet, tmp_path, "echo never"))
-    for host, said in second.items():
-        assert said.startswith("error locked by "), (host, said)
-        assert f"(pid {first.pid}, since " in said  # the first run's controller
-    # A playbook whose play names the lock is refused the same way.
-    book = tmp_path / "book.yaml"
-    book.write_text("- hosts: all\n  lock: deploy\n  tasks:\n    - run: echo never\n")
-    plan = prepare(load_playbook(book), [sshd_fleet.host(0), sshd_fleet.host(1)])
-    played = play_plan(plan).report
-    assert [r.status for r in played.results] == [Status.ERROR, Status.ERROR]
-    assert all(": locked by " in (r.error or "") for r in played.results), played.results
-    third = holder(sshd_fleet, tmp_path, "echo third", wait=60)
+    # The first run holds the lock until the test lets it go: the third is seen waiting
+    # before, not just run after.
+    first = holder(sshd_fleet, tmp_path, held(tmp_path))
+    try:
+        assert wait_for(lambda: started(tmp_path) == 2, timeout=60)
+        second = outcome(holder(sshd_fleet, tmp_path, "echo never"))
+        for host, said in second.items():
+            assert said.startswith("error locked by "), (host, said)
+            assert f"(pid {first.pid}, since " in said  # the first run's controller
+        # A playbook whose play names the lock is refused the same way.
+        book = tmp_path / "book.yaml"
+        book.write_text("- hosts: all\n  lock: deploy\n  tasks:\n    - run: echo never\n")
+        plan = prepare(load_playbook(book), [sshd_fleet.host(0), sshd_fleet.host(1)])
+        played = play_plan(plan).report
+        assert [r.status for r in played.results] == [Status.ERROR, Status.ERROR]
+        assert all(": locked by " in (r.error or "") for r in played.results), played.results
+        third = holder(sshd_fleet, tmp_path, "echo third", wait=60)
+        assert wait_for(lambda: _waiting_for_the_lock(sshd_fleet, 2) == 2, timeout=60)
+    finally:
+        release(tmp_path)
     assert all(s.startswith("ok") for s in outcome(first).values())
     assert all(s.startswith("ok") for s in outcome(third).values())
 

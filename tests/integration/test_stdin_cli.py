@@ -5,13 +5,14 @@ it get all of it, however late it comes (issue 14)."""
 from __future__ import annotations
 
 import os
-import secrets
 import subprocess
 import sys
 from pathlib import Path
 
+from held import held, release, started
+
 from hostops.testing import SshdFleet
-from hostops.testing.pytest_plugin import json_results, sleep_pids, wait_for
+from hostops.testing.pytest_plugin import json_results, wait_for
 
 
 def _hostops(inv: Path, command: str, *options: str, stdin: int) -> subprocess.Popen[str]:
@@ -36,20 +37,20 @@ def test_a_stdin_that_never_closes_holds_nothing_up(fleet20: tuple[SshdFleet, Pa
 
 
 def test_stdin_that_comes_late_reaches_every_command_in_full(
-    fleet20: tuple[SshdFleet, Path],
+    fleet20: tuple[SshdFleet, Path], tmp_path: Path
 ) -> None:
     _fleet, inv = fleet20
-    tag = f"2.{secrets.randbelow(10**6):06d}"
     read_end, write_end = os.pipe()
     try:
-        # Every host's command has started (its sleep runs) before any stdin exists.
-        proc = _hostops(inv, f"sleep {tag}; cat", "--batch", "10", stdin=read_end)
-        assert wait_for(lambda: len(sleep_pids(tag)) == 10, timeout=60)
+        # Every host's command has started (and holds) before any stdin exists.
+        proc = _hostops(inv, f"{held(tmp_path)}; cat", "--batch", "10", stdin=read_end)
+        assert wait_for(lambda: started(tmp_path) == 10, timeout=60)
         os.write(write_end, b"late\n")
         os.write(write_end, b"and later\n")
     finally:
         os.close(read_end)
         os.close(write_end)
+        release(tmp_path)  # once stdin has ended, as a sleep would have outlasted it
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 0, err
     results = json_results(out)
