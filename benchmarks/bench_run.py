@@ -856,6 +856,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--run-timeout", type=float, default=600.0, help="seconds before a run is killed"
     )
     parser.add_argument("--address-base", type=int, default=77, help="fleet on 127.BASE.x.y")
+    parser.add_argument(
+        "--user",
+        help="who every tool logs in as: an existing local account [default: the current user]",
+    )
     parser.add_argument("--workdir", type=Path, help="keep fleet and files here [default: temp]")
     args = parser.parse_args(argv)
     if args.runs < 1 or args.warmup < 0:
@@ -881,7 +885,12 @@ def main(argv: list[str] | None = None) -> int:
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="hostops-bench-"))
     try:
         print(f"starting {max(sizes)} sshd under {workdir}", file=sys.stderr, flush=True)
-        with SshdFleet(workdir / "fleet", max(sizes), address_base=args.address_base) as fleet:
+        if args.user:  # sshd reads the fleet's authorized_keys as that user
+            workdir.chmod(0o755)
+        fleet_dir = workdir / "fleet"
+        with SshdFleet(
+            fleet_dir, max(sizes), address_base=args.address_base, user=args.user
+        ) as fleet:
             samples = benchmark(fleet, tools, sizes, args)
     finally:
         if args.workdir is None:

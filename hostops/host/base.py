@@ -111,6 +111,8 @@ _TICK_S = 0.5  # longest wait between checks of the deadline and the cancel flag
 AT_ONCE_KILL_S = 0.8
 KILLED = "interrupted: stopped at once: killed"
 LEFT_RUNNING = "interrupted: stopped at once: left running on the host"
+# The channel closed after a kill the host did not confirm (refused, or sent nowhere).
+NO_KILL_CONFIRMED = "the host did not confirm the kill: the command may still be running"
 # Its worker did not report in time (a session still connecting, or stuck).
 UNCONFIRMED = "interrupted: stopped at once: not confirmed, may be left running on the host"
 
@@ -204,6 +206,8 @@ def _stop(
                 code, sig = cmd.result()  # a command that caught TERM may exit with its own code
                 if code is not None:
                     return ExecOutcome(code, None, status, why)
+                if sig is None and not sent:  # the channel went without a word: say so
+                    why += f"; {NO_KILL_CONFIRMED}"
                 return ExecOutcome(None, sig or (name if sent else None), status, why)
     return ExecOutcome(None, "KILL", status, f"{why}; the process did not end after KILL")
 

@@ -23,6 +23,7 @@ from hostops.host.base import (
     AT_ONCE_KILL_S,
     KILLED,
     LEFT_RUNNING,
+    NO_KILL_CONFIRMED,
     STDERR,
     STDOUT,
     ExecOutcome,
@@ -242,6 +243,23 @@ def test_command_that_survives_kill_is_reported():
     assert outcome.error == "timed out after 0.5 s; the process did not end after KILL"
     assert cmd.signals == [("TERM", 0.5), ("KILL", 0.75)]
     assert cmd.clock.now == 1.0  # KILL got a grace period too, then drive gave up
+
+
+def test_a_kill_the_host_did_not_confirm_is_said_when_the_channel_goes():
+    """A refused kill closes the channel (paramiko's way) with no exit status: the
+    outcome must not read as if the command had been stopped."""
+    cmd = FakeCommand(ends=False, exit_code=None, confirms=False)
+    send = cmd.signal_group
+
+    def refused(name: str, wait_s: float | None = None) -> bool:
+        cmd.ends = True  # the channel is gone, and with it any word from the command
+        return send(name, wait_s)
+
+    cmd.signal_group = refused  # type: ignore[method-assign]
+    outcome, _ = _drive(cmd, timeout=0.5)
+    assert outcome.status is Status.TIMEOUT
+    assert outcome.signal is None and outcome.exit_code is None
+    assert outcome.error == f"timed out after 0.5 s; {NO_KILL_CONFIRMED}"
 
 
 def test_waits_never_pass_the_deadline():
