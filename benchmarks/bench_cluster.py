@@ -40,12 +40,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_common import replace_section
+from procstat import cpu_s, rss_kib, tree
 
 from hostops.testing.dask_cluster import DaskCluster
 from hostops.testing.fleet import SshdFleet
 from hostops.testing.pytest_plugin import pss_kib
 
-_TICKS = os.sysconf("SC_CLK_TCK")
 # Events through the controller per host of `run uptime`: HostStarted, one Output,
 # HostFinished (and a WorkerDone per shard or worker, counted apart).
 _EVENTS_PER_HOST = 3
@@ -61,39 +61,6 @@ class Sample:
     scheduler_cpu_s: float
     scheduler_rss_kib: tuple[int, int]  # before, after
     workers_cpu_s: float  # the Dask workers, their shard processes included
-
-
-def _cpu_s(pid: int, children: bool = True) -> float:
-    """CPU of ``pid`` (and of its children it waited for), seconds; 0 for a process
-    gone since it was listed (a shard process ending)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except FileNotFoundError:
-        return 0.0
-    used = int(fields[11]) + int(fields[12])
-    if children:
-        used += int(fields[13]) + int(fields[14])
-    return used / _TICKS
-
-
-def _tree(pid: int) -> list[int]:
-    found = [pid]
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                stat = Path(f"/proc/{entry}/stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-                found += _tree(int(entry))
-    return found
-
-
-def _rss_kib(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    return 0
 
 
 def _inventory(fleet: SshdFleet, n: int, path: Path) -> Path:
@@ -127,8 +94,8 @@ def _run(mode: str, inv: Path, n: int, cluster: DaskCluster, pin: bool = False) 
         argv += ["--cluster", cluster.address]
         env.update(cluster.certs.client_environment())
     before_children = os.times()
-    sched_cpu, sched_rss = _cpu_s(scheduler), _rss_kib(scheduler)
-    workers_cpu = sum(_cpu_s(p) for w in workers for p in _tree(w))
+    sched_cpu, sched_rss = cpu_s([scheduler]), rss_kib(scheduler)
+    workers_cpu = cpu_s(tree(workers))
     started = time.monotonic()
     done = subprocess.run(
         argv,
@@ -148,9 +115,9 @@ def _run(mode: str, inv: Path, n: int, cluster: DaskCluster, pin: bool = False) 
         sum(r["status"] == "ok" for r in results),
         (after_children.children_user + after_children.children_system)
         - (before_children.children_user + before_children.children_system),
-        _cpu_s(scheduler) - sched_cpu,
-        (sched_rss, _rss_kib(scheduler)),
-        sum(_cpu_s(p) for w in workers for p in _tree(w)) - workers_cpu,
+        cpu_s([scheduler]) - sched_cpu,
+        (sched_rss, rss_kib(scheduler)),
+        cpu_s(tree(workers)) - workers_cpu,
     )
 
 
@@ -218,9 +185,9 @@ def _flood(mode: str, inv: Path, size: int, cluster: DaskCluster) -> Flood:
     started = time.monotonic()
     p = subprocess.Popen(argv, stdout=subprocess.PIPE, env=env)
     hops = {
-        "controller": lambda: pss_kib(_tree(p.pid)),
-        "scheduler": lambda: pss_kib(_tree(scheduler)),
-        "workers": lambda: pss_kib([q for w in workers for q in _tree(w)]),
+        "controller": lambda: pss_kib(tree([p.pid])),
+        "scheduler": lambda: pss_kib(tree([scheduler])),
+        "workers": lambda: pss_kib(tree(workers)),
     }
     peak = dict.fromkeys(hops, 0)
     done = threading.Event()

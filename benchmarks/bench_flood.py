@@ -22,25 +22,12 @@ import time
 from pathlib import Path
 
 from bench_common import replace_section
+from procstat import tree
 
 from hostops.testing import SshdFleet
 from hostops.testing.pytest_plugin import pss_kib
 
 _UNITS = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
-
-
-def _tree(pid: int) -> list[int]:
-    """``pid`` and all its descendants."""
-    out = [pid]
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            if int(stat[stat.rindex(")") + 2 :].split()[1]) in out:
-                out.append(int(entry.name))
-    return out
 
 
 def _run(inv: Path, command: str, view: str) -> tuple[float, int, dict[str, dict[str, object]]]:
@@ -55,7 +42,7 @@ def _run(inv: Path, command: str, view: str) -> tuple[float, int, dict[str, dict
         )
         peak = 0
         while proc.poll() is None:
-            peak = max(peak, pss_kib(_tree(proc.pid)))
+            peak = max(peak, pss_kib(tree([proc.pid])))
             time.sleep(0.05)
     wall = time.monotonic() - started
     results = {}

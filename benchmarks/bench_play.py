@@ -58,9 +58,9 @@ from bench_run import (
     raise_nofile_limit,
     ratio,
     run_timed,
-    server_cpu_s,
     summarize,
 )
+from procstat import cpu_s
 
 from hostops.testing import SshdFleet
 
@@ -228,7 +228,7 @@ class AnsiblePlay(PlayTool):
             found = re.search(r"pid=(\d+)", check.stderr)
             if found:
                 pids.append(int(found.group(1)))
-        cpu = server_cpu_s(pids)  # the same /proc reading: own plus reaped children's CPU
+        cpu = cpu_s(pids)  # the same /proc reading: own plus reaped children's CPU
         for sock in sockets:
             _mux(sock, "exit")
         deadline = time.monotonic() + 10
@@ -295,11 +295,11 @@ def run_once(
     run = Run(setup, setup.directory / f"run-{tool.name}", payload)
     shutil.rmtree(run.directory, ignore_errors=True)
     run.dest_dir.mkdir(parents=True)
-    server_before = server_cpu_s(pids)
+    server_before = cpu_s(pids)
     done = run_timed(tool.argv(run), run.directory, tool.env(run, env), timeout)
     masters_cpu, masters = tool.leftovers(run)
     time.sleep(0.2)  # let sshd reap the sessions before reading its CPU
-    server_cpu = server_cpu_s(pids) - server_before
+    server_cpu = cpu_s(pids) - server_before
     if done.timed_out:
         problems = [f"timed out after {timeout:g} s"]
     else:

@@ -44,6 +44,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from bench_common import Target, replace_section, write_targets
+from procstat import cpu_s
 
 from hostops.testing import SshdFleet
 
@@ -387,17 +388,6 @@ def children_cpu_s() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def server_cpu_s(pids: list[int]) -> float:
-    """CPU of the sshd daemons ``pids``: their own plus their reaped sessions'."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    total = 0
-    for pid in pids:
-        with contextlib.suppress(OSError):
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            total += sum(int(f) for f in fields[11:15])  # utime stime cutime cstime
-    return total / ticks
-
-
 def run_once(
     tool: Tool, setup: SizeSetup, rep: int, env: dict[str, str], timeout: float, pids: list[int]
 ) -> Sample:
@@ -406,10 +396,10 @@ def run_once(
     shutil.rmtree(run_dir, ignore_errors=True)
     run_dir.mkdir()
     argv = tool.argv(setup, run_dir)
-    server_before = server_cpu_s(pids)
+    server_before = cpu_s(pids)
     done = run_timed(argv, run_dir, tool.env(setup, env), timeout)
     time.sleep(0.2)  # let sshd reap the sessions before reading its CPU
-    server_cpu = server_cpu_s(pids) - server_before
+    server_cpu = cpu_s(pids) - server_before
     if done.timed_out:
         error: str | None = f"timed out after {timeout:g} s"
     else:

@@ -23,19 +23,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import paramiko
+from procstat import cpu_s
 
 from hostops.host.ssh.shell import login_command
 from hostops.testing import SshdFleet
-
-_TICK = os.sysconf("SC_CLK_TCK")
-
-
-def sshd_cpu_s(pids: list[int]) -> float:
-    total = 0
-    for pid in pids:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        total += sum(int(f) for f in fields[11:15])  # utime stime cutime cstime
-    return total / _TICK
 
 
 @dataclass(frozen=True)
@@ -94,11 +85,11 @@ def connect_once(address: str, port: int, variant: Variant, key: paramiko.PKey, 
 
 def measure(fleet: SshdFleet, variant: Variant, keys: dict[str, paramiko.PKey], n: int) -> float:
     pids = [h.pid for h in fleet.hosts]
-    before = sshd_cpu_s(pids)
+    before = cpu_s(pids)
     for i in range(n):
         h = fleet.hosts[i % len(fleet.hosts)]
         connect_once(h.address, h.port, variant, keys[variant.user_key], fleet.user)
-    return 1000 * (sshd_cpu_s(pids) - before) / n
+    return 1000 * (cpu_s(pids) - before) / n
 
 
 def keygen(path: Path, kind: str) -> None:

@@ -69,7 +69,8 @@ from bench_run import (
     run_timed,
     verify,
 )
-from warm_procs import background_hostops, mux_masters, parents, tree_cpu_s
+from procstat import cpu_s, parents, tree
+from warm_procs import background_hostops, mux_masters
 from warm_report import Report, render
 
 from hostops.testing import SshdFleet
@@ -197,13 +198,11 @@ def run_once(
     background = warm.background(setup, env) if warm else []
     listeners = [h.pid for h in fleet.hosts]
     tails = [LogTail(fleet.hosts[i].log) for i in sc.fleet_hosts]
-    table = parents()
-    bg_before, server_before = tree_cpu_s(table, background), tree_cpu_s(table, listeners)
+    bg_before, server_before = _trees_cpu_s(background, listeners)
     done = run_timed(tool.argv(setup, run_dir), run_dir, env, timeout)
     time.sleep(0.2)  # let sshd reap the sessions before reading its CPU
-    table = parents()
-    bg_cpu = tree_cpu_s(table, background) - bg_before
-    server_cpu = tree_cpu_s(table, listeners) - server_before
+    bg_after, server_after = _trees_cpu_s(background, listeners)
+    bg_cpu, server_cpu = bg_after - bg_before, server_after - server_before
     logins = sum(t.logins() for t in tails)
     problems: list[str | None] = []
     if done.timed_out:
@@ -235,6 +234,13 @@ def run_once(
         error,
         bg_cpu,
     )
+
+
+def _trees_cpu_s(background: list[int], listeners: list[int]) -> tuple[float, float]:
+    """The CPU of the trees under ``background`` and under ``listeners``, from one /proc
+    snapshot, on the schedstat clock (see warm_procs)."""
+    table = parents()
+    return cpu_s(tree(background, table), "schedstat"), cpu_s(tree(listeners, table), "schedstat")
 
 
 def run_scenario(
