@@ -22,6 +22,13 @@ from hostops.testing.pytest_plugin import (
 )
 
 
+def _run_as(user: str, inv: Path, command: str, timeout: str) -> subprocess.CompletedProcess[str]:
+    """``hostops run COMMAND`` on ``inv`` as ``user`` with ``--timeout``, JSON output."""
+    return run_hostops(
+        "run", command, "--hosts", str(inv), "--user", user, "--timeout", timeout, "-o", "json"
+    )
+
+
 @pytest.mark.parametrize("user", users())
 def test_timeout_kills_command_and_its_children(
     sshd_fleet: SshdFleet, tmp_path: Path, user: str
@@ -31,18 +38,7 @@ def test_timeout_kills_command_and_its_children(
     child, main = sleep_tag(3001), sleep_tag(3002)
     started = time.monotonic()
     with SleepWatch([child, main], 2 * len(hosts)) as watch:
-        r = run_hostops(
-            "run",
-            f"echo started; sleep {child} & sleep {main}",
-            "--hosts",
-            str(inv),
-            "--user",
-            user,
-            "--timeout",
-            "2",
-            "-o",
-            "json",
-        )
+        r = _run_as(user, inv, f"echo started; sleep {child} & sleep {main}", timeout="2")
     elapsed = time.monotonic() - started
     assert r.returncode == 1, r.stderr
     assert len(watch.seen) == 2 * len(hosts), "the remote sleeps never all ran"
@@ -65,18 +61,7 @@ def test_timeout_escalates_to_kill_when_term_is_ignored(
 ) -> None:
     inv = sshd_fleet.write_inventory(tmp_path / "inv.yaml", sshd_fleet.hosts[:2])
     tag = sleep_tag(3003)
-    r = run_hostops(
-        "run",
-        f"trap '' TERM; sleep {tag}; sleep {tag}",
-        "--hosts",
-        str(inv),
-        "--user",
-        user,
-        "--timeout",
-        "1",
-        "-o",
-        "json",
-    )
+    r = _run_as(user, inv, f"trap '' TERM; sleep {tag}; sleep {tag}", timeout="1")
     assert r.returncode == 1, r.stderr
     for obj in json_results(r.stdout).values():
         assert obj["status"] == "timeout" and obj["signal"] == "KILL"
@@ -101,18 +86,7 @@ def test_a_plain_command_is_sent_as_it_is_where_sshd_signals_its_sessions(
     tag = sleep_tag(3004)
     refusals = {h.name: h.log.read_text().count("session_signal_req") for h in hosts}
     with SleepWatch([tag], len(hosts)) as watch:
-        r = run_hostops(
-            "run",
-            f'echo "$0"; sleep {tag}',
-            "--hosts",
-            str(inv),
-            "--user",
-            user,
-            "--timeout",
-            "1",
-            "-o",
-            "json",
-        )
+        r = _run_as(user, inv, f'echo "$0"; sleep {tag}', timeout="1")
     assert r.returncode == 1, r.stderr
     for h in hosts:
         obj = json_results(r.stdout)[h.name]
