@@ -1,13 +1,16 @@
 """What one connection costs the SERVER (sshd CPU), by negotiated algorithm and by what
 the client runs: which choices of hostops's client make sshd work harder.
 
-    python benchmarks/bench_server_cost.py [--daemons 5] [--connections 120] [--rounds 3]
+    python benchmarks/bench_server_cost.py [--daemons 5] [--connections 120] [--rounds 3] [--commands 200]
+        [--user NAME]
 
 Each variant makes ``--connections`` connections (round-robin over the daemons): TCP,
 key exchange, host key check, public key login, one ``exec`` and its exit status,
 close. sshd CPU is the listener processes' own and reaped children's CPU
 (utime+stime+cutime+cstime from /proc) before and after, divided by the
 connections; rounds are interleaved over the variants and the median is reported.
+Then ``--commands`` commands on one kept connection, wrapped as hostops wraps them
+where it must and plain, isolate the wrapper's cost from the connection's.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import paramiko
-from procstat import cpu_s
+from procstat import cpu_s, tree
 
 from hostops.host.ssh.shell import login_command
 from hostops.testing import SshdFleet
@@ -92,6 +95,30 @@ def measure(fleet: SshdFleet, variant: Variant, keys: dict[str, paramiko.PKey], 
     return 1000 * (cpu_s(pids) - before) / n
 
 
+def per_command(fleet: SshdFleet, key: paramiko.PKey, n: int, rounds: int) -> dict[str, float]:
+    """sshd CPU per command on one kept connection (ms, median of ``rounds`` interleaved
+    rounds of ``n``), wrapped and plain: the wrapper's own cost, without the connection's
+    (the connection's sshd processes are alive: their tree is read, not the listener's)."""
+    h = fleet.hosts[0]
+    t = paramiko.Transport(socket.create_connection((h.address, h.port)))
+    samples: dict[str, list[float]] = {"wrapped": [], "plain": []}
+    try:
+        t.start_client(timeout=20)
+        t.auth_publickey(fleet.user, key)
+        for _ in range(rounds):
+            for name, command in (("wrapped", WRAPPER), ("plain", "true")):
+                before = cpu_s(tree([h.pid]))
+                for _ in range(n):
+                    chan = t.open_session()
+                    chan.exec_command(command)
+                    chan.recv_exit_status()
+                    chan.close()
+                samples[name].append(1000 * (cpu_s(tree([h.pid])) - before) / n)
+    finally:
+        t.close()
+    return {name: statistics.median(values) for name, values in samples.items()}
+
+
 def keygen(path: Path, kind: str) -> None:
     bits = ["-b", "3072"] if kind == "rsa" else []
     subprocess.run(
@@ -106,6 +133,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--daemons", type=int, default=5)
     ap.add_argument("--connections", type=int, default=120)
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--commands", type=int, default=200, help="per round, on one connection")
+    ap.add_argument(
+        "--user",
+        help="log in as this existing, unlocked local account [default: the current user]",
+    )
     args = ap.parse_args(argv)
     root = Path(tempfile.mkdtemp(prefix="hostops-bench-cost-"))
     keydir = root / "keys"
@@ -120,7 +152,8 @@ def main(argv: list[str] | None = None) -> int:
         keygen(keydir / f"user_{kind}", kind)
         users[kind] = paramiko.PKey.from_path(str(keydir / f"user_{kind}"))
     os.chmod(root, 0o755)
-    with SshdFleet(root / "fleet", args.daemons, extra_config=tuple(host_keys)) as fleet:
+    extra = tuple(host_keys)
+    with SshdFleet(root / "fleet", args.daemons, extra_config=extra, user=args.user) as fleet:
         with open(fleet.authorized_keys, "a") as f:
             for kind in users:
                 f.write((keydir / f"user_{kind}.pub").read_text())
@@ -130,15 +163,25 @@ def main(argv: list[str] | None = None) -> int:
         for _ in range(args.rounds):
             for v in VARIANTS:
                 results[v.name].append(measure(fleet, v, users, args.connections))
+        commands = per_command(fleet, users["ed25519"], args.commands, args.rounds)
     base = statistics.median(results[VARIANTS[0].name])
     print(f"sshd CPU per connection, median of {args.rounds} rounds of {args.connections}")
-    print(f"({args.daemons} daemons, {_sshd_version()}, paramiko {paramiko.__version__}):")
+    who = f"user {fleet.user}"
+    print(f"({args.daemons} daemons, {who}, {_sshd_version()}, paramiko {paramiko.__version__}):")
     print()
     print("| variant | sshd ms/conn | vs today |")
     print("|---|---:|---:|")
     for v in VARIANTS:
         ms = statistics.median(results[v.name])
         print(f"| {v.name.strip()} | {ms:.2f} | {ms / base:.2f}x |")
+    print()
+    print(f"sshd CPU per command on one kept connection, median of {args.rounds} rounds of")
+    print(f"{args.commands} (`true`; the connection's own cost left out):")
+    print()
+    print("| command | sshd ms/command |")
+    print("|---|---:|")
+    for name, ms in commands.items():
+        print(f"| {name} | {ms:.2f} |")
     return 0
 
 
