@@ -50,9 +50,10 @@ class Sudo:
 class SshCommand:
     """A remote command in its own process group, which hostops can signal as a whole.
 
-    On OpenSSH >= 7.9 a plain command is sent as it is and signalled over its
-    channel (see ``__init__``). Otherwise it runs in a wrapper that reports its
-    process group id first on stderr, and a kill is ``kill`` on a second channel.
+    Where sshd signals sessions (OpenSSH >= 7.9; on a root login >= 10.0: see
+    ``takes_signals``) a plain command is sent as it is and signalled over its
+    channel. Otherwise it runs in a wrapper that reports its process group id
+    first on stderr, and a kill is ``kill`` on a second channel.
 
     With ``sudo``, the login shell execs sudo (so the group is still the one
     reported), sudo's password prompt is a marker line that is answered with
@@ -95,9 +96,10 @@ class SshCommand:
         self._begun = time.monotonic()
         self._password_sent = False
         nonce = secrets.token_hex(4)
-        # An OpenSSH >= 7.9 server runs a plain command in a process group of its own and
-        # signals that group when asked over the channel (takes_signals): the command is
-        # then sent as it is, as `ssh host COMMAND` sends it, and nothing is reported.
+        # OpenSSH runs a plain command in a process group of its own and, from 7.9 (on a
+        # root login from 10.0), signals that group when asked over the channel
+        # (takes_signals): the command is then sent as it is, as `ssh host COMMAND` sends
+        # it, and nothing is reported.
         # The wrapper below (two more program starts, ~2 ms of the host's CPU per
         # command) is for sudo (another user's group), a terminal (stty) and other servers.
         self._by_channel = sudo is None and not tty and takes_signals(transport)
