@@ -250,11 +250,11 @@ class SshCommand:
 
     def signal_group(self, name: str, wait_s: float | None = None) -> bool:
         wait_s = _KILL_WAIT_S if wait_s is None else wait_s
-        if self._by_channel and self._transport.is_active():
-            return send_signal(self._chan, name, wait_s)
-        if self._pgid is None or not self._transport.is_active():
+        if not self._transport.is_active() or not (self._by_channel or self._pgid is not None):
             self._chan.close()  # all that can be done; the command may live on
             return False
+        if self._by_channel:
+            return send_signal(self._chan, name, wait_s)
         kill = f"kill -s {name} -- -{self._pgid}"
         if self._sudo is not None:  # the command runs as another user: so must its kill
             kill = f"exec {self._sudo.prefix('')} /bin/sh -c {shlex.quote(kill)}"
