@@ -9,8 +9,9 @@ key exchange, host key check, public key login, one ``exec`` and its exit status
 close. sshd CPU is the listener processes' own and reaped children's CPU
 (utime+stime+cutime+cstime from /proc) before and after, divided by the
 connections; rounds are interleaved over the variants and the median is reported.
-Then ``--commands`` commands on one kept connection, wrapped as hostops wraps them
-where it must and plain, isolate the wrapper's cost from the connection's.
+Then ``--commands`` commands on one kept connection, as hostops sends them (its process
+group reported first), wrapped as it wraps them where it must, and plain, isolate what
+each costs from the connection's.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from pathlib import Path
 import paramiko
 from procstat import cpu_s, tree
 
+from hostops.host.ssh.command import _reported
 from hostops.host.ssh.shell import login_command
 from hostops.testing import SshdFleet
 
@@ -42,19 +44,27 @@ class Variant:
     command: str = "true"
 
 
-# What SshCommand sends for `true` where it needs its wrapper (hostops/host/ssh/command.py:
-# sudo, a tty, servers that do not signal sessions, a root login before OpenSSH 10.0): the
-# login shell execs /bin/sh for the prelude (process-group check and report), which execs
-# the login shell again for the command itself.
+NONCE = "0011aabb"
+# What SshCommand sends for `true` (hostops/host/ssh/command.py). On OpenSSH: the login
+# shell starts a /bin/sh that reports the shell's pid (the group sshd made it lead), then
+# runs the command itself. Where it needs its wrapper (sudo, a tty, other servers): the
+# login shell execs /bin/sh for the prelude (process-group check and report), which
+# execs the login shell again for the command itself.
+REPORTED = _reported("true", NONCE)
 WRAPPER = login_command(
-    'echo "\036hostops-pgid:0011aabb:$$" >&2; exec "${SHELL:-/bin/sh}" -c "$1"',
+    f'echo "\036hostops-pgid:{NONCE}:$$" >&2; exec "${{SHELL:-/bin/sh}}" -c "$1"',
     "true",
     own_group=True,
 )
+COMMANDS = {"reported": REPORTED, "wrapped": WRAPPER, "plain": "true"}
 
 VARIANTS = [
-    Variant("hostops, wrapped (mlkem offered, curve25519 agreed; ed25519; gcm)", command=WRAPPER),
-    Variant("  same, plain 'true' (no wrapper: signalled over the channel)"),
+    Variant(
+        "hostops (mlkem offered, curve25519 agreed; ed25519; gcm; group reported)",
+        command=REPORTED,
+    ),
+    Variant("  same, wrapped (sudo, a tty, servers other than OpenSSH)", command=WRAPPER),
+    Variant("  same, plain 'true' (nothing reported)"),
     Variant("  kex curve25519-sha256 only", kex="curve25519-sha256@libssh.org"),
     Variant("  kex ecdh-sha2-nistp256", kex="ecdh-sha2-nistp256"),
     Variant("  kex diffie-hellman-group14-sha256", kex="diffie-hellman-group14-sha256"),
@@ -97,16 +107,17 @@ def measure(fleet: SshdFleet, variant: Variant, keys: dict[str, paramiko.PKey], 
 
 def per_command(fleet: SshdFleet, key: paramiko.PKey, n: int, rounds: int) -> dict[str, float]:
     """sshd CPU per command on one kept connection (ms, median of ``rounds`` interleaved
-    rounds of ``n``), wrapped and plain: the wrapper's own cost, without the connection's
+    rounds of ``n``), as hostops sends it, wrapped and plain: what the report and the
+    wrapper cost, without the connection's
     (the connection's sshd processes are alive: their tree is read, not the listener's)."""
     h = fleet.hosts[0]
     t = paramiko.Transport(socket.create_connection((h.address, h.port)))
-    samples: dict[str, list[float]] = {"wrapped": [], "plain": []}
+    samples: dict[str, list[float]] = {name: [] for name in COMMANDS}
     try:
         t.start_client(timeout=20)
         t.auth_publickey(fleet.user, key)
         for _ in range(rounds):
-            for name, command in (("wrapped", WRAPPER), ("plain", "true")):
+            for name, command in COMMANDS.items():
                 before = cpu_s(tree([h.pid]))
                 for _ in range(n):
                     chan = t.open_session()
@@ -131,7 +142,9 @@ def keygen(path: Path, kind: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--daemons", type=int, default=5)
-    ap.add_argument("--connections", type=int, default=120)
+    ap.add_argument(
+        "--connections", type=int, default=120, help="per variant and round; 0: commands only"
+    )
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--commands", type=int, default=200, help="per round, on one connection")
     ap.add_argument(
@@ -157,23 +170,26 @@ def main(argv: list[str] | None = None) -> int:
         with open(fleet.authorized_keys, "a") as f:
             for kind in users:
                 f.write((keydir / f"user_{kind}.pub").read_text())
-        for v in VARIANTS:  # warm-up: page cache, first-connection costs
-            measure(fleet, v, users, len(fleet.hosts))
         results: dict[str, list[float]] = {v.name: [] for v in VARIANTS}
-        for _ in range(args.rounds):
-            for v in VARIANTS:
-                results[v.name].append(measure(fleet, v, users, args.connections))
+        if args.connections:
+            for v in VARIANTS:  # warm-up: page cache, first-connection costs
+                measure(fleet, v, users, len(fleet.hosts))
+            for _ in range(args.rounds):
+                for v in VARIANTS:
+                    results[v.name].append(measure(fleet, v, users, args.connections))
         commands = per_command(fleet, users["ed25519"], args.commands, args.rounds)
-    base = statistics.median(results[VARIANTS[0].name])
-    print(f"sshd CPU per connection, median of {args.rounds} rounds of {args.connections}")
     who = f"user {fleet.user}"
-    print(f"({args.daemons} daemons, {who}, {_sshd_version()}, paramiko {paramiko.__version__}):")
-    print()
-    print("| variant | sshd ms/conn | vs today |")
-    print("|---|---:|---:|")
-    for v in VARIANTS:
-        ms = statistics.median(results[v.name])
-        print(f"| {v.name.strip()} | {ms:.2f} | {ms / base:.2f}x |")
+    print(f"({args.daemons} daemons, {who}, {_sshd_version()}, paramiko {paramiko.__version__})")
+    if args.connections:
+        base = statistics.median(results[VARIANTS[0].name])
+        print()
+        print(f"sshd CPU per connection, median of {args.rounds} rounds of {args.connections}:")
+        print()
+        print("| variant | sshd ms/conn | vs today |")
+        print("|---|---:|---:|")
+        for v in VARIANTS:
+            ms = statistics.median(results[v.name])
+            print(f"| {v.name.strip()} | {ms:.2f} | {ms / base:.2f}x |")
     print()
     print(f"sshd CPU per command on one kept connection, median of {args.rounds} rounds of")
     print(f"{args.commands} (`true`; the connection's own cost left out):")

@@ -69,33 +69,48 @@ def test_timeout_escalates_to_kill_when_term_is_ignored(
 
 
 @pytest.mark.parametrize("user", users())
-def test_a_plain_command_is_sent_as_it_is_where_sshd_signals_its_sessions(
+def test_the_login_shell_runs_a_plain_command_itself_on_openssh(
     sshd_fleet: SshdFleet, tmp_path: Path, user: str
 ) -> None:
-    """OpenSSH >= 7.9 kills a session's process group when asked over its channel (a
-    root login only from 10.0 on): there hostops hands the login shell the command as
-    `ssh host COMMAND` does, whose $0 is then the shell's name as sshd gives it, not
-    the wrapper's "$SHELL" path, and --timeout still stops the whole group."""
+    """OpenSSH starts every session's command in a process group of its own, led by
+    the login shell: hostops hands the login shell the command as `ssh host COMMAND`
+    does, after a /bin/sh that reports the group. So $0 is the shell's name as sshd
+    gives it, not the "$SHELL" path the wrapper would exec, nothing of the report
+    shows, and --timeout stops the whole group (the sshd here is the oracle)."""
     sshd = subprocess.run(["/usr/sbin/sshd", "-V"], check=False, capture_output=True, text=True)
     version = sshd.stderr
-    found = re.search(r"OpenSSH_(\d+)\.(\d+)", version)
-    assert found, version
-    by_channel = (int(found[1]), int(found[2])) >= ((10, 0) if user == "root" else (7, 9))
+    assert re.search(r"OpenSSH_(\d+)\.(\d+)", version), version
     hosts = sshd_fleet.hosts[:2]
     inv = sshd_fleet.write_inventory(tmp_path / "inv.yaml", hosts)
     tag = sleep_tag(3004)
-    refusals = {h.name: h.log.read_text().count("session_signal_req") for h in hosts}
     with SleepWatch([tag], len(hosts)) as watch:
         r = _run_as(user, inv, f'echo "$0"; sleep {tag}', timeout="1")
     assert r.returncode == 1, r.stderr
     for h in hosts:
         obj = json_results(r.stdout)[h.name]
-        shell_name = obj["stdout"].strip()
-        assert ("/" not in shell_name) is by_channel, (user, version, shell_name)
+        assert obj["stdout"] == f"{pwd.getpwnam(user).pw_shell.rsplit('/', 1)[-1]}\n", (user, obj)
+        assert obj["stderr"] == "", obj  # no report of the group shows
         assert obj["status"] == "timeout" and obj["signal"] == "TERM", obj
-        # Not one refused signal request (sshd logs each refusal).
-        assert h.log.read_text().count("session_signal_req") == refusals[h.name]
     assert watch.gone(), "the remote sleeps survived the timeout"
+
+
+@pytest.mark.parametrize("user", users())
+def test_a_command_whose_shell_has_ended_is_still_stopped_whole(
+    sshd_fleet: SshdFleet, tmp_path: Path, user: str
+) -> None:
+    """The login shell exits at once, its background child keeps the session's output
+    open: the session lasts until --timeout, whose kill must still reach the child
+    (its group outlives the shell that led it)."""
+    hosts = sshd_fleet.hosts[:2]
+    inv = sshd_fleet.write_inventory(tmp_path / "inv.yaml", hosts)
+    tag = sleep_tag(3005)
+    with SleepWatch([tag], len(hosts)) as watch:
+        r = _run_as(user, inv, f"sleep {tag} & exit 0", timeout="2")
+    assert r.returncode == 1, r.stderr
+    for obj in json_results(r.stdout).values():
+        assert obj["status"] == "timeout", obj
+        assert "did not confirm" not in (obj["error"] or ""), obj
+    assert watch.gone(), "the shell's child outlived the timeout"
 
 
 def test_commands_that_read_stdin_get_eof(sshd_fleet: SshdFleet, tmp_path: Path) -> None:

@@ -43,8 +43,6 @@ def missing_internals() -> list[str]:
         "Transport._key_info knows host certificates": set(HOST_CERTIFICATE_TYPES)
         <= set(getattr(t, "_key_info", {})),
         "AgentSSH._connect": hasattr(paramiko.agent.AgentSSH, "_connect"),
-        "Channel._event_pending": hasattr(paramiko.Channel, "_event_pending"),
-        "Channel.event_ready": "self.event_ready" in inspect.getsource(paramiko.Channel.__init__),
     }
     return [name for name, present in wanted.items() if not present]
 
@@ -174,47 +172,15 @@ def send_keepalive(t: paramiko.Transport) -> bool:
     return True
 
 
-# OpenSSH answers a session's "signal" request since 7.9 (session.c, session_signal_req),
-# but until 10.0 not on a root login: sshd then keeps no unprivileged process after the
-# login, and refuses ("session signalling requires privilege separation").
-_SIGNALS_SINCE = (7, 9)
-_ROOT_SIGNALS_SINCE = (10, 0)
-_OPENSSH = re.compile(r"SSH-2\.0-OpenSSH_(\d+)\.(\d+)")
+_OPENSSH = re.compile(r"SSH-2\.0-OpenSSH_\d")
 
 
-def takes_signals(t: paramiko.Transport) -> bool:
-    """Whether the host's sshd signals a session's process group when asked over its
-    channel (RFC 4254 6.9): OpenSSH answers a ``signal`` request with ``killpg`` of the
-    session, which it started in a process group of its own, as the user, and says
-    whether that worked. (Not "OpenSSH_for_Windows": no process groups there.)"""
-    found = _OPENSSH.match(t.remote_version or "")
-    if found is None:
-        return False
-    version = (int(found[1]), int(found[2]))
-    return version >= (_ROOT_SIGNALS_SINCE if t.get_username() == "root" else _SIGNALS_SINCE)
-
-
-def send_signal(chan: paramiko.Channel, name: str, wait_s: float) -> bool:
-    """Send a ``signal`` request (``name`` without "SIG") on ``chan``, a reply asked
-    for, and wait up to ``wait_s`` for it: True when the host says it signalled.
-
-    paramiko has no call for it. It takes a refusal as the end of the channel and
-    closes it, which is what a failed kill does anyway.
-    """
-    m = paramiko.Message()
-    m.add_byte(paramiko.common.cMSG_CHANNEL_REQUEST)
-    m.add_int(chan.remote_chanid)
-    m.add_string("signal")
-    m.add_boolean(True)
-    m.add_string(name)
-    raw: Any = chan  # private attributes: the stubs (rightly) do not know them
-    try:
-        raw._event_pending()
-        raw.transport._send_user_message(m)
-    except (paramiko.SSHException, OSError, EOFError):
-        return False
-    # A channel that closes first sets the event too, but not event_ready.
-    return bool(raw.event.wait(wait_s) and raw.event_ready)
+def leads_groups(t: paramiko.Transport) -> bool:
+    """Whether the host's sshd starts every session's command as the leader of a new
+    session and process group: OpenSSH does (``setsid`` in the session's child, in every
+    version), so the login shell's own pid is the command's group. Dropbear does not
+    (its shells share the group of its per-connection process)."""
+    return _OPENSSH.match(t.remote_version or "") is not None
 
 
 def settle_sftp_file(remote_file: paramiko.SFTPFile) -> None:

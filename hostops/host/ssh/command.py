@@ -13,7 +13,7 @@ import paramiko
 
 from hostops.credentials import ENV_SUDO_PASSWORD
 from hostops.host.base import STDERR, STDOUT, HostFailure, Sink
-from hostops.host.ssh._paramiko import exit_signal, send_signal, takes_signals
+from hostops.host.ssh._paramiko import exit_signal, leads_groups
 from hostops.host.ssh.failures import reason
 from hostops.host.ssh.keepalive import Keepalive
 from hostops.host.ssh.shell import login_command
@@ -50,10 +50,11 @@ class Sudo:
 class SshCommand:
     """A remote command in its own process group, which hostops can signal as a whole.
 
-    Where sshd signals sessions (OpenSSH >= 7.9; on a root login >= 10.0: see
-    ``takes_signals``) a plain command is sent as it is and signalled over its
-    channel. Otherwise it runs in a wrapper that reports its process group id
-    first on stderr, and a kill is ``kill`` on a second channel.
+    Its process group id is reported first on stderr, and a kill is ``kill`` to that
+    group on a second channel. On OpenSSH the login shell leads the group (sshd
+    starts every session's command in a new session) and runs the command itself,
+    after a ``/bin/sh`` that reports the shell's pid (see :func:`_reported`);
+    elsewhere, and with sudo or a terminal, a wrapper makes and reports the group.
 
     With ``sudo``, the login shell execs sudo (so the group is still the one
     reported), sudo's password prompt is a marker line that is answered with
@@ -96,16 +97,17 @@ class SshCommand:
         self._begun = time.monotonic()
         self._password_sent = False
         nonce = secrets.token_hex(4)
-        # OpenSSH runs a plain command in a process group of its own and, from 7.9 (on a
-        # root login from 10.0), signals that group when asked over the channel
-        # (takes_signals): the command is then sent as it is, as `ssh host COMMAND` sends
-        # it, and nothing is reported.
-        # The wrapper below (two more program starts, ~2 ms of the host's CPU per
-        # command) is for sudo (another user's group), a terminal (stty) and other servers.
-        self._by_channel = sudo is None and not tty and takes_signals(transport)
-        last = None if self._by_channel else "started" if sudo else "pgid"
-        self._markers = Markers(nonce, last=last, on_marker=self._marker)
-        sent = command if self._by_channel else self._wrapped(command, nonce, stdin)
+        # The group is learnt at the start, not asked of sshd at the kill: OpenSSH 7.9+
+        # can signal a session's group over its channel, but not once the login shell
+        # has exited while its children still hold the output open (sshd then has "no
+        # pid for session"), nor on a root login before 10.0. The wrapper (two more
+        # program starts on the host, ~2 ms of its CPU per command, against one for the
+        # report) is for sudo (another user's group), a terminal (stty) and other servers.
+        self._markers = Markers(nonce, last="started" if sudo else "pgid", on_marker=self._marker)
+        if sudo is None and not tty and leads_groups(transport) and _ends_in_a_command(command):
+            sent = _reported(command, nonce)
+        else:
+            sent = self._wrapped(command, nonce, stdin)
         with watchdog(start_timeout, transport.close):
             try:
                 self._chan = transport.open_session(timeout=start_timeout)
@@ -250,11 +252,9 @@ class SshCommand:
 
     def signal_group(self, name: str, wait_s: float | None = None) -> bool:
         wait_s = _KILL_WAIT_S if wait_s is None else wait_s
-        if not self._transport.is_active() or not (self._by_channel or self._pgid is not None):
+        if not self._transport.is_active() or self._pgid is None:
             self._chan.close()  # all that can be done; the command may live on
             return False
-        if self._by_channel:
-            return send_signal(self._chan, name, wait_s)
         kill = f"kill -s {name} -- -{self._pgid}"
         if self._sudo is not None:  # the command runs as another user: so must its kill
             kill = f"exec {self._sudo.prefix('')} /bin/sh -c {shlex.quote(kill)}"
@@ -291,6 +291,27 @@ class SshCommand:
         return "connection lost before the command finished"
 
 
+def _ends_in_a_command(command: str) -> bool:
+    """Whether something of ``command`` comes after the report of :func:`_reported`:
+    bash and zsh exec the last command of their ``-c`` string themselves, and a report
+    that came last (an empty command, or one that is only a comment) would tell the
+    pid of sshd, their parent."""
+    text = command.strip()
+    return bool(text) and not text.startswith("#")
+
+
+def _reported(command: str, nonce: str) -> str:
+    """``command`` for an OpenSSH login shell, after a ``/bin/sh`` that reports the shell's
+    pid: sshd made the login shell lead a session and process group of its own, so that
+    group is the command and all its children, as in the wrapper, for one program start
+    (a small /bin/sh) instead of two (/bin/sh, then the login shell again); the login
+    shell runs the command itself, as `ssh host COMMAND` has it do. ``/bin/sh -c 'WORD';``
+    reads the same in every login shell (tcsh and fish too), as the WORD has no ``!``,
+    backslash, newline or single quote (see hostops.host.ssh.shell)."""
+    report = f'echo "{_MARK.format(kind="pgid", nonce=nonce)}$PPID" >&2'
+    return f"/bin/sh -c {shlex.quote(report)}; {command}"
+
+
 class Markers:
     """Takes hostops's own lines (``\\x1ehostops-KIND:NONCE:VALUE\\n``) out of a command's
     stderr, wherever they are and however the packets split them, and reports each one.
@@ -302,16 +323,12 @@ class Markers:
 
     _KINDS = ("pgid", "prompt", "started")
 
-    def __init__(
-        self, nonce: str, last: str | None, on_marker: Callable[[str, bytes], None]
-    ) -> None:
+    def __init__(self, nonce: str, last: str, on_marker: Callable[[str, bytes], None]) -> None:
         self._tags = {k: _MARK.format(kind=k, nonce=nonce).encode() for k in self._KINDS}
         self._last = last
         self._on_marker = on_marker
         self._held = b""
-        # The last marker was seen (or too much came before it); with no ``last``, none
-        # is awaited and everything passes at once.
-        self.done = last is None
+        self.done = False  # the last marker was seen (or too much came before it)
 
     def feed(self, data: bytes) -> bytes:
         """The stderr bytes that may be passed on now."""
