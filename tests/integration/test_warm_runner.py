@@ -134,7 +134,7 @@ def test_warm_results_equal_cold_ones(fleet: SshdFleet, tmp_path: Path, case: st
         "KILL": one[2:4] == ("KILL", "partial"),
         "2 MB": len(str(one[3])) == 2097152 and one[4] == "end\n",
         "background holds stdout": one[3] == "early\nlate\n",
-        "bash login shell": str(one[3]).startswith("bashism /bin/bash\n"),
+        "bash login shell": str(one[3]).startswith("bashism bash\n"),
         "home, umask, group": str(one[3]).startswith(f"{Path('~' + fleet.user).expanduser()}\n")
         and str(one[3]).endswith("leader\n"),
         "stdin at end-of-file": one[3] == "read\n",

@@ -9,9 +9,9 @@ imports it too, for the framing, which so exists once for both ends.
 
 Each command runs exactly as sshd runs an exec request: in a new session (its pid is
 its process group, reported first), stdin /dev/null, stdout and stderr on two pipes,
-``execv(SHELL, [SHELL, "-c", command])`` as hostops's exec channels do (``exec
-"${SHELL:-/bin/sh}" -c COMMAND`` after the login shell; sshd set $SHELL from the password
-database), in the runner's (the session's) working directory, umask and environment.
+``execv(SHELL, [NAME, "-c", command])`` with NAME the last part of $SHELL, as sshd runs a
+login shell on a command (sshd set $SHELL from the password database), in the runner's
+(the session's) working directory, umask and environment.
 It ends when the shell has exited and both pipes reached end-of-file; its exit
 status, or the signal that killed it (named as sshd names it), comes last.
 
@@ -150,7 +150,7 @@ def _spawn(shell: str, command: bytes) -> _Command:
             # Python ignores these; an ignored signal stays ignored across exec.
             for number in _DEFAULT_SIGNALS:
                 signal.signal(number, signal.SIG_DFL)
-            os.execv(shell, [shell.encode(), b"-c", command])
+            os.execv(shell, _argv(shell, command))
         except BaseException as exc:  # as /bin/sh's failed exec: a line, exit 127
             try:
                 os.write(2, f"hostops runner: {shell}: {getattr(exc, 'strerror', exc)}\n".encode())
@@ -159,6 +159,11 @@ def _spawn(shell: str, command: bytes) -> _Command:
     os.close(out_w)
     os.close(err_w)
     return _Command(pid, {out_r: STDOUT, err_r: STDERR})
+
+
+def _argv(shell: str, command: bytes) -> "list[bytes]":
+    """The shell's arguments as sshd gives them: its name without the directory ($0)."""
+    return [shell.rsplit("/", 1)[-1].encode(), b"-c", command]
 
 
 _SPAWN = sys.version_info >= (3, 8) and hasattr(os, "POSIX_SPAWN_DUP2")
@@ -172,7 +177,7 @@ def _posix_spawn(shell: str, command: bytes, out_w: int, err_w: int) -> int:
     try:
         return os.posix_spawn(
             shell,
-            [shell.encode(), b"-c", command],
+            _argv(shell, command),
             os.environ,
             file_actions=[
                 (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
@@ -219,8 +224,7 @@ class _Output:
 
 def serve() -> None:
     """Serve frames from stdin until it ends (the connection or the client closed it)."""
-    # As hostops's exec channels run a command (hostops.host.ssh.command): the login
-    # shell's $SHELL (sshd set it from the password database), by its full path.
+    # The login shell: sshd set $SHELL from the password database.
     shell = os.environ.get("SHELL") or "/bin/sh"
     wake_r, wake_w = os.pipe()
     os.set_blocking(wake_w, False)
