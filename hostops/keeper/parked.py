@@ -9,6 +9,7 @@ known_hosts and policy (HostClient.adopt). Anything else is closed, never reused
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -98,10 +99,10 @@ class Parked:
             old = [h for h in self._held.values() if not h.in_use and now - h.last_used >= h.ttl]
             for held in old:
                 del self._held[id(held.client)]
+                self._unpark(held)
             n = len(self._held)
             self._tell()
-        for held in old:
-            held.client.close()
+        _close_each(old)
         return n
 
     def close_all(self) -> None:
@@ -112,8 +113,7 @@ class Parked:
                 del self._held[id(held.client)]
                 self._unpark(held)
             self._tell()
-        for held in idle:
-            held.client.close()
+        _close_each(idle)
 
     def _tell(self) -> None:
         """on_change, if the number held changed (under the lock: in order). A warm run
@@ -144,6 +144,16 @@ class Parked:
             }
             for h in held
         ]
+
+
+def _close_each(gone: list[_Held]) -> None:
+    """Close each of ``gone``: one that fails to close (a dead socket, a proxy process that
+    will not go) must not keep the others open, nor end the caller (the worker's expiry
+    thread: its connections would then never expire, and the background process, which
+    exits once none is held, would stay for good)."""
+    for held in gone:
+        with contextlib.suppress(Exception):
+            held.client.close()
 
 
 class RunKept(Kept):

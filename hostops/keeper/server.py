@@ -29,6 +29,10 @@ _TICK_S = 0.5
 _LINGER_S = 2.0  # with nothing held and no command running, before exiting
 _REQUEST_WAIT_S = 5.0  # for a connected client to send its request
 _DESCRIBE_WAIT_S = 5.0
+# The longest this loop waits on a worker anywhere: to hand it a message (a worker that
+# reads none is stuck, and a full socket must not stop the loop serving everyone else),
+# and for it to exit once told to stop (closing its connections), before it is killed.
+_WORKER_WAIT_S = 5.0
 
 
 @dataclass
@@ -77,6 +81,7 @@ class Keeper:
                 code = 1
             os._exit(code)
         theirs.close()
+        mine.settimeout(_WORKER_WAIT_S)  # sends; it is read only when select says so
         found = _Worker(pid, mine)
         self._selector.register(mine, selectors.EVENT_READ, found)
         return found
@@ -182,11 +187,10 @@ class Keeper:
             message, fds = None, []
         for fd in fds:
             os.close(fd)
-        if message is None:  # it died: its connections with it; a new one takes its place
+        if message is None:  # it died (or said nonsense): a new one takes its place
             self._selector.unregister(w.control)
             w.control.close()
-            with contextlib.suppress(ChildProcessError):
-                os.waitpid(w.pid, 0)
+            _end(w.pid, 0.0)
             if not self._stopping:
                 self._workers[self._workers.index(w)] = self._start_worker()
             return
@@ -221,9 +225,24 @@ class Keeper:
         for w in self._workers:
             with contextlib.suppress(OSError):
                 wire.send(w.control, {"op": "stop"})
+        deadline = time.monotonic() + _WORKER_WAIT_S
         for w in self._workers:
-            with contextlib.suppress(ChildProcessError):
-                os.waitpid(w.pid, 0)
+            _end(w.pid, max(0.0, deadline - time.monotonic()))
+
+
+def _end(pid: int, grace_s: float) -> None:
+    """Reap the worker ``pid``, killed if it has not exited within ``grace_s``: never a
+    wait without end on a worker that stopped answering."""
+    deadline = time.monotonic() + grace_s
+    try:
+        while os.waitpid(pid, os.WNOHANG)[0] == 0:
+            if time.monotonic() >= deadline:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+                return
+            time.sleep(0.05)
+    except (ChildProcessError, ProcessLookupError):
+        pass  # reaped already
 
 
 def main(run: Callable[[list[str]], int], workers: int | None = None) -> int:

@@ -184,7 +184,8 @@ class KeeperWorker:
             with self._runs_lock:
                 idle = self._runs == 0
             if left == 0 and idle:
-                self.jumps.close()
+                with contextlib.suppress(Exception):  # this thread must outlive any close
+                    self.jumps.close()
 
     def stop(self) -> None:
         """Close everything parked (``hostops persist --stop``, or the end)."""

@@ -236,3 +236,27 @@ def test_controller_paths_are_made_absolute_against_the_callers_directory() -> N
     assert localize(absolute, "/home/me") is absolute
     command = Command("ls")
     assert localize(command, "/home/me") is command
+
+
+def test_an_expired_connection_is_no_longer_offered() -> None:
+    parked = Parked()
+    a = _Client("a")
+    parked.park("k", a, 1.0)  # type: ignore[arg-type]
+    assert parked.expire(time.monotonic() + 2.0) == 0
+    assert a.closed
+    assert not parked.holds("k")  # the run would be routed to a closed connection
+    assert parked.take("k") is None
+
+
+class _Stuck(_Client):
+    def close(self) -> None:
+        raise OSError("the socket is gone")
+
+
+def test_a_connection_that_fails_to_close_does_not_keep_the_others() -> None:
+    parked = Parked()
+    stuck, b = _Stuck("stuck"), _Client("b")
+    parked.park("k1", stuck, 1.0)  # type: ignore[arg-type]
+    parked.park("k2", b, 1.0)  # type: ignore[arg-type]
+    assert parked.expire(time.monotonic() + 2.0) == 0  # and it did not raise
+    assert b.closed and parked.describe() == []
