@@ -29,6 +29,22 @@ def _run_as(user: str, inv: Path, command: str, timeout: str) -> subprocess.Comp
     )
 
 
+def _timed_out_on_two(
+    fleet: SshdFleet, tmp_path: Path, user: str, command: str, seconds: int
+) -> tuple[dict[str, dict[str, object]], SleepWatch]:
+    """``command`` (``{tag}``: a sleep of ``seconds`` to watch) on two hosts as ``user``
+    with ``--timeout 1``: its JSON results by host, and the watch on its sleeps."""
+    hosts = fleet.hosts[:2]
+    inv = fleet.write_inventory(tmp_path / "inv.yaml", hosts)
+    tag = sleep_tag(seconds)
+    with SleepWatch([tag], len(hosts)) as watch:
+        r = _run_as(user, inv, command.format(tag=tag), timeout="1")
+    assert r.returncode == 1, r.stderr
+    results = json_results(r.stdout)
+    assert set(results) == {h.name for h in hosts}
+    return results, watch
+
+
 @pytest.mark.parametrize("user", users())
 def test_timeout_kills_command_and_its_children(
     sshd_fleet: SshdFleet, tmp_path: Path, user: str
@@ -80,14 +96,8 @@ def test_the_login_shell_runs_a_plain_command_itself_on_openssh(
     sshd = subprocess.run(["/usr/sbin/sshd", "-V"], check=False, capture_output=True, text=True)
     version = sshd.stderr
     assert re.search(r"OpenSSH_(\d+)\.(\d+)", version), version
-    hosts = sshd_fleet.hosts[:2]
-    inv = sshd_fleet.write_inventory(tmp_path / "inv.yaml", hosts)
-    tag = sleep_tag(3004)
-    with SleepWatch([tag], len(hosts)) as watch:
-        r = _run_as(user, inv, f'echo "$0"; sleep {tag}', timeout="1")
-    assert r.returncode == 1, r.stderr
-    for h in hosts:
-        obj = json_results(r.stdout)[h.name]
+    results, watch = _timed_out_on_two(sshd_fleet, tmp_path, user, 'echo "$0"; sleep {tag}', 3004)
+    for obj in results.values():
         assert obj["stdout"] == f"{pwd.getpwnam(user).pw_shell.rsplit('/', 1)[-1]}\n", (user, obj)
         assert obj["stderr"] == "", obj  # no report of the group shows
         assert obj["status"] == "timeout" and obj["signal"] == "TERM", obj
@@ -101,13 +111,8 @@ def test_a_command_whose_shell_has_ended_is_still_stopped_whole(
     """The login shell exits at once, its background child keeps the session's output
     open: the session lasts until --timeout, whose kill must still reach the child
     (its group outlives the shell that led it)."""
-    hosts = sshd_fleet.hosts[:2]
-    inv = sshd_fleet.write_inventory(tmp_path / "inv.yaml", hosts)
-    tag = sleep_tag(3005)
-    with SleepWatch([tag], len(hosts)) as watch:
-        r = _run_as(user, inv, f"sleep {tag} & exit 0", timeout="2")
-    assert r.returncode == 1, r.stderr
-    for obj in json_results(r.stdout).values():
+    results, watch = _timed_out_on_two(sshd_fleet, tmp_path, user, "sleep {tag} & exit 0", 3005)
+    for obj in results.values():
         assert obj["status"] == "timeout", obj
         assert "did not confirm" not in (obj["error"] or ""), obj
     assert watch.gone(), "the shell's child outlived the timeout"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 import select
 import shlex
@@ -104,7 +105,7 @@ class SshCommand:
         # program starts on the host, ~2 ms of its CPU per command, against one for the
         # report) is for sudo (another user's group), a terminal (stty) and other servers.
         self._markers = Markers(nonce, last="started" if sudo else "pgid", on_marker=self._marker)
-        if sudo is None and not tty and leads_groups(transport) and _ends_in_a_command(command):
+        if sudo is None and not tty and leads_groups(transport) and _runs_something(command):
             sent = _reported(command, nonce)
         else:
             sent = self._wrapped(command, nonce, stdin)
@@ -291,25 +292,28 @@ class SshCommand:
         return "connection lost before the command finished"
 
 
-def _ends_in_a_command(command: str) -> bool:
-    """Whether something of ``command`` comes after the report of :func:`_reported`:
-    bash and zsh exec the last command of their ``-c`` string themselves, and a report
-    that came last (an empty command, or one that is only a comment) would tell the
-    pid of sshd, their parent."""
-    text = command.strip()
-    return bool(text) and not text.startswith("#")
+def _runs_something(command: str) -> bool:
+    """Whether some line of ``command`` runs something after the report of
+    :func:`_reported`: bash and zsh exec the last command of their ``-c`` string
+    themselves, and a report left last (an empty command, only comments, a lone line
+    continuation) would tell the pid of sshd, their parent."""
+    joined = re.sub(r"\\\r?\n", "", command)  # line continuations
+    return any(line.strip() and not line.strip().startswith("#") for line in joined.splitlines())
 
 
 def _reported(command: str, nonce: str) -> str:
-    """``command`` for an OpenSSH login shell, after a ``/bin/sh`` that reports the shell's
-    pid: sshd made the login shell lead a session and process group of its own, so that
-    group is the command and all its children, as in the wrapper, for one program start
-    (a small /bin/sh) instead of two (/bin/sh, then the login shell again); the login
-    shell runs the command itself, as `ssh host COMMAND` has it do. ``/bin/sh -c 'WORD';``
-    reads the same in every login shell (tcsh and fish too), as the WORD has no ``!``,
-    backslash, newline or single quote (see hostops.host.ssh.shell)."""
+    """``command`` for an OpenSSH login shell, after a line on which a ``/bin/sh``
+    reports the shell's pid: sshd made the login shell lead a session and process group
+    of its own, so that group is the command and all its children, as in the wrapper,
+    for one program start (a small /bin/sh) instead of two (/bin/sh, then the login
+    shell again); the login shell runs the command itself, as `ssh host COMMAND` has
+    it do. ``/bin/sh -c 'WORD'`` reads the same in every login shell (tcsh and fish
+    too), as the WORD has no ``!``, backslash, newline or single quote (see
+    hostops.host.ssh.shell). A line of its own, not ``;``: csh and tcsh put everything
+    before a ``&`` on the same line into that background job, whose subshell would
+    then be the report's parent."""
     report = f'echo "{_MARK.format(kind="pgid", nonce=nonce)}$PPID" >&2'
-    return f"/bin/sh -c {shlex.quote(report)}; {command}"
+    return f"/bin/sh -c {shlex.quote(report)}\n{command}"
 
 
 class Markers:
