@@ -7,6 +7,7 @@ import fcntl
 import multiprocessing
 import multiprocessing.connection
 import os
+import threading
 import time
 
 import pytest
@@ -42,11 +43,19 @@ def test_events_of_the_queue_and_of_a_writer_come_back_whole_and_in_order():
     sent = [
         Output(f"h{i}", "stdout", bytes([i % 256]) * (i * 37 % OUTPUT_CHUNK)) for i in range(300)
     ]
+    # Read while writing: the events are far more than a pipe holds, and a writer blocks
+    # on a full pipe (it did here: the feeder filled the pipe before the second writer).
+    got: list[object] = []
+    reading = threading.Thread(
+        target=lambda: got.extend(_read_all(EventReader(q.reader_fd()), len(sent) + 1))
+    )
+    reading.start()
     for event in sent:  # the queue's feeder thread: some land together in one read
         q.put(event)
     writer = EventWriter(os.dup(q.writer_fd()))
     writer.put(HostStarted("w", 7))  # another writer of the same pipe, among them
-    got = _read_all(EventReader(q.reader_fd()), len(sent) + 1)
+    reading.join(timeout=60)
+    assert not reading.is_alive()
     assert [e for e in got if e != HostStarted("w", 7)] == sent
     assert len(got) == len(sent) + 1
     writer.close()
