@@ -81,3 +81,39 @@ def test_ctrl_c_stops_the_command_under_any_login_shell(
     assert proc.returncode == 130, err
     assert {o["status"] for o in json_results(out).values()} == {"interrupted"}
     assert watch.gone() and not sleep_pids(tag)
+
+
+@pytest.mark.parametrize("warm", [False, True], ids=["cold", "warm"])
+@pytest.mark.parametrize("user", sorted(SHELLS))
+def test_a_background_job_of_the_login_shell_is_stopped_too(
+    sshd_fleet: SshdFleet, tmp_path: Path, shell_users: dict[str, str], user: str, warm: bool
+) -> None:
+    """tcsh (and csh) put each background job in a process group of its own, even without
+    a terminal: the kill reaches every group of the command's session, over an exec
+    channel (cold) and through the runner of a kept connection (warm)."""
+    inv = sshd_fleet.write_inventory(tmp_path / "inv.yaml", sshd_fleet.hosts[:2])
+    persist = ["--persist", "5m"] if warm else []
+    if warm:  # the connections kept, the runner started on each: the next command uses it
+        first = run_hostops("run", "true", "--hosts", str(inv), "--user", user, *persist)
+        assert first.returncode == 0, first.stderr
+    tag = sleep_tag(30)  # outlives every wait below unless killed
+    with SleepWatch([tag], expected=2) as watch:
+        r = run_hostops(
+            "run",
+            f"sleep {tag} & echo started",
+            "--hosts",
+            str(inv),
+            "--user",
+            user,
+            "--timeout",
+            "2",
+            "-o",
+            "json",
+            *persist,
+        )
+    res = json_results(r.stdout)
+    assert {o["status"] for o in res.values()} == {"timeout"}, r.stderr
+    assert all("started" in str(o["stdout"]) for o in res.values())
+    if warm:
+        assert {o["reused"] for o in res.values()} == {True}
+    assert len(watch.seen) == 2 and watch.gone(), "the background job outlived the timeout"

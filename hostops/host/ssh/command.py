@@ -256,7 +256,7 @@ class SshCommand:
         if not self._transport.is_active() or self._pgid is None:
             self._chan.close()  # all that can be done; the command may live on
             return False
-        kill = f"kill -s {name} -- -{self._pgid}"
+        kill = _session_kill(name, self._pgid)
         if self._sudo is not None:  # the command runs as another user: so must its kill
             kill = f"exec {self._sudo.prefix('')} /bin/sh -c {shlex.quote(kill)}"
         kill = login_command(f"{kill} 2>/dev/null")  # a login shell's own kill may differ
@@ -290,6 +290,21 @@ class SshCommand:
         if self._chan.exit_status >= 0 or exit_signal(self._chan):
             return None
         return "connection lost before the command finished"
+
+
+def _session_kill(name: str, leader: int) -> str:
+    """A sh script that sends signal ``name`` to the process group ``leader`` and to every
+    other group of the session it leads, and succeeds if any signal was sent. The command's
+    session is all of it (sshd, or the wrapper's setsid, made it), but not always one
+    group: tcsh and csh put each background job in a group of its own, even without a
+    terminal. ``ps -A -o sid= -o pgid=`` (POSIX keywords on Linux and the BSDs); where
+    it fails, the leader's group alone."""
+    return (
+        f"s={leader}; ok=1; kill -s {name} -- -$s 2>/dev/null && ok=0; "
+        "for g in $(ps -A -o sid= -o pgid= 2>/dev/null"
+        " | awk -v s=$s '$1 == s && $2 != s && !seen[$2]++ {print $2}'); do "
+        f"kill -s {name} -- -$g 2>/dev/null && ok=0; done; exit $ok"
+    )
 
 
 def _runs_something(command: str) -> bool:

@@ -192,16 +192,58 @@ def _posix_spawn(shell: str, command: bytes, out_w: int, err_w: int) -> int:
 
 
 def _kill(payload: bytes, running: "_Command | None") -> bytes:
-    """Send the signal a KILL frame names to the running command's process group (no
-    other: not the runner's own, not a finished command's, whose pid may be reused)."""
+    """Send the signal a KILL frame names to the running command's process group and the
+    other groups of the session it leads (no other: not the runner's own, not a finished
+    command's, whose pid may be reused): b"1" if any was signalled."""
     name, pgid = payload.split()
     if running is None or int(pgid) != running.pid:
         return b"0"
-    try:
-        os.killpg(running.pid, getattr(signal, "SIG" + name.decode()))
-    except (OSError, AttributeError):
+    number = getattr(signal, "SIG" + name.decode(), None)
+    if number is None:
         return b"0"
-    return b"1"
+    sent = b"0"
+    for group in [running.pid, *_other_groups(running.pid)]:
+        try:
+            os.killpg(group, number)
+            sent = b"1"
+        except OSError:
+            pass
+    return sent
+
+
+def _other_groups(sid: int) -> "list[int]":
+    """The process groups of session ``sid`` besides its leader's: tcsh and csh put each
+    background job in a group of its own, even without a terminal. From /proc where
+    there is one, else from ``ps``."""
+    rows = []  # (session, group) of every process
+    try:
+        names = [n for n in os.listdir("/proc") if n.isdigit()]
+    except OSError:
+        names = []
+    for name in names:
+        try:
+            with open("/proc/" + name + "/stat", "rb") as f:
+                fields = f.read().rsplit(b")", 1)[1].split()
+            rows.append((int(fields[3]), int(fields[2])))
+        except (OSError, IndexError, ValueError):
+            pass  # gone meanwhile
+    if not names:
+        import subprocess
+
+        try:
+            out = subprocess.run(
+                ["ps", "-A", "-o", "sid=", "-o", "pgid="],
+                check=False,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+            ).stdout
+        except OSError:
+            out = b""
+        for line in out.splitlines():
+            parts = line.split()
+            if len(parts) == 2 and parts[0].isdigit() and parts[1].isdigit():
+                rows.append((int(parts[0]), int(parts[1])))
+    return sorted({group for session, group in rows if session == sid and group != sid})
 
 
 class _Output:
