@@ -45,24 +45,8 @@ def test_commands_run_in_the_login_shell_and_time_out_whole(
     res = json_results(r.stdout)
     assert {o["status"] for o in res.values()} == {"ok"}, r.stderr
     assert {o["stdout"] for o in res.values()} == {"1\n"}
-    tag = sleep_tag(30)  # outlives every wait below unless killed
-    with SleepWatch([tag], expected=2) as watch:
-        r = run_hostops(
-            "run",
-            f"sleep {tag}; echo late",
-            "--hosts",
-            str(inv),
-            "--user",
-            user,
-            "--timeout",
-            "2",
-            "-o",
-            "json",
-        )
-    res = json_results(r.stdout)
-    assert {o["status"] for o in res.values()} == {"timeout"}, r.stderr
-    assert len(watch.seen) == 2 and watch.gone(), "the remote sleep outlived the timeout"
-    assert "late" not in r.stdout
+    res = _timed_out(inv, user, "sleep {tag}; echo late")
+    assert all("late" not in str(o["stdout"]) for o in res.values())
 
 
 @pytest.mark.parametrize("user", sorted(SHELLS))
@@ -96,24 +80,23 @@ def test_a_background_job_of_the_login_shell_is_stopped_too(
     if warm:  # the connections kept, the runner started on each: the next command uses it
         first = run_hostops("run", "true", "--hosts", str(inv), "--user", user, *persist)
         assert first.returncode == 0, first.stderr
-    tag = sleep_tag(30)  # outlives every wait below unless killed
-    with SleepWatch([tag], expected=2) as watch:
-        r = run_hostops(
-            "run",
-            f"sleep {tag} & echo started",
-            "--hosts",
-            str(inv),
-            "--user",
-            user,
-            "--timeout",
-            "2",
-            "-o",
-            "json",
-            *persist,
-        )
-    res = json_results(r.stdout)
-    assert {o["status"] for o in res.values()} == {"timeout"}, r.stderr
+    res = _timed_out(inv, user, "sleep {tag} & echo started", *persist)
     assert all("started" in str(o["stdout"]) for o in res.values())
     if warm:
         assert {o["reused"] for o in res.values()} == {True}
-    assert len(watch.seen) == 2 and watch.gone(), "the background job outlived the timeout"
+
+
+def _timed_out(inv: Path, user: str, command: str, *extra: str) -> dict[str, dict[str, object]]:
+    """``command`` (``{tag}``: a sleep that outlives every wait here unless killed) on
+    the inventory's two hosts as ``user`` with ``--timeout 2``: every host timed out,
+    and no sleep of it is left; the JSON results by host."""
+    tag = sleep_tag(30)
+    with SleepWatch([tag], expected=2) as watch:
+        r = run_hostops(
+            "run", command.format(tag=tag), "--hosts", str(inv), "--user", user,
+            "--timeout", "2", "-o", "json", *extra,
+        )  # fmt: skip
+    res = json_results(r.stdout)
+    assert {o["status"] for o in res.values()} == {"timeout"}, r.stderr
+    assert len(watch.seen) == 2 and watch.gone(), "a remote sleep outlived the timeout"
+    return res
