@@ -297,8 +297,8 @@ def _session_kill(name: str, leader: int) -> str:
     other group of the session it leads, and succeeds if any signal was sent. The command's
     session is all of it (sshd, or the wrapper's setsid, made it), but not always one
     group: tcsh and csh put each background job in a group of its own, even without a
-    terminal. ``ps -A -o sid= -o pgid=`` (POSIX keywords on Linux and the BSDs); where
-    it fails, the leader's group alone."""
+    terminal. ``ps -A -o sid= -o pgid=`` (``sid`` is no POSIX keyword, but Linux's and
+    FreeBSD's ps have it); where it fails, the leader's group alone."""
     return (
         f"s={leader}; ok=1; kill -s {name} -- -$s 2>/dev/null && ok=0; "
         "for g in $(ps -A -o sid= -o pgid= 2>/dev/null"
