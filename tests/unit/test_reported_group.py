@@ -65,14 +65,8 @@ def test_a_background_job_in_the_command_does_not_take_the_report_along(shell: s
 def test_a_report_left_last_would_tell_the_wrong_pid(shell: str, nothing: str) -> None:
     """Why a command that runs nothing keeps the wrapper: bash and zsh exec the last
     command of ``-c`` themselves, so a report with nothing after it names their parent."""
-    done = subprocess.run(
-        [shell, "-c", _reported(nothing, NONCE)],
-        check=False,
-        capture_output=True,
-        start_new_session=True,
-        timeout=30,
-    )
-    told = int(done.stderr.decode().rsplit(":", 1)[1])
+    _, _, err = _as_sshd_starts(shell, nothing)
+    told = int(err.decode().rsplit(":", 1)[1])
     assert told == os.getpid()  # this test: the shell's parent, as sshd would be
     assert not _runs_something(nothing)
 
