@@ -10,8 +10,9 @@ close. sshd CPU is the listener processes' own and reaped children's CPU
 (utime+stime+cutime+cstime from /proc) before and after, divided by the
 connections; rounds are interleaved over the variants and the median is reported.
 Then ``--commands`` commands on one kept connection, as hostops sends them (its process
-group reported first), wrapped as it wraps them where it must, and plain, isolate what
-each costs from the connection's.
+group reported first: by the login shell's echo, or by a /bin/sh under fish and with
+forwarded stdin), wrapped as it wraps them where it must, and plain, isolate what each
+costs from the connection's.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from pathlib import Path
 import paramiko
 from procstat import cpu_s, tree
 
-from hostops.host.ssh.command import _reported
+from hostops.host.ssh.command import _echo_reported, _sh_reported
 from hostops.host.ssh.shell import login_command
 from hostops.testing import SshdFleet
 
@@ -46,17 +47,24 @@ class Variant:
 
 NONCE = "0011aabb"
 # What SshCommand sends for `true` (hostops/host/ssh/command.py). On OpenSSH: the login
-# shell starts a /bin/sh that reports the shell's pid (the group sshd made it lead), then
-# runs the command itself. Where it needs its wrapper (sudo, a tty, other servers): the
-# login shell execs /bin/sh for the prelude (process-group check and report), which
-# execs the login shell again for the command itself.
-REPORTED = _reported("true", NONCE)
+# shell echoes its own pid (the group sshd made it lead), then runs the command itself;
+# under fish and with forwarded stdin, a /bin/sh it starts reports its pid instead. Where
+# it needs its wrapper (sudo, a tty, other servers): the login shell execs /bin/sh for
+# the prelude (process-group check and report), which execs the login shell again for
+# the command itself.
+REPORTED = _echo_reported("true", NONCE)
+SH_REPORTED = _sh_reported("true", NONCE)
 WRAPPER = login_command(
     f'echo "\036hostops-pgid:{NONCE}:$$" >&2; exec "${{SHELL:-/bin/sh}}" -c "$1"',
     "true",
     own_group=True,
 )
-COMMANDS = {"reported": REPORTED, "wrapped": WRAPPER, "plain": "true"}
+COMMANDS = {
+    "reported by echo": REPORTED,
+    "reported by /bin/sh": SH_REPORTED,
+    "wrapped": WRAPPER,
+    "plain": "true",
+}
 
 VARIANTS = [
     Variant(

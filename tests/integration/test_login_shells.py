@@ -1,11 +1,12 @@
 """Login shells that are not POSIX (tcsh, root's shell on older FreeBSD; fish): the
 command runs in them as `ssh host COMMAND` would, and --timeout and Ctrl-C still stop
-it with its children, since hostops hands the login shell nothing but
-`exec /bin/sh -c '...'` (for the wrapper and for the kill)."""
+it with its children. tcsh echoes its pid as sh does; fish refuses that line (and runs
+nothing), so the command is sent again after a /bin/sh's report, unheard."""
 
 from __future__ import annotations
 
 import signal
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -44,9 +45,25 @@ def test_commands_run_in_the_login_shell_and_time_out_whole(
     r = run_hostops("run", cmd, "--hosts", str(inv), "--user", user, "-o", "json")
     res = json_results(r.stdout)
     assert {o["status"] for o in res.values()} == {"ok"}, r.stderr
-    assert {o["stdout"] for o in res.values()} == {"1\n"}
+    assert {(o["stdout"], o["stderr"]) for o in res.values()} == {("1\n", "")}
     res = _timed_out(inv, user, "sleep {tag}; echo late")
     assert all("late" not in str(o["stdout"]) for o in res.values())
+
+
+@pytest.mark.parametrize("user", sorted(SHELLS))
+def test_stdin_or_its_end_reaches_the_command_and_nothing_else_is_heard(
+    sshd_fleet: SshdFleet, tmp_path: Path, shell_users: dict[str, str], user: str
+) -> None:
+    """Without stdin the command gets end-of-file (for fish: on the channel it is sent
+    again on); with it, the command is sent once, after /bin/sh's report."""
+    inv = sshd_fleet.write_inventory(tmp_path / "inv.yaml", sshd_fleet.hosts[:2])
+    for given, expected in ((None, "done\n"), ("forwarded\n", "forwarded\ndone\n")):
+        args = ["run", "cat; echo done", "--hosts", str(inv), "--user", user, "-o", "json"]
+        source = {"input": given} if given else {"stdin": subprocess.DEVNULL}  # not a pipe
+        r = run_hostops(*args, timeout=60, **source)
+        res = json_results(r.stdout)
+        assert {o["status"] for o in res.values()} == {"ok"}, r.stderr
+        assert {(o["stdout"], o["stderr"]) for o in res.values()} == {(expected, "")}
 
 
 @pytest.mark.parametrize("user", sorted(SHELLS))

@@ -28,8 +28,16 @@ _TICK_MAX_S = 0.5  # and the longest (drive's tick)
 # hostops's own lines on a command's stderr: \x1e (record separator) + tag + a nonce per
 # command, so they cannot be confused with real output. See Markers.
 _MARK = "\x1ehostops-{kind}:{nonce}:"
-_MARK_LIMIT = 65536  # stderr bytes to hold back while looking for the markers
+_MARK_LIMIT = 65536  # output bytes to hold back while looking for the markers
 _KILL_WAIT_S = 5.0
+
+
+@dataclass
+class LoginShell:
+    """What the commands of one connection learnt of its login shell."""
+
+    # False once it refused the report of :func:`_echo_reported` (fish: ``$$``).
+    echoes_pid: bool = True
 
 
 @dataclass(frozen=True, repr=False)
@@ -51,11 +59,14 @@ class Sudo:
 class SshCommand:
     """A remote command in its own process group, which hostops can signal as a whole.
 
-    Its process group id is reported first on stderr, and a kill is ``kill`` to that
-    group on a second channel. On OpenSSH the login shell leads the group (sshd
-    starts every session's command in a new session) and runs the command itself,
-    after a ``/bin/sh`` that reports the shell's pid (see :func:`_reported`);
-    elsewhere, and with sudo or a terminal, a wrapper makes and reports the group.
+    Its process group id is reported first, and a kill is ``kill`` to that group on a
+    second channel. On OpenSSH the login shell leads the group (sshd starts every
+    session's command in a new session) and runs the command itself, after its own
+    ``echo`` of its pid on stdout (see :func:`_echo_reported`); a login shell that
+    cannot parse that line (fish) runs nothing, and the command is sent again after a
+    ``/bin/sh`` that reports the shell's pid on stderr (:func:`_sh_reported`), as it
+    is at once with forwarded stdin. Elsewhere, and with sudo or a terminal, a wrapper
+    makes the group and reports it on stderr.
 
     With ``sudo``, the login shell execs sudo (so the group is still the one
     reported), sudo's password prompt is a marker line that is answered with
@@ -82,9 +93,13 @@ class SshCommand:
         stdin: Source = None,
         tty: bool = False,
         environment: Mapping[str, str] | None = None,
+        shell: LoginShell | None = None,
     ) -> None:
         self._transport = transport
         self._tty = tty
+        self._command = command
+        self._environment = environment
+        self._shell = LoginShell() if shell is None else shell
         if tty:
             stdin = None
         # Forwarded stdin, sent as the channel's window allows (see _feed); None once
@@ -98,31 +113,50 @@ class SshCommand:
         self._begun = time.monotonic()
         self._password_sent = False
         nonce = secrets.token_hex(4)
+        self._nonce = nonce
+        self._pgid: int | None = None
         # The group is learnt at the start, not asked of sshd at the kill: OpenSSH 7.9+
         # can signal a session's group over its channel, but not once the login shell
         # has exited while its children still hold the output open (sshd then has "no
-        # pid for session"), nor on a root login before 10.0. The wrapper (two more
-        # program starts on the host, ~2 ms of its CPU per command, against one for the
-        # report) is for sudo (another user's group), a terminal (stty) and other servers.
+        # pid for session"), nor on a root login before 10.0. Host CPU per command (see
+        # benchmarks/RESULTS.md, "Server cost"): the echo nothing, /bin/sh one program
+        # start (~1.4 ms), the wrapper two (~2 ms); the wrapper is for sudo (another
+        # user's group), a terminal (stty) and other servers.
         self._markers = Markers(nonce, last="started" if sudo else "pgid", on_marker=self._marker)
-        if sudo is None and not tty and leads_groups(transport) and _runs_something(command):
-            sent = _reported(command, nonce)
-        else:
-            sent = self._wrapped(command, nonce, stdin)
-        with watchdog(start_timeout, transport.close):
+        self._chan = self._open(self._sent(stdin))
+
+    def _sent(self, stdin: Source) -> str:
+        """What is sent to the host for the command (see the class), and where the
+        markers will be: ``_marked``, the stream with them, and ``_other``, the other
+        one's bytes held back until the report is in (None: passed on as they come)."""
+        command, nonce = self._command, self._nonce
+        self._marked = STDOUT if self._tty else STDERR
+        self._other: bytes | None = None
+        if self._sudo is not None or self._tty or not leads_groups(self._transport):
+            return self._wrapped(command, nonce, stdin)
+        if not stdin and self._shell.echoes_pid:
+            self._marked, self._other = STDOUT, b""
+            return _echo_reported(command, nonce)
+        if _runs_something(command):
+            return _sh_reported(command, nonce)
+        return self._wrapped(command, nonce, stdin)
+
+    def _open(self, sent: str) -> paramiko.Channel:
+        """A session channel running ``sent``, non-blocking."""
+        with watchdog(self._start_timeout, self._transport.close):
             try:
-                self._chan = transport.open_session(timeout=start_timeout)
-                if environment:  # SendEnv/SetEnv: "env" requests, before the command
-                    self._chan.update_environment(dict(environment))
-                if tty:
-                    self._chan.get_pty(term="xterm", width=200, height=50)
-                self._chan.exec_command(sent)
+                chan = self._transport.open_session(timeout=self._start_timeout)
+                if self._environment:  # SendEnv/SetEnv: "env" requests, before the command
+                    chan.update_environment(dict(self._environment))
+                if self._tty:
+                    chan.get_pty(term="xterm", width=200, height=50)
+                chan.exec_command(sent)
             except (paramiko.SSHException, EOFError, OSError) as exc:
                 raise HostFailure(
                     Status.ERROR, f"cannot start the command: {reason(exc)}"
                 ) from None
-        self._chan.setblocking(False)
-        self._pgid: int | None = None
+        chan.setblocking(False)
+        return chan
 
     def _wrapped(self, command: str, nonce: str, stdin: Source) -> str:
         """``command`` in the wrapper that reports its process group (and runs sudo)."""
@@ -215,15 +249,10 @@ class SshCommand:
             waiter.poll(wait_s * 1000)
         got = False
         while chan.recv_ready():
-            data = chan.recv(_CHUNK)
-            passed = self._markers.feed(data) if self._tty else data  # one stream: see class
-            if passed:
-                sink(STDOUT, passed)
+            self._take(sink, STDOUT, chan.recv(_CHUNK))
             got = True
         while chan.recv_stderr_ready():
-            passed = self._markers.feed(chan.recv_stderr(_CHUNK))
-            if passed:
-                sink(STDERR, passed)
+            self._take(sink, STDERR, chan.recv_stderr(_CHUNK))
             got = True
         if got or chan.status_event.is_set():
             self._alive.heard()
@@ -232,9 +261,14 @@ class SshCommand:
         # (which is also how a lost connection shows).
         ended = chan.closed or (chan.eof_received and chan.status_event.is_set())
         if ended and not (chan.recv_ready() or chan.recv_stderr_ready()):
+            if self._echo_refused():
+                self._send_again()
+                return False
             rest = self._markers.flush()
             if rest:
-                sink(STDOUT if self._tty else STDERR, rest)
+                sink(self._marked, rest)
+            if self._other:
+                sink(STDERR, self._other)
             # Now, not when the collector finds it: the channel's pipe pair (poll) is
             # closed only by close(), and at hundreds of sessions the fds add up.
             chan.close()
@@ -250,6 +284,44 @@ class SshCommand:
                 Status.FAILED, f"sudo did not start the command within {self._start_timeout:g} s"
             )
         return False
+
+    def _take(self, sink: Sink, stream: str, data: bytes) -> None:
+        """Pass on what ``data`` has of the command's own output. With the echo's report
+        (on stdout), stderr is held back until the report is in: a login shell that
+        refused the report (see _echo_refused) must not be heard."""
+        if stream == self._marked:
+            data = self._markers.feed(data)
+            if data:
+                sink(stream, data)
+            if self._markers.done and self._other is not None:
+                held, self._other = self._other, None
+                if held:
+                    sink(STDERR, held)
+            return
+        if self._other is not None:
+            self._other += data
+            if len(self._other) < _MARK_LIMIT:
+                return
+            data, self._other = self._other, None
+        if data:
+            sink(stream, data)
+
+    def _echo_refused(self) -> bool:
+        """Whether the login shell ran nothing because it could not parse the report of
+        :func:`_echo_reported`: no report came, and stderr (all of it still held) quotes
+        the report's line, as fish does (``$$ is not the pid``) for a script it refuses
+        whole. Other shells run a script line by line, and every one of them reports."""
+        tag = _MARK.format(kind="pgid", nonce=self._nonce).encode()
+        return self._other is not None and not self._markers.done and tag in self._other
+
+    def _send_again(self) -> None:
+        """The command again, on a new channel, after a /bin/sh's report (or in the
+        wrapper), and so every later command of the connection."""
+        self._shell.echoes_pid = False
+        self._chan.close()
+        self._stdin = Feed(None)  # end-of-file for the new channel (the echo had no stdin)
+        self._markers = Markers(self._nonce, last="pgid", on_marker=self._marker)
+        self._chan = self._open(self._sent(None))
 
     def signal_group(self, name: str, wait_s: float | None = None) -> bool:
         wait_s = _KILL_WAIT_S if wait_s is None else wait_s
@@ -309,31 +381,44 @@ def _session_kill(name: str, leader: int) -> str:
 
 def _runs_something(command: str) -> bool:
     """Whether some line of ``command`` runs something after the report of
-    :func:`_reported`: bash and zsh exec the last command of their ``-c`` string
-    themselves, and a report left last (an empty command, only comments, a lone line
-    continuation) would tell the pid of sshd, their parent."""
+    :func:`_sh_reported`: bash and zsh exec the last command of their ``-c`` string
+    themselves, and a /bin/sh left last (an empty command, only comments, a lone line
+    continuation) would tell the pid of sshd, its parent. (A builtin's report, as
+    :func:`_echo_reported`'s, cannot be exec'd.)"""
     joined = re.sub(r"\\\r?\n", "", command)  # line continuations
     return any(line.strip() and not line.strip().startswith("#") for line in joined.splitlines())
 
 
-def _reported(command: str, nonce: str) -> str:
+def _echo_reported(command: str, nonce: str) -> str:
+    """``command`` for an OpenSSH login shell, after a line on which the shell itself
+    reports its pid on stdout: sshd made the login shell lead a session and process
+    group of its own, so that group is the command and all its children, as in the
+    wrapper, and the login shell runs the command itself, as `ssh host COMMAND` has it
+    do. ``echo`` is a builtin and ``$$`` the shell's own pid in sh, bash, zsh, ksh, csh
+    and tcsh alike, so the report starts no program on the host; stdout, as csh and
+    tcsh cannot send one line to stderr alone. fish refuses ``$$`` and with it the
+    whole script: see SshCommand._echo_refused. A line of its own, not ``;``: csh and
+    tcsh put everything before a ``&`` on the same line into that background job (a
+    subshell, whose ``$$`` is still the shell's, but whose output would wait for it)."""
+    return f'echo "{_MARK.format(kind="pgid", nonce=nonce)}$$"\n{command}'
+
+
+def _sh_reported(command: str, nonce: str) -> str:
     """``command`` for an OpenSSH login shell, after a line on which a ``/bin/sh``
-    reports the shell's pid: sshd made the login shell lead a session and process group
-    of its own, so that group is the command and all its children, as in the wrapper,
-    for one program start (a small /bin/sh) instead of two (/bin/sh, then the login
-    shell again); the login shell runs the command itself, as `ssh host COMMAND` has
-    it do. ``/bin/sh -c 'WORD'`` reads the same in every login shell (tcsh and fish
-    too), as the WORD has no ``!``, backslash, newline or single quote (see
-    hostops.host.ssh.shell). A line of its own, not ``;``: csh and tcsh put everything
-    before a ``&`` on the same line into that background job, whose subshell would
-    then be the report's parent."""
+    reports the shell's pid on stderr, for login shells that refuse the line of
+    :func:`_echo_reported` (fish) and for commands with forwarded stdin (which is
+    sent at once, so the command must not be sent twice). ``/bin/sh -c 'WORD'`` reads
+    the same in every login shell (tcsh and fish too), as the WORD has no ``!``,
+    backslash, newline or single quote (see hostops.host.ssh.shell). A line of its
+    own, not ``;``: csh and tcsh put everything before a ``&`` on the same line into
+    that background job, whose subshell would then be the report's parent."""
     report = f'echo "{_MARK.format(kind="pgid", nonce=nonce)}$PPID" >&2'
     return f"/bin/sh -c {shlex.quote(report)}\n{command}"
 
 
 class Markers:
     """Takes hostops's own lines (``\\x1ehostops-KIND:NONCE:VALUE\\n``) out of a command's
-    stderr, wherever they are and however the packets split them, and reports each one.
+    output, wherever they are and however the packets split them, and reports each one.
 
     Everything is held back until the ``last`` kind of marker has been seen,
     so that a marker cut across packets is still recognised and never shown;
