@@ -10,9 +10,8 @@ close. sshd CPU is the listener processes' own and reaped children's CPU
 (utime+stime+cutime+cstime from /proc) before and after, divided by the
 connections; rounds are interleaved over the variants and the median is reported.
 Then ``--commands`` commands on one kept connection, as hostops sends them (its process
-group reported first: by the login shell's echo, or by a /bin/sh under fish and with
-forwarded stdin), wrapped as it wraps them where it must, and plain, isolate what each
-costs from the connection's.
+group reported first, by the login shell's own echo), wrapped as it wraps them where it
+must, and plain, isolate what each costs from the connection's.
 """
 
 from __future__ import annotations
@@ -30,7 +29,7 @@ from pathlib import Path
 import paramiko
 from procstat import cpu_s, tree
 
-from hostops.host.ssh.command import _echo_reported, _sh_reported
+from hostops.host.ssh.command import _reported
 from hostops.host.ssh.shell import login_command
 from hostops.testing import SshdFleet
 
@@ -47,21 +46,21 @@ class Variant:
 
 NONCE = "0011aabb"
 # What SshCommand sends for `true` (hostops/host/ssh/command.py). On OpenSSH: the login
-# shell echoes its own pid (the group sshd made it lead), then runs the command itself;
-# under fish and with forwarded stdin, a /bin/sh it starts reports its pid instead. Where
-# it needs its wrapper (sudo, a tty, other servers): the login shell execs /bin/sh for
-# the prelude (process-group check and report), which execs the login shell again for
-# the command itself.
-REPORTED = _echo_reported("true", NONCE)
-SH_REPORTED = _sh_reported("true", NONCE)
+# shell echoes its own pid (the group sshd made it lead), then runs the command itself
+# (fish starts a /bin/sh for the report; root's bash here does not). Where it needs its
+# wrapper (sudo, a tty, other servers): the login shell execs /bin/sh for the prelude
+# (process-group check and report), which execs the login shell again for the command.
+REPORTED = _reported("true", NONCE)
+# What stop 15 sent: a /bin/sh the login shell starts reports the shell's pid.
+SH_REPORTED = f"/bin/sh -c 'echo \"\036hostops-pgid:{NONCE}:$PPID\" >&2'\ntrue"
 WRAPPER = login_command(
     f'echo "\036hostops-pgid:{NONCE}:$$" >&2; exec "${{SHELL:-/bin/sh}}" -c "$1"',
     "true",
     own_group=True,
 )
 COMMANDS = {
-    "reported by echo": REPORTED,
-    "reported by /bin/sh": SH_REPORTED,
+    "reported (what hostops sends to OpenSSH)": REPORTED,
+    "reported by a /bin/sh (stop 15's form)": SH_REPORTED,
     "wrapped": WRAPPER,
     "plain": "true",
 }

@@ -1,7 +1,7 @@
 """Login shells that are not POSIX (tcsh, root's shell on older FreeBSD; fish): the
 command runs in them as `ssh host COMMAND` would, and --timeout and Ctrl-C still stop
-it with its children. tcsh echoes its pid as sh does; fish refuses that line (and runs
-nothing), so the command is sent again after a /bin/sh's report, unheard."""
+it with its children. tcsh echoes its pid as sh does; fish reports it through a
+/bin/sh (see hostops.host.ssh.command._reported), and none of it shows."""
 
 from __future__ import annotations
 
@@ -54,8 +54,7 @@ def test_commands_run_in_the_login_shell_and_time_out_whole(
 def test_stdin_or_its_end_reaches_the_command_and_nothing_else_is_heard(
     sshd_fleet: SshdFleet, tmp_path: Path, shell_users: dict[str, str], user: str
 ) -> None:
-    """Without stdin the command gets end-of-file (for fish: on the channel it is sent
-    again on); with it, the command is sent once, after /bin/sh's report."""
+    """Without stdin the command gets end-of-file at once; with it, all of it, once."""
     inv = sshd_fleet.write_inventory(tmp_path / "inv.yaml", sshd_fleet.hosts[:2])
     for given, expected in ((None, "done\n"), ("forwarded\n", "forwarded\ndone\n")):
         args = ["run", "cat; echo done", "--hosts", str(inv), "--user", user, "-o", "json"]

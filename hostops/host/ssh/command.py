@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import secrets
 import select
 import shlex
@@ -25,19 +24,15 @@ from hostops.models import Status
 _CHUNK = 65536
 _FEED_WAIT_S = 0.01  # first wait for the SSH window to reopen while stdin is being sent
 _TICK_MAX_S = 0.5  # and the longest (drive's tick)
-# hostops's own lines on a command's stderr: \x1e (record separator) + tag + a nonce per
+# hostops's own lines in a command's output: \x1e (record separator) + tag + a nonce per
 # command, so they cannot be confused with real output. See Markers.
 _MARK = "\x1ehostops-{kind}:{nonce}:"
 _MARK_LIMIT = 65536  # output bytes to hold back while looking for the markers
+# How long output waits for the report of _reported once some is held back: it comes
+# right after the login shell's start-up files, unless something else runs instead
+# (an authorized_keys command=, a ForceCommand), whose output must not wait for it.
+_REPORT_WAIT_S = 1.0
 _KILL_WAIT_S = 5.0
-
-
-@dataclass
-class LoginShell:
-    """What the commands of one connection learnt of its login shell."""
-
-    # False once it refused the report of :func:`_echo_reported` (fish: ``$$``).
-    echoes_pid: bool = True
 
 
 @dataclass(frozen=True, repr=False)
@@ -61,12 +56,11 @@ class SshCommand:
 
     Its process group id is reported first, and a kill is ``kill`` to that group on a
     second channel. On OpenSSH the login shell leads the group (sshd starts every
-    session's command in a new session) and runs the command itself, after its own
-    ``echo`` of its pid on stdout (see :func:`_echo_reported`); a login shell that
-    cannot parse that line (fish) runs nothing, and the command is sent again after a
-    ``/bin/sh`` that reports the shell's pid on stderr (:func:`_sh_reported`), as it
-    is at once with forwarded stdin. Elsewhere, and with sudo or a terminal, a wrapper
-    makes the group and reports it on stderr.
+    session's command in a new session) and runs the command itself, after two lines
+    on which it reports its own pid: with its builtin ``echo`` on stdout, or (fish)
+    through a ``/bin/sh`` on stderr (see :func:`_reported`); until then both streams
+    are held back. Elsewhere, and with sudo or a terminal, a wrapper makes the group
+    and reports it on stderr.
 
     With ``sudo``, the login shell execs sudo (so the group is still the one
     reported), sudo's password prompt is a marker line that is answered with
@@ -93,13 +87,9 @@ class SshCommand:
         stdin: Source = None,
         tty: bool = False,
         environment: Mapping[str, str] | None = None,
-        shell: LoginShell | None = None,
     ) -> None:
         self._transport = transport
         self._tty = tty
-        self._command = command
-        self._environment = environment
-        self._shell = LoginShell() if shell is None else shell
         if tty:
             stdin = None
         # Forwarded stdin, sent as the channel's window allows (see _feed); None once
@@ -113,50 +103,39 @@ class SshCommand:
         self._begun = time.monotonic()
         self._password_sent = False
         nonce = secrets.token_hex(4)
-        self._nonce = nonce
-        self._pgid: int | None = None
         # The group is learnt at the start, not asked of sshd at the kill: OpenSSH 7.9+
         # can signal a session's group over its channel, but not once the login shell
         # has exited while its children still hold the output open (sshd then has "no
-        # pid for session"), nor on a root login before 10.0. Host CPU per command (see
-        # benchmarks/RESULTS.md, "Server cost"): the echo nothing, /bin/sh one program
-        # start (~1.4 ms), the wrapper two (~2 ms); the wrapper is for sudo (another
-        # user's group), a terminal (stty) and other servers.
-        self._markers = Markers(nonce, last="started" if sudo else "pgid", on_marker=self._marker)
-        self._chan = self._open(self._sent(stdin))
-
-    def _sent(self, stdin: Source) -> str:
-        """What is sent to the host for the command (see the class), and where the
-        markers will be: ``_marked``, the stream with them, and ``_other``, the other
-        one's bytes held back until the report is in (None: passed on as they come)."""
-        command, nonce = self._command, self._nonce
-        self._marked = STDOUT if self._tty else STDERR
-        self._other: bytes | None = None
-        if self._sudo is not None or self._tty or not leads_groups(self._transport):
-            return self._wrapped(command, nonce, stdin)
-        if not stdin and self._shell.echoes_pid:
-            self._marked, self._other = STDOUT, b""
-            return _echo_reported(command, nonce)
-        if _runs_something(command):
-            return _sh_reported(command, nonce)
-        return self._wrapped(command, nonce, stdin)
-
-    def _open(self, sent: str) -> paramiko.Channel:
-        """A session channel running ``sent``, non-blocking."""
-        with watchdog(self._start_timeout, self._transport.close):
+        # pid for session"), nor on a root login before 10.0. The report starts no
+        # program on the host (fish: one); the wrapper two (~2 ms of its CPU per
+        # command), for sudo (another user's group), a terminal (stty), other servers.
+        self._pgid: int | None = None
+        self._markers: dict[str, Markers] = {}  # by stream; none: passed on as it comes
+        if sudo is None and not tty and leads_groups(transport):
+            sent = _reported(command, nonce)
+            for stream in (STDOUT, STDERR):
+                self._markers[stream] = Markers(
+                    nonce, last="pgid", on_marker=self._marker, hold_s=_REPORT_WAIT_S
+                )
+        else:
+            sent = self._wrapped(command, nonce, stdin)
+            # On a terminal both streams are one, read as stdout.
+            self._markers[STDOUT if tty else STDERR] = Markers(
+                nonce, last="started" if sudo else "pgid", on_marker=self._marker
+            )
+        with watchdog(start_timeout, transport.close):
             try:
-                chan = self._transport.open_session(timeout=self._start_timeout)
-                if self._environment:  # SendEnv/SetEnv: "env" requests, before the command
-                    chan.update_environment(dict(self._environment))
-                if self._tty:
-                    chan.get_pty(term="xterm", width=200, height=50)
-                chan.exec_command(sent)
+                self._chan = transport.open_session(timeout=start_timeout)
+                if environment:  # SendEnv/SetEnv: "env" requests, before the command
+                    self._chan.update_environment(dict(environment))
+                if tty:
+                    self._chan.get_pty(term="xterm", width=200, height=50)
+                self._chan.exec_command(sent)
             except (paramiko.SSHException, EOFError, OSError) as exc:
                 raise HostFailure(
                     Status.ERROR, f"cannot start the command: {reason(exc)}"
                 ) from None
-        chan.setblocking(False)
-        return chan
+        self._chan.setblocking(False)
 
     def _wrapped(self, command: str, nonce: str, stdin: Source) -> str:
         """``command`` in the wrapper that reports its process group (and runs sudo)."""
@@ -182,7 +161,11 @@ class SshCommand:
 
     def _marker(self, kind: str, value: bytes) -> None:
         if kind == "pgid":
-            self._pgid = int(value) if value.isdigit() else None
+            # One number in the value: `\ PID #` from the echo of _reported, PID from a
+            # /bin/sh; none where the shell gives no pid (elvish: see _reported).
+            numbers = [word for word in value.split() if word.isdigit()]
+            if len(numbers) == 1:
+                self._pgid = int(numbers[0])
         elif kind == "started":  # sudo let the command start: stdin is the command's now
             self._feeding = True
             self._feed()
@@ -254,6 +237,9 @@ class SshCommand:
         while chan.recv_stderr_ready():
             self._take(sink, STDERR, chan.recv_stderr(_CHUNK))
             got = True
+        for stream, markers in self._markers.items():
+            if markers.overdue():
+                sink(stream, markers.give_up())
         if got or chan.status_event.is_set():
             self._alive.heard()
         self._alive.check(self.signal_group)
@@ -261,21 +247,17 @@ class SshCommand:
         # (which is also how a lost connection shows).
         ended = chan.closed or (chan.eof_received and chan.status_event.is_set())
         if ended and not (chan.recv_ready() or chan.recv_stderr_ready()):
-            if self._echo_refused():
-                self._send_again()
-                return False
-            rest = self._markers.flush()
-            if rest:
-                sink(self._marked, rest)
-            if self._other:
-                sink(STDERR, self._other)
+            for stream, markers in self._markers.items():
+                rest = markers.give_up()
+                if rest:
+                    sink(stream, rest)
             # Now, not when the collector finds it: the channel's pipe pair (poll) is
             # closed only by close(), and at hundreds of sessions the fds add up.
             chan.close()
             return True
         if (
             self._sudo is not None
-            and not self._markers.done
+            and not all(markers.done for markers in self._markers.values())
             and time.monotonic() - self._begun > self._start_timeout
         ):
             # A prompt hostops did not recognise (sudoers' passprompt_override?) would
@@ -286,42 +268,19 @@ class SshCommand:
         return False
 
     def _take(self, sink: Sink, stream: str, data: bytes) -> None:
-        """Pass on what ``data`` has of the command's own output. With the echo's report
-        (on stdout), stderr is held back until the report is in: a login shell that
-        refused the report (see _echo_refused) must not be heard."""
-        if stream == self._marked:
-            data = self._markers.feed(data)
-            if data:
-                sink(stream, data)
-            if self._markers.done and self._other is not None:
-                held, self._other = self._other, None
-                if held:
-                    sink(STDERR, held)
-            return
-        if self._other is not None:
-            self._other += data
-            if len(self._other) < _MARK_LIMIT:
-                return
-            data, self._other = self._other, None
+        """Pass on what ``data`` of ``stream`` has of the command's own output; once the
+        group is known, the other stream's markers have nothing more to wait for."""
+        markers = self._markers.get(stream)
+        if markers is not None:
+            data = markers.feed(data)
         if data:
             sink(stream, data)
-
-    def _echo_refused(self) -> bool:
-        """Whether the login shell ran nothing because it could not parse the report of
-        :func:`_echo_reported`: no report came, and stderr (all of it still held) quotes
-        the report's line, as fish does (``$$ is not the pid``) for a script it refuses
-        whole. Other shells run a script line by line, and every one of them reports."""
-        tag = _MARK.format(kind="pgid", nonce=self._nonce).encode()
-        return self._other is not None and not self._markers.done and tag in self._other
-
-    def _send_again(self) -> None:
-        """The command again, on a new channel, after a /bin/sh's report (or in the
-        wrapper), and so every later command of the connection."""
-        self._shell.echoes_pid = False
-        self._chan.close()
-        self._stdin = Feed(None)  # end-of-file for the new channel (the echo had no stdin)
-        self._markers = Markers(self._nonce, last="pgid", on_marker=self._marker)
-        self._chan = self._open(self._sent(None))
+        if self._pgid is not None:
+            for other, held in self._markers.items():
+                if other != stream and not held.done:
+                    rest = held.give_up()
+                    if rest:
+                        sink(other, rest)
 
     def signal_group(self, name: str, wait_s: float | None = None) -> bool:
         wait_s = _KILL_WAIT_S if wait_s is None else wait_s
@@ -379,65 +338,67 @@ def _session_kill(name: str, leader: int) -> str:
     )
 
 
-def _runs_something(command: str) -> bool:
-    """Whether some line of ``command`` runs something after the report of
-    :func:`_sh_reported`: bash and zsh exec the last command of their ``-c`` string
-    themselves, and a /bin/sh left last (an empty command, only comments, a lone line
-    continuation) would tell the pid of sshd, its parent. (A builtin's report, as
-    :func:`_echo_reported`'s, cannot be exec'd.)"""
-    joined = re.sub(r"\\\r?\n", "", command)  # line continuations
-    return any(line.strip() and not line.strip().startswith("#") for line in joined.splitlines())
+def _reported(command: str, nonce: str) -> str:
+    r"""``command`` for an OpenSSH login shell, after two lines on which the shell reports
+    its own pid: sshd made it lead a session and process group of its own, so that group
+    is the command and all its children, as in the wrapper; the login shell runs the
+    command itself, as `ssh host COMMAND` has it do. TAG stands for the pgid marker::
 
+        echo 'TAG\' "$$" '#'
+        # ' >/dev/null; /bin/sh -c 'echo "TAG$PPID" >&2'
 
-def _echo_reported(command: str, nonce: str) -> str:
-    """``command`` for an OpenSSH login shell, after a line on which the shell itself
-    reports its pid on stdout: sshd made the login shell lead a session and process
-    group of its own, so that group is the command and all its children, as in the
-    wrapper, and the login shell runs the command itself, as `ssh host COMMAND` has it
-    do. ``echo`` is a builtin and ``$$`` the shell's own pid in sh, bash, zsh, ksh, csh
-    and tcsh alike, so the report starts no program on the host; stdout, as csh and
-    tcsh cannot send one line to stderr alone. fish refuses ``$$`` and with it the
-    whole script: see SshCommand._echo_refused. A line of its own, not ``;``: csh and
-    tcsh put everything before a ``&`` on the same line into that background job (a
-    subshell, whose ``$$`` is still the shell's, but whose output would wait for it)."""
-    return f'echo "{_MARK.format(kind="pgid", nonce=nonce)}$$"\n{command}'
-
-
-def _sh_reported(command: str, nonce: str) -> str:
-    """``command`` for an OpenSSH login shell, after a line on which a ``/bin/sh``
-    reports the shell's pid on stderr, for login shells that refuse the line of
-    :func:`_echo_reported` (fish) and for commands with forwarded stdin (which is
-    sent at once, so the command must not be sent twice). ``/bin/sh -c 'WORD'`` reads
-    the same in every login shell (tcsh and fish too), as the WORD has no ``!``,
-    backslash, newline or single quote (see hostops.host.ssh.shell). A line of its
+    sh, bash, zsh, ksh, mksh, yash, busybox ash, csh and tcsh read a backslash in single
+    quotes as itself: line 1 echoes ``TAG\ PID #`` on stdout with their builtin echo (no
+    program starts on the host; stdout, as csh cannot write one line to stderr alone),
+    and line 2 is a comment. fish reads ``\'`` in single quotes as a quote and a ``#``
+    within a word as itself: its echo's argument goes on into line 2, where its output
+    goes to /dev/null, and a ``/bin/sh`` it starts reports its pid (``$PPID``) on stderr.
+    elvish echoes ``TAG\ $$ #``, with no pid: it runs the command without a group to
+    kill. The backslash ends its word, so no echo reads it as an escape. Lines of their
     own, not ``;``: csh and tcsh put everything before a ``&`` on the same line into
-    that background job, whose subshell would then be the report's parent."""
-    report = f'echo "{_MARK.format(kind="pgid", nonce=nonce)}$PPID" >&2'
-    return f"/bin/sh -c {shlex.quote(report)}\n{command}"
+    that background job."""
+    tag = _MARK.format(kind="pgid", nonce=nonce)
+    by_echo = f"echo '{tag}\\' \"$$\" '#'"
+    by_sh = f"# ' >/dev/null; /bin/sh -c 'echo \"{tag}$PPID\" >&2'"
+    return f"{by_echo}\n{by_sh}\n{command}"
 
 
 class Markers:
-    """Takes hostops's own lines (``\\x1ehostops-KIND:NONCE:VALUE\\n``) out of a command's
-    output, wherever they are and however the packets split them, and reports each one.
+    """Takes hostops's own lines (``\\x1ehostops-KIND:NONCE:VALUE\\n``) out of one stream
+    of a command's output, wherever they are and however the packets split them, and
+    reports each one.
 
     Everything is held back until the ``last`` kind of marker has been seen,
     so that a marker cut across packets is still recognised and never shown;
-    at most ``_MARK_LIMIT`` bytes are held (then the rest passes as it is).
+    at most ``_MARK_LIMIT`` bytes are held, and with ``hold_s`` for at most that
+    long (:meth:`overdue`; then the rest passes as it is).
     """
 
     _KINDS = ("pgid", "prompt", "started")
 
-    def __init__(self, nonce: str, last: str, on_marker: Callable[[str, bytes], None]) -> None:
+    def __init__(
+        self,
+        nonce: str,
+        last: str,
+        on_marker: Callable[[str, bytes], None],
+        hold_s: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._tags = {k: _MARK.format(kind=k, nonce=nonce).encode() for k in self._KINDS}
         self._last = last
         self._on_marker = on_marker
+        self._hold_s = hold_s
+        self._clock = clock
         self._held = b""
+        self._since: float | None = None  # when the bytes held now began to be held
         self.done = False  # the last marker was seen (or too much came before it)
 
     def feed(self, data: bytes) -> bytes:
-        """The stderr bytes that may be passed on now."""
+        """The bytes of ``data`` that may be passed on now."""
         if self.done:
             return data
+        if not self._held and data:
+            self._since = self._clock()
         self._held += data
         while not self.done:
             found = [(self._held.find(tag), kind) for kind, tag in self._tags.items()]
@@ -460,3 +421,17 @@ class Markers:
         """What is held back, when the command has ended."""
         held, self._held = self._held, b""
         return held
+
+    def overdue(self) -> bool:
+        """Whether bytes have been held back for longer than ``hold_s``."""
+        return (
+            not self.done
+            and self._hold_s is not None
+            and self._since is not None
+            and self._clock() - self._since >= self._hold_s
+        )
+
+    def give_up(self) -> bytes:
+        """Stop looking for markers: what is held back, and from now on everything."""
+        self.done = True
+        return self.flush()

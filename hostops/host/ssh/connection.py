@@ -20,7 +20,7 @@ from hostops.host.ssh._paramiko import (
     record_exit_signals,
 )
 from hostops.host.ssh.auth import authenticate
-from hostops.host.ssh.command import LoginShell, SshCommand, Sudo
+from hostops.host.ssh.command import SshCommand, Sudo
 from hostops.host.ssh.context import SshContext
 from hostops.host.ssh.failures import REMOTE_ERRORS, reason
 from hostops.host.ssh.jump import tunnel
@@ -60,7 +60,6 @@ class SshConnection:
         self._proxy: ProxyCommand | None = None
         self._runner: Runner | None = None  # see start_runner
         self._environment: Mapping[str, str] = {}  # the last command's SendEnv/SetEnv
-        self._shell = LoginShell()  # what its commands learnt of the login shell
         refuse_unsupported(host, ctx.options)
         timeout = connect_timeout(host, ctx.options)
         if via is None and host.jump_hosts:
@@ -178,7 +177,6 @@ class SshConnection:
             stdin=stdin,
             tty=tty,
             environment=self._environment,
-            shell=self._shell,
         )
 
     def runner_state(self) -> str | None:
