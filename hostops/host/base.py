@@ -196,8 +196,10 @@ def _stop(
 ) -> ExecOutcome:
     """TERM the process group, give it ``grace_s`` (by ``clock``, waiting in ``cmd.pump``)
     to go, then KILL it (at once when ``hurry`` is set meanwhile)."""
+    confirmed = False
     for name in ("TERM", "KILL"):
         sent = cmd.signal_group(name)
+        confirmed = confirmed or sent
         end = clock() + grace_s
         while (now := clock()) < end:
             if hurry is not None and hurry.is_set():
@@ -209,6 +211,8 @@ def _stop(
                 if sig is None and not sent:  # the channel went without a word: say so
                     why += f"; {NO_KILL_CONFIRMED}"
                 return ExecOutcome(None, sig or (name if sent else None), status, why)
+    if not confirmed:  # both refused (rbash refuses /bin/sh) or sent nowhere: no KILL to name
+        return ExecOutcome(None, None, status, f"{why}; {NO_KILL_CONFIRMED}")
     return ExecOutcome(None, "KILL", status, f"{why}; the process did not end after KILL")
 
 

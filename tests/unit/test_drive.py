@@ -245,6 +245,15 @@ def test_command_that_survives_kill_is_reported():
     assert cmd.clock.now == 1.0  # KILL got a grace period too, then drive gave up
 
 
+def test_kills_the_host_refused_while_the_command_runs_on_are_not_called_a_kill():
+    """rbash refuses the kill's /bin/sh: the channel stays open, the command runs on."""
+    cmd = FakeCommand(ends=False, ends_on=(), confirms=False)
+    outcome, _ = _drive(cmd, timeout=0.5, grace_s=0.25)
+    assert (outcome.status, outcome.signal, outcome.exit_code) == (Status.TIMEOUT, None, None)
+    assert outcome.error == f"timed out after 0.5 s; {NO_KILL_CONFIRMED}"
+    assert [name for name, _ in cmd.signals] == ["TERM", "KILL"]
+
+
 def test_a_kill_the_host_did_not_confirm_is_said_when_the_channel_goes():
     """A refused kill closes the channel (paramiko's way) with no exit status: the
     outcome must not read as if the command had been stopped."""

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import os
 import subprocess
+from pathlib import Path
 from unittest.mock import MagicMock
 
 import paramiko
 import pytest
 
 from hostops.host.ssh._paramiko import leads_groups
-from hostops.host.ssh.command import Markers, SshCommand, Sudo
+from hostops.host.ssh.command import SshCommand, Sudo
 
 OPENSSH = "SSH-2.0-OpenSSH_9.2"
 FISH = "/usr/bin/fish"
@@ -105,17 +106,20 @@ def _shown(heard: Heard, stream: str) -> bytes:
     return b"".join(data for s, data in heard if s == stream)
 
 
-def _as_sshd_starts(shell: list[str], command: str) -> tuple[int, int, SshCommand, Heard]:
-    """``command`` as hostops sends it, run by ``shell`` (its argv) as sshd starts it, and
-    read back by SshCommand: the shell's pid and exit status, the SshCommand, what it
-    passed on."""
+def _as_sshd_starts(
+    shell: list[str], command: str, home: Path | None = None
+) -> tuple[int, int, SshCommand, Heard]:
+    """``command`` as hostops sends it, run by ``shell`` (its argv) as sshd starts it (with
+    ``home``'s start-up files), and read back by SshCommand: the shell's pid and exit
+    status, the SshCommand, what it passed on."""
     cmd, chan = _started(command)
-    argv = shell
+    env = None if home is None else {**os.environ, "HOME": str(home), "ZDOTDIR": str(home)}
     proc = subprocess.Popen(
-        [*argv, "-c", chan.sent[0]],
+        [*shell, "-c", chan.sent[0]],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         start_new_session=True,
+        env=env,
     )
     chan.out, chan.err = proc.communicate(timeout=30)
     chan.end(proc.returncode)
@@ -148,9 +152,21 @@ def test_a_background_job_in_the_command_does_not_take_the_report_along(shell: s
 @pytest.mark.parametrize("nothing", ["", "# a comment", "\\\n"])
 def test_a_command_that_runs_nothing_still_tells_the_shells_pid(shell: str, nothing: str) -> None:
     """bash and zsh exec the last command of ``-c`` themselves: a program left last would
-    tell sshd's pid. The echo and ``:`` are builtins, and fish execs nothing."""
+    tell sshd's pid. The echo is a builtin (line 2 a comment), and fish execs nothing."""
     pid, status, cmd, heard = _as_sshd_starts(SHELLS[shell], nothing)
     assert (cmd._pgid, status, heard) == (pid, 0, [])
+
+
+@pytest.mark.parametrize(
+    ("shell", "rc"), [("zsh", ".zshenv"), ("tcsh", ".tcshrc"), ("csh", ".cshrc")]
+)
+def test_an_echo_alias_of_the_users_does_not_touch_the_report(
+    shell: str, rc: str, tmp_path: Path
+) -> None:
+    alias = "alias echo='echo -n A:'" if shell == "zsh" else "alias echo 'echo -n A:'"
+    (tmp_path / rc).write_text(alias + "\n")
+    pid, _, cmd, heard = _as_sshd_starts(SHELLS[shell], "echo hi", home=tmp_path)
+    assert (cmd._pgid, heard) == (pid, [("stdout", b"A: hi")])  # the alias is the user's
 
 
 def test_elvish_runs_the_command_without_a_group_to_kill() -> None:
@@ -176,50 +192,32 @@ def test_what_is_sent_for_each_server_and_command(
 ) -> None:
     _, chan = _started(command, banner, **kwargs)
     (sent,) = chan.sent
-    assert sent.startswith("echo '\x1ehostops-pgid:") is reported, sent
+    assert sent.startswith("'echo' '\x1ehostops-pgid:") is reported, sent
     assert sent.endswith(f" >&2'\n{command}") is reported
     assert sent.startswith("exec /bin/sh -c") is not reported  # the wrapper
 
 
-def test_stderr_waits_for_the_report_then_all_of_it_is_passed_on() -> None:
+def test_output_before_the_report_streams_and_a_late_report_still_counts() -> None:
+    """A start-up file that prints, then takes its time (conda, nvm, an NFS home): what it
+    printed is passed on at once, and the report that follows is still taken out."""
     cmd, chan = _started("false")
-    tag = chan.sent[0].split("'")[1].rstrip("\\")
-    chan.err = b"an rc file's word\n"
-    assert _pumped(cmd) == []
-    chan.out = f"{tag}\\ 77  #\nout\n".encode()
+    tag = chan.sent[0].split("'")[3].rstrip("\\")
+    chan.out, chan.err = b"banner\n", b"an rc file's word\n"
+    assert _pumped(cmd) == [("stdout", b"banner\n"), ("stderr", b"an rc file's word\n")]
+    chan.out = f"{tag}\\ 77 #\nout\n".encode()
     chan.end(1)
-    assert _pumped(cmd) == [("stdout", b"out\n"), ("stderr", b"an rc file's word\n")]
+    assert _pumped(cmd) == [("stdout", b"out\n")]
     assert cmd._pgid == 77 and cmd.result() == (1, None)
 
 
-def test_output_waits_for_no_report_for_long(monkeypatch: pytest.MonkeyPatch) -> None:
-    """What runs instead of the command (an authorized_keys command=, a ForceCommand)
-    never reports: its output is held back for a moment only, then streams as it comes."""
-    monkeypatch.setattr("hostops.host.ssh.command._REPORT_WAIT_S", 0.0)
+def test_output_of_what_never_reports_streams_as_it_comes() -> None:
+    """What runs instead of the command (an authorized_keys command=, a ForceCommand)."""
     cmd, chan = _started("uptime")
     chan.out, chan.err = b"backup started\n", b"ignored: uptime\n"
-    assert sorted(_pumped(cmd)) == [
-        ("stderr", b"ignored: uptime\n"),
-        ("stdout", b"backup started\n"),
-    ]
+    assert _pumped(cmd) == [("stdout", b"backup started\n"), ("stderr", b"ignored: uptime\n")]
     chan.out = b"backup done\n"
     assert _pumped(cmd) == [("stdout", b"backup done\n")]
     assert cmd._pgid is None
-
-
-def test_markers_hold_back_for_hold_s_at_most() -> None:
-    now = [100.0]
-    seen: list[tuple[str, bytes]] = []
-    markers = Markers("0badc0de", "pgid", lambda k, v: seen.append((k, v)), 1.0, lambda: now[0])
-    assert not markers.overdue()
-    assert markers.feed(b"partial \x1ehostops-pg") == b""
-    now[0] += 0.9
-    assert not markers.overdue()
-    now[0] += 0.1
-    assert markers.overdue()
-    assert markers.give_up() == b"partial \x1ehostops-pg"
-    assert markers.feed(b"id:0badc0de:1\n") == b"id:0badc0de:1\n"  # given up: as it comes
-    assert not markers.overdue() and seen == []
 
 
 @pytest.mark.parametrize(

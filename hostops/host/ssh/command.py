@@ -27,11 +27,7 @@ _TICK_MAX_S = 0.5  # and the longest (drive's tick)
 # hostops's own lines in a command's output: \x1e (record separator) + tag + a nonce per
 # command, so they cannot be confused with real output. See Markers.
 _MARK = "\x1ehostops-{kind}:{nonce}:"
-_MARK_LIMIT = 65536  # output bytes to hold back while looking for the markers
-# How long output waits for the report of _reported once some is held back: it comes
-# right after the login shell's start-up files, unless something else runs instead
-# (an authorized_keys command=, a ForceCommand), whose output must not wait for it.
-_REPORT_WAIT_S = 1.0
+_MARK_LIMIT = 4096  # bytes of a marker line that may be held back before its end comes
 _KILL_WAIT_S = 5.0
 
 
@@ -110,13 +106,12 @@ class SshCommand:
         # program on the host (fish: one); the wrapper two (~2 ms of its CPU per
         # command), for sudo (another user's group), a terminal (stty), other servers.
         self._pgid: int | None = None
+        self._reported = False  # the pgid marker came (with a pid or, elvish, without)
         self._markers: dict[str, Markers] = {}  # by stream; none: passed on as it comes
         if sudo is None and not tty and leads_groups(transport):
             sent = _reported(command, nonce)
             for stream in (STDOUT, STDERR):
-                self._markers[stream] = Markers(
-                    nonce, last="pgid", on_marker=self._marker, hold_s=_REPORT_WAIT_S
-                )
+                self._markers[stream] = Markers(nonce, last="pgid", on_marker=self._marker)
         else:
             sent = self._wrapped(command, nonce, stdin)
             # On a terminal both streams are one, read as stdout.
@@ -161,6 +156,7 @@ class SshCommand:
 
     def _marker(self, kind: str, value: bytes) -> None:
         if kind == "pgid":
+            self._reported = True
             # One number in the value: `\ PID #` from the echo of _reported, PID from a
             # /bin/sh; none where the shell gives no pid (elvish: see _reported).
             numbers = [word for word in value.split() if word.isdigit()]
@@ -237,9 +233,6 @@ class SshCommand:
         while chan.recv_stderr_ready():
             self._take(sink, STDERR, chan.recv_stderr(_CHUNK))
             got = True
-        for stream, markers in self._markers.items():
-            if markers.overdue():
-                sink(stream, markers.give_up())
         if got or chan.status_event.is_set():
             self._alive.heard()
         self._alive.check(self.signal_group)
@@ -247,10 +240,8 @@ class SshCommand:
         # (which is also how a lost connection shows).
         ended = chan.closed or (chan.eof_received and chan.status_event.is_set())
         if ended and not (chan.recv_ready() or chan.recv_stderr_ready()):
-            for stream, markers in self._markers.items():
-                rest = markers.give_up()
-                if rest:
-                    sink(stream, rest)
+            for stream in self._markers:
+                self._give_up(sink, stream)
             # Now, not when the collector finds it: the channel's pipe pair (poll) is
             # closed only by close(), and at hundreds of sessions the fds add up.
             chan.close()
@@ -268,19 +259,23 @@ class SshCommand:
         return False
 
     def _take(self, sink: Sink, stream: str, data: bytes) -> None:
-        """Pass on what ``data`` of ``stream`` has of the command's own output; once the
-        group is known, the other stream's markers have nothing more to wait for."""
+        """Pass on what ``data`` of ``stream`` has of the command's own output. Once the
+        report came, on either stream, the other has nothing more to look for."""
         markers = self._markers.get(stream)
         if markers is not None:
             data = markers.feed(data)
         if data:
             sink(stream, data)
-        if self._pgid is not None:
-            for other, held in self._markers.items():
-                if other != stream and not held.done:
-                    rest = held.give_up()
-                    if rest:
-                        sink(other, rest)
+        if self._reported:
+            for other, others in self._markers.items():
+                if other != stream and not others.done:
+                    self._give_up(sink, other)
+
+    def _give_up(self, sink: Sink, stream: str) -> None:
+        """Stop looking for markers on ``stream``, and pass on what it held back."""
+        rest = self._markers[stream].give_up()
+        if rest:
+            sink(stream, rest)
 
     def signal_group(self, name: str, wait_s: float | None = None) -> bool:
         wait_s = _KILL_WAIT_S if wait_s is None else wait_s
@@ -344,7 +339,7 @@ def _reported(command: str, nonce: str) -> str:
     is the command and all its children, as in the wrapper; the login shell runs the
     command itself, as `ssh host COMMAND` has it do. TAG stands for the pgid marker::
 
-        echo 'TAG\' "$$" '#'
+        'echo' 'TAG\' "$$" '#'
         # ' >/dev/null; /bin/sh -c 'echo "TAG$PPID" >&2'
 
     sh, bash, zsh, ksh, mksh, yash, busybox ash, csh and tcsh read a backslash in single
@@ -354,11 +349,12 @@ def _reported(command: str, nonce: str) -> str:
     within a word as itself: its echo's argument goes on into line 2, where its output
     goes to /dev/null, and a ``/bin/sh`` it starts reports its pid (``$PPID``) on stderr.
     elvish echoes ``TAG\ $$ #``, with no pid: it runs the command without a group to
-    kill. The backslash ends its word, so no echo reads it as an escape. Lines of their
-    own, not ``;``: csh and tcsh put everything before a ``&`` on the same line into
-    that background job."""
+    kill. ``'echo'`` is quoted so that no alias of the user's replaces it (a function
+    still would). The backslash ends its word, so no echo reads it as an escape. Lines
+    of their own, not ``;``: csh and tcsh put everything before a ``&`` on the same line
+    into that background job."""
     tag = _MARK.format(kind="pgid", nonce=nonce)
-    by_echo = f"echo '{tag}\\' \"$$\" '#'"
+    by_echo = f"'echo' '{tag}\\' \"$$\" '#'"
     by_sh = f"# ' >/dev/null; /bin/sh -c 'echo \"{tag}$PPID\" >&2'"
     return f"{by_echo}\n{by_sh}\n{command}"
 
@@ -366,72 +362,57 @@ def _reported(command: str, nonce: str) -> str:
 class Markers:
     """Takes hostops's own lines (``\\x1ehostops-KIND:NONCE:VALUE\\n``) out of one stream
     of a command's output, wherever they are and however the packets split them, and
-    reports each one.
+    reports each one, until the ``last`` kind of marker has been seen.
 
-    Everything is held back until the ``last`` kind of marker has been seen,
-    so that a marker cut across packets is still recognised and never shown;
-    at most ``_MARK_LIMIT`` bytes are held, and with ``hold_s`` for at most that
-    long (:meth:`overdue`; then the rest passes as it is).
+    Output passes on as it comes, but for a marker still on its way: a line begun with
+    a tag, until its end (at most ``_MARK_LIMIT`` bytes, else it passes as it is), and
+    an end of the data that may be the start of a tag (a few bytes).
     """
 
     _KINDS = ("pgid", "prompt", "started")
 
-    def __init__(
-        self,
-        nonce: str,
-        last: str,
-        on_marker: Callable[[str, bytes], None],
-        hold_s: float | None = None,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
+    def __init__(self, nonce: str, last: str, on_marker: Callable[[str, bytes], None]) -> None:
         self._tags = {k: _MARK.format(kind=k, nonce=nonce).encode() for k in self._KINDS}
         self._last = last
         self._on_marker = on_marker
-        self._hold_s = hold_s
-        self._clock = clock
         self._held = b""
-        self._since: float | None = None  # when the bytes held now began to be held
-        self.done = False  # the last marker was seen (or too much came before it)
+        self.done = False  # the last marker was seen: nothing more to look for
 
     def feed(self, data: bytes) -> bytes:
-        """The bytes of ``data`` that may be passed on now."""
+        """The bytes that may be passed on now."""
         if self.done:
             return data
-        if not self._held and data:
-            self._since = self._clock()
-        self._held += data
+        held, self._held = self._held + data, b""
+        passed = []
         while not self.done:
-            found = [(self._held.find(tag), kind) for kind, tag in self._tags.items()]
+            found = [(held.find(tag), kind) for kind, tag in self._tags.items()]
             at, kind = min(((i, k) for i, k in found if i >= 0), default=(-1, ""))
             if at < 0:
                 break
-            end = self._held.find(b"\n", at)
+            end = held.find(b"\n", at)
             if end < 0:
-                return b""  # the rest of the marker is still on its way
-            value = self._held[at + len(self._tags[kind]) : end]
-            self._held = self._held[:at] + self._held[end + 1 :]
+                if len(held) - at <= _MARK_LIMIT:  # the rest of the marker is on its way
+                    passed.append(held[:at])
+                    self._held = held[at:]
+                    return b"".join(passed)
+                end = at + len(self._tags[kind])  # no line of ours: output, looked past
+                passed.append(held[:end])
+                held = held[end:]
+                continue
+            passed.append(held[:at])
+            value, held = held[at + len(self._tags[kind]) : end], held[end + 1 :]
             self.done = kind == self._last
             self._on_marker(kind, value)
-        if not self.done and len(self._held) < _MARK_LIMIT:
-            return b""
-        self.done = True
-        return self.flush()
-
-    def flush(self) -> bytes:
-        """What is held back, when the command has ended."""
-        held, self._held = self._held, b""
-        return held
-
-    def overdue(self) -> bool:
-        """Whether bytes have been held back for longer than ``hold_s``."""
-        return (
-            not self.done
-            and self._hold_s is not None
-            and self._since is not None
-            and self._clock() - self._since >= self._hold_s
-        )
+        if not self.done:
+            # Hold back an end that may be a tag's beginning (each begins with \x1e).
+            start = held.rfind(b"\x1e", max(0, len(held) - len(max(self._tags.values()))))
+            if start >= 0 and any(t.startswith(held[start:]) for t in self._tags.values()):
+                self._held, held = held[start:], held[:start]
+        passed.append(held)
+        return b"".join(passed)
 
     def give_up(self) -> bytes:
-        """Stop looking for markers: what is held back, and from now on everything."""
+        """Stop looking for markers: what is held back; from now on everything passes."""
         self.done = True
-        return self.flush()
+        held, self._held = self._held, b""
+        return held
