@@ -373,6 +373,7 @@ class Markers:
 
     def __init__(self, nonce: str, last: str, on_marker: Callable[[str, bytes], None]) -> None:
         self._tags = {k: _MARK.format(kind=k, nonce=nonce).encode() for k in self._KINDS}
+        self._longest = max(len(tag) for tag in self._tags.values())
         self._last = last
         self._on_marker = on_marker
         self._held = b""
@@ -405,7 +406,7 @@ class Markers:
             self._on_marker(kind, value)
         if not self.done:
             # Hold back an end that may be a tag's beginning (each begins with \x1e).
-            start = held.rfind(b"\x1e", max(0, len(held) - len(max(self._tags.values()))))
+            start = held.rfind(b"\x1e", max(0, len(held) - self._longest))
             if start >= 0 and any(t.startswith(held[start:]) for t in self._tags.values()):
                 self._held, held = held[start:], held[:start]
         passed.append(held)
