@@ -95,25 +95,24 @@ class Parked:
         """Close the parked connections unused for longer than their time; how many are
         held after."""
         now = time.monotonic() if now is None else now
+        return self._close_idle(lambda held: now - held.last_used >= held.ttl)
+
+    def close_all(self) -> None:
+        """Close every parked connection (those in use close with their run)."""
+        self._close_idle(lambda held: True)
+
+    def _close_idle(self, due: Callable[[_Held], bool]) -> int:
+        """Forget and close the parked connections not in use that ``due`` picks; how
+        many are held after."""
         with self._lock:
-            old = [h for h in self._held.values() if not h.in_use and now - h.last_used >= h.ttl]
-            for held in old:
+            gone = [h for h in self._held.values() if not h.in_use and due(h)]
+            for held in gone:
                 del self._held[id(held.client)]
                 self._unpark(held)
             n = len(self._held)
             self._tell()
-        _close_each(old)
+        _close_each(gone)
         return n
-
-    def close_all(self) -> None:
-        """Close every parked connection (those in use close with their run)."""
-        with self._lock:
-            idle = [h for h in self._held.values() if not h.in_use]
-            for held in idle:
-                del self._held[id(held.client)]
-                self._unpark(held)
-            self._tell()
-        _close_each(idle)
 
     def _tell(self) -> None:
         """on_change, if the number held changed (under the lock: in order). A warm run

@@ -54,9 +54,9 @@ class SshCommand:
     second channel. On OpenSSH the login shell leads the group (sshd starts every
     session's command in a new session) and runs the command itself, after two lines
     on which it reports its own pid: with its builtin ``echo`` on stdout, or (fish)
-    through a ``/bin/sh`` on stderr (see :func:`_reported`); until then both streams
-    are held back. Elsewhere, and with sudo or a terminal, a wrapper makes the group
-    and reports it on stderr.
+    through a ``/bin/sh`` on stderr (see :func:`_reported`); both streams pass on as
+    they come, the report taken out (see Markers). Elsewhere, and with sudo or a
+    terminal, a wrapper makes the group and reports it on stderr.
 
     With ``sudo``, the login shell execs sudo (so the group is still the one
     reported), sudo's password prompt is a marker line that is answered with
