@@ -4,7 +4,9 @@ on loopback and with hosts "far away" behind a delaying TCP proxy, in one run.
 One fleet of N real sshd daemons; the far hosts are the same daemons reached
 through ``delay_proxy.py`` (+DELAY ms per round trip). Each repetition runs every
 (network, tool) pair once, in a shuffled order; a run counts only if every host
-reported "load average" exactly once (``bench_run.verify``).
+reported "load average" exactly once (``bench_run.verify``). The paramiko thread
+pool (one thread per host, all at once) is the floor of a paramiko client: what
+hostops, built on paramiko, can at best approach.
 
 Example: python benchmarks/bench_adaptive.py --n 200 --delay-ms 100 --runs 5
 """
@@ -47,6 +49,7 @@ from hostops.testing import SshdFleet
 HERE = Path(__file__).resolve().parent
 DEFAULT = "hostops"  # no --forks: the adaptive default
 PINNED_OLD = "hostops --forks 64"  # the default before it was adaptive
+POOL = "paramiko-pool"  # a thread per host: the floor of a paramiko client
 
 
 class HostopsWith(Hostops):
@@ -67,6 +70,7 @@ def tools(n: int) -> list[Tool]:
         HostopsWith(DEFAULT, []),
         HostopsWith(PINNED_OLD, ["--forks", "64"]),
         HostopsWith(f"hostops --forks {n}", ["--forks", str(n)]),
+        PythonClient(POOL, "paramiko_pool.py", "paramiko"),
         PythonClient("asyncssh", "asyncssh_gather.py", "asyncssh"),
     ]
 
@@ -122,6 +126,13 @@ def render(
         r = ratio(median(net, DEFAULT), median(net, peer))
         verdict = "no data" if r is None else ("**met**" if r <= 1.0 else "**missed**")
         lines.append(f"- {net}: hostops ≤ 1.0x {what} ({peer}): {fmt(r, '.2f', 'x')} — {verdict}")
+    floor = ratio(median(far, POOL), median(far, "asyncssh"))
+    best = ratio(median(far, f"hostops --forks {n}"), median(far, POOL))
+    lines.append(
+        f"- {far}, for reference: the paramiko pool ÷ asyncssh {fmt(floor, '.2f', 'x')}"
+        f" (the floor of a paramiko client); hostops --forks {n} ÷ the pool"
+        f" {fmt(best, '.2f', 'x')}"
+    )
     lines += [
         "",
         "The default reads the whole machine's CPU (`/proc/stat`): it takes on more than 64"
