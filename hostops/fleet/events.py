@@ -18,7 +18,9 @@ from __future__ import annotations
 import multiprocessing.connection
 import multiprocessing.queues
 import pickle
+import queue
 import select
+import threading
 from dataclasses import dataclass
 from multiprocessing.context import BaseContext
 from multiprocessing.reduction import ForkingPickler
@@ -288,31 +290,50 @@ def _check_size(obj: Event, pickled: bytes | None = None) -> None:
         raise ValueError(f"Output of {len(obj.data)} bytes: use output_events()")
 
 
+# How long EventWriter.close waits for its events to be written: the aggregator reads
+# them at once unless it is gone, and then the engine ends the run anyway.
+_FLUSH_S = 30.0
+
+
 class EventWriter:
     """The write end of a run's :class:`EventQueue` in a process that was handed its pipe
-    (a worker of the background process that keeps connections, serving several runs).
+    (a worker of the background process, or of a cold run's early process).
 
     Each event is one atomic write, as the queue's own feeder makes it, so writers in any
-    number of threads and processes never mix. A write blocks while the pipe is full: the
-    aggregator's pace holds the session back, as flow control would. Once the run is gone
-    (the pipe broken), events are dropped: nobody is left to read them.
+    number of threads and processes never mix. The writes are made by a thread of its
+    own, as the queue's are: a session never waits for the aggregator, and so still
+    keeps its timeouts while the aggregator is behind (what waits here is bounded by
+    flow control, hostops.fleet.flow). Once the run is gone (the pipe broken), events
+    are dropped: nobody is left to read them.
     """
 
     def __init__(self, fd: int) -> None:
         self._conn = multiprocessing.connection.Connection(fd, readable=False)
         self._broken = False
+        self._waiting: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
+        self._feeder = threading.Thread(target=self._feed, name="events", daemon=True)
+        self._feeder.start()
 
     def put(self, obj: Event) -> None:
         """Write an event (see EventQueue.put for the size rule)."""
         data = bytes(ForkingPickler.dumps(obj))
         _check_size(obj, data)
-        if self._broken:
-            return
-        try:
-            self._conn.send_bytes(data)
-        except OSError:
-            self._broken = True
+        if not self._broken:
+            self._waiting.put(data)
 
-    def close(self) -> None:
-        """Close the pipe's end."""
-        self._conn.close()
+    def _feed(self) -> None:
+        while (data := self._waiting.get()) is not None:
+            if self._broken:
+                continue
+            try:
+                self._conn.send_bytes(data)
+            except OSError:
+                self._broken = True
+
+    def close(self, timeout: float = _FLUSH_S) -> None:
+        """Write what is waiting (for up to ``timeout``: the reader may be gone), then
+        close the pipe's end."""
+        self._waiting.put(None)
+        self._feeder.join(timeout)
+        if not self._feeder.is_alive():  # else it still writes to it: leave it open
+            self._conn.close()

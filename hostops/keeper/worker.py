@@ -132,6 +132,7 @@ class KeeperWorker:
                 return
             spec, secrets, run_pid, n_hosts = rest
             self._run(conn, spec, secrets, keys, run_pid, n_hosts, events, flow_fd)
+            events.close()  # every event in the pipe before the run hears of the end
             end.send(b"\0")  # the run's engine counts this worker ended well
         except (EOFError, OSError, ValueError, AssertionError):
             pass  # the run is gone: its sessions were cancelled by serve

@@ -198,10 +198,28 @@ def test_an_event_writer_feeds_the_run_queue_through_a_handed_descriptor() -> No
     events = [Output("h", "stdout", b"x" * 3000), HostWarning("h", "careful")]
     for event in events:
         writer.put(event)
+    writer.close()  # written by now, in order
     queue.put(HostWarning(None, "from the queue itself"))
     got = [queue.get(timeout=5) for _ in range(3)]
     assert got[:2] == events
     assert got[2] == HostWarning(None, "from the queue itself")
+    queue.close()
+    queue.join_thread()
+
+
+def test_an_event_writer_never_makes_its_caller_wait_for_the_reader() -> None:
+    """A session keeps its timeouts while the aggregator is behind: far more than a pipe
+    holds is put at once, nobody reading; then all of it arrives, in order."""
+    ctx = multiprocessing.get_context("fork")
+    queue = EventQueue(ctx)
+    writer = EventWriter(os.dup(queue.writer_fd()))
+    sent = [Output("h", "stdout", bytes([i % 256]) * 3000) for i in range(200)]  # ~600 KB
+    started = time.monotonic()
+    for event in sent:
+        writer.put(event)
+    assert time.monotonic() - started < 5.0  # a blocking put would wait forever here
+    got = [queue.get(timeout=5) for _ in sent]
+    assert got == sent
     writer.close()
     queue.close()
     queue.join_thread()
