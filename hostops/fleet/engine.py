@@ -115,12 +115,14 @@ class Attached:
 
 
 class WorkerSource(Protocol):
-    """Worker processes that exist before a run and outlive it, holding connections
-    between runs: the background process of warm runs (hostops.keeper). A run attaches
-    to them instead of forking its own; everything else -- the aggregator process, its
-    queue, the console lock, Ctrl-C -- is the run's as always."""
+    """Worker processes the run does not fork itself: the background process's, which
+    outlive runs and hold connections between them (hostops.keeper), or the early
+    process's, forked for this run alone (``private``: hostops.keeper.early). A run
+    attaches to them; everything else -- the aggregator process, its queue, the console
+    lock, Ctrl-C -- is the run's as always."""
 
-    size: int  # workers
+    size: int  # workers (of a shared source: the run uses them all)
+    private: bool  # the run's alone: budgets grow, a dead worker is replaced
 
     def attach(
         self,
@@ -130,9 +132,11 @@ class WorkerSource(Protocol):
         events_fd: int,
         flow_fd: int,
         secrets: Secrets,
+        budgets: tuple[int, ...] | None = None,
     ) -> Attached:
-        """Give the workers this run (``threads[i]`` sessions to the i-th; the run's event
-        pipe and flow-control counters as descriptors) and say who holds which host."""
+        """Give the workers this run (``threads[i]`` sessions to the i-th, ``budgets[i]``
+        of them at first; the run's event pipe and flow-control counters as descriptors)
+        and say who holds which host. Raises OSError if a private source cannot."""
         ...
 
 
@@ -225,6 +229,7 @@ class Engine:
         self._deadline: float | None = None
         self._report: RunReport | None = None
         self._dispatcher: Dispatcher | None = None
+        self._flow_fd: int | None = None  # the counters' memory file (a source's workers)
 
     def __enter__(self) -> Engine:
         self._start()
@@ -236,10 +241,8 @@ class Engine:
     def _start(self) -> None:
         ctx = self._ctx
         source = _source[0]
-        if source is not None:  # the background process's workers, not ours
+        if source is not None and not source.private:  # the background process's workers
             self.options = dataclasses.replace(self.options, workers=source.size)
-        else:
-            preload(self.hosts)  # paramiko once, before the workers fork, not once in each
         cap, fd_warning = _fit_fd_limit(
             self.options, len(self.hosts), keep=self._keep, raise_limit=self._raise_fd_limit
         )
@@ -289,20 +292,33 @@ class Engine:
 
         owners: dict[str, WorkerSlot] = {}
         unserved: dict[str, str] = {}
-        if source is None:
-            slots = [start_worker(n, b) for n, b in zip(threads, budgets, strict=True)]
-        else:
+        slots: list[WorkerSlot] | None = None
+        if source is not None:
             assert flow_fd is not None
+            self._flow_fd = flow_fd  # a replacement worker (private source) is handed it
             try:
-                # The background process's workers run the start's budget: no growth.
+                # A shared source's workers (the background process's) run the start's
+                # budget: no growth. A private one's grow as the workers we fork do.
                 attached = source.attach(
-                    spec, budgets, self.hosts, self.events.writer_fd(), flow_fd, self._secrets
+                    spec,
+                    threads if source.private else budgets,
+                    self.hosts,
+                    self.events.writer_fd(),
+                    flow_fd,
+                    self._secrets,
+                    budgets if source.private else None,
                 )
-            finally:
-                os.close(flow_fd)
-            slots, owners, unserved = attached.slots, attached.owners, attached.stranded
-            self._cancel = _Broadcast("cancel", lambda: self._dispatcher)
-            self._hurry = _Broadcast("hurry", lambda: self._dispatcher)
+            except OSError:
+                if not source.private:
+                    raise
+                source = None  # the early process is gone: fork our own after all
+            else:
+                slots, owners, unserved = attached.slots, attached.owners, attached.stranded
+                self._cancel = _Broadcast("cancel", lambda: self._dispatcher)
+                self._hurry = _Broadcast("hurry", lambda: self._dispatcher)
+        if slots is None:
+            preload(self.hosts)  # paramiko once, before the workers fork, not once in each
+            slots = [start_worker(n, b) for n, b in zip(threads, budgets, strict=True)]
         # Put on the queue only now: its feeder thread must not exist at fork time.
         if fd_warning:
             self.events.put(HostWarning(None, fd_warning))
@@ -315,12 +331,32 @@ class Engine:
             for job in jobs:
                 self.events.put(HostFinished(job.host.name, Status.ERROR, None, None, 0.0, why))
 
+        shared = source is not None and not source.private
+
+        def replace() -> WorkerSlot | None:
+            if source is None:
+                return start_worker(max(threads), max(budgets))
+            assert self._flow_fd is not None
+            try:
+                attached = source.attach(
+                    spec,
+                    (max(threads),),
+                    self.hosts,
+                    self.events.writer_fd(),
+                    self._flow_fd,
+                    self._secrets,
+                    (max(budgets),),
+                )
+            except OSError:  # the early process is gone too: the other workers go on
+                return None
+            return attached.slots[0]
+
         self._dispatcher = Dispatcher(
             self.hosts,
             slots,
             worker_lost,
-            spawn=None if source is not None else lambda: start_worker(max(threads), max(budgets)),
-            governor=None if source is not None or budgets == threads else Governor(sum(threads)),
+            spawn=None if shared else replace,
+            governor=None if shared or budgets == threads else Governor(sum(threads)),
             on_stranded=stranded,
         )
         self._dispatcher.owner.update(owners)
@@ -459,6 +495,9 @@ class Engine:
         self._aggregator.join(timeout=5)
         clean = self._report is not None and all(w.exitcode == 0 for w in workers)
         _close(self.events, drained=clean)
+        if self._flow_fd is not None:
+            os.close(self._flow_fd)
+            self._flow_fd = None
         self._dispatcher = None
 
 

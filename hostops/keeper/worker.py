@@ -80,9 +80,10 @@ def _gone(pid: int) -> Iterator[Callable[[], bool]]:
 
 class KeeperWorker:
     """The state of one worker process: its connections and jump hosts, and the control
-    socket to the background process (``held`` counts go there as they change)."""
+    socket to the background process (``held`` counts go there as they change; None: a
+    worker of one cold run, hostops.keeper.early, which keeps nothing)."""
 
-    def __init__(self, control: socket.socket) -> None:
+    def __init__(self, control: socket.socket | None) -> None:
         self._control = control
         self._send_lock = threading.Lock()
         self.parked = Parked(self._tell_count)
@@ -97,6 +98,8 @@ class KeeperWorker:
 
     def tell(self, message: dict[str, Any]) -> None:
         """A message to the background process (from any thread)."""
+        if self._control is None:
+            return
         with self._send_lock, contextlib.suppress(OSError):
             wire.send(self._control, message)
 

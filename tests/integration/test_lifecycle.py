@@ -14,6 +14,7 @@ from hostops.journal import load_run
 from hostops.testing import SshdFleet
 from hostops.testing.pytest_plugin import (
     child_pids,
+    descendant_pids,
     json_results,
     process_name,
     sleep_pids,
@@ -31,7 +32,7 @@ def _start(inv: Path, command: str, *options: str, **kw: Any) -> subprocess.Pope
 
 
 def _workers(proc: subprocess.Popen[str]) -> list[int]:
-    return [p for p in child_pids(proc.pid) if process_name(p) == "hostops-worker"]
+    return [p for p in descendant_pids(proc.pid) if process_name(p) == "hostops-worker"]
 
 
 def test_ctrl_c_interrupts_kills_remote_commands_exit_130(

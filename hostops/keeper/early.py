@@ -1,0 +1,166 @@
+"""Early workers: the worker processes of a cold ``hostops run|put|get|play``, forked from a
+process that loaded paramiko while this one was still reading its command line.
+
+A cold run's start-up is one CPU's work in a row: the command line's modules, the
+inventory and each host's settings, then paramiko, imported before the workers fork so
+that they share it. The second CPU waits. So :func:`start`, called first thing by the
+console script (hostops.entry), forks one process, the *early process*, that imports
+what a worker needs meanwhile. When the run's engine starts, it asks the early process
+for its workers (:class:`EarlyWorkers`, a :class:`~hostops.fleet.engine.WorkerSource`):
+each is a fork of it, reached over a channel of its own and speaking the protocol of the
+background process's workers (hostops.keeper.worker), with nothing kept between runs.
+Measured on 2 CPUs: a 10-host run 15 % faster, 200 hosts 3 % (benchmarks/RESULTS.md).
+
+The process tree: the run's process, its aggregator and the early process; the workers
+under the early process. Ctrl-C reaches the engine, which tells the workers (they and
+the early process ignore SIGINT). The early process forks nothing unasked and ends with
+the run's process (end of file on its control socket); a command that never gets to its
+run (a bad inventory, a cluster run) leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import os
+import resource
+import signal
+import socket
+from typing import TYPE_CHECKING, NoReturn
+
+from hostops.keeper import wire
+
+if TYPE_CHECKING:  # imported by the engine, which calls this
+    from hostops.credentials import Secrets
+    from hostops.fleet.engine import Attached
+    from hostops.fleet.worker import WorkerSpec
+    from hostops.models import Host
+
+COMMANDS = frozenset({"run", "put", "get", "play"})
+NAME = "hostops-early"  # the early process's name (workers are "hostops-worker")
+# How long a request for a worker may wait for the early process: it answers at once,
+# once it has loaded what a worker needs (~0.1 s of CPU); past this, it is taken for gone.
+_ANSWER_S = 30.0
+
+
+def wanted(argv: list[str]) -> bool:
+    """Whether ``argv`` (without the program name) is a command that runs hosts through
+    the engine here: a cold run, put, get or play (a warm one never gets this far)."""
+    return bool(argv) and argv[0] in COMMANDS and "--help" not in argv
+
+
+def start() -> EarlyWorkers:
+    """Fork the early process; the workers it will fork, as a source for the engine."""
+    mine, theirs = wire.pair()
+    pid = os.fork()
+    if pid == 0:
+        mine.close()
+        _early_main(theirs)
+    theirs.close()
+    return EarlyWorkers(pid, mine)
+
+
+class EarlyWorkers:
+    """The early process's workers, forked as the engine asks for them.
+
+    Unlike the background process's workers, they are this run's alone: ``private``, so
+    the engine grows their budgets (adaptive concurrency) and replaces one that dies, as
+    it does with the workers it forks itself."""
+
+    private = True
+
+    def __init__(self, pid: int, control: socket.socket) -> None:
+        self.pid = pid
+        self._control = control
+        control.settimeout(_ANSWER_S)
+        self.size = os.cpu_count() or 1
+
+    def fork(self) -> tuple[int, socket.socket]:
+        """One new worker: its pid and this side of its channel. Raises OSError when the
+        early process is gone (the engine then forks its own)."""
+        mine, theirs = socket.socketpair()
+        try:
+            # The open-file limit the engine set for this run (raised after the fork).
+            wire.send(
+                self._control,
+                {"op": "fork", "nofile": list(resource.getrlimit(resource.RLIMIT_NOFILE))},
+                [theirs.fileno()],
+            )
+            answer, fds = wire.recv(self._control)
+        except (OSError, ValueError) as exc:
+            mine.close()
+            self._control.close()  # a late answer must not be taken for the next request's
+            raise OSError(f"the early process is gone: {exc}") from None
+        finally:
+            theirs.close()
+        for fd in fds:
+            os.close(fd)
+        if answer is None or not isinstance(answer.get("pid"), int):
+            mine.close()
+            self._control.close()
+            raise OSError("the early process is gone")
+        return answer["pid"], mine
+
+    def attach(
+        self,
+        spec: WorkerSpec,
+        threads: tuple[int, ...],
+        hosts: list[Host],
+        events_fd: int,
+        flow_fd: int,
+        secrets: Secrets,
+        budgets: tuple[int, ...] | None = None,
+    ) -> Attached:
+        """Fork ``len(threads)`` workers and give them this run (see WorkerSource)."""
+        from hostops.keeper.source import KeptWorkers
+
+        channels: list[tuple[int, socket.socket]] = []
+        try:
+            for _ in threads:
+                channels.append(self.fork())
+        except OSError:
+            for _pid, channel in channels:
+                channel.close()
+            raise
+        try:
+            return KeptWorkers(channels, own=True).attach(
+                spec, threads, hosts, events_fd, flow_fd, secrets, budgets
+            )
+        except EOFError:  # a worker ended before it took the run
+            raise OSError("a worker of the early process ended at once") from None
+
+
+def _early_main(control: socket.socket) -> NoReturn:
+    """The early process: import a worker's code, then fork a worker per request until
+    the run's process is gone."""
+    code = 0
+    try:
+        # Ctrl-C goes to the whole foreground group: the engine alone acts on it.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        from hostops.fleet._procname import set_process_name
+        from hostops.host.client import preload_ssh
+        from hostops.keeper.worker import KeeperWorker
+
+        set_process_name(NAME)
+        preload_ssh()
+        gc.freeze()  # all of it lives as long as the workers: never scanned, never copied
+        while True:
+            message, fds = wire.recv(control)
+            if message is None or message.get("op") != "fork" or len(fds) != 1:
+                break
+            soft, hard = message.get("nofile", (None, None))
+            if isinstance(soft, int) and isinstance(hard, int):
+                # Failing, the engine's warning about the limit still holds.
+                with contextlib.suppress(ValueError, OSError):
+                    resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+            pid = os.fork()
+            if pid == 0:
+                control.close()
+                set_process_name("hostops-worker")
+                KeeperWorker(None).serve_channel(fds[0])
+                os._exit(0)
+            os.close(fds[0])
+            wire.send(control, {"pid": pid})
+    except BaseException:  # whatever happened: never back into the command line
+        code = 1
+    os._exit(code)
