@@ -95,7 +95,8 @@ def _context() -> _Context:
     # gets forkserver, which never forks a threaded process.
     # With a worker source, this process forks the aggregator alone, which takes no lock
     # the source's threads (a cluster client's, its relays) may hold; and the console
-    # lock, made before the source's threads started, is a fork one.
+    # lock, made before the source's threads started, is a fork one. (An early process's
+    # run falls back to forking its workers here too: the command line has no threads.)
     methods = multiprocessing.get_all_start_methods()
     if (threading.active_count() == 1 or _source[0] is not None) and "fork" in methods:
         return multiprocessing.get_context("fork")
@@ -146,7 +147,7 @@ _source: list[WorkerSource | None] = [None]  # the process's one setting (use_wo
 def use_worker_source(source: WorkerSource | None) -> None:
     """Every Engine of this process attaches to ``source`` from now on (None: forks its
     own workers again). Set by the background process in the process that carries out
-    one warm run, and nowhere else."""
+    one warm run, by a cluster run, and by the console script for its early process."""
     _source[0] = source
 
 

@@ -21,6 +21,7 @@ import pickle
 import queue
 import select
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.context import BaseContext
 from multiprocessing.reduction import ForkingPickler
@@ -290,9 +291,7 @@ def _check_size(obj: Event, pickled: bytes | None = None) -> None:
         raise ValueError(f"Output of {len(obj.data)} bytes: use output_events()")
 
 
-# How long EventWriter.close waits for its events to be written: the aggregator reads
-# them at once unless it is gone, and then the engine ends the run anyway.
-_FLUSH_S = 30.0
+_FLUSH_TICK_S = 0.5  # how often EventWriter.close asks whether its run is gone
 
 
 class EventWriter:
@@ -330,10 +329,19 @@ class EventWriter:
             except OSError:
                 self._broken = True
 
-    def close(self, timeout: float = _FLUSH_S) -> None:
-        """Write what is waiting (for up to ``timeout``: the reader may be gone), then
-        close the pipe's end."""
+    def close(self, gone: Callable[[], bool]) -> None:
+        """Write what is waiting, then close the pipe's end. Writing takes as long as the
+        aggregator takes to read (the user's pager at its first page: no deadline, as a
+        cold worker's queue waits); it stops once ``gone()`` says the run has ended,
+        dropping what is left."""
         self._waiting.put(None)
-        self._feeder.join(timeout)
-        if not self._feeder.is_alive():  # else it still writes to it: leave it open
-            self._conn.close()
+        while self._feeder.is_alive():
+            self._feeder.join(_FLUSH_TICK_S)
+            if self._feeder.is_alive() and gone():
+                self._broken = True  # the rest is dropped
+                # A write under way ends as the run's processes close the pipe (EPIPE);
+                # the end stays open until then, so its number cannot be reused under it.
+                self._feeder.join(_FLUSH_TICK_S)
+                if self._feeder.is_alive():
+                    return
+        self._conn.close()

@@ -52,10 +52,15 @@ def wanted(argv: list[str]) -> bool:
 def start() -> EarlyWorkers:
     """Fork the early process; the workers it will fork, as a source for the engine."""
     mine, theirs = wire.pair()
-    pid = os.fork()
-    if pid == 0:
-        mine.close()
-        _early_main(theirs)
+    # Ctrl-C before the child ignores it would raise in a copy of this command line.
+    interrupt = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        pid = os.fork()
+        if pid == 0:
+            mine.close()
+            _early_main(theirs)
+    finally:
+        signal.signal(signal.SIGINT, interrupt)
     theirs.close()
     return EarlyWorkers(pid, mine)
 
@@ -87,10 +92,12 @@ class EarlyWorkers:
                 [theirs.fileno()],
             )
             answer, fds = wire.recv(self._control)
-        except (OSError, ValueError) as exc:
-            mine.close()
-            self._control.close()  # a late answer must not be taken for the next request's
-            raise OSError(f"the early process is gone: {exc}") from None
+        except BaseException as exc:  # Ctrl-C too: an answer left unread would be taken
+            mine.close()  # for the next request's, so no request is made after this one
+            self._control.close()
+            if isinstance(exc, (OSError, ValueError)):
+                raise OSError(f"the early process is gone: {exc}") from None
+            raise
         finally:
             theirs.close()
         for fd in fds:
@@ -118,16 +125,16 @@ class EarlyWorkers:
         try:
             for _ in threads:
                 channels.append(self.fork())
-        except OSError:
-            for _pid, channel in channels:
-                channel.close()
-            raise
-        try:
             return KeptWorkers(channels, own=True).attach(
                 spec, threads, hosts, events_fd, flow_fd, secrets, budgets
             )
-        except EOFError:  # a worker ended before it took the run
-            raise OSError("a worker of the early process ended at once") from None
+        except (OSError, EOFError) as exc:  # EOFError: a worker ended before it took the run
+            # The engine forks its own instead: none of these may serve (or report) the run.
+            for pid, channel in channels:
+                with contextlib.suppress(OSError):
+                    os.kill(pid, signal.SIGKILL)
+                channel.close()
+            raise OSError(f"the early process's workers cannot serve: {exc}") from None
 
 
 def _early_main(control: socket.socket) -> NoReturn:
@@ -153,6 +160,7 @@ def _early_main(control: socket.socket) -> NoReturn:
                 # Failing, the engine's warning about the limit still holds.
                 with contextlib.suppress(ValueError, OSError):
                     resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+            _reap()  # workers that ended (replaced ones, a playbook's earlier engines)
             pid = os.fork()
             if pid == 0:
                 control.close()
@@ -164,3 +172,10 @@ def _early_main(control: socket.socket) -> NoReturn:
     except BaseException:  # whatever happened: never back into the command line
         code = 1
     os._exit(code)
+
+
+def _reap() -> None:
+    """Collect the exit status of every worker that has ended (no zombies pile up)."""
+    with contextlib.suppress(ChildProcessError):
+        while os.waitpid(-1, os.WNOHANG)[0] > 0:
+            pass

@@ -135,14 +135,13 @@ class KeeperWorker:
                 return
             spec, secrets, run_pid, n_hosts = rest
             self._run(conn, spec, secrets, keys, run_pid, n_hosts, events, flow_fd)
-            events.close()  # every event in the pipe before the run hears of the end
             end.send(b"\0")  # the run's engine counts this worker ended well
         except (EOFError, OSError, ValueError, AssertionError):
             pass  # the run is gone: its sessions were cancelled by serve
         finally:
             with self._runs_lock:
                 self._runs -= 1
-            events.close()
+            events.close(lambda: True)  # written already, or nobody is left to read it
             os.close(flow_fd)
             end.close()
 
@@ -178,6 +177,8 @@ class KeeperWorker:
                 kept,
                 context,
             )
+            # Every event in the pipe before the run hears of the end (EndOfRun follows).
+            events.close(gone)
 
     def expire_forever(self) -> None:
         """Close connections past their time, every second; the jump hosts too once no

@@ -82,6 +82,8 @@ def test_workers_and_aggregator_own_the_work(sshd_fleet: SshdFleet, tmp_path: Pa
         main_sockets = _ssh_sockets(proc.pid, ends)
     finally:
         assert proc.wait(timeout=60) == 0
+    # Nothing of the run outlives it: the early process and its workers end with it.
+    assert wait_for(lambda: all(process_name(k) == "" for k in comm), timeout=20)
     assert names == ["hostops-aggr", "hostops-early", "hostops-worker", "hostops-worker"]
     assert sorted(comm.values()) == names  # and no other process
     assert children == ["hostops-aggr", "hostops-early"]

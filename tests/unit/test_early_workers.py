@@ -8,7 +8,6 @@ import os
 import resource
 import signal
 import socket
-import time
 from pathlib import Path
 
 import pytest
@@ -87,11 +86,9 @@ def test_without_its_early_process_a_run_forks_its_own_workers(tmp_path: Path) -
     try:
         with pytest.raises(OSError, match="early process is gone"):
             EarlyWorkers(os.getpid(), mine).fork()
-        started = time.monotonic()
         report = run([host], "echo hi", options=RunOptions(workers=1))
     finally:
         use_worker_source(None)
         mine.close()
     assert [r.status for r in report.results] == [Status.OK]
     assert report.results[0].stdout == b"hi\n"  # run by a worker this process forked
-    assert time.monotonic() - started < 60
