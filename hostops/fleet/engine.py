@@ -320,17 +320,16 @@ class Engine:
         if slots is None:
             preload(self.hosts)  # paramiko once, before the workers fork, not once in each
             slots = [start_worker(n, b) for n, b in zip(threads, budgets, strict=True)]
-        # Put on the queue only now: its feeder thread must not exist at fork time.
         if fd_warning:
-            self.events.put(HostWarning(None, fd_warning))
+            self.events.put_now(HostWarning(None, fd_warning))
 
         def worker_lost(pid: int, code: int | None, lost: tuple[str, ...]) -> None:
             for event in worker_died_events(pid, code, lost):
-                self.events.put(event)
+                self.events.put_now(event)
 
         def stranded(jobs: list[Job], why: str) -> None:
             for job in jobs:
-                self.events.put(HostFinished(job.host.name, Status.ERROR, None, None, 0.0, why))
+                self.events.put_now(HostFinished(job.host.name, Status.ERROR, None, None, 0.0, why))
 
         shared = source is not None and not source.private
 
@@ -389,7 +388,7 @@ class Engine:
 
     def heading(self, text: str) -> None:
         """Announce a step (a batch, a task): shown between the output of steps."""
-        self.events.put(Heading(self._redactor.text(text)))
+        self.events.put_now(Heading(self._redactor.text(text)))
 
     def release(self, names: list[str]) -> None:
         """Close the kept connections of ``names``: nothing more will run on them."""
@@ -403,10 +402,10 @@ class Engine:
         d = self._dispatcher
         for event in results or ():
             error = event.error and self._redactor.text(event.error)
-            self.events.put(dataclasses.replace(event, error=error) if error else event)
+            self.events.put_now(dataclasses.replace(event, error=error) if error else event)
         d.finish()
         self._wait(lambda: not d.slots)
-        self.events.put(EndOfRun())
+        self.events.put_now(EndOfRun())
         self._report = _receive_report(self._report_in, self._aggregator)
         return self._report
 
@@ -431,7 +430,7 @@ class Engine:
             # Who runs, by the engine's account (the aggregator's HostStarted may lag).
             running = [n for slot in d.slots for n in slot.sent] if d is not None else []
             names = clip(fold(sorted(running, key=self.index.__getitem__)), 2048) or ""
-            self.events.put(Interrupt(len(running), names))
+            self.events.put_now(Interrupt(len(running), names))
             self._announced = True
         if d is not None:
             for job in d.drop_pending():

@@ -265,6 +265,16 @@ class EventQueue(_EventQueueBase):
         _check_size(obj)
         super().put(obj, block, timeout)
 
+    def put_now(self, obj: Event) -> None:
+        """Write an event from this thread, at once: it is in the pipe when this returns,
+        so what a worker is told to do after it comes after it (a batch's heading before
+        its hosts' events; through :meth:`put`, the feeder thread may write it later).
+        The engine's own events; one process uses either this or put, never both (their
+        order would not hold). Waits while the pipe is full."""
+        data = bytes(ForkingPickler.dumps(obj))
+        _check_size(obj, data)
+        self._writer.send_bytes(data)  # type: ignore[attr-defined]  # as in writer_fd
+
     def writer_fd(self) -> int:
         """The file descriptor of the queue's pipe, for an :class:`EventWriter` in a
         process that is handed it (``SCM_RIGHTS``) rather than inheriting the queue."""
