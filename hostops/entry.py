@@ -41,6 +41,7 @@ def main(argv: list[str] | None = None) -> int:
         # First, so that the workers' code loads on another CPU while this one reads the
         # command line and the inventory (see hostops.keeper.early).
         workers = early.start()
+        atexit.register(workers.close)  # console() runs it: the command waits for them
         from hostops.fleet.engine import use_worker_source
 
         use_worker_source(workers)

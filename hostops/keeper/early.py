@@ -26,6 +26,7 @@ import os
 import resource
 import signal
 import socket
+import time
 from typing import TYPE_CHECKING, NoReturn
 
 from hostops.keeper import wire
@@ -41,6 +42,9 @@ NAME = "hostops-early"  # the early process's name (workers are "hostops-worker"
 # How long a request for a worker may wait for the early process: it answers at once,
 # once it has loaded what a worker needs (~0.1 s of CPU); past this, it is taken for gone.
 _ANSWER_S = 30.0
+# How long the command waits at its end for the early process, once its workers ended or
+# were killed (a few ms; a worker still closing its connections may take longer).
+_END_S = 5.0
 
 
 def wanted(argv: list[str]) -> bool:
@@ -79,6 +83,26 @@ class EarlyWorkers:
         self._control = control
         control.settimeout(_ANSWER_S)
         self.size = os.cpu_count() or 1
+        self._channels: list[socket.socket] = []  # this side of every worker's channel
+
+    def close(self) -> None:
+        """The command's end: close every channel (each worker ends) and the control
+        socket (the early process ends after its workers), and wait for it, a while;
+        one that forked nothing is killed (it may still be loading paramiko)."""
+        for channel in self._channels:
+            channel.close()
+        self._control.close()
+        if not self._channels:  # never used (an error, a cluster run): no need to wait
+            with contextlib.suppress(OSError):
+                os.kill(self.pid, signal.SIGKILL)
+        deadline = time.monotonic() + _END_S
+        while time.monotonic() < deadline:
+            try:
+                if os.waitpid(self.pid, os.WNOHANG)[0]:
+                    return
+            except ChildProcessError:
+                return
+            time.sleep(0.005)
 
     def fork(self) -> tuple[int, socket.socket]:
         """One new worker: its pid and this side of its channel. Raises OSError when the
@@ -106,6 +130,7 @@ class EarlyWorkers:
             mine.close()
             self._control.close()
             raise OSError("the early process is gone")
+        self._channels.append(mine)
         return answer["pid"], mine
 
     def attach(
@@ -169,13 +194,18 @@ def _early_main(control: socket.socket) -> NoReturn:
                 os._exit(0)
             os.close(fds[0])
             wire.send(control, {"pid": pid})
+        # The command is ending: its workers end as their channels close (they have
+        # told the engine they ended, or it killed them). This process ends after them,
+        # so the command's own end accounts for all of them (CPU time included).
+        _reap(wait=True)
     except BaseException:  # whatever happened: never back into the command line
         code = 1
     os._exit(code)
 
 
-def _reap() -> None:
-    """Collect the exit status of every worker that has ended (no zombies pile up)."""
+def _reap(*, wait: bool = False) -> None:
+    """Collect the exit status of every worker that has ended (no zombies pile up);
+    ``wait``: of every worker, waiting for those still running."""
     with contextlib.suppress(ChildProcessError):
-        while os.waitpid(-1, os.WNOHANG)[0] > 0:
+        while os.waitpid(-1, 0 if wait else os.WNOHANG)[0] > 0:
             pass

@@ -92,3 +92,15 @@ def test_without_its_early_process_a_run_forks_its_own_workers(tmp_path: Path) -
         mine.close()
     assert [r.status for r in report.results] == [Status.OK]
     assert report.results[0].stdout == b"hi\n"  # run by a worker this process forked
+
+
+def test_the_commands_end_waits_for_the_early_process_and_its_workers() -> None:
+    used = early.start()
+    pid, _channel = used.fork()
+    assert wait_for(lambda: process_name(pid) == "hostops-worker", timeout=10)
+    used.close()  # the worker ends with its channel, then the early process, reaped here
+    assert _state(pid) == "gone" and _state(used.pid) == "gone"
+
+    unused = early.start()
+    unused.close()  # forked nothing: not waited for, ended at once
+    assert _state(unused.pid) == "gone"
