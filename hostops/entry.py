@@ -1,6 +1,7 @@
 """The ``hostops`` console script: what needs no parsing (``--version``) is answered
 first; a warm command (``--persist``) goes to the background process before anything
-heavy is imported; every other command to the command line.
+heavy is imported; every other command to the command line, a cold run's after its
+early process is forked (hostops.keeper.early).
 
 Keep this module's imports to the standard library's few: it runs on every start.
 """
@@ -34,6 +35,16 @@ def main(argv: list[str] | None = None) -> int:
     code = client.main(args)
     if code is not None:
         return code
+    from hostops.keeper import early
+
+    if early.wanted(args):
+        # First, so that the workers' code loads on another CPU while this one reads the
+        # command line and the inventory (see hostops.keeper.early).
+        workers = early.start()
+        atexit.register(workers.close)  # console() runs it: the command waits for them
+        from hostops.fleet.engine import use_worker_source
+
+        use_worker_source(workers)
     from hostops.cli import main as command_line
 
     return command_line(args)

@@ -253,6 +253,8 @@ class ClusterWorkers:
     :meth:`start` launches and waits for them (before any engine: failures are exit 2
     before anything runs); :meth:`close` cancels what is left."""
 
+    private = False  # the engine neither grows nor replaces shards: they run what they get
+
     def __init__(
         self,
         launcher: Launcher,
@@ -400,8 +402,10 @@ class ClusterWorkers:
         events_fd: int,
         flow_fd: int,
         secrets: Secrets,
+        budgets: tuple[int, ...] | None = None,
     ) -> Attached:
-        """Give the run to the connected shards (``threads[i]`` sessions to the i-th)."""
+        """Give the run to the connected shards (``threads[i]`` sessions to the i-th;
+        a shared source: the engine gives no ``budgets``)."""
         if not self._ready:
             self.start(hosts, sum(threads), _HELLO_S)
         shards, self._ready = self._ready, []

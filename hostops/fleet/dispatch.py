@@ -151,7 +151,8 @@ class Dispatcher:
     ``on_lost(pid, exitcode, started)`` is called when a worker dies, with every
     host whose final job it had started (the aggregator reports those it has no
     result for); a kept-connection job in flight on it ends ``error`` in
-    :attr:`outcomes`. ``spawn()`` starts a replacement worker. ``governor``: the
+    :attr:`outcomes`. ``spawn()`` starts a replacement worker (None: none could be
+    started; the other workers take the rest). ``governor``: the
     workers' budgets (``free`` + in flight) grow as it decides, up to their capacity
     (``--forks`` not given: see hostops.fleet.adaptive). ``on_stranded(jobs, why)`` is
     called with the jobs of a site whose last serving worker died (their outcome is
@@ -163,7 +164,7 @@ class Dispatcher:
         hosts: list[Host],
         slots: list[WorkerSlot],
         on_lost: Callable[[int, int | None, tuple[str, ...]], None],
-        spawn: Callable[[], WorkerSlot] | None = None,
+        spawn: Callable[[], WorkerSlot | None] | None = None,
         governor: Governor | None = None,
         on_stranded: Callable[[list[Job], str], None] | None = None,
     ) -> None:
@@ -386,8 +387,9 @@ class Dispatcher:
             if self.pending and self._spawn is not None and self._replacements > 0:
                 self._replacements -= 1
                 replacement = self._spawn()
-                self.slots.append(replacement)
-                self.processes.append(replacement.process)
+                if replacement is not None:
+                    self.slots.append(replacement)
+                    self.processes.append(replacement.process)
         self._strand()
 
     def _strand(self) -> None:

@@ -95,7 +95,8 @@ def _context() -> _Context:
     # gets forkserver, which never forks a threaded process.
     # With a worker source, this process forks the aggregator alone, which takes no lock
     # the source's threads (a cluster client's, its relays) may hold; and the console
-    # lock, made before the source's threads started, is a fork one.
+    # lock, made before the source's threads started, is a fork one. (An early process's
+    # run falls back to forking its workers here too: the command line has no threads.)
     methods = multiprocessing.get_all_start_methods()
     if (threading.active_count() == 1 or _source[0] is not None) and "fork" in methods:
         return multiprocessing.get_context("fork")
@@ -115,12 +116,14 @@ class Attached:
 
 
 class WorkerSource(Protocol):
-    """Worker processes that exist before a run and outlive it, holding connections
-    between runs: the background process of warm runs (hostops.keeper). A run attaches
-    to them instead of forking its own; everything else -- the aggregator process, its
-    queue, the console lock, Ctrl-C -- is the run's as always."""
+    """Worker processes the run does not fork itself: the background process's, which
+    outlive runs and hold connections between them (hostops.keeper), or the early
+    process's, forked for this run alone (``private``: hostops.keeper.early). A run
+    attaches to them; everything else -- the aggregator process, its queue, the console
+    lock, Ctrl-C -- is the run's as always."""
 
-    size: int  # workers
+    size: int  # workers (of a shared source: the run uses them all)
+    private: bool  # the run's alone: budgets grow, a dead worker is replaced
 
     def attach(
         self,
@@ -130,9 +133,11 @@ class WorkerSource(Protocol):
         events_fd: int,
         flow_fd: int,
         secrets: Secrets,
+        budgets: tuple[int, ...] | None = None,
     ) -> Attached:
-        """Give the workers this run (``threads[i]`` sessions to the i-th; the run's event
-        pipe and flow-control counters as descriptors) and say who holds which host."""
+        """Give the workers this run (``threads[i]`` sessions to the i-th, ``budgets[i]``
+        of them at first; the run's event pipe and flow-control counters as descriptors)
+        and say who holds which host. Raises OSError if a private source cannot."""
         ...
 
 
@@ -142,7 +147,7 @@ _source: list[WorkerSource | None] = [None]  # the process's one setting (use_wo
 def use_worker_source(source: WorkerSource | None) -> None:
     """Every Engine of this process attaches to ``source`` from now on (None: forks its
     own workers again). Set by the background process in the process that carries out
-    one warm run, and nowhere else."""
+    one warm run, by a cluster run, and by the console script for its early process."""
     _source[0] = source
 
 
@@ -225,6 +230,7 @@ class Engine:
         self._deadline: float | None = None
         self._report: RunReport | None = None
         self._dispatcher: Dispatcher | None = None
+        self._flow_fd: int | None = None  # the counters' memory file (a source's workers)
 
     def __enter__(self) -> Engine:
         self._start()
@@ -236,10 +242,8 @@ class Engine:
     def _start(self) -> None:
         ctx = self._ctx
         source = _source[0]
-        if source is not None:  # the background process's workers, not ours
+        if source is not None and not source.private:  # the background process's workers
             self.options = dataclasses.replace(self.options, workers=source.size)
-        else:
-            preload(self.hosts)  # paramiko once, before the workers fork, not once in each
         cap, fd_warning = _fit_fd_limit(
             self.options, len(self.hosts), keep=self._keep, raise_limit=self._raise_fd_limit
         )
@@ -289,38 +293,70 @@ class Engine:
 
         owners: dict[str, WorkerSlot] = {}
         unserved: dict[str, str] = {}
-        if source is None:
-            slots = [start_worker(n, b) for n, b in zip(threads, budgets, strict=True)]
-        else:
+        slots: list[WorkerSlot] | None = None
+        if source is not None:
             assert flow_fd is not None
+            self._flow_fd = flow_fd  # a replacement worker (private source) is handed it
             try:
-                # The background process's workers run the start's budget: no growth.
+                # A shared source's workers (the background process's) run the start's
+                # budget: no growth. A private one's grow as the workers we fork do.
                 attached = source.attach(
-                    spec, budgets, self.hosts, self.events.writer_fd(), flow_fd, self._secrets
+                    spec,
+                    threads if source.private else budgets,
+                    self.hosts,
+                    self.events.writer_fd(),
+                    flow_fd,
+                    self._secrets,
+                    budgets if source.private else None,
                 )
-            finally:
-                os.close(flow_fd)
-            slots, owners, unserved = attached.slots, attached.owners, attached.stranded
-            self._cancel = _Broadcast("cancel", lambda: self._dispatcher)
-            self._hurry = _Broadcast("hurry", lambda: self._dispatcher)
-        # Put on the queue only now: its feeder thread must not exist at fork time.
+            except OSError:
+                if not source.private:
+                    raise
+                source = None  # the early process is gone: fork our own after all
+            else:
+                slots, owners, unserved = attached.slots, attached.owners, attached.stranded
+                self._cancel = _Broadcast("cancel", lambda: self._dispatcher)
+                self._hurry = _Broadcast("hurry", lambda: self._dispatcher)
+        if slots is None:
+            preload(self.hosts)  # paramiko once, before the workers fork, not once in each
+            slots = [start_worker(n, b) for n, b in zip(threads, budgets, strict=True)]
         if fd_warning:
-            self.events.put(HostWarning(None, fd_warning))
+            self.events.put_now(HostWarning(None, fd_warning))
 
         def worker_lost(pid: int, code: int | None, lost: tuple[str, ...]) -> None:
             for event in worker_died_events(pid, code, lost):
-                self.events.put(event)
+                self.events.put_now(event)
 
         def stranded(jobs: list[Job], why: str) -> None:
             for job in jobs:
-                self.events.put(HostFinished(job.host.name, Status.ERROR, None, None, 0.0, why))
+                self.events.put_now(HostFinished(job.host.name, Status.ERROR, None, None, 0.0, why))
+
+        shared = source is not None and not source.private
+
+        def replace() -> WorkerSlot | None:
+            if source is None:
+                return start_worker(max(threads), max(budgets))
+            assert self._flow_fd is not None
+            try:
+                attached = source.attach(
+                    spec,
+                    (max(threads),),
+                    self.hosts,
+                    self.events.writer_fd(),
+                    self._flow_fd,
+                    self._secrets,
+                    (max(budgets),),
+                )
+            except OSError:  # the early process is gone too: the other workers go on
+                return None
+            return attached.slots[0]
 
         self._dispatcher = Dispatcher(
             self.hosts,
             slots,
             worker_lost,
-            spawn=None if source is not None else lambda: start_worker(max(threads), max(budgets)),
-            governor=None if source is not None or budgets == threads else Governor(sum(threads)),
+            spawn=None if shared else replace,
+            governor=None if shared or budgets == threads else Governor(sum(threads)),
             on_stranded=stranded,
         )
         self._dispatcher.owner.update(owners)
@@ -352,7 +388,7 @@ class Engine:
 
     def heading(self, text: str) -> None:
         """Announce a step (a batch, a task): shown between the output of steps."""
-        self.events.put(Heading(self._redactor.text(text)))
+        self.events.put_now(Heading(self._redactor.text(text)))
 
     def release(self, names: list[str]) -> None:
         """Close the kept connections of ``names``: nothing more will run on them."""
@@ -366,10 +402,10 @@ class Engine:
         d = self._dispatcher
         for event in results or ():
             error = event.error and self._redactor.text(event.error)
-            self.events.put(dataclasses.replace(event, error=error) if error else event)
+            self.events.put_now(dataclasses.replace(event, error=error) if error else event)
         d.finish()
         self._wait(lambda: not d.slots)
-        self.events.put(EndOfRun())
+        self.events.put_now(EndOfRun())
         self._report = _receive_report(self._report_in, self._aggregator)
         return self._report
 
@@ -394,7 +430,7 @@ class Engine:
             # Who runs, by the engine's account (the aggregator's HostStarted may lag).
             running = [n for slot in d.slots for n in slot.sent] if d is not None else []
             names = clip(fold(sorted(running, key=self.index.__getitem__)), 2048) or ""
-            self.events.put(Interrupt(len(running), names))
+            self.events.put_now(Interrupt(len(running), names))
             self._announced = True
         if d is not None:
             for job in d.drop_pending():
@@ -459,6 +495,9 @@ class Engine:
         self._aggregator.join(timeout=5)
         clean = self._report is not None and all(w.exitcode == 0 for w in workers)
         _close(self.events, drained=clean)
+        if self._flow_fd is not None:
+            os.close(self._flow_fd)
+            self._flow_fd = None
         self._dispatcher = None
 
 

@@ -18,7 +18,10 @@ from __future__ import annotations
 import multiprocessing.connection
 import multiprocessing.queues
 import pickle
+import queue
 import select
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.context import BaseContext
 from multiprocessing.reduction import ForkingPickler
@@ -262,6 +265,16 @@ class EventQueue(_EventQueueBase):
         _check_size(obj)
         super().put(obj, block, timeout)
 
+    def put_now(self, obj: Event) -> None:
+        """Write an event from this thread, at once: it is in the pipe when this returns,
+        so what a worker is told to do after it comes after it (a batch's heading before
+        its hosts' events; through :meth:`put`, the feeder thread may write it later).
+        The engine's own events; one process uses either this or put, never both (their
+        order would not hold). Waits while the pipe is full."""
+        data = bytes(ForkingPickler.dumps(obj))
+        _check_size(obj, data)
+        self._writer.send_bytes(data)  # type: ignore[attr-defined]  # as in writer_fd
+
     def writer_fd(self) -> int:
         """The file descriptor of the queue's pipe, for an :class:`EventWriter` in a
         process that is handed it (``SCM_RIGHTS``) rather than inheriting the queue."""
@@ -288,31 +301,57 @@ def _check_size(obj: Event, pickled: bytes | None = None) -> None:
         raise ValueError(f"Output of {len(obj.data)} bytes: use output_events()")
 
 
+_FLUSH_TICK_S = 0.5  # how often EventWriter.close asks whether its run is gone
+
+
 class EventWriter:
     """The write end of a run's :class:`EventQueue` in a process that was handed its pipe
-    (a worker of the background process that keeps connections, serving several runs).
+    (a worker of the background process, or of a cold run's early process).
 
     Each event is one atomic write, as the queue's own feeder makes it, so writers in any
-    number of threads and processes never mix. A write blocks while the pipe is full: the
-    aggregator's pace holds the session back, as flow control would. Once the run is gone
-    (the pipe broken), events are dropped: nobody is left to read them.
+    number of threads and processes never mix. The writes are made by a thread of its
+    own, as the queue's are: a session never waits for the aggregator, and so still
+    keeps its timeouts while the aggregator is behind (what waits here is bounded by
+    flow control, hostops.fleet.flow). Once the run is gone (the pipe broken), events
+    are dropped: nobody is left to read them.
     """
 
     def __init__(self, fd: int) -> None:
         self._conn = multiprocessing.connection.Connection(fd, readable=False)
         self._broken = False
+        self._waiting: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
+        self._feeder = threading.Thread(target=self._feed, name="events", daemon=True)
+        self._feeder.start()
 
     def put(self, obj: Event) -> None:
         """Write an event (see EventQueue.put for the size rule)."""
         data = bytes(ForkingPickler.dumps(obj))
         _check_size(obj, data)
-        if self._broken:
-            return
-        try:
-            self._conn.send_bytes(data)
-        except OSError:
-            self._broken = True
+        if not self._broken:
+            self._waiting.put(data)
 
-    def close(self) -> None:
-        """Close the pipe's end."""
+    def _feed(self) -> None:
+        while (data := self._waiting.get()) is not None:
+            if self._broken:
+                continue
+            try:
+                self._conn.send_bytes(data)
+            except OSError:
+                self._broken = True
+
+    def close(self, gone: Callable[[], bool]) -> None:
+        """Write what is waiting, then close the pipe's end. Writing takes as long as the
+        aggregator takes to read (the user's pager at its first page: no deadline, as a
+        cold worker's queue waits); it stops once ``gone()`` says the run has ended,
+        dropping what is left."""
+        self._waiting.put(None)
+        while self._feeder.is_alive():
+            self._feeder.join(_FLUSH_TICK_S)
+            if self._feeder.is_alive() and gone():
+                self._broken = True  # the rest is dropped
+                # A write under way ends as the run's processes close the pipe (EPIPE);
+                # the end stays open until then, so its number cannot be reused under it.
+                self._feeder.join(_FLUSH_TICK_S)
+                if self._feeder.is_alive():
+                    return
         self._conn.close()

@@ -73,12 +73,13 @@ def preload(hosts: Iterable[Host]) -> None:
     with it, and each worker imported it (with stringprep and unicodedata) at its
     first connection."""
     if any(h.connection is not Transport.LOCAL for h in hosts):
-        for module in (
-            "hostops.host.ssh.connection",
-            "hostops.host.ssh.failures",
-            "encodings.idna",
-        ):
-            importlib.import_module(module)
+        preload_ssh()
+
+
+def preload_ssh() -> None:
+    """What :func:`preload` imports, whatever the hosts (hostops.keeper.early)."""
+    for module in ("hostops.host.ssh.connection", "hostops.host.ssh.failures", "encodings.idna"):
+        importlib.import_module(module)
 
 
 def _nothing(message: str) -> None:

@@ -7,7 +7,9 @@ descriptors over the socket), ``client`` (the ``hostops`` command's side: stdlib
 ``server`` (the background process: accepts commands, owns the workers), ``worker``
 and ``parked`` (a worker process serving several runs; the connections it keeps),
 ``source`` and ``session`` (the process that carries out one command: the run's
-engine and aggregator, attached to the background process's workers).
+engine and aggregator, attached to the background process's workers), ``early`` (a
+cold command's workers, forked on demand from a process started first thing: the same
+worker protocol, nothing kept).
 
 This package's modules that the client imports (persist, paths, wire, client) import
 nothing but the standard library: a warm command starts no paramiko.

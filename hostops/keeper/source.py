@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
+import signal
 import socket
 from multiprocessing.connection import Connection, wait
 
@@ -66,11 +67,26 @@ class _RemoteWorker:
         return self.exitcode is None
 
 
-class KeptWorkers:
-    """The background process's workers, as the engines of one run process see them."""
+class _OwnWorker(_RemoteWorker):
+    """A worker that serves this run alone (hostops.keeper.early): killing it is
+    killing the process, as with a worker the engine forked."""
 
-    def __init__(self, channels: list[tuple[int, socket.socket]]) -> None:
+    def kill(self) -> None:
+        if self.exitcode is None and self._pid:
+            with contextlib.suppress(OSError):
+                os.kill(self._pid, signal.SIGKILL)
+        super().kill()
+
+
+class KeptWorkers:
+    """The background process's workers, as the engines of one run process see them;
+    ``own``: workers of this run alone (hostops.keeper.early), killed when given up."""
+
+    private = False  # shared with other runs: the budget it is given is all it runs
+
+    def __init__(self, channels: list[tuple[int, socket.socket]], *, own: bool = False) -> None:
         self._channels = channels
+        self._process = _OwnWorker if own else _RemoteWorker
         self.size = len(channels)
 
     def attach(
@@ -81,9 +97,11 @@ class KeptWorkers:
         events_fd: int,
         flow_fd: int,
         secrets: Secrets,
+        budgets: tuple[int, ...] | None = None,
     ) -> Attached:
         """Hand this run to every worker; the run's threads go first to the workers that
-        hold the most of its hosts warm."""
+        hold the most of its hosts warm. ``budgets``: how many of its threads each runs
+        at first (default: all), the rest as the engine's governor allows."""
         keys = {h.name: reuse_identity(h, spec.options, os.environ) for h in hosts}
         # The caller's environment and directory, for what the workers do on its behalf.
         caller = dataclasses.replace(secrets, environ=dict(os.environ), cwd=os.getcwd())
@@ -99,7 +117,9 @@ class KeptWorkers:
             opened.append((pid, channel, mine, conn))
         held = [set(conn.recv()) for _pid, _channel, _mine, conn in opened]
         order = sorted(range(len(opened)), key=lambda i: -len(held[i]))
-        given = dict(zip(order, list(threads) + [0] * (len(opened) - len(threads)), strict=True))
+        padding = [0] * (len(opened) - len(threads))
+        given = dict(zip(order, list(threads) + padding, strict=True))
+        first = dict(zip(order, list(budgets or threads) + padding, strict=True))
         slots: list[WorkerSlot] = []
         owners: dict[str, WorkerSlot] = {}
         wire_spec = dataclasses.replace(spec, consumed=None)  # the counters went as a descriptor
@@ -113,7 +133,7 @@ class KeptWorkers:
             conn.send(
                 ("run", dataclasses.replace(wire_spec, threads=n), caller, os.getpid(), len(hosts))
             )
-            slot = WorkerSlot(_RemoteWorker(pid, mine, channel), conn, free=n)
+            slot = WorkerSlot(self._process(pid, mine, channel), conn, free=first[i], capacity=n)
             slots.append(slot)
             owners.update(dict.fromkeys(held[i], slot))
         return Attached(slots, owners)

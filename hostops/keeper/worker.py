@@ -80,9 +80,10 @@ def _gone(pid: int) -> Iterator[Callable[[], bool]]:
 
 class KeeperWorker:
     """The state of one worker process: its connections and jump hosts, and the control
-    socket to the background process (``held`` counts go there as they change)."""
+    socket to the background process (``held`` counts go there as they change; None: a
+    worker of one cold run, hostops.keeper.early, which keeps nothing)."""
 
-    def __init__(self, control: socket.socket) -> None:
+    def __init__(self, control: socket.socket | None) -> None:
         self._control = control
         self._send_lock = threading.Lock()
         self.parked = Parked(self._tell_count)
@@ -97,6 +98,8 @@ class KeeperWorker:
 
     def tell(self, message: dict[str, Any]) -> None:
         """A message to the background process (from any thread)."""
+        if self._control is None:
+            return
         with self._send_lock, contextlib.suppress(OSError):
             wire.send(self._control, message)
 
@@ -138,7 +141,7 @@ class KeeperWorker:
         finally:
             with self._runs_lock:
                 self._runs -= 1
-            events.close()
+            events.close(lambda: True)  # written already, or nobody is left to read it
             os.close(flow_fd)
             end.close()
 
@@ -174,6 +177,8 @@ class KeeperWorker:
                 kept,
                 context,
             )
+            # Every event in the pipe before the run hears of the end (EndOfRun follows).
+            events.close(gone)
 
     def expire_forever(self) -> None:
         """Close connections past their time, every second; the jump hosts too once no

@@ -290,9 +290,21 @@ def wait_for(predicate: Callable[[], bool], timeout: float = 20) -> bool:
     return predicate()
 
 
+def descendant_pids(ppid: int) -> list[int]:
+    """PIDs of the processes under ``ppid``, at any depth (a cold run's workers are
+    children of its early process: hostops.keeper.early)."""
+    found: list[int] = []
+    stack = [ppid]
+    while stack:
+        children = child_pids(stack.pop())
+        found += children
+        stack += children
+    return found
+
+
 def process_name(pid: int) -> str:
     """The name of process ``pid`` (``/proc/PID/comm``: hostops names its processes
-    ``hostops-worker`` and ``hostops-aggr``); "" once it has ended."""
+    ``hostops-worker``, ``hostops-aggr`` and ``hostops-early``); "" once it has ended."""
     try:
         return Path(f"/proc/{pid}/comm").read_text().strip()
     except OSError:

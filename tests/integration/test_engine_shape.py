@@ -1,6 +1,7 @@
-"""The engine has the shape the design fixes: W worker processes and one aggregator under
+"""The engine has the shape the design fixes: W worker processes and one aggregator for
 the main process; SSH sockets live in the workers, never in the main process; known_hosts
-and keys are parsed at most once per worker."""
+and keys are parsed at most once per worker. The command line's workers are children of
+its early process (hostops.keeper.early); a library caller's, of the caller."""
 
 from __future__ import annotations
 
@@ -10,7 +11,13 @@ from pathlib import Path
 
 from hostops import RunOptions, load_inventory, run
 from hostops.testing import SshdFleet
-from hostops.testing.pytest_plugin import child_pids, process_name, start_hostops, wait_for
+from hostops.testing.pytest_plugin import (
+    child_pids,
+    descendant_pids,
+    process_name,
+    start_hostops,
+    wait_for,
+)
 
 
 def _tcp_peers() -> dict[int, tuple[str, int]]:
@@ -61,7 +68,7 @@ def test_workers_and_aggregator_own_the_work(sshd_fleet: SshdFleet, tmp_path: Pa
 
         def all_connected() -> bool:
             nonlocal best, comm
-            comm = {k: process_name(k) for k in child_pids(proc.pid)}
+            comm = {k: process_name(k) for k in descendant_pids(proc.pid)}
             best = {
                 k: _ssh_sockets(k, ends) for k, name in comm.items() if name.startswith("hostops-")
             }
@@ -69,11 +76,19 @@ def test_workers_and_aggregator_own_the_work(sshd_fleet: SshdFleet, tmp_path: Pa
 
         wait_for(all_connected, timeout=30)  # what it saw is checked below
         names = sorted(comm[k] for k in best)
+        children = sorted(process_name(k) for k in child_pids(proc.pid))
+        (early,) = (k for k in child_pids(proc.pid) if comm.get(k) == "hostops-early")
+        under_early = sorted(process_name(k) for k in child_pids(early))
         main_sockets = _ssh_sockets(proc.pid, ends)
     finally:
         assert proc.wait(timeout=60) == 0
-    assert names == ["hostops-aggr", "hostops-worker", "hostops-worker"]
-    assert sorted(comm.values()) == names  # and no other child process
+    # Nothing of the run outlives it: the early process and its workers end with it.
+    assert wait_for(lambda: all(process_name(k) == "" for k in comm), timeout=20)
+    assert names == ["hostops-aggr", "hostops-early", "hostops-worker", "hostops-worker"]
+    assert sorted(comm.values()) == names  # and no other process
+    assert children == ["hostops-aggr", "hostops-early"]
+    assert under_early == ["hostops-worker", "hostops-worker"]
+    assert best[early] == 0  # it only forks them
     assert sum(best.values()) == 20, best
     workers_with_sockets = [k for k, n in best.items() if n]
     assert len(workers_with_sockets) >= 2

@@ -14,6 +14,7 @@ from hostops.journal import load_run
 from hostops.testing import SshdFleet
 from hostops.testing.pytest_plugin import (
     child_pids,
+    descendant_pids,
     json_results,
     process_name,
     sleep_pids,
@@ -31,7 +32,7 @@ def _start(inv: Path, command: str, *options: str, **kw: Any) -> subprocess.Pope
 
 
 def _workers(proc: subprocess.Popen[str]) -> list[int]:
-    return [p for p in child_pids(proc.pid) if process_name(p) == "hostops-worker"]
+    return [p for p in descendant_pids(proc.pid) if process_name(p) == "hostops-worker"]
 
 
 def test_ctrl_c_interrupts_kills_remote_commands_exit_130(
@@ -131,6 +132,34 @@ def test_second_ctrl_c_stops_at_once_and_still_accounts_for_every_host(
     assert past.complete and [r.status.value for r in past.results] == ["interrupted"] * 10
     assert past.end is not None and past.end["exit_code"] == 130
     assert not child_pids(proc.pid)  # no orphan local processes
+
+
+def test_without_its_early_process_a_dead_workers_hosts_still_run_on_the_other(
+    sshd_fleet: SshdFleet, tmp_path: Path
+) -> None:
+    """The early process killed mid-run, then a worker: no replacement can be forked, so
+    the dead worker's unstarted hosts run on the other one; every host is accounted for,
+    and nothing of the run is left after it."""
+    hosts = sshd_fleet.hosts[:12]
+    inv = sshd_fleet.write_inventory(tmp_path / "inv.yaml", hosts)
+    proc = _start(inv, f"echo ran; {held(tmp_path)}", "--workers", "2", "--forks", "4")
+    try:
+        assert wait_for(lambda: started(tmp_path) == 4)
+        (early,) = (p for p in child_pids(proc.pid) if process_name(p) == "hostops-early")
+        workers = _workers(proc)
+        assert len(workers) == 2
+        os.kill(early, signal.SIGKILL)
+        os.kill(workers[0], signal.SIGKILL)
+    finally:
+        release(tmp_path)
+    out, err = proc.communicate(timeout=120)
+    res = json_results(out)
+    assert len(res) == 12
+    died = {n for n, o in res.items() if o["status"] == "error"}
+    assert len(died) == 2 and all(res[n]["error"] == "worker died" for n in died), err
+    assert {o["status"] for n, o in res.items() if n not in died} == {"ok"}
+    assert proc.returncode == 1
+    assert wait_for(lambda: all(process_name(p) == "" for p in workers), timeout=20)
 
 
 def test_when_the_only_worker_dies_a_replacement_runs_the_rest(

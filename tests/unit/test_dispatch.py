@@ -146,6 +146,25 @@ def test_a_dead_worker_with_hosts_still_pending_is_replaced_once_per_worker():
     assert len(spawned) == 1 and d.slots == []
 
 
+def test_when_no_replacement_can_start_the_other_workers_take_the_rest():
+    d, (w0, w1), _ = _setup(4, (1, 1))
+    asked = []
+    d._spawn = lambda: asked.append(True)  # returns None: none could be started
+    d.dispatch()
+    assert [h.name for h in _received(w0)] == ["h00"]
+    assert [h.name for h in _received(w1)] == ["h01"]
+    w0.send((STARTED, "h00"))
+    dead = d.slots[0].process
+    dead.exitcode = -9
+    d.handle([dead.sentinel])
+    assert asked == [True] and len(d.slots) == 1  # nothing was added
+    w1.send((STARTED, "h01"))
+    w1.send((DONE, "h01", None))
+    d.handle([d.slots[0].conn])
+    d.dispatch()
+    assert [h.name for h in _received(w1)] == ["h02"]  # the rest runs on the other
+
+
 def test_a_kept_connection_binds_the_hosts_next_jobs_to_its_worker():
     d, (w0, w1), _ = _setup(2, (1, 1), keep=True, final=False, collect=True)
     d.dispatch()

@@ -58,7 +58,7 @@ def test_events_of_the_queue_and_of_a_writer_come_back_whole_and_in_order():
     assert not reading.is_alive()
     assert [e for e in got if e != HostStarted("w", 7)] == sent
     assert len(got) == len(sent) + 1
-    writer.close()
+    writer.close(lambda: False)
 
 
 def test_an_event_cut_between_two_reads_waits_for_its_rest():

@@ -7,12 +7,14 @@ from __future__ import annotations
 import dataclasses
 import multiprocessing
 import os
+import threading
 import time
 
 import pytest
 
 from hostops.fleet.events import EventQueue, EventWriter, HostWarning, Output
 from hostops.fleet.flow import counters_at, counters_file
+from hostops.fleet.intake import EventReader
 from hostops.host.settings import reuse_identity
 from hostops.keeper import persist
 from hostops.keeper.parked import Parked
@@ -198,13 +200,66 @@ def test_an_event_writer_feeds_the_run_queue_through_a_handed_descriptor() -> No
     events = [Output("h", "stdout", b"x" * 3000), HostWarning("h", "careful")]
     for event in events:
         writer.put(event)
+    writer.close(lambda: False)  # written by now, in order
     queue.put(HostWarning(None, "from the queue itself"))
     got = [queue.get(timeout=5) for _ in range(3)]
     assert got[:2] == events
     assert got[2] == HostWarning(None, "from the queue itself")
-    writer.close()
     queue.close()
     queue.join_thread()
+
+
+def test_an_event_writer_never_makes_its_caller_wait_for_the_reader() -> None:
+    """A session keeps its timeouts while the aggregator is behind: far more than a pipe
+    holds is put, nobody reading, and every put returns; then it all arrives, in order."""
+    ctx = multiprocessing.get_context("fork")
+    queue = EventQueue(ctx)
+    writer = EventWriter(os.dup(queue.writer_fd()))
+    sent = [Output("h", "stdout", bytes([i % 256]) * 3000) for i in range(200)]  # ~600 KB
+    putting = threading.Thread(target=lambda: [writer.put(e) for e in sent], daemon=True)
+    putting.start()
+    putting.join(timeout=60)  # a put that waited for a reader would wait forever
+    assert not putting.is_alive()
+    got = [queue.get(timeout=5) for _ in sent]
+    assert got == sent
+    writer.close(lambda: False)
+    queue.close()
+    queue.join_thread()
+
+
+def test_closing_an_event_writer_waits_for_a_slow_reader_until_its_run_is_gone() -> None:
+    """A pager read slowly: close() writes everything first (the run's end comes after
+    it); once the run is gone, what is left is dropped and close() returns."""
+    r, w = os.pipe()
+    writer = EventWriter(w)
+    sent = [Output("h", "stdout", bytes([i % 256]) * 3000) for i in range(100)]  # ~300 KB
+    for event in sent:
+        writer.put(event)
+    reader = EventReader(r)
+    got: list[object] = []
+
+    def read_slowly() -> None:
+        while len(got) < len(sent):
+            got.extend(reader.read(5.0))
+            time.sleep(0.05)
+
+    reading = threading.Thread(target=read_slowly, daemon=True)
+    reading.start()
+    writer.close(lambda: False)  # returns once all of it is in the pipe
+    reading.join(timeout=60)
+    assert got == sent
+
+    r2, w2 = os.pipe()
+    stuck = EventWriter(w2)
+    for event in sent:  # more than the pipe holds, and nobody reads
+        stuck.put(event)
+    asked: list[bool] = []
+    closing = threading.Thread(target=lambda: stuck.close(lambda: asked.append(True) or True))
+    closing.start()
+    closing.join(timeout=60)
+    assert not closing.is_alive() and asked  # it asked, and gave up the rest
+    os.close(r2)  # the run's end: the writer's last write fails, its thread ends
+    os.close(r)
 
 
 def test_an_event_writer_refuses_what_cannot_be_written_atomically() -> None:
@@ -213,7 +268,7 @@ def test_an_event_writer_refuses_what_cannot_be_written_atomically() -> None:
     writer = EventWriter(os.dup(queue.writer_fd()))
     with pytest.raises(ValueError, match="use output_events"):
         writer.put(Output("h", "stdout", b"x" * 5000))
-    writer.close()
+    writer.close(lambda: True)
     queue.close()
 
 

@@ -210,6 +210,19 @@ def test_output_before_the_report_streams_and_a_late_report_still_counts() -> No
     assert cmd._pgid == 77 and cmd.result() == (1, None)
 
 
+def test_sudos_started_marker_is_taken_out_after_the_commands_first_output() -> None:
+    """The command's first stdout is read before the stderr that says sudo started it
+    (both arrived between two reads): "started" is still taken out, not shown."""
+    cmd, chan = _started("id -un", sudo=Sudo(None, None))
+    nonce = chan.sent[0].split("hostops-pgid:")[1].split(":")[0]
+    chan.err = f"\x1ehostops-pgid:{nonce}:4242\n".encode()
+    assert _pumped(cmd) == []
+    chan.out, chan.err = b"root\n", f"\x1ehostops-started:{nonce}:\n".encode()
+    chan.end(0)
+    assert _pumped(cmd) == [("stdout", b"root\n")]
+    assert cmd._pgid == 4242 and cmd.result() == (0, None)
+
+
 def test_output_of_what_never_reports_streams_as_it_comes() -> None:
     """What runs instead of the command (an authorized_keys command=, a ForceCommand)."""
     cmd, chan = _started("uptime")

@@ -260,13 +260,15 @@ class SshCommand:
 
     def _take(self, sink: Sink, stream: str, data: bytes) -> None:
         """Pass on what ``data`` of ``stream`` has of the command's own output. Once the
-        report came, on either stream, the other has nothing more to look for."""
+        report came, on either stream, the other has nothing more to look for (where both
+        are searched: the report is all there is; the wrapper's one stream may still hold
+        sudo's "started", after output the command already wrote on the other)."""
         markers = self._markers.get(stream)
         if markers is not None:
             data = markers.feed(data)
         if data:
             sink(stream, data)
-        if self._reported:
+        if self._reported and markers is not None:
             for other, others in self._markers.items():
                 if other != stream and not others.done:
                     self._give_up(sink, other)
