@@ -242,6 +242,8 @@ class Engine:
     def _start(self) -> None:
         ctx = self._ctx
         source = _source[0]
+        if source is not None and source.private and not _over_ssh(self.hosts):
+            source = None  # local hosts only: our own workers need no paramiko, no wait
         if source is not None and not source.private:  # the background process's workers
             self.options = dataclasses.replace(self.options, workers=source.size)
         cap, fd_warning = _fit_fd_limit(
@@ -545,6 +547,10 @@ def _fit_fd_limit(
         f" running {'' if options.forks else 'at most '}{fits} hosts at a time instead"
     )
     return fits, warning
+
+
+def _over_ssh(hosts: list[Host]) -> bool:
+    return any(h.connection is not Transport.LOCAL for h in hosts)
 
 
 def _check_supported(hosts: list[Host], options: RunOptions) -> None:
