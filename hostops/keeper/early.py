@@ -9,7 +9,8 @@ what a worker needs meanwhile. When the run's engine starts, it asks the early p
 for its workers (:class:`EarlyWorkers`, a :class:`~hostops.fleet.engine.WorkerSource`):
 each is a fork of it, reached over a channel of its own and speaking the protocol of the
 background process's workers (hostops.keeper.worker), with nothing kept between runs.
-Measured on 2 CPUs: a 10-host run 15 % faster, 200 hosts 3 % (benchmarks/RESULTS.md).
+Measured on 2 CPUs: a 10-host run 18 % faster, 200 hosts 5 % (benchmarks/RESULTS.md,
+"Cold runs").
 
 The process tree: the run's process, its aggregator and the early process; the workers
 under the early process. Ctrl-C reaches the engine, which tells the workers (they and
