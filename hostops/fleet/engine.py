@@ -41,7 +41,7 @@ from hostops.fleet.events import (
 from hostops.fleet.flow import counters, counters_file
 from hostops.fleet.worker import WorkerSpec, worker_main
 from hostops.host.base import UNCONFIRMED
-from hostops.host.client import preload
+from hostops.host.client import over_ssh, preload
 from hostops.host.stdin import Source
 from hostops.journal import RecordPath
 from hostops.models import Host, RunOptions, RunReport, Status, Transport
@@ -242,7 +242,7 @@ class Engine:
     def _start(self) -> None:
         ctx = self._ctx
         source = _source[0]
-        if source is not None and source.private and not _over_ssh(self.hosts):
+        if source is not None and source.private and not over_ssh(self.hosts):
             source = None  # local hosts only: our own workers need no paramiko, no wait
         if source is not None and not source.private:  # the background process's workers
             self.options = dataclasses.replace(self.options, workers=source.size)
@@ -296,21 +296,25 @@ class Engine:
         owners: dict[str, WorkerSlot] = {}
         unserved: dict[str, str] = {}
         slots: list[WorkerSlot] | None = None
+        self._flow_fd = flow_fd  # a replacement worker (private source) is handed it
+
+        def attach(given: WorkerSource, caps: tuple[int, ...], firsts: tuple[int, ...]) -> Attached:
+            assert self._flow_fd is not None
+            # A shared source's workers (the background process's) run the start's
+            # budget: no growth. A private one's grow as the workers we fork do.
+            return given.attach(
+                spec,
+                caps if given.private else firsts,
+                self.hosts,
+                self.events.writer_fd(),
+                self._flow_fd,
+                self._secrets,
+                firsts if given.private else None,
+            )
+
         if source is not None:
-            assert flow_fd is not None
-            self._flow_fd = flow_fd  # a replacement worker (private source) is handed it
             try:
-                # A shared source's workers (the background process's) run the start's
-                # budget: no growth. A private one's grow as the workers we fork do.
-                attached = source.attach(
-                    spec,
-                    threads if source.private else budgets,
-                    self.hosts,
-                    self.events.writer_fd(),
-                    flow_fd,
-                    self._secrets,
-                    budgets if source.private else None,
-                )
+                attached = attach(source, threads, budgets)
             except OSError:
                 if not source.private:
                     raise
@@ -338,20 +342,10 @@ class Engine:
         def replace() -> WorkerSlot | None:
             if source is None:
                 return start_worker(max(threads), max(budgets))
-            assert self._flow_fd is not None
             try:
-                attached = source.attach(
-                    spec,
-                    (max(threads),),
-                    self.hosts,
-                    self.events.writer_fd(),
-                    self._flow_fd,
-                    self._secrets,
-                    (max(budgets),),
-                )
+                return attach(source, (max(threads),), (max(budgets),)).slots[0]
             except OSError:  # the early process is gone too: the other workers go on
                 return None
-            return attached.slots[0]
 
         self._dispatcher = Dispatcher(
             self.hosts,
@@ -547,10 +541,6 @@ def _fit_fd_limit(
         f" running {'' if options.forks else 'at most '}{fits} hosts at a time instead"
     )
     return fits, warning
-
-
-def _over_ssh(hosts: list[Host]) -> bool:
-    return any(h.connection is not Transport.LOCAL for h in hosts)
 
 
 def _check_supported(hosts: list[Host], options: RunOptions) -> None:

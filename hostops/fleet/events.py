@@ -271,9 +271,7 @@ class EventQueue(_EventQueueBase):
         its hosts' events; through :meth:`put`, the feeder thread may write it later).
         The engine's own events; one process uses either this or put, never both (their
         order would not hold). Waits while the pipe is full."""
-        data = bytes(ForkingPickler.dumps(obj))
-        _check_size(obj, data)
-        self._writer.send_bytes(data)  # type: ignore[attr-defined]  # as in writer_fd
+        self._writer.send_bytes(_written(obj))  # type: ignore[attr-defined]  # as in writer_fd
 
     def writer_fd(self) -> int:
         """The file descriptor of the queue's pipe, for an :class:`EventWriter` in a
@@ -301,6 +299,14 @@ def _check_size(obj: Event, pickled: bytes | None = None) -> None:
         raise ValueError(f"Output of {len(obj.data)} bytes: use output_events()")
 
 
+def _written(obj: Event) -> bytes:
+    """``obj`` as one atomic pipe write carries it, as the queue's feeder pickles it;
+    ValueError for one too big (see _check_size)."""
+    data = bytes(ForkingPickler.dumps(obj))
+    _check_size(obj, data)
+    return data
+
+
 _FLUSH_TICK_S = 0.5  # how often EventWriter.close asks whether its run is gone
 
 
@@ -325,8 +331,7 @@ class EventWriter:
 
     def put(self, obj: Event) -> None:
         """Write an event (see EventQueue.put for the size rule)."""
-        data = bytes(ForkingPickler.dumps(obj))
-        _check_size(obj, data)
+        data = _written(obj)
         if not self._broken:
             self._waiting.put(data)
 

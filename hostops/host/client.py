@@ -72,8 +72,13 @@ def preload(hosts: Iterable[Host]) -> None:
     Also the idna codec: socket.getaddrinfo encodes every host name given as a string
     with it, and each worker imported it (with stringprep and unicodedata) at its
     first connection."""
-    if any(h.connection is not Transport.LOCAL for h in hosts):
+    if over_ssh(hosts):
         preload_ssh()
+
+
+def over_ssh(hosts: Iterable[Host]) -> bool:
+    """Whether some of ``hosts`` are reached over SSH (not ``connection: local``)."""
+    return any(h.connection is not Transport.LOCAL for h in hosts)
 
 
 def preload_ssh() -> None:

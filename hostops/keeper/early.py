@@ -117,6 +117,10 @@ class EarlyWorkers:
                 [theirs.fileno()],
             )
             answer, fds = wire.recv(self._control)
+            for fd in fds:
+                os.close(fd)
+            if answer is None or not isinstance(answer.get("pid"), int):
+                raise OSError("no answer")
         except BaseException as exc:  # Ctrl-C too: an answer left unread would be taken
             mine.close()  # for the next request's, so no request is made after this one
             self._control.close()
@@ -125,12 +129,6 @@ class EarlyWorkers:
             raise
         finally:
             theirs.close()
-        for fd in fds:
-            os.close(fd)
-        if answer is None or not isinstance(answer.get("pid"), int):
-            mine.close()
-            self._control.close()
-            raise OSError("the early process is gone")
         self._channels.append(mine)
         return answer["pid"], mine
 
