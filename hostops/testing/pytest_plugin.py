@@ -311,6 +311,16 @@ def process_name(pid: int) -> str:
         return ""
 
 
+def process_state(pid: int) -> str:
+    """The state letter of process ``pid`` (``/proc/PID/stat``: R, S, T, Z, ...); "" once
+    it has ended and been reaped."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return ""
+    return stat[stat.rindex(")") + 2]
+
+
 def blocked_writing_to_a_pipe(pid: int) -> bool:
     """True while a thread of process ``pid`` sleeps in the kernel writing to a full pipe."""
     for task in Path(f"/proc/{pid}/task").glob("*"):

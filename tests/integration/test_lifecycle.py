@@ -8,6 +8,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import pytest
 from held import held, release, started
 
 from hostops.journal import load_run
@@ -75,11 +76,16 @@ def test_lost_aggregator_exit_4_one_line_no_leftovers(
     assert wait_for(lambda: not sleep_pids(tag), timeout=20), "remote commands left running"
 
 
+@pytest.mark.parametrize(
+    "early_killed", [False, True], ids=["early-process-alive", "early-process-killed"]
+)
 def test_a_killed_worker_loses_only_its_running_hosts(
-    sshd_fleet: SshdFleet, tmp_path: Path
+    sshd_fleet: SshdFleet, tmp_path: Path, early_killed: bool
 ) -> None:
     """SIGKILL one worker mid-run: its in-flight hosts are `error` (worker died); the hosts
-    it had not started run on the other worker; nothing runs twice; the run ends normally."""
+    it had not started run on the other worker; nothing runs twice; the run ends normally.
+    With the early process killed first, no replacement can be forked: the other worker
+    runs them all the same, and nothing of the run is left after it."""
     hosts = sshd_fleet.hosts[:24]
     inv = sshd_fleet.write_inventory(tmp_path / "inv.yaml", hosts)
     proc = _start(inv, f"echo ran; {held(tmp_path)}", "--workers", "2", "--forks", "8")
@@ -87,6 +93,9 @@ def test_a_killed_worker_loses_only_its_running_hosts(
         assert wait_for(lambda: started(tmp_path) == 8)  # 4 sessions in each worker
         workers = _workers(proc)
         assert len(workers) == 2
+        if early_killed:
+            (early,) = (p for p in child_pids(proc.pid) if process_name(p) == "hostops-early")
+            os.kill(early, signal.SIGKILL)
         os.kill(workers[0], signal.SIGKILL)
     finally:
         release(tmp_path)
@@ -94,11 +103,12 @@ def test_a_killed_worker_loses_only_its_running_hosts(
     res = json_results(out)
     assert len(res) == 24
     died = {n for n, o in res.items() if o["status"] == "error"}
-    assert len(died) == 4 and all(res[n]["error"] == "worker died" for n in died)
+    assert len(died) == 4 and all(res[n]["error"] == "worker died" for n in died), err
     assert {o["status"] for n, o in res.items() if n not in died} == {"ok"}
     assert all(res[n]["stdout"] == "ran\n" for n in res if n not in died)
     assert "worker process" in err and "died" in err
     assert proc.returncode == 1
+    assert wait_for(lambda: all(process_name(p) == "" for p in workers), timeout=20)
 
 
 def test_second_ctrl_c_stops_at_once_and_still_accounts_for_every_host(
@@ -132,34 +142,6 @@ def test_second_ctrl_c_stops_at_once_and_still_accounts_for_every_host(
     assert past.complete and [r.status.value for r in past.results] == ["interrupted"] * 10
     assert past.end is not None and past.end["exit_code"] == 130
     assert not child_pids(proc.pid)  # no orphan local processes
-
-
-def test_without_its_early_process_a_dead_workers_hosts_still_run_on_the_other(
-    sshd_fleet: SshdFleet, tmp_path: Path
-) -> None:
-    """The early process killed mid-run, then a worker: no replacement can be forked, so
-    the dead worker's unstarted hosts run on the other one; every host is accounted for,
-    and nothing of the run is left after it."""
-    hosts = sshd_fleet.hosts[:12]
-    inv = sshd_fleet.write_inventory(tmp_path / "inv.yaml", hosts)
-    proc = _start(inv, f"echo ran; {held(tmp_path)}", "--workers", "2", "--forks", "4")
-    try:
-        assert wait_for(lambda: started(tmp_path) == 4)
-        (early,) = (p for p in child_pids(proc.pid) if process_name(p) == "hostops-early")
-        workers = _workers(proc)
-        assert len(workers) == 2
-        os.kill(early, signal.SIGKILL)
-        os.kill(workers[0], signal.SIGKILL)
-    finally:
-        release(tmp_path)
-    out, err = proc.communicate(timeout=120)
-    res = json_results(out)
-    assert len(res) == 12
-    died = {n for n, o in res.items() if o["status"] == "error"}
-    assert len(died) == 2 and all(res[n]["error"] == "worker died" for n in died), err
-    assert {o["status"] for n, o in res.items() if n not in died} == {"ok"}
-    assert proc.returncode == 1
-    assert wait_for(lambda: all(process_name(p) == "" for p in workers), timeout=20)
 
 
 def test_when_the_only_worker_dies_a_replacement_runs_the_rest(

@@ -20,6 +20,7 @@ from hostops.testing.pytest_plugin import (
     child_pids,
     json_results,
     process_name,
+    process_state,
     run_hostops,
     run_hostops_on_tty,
     sleep_pids,
@@ -204,14 +205,6 @@ print("exit", os.waitstatus_to_exitcode(status), flush=True)
 """
 
 
-def _state(pid: int) -> str:
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return ""
-    return text[text.rindex(")") + 2]
-
-
 def test_ctrl_z_then_fg_stops_the_run_and_it_completes(
     sshd_fleet: SshdFleet, tmp_path: Path
 ) -> None:
@@ -242,12 +235,12 @@ def test_ctrl_z_then_fg_stops_the_run_and_it_completes(
         assert shell.stdout is not None and shell.stdin is not None
         assert shell.stdout.readline() == "stopped\n"
         # The run's own processes stop with the client (the remote commands go on).
-        assert wait_for(lambda: _state(run) == "T", timeout=30), _state(run)
+        assert wait_for(lambda: process_state(run) == "T", timeout=30), process_state(run)
         aggregators = [p for p in child_pids(run) if process_name(p) == "hostops-aggr"]
-        assert aggregators and all(_state(p) == "T" for p in aggregators)
+        assert aggregators and all(process_state(p) == "T" for p in aggregators)
         shell.stdin.write("fg\n")
         shell.stdin.flush()
-        assert wait_for(lambda: _state(run) not in ("T", "t"), timeout=30)
+        assert wait_for(lambda: process_state(run) not in ("T", "t"), timeout=30)
         assert shell.stdout.readline() == "exit 0\n", err.read_text()
         shell.wait(timeout=60)
     finally:

@@ -16,7 +16,7 @@ from hostops.fleet.engine import use_worker_source
 from hostops.keeper import early
 from hostops.keeper.early import EarlyWorkers
 from hostops.models import Host, RunOptions, Status, Transport
-from hostops.testing.pytest_plugin import child_pids, process_name, wait_for
+from hostops.testing.pytest_plugin import child_pids, process_name, process_state, wait_for
 
 
 @pytest.mark.parametrize(
@@ -40,15 +40,7 @@ def _gone(pid: int) -> bool:
         os.waitpid(pid, os.WNOHANG)
     except ChildProcessError:
         return True
-    return not Path(f"/proc/{pid}").exists() or "Z" in _state(pid)
-
-
-def _state(pid: int) -> str:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return "gone"
-    return stat[stat.rindex(")") + 2]
+    return not Path(f"/proc/{pid}").exists() or "Z" in process_state(pid)
 
 
 def test_the_early_process_forks_workers_on_request_and_ends_with_its_run() -> None:
@@ -69,7 +61,7 @@ def test_the_early_process_forks_workers_on_request_and_ends_with_its_run() -> N
         limits = Path(f"/proc/{pid}/limits").read_text()
         assert f"Max open files            {lower}" in limits
         channel.close()  # the run has no more use for it: it ends
-        assert wait_for(lambda: _state(pid) in ("Z", "gone"), timeout=10)
+        assert wait_for(lambda: process_state(pid) in ("Z", ""), timeout=10)
         assert not _gone(workers.pid)  # still there for the run
     finally:
         workers._control.close()  # the run's process ends
@@ -99,8 +91,8 @@ def test_the_commands_end_waits_for_the_early_process_and_its_workers() -> None:
     pid, _channel = used.fork()
     assert wait_for(lambda: process_name(pid) == "hostops-worker", timeout=10)
     used.close()  # the worker ends with its channel, then the early process, reaped here
-    assert _state(pid) == "gone" and _state(used.pid) == "gone"
+    assert process_state(pid) == "" and process_state(used.pid) == ""
 
     unused = early.start()
     unused.close()  # forked nothing: not waited for, ended at once
-    assert _state(unused.pid) == "gone"
+    assert process_state(unused.pid) == ""
