@@ -68,16 +68,17 @@ def plan(n_hosts: int, options: RunOptions, cap: int | None = None) -> tuple[int
     """
     concurrency = max(1, min(options.forks or CEILING, n_hosts, cap or n_hosts))
     workers = max(1, min(options.workers or os.cpu_count() or 1, concurrency))
-    return _spread(concurrency, workers)
+    return spread(concurrency, workers)
 
 
 def start(threads: tuple[int, ...], options: RunOptions) -> tuple[int, ...]:
     """How many sessions each worker of :func:`plan` runs at once at the start:
     all of them with ``forks``, else :data:`hostops.fleet.adaptive.START` in total."""
-    return threads if options.forks else _spread(min(START, sum(threads)), len(threads))
+    return threads if options.forks else spread(min(START, sum(threads)), len(threads))
 
 
-def _spread(total: int, parts: int) -> tuple[int, ...]:
+def spread(total: int, parts: int) -> tuple[int, ...]:
+    """``total`` in ``parts`` parts as even as can be, the larger first."""
     base, extra = divmod(total, parts)
     return tuple(base + (1 if i < extra else 0) for i in range(parts))
 
@@ -115,6 +116,11 @@ class Attached:
     stranded: dict[str, str] = dataclasses.field(default_factory=dict)
 
 
+class NoWorkers(OSError):
+    """None of a worker source's workers can take the run (they ended, or could not be
+    started): the engine forks its own instead."""
+
+
 class WorkerSource(Protocol):
     """Worker processes the run does not fork itself: the background process's, which
     outlive runs and hold connections between them (hostops.keeper), or the early
@@ -137,7 +143,7 @@ class WorkerSource(Protocol):
     ) -> Attached:
         """Give the workers this run (``threads[i]`` sessions to the i-th, ``budgets[i]``
         of them at first; the run's event pipe and flow-control counters as descriptors)
-        and say who holds which host. Raises OSError if a private source cannot."""
+        and say who holds which host. Raises NoWorkers if none can."""
         ...
 
 
@@ -315,10 +321,8 @@ class Engine:
         if source is not None:
             try:
                 attached = attach(source, threads, budgets)
-            except OSError:
-                if not source.private:
-                    raise
-                source = None  # the early process is gone: fork our own after all
+            except NoWorkers:
+                source = None  # fork our own after all
             else:
                 slots, owners, unserved = attached.slots, attached.owners, attached.stranded
                 self._cancel = _Broadcast("cancel", lambda: self._dispatcher)
@@ -344,7 +348,7 @@ class Engine:
                 return start_worker(max(threads), max(budgets))
             try:
                 return attach(source, (max(threads),), (max(budgets),)).slots[0]
-            except OSError:  # the early process is gone too: the other workers go on
+            except NoWorkers:  # the early process is gone too: the other workers go on
                 return None
 
         self._dispatcher = Dispatcher(

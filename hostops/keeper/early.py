@@ -143,6 +143,7 @@ class EarlyWorkers:
         budgets: tuple[int, ...] | None = None,
     ) -> Attached:
         """Fork ``len(threads)`` workers and give them this run (see WorkerSource)."""
+        from hostops.fleet.engine import NoWorkers
         from hostops.keeper.source import KeptWorkers
 
         channels: list[tuple[int, socket.socket]] = []
@@ -158,7 +159,7 @@ class EarlyWorkers:
                 with contextlib.suppress(OSError):
                     os.kill(pid, signal.SIGKILL)
                 channel.close()
-            raise OSError(f"the early process's workers cannot serve: {exc}") from None
+            raise NoWorkers(f"the early process's workers cannot serve: {exc}") from None
 
 
 def _early_main(control: socket.socket) -> NoReturn:

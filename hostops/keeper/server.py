@@ -35,7 +35,7 @@ _DESCRIBE_WAIT_S = 5.0
 _WORKER_WAIT_S = 5.0
 
 
-@dataclass
+@dataclass(eq=False)  # one process each: found in the list by identity
 class _Worker:
     pid: int
     control: socket.socket
@@ -61,12 +61,17 @@ class Keeper:
         self._selector = selectors.DefaultSelector()
         self._selector.register(listener, selectors.EVENT_READ, None)
         self._workers: list[_Worker] = []
-        for _ in range(n_workers):
-            self._workers.append(self._start_worker())
         self._sessions: set[int] = set()
         self._idle_since = time.monotonic()
         self._stopping = False
         self._code = paths.code_stamp()
+        # What a worker forked now must not hold: the request being answered (its socket,
+        # the caller's descriptors: a caller's pipe would never end) and the channels
+        # made for it (their worker would never see the command end).
+        self._foreign: list[socket.socket | int] = []
+        # Last: a worker is forked from this state (see _forget_own).
+        for _ in range(n_workers):
+            self._workers.append(self._start_worker())
 
     def _start_worker(self) -> _Worker:
         mine, theirs = wire.pair()
@@ -76,6 +81,11 @@ class Keeper:
             try:
                 mine.close()
                 self._forget_own()
+                for held in self._foreign:
+                    if isinstance(held, int):
+                        os.close(held)
+                    else:
+                        held.close()
                 keeper_worker.main(theirs)
             except BaseException:  # whatever happened: never back into the loop
                 code = 1
@@ -137,6 +147,8 @@ class Keeper:
                 return
             for fd in fds:
                 stack.callback(os.close, fd)
+            self._foreign = [client, *fds]
+            stack.callback(setattr, self, "_foreign", [])
             if request is None:
                 return
             client.settimeout(None)
@@ -161,17 +173,7 @@ class Keeper:
 
     def _session(self, client: socket.socket, request: dict[str, Any], fds: list[int]) -> None:
         """Fork the process that carries out ``request``, with a channel to each worker."""
-        channels: list[tuple[int, socket.socket]] = []
-        for w in self._workers:
-            mine, theirs = socket.socketpair()
-            try:
-                wire.send(w.control, {"op": "attach"}, [theirs.fileno()])
-            except OSError:
-                mine.close()
-                continue
-            finally:
-                theirs.close()
-            channels.append((w.pid, mine))
+        channels = self._channels()
         pid = os.fork()
         if pid == 0:
             self._forget_own()
@@ -180,7 +182,34 @@ class Keeper:
             mine.close()
         self._sessions.add(pid)
 
+    def _channels(self) -> list[tuple[int, socket.socket]]:
+        """A new channel to each worker, for one command: (pid, our end). A worker that
+        died unnoticed is replaced first; one that cannot be has no channel."""
+        channels: list[tuple[int, socket.socket]] = []
+        for i, first in enumerate(list(self._workers)):
+            mine = self._attach(first)
+            if mine is None and self._replace(first):  # it died unnoticed: its replacement
+                mine = self._attach(self._workers[i])
+            if mine is not None:
+                channels.append((self._workers[i].pid, mine))
+                self._foreign.append(mine)
+        return channels
+
+    def _attach(self, w: _Worker) -> socket.socket | None:
+        """A new channel to ``w`` for one command; None if it cannot take one."""
+        mine, theirs = socket.socketpair()
+        try:
+            wire.send(w.control, {"op": "attach"}, [theirs.fileno()])
+        except OSError:
+            mine.close()
+            return None
+        finally:
+            theirs.close()
+        return mine
+
     def _from_worker(self, w: _Worker) -> None:
+        if w not in self._workers:  # replaced already, since select reported it
+            return
         try:
             message, fds = wire.recv(w.control)
         except (OSError, ValueError):
@@ -188,16 +217,29 @@ class Keeper:
         for fd in fds:
             os.close(fd)
         if message is None:  # it died (or said nonsense): a new one takes its place
-            self._selector.unregister(w.control)
-            w.control.close()
-            _end(w.pid, 0.0)
-            if not self._stopping:
-                self._workers[self._workers.index(w)] = self._start_worker()
+            self._replace(w)
             return
         if message.get("op") == "held":
             w.held = int(message["n"])
         elif message.get("op") == "described":
             w.described = list(message["held"])
+
+    def _replace(self, w: _Worker) -> bool:
+        """Reap ``w``, which died (or is stuck: it is killed), and put a new worker in
+        its place unless stopping: False if none is there (the next command tries
+        again)."""
+        with contextlib.suppress(KeyError, ValueError):  # replaced before, but not its place
+            self._selector.unregister(w.control)
+        w.control.close()
+        w.held = 0  # what it held went with it
+        _end(w.pid, 0.0)
+        if self._stopping:
+            return False
+        try:
+            self._workers[self._workers.index(w)] = self._start_worker()
+        except OSError:  # no process to spare now (fork's EAGAIN)
+            return False
+        return True
 
     def _describe(self) -> list[Any]:
         """Every worker's account of what it holds (a bounded wait for each)."""

@@ -60,7 +60,7 @@ def main(
         os.environ.update({str(k): str(v) for k, v in dict(request["env"]).items()})
         sys.argv = ["hostops", *argv]
         use_terminal(terminal)
-        use_worker_source(KeptWorkers(channels))
+        use_worker_source(KeptWorkers(channels))  # none: the engine forks its own
         relay = _start_relay(client)
         code = run(argv)
     except KeyboardInterrupt:

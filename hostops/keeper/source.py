@@ -13,7 +13,7 @@ from multiprocessing.connection import Connection, wait
 
 from hostops.credentials import Secrets
 from hostops.fleet.dispatch import WorkerSlot
-from hostops.fleet.engine import Attached
+from hostops.fleet.engine import Attached, NoWorkers, spread
 from hostops.fleet.worker import WorkerSpec
 from hostops.host.settings import reuse_identity
 from hostops.models import Host
@@ -105,17 +105,33 @@ class KeptWorkers:
         keys = {h.name: reuse_identity(h, spec.options, os.environ) for h in hosts}
         # The caller's environment and directory, for what the workers do on its behalf.
         caller = dataclasses.replace(secrets, environ=dict(os.environ), cwd=os.getcwd())
-        opened = []
+        sent = []
         for pid, channel in self._channels:
             mine, theirs = socket.socketpair()
+            conn = None
             try:
                 socket.send_fds(channel, [b"B"], [events_fd, flow_fd, theirs.fileno()])
+                conn = Connection(os.dup(channel.fileno()))
+                conn.send(("keys", keys))
+            except OSError:  # it ended: the others take its share
+                _close(mine, conn)
+                continue
             finally:
                 theirs.close()
-            conn = Connection(os.dup(channel.fileno()))
-            conn.send(("keys", keys))
+            sent.append((pid, channel, mine, conn))
+        opened, held = [], []
+        for pid, channel, mine, conn in sent:  # asked all first: they answer at once
+            try:
+                held.append(set(conn.recv()))
+            except (OSError, EOFError):
+                _close(mine, conn)
+                continue
             opened.append((pid, channel, mine, conn))
-        held = [set(conn.recv()) for _pid, _channel, _mine, conn in opened]
+        if not opened:
+            raise NoWorkers("no worker of the background process could take the run")
+        if len(opened) < len(threads):  # workers ended since the run was planned
+            threads = spread(sum(threads), len(opened))
+            budgets = budgets and spread(sum(budgets), len(opened))
         order = sorted(range(len(opened)), key=lambda i: -len(held[i]))
         padding = [0] * (len(opened) - len(threads))
         given = dict(zip(order, list(threads) + padding, strict=True))
@@ -126,14 +142,28 @@ class KeptWorkers:
         for i, (pid, channel, mine, conn) in enumerate(opened):
             n = given[i]
             if n == 0:
-                conn.send(("none",))
-                conn.close()
-                mine.close()
+                with contextlib.suppress(OSError):
+                    conn.send(("none",))
+                _close(mine, conn)
                 continue
-            conn.send(
-                ("run", dataclasses.replace(wire_spec, threads=n), caller, os.getpid(), len(hosts))
-            )
+            with contextlib.suppress(OSError):  # it ended: the engine finds it so (its end)
+                conn.send(
+                    (
+                        "run",
+                        dataclasses.replace(wire_spec, threads=n),
+                        caller,
+                        os.getpid(),
+                        len(hosts),
+                    )
+                )
             slot = WorkerSlot(self._process(pid, mine, channel), conn, free=first[i], capacity=n)
             slots.append(slot)
             owners.update(dict.fromkeys(held[i], slot))
         return Attached(slots, owners)
+
+
+def _close(end: socket.socket, conn: Connection | None) -> None:
+    """Give up one worker's part of a run: its end socket and its connection."""
+    end.close()
+    if conn is not None:
+        conn.close()

@@ -253,7 +253,9 @@ def test_a_runner_that_cannot_start_leaves_exec_channels(fleet: SshdFleet, tmp_p
 
     # hostops persist says why: the shell's own words.
     assert wait_for(lambda: "starting" not in runners())  # on every host: each its own
-    (state,) = runners()
+    states = runners()
+    assert len(states) == 1, states
+    (state,) = states
     assert str(state).startswith("unavailable: ") and "/nonexistent/python3" in str(state)
     for n in range(3):
         tails = [LogTail(h.log) for h in fleet.hosts]

@@ -10,13 +10,14 @@ import socket
 import subprocess
 from pathlib import Path
 
-from hostops.keeper import control
+from hostops.keeper import control, paths
 from hostops.keeper import persist as persist_module
 from hostops.testing import SshdFleet
 from hostops.testing.fleet import FleetHost
 from hostops.testing.pytest_plugin import (
     child_pids,
     process_alive,
+    process_name,
     run_hostops,
     start_hostops,
     wait_for,
@@ -282,3 +283,52 @@ def test_a_background_process_of_other_code_is_never_used(
     new = control.ask("status")
     assert new is not None and new["pid"] != old["pid"]
     assert wait_for(lambda: not process_alive(int(old["pid"])), timeout=30)
+
+
+def _waiting_connections(path: str) -> int:
+    """Connections to the listening Unix socket ``path`` not yet accepted (ss's Recv-Q)."""
+    listed = subprocess.run(["ss", "-xlnH"], capture_output=True, text=True, check=True).stdout
+    return sum(int(line.split()[2]) for line in listed.splitlines() if f" {path} " in line)
+
+
+def _keeper_workers(keeper: int) -> list[int]:
+    # Not the processes of commands, which are its children too for a while.
+    return [pid for pid in child_pids(keeper) if process_name(pid) == "hostops-keeper-"]
+
+
+def test_workers_that_die_as_a_command_starts_leave_it_whole(
+    sshd_fleet: SshdFleet, tmp_path: Path
+) -> None:
+    inv = sshd_fleet.write_inventory(tmp_path / "inv.yaml", sshd_fleet.hosts[:2])
+    assert _warm(inv).returncode == 0
+    status = control.ask("status")
+    assert status is not None
+    keeper = int(status["pid"])
+    workers = _keeper_workers(keeper)
+    assert len(workers) == os.cpu_count()
+    # The background process is stopped while the command comes, and the first death
+    # resumes it (its process group is an orphaned one: the kernel sends SIGCONT), so the
+    # deaths meet the command at any point of its start: before its channels are made
+    # (the loop has not read the deaths yet), between them, or as its run attaches.
+    os.kill(keeper, signal.SIGSTOP)
+    try:
+        proc = start_hostops(
+            "run", "--persist", "5m", "echo again", "--hosts", str(inv), "-o", "json"
+        )
+        assert wait_for(lambda: _waiting_connections(paths.socket_path()) == 1)
+        for pid in workers:
+            os.kill(pid, signal.SIGKILL)
+    finally:
+        os.kill(keeper, signal.SIGCONT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err  # an internal error before (zip(), BrokenPipeError)
+    results = _results(subprocess.CompletedProcess([], 0, out, err))
+    assert {r["stdout"] for r in results.values()} == {"again\n"}
+
+    def replaced() -> bool:
+        now = _keeper_workers(keeper)
+        return len(now) == len(workers) and not set(now) & set(workers)
+
+    assert wait_for(replaced)
+    assert _warm(inv).returncode == 0  # held by the new ones (or by some already)
+    assert set(_reused(_warm(inv)).values()) == {True}

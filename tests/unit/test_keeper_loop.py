@@ -11,6 +11,8 @@ import socket
 import time
 from pathlib import Path
 
+from pytest_mock import MockerFixture
+
 from hostops.keeper import server, wire
 from hostops.testing.pytest_plugin import process_alive
 
@@ -54,3 +56,82 @@ def test_a_worker_that_says_nonsense_is_replaced_without_waiting_on_it(tmp_path:
     assert not process_alive(new.pid)
     theirs.close()
     listener.close()
+
+
+def _keeper(tmp_path: Path, workers: int = 0) -> server.Keeper:
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    listener.bind(str(tmp_path / "sock"))
+    listener.listen(1)
+    lock = os.open(tmp_path, os.O_RDONLY | os.O_DIRECTORY)
+    return server.Keeper(listener, lock, workers, lambda argv: 0)
+
+
+def _add_dead_worker(keeper: server.Keeper) -> server._Worker:
+    mine, theirs = wire.pair()
+    pid = os.fork()
+    if pid == 0:
+        os._exit(0)
+    os.waitpid(pid, 0)  # reaped: a later wait for it finds nothing
+    theirs.close()  # its end went with it; the loop has not noticed yet
+    dead = server._Worker(pid, mine)
+    keeper._workers.append(dead)
+    keeper._selector.register(mine, selectors.EVENT_READ, dead)
+    return dead
+
+
+def _keeper_with_a_dead_worker(tmp_path: Path) -> tuple[server.Keeper, server._Worker]:
+    keeper = _keeper(tmp_path)
+    return keeper, _add_dead_worker(keeper)
+
+
+def test_the_first_workers_serve(tmp_path: Path) -> None:
+    keeper = _keeper(tmp_path, workers=2)
+    # They were forked before the state they start from was complete: each died at once,
+    # and a command that came first found no worker (CI, stop 17).
+    for w in keeper._workers:
+        _serves(w)
+    keeper.stop()
+
+
+def _serves(w: server._Worker) -> None:
+    wire.send(w.control, {"op": "describe"})
+    assert wire.recv(w.control) == ({"op": "described", "held": []}, [])
+
+
+def _inodes(pid: int) -> set[str]:
+    return {os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd")}
+
+
+def test_a_replacement_worker_holds_no_channel_made_for_the_command(tmp_path: Path) -> None:
+    keeper = _keeper(tmp_path)
+    for _ in range(2):
+        _add_dead_worker(keeper)
+    (_, first), (second_pid, second) = keeper._channels()
+    _serves(keeper._workers[1])  # so past what it closes when it starts
+    # Held by the second, the first worker's channel would never end with the command.
+    assert f"socket:[{os.fstat(first.fileno()).st_ino}]" not in _inodes(second_pid)
+    first.close()
+    second.close()
+    keeper.stop()
+
+
+def test_a_command_gets_a_channel_to_the_replacement_of_a_worker_that_died_unnoticed(
+    tmp_path: Path,
+) -> None:
+    keeper, dead = _keeper_with_a_dead_worker(tmp_path)
+    ((pid, channel),) = keeper._channels()
+    (new,) = keeper._workers
+    assert pid == new.pid != dead.pid and process_alive(new.pid)
+    channel.close()
+    keeper.stop()
+    assert not process_alive(new.pid)
+
+
+def test_no_worker_to_spare_gives_no_channel_and_no_error(
+    tmp_path: Path, mocker: MockerFixture
+) -> None:
+    keeper, dead = _keeper_with_a_dead_worker(tmp_path)
+    mocker.patch.object(keeper, "_start_worker", side_effect=BlockingIOError(11, "fork"))
+    assert keeper._channels() == []  # the command forks its own (hostops.keeper.session)
+    assert keeper._workers == [dead] and dead.control.fileno() == -1
+    assert keeper._channels() == []  # and the next tries again, without an error

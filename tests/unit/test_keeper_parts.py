@@ -7,18 +7,23 @@ from __future__ import annotations
 import dataclasses
 import multiprocessing
 import os
+import socket
 import threading
 import time
 
 import pytest
 
+from hostops import run
+from hostops.fleet.engine import use_worker_source
 from hostops.fleet.events import EventQueue, EventWriter, HostWarning, Output
 from hostops.fleet.flow import counters_at, counters_file
 from hostops.fleet.intake import EventReader
 from hostops.host.settings import reuse_identity
 from hostops.keeper import persist
 from hostops.keeper.parked import Parked
-from hostops.models import Host, HostKeyPolicy, RunOptions, SshSettings, Transport
+from hostops.keeper.source import KeptWorkers
+from hostops.keeper.worker import KeeperWorker
+from hostops.models import Host, HostKeyPolicy, RunOptions, SshSettings, Status, Transport
 from hostops.operations import Command, Download, Upload, localize
 
 
@@ -315,3 +320,34 @@ def test_a_connection_that_fails_to_close_does_not_keep_the_others() -> None:
     parked.park("k2", b, 1.0)  # type: ignore[arg-type]
     assert parked.expire(time.monotonic() + 2.0) == 0  # and it did not raise
     assert b.closed and parked.describe() == []
+
+
+def test_a_run_given_no_worker_of_the_background_process_forks_its_own() -> None:
+    use_worker_source(KeptWorkers([]))  # none could take a channel (hostops.keeper.server)
+    try:
+        report = run([Host("here", "localhost", connection=Transport.LOCAL)], "echo hi")
+    finally:
+        use_worker_source(None)
+    assert [(r.status, r.stdout) for r in report.results] == [(Status.OK, b"hi\n")]
+
+
+def test_a_worker_that_ended_before_the_run_started_leaves_its_share_to_the_others() -> None:
+    live, theirs = socket.socketpair()
+    pid = os.fork()
+    if pid == 0:  # a worker of the background process's kind, keeping nothing
+        live.close()
+        KeeperWorker(None).serve_channel(theirs.fileno())
+        os._exit(0)
+    theirs.close()
+    dead, gone = socket.socketpair()
+    gone.close()  # a worker that ended after its channel was made
+    hosts = [Host(f"h{i}", "localhost", connection=Transport.LOCAL) for i in range(2)]
+    use_worker_source(KeptWorkers([(pid + 1_000_000, dead), (pid, live)]))
+    try:  # planned for two workers (a session each), run by the one left
+        report = run(hosts, "echo hi", options=RunOptions(forks=2))
+    finally:
+        use_worker_source(None)
+        live.close()
+        dead.close()
+    assert [(r.status, r.stdout) for r in report.results] == [(Status.OK, b"hi\n")] * 2
+    os.waitpid(pid, 0)  # its channel closed: it ended
