@@ -96,8 +96,10 @@ def _context() -> _Context:
     # gets forkserver, which never forks a threaded process.
     # With a worker source, this process forks the aggregator alone, which takes no lock
     # the source's threads (a cluster client's, its relays) may hold; and the console
-    # lock, made before the source's threads started, is a fork one. (An early process's
-    # run falls back to forking its workers here too: the command line has no threads.)
+    # lock, made before the source's threads started, is a fork one. (A run whose source
+    # has no worker for it -- NoWorkers: the early process's, the background process's --
+    # forks its workers here too: the command line, and the background process's process
+    # for one command, have no threads. A cluster source never falls back.)
     methods = multiprocessing.get_all_start_methods()
     if (threading.active_count() == 1 or _source[0] is not None) and "fork" in methods:
         return multiprocessing.get_context("fork")

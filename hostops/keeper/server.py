@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import select
 import selectors
 import signal
 import socket
@@ -40,7 +41,8 @@ class _Worker:
     pid: int
     control: socket.socket
     held: int = 0
-    described: list[Any] | None = field(default=None)
+    # What it said it holds, for _describe; None while its answer is awaited.
+    described: list[Any] | None = field(default_factory=list)
 
 
 class Keeper:
@@ -81,11 +83,12 @@ class Keeper:
             try:
                 mine.close()
                 self._forget_own()
-                for held in self._foreign:
-                    if isinstance(held, int):
-                        os.close(held)
-                    else:
-                        held.close()
+                for held in self._foreign:  # best effort: a worker that cannot start
+                    with contextlib.suppress(OSError):  # dies without a word
+                        if isinstance(held, int):
+                            os.close(held)
+                        else:
+                            held.close()
                 keeper_worker.main(theirs)
             except BaseException:  # whatever happened: never back into the loop
                 code = 1
@@ -153,34 +156,41 @@ class Keeper:
                 return
             client.settimeout(None)
             op = request.get("op")
+            # A client may be gone by the time it is answered (Ctrl-C at its start): that
+            # ends its request, never this loop and everyone else's commands.
             if op == "run" and request.get("code") != self._code:
                 # Another hostops (upgraded, edited) than this process runs: it must not
                 # serve it. A new one takes over now; this one ends once its commands have.
-                wire.send(client, {"stale": True})
+                _tell(client, {"stale": True})
                 self.retire()
             elif op == "run" and len(fds) >= 3:
-                wire.send(client, {"accepted": True})
-                self._session(client, request, fds)
+                if _tell(client, {"accepted": True}):
+                    self._session(client, request, fds)
             elif op == "status":
-                wire.send(client, {"held": self._describe(), "pid": os.getpid()})
+                _tell(client, {"held": self._describe(), "pid": os.getpid()})
             elif op == "stop":
                 held = self._describe()
                 for w in self._workers:
                     with contextlib.suppress(OSError):
                         wire.send(w.control, {"op": "stop"})
-                wire.send(client, {"stopped": len(held)})
+                _tell(client, {"stopped": len(held)})
                 self.retire()
 
     def _session(self, client: socket.socket, request: dict[str, Any], fds: list[int]) -> None:
         """Fork the process that carries out ``request``, with a channel to each worker."""
         channels = self._channels()
-        pid = os.fork()
+        try:
+            pid = os.fork()
+        except OSError as exc:  # no process to spare now (EAGAIN)
+            _tell(client, {"error": f"cannot carry out the command: {exc}", "code": 4})
+            pid = None
         if pid == 0:
             self._forget_own()
             session.main(client, request, fds, channels, self._run)
         for _pid, mine in channels:
             mine.close()
-        self._sessions.add(pid)
+        if pid is not None:
+            self._sessions.add(pid)
 
     def _channels(self) -> list[tuple[int, socket.socket]]:
         """A new channel to each worker, for one command: (pid, our end). A worker that
@@ -210,6 +220,8 @@ class Keeper:
     def _from_worker(self, w: _Worker) -> None:
         if w not in self._workers:  # replaced already, since select reported it
             return
+        if not _readable(w.control):
+            return  # read already (by _describe's own wait) since select reported it
         try:
             message, fds = wire.recv(w.control)
         except (OSError, ValueError):
@@ -232,7 +244,9 @@ class Keeper:
             self._selector.unregister(w.control)
         w.control.close()
         w.held = 0  # what it held went with it
-        _end(w.pid, 0.0)
+        if w.pid:
+            _end(w.pid, 0.0)
+            w.pid = 0  # reaped: the number may be another process's soon
         if self._stopping:
             return False
         try:
@@ -244,9 +258,12 @@ class Keeper:
     def _describe(self) -> list[Any]:
         """Every worker's account of what it holds (a bounded wait for each)."""
         for w in self._workers:
-            w.described = None
-            with contextlib.suppress(OSError):
+            try:
                 wire.send(w.control, {"op": "describe"})
+            except OSError:
+                w.described = []  # it ended: nothing held (the loop replaces it)
+            else:
+                w.described = None
         deadline = time.monotonic() + _DESCRIBE_WAIT_S
         while any(w.described is None for w in self._workers) and time.monotonic() < deadline:
             for key, _mask in self._selector.select(_TICK_S):
@@ -270,6 +287,22 @@ class Keeper:
         deadline = time.monotonic() + _WORKER_WAIT_S
         for w in self._workers:
             _end(w.pid, max(0.0, deadline - time.monotonic()))
+
+
+def _readable(sock: socket.socket) -> bool:
+    """Whether ``sock`` has something to read now (or is at its end)."""
+    poller = select.poll()
+    poller.register(sock, select.POLLIN)
+    return bool(poller.poll(0))
+
+
+def _tell(client: socket.socket, message: dict[str, Any]) -> bool:
+    """Answer a client; False if it is gone."""
+    try:
+        wire.send(client, message)
+    except OSError:
+        return False
+    return True
 
 
 def _end(pid: int, grace_s: float) -> None:

@@ -110,8 +110,9 @@ class KeptWorkers:
             mine, theirs = socket.socketpair()
             conn = None
             try:
-                socket.send_fds(channel, [b"B"], [events_fd, flow_fd, theirs.fileno()])
+                # Before the worker is told: a run it was told of waits for this connection.
                 conn = Connection(os.dup(channel.fileno()))
+                socket.send_fds(channel, [b"B"], [events_fd, flow_fd, theirs.fileno()])
                 conn.send(("keys", keys))
             except OSError:  # it ended: the others take its share
                 _close(mine, conn)
@@ -138,6 +139,7 @@ class KeptWorkers:
         first = dict(zip(order, list(budgets or threads) + padding, strict=True))
         slots: list[WorkerSlot] = []
         owners: dict[str, WorkerSlot] = {}
+        told = 0
         wire_spec = dataclasses.replace(spec, consumed=None)  # the counters went as a descriptor
         for i, (pid, channel, mine, conn) in enumerate(opened):
             n = given[i]
@@ -146,7 +148,7 @@ class KeptWorkers:
                     conn.send(("none",))
                 _close(mine, conn)
                 continue
-            with contextlib.suppress(OSError):  # it ended: the engine finds it so (its end)
+            try:
                 conn.send(
                     (
                         "run",
@@ -156,9 +158,18 @@ class KeptWorkers:
                         len(hosts),
                     )
                 )
+            except OSError:  # it ended since: the engine finds it so (its end socket)
+                pass
+            else:
+                told += 1
             slot = WorkerSlot(self._process(pid, mine, channel), conn, free=first[i], capacity=n)
             slots.append(slot)
             owners.update(dict.fromkeys(held[i], slot))
+        if not told:  # every one ended since it answered: as if none had
+            for slot in slots:
+                slot.process.kill()
+                slot.conn.close()
+            raise NoWorkers("no worker of the background process could take the run")
         return Attached(slots, owners)
 
 

@@ -306,10 +306,13 @@ def test_workers_that_die_as_a_command_starts_leave_it_whole(
     keeper = int(status["pid"])
     workers = _keeper_workers(keeper)
     assert len(workers) == os.cpu_count()
-    # The background process is stopped while the command comes, and the first death
-    # resumes it (its process group is an orphaned one: the kernel sends SIGCONT), so the
-    # deaths meet the command at any point of its start: before its channels are made
-    # (the loop has not read the deaths yet), between them, or as its run attaches.
+    # The background process is stopped while the command comes and its workers are
+    # killed, and resumed at once: the deaths meet the command wherever the workers' exit
+    # has got to (a worker with threads closes its sockets a little after it is killed):
+    # before its channels are made (the loop has not read the deaths: each is replaced),
+    # or as its run attaches (the others take its share; with none left, the command
+    # forks its own). Every path leaves the command whole; unit tests pin each one
+    # (test_keeper_loop.py, test_keeper_parts.py).
     os.kill(keeper, signal.SIGSTOP)
     try:
         proc = start_hostops(

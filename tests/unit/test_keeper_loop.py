@@ -14,7 +14,7 @@ from pathlib import Path
 from pytest_mock import MockerFixture
 
 from hostops.keeper import server, wire
-from hostops.testing.pytest_plugin import process_alive
+from hostops.testing.pytest_plugin import process_alive, wait_for
 
 
 def _sleeper() -> int:
@@ -42,16 +42,18 @@ def test_a_worker_that_says_nonsense_is_replaced_without_waiting_on_it(tmp_path:
     lock = os.open(tmp_path, os.O_RDONLY | os.O_DIRECTORY)
     keeper = server.Keeper(listener, lock, 0, lambda argv: 0)
     mine, theirs = wire.pair()
-    stuck = server._Worker(_sleeper(), mine)
+    pid = _sleeper()
+    stuck = server._Worker(pid, mine)
     keeper._workers.append(stuck)
     keeper._selector.register(mine, selectors.EVENT_READ, stuck)
     theirs.send(b"not json")
     started = time.monotonic()
     keeper._from_worker(stuck)
     assert time.monotonic() - started < 5  # it used to wait for the worker to exit
-    assert not process_alive(stuck.pid)
+    assert not process_alive(pid)
     (new,) = keeper._workers
-    assert new.pid != stuck.pid and process_alive(new.pid)
+    assert new.pid != pid and process_alive(new.pid)
+    assert stuck.pid == 0  # reaped: its number is never waited on or signalled again
     keeper.stop()  # told to stop, the new worker exits; the loop reaps it
     assert not process_alive(new.pid)
     theirs.close()
@@ -135,3 +137,49 @@ def test_no_worker_to_spare_gives_no_channel_and_no_error(
     assert keeper._channels() == []  # the command forks its own (hostops.keeper.session)
     assert keeper._workers == [dead] and dead.control.fileno() == -1
     assert keeper._channels() == []  # and the next tries again, without an error
+
+
+def test_a_worker_event_read_meanwhile_does_not_make_the_loop_wait_or_kill(
+    tmp_path: Path,
+) -> None:
+    keeper = _keeper(tmp_path)
+    mine, theirs = wire.pair()
+    mine.settimeout(server._WORKER_WAIT_S)
+    pid = os.fork()
+    if pid == 0:  # a live worker: says what it holds once, then answers
+        mine.close()
+        wire.send(theirs, {"op": "held", "n": 1})
+        while (message := wire.recv(theirs)[0]) not in (None, {"op": "stop"}):
+            wire.send(theirs, {"op": "described", "held": [message["op"]]})
+        os._exit(0)
+    theirs.close()
+    live = server._Worker(pid, mine)
+    keeper._workers.append(live)
+    keeper._selector.register(mine, selectors.EVENT_READ, live)
+    assert wait_for(lambda: bool(keeper._selector.select(0)))
+    reported = [key.data for key, _mask in keeper._selector.select(0)]  # the loop's list
+    assert keeper._describe() == ["describe"]  # a status request, served first, read it
+    started = time.monotonic()
+    for worker in reported:
+        keeper._from_worker(worker)
+    # It read nothing left, for the socket's timeout (5 s), and took that for death.
+    assert time.monotonic() - started < server._WORKER_WAIT_S
+    assert keeper._workers == [live] and process_alive(pid)
+    keeper.stop()
+
+
+def test_a_client_gone_before_its_answer_leaves_the_loop_serving(tmp_path: Path) -> None:
+    keeper = _keeper(tmp_path)
+    null = os.open(os.devnull, os.O_RDWR)
+    for request in ({"op": "status"}, {"op": "run", "code": keeper._code, "argv": []}):
+        client = wire.dial(str(tmp_path / "sock"))
+        wire.send(client, request, [null] * 3)
+        client.close()  # Ctrl-C at its start
+        keeper._accept()  # raised BrokenPipeError out of the loop: every command ended
+    os.close(null)
+    assert not keeper._sessions  # the command was not started for nobody
+    asked = wire.dial(str(tmp_path / "sock"))
+    wire.send(asked, {"op": "status"})
+    keeper._accept()
+    assert wire.recv(asked)[0] == {"held": [], "pid": os.getpid()}
+    asked.close()
