@@ -9,6 +9,7 @@ import dataclasses
 import os
 import signal
 import socket
+import time
 from multiprocessing.connection import Connection, wait
 
 from hostops.credentials import Secrets
@@ -19,6 +20,9 @@ from hostops.host.settings import reuse_identity
 from hostops.models import Host
 
 _DIED = -9  # the exit code given to a worker that left without ending the run
+# For a worker to say which of the run's hosts it holds (a lookup in its own memory): one
+# that has not answered by then is stuck (stopped, say) and the run goes on without it.
+ANSWER_S = 10.0
 
 
 class _RemoteWorker:
@@ -106,7 +110,7 @@ class KeptWorkers:
         # The caller's environment and directory, for what the workers do on its behalf.
         caller = dataclasses.replace(secrets, environ=dict(os.environ), cwd=os.getcwd())
         sent = []
-        for pid, channel in self._channels:
+        for pid, channel in list(self._channels):  # _drop takes some out
             mine, theirs = socket.socketpair()
             conn = None
             try:
@@ -116,16 +120,21 @@ class KeptWorkers:
                 conn.send(("keys", keys))
             except OSError:  # it ended: the others take its share
                 _close(mine, conn)
+                self._drop(pid, channel)
                 continue
             finally:
                 theirs.close()
             sent.append((pid, channel, mine, conn))
         opened, held = [], []
+        deadline = time.monotonic() + ANSWER_S
         for pid, channel, mine, conn in sent:  # asked all first: they answer at once
             try:
+                if not conn.poll(max(0.0, deadline - time.monotonic())):
+                    raise EOFError  # stuck: as good as gone, for this run
                 held.append(set(conn.recv()))
             except (OSError, EOFError):
                 _close(mine, conn)
+                self._drop(pid, channel)
                 continue
             opened.append((pid, channel, mine, conn))
         if not opened:
@@ -171,6 +180,17 @@ class KeptWorkers:
                 slot.conn.close()
             raise NoWorkers("no worker of the background process could take the run")
         return Attached(slots, owners)
+
+    def _drop(self, pid: int, channel: socket.socket) -> None:
+        """No more runs of this process through this worker: where its part of the talk
+        stands is not known (it may answer a question asked of this run in the next)."""
+        self._channels.remove((pid, channel))
+        self.size = len(self._channels)
+        with contextlib.suppress(OSError):
+            channel.shutdown(socket.SHUT_RDWR)  # it hears the end (its owner closes it)
+        if self._process is _OwnWorker:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)  # this run's alone: nobody else will use it
 
 
 def _close(end: socket.socket, conn: Connection | None) -> None:

@@ -19,7 +19,7 @@ from hostops.fleet.events import EventQueue, EventWriter, HostWarning, Output
 from hostops.fleet.flow import counters_at, counters_file
 from hostops.fleet.intake import EventReader
 from hostops.host.settings import reuse_identity
-from hostops.keeper import persist
+from hostops.keeper import persist, source
 from hostops.keeper.parked import Parked
 from hostops.keeper.source import KeptWorkers
 from hostops.keeper.worker import KeeperWorker
@@ -331,7 +331,10 @@ def test_a_run_given_no_worker_of_the_background_process_forks_its_own() -> None
     assert [(r.status, r.stdout) for r in report.results] == [(Status.OK, b"hi\n")]
 
 
-def test_a_worker_that_ended_before_the_run_started_leaves_its_share_to_the_others() -> None:
+@pytest.mark.parametrize("other", ["ended", "stuck"])
+def test_a_worker_that_cannot_take_the_run_leaves_its_share_to_the_others(
+    other: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     live, theirs = socket.socketpair()
     pid = os.fork()
     if pid == 0:  # a worker of the background process's kind, keeping nothing
@@ -339,15 +342,26 @@ def test_a_worker_that_ended_before_the_run_started_leaves_its_share_to_the_othe
         KeeperWorker(None).serve_channel(theirs.fileno())
         os._exit(0)
     theirs.close()
-    dead, gone = socket.socketpair()
-    gone.close()  # a worker that ended after its channel was made
+    # Ended after its channel was made, or stuck (stopped): it never answers.
+    bad, far = socket.socketpair()
+    if other == "ended":
+        far.close()
+    monkeypatch.setattr(source, "ANSWER_S", 0.5)
+    workers = KeptWorkers([(pid + 1_000_000, bad), (pid, live)])
     hosts = [Host(f"h{i}", "localhost", connection=Transport.LOCAL) for i in range(2)]
-    use_worker_source(KeptWorkers([(pid + 1_000_000, dead), (pid, live)]))
+    use_worker_source(workers)
     try:  # planned for two workers (a session each), run by the one left
         report = run(hosts, "echo hi", options=RunOptions(forks=2))
     finally:
         use_worker_source(None)
-        live.close()
-        dead.close()
     assert [(r.status, r.stdout) for r in report.results] == [(Status.OK, b"hi\n")] * 2
+    # Given up for the runs to come too: where its talk stands is not known.
+    assert workers.size == 1
+    if other == "stuck":
+        far.settimeout(5)
+        while far.recv(65536):  # what it was sent, then the end
+            pass
+        far.close()
+    live.close()
+    bad.close()
     os.waitpid(pid, 0)  # its channel closed: it ended
