@@ -37,6 +37,15 @@ def _reused(proc: subprocess.CompletedProcess[str]) -> dict[str, object]:
     return {name: r["reused"] for name, r in _results(proc).items()}
 
 
+def _warmed_up(fleet: SshdFleet, tmp_path: Path) -> tuple[Path, int]:
+    """An inventory of two hosts, their connections kept, and the background process's pid."""
+    inv = fleet.write_inventory(tmp_path / "inv.yaml", fleet.hosts[:2])
+    assert _warm(inv).returncode == 0
+    status = control.ask("status")
+    assert status is not None
+    return inv, int(status["pid"])
+
+
 def _logins(hosts: list[FleetHost], before: list[int]) -> list[int]:
     return [h.logins() - b for h, b in zip(hosts, before, strict=True)]
 
@@ -181,12 +190,8 @@ def test_commands_at_once_through_one_background_process(
 
 
 def test_the_background_process_killed_between_runs(sshd_fleet: SshdFleet, tmp_path: Path) -> None:
-    hosts = sshd_fleet.hosts[:2]
-    inv = sshd_fleet.write_inventory(tmp_path / "inv.yaml", hosts)
-    assert _warm(inv).returncode == 0
-    status = control.ask("status")
-    assert status is not None
-    os.kill(int(status["pid"]), signal.SIGKILL)  # its socket file stays behind
+    inv, keeper = _warmed_up(sshd_fleet, tmp_path)
+    os.kill(keeper, signal.SIGKILL)  # its socket file stays behind
     again = _warm(inv)
     assert again.returncode == 0, again.stderr
     assert set(_reused(again).values()) == {False}
@@ -267,10 +272,7 @@ def test_put_get_and_play_run_warm_too(sshd_fleet: SshdFleet, tmp_path: Path) ->
 def test_a_background_process_of_other_code_is_never_used(
     sshd_fleet: SshdFleet, tmp_path: Path
 ) -> None:
-    inv = sshd_fleet.write_inventory(tmp_path / "inv.yaml", sshd_fleet.hosts[:2])
-    assert _warm(inv).returncode == 0
-    old = control.ask("status")
-    assert old is not None
+    inv, old = _warmed_up(sshd_fleet, tmp_path)
     module = Path(persist_module.__file__)
     st = module.stat()
     try:  # as after an upgrade or an edit: the code on disk is not the one it runs
@@ -281,8 +283,8 @@ def test_a_background_process_of_other_code_is_never_used(
     assert again.returncode == 0, again.stderr
     assert set(_reused(again).values()) == {False}
     new = control.ask("status")
-    assert new is not None and new["pid"] != old["pid"]
-    assert wait_for(lambda: not process_alive(int(old["pid"])), timeout=30)
+    assert new is not None and new["pid"] != old
+    assert wait_for(lambda: not process_alive(old), timeout=30)
 
 
 def _waiting_connections(path: str) -> int:
@@ -299,11 +301,7 @@ def _keeper_workers(keeper: int) -> list[int]:
 def test_workers_that_die_as_a_command_starts_leave_it_whole(
     sshd_fleet: SshdFleet, tmp_path: Path
 ) -> None:
-    inv = sshd_fleet.write_inventory(tmp_path / "inv.yaml", sshd_fleet.hosts[:2])
-    assert _warm(inv).returncode == 0
-    status = control.ask("status")
-    assert status is not None
-    keeper = int(status["pid"])
+    inv, keeper = _warmed_up(sshd_fleet, tmp_path)
     workers = _keeper_workers(keeper)
     assert len(workers) == os.cpu_count()
     # The background process is stopped while the command comes and its workers are
