@@ -34,6 +34,9 @@ _DESCRIBE_WAIT_S = 5.0
 # reads none is stuck, and a full socket must not stop the loop serving everyone else),
 # and for it to exit once told to stop (closing its connections), before it is killed.
 _WORKER_WAIT_S = 5.0
+# A worker that dies sooner than this after its start (no thread or memory to spare, say)
+# is replaced when the next command needs it, not at once: no loop of forks meanwhile.
+_SHORT_LIFE_S = 1.0
 
 
 @dataclass(eq=False)  # one process each: found in the list by identity
@@ -41,6 +44,7 @@ class _Worker:
     pid: int
     control: socket.socket
     held: int = 0
+    started: float = field(default_factory=time.monotonic)
     # What it said it holds, for _describe; None while its answer is awaited.
     described: list[Any] | None = field(default_factory=list)
 
@@ -229,17 +233,17 @@ class Keeper:
         for fd in fds:
             os.close(fd)
         if message is None:  # it died (or said nonsense): a new one takes its place
-            self._replace(w)
+            self._replace(w, now=time.monotonic() - w.started >= _SHORT_LIFE_S)
             return
         if message.get("op") == "held":
             w.held = int(message["n"])
         elif message.get("op") == "described":
             w.described = list(message["held"])
 
-    def _replace(self, w: _Worker) -> bool:
+    def _replace(self, w: _Worker, now: bool = True) -> bool:
         """Reap ``w``, which died (or is stuck: it is killed), and put a new worker in
-        its place unless stopping: False if none is there (the next command tries
-        again)."""
+        its place unless stopping (or not ``now``): False if none is there (the next
+        command tries again)."""
         with contextlib.suppress(KeyError, ValueError):  # replaced before, but not its place
             self._selector.unregister(w.control)
         w.control.close()
@@ -247,7 +251,7 @@ class Keeper:
         if w.pid:
             _end(w.pid, 0.0)
             w.pid = 0  # reaped: the number may be another process's soon
-        if self._stopping:
+        if self._stopping or not now:
             return False
         try:
             self._workers[self._workers.index(w)] = self._start_worker()

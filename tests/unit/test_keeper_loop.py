@@ -43,7 +43,7 @@ def test_a_worker_that_says_nonsense_is_replaced_without_waiting_on_it(tmp_path:
     keeper = server.Keeper(listener, lock, 0, lambda argv: 0)
     mine, theirs = wire.pair()
     pid = _sleeper()
-    stuck = server._Worker(pid, mine)
+    stuck = server._Worker(pid, mine, started=time.monotonic() - 60)  # long at work
     keeper._workers.append(stuck)
     keeper._selector.register(mine, selectors.EVENT_READ, stuck)
     theirs.send(b"not json")
@@ -183,3 +183,18 @@ def test_a_client_gone_before_its_answer_leaves_the_loop_serving(tmp_path: Path)
     keeper._accept()
     assert wire.recv(asked)[0] == {"held": [], "pid": os.getpid()}
     asked.close()
+
+
+def test_a_worker_that_dies_as_it_starts_is_replaced_by_the_next_command_not_at_once(
+    tmp_path: Path,
+) -> None:
+    keeper, dead = _keeper_with_a_dead_worker(tmp_path)  # started just now
+    keeper._from_worker(dead)  # its end, read by the loop
+    # Replaced at once, a worker that cannot start (no thread to spare, say) is forked
+    # again and again for as long as that lasts.
+    assert keeper._workers == [dead] and dead.pid == 0 and dead.control.fileno() == -1
+    ((pid, channel),) = keeper._channels()  # the next command needs it: a new one
+    (new,) = keeper._workers
+    assert new.pid == pid != 0 and process_alive(pid)
+    channel.close()
+    keeper.stop()
