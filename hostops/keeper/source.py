@@ -109,34 +109,13 @@ class KeptWorkers:
         keys = {h.name: reuse_identity(h, spec.options, os.environ) for h in hosts}
         # The caller's environment and directory, for what the workers do on its behalf.
         caller = dataclasses.replace(secrets, environ=dict(os.environ), cwd=os.getcwd())
-        sent = []
-        for pid, channel in list(self._channels):  # _drop takes some out
-            mine, theirs = socket.socketpair()
-            conn = None
-            try:
-                # Before the worker is told: a run it was told of waits for this connection.
-                conn = Connection(os.dup(channel.fileno()))
-                socket.send_fds(channel, [b"B"], [events_fd, flow_fd, theirs.fileno()])
-                conn.send(("keys", keys))
-            except OSError:  # it ended: the others take its share
-                _close(mine, conn)
-                self._drop(pid, channel)
-                continue
-            finally:
-                theirs.close()
-            sent.append((pid, channel, mine, conn))
-        opened, held = [], []
-        deadline = time.monotonic() + ANSWER_S
-        for pid, channel, mine, conn in sent:  # asked all first: they answer at once
-            try:
-                if not conn.poll(max(0.0, deadline - time.monotonic())):
-                    raise EOFError  # stuck: as good as gone, for this run
-                held.append(set(conn.recv()))
-            except (OSError, EOFError):
-                _close(mine, conn)
-                self._drop(pid, channel)
-                continue
-            opened.append((pid, channel, mine, conn))
+        sent: list[tuple[int, socket.socket, socket.socket, Connection]] = []
+        try:
+            opened, held = self._ask(sent, keys, events_fd, flow_fd)
+        except BaseException:  # Ctrl-C while they answer, say: their talk is cut midway
+            for entry in sent:
+                self._give_up(*entry)
+            raise
         if not opened:
             raise NoWorkers("no worker of the background process could take the run")
         if len(opened) < len(threads):  # workers ended since the run was planned
@@ -181,9 +160,51 @@ class KeptWorkers:
             raise NoWorkers("no worker of the background process could take the run")
         return Attached(slots, owners)
 
-    def _drop(self, pid: int, channel: socket.socket) -> None:
-        """No more runs of this process through this worker: where its part of the talk
-        stands is not known (it may answer a question asked of this run in the next)."""
+    def _ask(
+        self,
+        sent: list[tuple[int, socket.socket, socket.socket, Connection]],
+        keys: dict[str, str],
+        events_fd: int,
+        flow_fd: int,
+    ) -> tuple[list[tuple[int, socket.socket, socket.socket, Connection]], list[set[str]]]:
+        """Tell each worker of the run and ask which of its hosts it holds (``sent``
+        gets those told); those that answer, and their answers."""
+        for pid, channel in list(self._channels):  # _give_up takes some out
+            mine, theirs = socket.socketpair()
+            conn = None
+            try:
+                # Before the worker is told: a run it was told of waits for this connection.
+                conn = Connection(os.dup(channel.fileno()))
+                socket.send_fds(channel, [b"B"], [events_fd, flow_fd, theirs.fileno()])
+                conn.send(("keys", keys))
+            except OSError:  # it ended: the others take its share
+                self._give_up(pid, channel, mine, conn)
+                continue
+            finally:
+                theirs.close()
+            sent.append((pid, channel, mine, conn))
+        opened, held = [], []
+        deadline = time.monotonic() + ANSWER_S
+        for pid, channel, mine, conn in sent:  # asked all first: they answer at once
+            try:
+                if not conn.poll(max(0.0, deadline - time.monotonic())):
+                    raise EOFError  # stuck: as good as gone, for this run
+                held.append(set(conn.recv()))
+            except (OSError, EOFError):
+                self._give_up(pid, channel, mine, conn)
+                continue
+            opened.append((pid, channel, mine, conn))
+        return opened, held
+
+    def _give_up(
+        self, pid: int, channel: socket.socket, end: socket.socket, conn: Connection | None
+    ) -> None:
+        """Leave a worker out of this run (its end socket and connection closed), and
+        out of this process's later runs: where its part of the talk stands is not known
+        (it may answer a question asked of this run in the next)."""
+        _close(end, conn)
+        if (pid, channel) not in self._channels:
+            return  # given up already
         self._channels.remove((pid, channel))
         self.size = len(self._channels)
         with contextlib.suppress(OSError):

@@ -68,14 +68,14 @@ def _keeper(tmp_path: Path, workers: int = 0) -> server.Keeper:
     return server.Keeper(listener, lock, workers, lambda argv: 0)
 
 
-def _add_dead_worker(keeper: server.Keeper) -> server._Worker:
+def _add_dead_worker(keeper: server.Keeper, started: float | None = None) -> server._Worker:
     mine, theirs = wire.pair()
     pid = os.fork()
     if pid == 0:
         os._exit(0)
     os.waitpid(pid, 0)  # reaped: a later wait for it finds nothing
     theirs.close()  # its end went with it; the loop has not noticed yet
-    dead = server._Worker(pid, mine)
+    dead = server._Worker(pid, mine, started=time.monotonic() if started is None else started)
     keeper._workers.append(dead)
     keeper._selector.register(mine, selectors.EVENT_READ, dead)
     return dead
@@ -188,13 +188,33 @@ def test_a_client_gone_before_its_answer_leaves_the_loop_serving(tmp_path: Path)
 def test_a_worker_that_dies_as_it_starts_is_replaced_by_the_next_command_not_at_once(
     tmp_path: Path,
 ) -> None:
-    keeper, dead = _keeper_with_a_dead_worker(tmp_path)  # started just now
-    keeper._from_worker(dead)  # its end, read by the loop
+    keeper = _keeper(tmp_path)
+    dead = _add_dead_worker(keeper, started=time.monotonic())  # just now
+    old = _add_dead_worker(keeper, started=time.monotonic() - 60)  # long at work
+    keeper._from_worker(dead)  # their ends, read by the loop
+    keeper._from_worker(old)
+    (young, replaced) = keeper._workers
+    assert replaced is not old and process_alive(replaced.pid)  # at once
     # Replaced at once, a worker that cannot start (no thread to spare, say) is forked
     # again and again for as long as that lasts.
-    assert keeper._workers == [dead] and dead.pid == 0 and dead.control.fileno() == -1
-    ((pid, channel),) = keeper._channels()  # the next command needs it: a new one
-    (new,) = keeper._workers
+    assert young is dead and dead.pid == 0 and dead.control.fileno() == -1
+    ((pid, channel), (_, other)) = keeper._channels()  # the next command needs it
+    new = keeper._workers[0]
     assert new.pid == pid != 0 and process_alive(pid)
     channel.close()
+    other.close()
     keeper.stop()
+
+
+def test_stopping_with_an_empty_place_stops_the_workers_alone() -> None:
+    child = os.fork()
+    if child == 0:  # a background process of its own group, one worker slow to exit
+        os.setsid()
+        keeper = server.Keeper.__new__(server.Keeper)
+        mine, theirs = wire.pair()
+        slow = _sleeper()
+        keeper._workers = [server._Worker(0, theirs), server._Worker(slow, mine)]
+        server._WORKER_WAIT_S = 0.3
+        keeper.stop()  # pid 0 was "any child of the group", and its kill the group itself
+        os._exit(0 if not process_alive(slow) else 3)
+    assert os.waitpid(child, 0)[1] == 0

@@ -12,12 +12,15 @@ import threading
 import time
 
 import pytest
+from pytest_mock import MockerFixture
 
 from hostops import run
+from hostops.credentials import Secrets
 from hostops.fleet.engine import use_worker_source
 from hostops.fleet.events import EventQueue, EventWriter, HostWarning, Output
 from hostops.fleet.flow import counters_at, counters_file
 from hostops.fleet.intake import EventReader
+from hostops.fleet.worker import WorkerSpec
 from hostops.host.settings import reuse_identity
 from hostops.keeper import persist, source
 from hostops.keeper.parked import Parked
@@ -346,7 +349,8 @@ def test_a_worker_that_cannot_take_the_run_leaves_its_share_to_the_others(
     bad, far = socket.socketpair()
     if other == "ended":
         far.close()
-    monkeypatch.setattr(source, "ANSWER_S", 0.5)
+    # One deadline for all answers: the live one's too, a fork on a busy machine.
+    monkeypatch.setattr(source, "ANSWER_S", 3.0)
     workers = KeptWorkers([(pid + 1_000_000, bad), (pid, live)])
     hosts = [Host(f"h{i}", "localhost", connection=Transport.LOCAL) for i in range(2)]
     use_worker_source(workers)
@@ -365,3 +369,26 @@ def test_a_worker_that_cannot_take_the_run_leaves_its_share_to_the_others(
     live.close()
     bad.close()
     os.waitpid(pid, 0)  # its channel closed: it ended
+
+
+def test_a_run_start_cut_by_ctrl_c_gives_up_the_workers_it_had_asked(
+    mocker: MockerFixture,
+) -> None:
+    ours, far = socket.socketpair()
+    workers = KeptWorkers([(os.getpid() + 1_000_000, ours)])
+    mocker.patch.object(source.Connection, "poll", side_effect=KeyboardInterrupt)
+    events, flow = os.open(os.devnull, os.O_WRONLY), os.open(os.devnull, os.O_RDONLY)
+    host = Host("h", "localhost", connection=Transport.LOCAL)
+    spec = WorkerSpec(RunOptions(), 1)
+    with pytest.raises(KeyboardInterrupt):
+        workers.attach(spec, (1,), [host], events, flow, Secrets())
+    # Asked, and left waiting for the rest of a talk that was cut: a later run of this
+    # process must not take up that talk midway, so the worker hears the end instead.
+    assert workers.size == 0
+    far.settimeout(5)
+    while far.recv(65536):  # what it was sent, then the end
+        pass
+    for fd in (events, flow):
+        os.close(fd)
+    far.close()
+    ours.close()
