@@ -16,6 +16,7 @@ from hostops.host.base import STDERR, STDOUT, HostFailure, Sink
 from hostops.host.ssh._paramiko import exit_signal, leads_groups
 from hostops.host.ssh.failures import reason
 from hostops.host.ssh.keepalive import Keepalive
+from hostops.host.ssh.reading import drain
 from hostops.host.ssh.shell import login_command
 from hostops.host.ssh.watchdog import watchdog
 from hostops.host.stdin import Feed, Source
@@ -226,13 +227,11 @@ class SshCommand:
             waiter = select.poll()
             waiter.register(chan.fileno(), select.POLLIN)
             waiter.poll(wait_s * 1000)
-        got = False
-        while chan.recv_ready():
-            self._take(sink, STDOUT, chan.recv(_CHUNK))
-            got = True
-        while chan.recv_stderr_ready():
-            self._take(sink, STDERR, chan.recv_stderr(_CHUNK))
-            got = True
+        # Each stream its own bound: stderr read while stdout floods, and the reverse.
+        got = drain(chan.recv_ready, chan.recv, lambda data: self._take(sink, STDOUT, data))
+        got |= drain(
+            chan.recv_stderr_ready, chan.recv_stderr, lambda data: self._take(sink, STDERR, data)
+        )
         if got or chan.status_event.is_set():
             self._alive.heard()
         self._alive.check(self.signal_group)

@@ -26,6 +26,7 @@ from hostops.host.base import STDERR, STDOUT, HostFailure, Sink, is_thread_limit
 from hostops.host.ssh import runner_program as program
 from hostops.host.ssh.failures import reason
 from hostops.host.ssh.keepalive import Keepalive
+from hostops.host.ssh.reading import drain
 from hostops.host.ssh.shell import login_command
 from hostops.host.ssh.watchdog import watchdog
 from hostops.models import Host, Status
@@ -269,10 +270,12 @@ class RunnerCommand:
                     pass
                 finally:
                     chan.setblocking(False)
-            while chan.recv_ready():
-                frames += self._runner.reader.feed(chan.recv(_CHUNK))
-            while chan.recv_stderr_ready():
-                chan.recv_stderr(_CHUNK)
+            drain(
+                chan.recv_ready,
+                chan.recv,
+                lambda data: frames.extend(self._runner.reader.feed(data)),
+            )
+            drain(chan.recv_stderr_ready, chan.recv_stderr, lambda data: None)
         except ValueError as exc:  # out of step: nothing it says can be trusted now
             self._runner.close()
             raise HostFailure(Status.ERROR, f"the runner on the host failed: {exc}") from None
@@ -295,7 +298,8 @@ class RunnerCommand:
         if self._ending is not None:
             return True
         self._alive.check(self.signal_group)
-        if chan.closed or chan.eof_received:  # the connection, or the runner, ended
+        # The connection, or the runner, ended (and what it sent before is read).
+        if (chan.closed or chan.eof_received) and not chan.recv_ready():
             self._runner.close()
             return True
         return False
