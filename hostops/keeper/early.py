@@ -153,7 +153,7 @@ class EarlyWorkers:
             return KeptWorkers(channels, own=True).attach(
                 spec, threads, hosts, events_fd, flow_fd, secrets, budgets
             )
-        except (OSError, EOFError) as exc:  # EOFError: a worker ended before it took the run
+        except OSError as exc:  # the early process, or every worker it forked, is gone
             # The engine forks its own instead: none of these may serve (or report) the run.
             for pid, channel in channels:
                 with contextlib.suppress(OSError):

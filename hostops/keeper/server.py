@@ -249,9 +249,8 @@ class Keeper:
         w.control.close()
         w.held = 0  # what it held went with it
         w.described = []  # and nothing to wait for in _describe
-        if w.pid:
-            _end(w.pid, 0.0)
-            w.pid = 0  # reaped: the number may be another process's soon
+        _end(w.pid, 0.0)
+        w.pid = 0  # reaped: the number may be another process's soon
         if self._stopping or not now:
             return False
         try:
@@ -291,8 +290,7 @@ class Keeper:
                 wire.send(w.control, {"op": "stop"})
         deadline = time.monotonic() + _WORKER_WAIT_S
         for w in self._workers:
-            if w.pid:  # 0: an empty place (see _replace)
-                _end(w.pid, max(0.0, deadline - time.monotonic()))
+            _end(w.pid, max(0.0, deadline - time.monotonic()))
 
 
 def _readable(sock: socket.socket) -> bool:
@@ -314,8 +312,8 @@ def _tell(client: socket.socket, message: dict[str, Any]) -> bool:
 def _end(pid: int, grace_s: float) -> None:
     """Reap the worker ``pid``, killed if it has not exited within ``grace_s``: never a
     wait without end on a worker that stopped answering."""
-    if pid <= 0:  # 0 would wait for any child of this group, and its kill the group itself
-        return
+    if pid <= 0:  # an empty place (see Keeper._replace); 0 would be any child of this
+        return  # group to wait for, and the whole group to kill
     deadline = time.monotonic() + grace_s
     try:
         while os.waitpid(pid, os.WNOHANG)[0] == 0:

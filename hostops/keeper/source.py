@@ -23,6 +23,7 @@ _DIED = -9  # the exit code given to a worker that left without ending the run
 # For a worker to say which of the run's hosts it holds (a lookup in its own memory): one
 # that has not answered by then is stuck (stopped, say) and the run goes on without it.
 ANSWER_S = 10.0
+_NONE_LEFT = "none of its workers could take the run"
 
 
 class _RemoteWorker:
@@ -117,7 +118,7 @@ class KeptWorkers:
                 self._give_up(*entry)
             raise
         if not opened:
-            raise NoWorkers("no worker of the background process could take the run")
+            raise NoWorkers(_NONE_LEFT)
         if len(opened) < len(threads):  # workers ended since the run was planned
             threads = spread(sum(threads), len(opened))
             budgets = budgets and spread(sum(budgets), len(opened))
@@ -157,7 +158,7 @@ class KeptWorkers:
             for slot in slots:
                 slot.process.kill()
                 slot.conn.close()
-            raise NoWorkers("no worker of the background process could take the run")
+            raise NoWorkers(_NONE_LEFT)
         return Attached(slots, owners)
 
     def _ask(

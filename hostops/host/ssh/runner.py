@@ -26,14 +26,13 @@ from hostops.host.base import STDERR, STDOUT, HostFailure, Sink, is_thread_limit
 from hostops.host.ssh import runner_program as program
 from hostops.host.ssh.failures import reason
 from hostops.host.ssh.keepalive import Keepalive
-from hostops.host.ssh.reading import drain
+from hostops.host.ssh.reading import CHUNK, drain
 from hostops.host.ssh.shell import login_command
 from hostops.host.ssh.watchdog import watchdog
 from hostops.models import Host, Status
 
 # The inventory variable naming the runner's interpreter on a host (else python3 from PATH).
 INTERPRETER_VAR = "hostops_python_interpreter"
-_CHUNK = 65536
 _KILL_WAIT_S = 5.0
 _DIAGNOSTICS = 4096  # the runner's own stderr kept, to say why it ended
 
@@ -123,7 +122,7 @@ class Runner:
                 chan.settimeout(timeout)
                 frames: list[tuple[bytes, bytes]] = []
                 while not frames:
-                    data = chan.recv(_CHUNK)
+                    data = chan.recv(CHUNK)
                     if not data:
                         raise _CannotStart(self._diagnostics() or "the runner ended at once")
                     frames = self.reader.feed(data)
@@ -146,7 +145,7 @@ class Runner:
         assert self._chan is not None
         said = b""
         while self._chan.recv_stderr_ready():
-            said = (said + self._chan.recv_stderr(_CHUNK))[-_DIAGNOSTICS:]
+            said = (said + self._chan.recv_stderr(CHUNK))[-_DIAGNOSTICS:]
         return said.decode(errors="replace").strip().replace("\n", "; ")
 
     def alive(self) -> bool:
@@ -242,7 +241,7 @@ class RunnerCommand:
         The command's frames read meanwhile are kept for pump."""
         self._chan.sendall(frame)
         while True:
-            data = self._chan.recv(_CHUNK)
+            data = self._chan.recv(CHUNK)
             if not data:
                 return None
             found = None
@@ -265,7 +264,7 @@ class RunnerCommand:
             if not (frames or chan.recv_ready() or chan.closed or chan.eof_received):
                 chan.settimeout(wait_s)
                 try:
-                    frames += self._runner.reader.feed(chan.recv(_CHUNK))
+                    frames += self._runner.reader.feed(chan.recv(CHUNK))
                 except TimeoutError:
                     pass
                 finally:
