@@ -16,8 +16,19 @@ hosts of the run, and what the open-file limit allows. The machine, not only
 hostops's own processes, is measured: they share the CPUs with everything else on
 it (on a loopback test fleet, with the sshd daemons themselves).
 
+A busy CPU does not always mean more sessions cannot pay: the controller may be
+busy with other work, or its reading include the daemons of hosts that also sit
+far away (measured here behind a +100 ms proxy: the CPUs 90-100 % busy, yet
+``--forks 200`` 27 % faster than 64). So the run also times each new connection's
+first answer (:mod:`hostops.host.ssh.distance`: about a round trip plus the
+server's start, never less than the round trip): when the first
+:data:`FAR_ANSWERS` all took :data:`FAR_S` or more, the hosts are far, the
+sessions wait on the network whatever the CPU says, and the budget goes to its
+ceiling at once. A near fleet always has quick answers among its first ones, even
+on a loaded machine (some servers answer before our first bytes are sent).
+
 Where the machine's CPU time cannot be read (no ``/proc/stat``: not Linux), the
-budget stays at :data:`START`.
+budget stays at :data:`START` unless the hosts are far.
 """
 
 from __future__ import annotations
@@ -33,6 +44,8 @@ CEILING = 256  # never more at once, however idle the machine (threads, sockets)
 TARGET_BUSY = 0.85  # machine CPU fraction up to which more sessions are taken on
 TICK_S = 0.2  # how often the budget is reconsidered
 _MAX_GROWTH = 2.0  # at most this factor per tick: a short quiet spell is no proof
+FAR_S = 0.05  # the first answers all this slow or slower: the hosts are far (Governor.far)
+FAR_ANSWERS = 16  # how many first answers decide it (each worker sends at most this many)
 _STAT = Path("/proc/stat")
 
 
@@ -108,19 +121,42 @@ class Governor:
         self._meter = meter or CpuMeter()
         self._clock = clock
         self._next = clock() + TICK_S
+        self._answers = 0  # first answers heard, up to FAR_ANSWERS
+        self._quickest = math.inf  # the quickest of them
+
+    @property
+    def far(self) -> bool:
+        """Whether the hosts are far: the run's first :data:`FAR_ANSWERS` connections all
+        took :data:`FAR_S` or more to answer."""
+        return self._answers >= FAR_ANSWERS and self._quickest >= FAR_S
+
+    def heard(self, waited: float) -> None:
+        """A new connection's first answer took ``waited`` seconds (see
+        hostops.host.ssh.distance). Once the hosts are known to be far, the next tick is
+        due at once; answers after the first :data:`FAR_ANSWERS` change nothing."""
+        if self._answers >= FAR_ANSWERS:
+            return
+        self._answers += 1
+        self._quickest = min(self._quickest, waited)
+        if self.far:
+            self._next = self._clock()
 
     def active(self, limit: int) -> bool:
         """Whether a budget of ``limit`` may still grow."""
-        return limit < self.ceiling and self._meter.available
+        return limit < self.ceiling and (self._meter.available or self.far)
 
     def wait_s(self) -> float:
         """Seconds until the next tick is due (0 if it is)."""
         return max(0.0, self._next - self._clock())
 
     def tick(self, limit: int, running: int, waiting: int) -> int:
-        """The budget from now on (see :func:`next_limit`); ``limit`` if nothing is known."""
+        """The budget from now on: the ceiling (at most the jobs there are) if the hosts
+        are far and the budget was the limit, else as :func:`next_limit` says from the
+        CPU; ``limit`` if nothing is known."""
         self._next = self._clock() + TICK_S
         busy = self._meter.busy()
+        if self.far and waiting > 0 and running >= limit:
+            return max(limit, min(self.ceiling, running + waiting))
         if busy is None:
             return limit
         return next_limit(limit, Observation(busy, running, waiting), self.ceiling)

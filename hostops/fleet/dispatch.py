@@ -21,6 +21,8 @@ only if the job collects it: otherwise the output went to the aggregator);
 ``("returned", name)`` when the job could not run because no thread could be
 started (a process or memory limit): it goes back in the queue, and that worker
 is given one job fewer at once from then on (never fewer than one while idle).
+``("heard", name, seconds)``: how long a new connection's first answer took, for
+the governor (adaptive concurrency; the first few only, and only without ``--forks``).
 
 Sites: a worker slot may serve only some sites (``WorkerSlot.sites``: the shards of a
 cluster run, hostops.cluster); a host whose inventory variable ``site`` names one
@@ -45,6 +47,7 @@ from hostops.operations import Operation, Outcome
 STARTED = "started"
 DONE = "done"
 RETURNED = "returned"  # not run (no thread could start): queue it again, one thread fewer
+HEARD = "heard"  # a new connection's first answer took this long (hostops.host.ssh.distance)
 _MAX_UNACKED = 32
 _JOIN_S = 5.0
 # The outcome of a kept-connection job whose worker died under it.
@@ -333,6 +336,9 @@ class Dispatcher:
                     slot.started.add(name)
                 elif kind == RETURNED:
                     self._returned(slot, name)
+                elif kind == HEARD:
+                    if self._governor is not None:
+                        self._governor.heard(rest[0])
                 elif kind == DONE:
                     job = slot.sent.pop(name, None)
                     slot.free += 1

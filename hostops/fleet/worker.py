@@ -25,7 +25,8 @@ from typing import Any, Protocol
 
 from hostops.credentials import Secrets
 from hostops.fleet._procname import set_process_name
-from hostops.fleet.dispatch import DONE, RETURNED, STARTED, Flag, Job, Release
+from hostops.fleet.adaptive import FAR_ANSWERS
+from hostops.fleet.dispatch import DONE, HEARD, RETURNED, STARTED, Flag, Job, Release
 from hostops.fleet.events import (
     Event,
     HostFinished,
@@ -202,6 +203,17 @@ def serve(
     tries: dict[str, int] = {}  # hosts given back for want of a thread, how often
     warned: list[bool] = []  # the warning was put on the queue
 
+    # New connections' first answers, for the engine's adaptive concurrency: only the
+    # first few count (hostops.fleet.adaptive), and none when --forks was given.
+    answers_wanted = [FAR_ANSWERS if spec.options.forks is None else 0]
+
+    def heard(name: str, waited: float) -> None:
+        with send_lock:
+            if answers_wanted[0] <= 0:
+                return
+            answers_wanted[0] -= 1
+        tell(HEARD, name, waited)
+
     def no_thread(job: Job) -> None:
         """No thread for ``job``: back to the engine's queue while other sessions here
         will free theirs; with none running here, the host's failure."""
@@ -246,6 +258,7 @@ def serve(
                 hurry=hurry,
                 redactor=redactor,
                 transfer=transfer,
+                heard=heard if answers_wanted[0] > 0 else None,
             )
         finally:
             with send_lock:
@@ -332,6 +345,7 @@ def run_job(
     hurry: Cancel | None = None,
     redactor: Redactor | None = None,
     transfer: Transfer | None = None,
+    heard: Callable[[str, float], None] | None = None,
 ) -> Outcome:
     """One operation on one host, over its kept client or a new one. Never raises:
     every failure is the Outcome (and, for a final job, the host's HostFinished).
@@ -375,6 +389,7 @@ def run_job(
             where,
             context=ctx,
             warn=lambda msg: events.put(HostWarning(host.name, redactor.text(msg))),
+            heard=None if heard is None else lambda waited: heard(host.name, waited),
         )
     op = job.op
     if isinstance(op, (Command, Upload)) and op.sudo is None:  # the run's --sudo, else the host's

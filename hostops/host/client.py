@@ -97,7 +97,8 @@ class HostClient:
     ``context`` is shared by the clients of one process (parsed known_hosts and
     keys, jump host connections); without one, the client has its own.
     ``warn`` receives this host's warnings (a new host key recorded, ...).
-    Use as a context manager, or call :meth:`close`.
+    ``heard`` is told how long each new SSH connection's first answer took, in
+    seconds (hostops.host.ssh.distance). Use as a context manager, or call :meth:`close`.
     """
 
     def __init__(
@@ -108,8 +109,10 @@ class HostClient:
         secrets: Secrets | None = None,
         context: SshContext | None = None,
         warn: Callable[[str], None] = _nothing,
+        heard: Callable[[float], None] | None = None,
     ) -> None:
         self.host = host
+        self._heard = heard
         self._own_context = context is None
         self._ctx = context or SshContext(options or RunOptions(), warn, secrets or Secrets())
         self._warn = warn
@@ -180,7 +183,7 @@ class HostClient:
             return LocalConnection(secrets.scrubbed_environment(), secrets.cwd)
         from hostops.host.ssh.connection import SshConnection
 
-        return SshConnection(self.host, self._ctx, self._warn)
+        return SshConnection(self.host, self._ctx, self._warn, heard=self._heard)
 
     def adopt(self, context: SshContext, warn: Callable[[str], None] = _nothing) -> bool:
         """Take this open connection over for another run (``context``: its options,

@@ -3,12 +3,14 @@ under ``flock`` in a shared directory (the fleet's daemons run on this machine),
 largest number of commands running together is known exactly, whatever the timing.
 
 ``--forks N`` is never exceeded; without it (adaptive), every host still runs once, the
-budget grows past its start where the CPU is idle and holds where it is saturated (the
-machine's CPU reading is replaced, in-process, to make both cases certain)."""
+budget grows past its start where the CPU is idle and holds where it is saturated, unless
+the hosts are far (the machine's CPU reading and the far threshold are replaced,
+in-process, to make each case certain)."""
 
 from __future__ import annotations
 
 import itertools
+import math
 import shlex
 from pathlib import Path
 
@@ -118,9 +120,25 @@ def test_default_holds_at_its_start_while_the_cpu_is_saturated(
     sshd_fleet: SshdFleet, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _machine(monkeypatch, busy=1.0)
+    monkeypatch.setattr(adaptive, "FAR_S", math.inf)  # near, however slow sshd is to start
     d = _counter(tmp_path)
     hosts = load_inventory(_inventory(sshd_fleet, tmp_path, 100))
     report = run(hosts, _command(d, "sleep 0.5"), options=RunOptions(workers=2))
     assert {r.status.value for r in report.results} == {"ok"}
     assert len((d / "peaks").read_text().split()) == 100
     assert _peak(d) <= adaptive.START
+
+
+def test_default_grows_to_its_ceiling_for_far_hosts_while_the_cpu_is_saturated(
+    sshd_fleet: SshdFleet, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The CPU reads 100 % busy, but the hosts' first answers say they are far (any
+    answer counts as slow here): the budget goes past its start, to all 100 hosts at
+    once, through the workers' reports of their connections' first answers."""
+    _machine(monkeypatch, busy=1.0)
+    monkeypatch.setattr(adaptive, "FAR_S", 0.0)
+    d = _counter(tmp_path)
+    hosts = load_inventory(_inventory(sshd_fleet, tmp_path, 100))
+    report = run(hosts, _command(d, _GATE.format(need=100)), options=RunOptions(workers=2))
+    assert {r.status.value for r in report.results} == {"ok"}, report.results[0]
+    assert _peak(d) == 100 > adaptive.START

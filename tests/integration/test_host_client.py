@@ -4,6 +4,7 @@ script uses it, and the one fleet rule it depends on (Command.sudo None = the ru
 from __future__ import annotations
 
 import socket
+import time
 
 import pytest
 
@@ -62,3 +63,14 @@ def test_command_sudo_false_is_honoured_under_the_runs_sudo(sshd_fleet: SshdFlee
     opted_out = run_operation(hosts, Command("id -un", sudo=False), options=options)
     assert as_run.results[0].stdout == b"nobody\n"
     assert opted_out.results[0].stdout == f"{sshd_fleet.user}\n".encode()
+
+
+def test_a_new_connection_tells_how_long_its_first_answer_took(sshd_fleet: SshdFleet) -> None:
+    """Once per connection (the adaptive concurrency's distance signal), not per command."""
+    heard: list[float] = []
+    started = time.monotonic()
+    with HostClient(sshd_fleet.host(1), heard=heard.append) as client:
+        for _ in range(2):
+            assert client.perform(Command("true"), lambda s, d: None).status is Status.OK
+    assert len(heard) == 1
+    assert 0.0 <= heard[0] < time.monotonic() - started

@@ -122,6 +122,55 @@ def test_governor_without_a_meter_never_grows() -> None:
     assert governor.tick(64, 64, 136) == 64
 
 
+def _saturated() -> CpuMeter:
+    """A machine whose CPUs are 100 % busy at every reading."""
+    ticks = iter(range(1, 10**6))
+    return CpuMeter(lambda: (1000 * (t := next(ticks)), 1000 * t))
+
+
+def _hear(governor: Governor, *waits: float) -> None:
+    for waited in waits:
+        governor.heard(waited)
+
+
+def test_far_hosts_take_the_budget_to_the_ceiling_whatever_the_cpu() -> None:
+    """The first FAR_ANSWERS connections all answered in FAR_S or more: the CPU reads
+    100 % busy, yet the budget goes to the ceiling, at most the jobs there are, at the
+    very next look (due at once)."""
+    clock = Clock()
+    governor = Governor(256, _saturated(), clock)
+    _hear(governor, *[adaptive.FAR_S] * (adaptive.FAR_ANSWERS - 1))
+    assert not governor.far and governor.wait_s() > 0
+    assert governor.tick(64, 64, 136) == 64  # busy, and not known to be far yet
+    governor.heard(0.3)
+    assert governor.far and governor.wait_s() == 0.0
+    assert governor.tick(64, 64, 136) == 200
+    assert governor.tick(64, 64, 500) == 256
+    assert governor.tick(64, 50, 136) == 64  # sessions free: more would not be used
+
+
+def test_one_quick_first_answer_makes_the_hosts_near() -> None:
+    governor = Governor(256, _saturated())
+    _hear(governor, 0.2, 0.001, *[0.2] * adaptive.FAR_ANSWERS)
+    assert not governor.far
+    assert governor.tick(64, 64, 136) == 64
+
+
+def test_answers_after_the_first_ones_change_nothing() -> None:
+    governor = Governor(256, _saturated())
+    _hear(governor, *[0.2] * adaptive.FAR_ANSWERS)
+    _hear(governor, 0.0, 0.0)
+    assert governor.far
+
+
+def test_far_hosts_grow_the_budget_where_the_cpu_cannot_be_read() -> None:
+    governor = Governor(256, CpuMeter(lambda: None))
+    assert not governor.active(64)
+    _hear(governor, *[0.1] * adaptive.FAR_ANSWERS)
+    assert governor.active(64) and not governor.active(256)
+    assert governor.tick(64, 64, 136) == 200
+
+
 class FakeProcess:
     def __init__(self, pid: int) -> None:
         self.pid = pid
@@ -136,6 +185,10 @@ class FixedGovernor(Governor):
         super().__init__(ceiling, CpuMeter(lambda: (0, 0)))
         self.answer = answer
         self.shown: list[tuple[int, int, int]] = []
+        self.answers: list[float] = []
+
+    def heard(self, waited: float) -> None:
+        self.answers.append(waited)
 
     def wait_s(self) -> float:
         return 0.0
@@ -182,6 +235,15 @@ def test_a_worker_that_could_not_start_a_thread_gets_no_more() -> None:
     d._governor.answer = 8  # type: ignore[union-attr]
     d.dispatch()
     assert [len(s.sent) for s in d.slots] == [2, 6]
+
+
+def test_dispatcher_passes_first_answers_to_the_governor() -> None:
+    d, governor, workers = _dispatcher((2,), (8,), answer=2, n=20)
+    workers[0].send(("heard", "h00", 0.25))
+    workers[0].send(("started", "h01"))
+    d.handle([d.slots[0].conn])
+    assert governor.answers == [0.25]
+    assert d.slots[0].started == {"h01"}
 
 
 def test_no_governor_look_once_nothing_waits() -> None:

@@ -1,6 +1,8 @@
-"""A session thread that cannot start: the job goes back to the engine and is never
-also run by this worker (ThreadPoolExecutor queues a job before it starts the thread
-for it, so a thread that frees up later would otherwise still run it)."""
+"""What a worker tells the engine. A session thread that cannot start: the job goes
+back to the engine and is never also run by this worker (ThreadPoolExecutor queues a
+job before it starts the thread for it, so a thread that frees up later would otherwise
+still run it). New connections' first answers: only the first few, and only for the
+adaptive concurrency."""
 
 from __future__ import annotations
 
@@ -9,11 +11,13 @@ import threading
 import time
 from typing import Any
 
+import pytest
 from pytest_mock import MockerFixture
 
 from hostops.credentials import Secrets
 from hostops.fleet import worker
-from hostops.fleet.dispatch import DONE, RETURNED, STARTED, Job
+from hostops.fleet.adaptive import FAR_ANSWERS
+from hostops.fleet.dispatch import DONE, HEARD, RETURNED, STARTED, Job
 from hostops.models import Host, RunOptions, Status
 from hostops.operations import Command, Outcome
 
@@ -120,3 +124,41 @@ def test_a_job_that_starts_runs_once(mocker: MockerFixture) -> None:
     )
     assert sorted(ran) == ["h0", "h1", "h2"]
     assert sorted(n for kind, n, *_ in conn.sent if kind == DONE) == ["h0", "h1", "h2"]
+
+
+@pytest.mark.parametrize(("forks", "told"), [(None, FAR_ANSWERS), (8, 0)])
+def test_first_answers_are_told_only_as_many_as_count(
+    mocker: MockerFixture, forks: int | None, told: int
+) -> None:
+    """Without --forks, the first FAR_ANSWERS new connections' first answers go to the
+    engine (its governor reads them), and no more; with --forks, none (nothing reads
+    them) and no connection is timed."""
+    conn = _Conn()
+    offered: list[bool] = []
+
+    def run_job(job: Job, *args: object, **kwargs: object) -> Outcome:
+        heard = kwargs["heard"]
+        offered.append(heard is not None)
+        if callable(heard):
+            heard(job.host.name, 0.125)
+        return Outcome(Status.OK, exit_code=0)
+
+    mocker.patch.object(worker, "run_job", run_job)
+    for i in range(FAR_ANSWERS + 5):
+        conn.inbox.put(_job(i))
+    conn.inbox.put(None)
+    worker.serve(
+        worker.WorkerSpec(RunOptions(forks=forks), threads=1),
+        conn,
+        mocker.Mock(),
+        threading.Event(),
+        Secrets(),
+        None,
+        lambda: False,
+        kept=worker.Kept(),
+        context=mocker.Mock(),
+    )
+    answers = [m for m in conn.sent if m[0] == HEARD]
+    assert len(answers) == told
+    assert all(waited == 0.125 for _, _, waited in answers)
+    assert any(offered) is (forks is None)

@@ -22,6 +22,7 @@ from hostops.host.ssh._paramiko import (
 from hostops.host.ssh.auth import authenticate
 from hostops.host.ssh.command import SshCommand, Sudo
 from hostops.host.ssh.context import SshContext
+from hostops.host.ssh.distance import FirstAnswer
 from hostops.host.ssh.failures import REMOTE_ERRORS, reason
 from hostops.host.ssh.jump import tunnel
 from hostops.host.ssh.lock import take_lock
@@ -46,7 +47,9 @@ def connect_timeout(host: Host, options: RunOptions) -> float:
 
 class SshConnection:
     """An authenticated SSH connection to one host, directly or through its jump hosts
-    (``via``: the transport of the last hop). Raises HostFailure from the constructor."""
+    (``via``: the transport of the last hop). ``heard(seconds)``: told how long the
+    host's first answer took (hostops.host.ssh.distance). Raises HostFailure from the
+    constructor."""
 
     def __init__(
         self,
@@ -54,6 +57,7 @@ class SshConnection:
         ctx: SshContext,
         warn: Callable[[str], None],
         via: paramiko.Transport | None = None,
+        heard: Callable[[float], None] | None = None,
     ) -> None:
         self.host = host
         self._ctx = ctx
@@ -78,7 +82,8 @@ class SshConnection:
             self._sock = self._proxy.sock
         else:
             self._sock = _connect(host, timeout)
-        self.transport = paramiko.Transport(self._sock)  # type: ignore[arg-type]  # any socket-like object will do (a tunnel); the stubs list a few types
+        sock = self._sock if heard is None else FirstAnswer(self._sock, heard)
+        self.transport = paramiko.Transport(sock)  # type: ignore[arg-type]  # any socket-like object will do (a tunnel); the stubs list a few types
         self.transport.name = thread_name(host.name)  # its log records name the host
         quieten(self.transport)
         record_exit_signals(self.transport)
