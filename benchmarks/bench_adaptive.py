@@ -136,9 +136,10 @@ def render(
     lines += [
         "",
         "The default reads the whole machine's CPU (`/proc/stat`): it takes on more than 64"
-        " sessions only while the CPUs are under 85 % busy, so with a load average above the"
-        " CPU count (other work on the machine) it runs as `--forks 64`. The daemons share"
-        " this machine's CPUs, even behind the proxy.",
+        " sessions while the CPUs are under 85 % busy, or at once, to its ceiling, when the"
+        " run's first 16 connections all took 50 ms or more to answer (the hosts are far:"
+        " `hostops/host/ssh/distance.py`). The daemons share this machine's CPUs, even"
+        " behind the proxy, so here only the second rule lets it grow.",
     ]
     return "\n".join(lines) + "\n"
 
