@@ -115,7 +115,8 @@ class HostFailure(HostopsError):
 def exit_code_for(outcome: RunReport | BaseException) -> int:
     """Map a finished run, or the exception that ended it, to the process exit code.
 
-    Precedence: 130 (interrupted) > 4 (internal) > 3 (unreachable, auth,
+    Precedence: 130 (interrupted) > 4 (internal; or output that could not all be
+    written, ``output_lost``) > 3 (unreachable, auth,
     host key) > 1 (failed, timeout, error, incomplete, not_run) > 0 (every host ok
     or skipped).
     A run that hostops itself could not finish has no report: it ends with an
@@ -130,6 +131,8 @@ def exit_code_for(outcome: RunReport | BaseException) -> int:
     statuses = {r.status for r in outcome.results}
     if outcome.interrupted or Status.INTERRUPTED in statuses:
         return EXIT_INTERRUPTED
+    if outcome.output_lost:  # the run went on, but what it showed is incomplete
+        return EXIT_INTERNAL
     if statuses & _UNREACHABLE:
         return EXIT_UNREACHABLE
     if statuses & _FAILED:

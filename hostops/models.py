@@ -253,6 +253,9 @@ class RunReport:
     workers: tuple[WorkerStats, ...] = ()
     interrupted: bool = False
     warnings: tuple[str, ...] = field(default=())
+    # Why some of the run's output could not be written ("standard output: No space
+    # left on device"): the run went on, its results are all here, its output is not.
+    output_lost: str | None = None
 
     @property
     def succeeded(self) -> tuple[HostResult, ...]:

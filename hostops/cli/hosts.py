@@ -122,7 +122,19 @@ def recorded(
         if journal is not None:
             journal.finish(None, exit_code_for(exc), describe(exc))
         raise
+    lost = report.output_lost or console.lost
+    if lost and not report.output_lost:  # written here, after the run (a playbook's recap)
+        report = dataclasses.replace(report, output_lost=lost)
     code = exit_code_for(report)
+    if lost:
+        where = (
+            ""
+            if journal is None
+            else f"; every result is in run {journal.id}: 'hostops show {journal.id}'"
+        )
+        console.message(
+            "error", f"cannot write {lost}: the output is incomplete (the run went on){where}"
+        )
     if journal is not None:
         journal.finish(report, code)
         if report.failed:

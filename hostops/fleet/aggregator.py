@@ -339,6 +339,7 @@ class Aggregator:
             workers=tuple(self.workers),
             interrupted=self.interrupted,
             warnings=tuple(self.warnings),
+            output_lost=self._console.lost,
         )
 
     def _to_files(self, write: Callable[..., None], *args: object) -> None:

@@ -13,6 +13,7 @@ import getpass
 import json
 import os
 import re
+import select
 import termios
 import warnings
 from collections.abc import Iterable
@@ -107,6 +108,9 @@ def _ask_on(fd: int, text: str, prompt: str) -> str:
     return line.decode(errors="replace").rstrip("\r\n")
 
 
+_NAMES = {1: "standard output", 2: "standard error"}
+
+
 class Console:
     """Writes to stdout and stderr under one lock, a whole blob per call."""
 
@@ -122,7 +126,15 @@ class Console:
         self.out_tty = os.isatty(1)
         self.err_tty = os.isatty(2)
         self._closed: set[int] = set()
+        self._lost: dict[int, str] = {}  # descriptors a write failed on, and why
         self._status_shown = False
+
+    @property
+    def lost(self) -> str | None:
+        """Why some output could not be written ("standard output: No space left on
+        device"), None if all of it was (a reader that went away, ``| head``, is no loss:
+        it asked for no more)."""
+        return "; ".join(f"{_NAMES[fd]}: {why}" for fd, why in sorted(self._lost.items())) or None
 
     def out(self, data: bytes, plain: bool = False) -> None:
         """Write ``data`` to stdout. ``plain``: it holds none of hostops's own terminal
@@ -195,6 +207,13 @@ class Console:
                 n = os.write(fd, view)
             except BrokenPipeError:  # `hostops ... | head`: stop writing, keep running
                 self._closed.add(fd)
+                return
+            except BlockingIOError:  # a non-blocking descriptor we were handed: wait for room
+                select.select([], [fd], [])
+                continue
+            except OSError as exc:  # a full disk, an I/O error: stop writing there, keep
+                self._closed.add(fd)  # running (the hosts' results are all still kept) and
+                self._lost[fd] = exc.strerror or str(exc)  # say so at the end (lost)
                 return
             view = view[n:]
 

@@ -1,15 +1,18 @@
 """Habits users bring, and inputs that must never succeed silently (issue 14): the command
 as several words (and after --), zero hosts, files given on the command line that do not
-exist, put --parents."""
+exist, put --parents, output that cannot be written (a full disk) or is no longer read
+(``| head``)."""
 
 from __future__ import annotations
 
+import os
+import re
 from pathlib import Path
 
 import pytest
 
 from hostops.testing import SshdFleet
-from hostops.testing.pytest_plugin import json_results, run_hostops
+from hostops.testing.pytest_plugin import json_results, run_hostops, start_hostops
 
 
 def _one_error_line(r, *parts: str) -> None:  # type: ignore[no-untyped-def]
@@ -100,3 +103,38 @@ def test_put_parents(fleet20: tuple[SshdFleet, Path], tmp_path: Path) -> None:
     )
     assert r.returncode == 0, r.stderr
     assert Path(target).read_text() == "hi\n"
+
+
+def test_output_that_cannot_be_written_is_said_and_the_run_still_accounts_for_every_host(
+    fleet20: tuple[SshdFleet, Path], tmp_path: Path
+) -> None:
+    """`hostops run ... > out.txt` on a full disk (/dev/full): one error line naming
+    standard output and the reason, exit 4 (never 0), every host run and recorded. Before,
+    the aggregator died with a traceback and the results were lost."""
+    _fleet, inv = fleet20
+    env = {**os.environ, "XDG_STATE_HOME": str(tmp_path / "state")}
+    with open("/dev/full", "wb") as full:
+        r = run_hostops("run", "seq 50", "--hosts", str(inv), stdout=full, env=env)
+    assert r.returncode == 4, r.stderr
+    assert "Traceback" not in r.stderr
+    errors = [line for line in r.stderr.splitlines() if line.startswith("hostops: error: ")]
+    assert len(errors) == 1, r.stderr
+    assert "cannot write standard output: No space left on device" in errors[0]
+    run_id = re.search(r"'hostops show (\S+)'", errors[0])
+    assert run_id is not None, errors[0]
+    shown = run_hostops("show", run_id.group(1), "-o", "json", env=env)
+    results = json_results(shown.stdout)
+    assert len(results) == 20 and {o["status"] for o in results.values()} == {"ok"}
+
+
+def test_a_reader_that_stops_reading_is_no_error(fleet20: tuple[SshdFleet, Path]) -> None:
+    """`hostops run ... | head -1`: the reader asked for no more; the run goes on to
+    the end and its exit code is the hosts' (0), with no error."""
+    _fleet, inv = fleet20
+    proc = start_hostops("run", "seq 100000", "--hosts", str(inv))
+    assert proc.stdout is not None and proc.stderr is not None
+    assert proc.stdout.readline()
+    proc.stdout.close()
+    err = proc.stderr.read()
+    assert proc.wait(timeout=120) == 0, err
+    assert "error" not in err and "20 ok" in err, err

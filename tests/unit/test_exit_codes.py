@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 
 import pytest
@@ -142,3 +143,13 @@ def test_exception_subclass_keeps_exit_code():
         pass
 
     assert exit_code_for(MyConfigError("x")) == 2
+
+
+@pytest.mark.parametrize("status", list(Status))
+def test_output_that_could_not_be_written_is_exit_4_below_an_interruption(status):
+    """The run went on and every host has its result, but what it showed is incomplete
+    (a full disk under `> out.txt`): never 0; an interruption still says 130."""
+    lost = dataclasses.replace(_report(status), output_lost="standard output: No space")
+    assert exit_code_for(lost) == (130 if _CODE[status] == 130 else EXIT_INTERNAL)
+    interrupted = dataclasses.replace(lost, interrupted=True)
+    assert exit_code_for(interrupted) == EXIT_INTERRUPTED
