@@ -24,7 +24,7 @@ from typing import Any, Protocol
 
 from hostops.credentials import Secrets, secrets_from_environment
 from hostops.errors import ConfigError, InternalError
-from hostops.fleet.adaptive import CEILING, START, Governor
+from hostops.fleet.adaptive import CEILING, FAR_ANSWERS, START, Governor
 from hostops.fleet.aggregator import Sinks, aggregator_main
 from hostops.fleet.dispatch import WORKER_DIED, Dispatcher, Job, WorkerProcess, WorkerSlot
 from hostops.fleet.events import (
@@ -280,7 +280,11 @@ class Engine:
         report_out.close()
         everything = self.view.mode is OutputMode.STREAM or self.view.out_dir is not None
         forward = None if everything else self.options.max_output + 1
-        spec = WorkerSpec(self.options, 0, consumed, forward, self._stdin)
+        # Budgets that may grow (no --forks), in workers of this run's own: a governor
+        # decides, reading the first answers of new connections among other things.
+        governed = budgets != threads and (source is None or source.private)
+        answers = FAR_ANSWERS if governed else 0
+        spec = WorkerSpec(self.options, 0, consumed, forward, self._stdin, answers)
 
         def start_worker(n_threads: int, budget: int) -> WorkerSlot:
             mine, theirs = ctx.Pipe()  # a private pipe per worker: see hostops.fleet.dispatch

@@ -25,7 +25,6 @@ from typing import Any, Protocol
 
 from hostops.credentials import Secrets
 from hostops.fleet._procname import set_process_name
-from hostops.fleet.adaptive import FAR_ANSWERS
 from hostops.fleet.dispatch import DONE, HEARD, RETURNED, STARTED, Flag, Job, Release
 from hostops.fleet.events import (
     Event,
@@ -71,6 +70,9 @@ class WorkerSpec:
     # The run's standard input (``hostops run 'bash -s' < fix.sh``): given to the
     # worker once, not with every job; commands with ``stdin`` get it.
     stdin: Source = None
+    # How many new connections' first answers to tell the engine, whose governor reads
+    # them (hostops.fleet.adaptive: the first few decide); 0 when it has none.
+    first_answers: int = 0
 
 
 class Kept:
@@ -203,9 +205,7 @@ def serve(
     tries: dict[str, int] = {}  # hosts given back for want of a thread, how often
     warned: list[bool] = []  # the warning was put on the queue
 
-    # New connections' first answers, for the engine's adaptive concurrency: only the
-    # first few count (hostops.fleet.adaptive), and none when --forks was given.
-    answers_wanted = [FAR_ANSWERS if spec.options.forks is None else 0]
+    answers_wanted = [spec.first_answers]  # new connections' first answers still to tell
 
     def heard(name: str, waited: float) -> None:
         with send_lock:

@@ -198,6 +198,7 @@ class HostClient:
         if self._own_context:
             self._ctx.close()
         self._ctx, self._own_context, self._warn = context, False, warn
+        self._heard = None  # the last run's: a reconnect must never tell it anything
         self.reused = True
         return True
 
@@ -211,6 +212,7 @@ class HostClient:
         if self._own_context:
             self._ctx.close()
         self._ctx, self._own_context, self._warn = context, False, _nothing
+        self._heard = None
 
     def start_runner(self) -> None:
         """Get a runner ready on this (kept) SSH connection for its next commands, in the

@@ -11,6 +11,9 @@ from pathlib import Path
 import pytest
 from held import held, release, started
 
+from hostops import load_inventory
+from hostops.host.client import HostClient
+from hostops.models import Status
 from hostops.testing import FleetHost, LogTail, SshdFleet
 from hostops.testing.fleet import free_port
 from hostops.testing.pytest_plugin import (
@@ -216,3 +219,20 @@ def test_a_dead_bastion_connection_is_made_again(
     assert res[hosts[0].name]["status"] == "error", err
     assert [res[h.name]["status"] for h in hosts[1:]] == ["ok", "ok"], err
     assert log.logins() == 2
+
+
+def test_a_target_behind_a_jump_host_tells_its_first_answer_once(
+    sshd_fleet: SshdFleet, bastions: SshdFleet, tmp_path: Path
+) -> None:
+    """Timed from the tunnel's request, so the bastion's round trip counts; the bastion's
+    own login tells nothing (hostops.host.ssh.distance)."""
+    _hosts, inv = _setup(sshd_fleet, bastions, tmp_path, 1)
+    inv.write_text(
+        inv.read_text().replace("defaults:\n", f"defaults:\n  jump: {_hop(bastions.hosts[0])}\n")
+    )
+    (host,) = load_inventory(inv)
+    heard: list[float] = []
+    with HostClient(host, heard=heard.append) as client:
+        outcome, out, _ = client.run("echo through")
+    assert (outcome.status, out) == (Status.OK, b"through\n")
+    assert len(heard) == 1 and heard[0] >= 0.0

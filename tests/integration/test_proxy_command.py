@@ -264,3 +264,18 @@ def test_hash_known_hosts_records_hashed_names_ssh_keygen_finds(
         capture_output=True, text=True, check=False,
     )  # fmt: skip
     assert found.returncode == 0 and host.host_key_line.split()[1] in found.stdout
+
+
+def test_a_proxied_connection_s_first_answer_is_not_taken_for_distance(
+    sshd_fleet: SshdFleet, tmp_path: Path
+) -> None:
+    """The proxy's own start (and a bastion login, for ssh -W) would read as distance:
+    adaptive concurrency is told nothing of it (hostops.host.ssh.distance)."""
+    inv = sshd_fleet.write_inventory(tmp_path / "inv.yaml", sshd_fleet.hosts[:1])
+    config = _config(tmp_path, f"Host *\n  ProxyCommand {_RECORDING.format(log=tmp_path / 'p')}\n")
+    (host,) = load_inventory(inv, ssh_config=config)
+    heard: list[float] = []
+    with HostClient(host, heard=heard.append) as client:
+        outcome, out, _ = client.run("echo alive")
+    assert (outcome.status, out) == (Status.OK, b"alive\n")
+    assert heard == []

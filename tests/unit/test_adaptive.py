@@ -146,7 +146,8 @@ def test_far_hosts_take_the_budget_to_the_ceiling_whatever_the_cpu() -> None:
     assert governor.far and governor.wait_s() == 0.0
     assert governor.tick(64, 64, 136) == 200
     assert governor.tick(64, 64, 500) == 256
-    assert governor.tick(64, 50, 136) == 64  # sessions free: more would not be used
+    assert governor.tick(64, 50, 136) == 186  # a job just ended: its session is free
+    assert governor.tick(64, 64, 0) == 64  # no job waits: nothing to grow for
 
 
 def test_one_quick_first_answer_makes_the_hosts_near() -> None:

@@ -126,13 +126,11 @@ def test_a_job_that_starts_runs_once(mocker: MockerFixture) -> None:
     assert sorted(n for kind, n, *_ in conn.sent if kind == DONE) == ["h0", "h1", "h2"]
 
 
-@pytest.mark.parametrize(("forks", "told"), [(None, FAR_ANSWERS), (8, 0)])
-def test_first_answers_are_told_only_as_many_as_count(
-    mocker: MockerFixture, forks: int | None, told: int
-) -> None:
-    """Without --forks, the first FAR_ANSWERS new connections' first answers go to the
-    engine (its governor reads them), and no more; with --forks, none (nothing reads
-    them) and no connection is timed."""
+@pytest.mark.parametrize("told", [FAR_ANSWERS, 0])
+def test_first_answers_are_told_only_as_many_as_asked(mocker: MockerFixture, told: int) -> None:
+    """The first ``first_answers`` new connections' first answers go to the engine (its
+    governor reads them), and no more; with none asked (no governor: --forks, a warm
+    run's shared workers), no connection is timed."""
     conn = _Conn()
     offered: list[bool] = []
 
@@ -148,7 +146,7 @@ def test_first_answers_are_told_only_as_many_as_count(
         conn.inbox.put(_job(i))
     conn.inbox.put(None)
     worker.serve(
-        worker.WorkerSpec(RunOptions(forks=forks), threads=1),
+        worker.WorkerSpec(RunOptions(), threads=1, first_answers=told),
         conn,
         mocker.Mock(),
         threading.Event(),
@@ -161,4 +159,4 @@ def test_first_answers_are_told_only_as_many_as_count(
     answers = [m for m in conn.sent if m[0] == HEARD]
     assert len(answers) == told
     assert all(waited == 0.125 for _, _, waited in answers)
-    assert any(offered) is (forks is None)
+    assert any(offered) is (told > 0)

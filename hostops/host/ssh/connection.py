@@ -48,7 +48,7 @@ def connect_timeout(host: Host, options: RunOptions) -> float:
 class SshConnection:
     """An authenticated SSH connection to one host, directly or through its jump hosts
     (``via``: the transport of the last hop). ``heard(seconds)``: told how long the
-    host's first answer took (hostops.host.ssh.distance). Raises HostFailure from the
+    host's first answer took (hostops.host.ssh.distance; not through a ProxyCommand). Raises HostFailure from the
     constructor."""
 
     def __init__(
@@ -75,14 +75,19 @@ class SshConnection:
         # --connect-timeout bounds connect, handshake and authentication together
         # (a jump host's own login has its own).
         self._deadline = time.monotonic() + timeout
+        # The first answer is timed from the moment the host could answer (see
+        # hostops.host.ssh.distance): the tunnel's request, the TCP connection up.
+        since = time.monotonic()
         if via is not None:
             self._sock: socket.socket | TunnelSocket = tunnel(via, host, timeout)
         elif host.ssh.proxy_command:
             self._proxy = ProxyCommand(host.ssh.proxy_command, ctx.secrets.scrubbed_environment())
             self._sock = self._proxy.sock
+            heard = None  # the proxy's own start and login are no distance
         else:
             self._sock = _connect(host, timeout)
-        sock = self._sock if heard is None else FirstAnswer(self._sock, heard)
+            since = time.monotonic()
+        sock = self._sock if heard is None else FirstAnswer(self._sock, since, heard)
         self.transport = paramiko.Transport(sock)  # type: ignore[arg-type]  # any socket-like object will do (a tunnel); the stubs list a few types
         self.transport.name = thread_name(host.name)  # its log records name the host
         quieten(self.transport)
