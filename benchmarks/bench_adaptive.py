@@ -137,7 +137,7 @@ def render(
         "",
         "The default reads the whole machine's CPU (`/proc/stat`): it takes on more than 64"
         " sessions while the CPUs are under 85 % busy, or at once, to its ceiling, when the"
-        " run's first 16 connections all took 50 ms or more to answer (the hosts are far:"
+        " run's first 16 connections all took 80 ms or more to answer (the hosts are far:"
         " `hostops/host/ssh/distance.py`). The daemons share this machine's CPUs, even"
         " behind the proxy, so here only the second rule lets it grow.",
     ]

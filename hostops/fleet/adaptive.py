@@ -22,11 +22,14 @@ far away (measured here behind a +100 ms proxy: the CPUs 90-100 % busy, yet
 ``--forks 200`` 27 % faster than 64). So the run also times each new connection's
 first answer (:mod:`hostops.host.ssh.distance`: from the TCP connection up to the
 server's first bytes, one round trip plus the server's start, never less than the
-round trip): when the first :data:`FAR_ANSWERS` all took :data:`FAR_S` or more, the
+round trip; a connection still waiting after 0.1 s is told as that slow, so far hosts
+are known about 0.1 s into the run, not two round trips later): when the first
+:data:`FAR_ANSWERS` all took :data:`FAR_S` or more, the
 hosts are far, the sessions wait on the network whatever the CPU says, and the
 budget goes to its ceiling at once. A near fleet has quick answers among its first
 ones even on a loaded machine (on 200 loopback daemons sharing 2 busy CPUs, the
-quickest of the first 16 took 6-17 ms; behind a +100 ms proxy, over 300 ms).
+quickest of the first 16 took 0.2-12 ms, most 10-50 ms; behind a +100 ms proxy,
+every one 100 ms or more).
 
 Where the machine's CPU time cannot be read (no ``/proc/stat``: not Linux), the
 budget stays at :data:`START` unless the hosts are far.
@@ -45,7 +48,7 @@ CEILING = 256  # never more at once, however idle the machine (threads, sockets)
 TARGET_BUSY = 0.85  # machine CPU fraction up to which more sessions are taken on
 TICK_S = 0.2  # how often the budget is reconsidered
 _MAX_GROWTH = 2.0  # at most this factor per tick: a short quiet spell is no proof
-FAR_S = 0.05  # the first answers all this slow or slower: the hosts are far (Governor.far)
+FAR_S = 0.08  # the first answers all this slow or slower: the hosts are far (Governor.far)
 FAR_ANSWERS = 16  # how many first answers decide it (each worker sends at most this many)
 _STAT = Path("/proc/stat")
 

@@ -27,15 +27,29 @@ def test_times_the_first_answer_from_the_given_moment_once() -> None:
         assert len(heard) == 1 and 0.5 <= heard[0] < 0.55 + 5
 
 
-def test_no_answer_is_no_report_and_the_socket_is_passed_through() -> None:
+def test_a_read_that_times_out_first_tells_the_wait_so_far() -> None:
+    """No answer within the socket's timeout: the wait so far is told (the answer is
+    slower still), once; the answer that comes later tells nothing more."""
+    ours, theirs = socket.socketpair()
+    with ours, theirs:
+        heard: list[float] = []
+        since = time.monotonic()
+        timed = FirstAnswer(ours, since, heard.append)
+        timed.settimeout(0.05)  # an attribute of the socket it wraps
+        assert timed.gettimeout() == 0.05 and timed.fileno() == ours.fileno()
+        with pytest.raises(TimeoutError):
+            timed.recv(10)
+        assert len(heard) == 1 and 0.05 <= heard[0] <= time.monotonic() - since
+        theirs.sendall(b"late")
+        assert timed.recv(10) == b"late"
+        assert len(heard) == 1
+
+
+def test_the_end_of_the_stream_is_no_answer() -> None:
     ours, theirs = socket.socketpair()
     with ours, theirs:
         heard: list[float] = []
         timed = FirstAnswer(ours, time.monotonic(), heard.append)
-        timed.settimeout(0.01)  # an attribute of the socket it wraps
-        assert timed.gettimeout() == 0.01 and timed.fileno() == ours.fileno()
-        with pytest.raises(TimeoutError):
-            timed.recv(10)
         theirs.close()
-        assert timed.recv(10) == b""  # the end of the stream is no answer
+        assert timed.recv(10) == b""
         assert heard == []
