@@ -52,13 +52,17 @@ def main(argv: list[str] | None = None) -> int:
 
 def _say(text: str) -> int:
     """Write ``text`` on stdout: exit code 0, or 1 if stdout is a closed pipe (``| head
-    -0``; quietly, as click does for the rest of the command line)."""
+    -0``; quietly, as click does for the rest of the command line), or 4 with one line
+    on stderr if it cannot be written (a full disk), as for every command."""
     try:
         print(text, end="", flush=True)  # as print does: nothing without a stdout (>&-)
-    except BrokenPipeError:
+    except OSError as exc:
         # Python's advice for SIGPIPE: nothing more goes to the pipe, not even at exit.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 1
+        if isinstance(exc, BrokenPipeError):
+            return 1
+        sys.stderr.write(f"hostops: error: cannot write standard output: {exc.strerror}\n")
+        return 4  # hostops.errors.EXIT_INTERNAL, not imported for this
     return 0
 
 

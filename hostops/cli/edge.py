@@ -15,9 +15,17 @@ import typer
 from hostops.cli.completion import COMPLETE_VAR, complete
 from hostops.cli.configured import load
 from hostops.cli.words import check_command_words
-from hostops.errors import EXIT_USAGE, HostopsError, NothingToDo, UsageError, exit_code_for
+from hostops.errors import (
+    EXIT_INTERNAL,
+    EXIT_INTERRUPTED,
+    EXIT_USAGE,
+    HostopsError,
+    NothingToDo,
+    UsageError,
+    exit_code_for,
+)
 from hostops.liblog import route_library_logs
-from hostops.render.console import Console
+from hostops.render.console import Console, take_output_lost
 
 
 class _ClickError(Protocol):
@@ -103,7 +111,18 @@ def debug_lines(console: Console, host: str | None, text: str) -> None:
 
 def main(args: list[str]) -> int:
     """The command line proper (hostops.entry.main comes first): parse ``args``, run the
-    command; one-line errors, defined exit codes, no tracebacks by default."""
+    command; one-line errors, defined exit codes, no tracebacks by default. Output that
+    could not all be written (a full disk under ``> out.txt``) is never a success: one
+    line says so, and the exit code is 4 (an interruption's 130 stays)."""
+    code = _command(args)
+    lost = take_output_lost()  # what a run's record did not already say (hosts.recorded)
+    if lost is None:
+        return code
+    Console().message("error", f"cannot write {lost}: the output is incomplete")
+    return code if code == EXIT_INTERRUPTED else EXIT_INTERNAL
+
+
+def _command(args: list[str]) -> int:
     from hostops.cli.commands import command_line  # its commands import this module
 
     # paramiko's records and tracebacks: never on stderr by Python's last-resort handler

@@ -24,7 +24,7 @@ from hostops.errors import exit_code_for
 from hostops.host.settings import ignored_options
 from hostops.journal import Journal, RecordPath
 from hostops.models import Host, HostKeyPolicy, RunOptions, RunReport
-from hostops.render.console import Console, ViewOptions
+from hostops.render.console import Console, ViewOptions, take_output_lost
 
 
 @dataclass(frozen=True)
@@ -122,7 +122,7 @@ def recorded(
         if journal is not None:
             journal.finish(None, exit_code_for(exc), describe(exc))
         raise
-    lost = report.output_lost or console.lost
+    lost = report.output_lost or take_output_lost()
     if lost and not report.output_lost:  # written here, after the run (a playbook's recap)
         report = dataclasses.replace(report, output_lost=lost)
     code = exit_code_for(report)

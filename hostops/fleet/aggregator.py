@@ -41,6 +41,7 @@ from hostops.render.console import (
     ViewOptions,
     json_line,
     summary_text,
+    take_output_lost,
 )
 from hostops.render.views import FOLDED, folded_text, progress_text
 from hostops.safefs import file_name, open_private
@@ -339,7 +340,7 @@ class Aggregator:
             workers=tuple(self.workers),
             interrupted=self.interrupted,
             warnings=tuple(self.warnings),
-            output_lost=self._console.lost,
+            output_lost=take_output_lost(),
         )
 
     def _to_files(self, write: Callable[..., None], *args: object) -> None:

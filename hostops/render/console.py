@@ -109,6 +109,16 @@ def _ask_on(fd: int, text: str, prompt: str) -> str:
 
 
 _NAMES = {1: "standard output", 2: "standard error"}
+_LOST: dict[int, str] = {}  # this process's descriptors a write failed on, and why
+
+
+def take_output_lost() -> str | None:
+    """Why some of this process's output could not be written ("standard output: No
+    space left on device"), and forget it (it is said once); None if all of it was. A
+    reader that went away (``| head``) is no loss: it asked for no more."""
+    lost = "; ".join(f"{_NAMES[fd]}: {why}" for fd, why in sorted(_LOST.items()))
+    _LOST.clear()
+    return lost or None
 
 
 class Console:
@@ -126,15 +136,7 @@ class Console:
         self.out_tty = os.isatty(1)
         self.err_tty = os.isatty(2)
         self._closed: set[int] = set()
-        self._lost: dict[int, str] = {}  # descriptors a write failed on, and why
         self._status_shown = False
-
-    @property
-    def lost(self) -> str | None:
-        """Why some output could not be written ("standard output: No space left on
-        device"), None if all of it was (a reader that went away, ``| head``, is no loss:
-        it asked for no more)."""
-        return "; ".join(f"{_NAMES[fd]}: {why}" for fd, why in sorted(self._lost.items())) or None
 
     def out(self, data: bytes, plain: bool = False) -> None:
         """Write ``data`` to stdout. ``plain``: it holds none of hostops's own terminal
@@ -213,7 +215,7 @@ class Console:
                 continue
             except OSError as exc:  # a full disk, an I/O error: stop writing there, keep
                 self._closed.add(fd)  # running (the hosts' results are all still kept) and
-                self._lost[fd] = exc.strerror or str(exc)  # say so at the end (lost)
+                _LOST.setdefault(fd, exc.strerror or str(exc))  # say so at the end
                 return
             view = view[n:]
 

@@ -138,3 +138,22 @@ def test_a_reader_that_stops_reading_is_no_error(fleet20: tuple[SshdFleet, Path]
     err = proc.stderr.read()
     assert proc.wait(timeout=120) == 0, err
     assert "error" not in err and "20 ok" in err, err
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["inventory", "--hosts", "INV"], ["inventory", "--hosts", "INV", "--json"], ["--version"]],
+)
+def test_every_command_says_when_its_output_cannot_be_written(
+    tmp_path: Path, argv: list[str]
+) -> None:
+    """Not only runs: a listing sent to a full disk is exit 4 and one line, never 0."""
+    inv = tmp_path / "inv.yaml"
+    inv.write_text("hosts:\n  web1:\n    address: 127.0.0.1\n")
+    argv = [str(inv) if a == "INV" else a for a in argv]
+    with open("/dev/full", "wb") as full:
+        r = run_hostops(*argv, stdout=full)
+    assert r.returncode == 4, r.stderr
+    lines = r.stderr.splitlines()
+    assert len(lines) == 1, r.stderr
+    assert lines[0].startswith("hostops: error: cannot write standard output: No space left")

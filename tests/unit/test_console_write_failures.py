@@ -1,6 +1,7 @@
 """What the console does when a write fails: a reader gone (``| head``) is no loss and
 nothing more is written there; a full disk or an I/O error stops the writes there and
-is said (``lost``); a non-blocking descriptor that is full is waited for, nothing lost."""
+is said (``take_output_lost``, once); a non-blocking descriptor that is full is waited
+for, nothing lost."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import threading
 import pytest
 
 from hostops.render import console as console_module
-from hostops.render.console import Console
+from hostops.render.console import Console, take_output_lost
 
 
 class Writes:
@@ -33,6 +34,8 @@ class Writes:
 
 @pytest.fixture
 def writes(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    monkeypatch.setattr(console_module, "_LOST", {})  # this process's record, for this test
+
     def install(*plan: BaseException | int) -> Writes:
         fake = Writes(*plan)
         monkeypatch.setattr(console_module.os, "write", fake)
@@ -47,8 +50,9 @@ def test_a_full_disk_stops_the_writes_there_and_is_said(writes) -> None:  # type
     console.out(b"one\n")
     console.out(b"two\n")  # not tried again: the rest would be a hole in the middle
     console.err(b"still said\n")
-    assert console.lost == "standard output: No space left on device"
     assert fake.written == {1: b"", 2: b"still said\n"}
+    assert take_output_lost() == "standard output: No space left on device"
+    assert take_output_lost() is None  # said once
 
 
 def test_both_streams_lost_are_both_named(writes) -> None:  # type: ignore[no-untyped-def]
@@ -56,7 +60,7 @@ def test_both_streams_lost_are_both_named(writes) -> None:  # type: ignore[no-un
     console = Console(threading.Lock(), color=False)
     console.err(b"x")
     console.out(b"y")
-    assert console.lost == "standard output: No space; standard error: Input/output error"
+    assert take_output_lost() == "standard output: No space; standard error: Input/output error"
 
 
 def test_a_reader_gone_is_no_loss(writes) -> None:  # type: ignore[no-untyped-def]
@@ -64,7 +68,7 @@ def test_a_reader_gone_is_no_loss(writes) -> None:  # type: ignore[no-untyped-de
     console = Console(threading.Lock(), color=False)
     console.out(b"one\n")
     console.out(b"two\n")
-    assert console.lost is None
+    assert take_output_lost() is None
     assert fake.calls == 1 and fake.written[1] == b""
 
 
@@ -75,4 +79,4 @@ def test_a_full_non_blocking_descriptor_is_waited_for(writes, monkeypatch) -> No
     console = Console(threading.Lock(), color=False)
     console.out(b"hello\n")
     assert fake.written[1] == b"hello\n" and waited == [[1]]
-    assert console.lost is None
+    assert take_output_lost() is None
