@@ -9,6 +9,7 @@ Keep this module's imports to the standard library's few: it runs on every start
 from __future__ import annotations
 
 import atexit
+import contextlib
 import gc
 import os
 import sys
@@ -61,9 +62,27 @@ def _say(text: str) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         if isinstance(exc, BrokenPipeError):
             return 1
-        sys.stderr.write(f"hostops: error: cannot write standard output: {exc.strerror}\n")
+        with contextlib.suppress(OSError):  # stderr too: the exit code says it alone
+            sys.stderr.write(f"hostops: error: cannot write standard output: {exc.strerror}\n")
+            sys.stderr.flush()
         return 4  # hostops.errors.EXIT_INTERNAL, not imported for this
     return 0
+
+
+def _hold_standard_descriptors() -> None:
+    """A standard descriptor closed at the start (``2>&-``) would be the number the next
+    file opened gets -- a run record, a socket -- and output meant for it would be
+    written there. Each such place is held by /dev/null opened read-only: a write there
+    fails (EBADF), as on the closed descriptor, and is said as lost output (stdout:
+    hostops.render.console), and a read is an end of file."""
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            held = os.open(os.devnull, os.O_RDONLY)
+            if held != fd:
+                os.dup2(held, fd, inheritable=True)
+                os.close(held)
 
 
 def console() -> NoReturn:
@@ -72,6 +91,7 @@ def console() -> NoReturn:
     tearing the interpreter down module by module: every object hostops loaded would be
     freed one by one for nothing (~30 ms of CPU at the end of each run, measured)."""
     gc.set_threshold(_GC_YOUNG, *gc.get_threshold()[1:])
+    _hold_standard_descriptors()
     code = main()
     atexit._run_exitfuncs()  # what sys.exit would run: multiprocessing's, logging's
     try:

@@ -112,6 +112,12 @@ class HostFailure(HostopsError):
         return EXIT_UNREACHABLE if self.status in _UNREACHABLE else EXIT_FAILED
 
 
+def lost_code(code: int) -> int:
+    """The exit code of a command that would end with ``code`` but could not write all
+    its output (a full disk): 4, unless interrupted (130)."""
+    return code if code == EXIT_INTERRUPTED else EXIT_INTERNAL
+
+
 def exit_code_for(outcome: RunReport | BaseException) -> int:
     """Map a finished run, or the exception that ended it, to the process exit code.
 

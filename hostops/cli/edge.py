@@ -16,13 +16,12 @@ from hostops.cli.completion import COMPLETE_VAR, complete
 from hostops.cli.configured import load
 from hostops.cli.words import check_command_words
 from hostops.errors import (
-    EXIT_INTERNAL,
-    EXIT_INTERRUPTED,
     EXIT_USAGE,
     HostopsError,
     NothingToDo,
     UsageError,
     exit_code_for,
+    lost_code,
 )
 from hostops.liblog import route_library_logs
 from hostops.render.console import Console, take_output_lost
@@ -119,7 +118,7 @@ def main(args: list[str]) -> int:
     if lost is None:
         return code
     Console().message("error", f"cannot write {lost}: the output is incomplete")
-    return code if code == EXIT_INTERRUPTED else EXIT_INTERNAL
+    return lost_code(code)
 
 
 def _command(args: list[str]) -> int:

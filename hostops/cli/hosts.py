@@ -20,11 +20,11 @@ from hostops.cli.edge import describe
 from hostops.cli.options import Execution, Locking, Reach, Results, SudoAs
 from hostops.cluster.address import cluster_address
 from hostops.credentials import Secrets
-from hostops.errors import exit_code_for
+from hostops.errors import exit_code_for, lost_code
 from hostops.host.settings import ignored_options
 from hostops.journal import Journal, RecordPath
 from hostops.models import Host, HostKeyPolicy, RunOptions, RunReport
-from hostops.render.console import Console, ViewOptions, take_output_lost
+from hostops.render.console import Console, ViewOptions, output_lost, take_output_lost
 
 
 @dataclass(frozen=True)
@@ -119,12 +119,19 @@ def recorded(
     try:
         report = go(journal.record if journal else None)
     except BaseException as exc:
-        if journal is not None:
-            journal.finish(None, exit_code_for(exc), describe(exc))
+        if journal is not None:  # the code the command line will exit with (edge.main)
+            code = exit_code_for(exc)
+            journal.finish(None, code if output_lost() is None else lost_code(code), describe(exc))
         raise
-    lost = report.output_lost or take_output_lost()
-    if lost and not report.output_lost:  # written here, after the run (a playbook's recap)
-        report = dataclasses.replace(report, output_lost=lost)
+    if journal is not None and report.failed:
+        console.message(
+            "note",
+            f"run {journal.id} recorded: 'hostops show {journal.id}' shows it again,"
+            f" '--rerun failed' runs the failed hosts again",
+        )
+    mine = take_output_lost()  # this process's (a playbook's recap): said here, once
+    lost = report.output_lost or mine
+    report = dataclasses.replace(report, output_lost=lost)
     code = exit_code_for(report)
     if lost:
         where = (
@@ -137,10 +144,4 @@ def recorded(
         )
     if journal is not None:
         journal.finish(report, code)
-        if report.failed:
-            console.message(
-                "note",
-                f"run {journal.id} recorded: 'hostops show {journal.id}' shows it again,"
-                f" '--rerun failed' runs the failed hosts again",
-            )
     return code

@@ -3,6 +3,7 @@ host, renders them, collects every host's result and sends the RunReport to the 
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import signal
@@ -340,7 +341,6 @@ class Aggregator:
             workers=tuple(self.workers),
             interrupted=self.interrupted,
             warnings=tuple(self.warnings),
-            output_lost=take_output_lost(),
         )
 
     def _to_files(self, write: Callable[..., None], *args: object) -> None:
@@ -430,6 +430,7 @@ def aggregator_main(
     """Entry point of the aggregator process: consume events until EndOfRun, then report."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     set_process_name("hostops-aggr")
+    take_output_lost()  # the engine's, copied at fork: it says them itself
     console = Console(lock, view.color)
     agg = Aggregator(hosts, view, console, started, sinks)
     parent = os.getppid()
@@ -453,5 +454,6 @@ def aggregator_main(
     report = agg.report()
     if view.summary and view.mode is not None:
         console.err(summary_text(report, console.err_color).encode())
+    report = dataclasses.replace(report, output_lost=take_output_lost())  # the summary's too
     report_to.send(report)
     report_to.close()

@@ -108,17 +108,22 @@ def _ask_on(fd: int, text: str, prompt: str) -> str:
     return line.decode(errors="replace").rstrip("\r\n")
 
 
-_NAMES = {1: "standard output", 2: "standard error"}
-_LOST: dict[int, str] = {}  # this process's descriptors a write failed on, and why
+_LOST: list[str] = []  # why this process's writes to standard output failed (the first)
+
+
+def output_lost() -> str | None:
+    """Why some of this process's output could not be written ("standard output: No
+    space left on device"); None if all of it was. A reader that went away (``| head``)
+    is no loss: it asked for no more. Nor is standard error's: it carries messages and
+    the summary, whose verdict the exit code gives anyway (and ``2>&-`` asks for none)."""
+    return f"standard output: {_LOST[0]}" if _LOST else None
 
 
 def take_output_lost() -> str | None:
-    """Why some of this process's output could not be written ("standard output: No
-    space left on device"), and forget it (it is said once); None if all of it was. A
-    reader that went away (``| head``) is no loss: it asked for no more."""
-    lost = "; ".join(f"{_NAMES[fd]}: {why}" for fd, why in sorted(_LOST.items()))
+    """:func:`output_lost`, then forget it: it is said once."""
+    lost = output_lost()
     _LOST.clear()
-    return lost or None
+    return lost
 
 
 class Console:
@@ -214,8 +219,9 @@ class Console:
                 select.select([], [fd], [])
                 continue
             except OSError as exc:  # a full disk, an I/O error: stop writing there, keep
-                self._closed.add(fd)  # running (the hosts' results are all still kept) and
-                _LOST.setdefault(fd, exc.strerror or str(exc))  # say so at the end
+                self._closed.add(fd)  # running (the hosts' results are all still kept)
+                if fd == 1 and not _LOST:  # and say so at the end (see output_lost)
+                    _LOST.append(exc.strerror or str(exc))
                 return
             view = view[n:]
 

@@ -5,6 +5,7 @@ exist, put --parents, output that cannot be written (a full disk) or is no longe
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from pathlib import Path
@@ -125,6 +126,51 @@ def test_output_that_cannot_be_written_is_said_and_the_run_still_accounts_for_ev
     shown = run_hostops("show", run_id.group(1), "-o", "json", env=env)
     results = json_results(shown.stdout)
     assert len(results) == 20 and {o["status"] for o in results.values()} == {"ok"}
+    history = run_hostops("history", "--json", env=env)
+    assert json.loads(history.stdout.splitlines()[0])["exit_code"] == 4  # as the process's
+
+
+def test_standard_error_that_cannot_be_written_leaves_the_verdict_to_the_exit_code(
+    fleet20: tuple[SshdFleet, Path], tmp_path: Path
+) -> None:
+    """Messages and the summary lost (2>/dev/full): the exit code is the hosts' (1 here),
+    in the process and in the run record alike; the output itself is all there."""
+    _fleet, inv = fleet20
+    env = {**os.environ, "XDG_STATE_HOME": str(tmp_path / "state")}
+    with open("/dev/full", "wb") as full:
+        r = run_hostops("run", "echo out; exit 3", "--hosts", str(inv), stderr=full, env=env)
+    assert r.returncode == 1
+    assert r.stdout.count("| out") == 20
+    history = run_hostops("history", "--json", env=env)
+    assert json.loads(history.stdout.splitlines()[0])["exit_code"] == 1
+
+
+@pytest.mark.parametrize(("closed", "code"), [(1, 4), (2, 0)])
+def test_a_standard_descriptor_closed_at_the_start_is_never_another_file(
+    fleet20: tuple[SshdFleet, Path], tmp_path: Path, closed: int, code: int
+) -> None:
+    """`hostops run ... >&-` or `2>&-`: the next file hostops opens (a run record, a
+    socket) would get that number and the output meant for it. Nothing of hostops's
+    output lands in its state files; a closed stdout is said (exit 4, as `ls >&-`
+    fails), a closed stderr asks for no messages (exit 0)."""
+    _fleet, inv = fleet20
+    state = tmp_path / "state"
+    env = {**os.environ, "XDG_STATE_HOME": str(state)}
+    r = run_hostops(
+        *("run", "echo marker-out", "--hosts", str(inv)),
+        env=env,
+        preexec_fn=lambda: os.close(closed),
+        **({"stdout": None} if closed == 1 else {"stderr": None}),
+    )
+    assert r.returncode == code, r.stderr
+    if closed == 1:
+        assert r.stderr.splitlines()[-1].startswith(
+            "hostops: error: cannot write standard output: Bad file descriptor"
+        ), r.stderr
+    else:
+        assert r.stdout.count("| marker-out") == 20
+    written = b"".join(p.read_bytes() for p in state.rglob("*") if p.is_file())
+    assert b"hostops: " not in written and b"| marker-out" not in written
 
 
 def test_a_reader_that_stops_reading_is_no_error(fleet20: tuple[SshdFleet, Path]) -> None:
