@@ -9,6 +9,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -44,6 +45,32 @@ class _Conn:
 
 def _job(index: int) -> Job:
     return Job(index, Host(f"h{index}", "127.0.0.1"), Command("true"))
+
+
+def _serve(
+    mocker: MockerFixture,
+    conn: _Conn,
+    run_job: Callable[..., Outcome],
+    jobs: int,
+    spec: worker.WorkerSpec,
+) -> None:
+    """The worker serving ``jobs`` jobs with ``run_job`` in place of the real one, to
+    the end (None)."""
+    mocker.patch.object(worker, "run_job", run_job)
+    for i in range(jobs):
+        conn.inbox.put(_job(i))
+    conn.inbox.put(None)
+    worker.serve(
+        spec,
+        conn,
+        mocker.Mock(),
+        threading.Event(),
+        Secrets(),
+        None,
+        lambda: False,
+        kept=worker.Kept(),
+        context=mocker.Mock(),
+    )
 
 
 def test_a_job_whose_thread_cannot_start_runs_nowhere_here(mocker: MockerFixture) -> None:
@@ -107,21 +134,7 @@ def test_a_job_that_starts_runs_once(mocker: MockerFixture) -> None:
         ran.append(job.host.name)
         return Outcome(Status.OK, exit_code=0)
 
-    mocker.patch.object(worker, "run_job", run_job)
-    for i in range(3):
-        conn.inbox.put(_job(i))
-    conn.inbox.put(None)
-    worker.serve(
-        worker.WorkerSpec(RunOptions(), threads=2),
-        conn,
-        mocker.Mock(),
-        threading.Event(),
-        Secrets(),
-        None,
-        lambda: False,
-        kept=worker.Kept(),
-        context=mocker.Mock(),
-    )
+    _serve(mocker, conn, run_job, 3, worker.WorkerSpec(RunOptions(), threads=2))
     assert sorted(ran) == ["h0", "h1", "h2"]
     assert sorted(n for kind, n, *_ in conn.sent if kind == DONE) == ["h0", "h1", "h2"]
 
@@ -141,21 +154,8 @@ def test_first_answers_are_told_only_as_many_as_asked(mocker: MockerFixture, tol
             heard(job.host.name, 0.125)
         return Outcome(Status.OK, exit_code=0)
 
-    mocker.patch.object(worker, "run_job", run_job)
-    for i in range(FAR_ANSWERS + 5):
-        conn.inbox.put(_job(i))
-    conn.inbox.put(None)
-    worker.serve(
-        worker.WorkerSpec(RunOptions(), threads=1, first_answers=told),
-        conn,
-        mocker.Mock(),
-        threading.Event(),
-        Secrets(),
-        None,
-        lambda: False,
-        kept=worker.Kept(),
-        context=mocker.Mock(),
-    )
+    spec = worker.WorkerSpec(RunOptions(), threads=1, first_answers=told)
+    _serve(mocker, conn, run_job, FAR_ANSWERS + 5, spec)
     answers = [m for m in conn.sent if m[0] == HEARD]
     assert len(answers) == told
     assert all(waited == 0.125 for _, _, waited in answers)
