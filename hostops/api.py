@@ -13,6 +13,7 @@ from typing import Any
 
 from hostops.batches import Count
 from hostops.credentials import Secrets
+from hostops.errors import UsageError
 from hostops.fleet.rollout import PlayReport, operate, play_plan
 from hostops.host.settings import Overrides, resolve_all
 from hostops.host.ssh_config import SshConfig
@@ -44,12 +45,14 @@ def run(
     the fan-out needs it; without it, ``options.forks`` (or the adaptive ceiling, when
     it is None) is capped to the limit, with a warning in the report.
 
-    Host failures are values in the report, never exceptions. Raises ConfigError for
-    settings this version cannot act on (``sudo`` on ``connection: local`` hosts) or
-    an unset ``password_env``, InternalError when hostops itself fails (its
-    aggregator process is lost), and KeyboardInterrupt only if a third Ctrl-C cuts
-    the stop short.
+    Host failures are values in the report, never exceptions. Raises UsageError for an
+    empty ``command``, ConfigError for settings this version cannot act on (``sudo``
+    on ``connection: local`` hosts) or an unset ``password_env``, InternalError when
+    hostops itself fails (its aggregator process is lost), and KeyboardInterrupt only
+    if a third Ctrl-C cuts the stop short.
     """
+    if not command.strip():  # a shell runs nothing and says 0: never a silent success
+        raise UsageError("command is empty: nothing to run", argument="command")
     return run_operation(
         hosts,
         Command(command, stdin=stdin is not None),

@@ -81,6 +81,8 @@ def run(
 ) -> None:
     """Run COMMAND on every selected host, in parallel."""
     line = " ".join(command)  # as ssh joins its command words
+    if not line.strip() and not check:  # `hostops run "$CMD"` with CMD unset: never a success
+        raise UsageError('COMMAND is empty: nothing to run (an unset variable in "$CMD"?)')
     forwarded = not check and not no_stdin and _stdin_forwarded()
     # A check runs a no-op the way the command would run: same login, sudo and terminal.
     _operate(

@@ -54,3 +54,15 @@ def test_the_cli_says_limit_and_host(capfd) -> None:
     assert err == "hostops: error: --limit: pattern 'x[': unbalanced brackets in 'x['\n"
     err = _error(capfd, "inventory", "-H", "web[", "--no-ssh-config")
     assert err == "hostops: error: --host: unbalanced brackets in 'web['\n"
+
+
+@pytest.mark.parametrize("command", ["", "  \t"])
+def test_an_empty_command_is_refused_never_a_silent_success(capfd, command: str) -> None:
+    """`hostops run "$CMD"` with CMD unset: a login shell given nothing runs nothing and
+    says 0 on every host; refused, as a playbook's empty `run:` is, before anything runs."""
+    hosts = [Host("loc1", "loc1", connection=Transport.LOCAL)]
+    with pytest.raises(UsageError, match=r"^command is empty") as caught:
+        run(hosts, command)
+    assert caught.value.argument == "command"
+    err = _error(capfd, "run", command, "-H", "web1", "--no-ssh-config")
+    assert err.startswith("hostops: error: COMMAND is empty: nothing to run")
