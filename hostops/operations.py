@@ -18,6 +18,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
+from hostops.errors import UsageError
 from hostops.models import Status
 
 
@@ -81,7 +82,7 @@ class Upload:
     (``ansible_become``), else the run's ``--sudo``, as for commands. ``backup``: a file
     about to be replaced is first copied to ``DEST.YYYYmmdd-HHMMSS~``.
     ``parents``: make the missing parent directories of ``dest`` (``mkdir -p``)
-    instead of failing. See hostops.host.sftp.
+    instead of failing. See hostops.host.sftp. An empty ``dest`` raises UsageError.
     """
 
     src: str
@@ -96,16 +97,32 @@ class Upload:
     parents: bool = False
     follow_links: bool = False  # links to directories followed too (links to files always are)
 
+    def __post_init__(self) -> None:
+        _named("dest", self.dest)
+
 
 @dataclass(frozen=True)
 class Download:
     """Download the remote file or directory ``src`` into ``dest/HOST/<src>`` (``dest``
-    an absolute local directory), so hosts never collide."""
+    an absolute local directory), so hosts never collide. An empty ``src`` raises
+    UsageError."""
 
     src: str
     dest: str
     timeout: float | None = None
     follow_links: bool = False  # remote links followed (else skipped, and reported)
+
+    def __post_init__(self) -> None:
+        _named("src", self.src)
+
+
+def _named(field: str, path: str) -> None:
+    """A remote path left empty (an unset variable, ``"$DEST"``) would name the login
+    user's home: a put there writes into it, a get copies all of it. Never silently."""
+    if not path.strip():
+        raise UsageError(
+            "the remote path is empty: name it ('.' for the home directory)", argument=field
+        )
 
 
 Operation = Command | Upload | Download

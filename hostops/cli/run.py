@@ -195,8 +195,9 @@ def get(
     """Download REMOTE from every selected host into LOCAL_DIR/HOST/… (hosts never collide)."""
 
     def download() -> Download:
-        make_dir(local_dir, "LOCAL_DIR")
-        return Download(remote, str(local_dir.resolve()), follow_links=follow_links)
+        op = Download(remote, str(local_dir.resolve()), follow_links=follow_links)
+        make_dir(local_dir, "LOCAL_DIR")  # once the rest is known to be right
+        return op
 
     _operate(
         argv_of(ctx),

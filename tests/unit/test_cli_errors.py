@@ -10,6 +10,7 @@ from hostops import ConfigError, Host, RunOptions, UsageError, run
 from hostops.cli import main
 from hostops.journal import parse_statuses
 from hostops.models import Transport
+from hostops.operations import Download, Upload
 
 LOCAL = "hosts:\n  loc1:\n    connection: local\n  loc2:\n    connection: local\n"
 
@@ -66,3 +67,24 @@ def test_an_empty_command_is_refused_never_a_silent_success(capfd, command: str)
     assert caught.value.argument == "command"
     err = _error(capfd, "run", command, "-H", "web1", "--no-ssh-config")
     assert err.startswith("hostops: error: COMMAND is empty: nothing to run")
+
+
+@pytest.mark.parametrize("blank", ["", "   "])
+def test_an_empty_remote_path_is_refused_before_anything(tmp_path, capfd, blank: str) -> None:
+    """`put FILE "$DEST"` / `get "$SRC" DIR` with the variable unset would name the login
+    user's home: a put writing into it, a get copying all of it (a whole home directory
+    downloaded from every host). Refused, and LOCAL_DIR is not even made."""
+    with pytest.raises(UsageError, match=r"^the remote path is empty") as caught:
+        Upload("/etc/hosts", blank)
+    assert caught.value.argument == "dest"
+    with pytest.raises(UsageError, match=r"^the remote path is empty") as caught:
+        Download(blank, "/tmp")
+    assert caught.value.argument == "src"
+    local = tmp_path / "f.txt"
+    local.write_text("x")
+    err = _error(capfd, "put", str(local), blank, "-H", "web1", "--no-ssh-config")
+    assert err.startswith("hostops: error: the remote path is empty: name it ('.' for")
+    got = tmp_path / "got"
+    err = _error(capfd, "get", blank, str(got), "-H", "web1", "--no-ssh-config")
+    assert err.startswith("hostops: error: the remote path is empty")
+    assert not got.exists()
