@@ -23,11 +23,6 @@ from pathlib import Path
 
 from hostops.errors import ConfigError
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - the same parser, as a package (pyproject's conditional dependency)
-    import tomli as tomllib
-
 ENV = "HOSTOPS_CONFIG"
 # A key that names a secret; a key for a file that holds one (vault-password-file) is
 # a path, not a secret.
@@ -101,6 +96,12 @@ def load(environ: Mapping[str, str]) -> ConfigFile | None:
 def parse(path: Path, data: bytes) -> ConfigFile:
     """The settings of ``data``, the text of the file at ``path``. Raises ConfigError:
     not TOML, a key naming a secret (anywhere in the file), or a table."""
+    # Here, not at the top: every command reads this module, most have no file (~2 ms).
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - the same parser, as a package (pyproject's conditional dependency)
+        import tomli as tomllib
+
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
