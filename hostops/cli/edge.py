@@ -3,6 +3,7 @@ stderr and its exit code here (the codes themselves: hostops.errors.exit_code_fo
 
 from __future__ import annotations
 
+import errno
 import os
 import traceback
 from collections.abc import Callable
@@ -24,7 +25,7 @@ from hostops.errors import (
     lost_code,
 )
 from hostops.liblog import route_library_logs
-from hostops.render.console import Console, take_output_lost
+from hostops.render.console import Console, output_not_written, take_output_lost
 
 
 class _ClickError(Protocol):
@@ -44,6 +45,9 @@ def _click_class(name: str) -> type[Exception]:
 
 _CLICK_EXCEPTION = _click_class("ClickException")
 _USAGE_ERROR = _click_class("UsageError")
+
+# A write's failures that are no bug of hostops's (a full disk, a closed descriptor).
+_UNWRITABLE = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO, errno.EBADF}
 
 # Library parameters that errors name (HostopsError.argument), as the command line
 # calls them.
@@ -172,6 +176,11 @@ def _command(args: list[str]) -> int:
         Console().message("error", describe(exc))
         return exit_code_for(exc)
     except Exception as exc:  # a bug outside every command's body (parsing the options)
+        if isinstance(exc, OSError) and exc.filename is None and exc.errno in _UNWRITABLE:
+            # Nothing but the help or a usage text is written before a command's body,
+            # and to stdout: `hostops --help > /dev/full`. Said as for every command (main).
+            output_not_written(exc.strerror or str(exc))
+            return 0
         Console().message("error", f"internal error: {type(exc).__name__}: {exc}")
         if traceback_wanted(False):
             traceback.print_exc()

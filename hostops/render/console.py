@@ -119,6 +119,13 @@ def output_lost() -> str | None:
     return f"standard output: {_LOST[0]}" if _LOST else None
 
 
+def output_not_written(why: str) -> None:
+    """Standard output could not be written (``why``): :func:`output_lost` says so (the
+    first reason only)."""
+    if not _LOST:
+        _LOST.append(why)
+
+
 def take_output_lost() -> str | None:
     """:func:`output_lost`, then forget it: it is said once."""
     lost = output_lost()
@@ -220,8 +227,8 @@ class Console:
                 continue
             except OSError as exc:  # a full disk, an I/O error: stop writing there, keep
                 self._closed.add(fd)  # running (the hosts' results are all still kept)
-                if fd == 1 and not _LOST:  # and say so at the end (see output_lost)
-                    _LOST.append(exc.strerror or str(exc))
+                if fd == 1:  # and say so at the end (see output_lost)
+                    output_not_written(exc.strerror or str(exc))
                 return
             view = view[n:]
 

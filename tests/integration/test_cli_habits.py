@@ -188,7 +188,13 @@ def test_a_reader_that_stops_reading_is_no_error(fleet20: tuple[SshdFleet, Path]
 
 @pytest.mark.parametrize(
     "argv",
-    [["inventory", "--hosts", "INV"], ["inventory", "--hosts", "INV", "--json"], ["--version"]],
+    [
+        ["inventory", "--hosts", "INV"],
+        ["inventory", "--hosts", "INV", "--json"],
+        ["--version"],
+        ["--help"],
+        ["run", "--help"],
+    ],
 )
 def test_every_command_says_when_its_output_cannot_be_written(
     tmp_path: Path, argv: list[str]
