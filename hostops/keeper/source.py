@@ -9,6 +9,7 @@ import dataclasses
 import os
 import signal
 import socket
+import struct
 import time
 from multiprocessing.connection import Connection, wait
 
@@ -174,6 +175,9 @@ class KeptWorkers:
             mine, theirs = socket.socketpair()
             conn = None
             try:
+                # A stopped worker reads nothing: the keys of a few thousand hosts fill
+                # the socket's buffer, and the send would wait for it without end.
+                _limit_sends(channel, ANSWER_S)
                 # Before the worker is told: a run it was told of waits for this connection.
                 conn = Connection(os.dup(channel.fileno()))
                 socket.send_fds(channel, [b"B"], [events_fd, flow_fd, theirs.fileno()])
@@ -194,6 +198,7 @@ class KeptWorkers:
             except (OSError, EOFError):
                 self._give_up(pid, channel, mine, conn)
                 continue
+            _limit_sends(channel, 0)  # it reads: the run's sends wait for it as always
             opened.append((pid, channel, mine, conn))
         return opened, held
 
@@ -213,6 +218,14 @@ class KeptWorkers:
         if self._process is _OwnWorker:
             with contextlib.suppress(OSError):
                 os.kill(pid, signal.SIGKILL)  # this run's alone: nobody else will use it
+
+
+def _limit_sends(channel: socket.socket, seconds: float) -> None:
+    """A send on ``channel`` (and on every descriptor of its socket) that cannot go on
+    for ``seconds`` fails (EAGAIN) instead of waiting; 0: it waits as long as it takes."""
+    whole = int(seconds)
+    timeval = struct.pack("@ll", whole, int((seconds - whole) * 1_000_000))
+    channel.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, timeval)
 
 
 def _close(end: socket.socket, conn: Connection | None) -> None:

@@ -4,6 +4,7 @@ uses to reach a run it did not start (event pipe, flow counters by descriptor)."
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import multiprocessing
 import os
@@ -334,10 +335,12 @@ def test_a_run_given_no_worker_of_the_background_process_forks_its_own() -> None
     assert [(r.status, r.stdout) for r in report.results] == [(Status.OK, b"hi\n")]
 
 
-@pytest.mark.parametrize("other", ["ended", "stuck"])
+@pytest.mark.parametrize("other", ["ended", "stuck", "stuck-full"])
 def test_a_worker_that_cannot_take_the_run_leaves_its_share_to_the_others(
     other: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """``stuck-full``: a stopped worker whose channel's buffer is already full, as the
+    keys of a few thousand hosts fill it: the send itself must give up, not wait."""
     live, theirs = socket.socketpair()
     pid = os.fork()
     if pid == 0:  # a worker of the background process's kind, keeping nothing
@@ -349,6 +352,12 @@ def test_a_worker_that_cannot_take_the_run_leaves_its_share_to_the_others(
     bad, far = socket.socketpair()
     if other == "ended":
         far.close()
+    if other == "stuck-full":
+        bad.setblocking(False)
+        with contextlib.suppress(BlockingIOError):
+            while True:
+                bad.send(b"x" * 65536)
+        bad.setblocking(True)
     # One deadline for all answers: the live one's too, a fork on a busy machine.
     monkeypatch.setattr(source, "ANSWER_S", 3.0)
     workers = KeptWorkers([(pid + 1_000_000, bad), (pid, live)])
@@ -361,7 +370,7 @@ def test_a_worker_that_cannot_take_the_run_leaves_its_share_to_the_others(
     assert [(r.status, r.stdout) for r in report.results] == [(Status.OK, b"hi\n")] * 2
     # Given up for the runs to come too: where its talk stands is not known.
     assert workers.size == 1
-    if other == "stuck":
+    if other.startswith("stuck"):
         far.settimeout(5)
         while far.recv(65536):  # what it was sent, then the end
             pass
