@@ -48,8 +48,8 @@ def connect_timeout(host: Host, options: RunOptions) -> float:
 class SshConnection:
     """An authenticated SSH connection to one host, directly or through its jump hosts
     (``via``: the transport of the last hop). ``heard(seconds)``: told how long the
-    host's first answer took (hostops.host.ssh.distance; not through a ProxyCommand). Raises HostFailure from the
-    constructor."""
+    host's first answer took (hostops.host.ssh.distance; not through a ProxyCommand).
+    Raises HostFailure from the constructor."""
 
     def __init__(
         self,
