@@ -88,15 +88,22 @@ class Rendered:
 
 def render_task(playbook: Playbook, task: Task, context: Mapping[str, Any]) -> Rendered:
     """Render ``task`` in ``context``; raises TemplateError or ValueError (a bad mode,
-    a script line that is not shell words), naming the field."""
+    a script line that is not shell words, a field that renders to nothing), naming
+    the field."""
 
-    def text(field: str, source: str) -> str:
+    def text(field: str, source: str, *, may_be_empty: bool = False) -> str:
         try:
-            return template.render(source, context)
+            rendered = template.render(source, context)
         except template.TemplateError as exc:
             raise template.TemplateError(f"{field}: {exc}") from None
+        # A value that renders to nothing (a variable set to "") would not fail: an empty
+        # run succeeds, an empty src uploads the playbook's directory, an empty cwd runs
+        # in the home directory, an empty creates drops the guard. An env value may be empty.
+        if not rendered.strip() and not may_be_empty:
+            raise ValueError(f"{field}: {source!r} renders to nothing")
+        return rendered
 
-    env = tuple((k, text(f"env: {k}", v)) for k, v in task.env)
+    env = tuple((k, text(f"env: {k}", v, may_be_empty=True)) for k, v in task.env)
     cwd = text("cwd", task.cwd) if task.cwd is not None else None
     creates = text("creates", task.creates) if task.creates is not None else None
     removes = text("removes", task.removes) if task.removes is not None else None
