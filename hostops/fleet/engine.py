@@ -252,6 +252,7 @@ class Engine:
         source = _source[0]
         if source is not None and source.private and not over_ssh(self.hosts):
             source = None  # local hosts only: our own workers need no paramiko, no wait
+        asked = self.options
         if source is not None and not source.private:  # the background process's workers
             self.options = dataclasses.replace(self.options, workers=source.size)
         cap, fd_warning = _fit_fd_limit(
@@ -259,6 +260,12 @@ class Engine:
         )
         threads = plan(len(self.hosts), self.options, cap)
         budgets = start(threads, self.options)
+
+        def governed(given: WorkerSource | None) -> bool:
+            # Budgets that may grow (no --forks), in workers of this run's own: a governor
+            # decides, reading the first answers of new connections among other things.
+            return budgets != threads and (given is None or given.private)
+
         self.events = EventQueue(ctx)
         self._cancel: MpEvent | _Broadcast = ctx.Event()
         self._hurry: MpEvent | _Broadcast = ctx.Event()
@@ -280,10 +287,7 @@ class Engine:
         report_out.close()
         everything = self.view.mode is OutputMode.STREAM or self.view.out_dir is not None
         forward = None if everything else self.options.max_output + 1
-        # Budgets that may grow (no --forks), in workers of this run's own: a governor
-        # decides, reading the first answers of new connections among other things.
-        governed = budgets != threads and (source is None or source.private)
-        answers = FAR_ANSWERS if governed else 0
+        answers = FAR_ANSWERS if governed(source) else 0
         spec = WorkerSpec(self.options, 0, consumed, forward, self._stdin, answers)
 
         def start_worker(n_threads: int, budget: int) -> WorkerSlot:
@@ -327,8 +331,14 @@ class Engine:
         if source is not None:
             try:
                 attached = attach(source, threads, budgets)
-            except NoWorkers:
-                source = None  # fork our own after all
+            except NoWorkers:  # fork our own after all, as a run without a source would
+                if not source.private:  # sized for the background process's pool, not ours
+                    self.options = asked
+                    threads = plan(len(self.hosts), asked, cap)
+                    budgets = start(threads, asked)
+                source = None
+                answers = FAR_ANSWERS if governed(source) else 0
+                spec = dataclasses.replace(spec, options=self.options, first_answers=answers)
             else:
                 slots, owners, unserved = attached.slots, attached.owners, attached.stranded
                 self._cancel = _Broadcast("cancel", lambda: self._dispatcher)
@@ -362,7 +372,7 @@ class Engine:
             slots,
             worker_lost,
             spawn=None if shared else replace,
-            governor=None if shared or budgets == threads else Governor(sum(threads)),
+            governor=Governor(sum(threads)) if governed(source) else None,
             on_stranded=stranded,
         )
         self._dispatcher.owner.update(owners)

@@ -11,12 +11,14 @@ import os
 import socket
 import threading
 import time
+from pathlib import Path
 
 import pytest
 from pytest_mock import MockerFixture
 
 from hostops import run
 from hostops.credentials import Secrets
+from hostops.fleet.adaptive import FAR_ANSWERS, START
 from hostops.fleet.engine import use_worker_source
 from hostops.fleet.events import EventQueue, EventWriter, HostWarning, Output
 from hostops.fleet.flow import counters_at, counters_file
@@ -333,6 +335,32 @@ def test_a_run_given_no_worker_of_the_background_process_forks_its_own() -> None
     finally:
         use_worker_source(None)
     assert [(r.status, r.stdout) for r in report.results] == [(Status.OK, b"hi\n")]
+
+
+def test_a_run_forking_its_own_workers_after_all_sizes_them_as_a_run_of_its_own(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The fallback above runs the command's --workers (not the background process's
+    pool size) and, without --forks, reads the first answers its governor grows by."""
+    from hostops.fleet import engine
+
+    seen = tmp_path / "specs"
+    real = engine.worker_main
+
+    def recording(spec: WorkerSpec, *args: object) -> None:  # runs in the forked worker
+        with open(seen, "a") as out:
+            out.write(f"{spec.options.workers} {spec.threads} {spec.first_answers}\n")
+        real(spec, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(engine, "worker_main", recording)
+    hosts = [Host(f"h{i}", "localhost", connection=Transport.LOCAL) for i in range(START + 1)]
+    use_worker_source(KeptWorkers([]))
+    try:
+        report = run(hosts, "true", options=RunOptions(workers=1))
+    finally:
+        use_worker_source(None)
+    assert {r.status for r in report.results} == {Status.OK}
+    assert seen.read_text().splitlines() == [f"1 {START + 1} {FAR_ANSWERS}"]
 
 
 @pytest.mark.parametrize("other", ["ended", "stuck", "stuck-full"])
