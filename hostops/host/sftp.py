@@ -370,7 +370,13 @@ class SftpSession:
     ) -> int:
         for directory in create:
             with self._failures(f"create remote directory {directory}"):
-                self._sftp.mkdir(directory)
+                try:
+                    self._sftp.mkdir(directory)
+                except OSError:
+                    # Made meanwhile by another host sharing this home (NFS) or another
+                    # run: a directory is what was wanted, as with mkdir -p.
+                    if not self._is_directory(directory):
+                        raise
         sent = 0
         for src, dest in todo:
             attrs = current.get(dest)
@@ -545,6 +551,12 @@ class SftpSession:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
         return received, changed
+
+    def _is_directory(self, path: str) -> bool:
+        try:
+            return stat.S_ISDIR(self._sftp.stat(path).st_mode or 0)
+        except OSError:
+            return False
 
     # -- failures -----------------------------------------------------------------
     @contextlib.contextmanager
