@@ -22,7 +22,23 @@ def ensure_user(name: str, shell: str = "/bin/bash") -> str:
             ["useradd", "--create-home", "--shell", shell, "--password", "*", name],
             check=True,
         )
+    if os.path.basename(shell) == "fish":
+        _fish_directories(name)
     return name
+
+
+def _fish_directories(name: str) -> None:
+    """fish makes its directories at its first start in a home, and two first starts at
+    once race (the loser warns "File exists" on stderr): make them now, as an account
+    in use has them (the test fleet's hosts share the home, real hosts do not)."""
+    user = pwd.getpwnam(name)
+    for relative in (".config/fish", ".local/share/fish"):
+        path = user.pw_dir
+        for part in relative.split("/"):
+            path = os.path.join(path, part)
+            if not os.path.isdir(path):
+                os.mkdir(path, 0o755)
+                os.chown(path, user.pw_uid, user.pw_gid)
 
 
 def ordinary_user() -> str:
