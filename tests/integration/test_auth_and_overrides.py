@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from hostops.testing import SshdFleet
-from hostops.testing.pytest_plugin import json_results, run_hostops, wait_for
+from hostops.testing.pytest_plugin import json_results, run_hostops, start_hostops, wait_for
 
 
 def _inventory_without_key(fleet: SshdFleet, path: Path, n: int) -> Path:
@@ -132,6 +132,35 @@ def test_silent_peer_is_unreachable_after_connect_timeout(
     assert "handshake failed" in res["tarpit"]["error"]
     assert res[sshd_fleet.hosts[0].name]["status"] == "ok"
     assert elapsed < 20
+
+
+def test_a_peer_silent_after_its_banner_is_unreachable_after_connect_timeout(
+    sshd_fleet: SshdFleet, tmp_path: Path
+) -> None:
+    """It says it is an SSH server, then never sends its key exchange: the connect
+    timeout still ends the handshake (timed on the process's alarm thread, not a
+    thread per connection: hostops.host.ssh._paramiko.time_handshake_with)."""
+    with socket.socket() as tarpit:
+        tarpit.bind(("127.42.251.2", 0))
+        tarpit.listen(16)
+        port = tarpit.getsockname()[1]
+        inv = sshd_fleet.write_inventory(
+            tmp_path / "inv.yaml", sshd_fleet.hosts[:1], extra={"mute": ("127.42.251.2", port)}
+        )
+        proc = start_hostops(
+            "run", "echo hi", "--hosts", str(inv), "--connect-timeout", "1.5", "-o", "json"
+        )
+        peer, _ = tarpit.accept()
+        with peer:
+            peer.sendall(b"SSH-2.0-mute\r\n")
+            started = time.monotonic()
+            out, err = proc.communicate(timeout=60)
+            elapsed = time.monotonic() - started
+    assert proc.returncode == 3, err
+    res = json_results(out)
+    assert res["mute"]["status"] == "unreachable", res["mute"]
+    assert res[sshd_fleet.hosts[0].name]["status"] == "ok"
+    assert elapsed < 10
 
 
 def test_testing_command_starts_a_usable_fleet(tmp_path: Path) -> None:

@@ -72,7 +72,8 @@ def _run(home: Path, inv: Path, limit: int, runs: Path) -> subprocess.CompletedP
 
 
 # Limits at which hostops itself starts but not every session's threads can (each
-# session needs three: its own, paramiko's transport thread, a watchdog). Lower, and
+# session needs two: its own and paramiko's transport thread; each worker one alarm
+# thread for the watchdogs of all its sessions). Lower, and
 # not even one session can start: every host then fails, after ~15 s of retries.
 @pytest.mark.parametrize("limit", [20, 26, 32])
 def test_threads_that_cannot_start_lose_no_host(as_user: tuple[Path, Path], limit: int) -> None:

@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import os
 import socket
+import threading
+import time
 
 import paramiko
 import pytest
 
 from hostops.host.ssh import _paramiko
+from hostops.host.ssh.watchdog import alarm
 
 
 @pytest.fixture
@@ -125,3 +128,18 @@ def test_an_agent_on_a_named_socket(tmp_path):
         os.kill(pid, signal.SIGTERM)
     with pytest.raises(OSError):
         _paramiko.agent_at(str(tmp_path / "nothing-here"))
+
+
+@pytest.mark.parametrize("completes", [False, True])
+def test_the_handshake_is_timed_by_the_shared_alarm_thread(transport, completes):
+    """No thread of its own per connection; the time-out still comes, and a handshake that
+    completes in time is not timed out later."""
+    _paramiko.time_handshake_with(transport, alarm)
+    alarm(60, lambda: None).cancel()  # the process's alarm thread runs already
+    threads = threading.active_count()
+    transport.packetizer.start_handshake(0.05)
+    assert threading.active_count() == threads
+    if completes:
+        transport.packetizer.complete_handshake()
+    time.sleep(0.2)
+    assert transport.packetizer.handshake_timed_out() is not completes

@@ -18,6 +18,7 @@ from hostops.host.ssh._paramiko import (
     prefer_host_key_types,
     quieten,
     record_exit_signals,
+    time_handshake_with,
 )
 from hostops.host.ssh.auth import authenticate
 from hostops.host.ssh.command import SshCommand, Sudo
@@ -28,7 +29,7 @@ from hostops.host.ssh.jump import tunnel
 from hostops.host.ssh.lock import take_lock
 from hostops.host.ssh.proxy import ProxyCommand
 from hostops.host.ssh.runner import Runner, RunnerCommand, RunnerGone
-from hostops.host.ssh.watchdog import watchdog
+from hostops.host.ssh.watchdog import alarm, watchdog
 from hostops.host.stdin import Source
 from hostops.liblog import thread_name
 from hostops.models import Host, HostKeyPolicy, RunOptions, Status
@@ -91,6 +92,7 @@ class SshConnection:
         self.transport = paramiko.Transport(sock)  # type: ignore[arg-type]  # any socket-like object will do (a tunnel); the stubs list a few types
         self.transport.name = thread_name(host.name)  # its log records name the host
         quieten(self.transport)
+        time_handshake_with(self.transport, alarm)
         record_exit_signals(self.transport)
         try:
             try:
