@@ -49,6 +49,14 @@ class _Worker:
     described: list[Any] | None = field(default_factory=list)
 
 
+@dataclass(eq=False)
+class _Reports:
+    """What a command's process tells the loop while it runs: which workers it found
+    stuck (see hostops.keeper.source). Its end: the command is over."""
+
+    sock: socket.socket
+
+
 class Keeper:
     """The background process's state and loop."""
 
@@ -68,6 +76,7 @@ class Keeper:
         self._selector.register(listener, selectors.EVENT_READ, None)
         self._workers: list[_Worker] = []
         self._sessions: set[int] = set()
+        self._reports: list[_Reports] = []
         self._idle_since = time.monotonic()
         self._stopping = False
         self._code = paths.code_stamp()
@@ -123,6 +132,8 @@ class Keeper:
             os.close(self._lock)
         for w in self._workers:
             w.control.close()
+        for r in self._reports:
+            r.sock.close()
 
     def serve(self) -> None:
         """Accept commands until stopped or idle."""
@@ -130,6 +141,8 @@ class Keeper:
             for key, _mask in self._selector.select(_TICK_S):
                 if key.data is None:
                     self._accept()
+                elif isinstance(key.data, _Reports):
+                    self._from_command(key.data)
                 else:
                     self._from_worker(key.data)
             self._reap()
@@ -183,18 +196,47 @@ class Keeper:
     def _session(self, client: socket.socket, request: dict[str, Any], fds: list[int]) -> None:
         """Fork the process that carries out ``request``, with a channel to each worker."""
         channels = self._channels()
+        ours, theirs = wire.pair()
         try:
             pid = os.fork()
         except OSError as exc:  # no process to spare now (EAGAIN)
             _tell(client, {"error": f"cannot carry out the command: {exc}", "code": 4})
             pid = None
         if pid == 0:
+            ours.close()
             self._forget_own()
-            session.main(client, request, fds, channels, self._run)
+            session.main(client, request, fds, channels, self._run, theirs)
+        theirs.close()
         for _pid, mine in channels:
             mine.close()
-        if pid is not None:
-            self._sessions.add(pid)
+        if pid is None:
+            ours.close()
+            return
+        self._sessions.add(pid)
+        reports = _Reports(ours)
+        self._reports.append(reports)
+        self._selector.register(ours, selectors.EVENT_READ, reports)
+
+    def _from_command(self, reports: _Reports) -> None:
+        """A command's process found a worker stuck (it did not answer within
+        hostops.keeper.source.ANSWER_S): it is killed and replaced, or every command
+        after would wait for it as long. Its connections are lost with it; they were
+        of no use to anyone while it did not answer."""
+        try:
+            message, fds = wire.recv(reports.sock)
+        except (OSError, ValueError):
+            message, fds = None, []
+        for fd in fds:
+            os.close(fd)
+        if message is None:  # the command is over
+            self._selector.unregister(reports.sock)
+            self._reports.remove(reports)
+            reports.sock.close()
+            return
+        if message.get("op") == "stuck":
+            for w in list(self._workers):
+                if w.pid and w.pid == message.get("pid"):
+                    self._replace(w)
 
     def _channels(self) -> list[tuple[int, socket.socket]]:
         """A new channel to each worker, for one command: (pid, our end). A worker that

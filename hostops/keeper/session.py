@@ -35,9 +35,11 @@ def main(
     fds: list[int],
     channels: list[tuple[int, socket.socket]],
     run: Callable[[list[str]], int],
+    reports: socket.socket,
 ) -> NoReturn:
     """Carry out ``request`` (argv, cwd, env, umask) with the caller's descriptors
-    ``fds`` (stdin, stdout, stderr, and maybe its terminal) and report the exit code."""
+    ``fds`` (stdin, stdout, stderr, and maybe its terminal) and report the exit code;
+    ``reports``: where the background process hears of workers found stuck."""
     code = EXIT_INTERNAL
     relay = 0
     try:
@@ -60,7 +62,12 @@ def main(
         os.environ.update({str(k): str(v) for k, v in dict(request["env"]).items()})
         sys.argv = ["hostops", *argv]
         use_terminal(terminal)
-        use_worker_source(KeptWorkers(channels))  # none: the engine forks its own
+
+        def stuck(pid: int) -> None:
+            with contextlib.suppress(OSError):
+                wire.send(reports, {"op": "stuck", "pid": pid})
+
+        use_worker_source(KeptWorkers(channels, on_stuck=stuck))  # none: forks its own
         relay = _start_relay(client)
         code = run(argv)
     except KeyboardInterrupt:

@@ -11,6 +11,7 @@ import signal
 import socket
 import struct
 import time
+from collections.abc import Callable
 from multiprocessing.connection import Connection, wait
 
 from hostops.credentials import Secrets
@@ -90,9 +91,18 @@ class KeptWorkers:
 
     private = False  # shared with other runs: the budget it is given is all it runs
 
-    def __init__(self, channels: list[tuple[int, socket.socket]], *, own: bool = False) -> None:
+    def __init__(
+        self,
+        channels: list[tuple[int, socket.socket]],
+        *,
+        own: bool = False,
+        on_stuck: Callable[[int], None] | None = None,
+    ) -> None:
         self._channels = channels
         self._process = _OwnWorker if own else _RemoteWorker
+        # Told the pid of a worker that did not answer in time (stopped, or stuck): the
+        # background process replaces it, or every later command would wait for it too.
+        self._on_stuck = on_stuck
         self.size = len(channels)
 
     def attach(
@@ -182,8 +192,8 @@ class KeptWorkers:
                 conn = Connection(os.dup(channel.fileno()))
                 socket.send_fds(channel, [b"B"], [events_fd, flow_fd, theirs.fileno()])
                 conn.send(("keys", keys))
-            except OSError:  # it ended: the others take its share
-                self._give_up(pid, channel, mine, conn)
+            except OSError as exc:  # it ended, or reads nothing: the others take its share
+                self._give_up(pid, channel, mine, conn, stuck=isinstance(exc, BlockingIOError))
                 continue
             finally:
                 theirs.close()
@@ -193,7 +203,8 @@ class KeptWorkers:
         for pid, channel, mine, conn in sent:  # asked all first: they answer at once
             try:
                 if not conn.poll(max(0.0, deadline - time.monotonic())):
-                    raise EOFError  # stuck: as good as gone, for this run
+                    self._give_up(pid, channel, mine, conn, stuck=True)
+                    continue
                 held.append(set(conn.recv()))
             except (OSError, EOFError):
                 self._give_up(pid, channel, mine, conn)
@@ -203,14 +214,23 @@ class KeptWorkers:
         return opened, held
 
     def _give_up(
-        self, pid: int, channel: socket.socket, end: socket.socket, conn: Connection | None
+        self,
+        pid: int,
+        channel: socket.socket,
+        end: socket.socket,
+        conn: Connection | None,
+        *,
+        stuck: bool = False,
     ) -> None:
         """Leave a worker out of this run (its end socket and connection closed), and
         out of this process's later runs: where its part of the talk stands is not known
-        (it may answer a question asked of this run in the next)."""
+        (it may answer a question asked of this run in the next). ``stuck``: it did not
+        answer in time (a send that could not go on, or no answer), and is said so."""
         _close(end, conn)
         if (pid, channel) not in self._channels:
             return  # given up already
+        if stuck and self._on_stuck is not None:
+            self._on_stuck(pid)
         self._channels.remove((pid, channel))
         self.size = len(self._channels)
         with contextlib.suppress(OSError):

@@ -8,9 +8,10 @@ import os
 import signal
 import socket
 import subprocess
+import time
 from pathlib import Path
 
-from hostops.keeper import control, paths
+from hostops.keeper import control, paths, source
 from hostops.keeper import persist as persist_module
 from hostops.testing import SshdFleet
 from hostops.testing.fleet import FleetHost
@@ -296,6 +297,27 @@ def _waiting_connections(path: str) -> int:
 def _keeper_workers(keeper: int) -> list[int]:
     # Not the processes of commands, which are its children too for a while.
     return [pid for pid in child_pids(keeper) if process_name(pid) == "hostops-keeper-"]
+
+
+def test_a_stopped_worker_costs_one_command_its_wait_and_is_replaced(
+    sshd_fleet: SshdFleet, tmp_path: Path
+) -> None:
+    """A worker that reads nothing (stopped here; stuck alike) holds up the command that
+    meets it for hostops.keeper.source.ANSWER_S, then that command goes on without it and
+    says so: the background process kills it and starts another. Before, every later
+    command waited as long for it."""
+    inv, keeper = _warmed_up(sshd_fleet, tmp_path)
+    workers = _keeper_workers(keeper)
+    stopped = workers[0]
+    os.kill(stopped, signal.SIGSTOP)
+    first = _warm(inv)
+    assert {r["stdout"] for r in _results(first).values()} == {"ok\n"}
+    assert wait_for(lambda: not process_alive(stopped))  # killed (and reaped)
+    assert wait_for(lambda: len(_keeper_workers(keeper)) == len(workers))  # replaced
+    started = time.monotonic()
+    second = _warm(inv)
+    assert time.monotonic() - started < source.ANSWER_S  # nobody waits for it again
+    assert {r["stdout"] for r in _results(second).values()} == {"ok\n"}
 
 
 def test_workers_that_die_as_a_command_starts_leave_it_whole(

@@ -218,3 +218,32 @@ def test_stopping_with_an_empty_place_stops_the_workers_alone() -> None:
         keeper.stop()  # pid 0 was "any child of the group", and its kill the group itself
         os._exit(0 if not process_alive(slow) else 3)
     assert os.waitpid(child, 0)[1] == 0
+
+
+def test_a_worker_a_command_found_stuck_is_killed_and_replaced(tmp_path: Path) -> None:
+    """Else every later command would wait hostops.keeper.source.ANSWER_S for it too."""
+    keeper = _keeper(tmp_path)
+    mine, theirs = wire.pair()
+    pid = _sleeper()
+    os.kill(pid, signal.SIGSTOP)  # reads nothing, answers nothing
+    stuck = server._Worker(pid, mine)
+    keeper._workers.append(stuck)
+    keeper._selector.register(mine, selectors.EVENT_READ, stuck)
+    ours, command = wire.pair()
+    reports = server._Reports(ours)
+    keeper._reports.append(reports)
+    keeper._selector.register(ours, selectors.EVENT_READ, reports)
+    wire.send(command, {"op": "stuck", "pid": pid + 1_000_000})  # not one of ours
+    keeper._from_command(reports)
+    assert keeper._workers == [stuck] and process_alive(pid)
+    wire.send(command, {"op": "stuck", "pid": pid})
+    command.close()  # and the command ends (closed before the replacement forks from us)
+    keeper._from_command(reports)
+    assert not process_alive(pid) and stuck.pid == 0
+    (new,) = keeper._workers
+    assert new.pid != pid and process_alive(new.pid)
+    keeper._from_command(reports)  # the command is over: its socket leaves the loop
+    assert keeper._reports == [] and ours.fileno() == -1
+    keeper.stop()
+    assert not process_alive(new.pid)
+    theirs.close()

@@ -388,7 +388,8 @@ def test_a_worker_that_cannot_take_the_run_leaves_its_share_to_the_others(
         bad.setblocking(True)
     # One deadline for all answers: the live one's too, a fork on a busy machine.
     monkeypatch.setattr(source, "ANSWER_S", 3.0)
-    workers = KeptWorkers([(pid + 1_000_000, bad), (pid, live)])
+    stuck: list[int] = []
+    workers = KeptWorkers([(pid + 1_000_000, bad), (pid, live)], on_stuck=stuck.append)
     hosts = [Host(f"h{i}", "localhost", connection=Transport.LOCAL) for i in range(2)]
     use_worker_source(workers)
     try:  # planned for two workers (a session each), run by the one left
@@ -398,6 +399,9 @@ def test_a_worker_that_cannot_take_the_run_leaves_its_share_to_the_others(
     assert [(r.status, r.stdout) for r in report.results] == [(Status.OK, b"hi\n")] * 2
     # Given up for the runs to come too: where its talk stands is not known.
     assert workers.size == 1
+    # A stuck one is said so, for the background process to replace (an ended one it
+    # notices itself: its control socket closes).
+    assert stuck == ([] if other == "ended" else [pid + 1_000_000])
     if other.startswith("stuck"):
         far.settimeout(5)
         while far.recv(65536):  # what it was sent, then the end
