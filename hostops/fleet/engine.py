@@ -255,11 +255,16 @@ class Engine:
         asked = self.options
         if source is not None and not source.private:  # the background process's workers
             self.options = dataclasses.replace(self.options, workers=source.size)
-        cap, fd_warning = _fit_fd_limit(
-            self.options, len(self.hosts), keep=self._keep, raise_limit=self._raise_fd_limit
-        )
-        threads = plan(len(self.hosts), self.options, cap)
-        budgets = start(threads, self.options)
+
+        def sized(options: RunOptions) -> tuple[str | None, tuple[int, ...], tuple[int, ...]]:
+            """The open-file limit's warning, the threads and the first budgets."""
+            cap, warning = _fit_fd_limit(
+                options, len(self.hosts), keep=self._keep, raise_limit=self._raise_fd_limit
+            )
+            threads = plan(len(self.hosts), options, cap)
+            return warning, threads, start(threads, options)
+
+        fd_warning, threads, budgets = sized(self.options)
 
         def governed(given: WorkerSource | None) -> bool:
             # Budgets that may grow (no --forks), in workers of this run's own: a governor
@@ -334,8 +339,7 @@ class Engine:
             except NoWorkers:  # fork our own after all, as a run without a source would
                 if not source.private:  # sized for the background process's pool, not ours
                     self.options = asked
-                    threads = plan(len(self.hosts), asked, cap)
-                    budgets = start(threads, asked)
+                    fd_warning, threads, budgets = sized(asked)
                 source = None
                 answers = FAR_ANSWERS if governed(source) else 0
                 spec = dataclasses.replace(spec, options=self.options, first_answers=answers)

@@ -372,6 +372,8 @@ class SftpSession:
             with self._failures(f"create remote directory {directory}"):
                 try:
                     self._sftp.mkdir(directory)
+                except TimeoutError:
+                    raise  # replies may come out of step now: ask nothing more
                 except OSError:
                     # Made meanwhile by another host sharing this home (NFS) or another
                     # run: a directory is what was wanted, as with mkdir -p.

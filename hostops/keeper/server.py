@@ -47,6 +47,7 @@ class _Worker:
     started: float = field(default_factory=time.monotonic)
     # What it said it holds, for _describe; None while its answer is awaited.
     described: list[Any] | None = field(default_factory=list)
+    stuck: int = 0  # commands that found it so since it last spoke (see _from_command)
 
 
 @dataclass(eq=False)
@@ -141,10 +142,8 @@ class Keeper:
             for key, _mask in self._selector.select(_TICK_S):
                 if key.data is None:
                     self._accept()
-                elif isinstance(key.data, _Reports):
-                    self._from_command(key.data)
                 else:
-                    self._from_worker(key.data)
+                    self._heard(key.data)
             self._reap()
             if self._sessions or any(w.held for w in self._workers):
                 self._idle_since = time.monotonic()
@@ -220,8 +219,10 @@ class Keeper:
     def _from_command(self, reports: _Reports) -> None:
         """A command's process found a worker stuck (it did not answer within
         hostops.keeper.source.ANSWER_S): it is killed and replaced, or every command
-        after would wait for it as long. Its connections are lost with it; they were
-        of no use to anyone while it did not answer."""
+        after would wait for it as long. Its connections, and what other commands run
+        on it, are lost with it, so a worker that may only have been slow (a starved
+        CPU) is given a second chance: killed at once only when stopped (SIGSTOP, a
+        debugger), else when a second command finds it stuck before it speaks again."""
         try:
             message, fds = wire.recv(reports.sock)
         except (OSError, ValueError):
@@ -236,7 +237,9 @@ class Keeper:
         if message.get("op") == "stuck":
             for w in list(self._workers):
                 if w.pid and w.pid == message.get("pid"):
-                    self._replace(w)
+                    w.stuck += 1
+                    if w.stuck > 1 or _stopped(w.pid):
+                        self._replace(w)
 
     def _channels(self) -> list[tuple[int, socket.socket]]:
         """A new channel to each worker, for one command: (pid, our end). A worker that
@@ -263,6 +266,13 @@ class Keeper:
             theirs.close()
         return mine
 
+    def _heard(self, source: _Worker | _Reports) -> None:
+        """Read what a worker or a running command said (select reported it)."""
+        if isinstance(source, _Reports):
+            self._from_command(source)
+        else:
+            self._from_worker(source)
+
     def _from_worker(self, w: _Worker) -> None:
         if w not in self._workers:  # replaced already, since select reported it
             return
@@ -277,6 +287,7 @@ class Keeper:
         if message is None:  # it died (or said nonsense): a new one takes its place
             self._replace(w, now=time.monotonic() - w.started >= _SHORT_LIFE_S)
             return
+        w.stuck = 0  # it speaks
         if message.get("op") == "held":
             w.held = int(message["n"])
         elif message.get("op") == "described":
@@ -314,7 +325,7 @@ class Keeper:
         while any(w.described is None for w in self._workers) and time.monotonic() < deadline:
             for key, _mask in self._selector.select(_TICK_S):
                 if key.data is not None:
-                    self._from_worker(key.data)
+                    self._heard(key.data)
         return [entry for w in self._workers for entry in (w.described or [])]
 
     def _reap(self) -> None:
@@ -333,6 +344,15 @@ class Keeper:
         deadline = time.monotonic() + _WORKER_WAIT_S
         for w in self._workers:
             _end(w.pid, max(0.0, deadline - time.monotonic()))
+
+
+def _stopped(pid: int) -> bool:
+    """Whether the process ``pid`` is stopped (by a signal, or traced): Linux's /proc."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rsplit(b")", 1)[1].split()[0] in (b"T", b"t")
+    except (OSError, IndexError):
+        return False
 
 
 def _readable(sock: socket.socket) -> bool:

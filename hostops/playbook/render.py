@@ -88,29 +88,38 @@ class Rendered:
 
 def render_task(playbook: Playbook, task: Task, context: Mapping[str, Any]) -> Rendered:
     """Render ``task`` in ``context``; raises TemplateError or ValueError (a bad mode,
-    a script line that is not shell words, a field that renders to nothing), naming
-    the field."""
+    a script line that is not shell words, a run, script, src or dest that renders to
+    nothing), naming the field. An optional field that renders to nothing (cwd,
+    creates, removes, mode, owner, group) is not given."""
 
-    def text(field: str, source: str, *, may_be_empty: bool = False) -> str:
+    def text(field: str, source: str) -> str:
         try:
-            rendered = template.render(source, context)
+            return template.render(source, context)
         except template.TemplateError as exc:
             raise template.TemplateError(f"{field}: {exc}") from None
-        # A value that renders to nothing (a variable set to "") would not fail: an empty
-        # run succeeds, an empty src uploads the playbook's directory, an empty cwd runs
-        # in the home directory, an empty creates drops the guard. An env value may be empty.
-        if not rendered.strip() and not may_be_empty:
+
+    def required(field: str, source: str) -> str:
+        # Blank, what it names would not be an error: an empty run succeeds, an empty
+        # src uploads the playbook's directory, an empty dest is the home directory.
+        rendered = text(field, source)
+        if not rendered.strip():
             raise ValueError(f"{field}: {source!r} renders to nothing")
         return rendered
 
-    env = tuple((k, text(f"env: {k}", v, may_be_empty=True)) for k, v in task.env)
-    cwd = text("cwd", task.cwd) if task.cwd is not None else None
-    creates = text("creates", task.creates) if task.creates is not None else None
-    removes = text("removes", task.removes) if task.removes is not None else None
+    def optional(field: str, source: str | None) -> str | None:
+        # Blank is not given (``"{{ x | default('') }}"``; there is no ``omit``), as
+        # Ansible's modules read an empty chdir, creates or owner.
+        rendered = None if source is None else text(field, source)
+        return rendered if rendered and rendered.strip() else None
+
+    env = tuple((k, text(f"env: {k}", v)) for k, v in task.env)
+    cwd = optional("cwd", task.cwd)
+    creates = optional("creates", task.creates)
+    removes = optional("removes", task.removes)
     action = task.action
     if isinstance(action, CommandAction):
         command = Command(
-            compose_command(text("run", action.command), env, cwd),
+            compose_command(required("run", action.command), env, cwd),
             task.sudo,
             task.timeout,
             sudo_user=task.sudo_user,
@@ -119,7 +128,7 @@ def render_task(playbook: Playbook, task: Task, context: Mapping[str, Any]) -> R
         )
         return Rendered(command, None, creates, removes)
     if isinstance(action, ScriptAction):
-        line = text("script", action.text)
+        line = required("script", action.text)
         local = local_path(playbook, task, line)
         args = script_words(line)[1]
         name = f".hostops-{secrets.token_hex(8)}-{os.path.basename(local)}"
@@ -130,8 +139,8 @@ def render_task(playbook: Playbook, task: Task, context: Mapping[str, Any]) -> R
         return Rendered(None, script, creates, removes)
     if isinstance(action, MetaAction):
         raise ValueError(f"meta: {action.what} is not rendered: the runner carries it out")
-    src = text(f"{task.kind}: src", action.src)
-    dest = text(f"{task.kind}: dest", action.dest)
+    src = required(f"{task.kind}: src", action.src)
+    dest = required(f"{task.kind}: dest", action.dest)
     if isinstance(action, DownloadAction):
         # Relative to the current directory, as a command-line tool's paths are (the
         # playbook's directory may be a checkout, not where reports belong).
@@ -140,15 +149,13 @@ def render_task(playbook: Playbook, task: Task, context: Mapping[str, Any]) -> R
     assert isinstance(action, UploadAction)
     kind = task.kind
     mode = None
-    if action.mode is not None:
+    if (given := optional(f"{kind}: mode", action.mode)) is not None:
         try:
-            mode = parse_mode(text(f"{kind}: mode", action.mode))
+            mode = parse_mode(given)
         except ValueError as exc:
             raise ValueError(f"{kind}: mode: {exc}") from None
-    owner, group = (
-        text(f"{kind}: {key}", value) if value is not None else None
-        for key, value in (("owner", action.owner), ("group", action.group))
-    )
+    owner = optional(f"{kind}: owner", action.owner)
+    group = optional(f"{kind}: group", action.group)
     local = local_path(playbook, task, src)
     upload = Upload(
         local,

@@ -226,6 +226,7 @@ def test_a_worker_a_command_found_stuck_is_killed_and_replaced(tmp_path: Path) -
     mine, theirs = wire.pair()
     pid = _sleeper()
     os.kill(pid, signal.SIGSTOP)  # reads nothing, answers nothing
+    assert wait_for(lambda: server._stopped(pid))
     stuck = server._Worker(pid, mine)
     keeper._workers.append(stuck)
     keeper._selector.register(mine, selectors.EVENT_READ, stuck)
@@ -244,6 +245,38 @@ def test_a_worker_a_command_found_stuck_is_killed_and_replaced(tmp_path: Path) -
     assert new.pid != pid and process_alive(new.pid)
     keeper._from_command(reports)  # the command is over: its socket leaves the loop
     assert keeper._reports == [] and ours.fileno() == -1
+    keeper.stop()
+    assert not process_alive(new.pid)
+    theirs.close()
+
+
+def test_a_worker_found_stuck_that_is_not_stopped_gets_a_second_chance(tmp_path: Path) -> None:
+    """It may only have been slow (a starved CPU): killed when a second command finds it
+    stuck before it speaks again, not at the first."""
+    keeper = _keeper(tmp_path)
+    mine, theirs = wire.pair()
+    pid = _sleeper()  # running, never answering
+    slow = server._Worker(pid, mine)
+    keeper._workers.append(slow)
+    keeper._selector.register(mine, selectors.EVENT_READ, slow)
+    ours, command = wire.pair()
+    reports = server._Reports(ours)
+    keeper._reports.append(reports)
+    keeper._selector.register(ours, selectors.EVENT_READ, reports)
+    wire.send(command, {"op": "stuck", "pid": pid})
+    keeper._from_command(reports)
+    assert keeper._workers == [slow] and process_alive(pid)
+    wire.send(theirs, {"op": "held", "n": 0})  # it speaks: the count starts again
+    keeper._from_worker(slow)
+    wire.send(command, {"op": "stuck", "pid": pid})
+    keeper._from_command(reports)
+    assert keeper._workers == [slow] and process_alive(pid)
+    wire.send(command, {"op": "stuck", "pid": pid})
+    command.close()
+    keeper._from_command(reports)  # a second time in a row
+    assert not process_alive(pid)
+    (new,) = keeper._workers
+    keeper._from_command(reports)
     keeper.stop()
     assert not process_alive(new.pid)
     theirs.close()

@@ -439,22 +439,18 @@ def test_a_template_failing_on_one_host_fails_only_that_host(tmp_path: Path) -> 
     [
         ('{name: t, run: "{{ cmd }}"}', "run"),
         ('{name: t, run: "{{ cmd }}  "}', "run"),
-        ('{name: t, run: x, cwd: "{{ cmd }}"}', "cwd"),
-        ('{name: t, run: x, creates: "{{ cmd }}"}', "creates"),
-        ('{name: t, run: x, removes: "{{ cmd }}"}', "removes"),
         ('{name: t, put: {src: "{{ cmd }}", dest: /tmp/x}}', "put: src"),
         ('{name: t, put: {src: f, dest: "{{ cmd }}"}}', "put: dest"),
-        ('{name: t, put: {src: f, dest: /tmp/x, owner: "{{ cmd }}"}, sudo: true}', "put: owner"),
         ('{name: t, get: {src: "{{ cmd }}", dest: out}}', "get: src"),
         ('{name: t, get: {src: /etc/hostname, dest: "{{ cmd }}"}}', "get: dest"),
     ],
 )
-def test_a_field_rendering_to_nothing_fails_the_host_instead_of_acting(
+def test_a_required_field_rendering_to_nothing_fails_the_host_instead_of_acting(
     tmp_path: Path, task: str, field: str
 ) -> None:
     """An unset value ("" from vars or ``default('')``) must not run an empty command
-    (which succeeds), upload the playbook's directory, run in the home directory or
-    drop a creates guard: the host fails, naming the field, and nothing runs on it."""
+    (which succeeds), upload the playbook's directory or copy the home directory: the
+    host fails, naming the field, and nothing runs on it."""
     for name in ("f", "ok"):
         (tmp_path / name).write_text("x")
     text = f"""
@@ -467,25 +463,41 @@ def test_a_field_rendering_to_nothing_fails_the_host_instead_of_acting(
     result = run_playbook(plan_from(tmp_path, text, hosts("h1", "h2")), executor)
     first, second = result.plays[0].tasks[0].results
     assert first.status is Status.ERROR
+    source = "{{ cmd }}" + ("  " if "}}  " in task else "")
     assert first.error == (  # type: ignore[union-attr]
-        f"{tmp_path / 'book.yaml'}:5: {field}: "
-        + repr("{{ cmd }}" + ("  " if "}}  " in task else ""))
-        + " renders to nothing"
+        f"{tmp_path / 'book.yaml'}:5: {field}: {source!r} renders to nothing"
     )
     assert second.status is not Status.ERROR
     assert {h for _, hs in executor.tasks() for h in hs} == {"h2"}
 
 
-def test_an_env_value_may_render_to_nothing(tmp_path: Path) -> None:
+def test_an_optional_field_rendering_to_nothing_is_not_given(tmp_path: Path) -> None:
+    """``"{{ x | default('') }}"`` is how a task leaves cwd, creates, removes, mode, owner
+    and group out for some hosts (there is no ``omit``), as Ansible's modules read an
+    empty chdir, creates or owner; an env value may be empty."""
+    (tmp_path / "f").write_text("x")
     text = """
         - hosts: all
           tasks:
-            - {name: t, run: x, env: {EMPTY: "{{ '' }}"}}
+            - name: r
+              run: x
+              cwd: "{{ d | default('') }}"
+              creates: "{{ c | default('') }}"
+              removes: "{{ c | default('') }}"
+              env: {EMPTY: "{{ '' }}"}
+            - name: p
+              put: {src: f, dest: /tmp/x, mode: "{{ m | default('') }}", owner: "{{ o | default('') }}", group: "{{ o | default('') }}"}
+              sudo: true
         """
     executor = FakeExecutor()
     result = run_playbook(plan_from(tmp_path, text, hosts("h1")), executor)
-    assert result.plays[0].tasks[0].results[0].status is Status.OK
-    assert executor.tasks() == [("t", ["h1"])]
+    assert [t.results[0].status for t in result.plays[0].tasks] == [Status.OK, Status.OK]
+    (run_op,), (put_op,) = (
+        list(ops.values()) for step, ops in executor.calls if step.purpose is Purpose.TASK
+    )
+    assert isinstance(run_op, Command) and run_op.command == "export EMPTY=''\nx"
+    assert isinstance(put_op, Upload)
+    assert (put_op.mode, put_op.owner, put_op.group) == (None, None, None)
 
 
 def test_an_interrupted_host_stops_the_playbook(tmp_path: Path) -> None:

@@ -42,3 +42,14 @@ def test_a_directory_that_cannot_be_made_fails_naming_it(
         session._write_direct(["/home/u/put"], [], {}, None, [])
     assert caught.value.status is Status.FAILED
     assert str(caught.value) == "create remote directory /home/u/put: Failure"
+
+
+def test_a_timeout_is_not_taken_for_a_directory_made_meanwhile(mocker: MockerFixture) -> None:
+    """Replies may come out of step after a timeout: nothing more is asked on the session."""
+    session = _session(mocker, stat.S_IFDIR | 0o755)
+    sftp = session._sftp
+    sftp.mkdir.side_effect = TimeoutError("timed out")  # type: ignore[attr-defined]
+    with pytest.raises(HostFailure) as caught:
+        session._write_direct(["/home/u/put"], [], {}, None, [])
+    assert caught.value.status is Status.TIMEOUT
+    sftp.stat.assert_not_called()  # type: ignore[attr-defined]

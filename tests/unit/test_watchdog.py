@@ -1,13 +1,15 @@
-"""The watchdog's alarms: one thread for all, each wake at most once, never after its
-block ended, and alarms again in a forked child."""
+"""The watchdog's alarms: one thread for all while any is pending, each wake at most once
+and on a thread of its own, and alarms again in a forked child."""
 
 from __future__ import annotations
 
 import os
 import threading
 import time
+import weakref
 
 from hostops.host.ssh.watchdog import watchdog
+from hostops.testing.pytest_plugin import wait_for
 
 
 def test_a_block_that_overruns_is_woken_once() -> None:
@@ -29,15 +31,13 @@ def test_a_block_that_ends_in_time_is_never_woken() -> None:
     assert calls == []
 
 
-def test_no_wake_after_the_block_ended_even_when_its_alarm_is_due() -> None:
-    """The block ends while its alarm comes up: whatever the order, nothing runs after."""
+def test_a_wake_due_as_its_block_ends_runs_once_at_most() -> None:
     calls: list[int] = []
-    for _ in range(300):
-        with watchdog(0.0, lambda: calls.append(1)):
+    for n in range(300):
+        with watchdog(0.0, lambda n=n: calls.append(n)):  # type: ignore[misc]
             pass
-        seen = len(calls)
-        time.sleep(0.001)
-        assert len(calls) == seen
+    time.sleep(0.3)
+    assert len(calls) == len(set(calls))
 
 
 def test_a_sooner_alarm_added_later_is_not_held_behind_a_later_one() -> None:
@@ -77,3 +77,42 @@ def test_a_forked_child_has_alarms_of_its_own() -> None:
         os.close(read)
         os.waitpid(pid, 0)
     assert said == b"1"
+
+
+def test_a_slow_wake_does_not_hold_up_the_next_alarm() -> None:
+    """A wake may block (a close waiting on a jump host's connection): each runs apart."""
+    release, woken = threading.Event(), threading.Event()
+    with watchdog(0.02, lambda: release.wait(10)):
+        begun = time.monotonic()
+        with watchdog(0.1, woken.set):
+            assert woken.wait(5)
+        assert time.monotonic() - begun < 5
+    release.set()
+
+
+def test_the_alarm_thread_outlives_a_timeout_too_long_to_wait_for() -> None:
+    woken = threading.Event()
+    # The first is past what a thread may wait at once.
+    with watchdog(1e12, lambda: None), watchdog(0.05, woken.set):
+        assert woken.wait(5)
+
+
+def test_the_alarm_thread_ends_when_no_alarm_is_pending() -> None:
+    """A process that forks after SSH work (a script: connect(), then run()) may fork only
+    when it has no other thread (hostops.fleet.engine._context)."""
+    with watchdog(30, lambda: None):
+        assert "watchdog" in {t.name for t in threading.enumerate()}
+    assert wait_for(lambda: "watchdog" not in {t.name for t in threading.enumerate()})
+
+
+def test_a_cancelled_alarm_keeps_nothing_alive() -> None:
+    class Transport:
+        def close(self) -> None:
+            pass
+
+    transport = Transport()
+    gone = weakref.ref(transport)
+    with watchdog(30, transport.close):
+        pass
+    del transport
+    assert gone() is None

@@ -5,9 +5,11 @@ limit: a host that stops answering then would hold the waiting thread forever.
 Closing the transport (or the channel) wakes those waits, so an alarm does it when
 the block takes too long.
 
-Every block of a process shares one alarm thread (a heap of deadlines): a
-``threading.Timer`` per block cost a thread's start and end per command, ~0.1-0.2 ms
-of CPU, on the critical path of every host of a big fan-out.
+The blocks of a process share one alarm thread (a heap of deadlines), alive while an
+alarm is pending: a ``threading.Timer`` per block cost a thread's start and end per
+command, ~0.1-0.2 ms of CPU, on the critical path of every host of a big fan-out. An
+alarm that goes off runs its wake on a thread of its own (a close may wait on a
+jump host's connection), so one slow wake never holds up the others.
 """
 
 from __future__ import annotations
@@ -22,80 +24,102 @@ from collections.abc import Callable, Iterator
 
 
 class Alarm:
-    """One alarm: ``wake`` runs at most once, never after :meth:`cancel` returns."""
+    """One alarm: ``wake`` runs at most once, and not at all if cancelled before it is
+    due (one due already may still be under way when :meth:`cancel` returns, as with a
+    ``threading.Timer``)."""
 
-    def __init__(self, wake: Callable[[], None]) -> None:
-        self._wake = wake
-        self._lock = threading.Lock()
-        self.cancelled = False
-
-    def fire(self) -> None:
-        with self._lock:
-            if self.cancelled:
-                return
-            self.cancelled = True
-            with contextlib.suppress(Exception):  # a wake that fails is nobody's to hear
-                self._wake()
+    def __init__(self, owner: _Alarms, generation: int, wake: Callable[[], None]) -> None:
+        self._owner = owner
+        self.generation = generation  # of the heap it is in (see _Alarms.reset)
+        self.wake: Callable[[], None] | None = wake  # None once done: nothing kept alive
+        self.done = False
 
     def cancel(self) -> None:
-        """No wake from now on (one under way has ended when this returns)."""
-        with self._lock:  # a wake under way ends first: the block is over only after it
-            self.cancelled = True
+        """No wake from now on, unless it is under way already."""
+        if not self.done:  # paramiko cancels its handshake's alarm at every packet
+            self._owner.cancel(self)
 
 
 class _Alarms:
-    """The process's alarm thread, started at the first alarm (and again in a forked
-    child: threads do not survive a fork). A cancelled alarm stays in the heap until its
-    deadline comes up (at most a timeout's worth of blocks), and is then dropped."""
+    """The process's alarm thread and its heap. The thread starts with the first pending
+    alarm and ends when none is left (a process that forks its workers and aggregator
+    has no thread of this module's then: see hostops.fleet.engine._context)."""
 
     def __init__(self) -> None:
+        self._generation = 0
         self.reset()
 
     def reset(self) -> None:
-        """No alarm, no thread yet (a forked child's start)."""
+        """No alarm, no thread (a forked child's start: threads do not survive a fork,
+        and the heap's lock may have been held by one at the fork)."""
         self._ready = threading.Condition(threading.Lock())
         self._heap: list[tuple[float, int, Alarm]] = []
         self._order = itertools.count()  # equal deadlines: first come, first compared
+        self._pending = 0  # alarms neither cancelled nor gone off
         self._serving = False
+        # A block begun before a fork and ended in the child has no alarm in this heap.
+        self._generation += 1
 
     def add(self, timeout: float, wake: Callable[[], None]) -> Alarm:
-        pending = Alarm(wake)
+        pending = Alarm(self, self._generation, wake)
         with self._ready:
             if not self._serving:
                 threading.Thread(target=self._serve, name="watchdog", daemon=True).start()
                 self._serving = True
             heapq.heappush(self._heap, (time.monotonic() + timeout, next(self._order), pending))
+            self._pending += 1
             if self._heap[0][2] is pending:  # sooner than the one the thread waits for
                 self._ready.notify()
         return pending
 
+    def cancel(self, alarm: Alarm) -> None:
+        with self._ready:
+            if alarm.done or alarm.generation != self._generation:
+                alarm.done, alarm.wake = True, None
+                return
+            alarm.done, alarm.wake = True, None
+            self._pending -= 1
+            if not self._pending:  # cancelled ones only: the thread may end now
+                self._heap.clear()
+                self._ready.notify()
+
     def _serve(self) -> None:
         while True:
             with self._ready:
-                while True:
-                    while self._heap and self._heap[0][2].cancelled:
-                        heapq.heappop(self._heap)
-                    if not self._heap:
-                        self._ready.wait()
-                        continue
-                    left = self._heap[0][0] - time.monotonic()
-                    if left <= 0:
-                        due = heapq.heappop(self._heap)[2]
-                        break
-                    self._ready.wait(left)
-            due.fire()  # outside the heap's lock: a wake may take a while (a close)
+                due = self._next_due()
+                if due is None:
+                    return
+                wake, due.wake, due.done = due.wake, None, True
+                self._pending -= 1
+            assert wake is not None
+            try:
+                threading.Thread(target=wake, name="watchdog-wake", daemon=True).start()
+            except RuntimeError:  # no thread to spare: wake here, late for the rest
+                with contextlib.suppress(Exception):
+                    wake()
+
+    def _next_due(self) -> Alarm | None:
+        """Wait (the lock held, as Condition.wait does) for the next alarm to be due; None
+        when none is pending (the thread then ends, marked so under the lock)."""
+        while True:
+            while self._heap and self._heap[0][2].done:
+                heapq.heappop(self._heap)
+            if not self._heap:
+                self._serving = False
+                return None
+            left = self._heap[0][0] - time.monotonic()
+            if left <= 0:
+                return heapq.heappop(self._heap)[2]
+            self._ready.wait(min(left, threading.TIMEOUT_MAX))
 
 
 _alarms = _Alarms()
-# A forked child has no alarm thread, and its copy of the heap holds the parent's blocks
-# (and the heap's lock, if another thread held it at the fork): it starts afresh.
 os.register_at_fork(after_in_child=_alarms.reset)
 
 
 def alarm(timeout: float, wake: Callable[[], None]) -> Alarm:
-    """Call ``wake`` in ``timeout`` seconds, on the process's alarm thread, unless
-    cancelled first. May raise RuntimeError (no thread to spare: the first alarm of a
-    process starts the thread)."""
+    """Call ``wake`` in ``timeout`` seconds (on a thread of its own) unless cancelled
+    first. May raise RuntimeError (no thread to spare for the process's alarm thread)."""
     return _alarms.add(timeout, wake)
 
 
