@@ -223,12 +223,7 @@ class Keeper:
         on it, are lost with it, so a worker that may only have been slow (a starved
         CPU) is given a second chance: killed at once only when stopped (SIGSTOP, a
         debugger), else when a second command finds it stuck before it speaks again."""
-        try:
-            message, fds = wire.recv(reports.sock)
-        except (OSError, ValueError):
-            message, fds = None, []
-        for fd in fds:
-            os.close(fd)
+        message = _receive(reports.sock)
         if message is None:  # the command is over
             self._selector.unregister(reports.sock)
             self._reports.remove(reports)
@@ -278,12 +273,7 @@ class Keeper:
             return
         if not _readable(w.control):
             return  # read already (by _describe's own wait) since select reported it
-        try:
-            message, fds = wire.recv(w.control)
-        except (OSError, ValueError):
-            message, fds = None, []
-        for fd in fds:
-            os.close(fd)
+        message = _receive(w.control)
         if message is None:  # it died (or said nonsense): a new one takes its place
             self._replace(w, now=time.monotonic() - w.started >= _SHORT_LIFE_S)
             return
@@ -344,6 +334,18 @@ class Keeper:
         deadline = time.monotonic() + _WORKER_WAIT_S
         for w in self._workers:
             _end(w.pid, max(0.0, deadline - time.monotonic()))
+
+
+def _receive(sock: socket.socket) -> dict[str, Any] | None:
+    """The next message from a worker or a command's process (no descriptor is expected
+    from them: any is closed); None at its end, or for one that is not a message."""
+    try:
+        message, fds = wire.recv(sock)
+    except (OSError, ValueError):
+        return None
+    for fd in fds:
+        os.close(fd)
+    return message
 
 
 def _stopped(pid: int) -> bool:

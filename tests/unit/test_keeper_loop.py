@@ -220,20 +220,30 @@ def test_stopping_with_an_empty_place_stops_the_workers_alone() -> None:
     assert os.waitpid(child, 0)[1] == 0
 
 
-def test_a_worker_a_command_found_stuck_is_killed_and_replaced(tmp_path: Path) -> None:
-    """Else every later command would wait hostops.keeper.source.ANSWER_S for it too."""
-    keeper = _keeper(tmp_path)
+def _worker_and_command(
+    keeper: server.Keeper, pid: int
+) -> tuple[server._Worker, socket.socket, server._Reports, socket.socket]:
+    """``pid`` as a worker of ``keeper`` (with the worker's end of its control socket),
+    and a running command's reports (with the command's end)."""
     mine, theirs = wire.pair()
-    pid = _sleeper()
-    os.kill(pid, signal.SIGSTOP)  # reads nothing, answers nothing
-    assert wait_for(lambda: server._stopped(pid))
-    stuck = server._Worker(pid, mine)
-    keeper._workers.append(stuck)
-    keeper._selector.register(mine, selectors.EVENT_READ, stuck)
+    worker = server._Worker(pid, mine)
+    keeper._workers.append(worker)
+    keeper._selector.register(mine, selectors.EVENT_READ, worker)
     ours, command = wire.pair()
     reports = server._Reports(ours)
     keeper._reports.append(reports)
     keeper._selector.register(ours, selectors.EVENT_READ, reports)
+    return worker, theirs, reports, command
+
+
+def test_a_worker_a_command_found_stuck_is_killed_and_replaced(tmp_path: Path) -> None:
+    """Else every later command would wait hostops.keeper.source.ANSWER_S for it too."""
+    keeper = _keeper(tmp_path)
+    pid = _sleeper()
+    os.kill(pid, signal.SIGSTOP)  # reads nothing, answers nothing
+    assert wait_for(lambda: server._stopped(pid))
+    stuck, theirs, reports, command = _worker_and_command(keeper, pid)
+    ours = reports.sock
     wire.send(command, {"op": "stuck", "pid": pid + 1_000_000})  # not one of ours
     keeper._from_command(reports)
     assert keeper._workers == [stuck] and process_alive(pid)
@@ -254,15 +264,8 @@ def test_a_worker_found_stuck_that_is_not_stopped_gets_a_second_chance(tmp_path:
     """It may only have been slow (a starved CPU): killed when a second command finds it
     stuck before it speaks again, not at the first."""
     keeper = _keeper(tmp_path)
-    mine, theirs = wire.pair()
     pid = _sleeper()  # running, never answering
-    slow = server._Worker(pid, mine)
-    keeper._workers.append(slow)
-    keeper._selector.register(mine, selectors.EVENT_READ, slow)
-    ours, command = wire.pair()
-    reports = server._Reports(ours)
-    keeper._reports.append(reports)
-    keeper._selector.register(ours, selectors.EVENT_READ, reports)
+    slow, theirs, reports, command = _worker_and_command(keeper, pid)
     wire.send(command, {"op": "stuck", "pid": pid})
     keeper._from_command(reports)
     assert keeper._workers == [slow] and process_alive(pid)
