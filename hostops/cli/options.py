@@ -43,7 +43,7 @@ def _lock_name(value: str | None) -> str | None:
 
 
 def _seconds(value: float | None) -> float | None:
-    if value is not None and value <= 0:
+    if value is not None and not value > 0:  # NaN too
         raise typer.BadParameter("must be more than 0 seconds")
     return value
 

@@ -557,6 +557,8 @@ class SftpSession:
     def _is_directory(self, path: str) -> bool:
         try:
             return stat.S_ISDIR(self._sftp.stat(path).st_mode or 0)
+        except TimeoutError:
+            raise  # replies may come out of step now: never taken for "no"
         except OSError:
             return False
 

@@ -25,6 +25,7 @@ from typing import Any
 from hostops.fleet._procname import set_process_name
 from hostops.keeper import paths, session, wire
 from hostops.keeper import worker as keeper_worker
+from hostops.keeper.source import ANSWER_S
 
 _TICK_S = 0.5
 _LINGER_S = 2.0  # with nothing held and no command running, before exiting
@@ -37,6 +38,10 @@ _WORKER_WAIT_S = 5.0
 # A worker that dies sooner than this after its start (no thread or memory to spare, say)
 # is replaced when the next command needs it, not at once: no loop of forks meanwhile.
 _SHORT_LIFE_S = 1.0
+# A worker found stuck (no answer within source.ANSWER_S) but not stopped is killed when
+# found so again by a command begun after that (a second spell), within this long.
+_SPELL_S = ANSWER_S
+_STRIKE_KEPT_S = 600.0
 
 
 @dataclass(eq=False)  # one process each: found in the list by identity
@@ -47,7 +52,7 @@ class _Worker:
     started: float = field(default_factory=time.monotonic)
     # What it said it holds, for _describe; None while its answer is awaited.
     described: list[Any] | None = field(default_factory=list)
-    stuck: int = 0  # commands that found it so since it last spoke (see _from_command)
+    stuck_at: float | None = None  # when a command first found it stuck (_from_command)
 
 
 @dataclass(eq=False)
@@ -222,19 +227,29 @@ class Keeper:
         after would wait for it as long. Its connections, and what other commands run
         on it, are lost with it, so a worker that may only have been slow (a starved
         CPU) is given a second chance: killed at once only when stopped (SIGSTOP, a
-        debugger), else when a second command finds it stuck before it speaks again."""
+        debugger), else when found so again at least a wait later (by a command begun
+        after the first gave up: reports of commands that waited together are one spell)
+        within _STRIKE_KEPT_S."""
+        if reports not in self._reports or not _readable(reports.sock):
+            return  # read already (by _describe's own wait) since select reported it
         message = _receive(reports.sock)
         if message is None:  # the command is over
             self._selector.unregister(reports.sock)
             self._reports.remove(reports)
             reports.sock.close()
             return
-        if message.get("op") == "stuck":
-            for w in list(self._workers):
-                if w.pid and w.pid == message.get("pid"):
-                    w.stuck += 1
-                    if w.stuck > 1 or _stopped(w.pid):
-                        self._replace(w)
+        if message.get("op") != "stuck":
+            return
+        now = time.monotonic()
+        for w in list(self._workers):
+            if not w.pid or w.pid != message.get("pid"):
+                continue
+            if w.stuck_at is not None and now - w.stuck_at > _STRIKE_KEPT_S:
+                w.stuck_at = None  # long ago: a spell of its own, not a second one
+            if _stopped(w.pid) or (w.stuck_at is not None and now - w.stuck_at >= _SPELL_S):
+                self._replace(w)
+            elif w.stuck_at is None:
+                w.stuck_at = now
 
     def _channels(self) -> list[tuple[int, socket.socket]]:
         """A new channel to each worker, for one command: (pid, our end). A worker that
@@ -277,7 +292,6 @@ class Keeper:
         if message is None:  # it died (or said nonsense): a new one takes its place
             self._replace(w, now=time.monotonic() - w.started >= _SHORT_LIFE_S)
             return
-        w.stuck = 0  # it speaks
         if message.get("op") == "held":
             w.held = int(message["n"])
         elif message.get("op") == "described":

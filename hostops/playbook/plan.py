@@ -350,7 +350,10 @@ def _check_local_files(
             if not template.template_names(source).required <= context.keys():
                 break
             try:
-                path = local_path(playbook, task, template.render(source, context))
+                rendered = template.render(source, context)
+                if not rendered.strip():
+                    continue  # that host alone fails when the task renders it (render.py)
+                path = local_path(playbook, task, rendered)
             except (template.TemplateError, ValueError) as exc:
                 raise ConfigError(
                     f"{_task(play, task)}: {exc} (host {host.name})",

@@ -213,6 +213,7 @@ def test_host_list_takes_no_inventory_from_the_file(
         ("forks = 'ten'\n", 1, "forks: expected a whole number, not 'ten'"),
         ("forks = true\n", 1, "forks: expected a whole number, not True"),
         ("timeout = -1\n", 1, "timeout: must be more than 0 seconds"),
+        ("timeout = nan\n", 1, "timeout: must be more than 0 seconds"),
         ("port = 70000\n", 1, "port: 70000 is not in the range 1<=x<=65535."),
         ("persist = 'soon'\n", 1, "persist: 'soon' is not a duration"),
         ("keepalive = '15'\n", 1, "keepalive: expected INTERVAL,COUNT like 15,3 (or 0), not '15'"),

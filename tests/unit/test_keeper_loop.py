@@ -11,6 +11,7 @@ import socket
 import time
 from pathlib import Path
 
+import pytest
 from pytest_mock import MockerFixture
 
 from hostops.keeper import server, wire
@@ -260,26 +261,49 @@ def test_a_worker_a_command_found_stuck_is_killed_and_replaced(tmp_path: Path) -
     theirs.close()
 
 
-def test_a_worker_found_stuck_that_is_not_stopped_gets_a_second_chance(tmp_path: Path) -> None:
-    """It may only have been slow (a starved CPU): killed when a second command finds it
-    stuck before it speaks again, not at the first."""
+def test_a_worker_found_stuck_that_is_not_stopped_gets_a_second_chance(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """It may only have been slow (a starved CPU): killed when found stuck again in a
+    later spell (a command begun after the first gave up), not by commands that waited
+    for it together, nor by a spell long after."""
+    monkeypatch.setattr(server, "_SPELL_S", 0.2)
     keeper = _keeper(tmp_path)
     pid = _sleeper()  # running, never answering
     slow, theirs, reports, command = _worker_and_command(keeper, pid)
+    for _ in range(2):  # two commands that waited for it at the same time: one spell
+        wire.send(command, {"op": "stuck", "pid": pid})
+        keeper._from_command(reports)
+    assert keeper._workers == [slow] and process_alive(pid)
+    monkeypatch.setattr(server, "_STRIKE_KEPT_S", 0.1)
+    time.sleep(0.3)  # long enough ago to be forgotten: a first spell again
     wire.send(command, {"op": "stuck", "pid": pid})
     keeper._from_command(reports)
     assert keeper._workers == [slow] and process_alive(pid)
-    wire.send(theirs, {"op": "held", "n": 0})  # it speaks: the count starts again
-    keeper._from_worker(slow)
-    wire.send(command, {"op": "stuck", "pid": pid})
-    keeper._from_command(reports)
-    assert keeper._workers == [slow] and process_alive(pid)
+    monkeypatch.setattr(server, "_STRIKE_KEPT_S", 600.0)
+    time.sleep(0.3)  # a second spell
     wire.send(command, {"op": "stuck", "pid": pid})
     command.close()
-    keeper._from_command(reports)  # a second time in a row
+    keeper._from_command(reports)
     assert not process_alive(pid)
     (new,) = keeper._workers
     keeper._from_command(reports)
+    assert keeper._reports == []
     keeper.stop()
     assert not process_alive(new.pid)
+    theirs.close()
+
+
+def test_a_report_read_meanwhile_or_of_an_ended_command_is_skipped(tmp_path: Path) -> None:
+    """serve()'s select may list a report that _describe's own wait has read since (or
+    whose command has ended and left): nothing to read, nothing to unregister."""
+    keeper = _keeper(tmp_path)
+    pid = _sleeper()
+    _worker, theirs, reports, command = _worker_and_command(keeper, pid)
+    keeper._from_command(reports)  # nothing there: no wait on the blocking socket
+    command.close()
+    keeper._from_command(reports)  # the command is over: its socket leaves the loop
+    assert keeper._reports == []
+    keeper._from_command(reports)  # listed once more by a select from before: no error
+    keeper.stop()
     theirs.close()

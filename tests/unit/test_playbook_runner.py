@@ -439,7 +439,9 @@ def test_a_template_failing_on_one_host_fails_only_that_host(tmp_path: Path) -> 
     [
         ('{name: t, run: "{{ cmd }}"}', "run"),
         ('{name: t, run: "{{ cmd }}  "}', "run"),
+        ('{name: t, script: "{{ cmd }}"}', "script"),
         ('{name: t, put: {src: "{{ cmd }}", dest: /tmp/x}}', "put: src"),
+        ('{name: t, template: {src: "{{ cmd }}", dest: /tmp/x}}', "template: src"),
         ('{name: t, put: {src: f, dest: "{{ cmd }}"}}', "put: dest"),
         ('{name: t, get: {src: "{{ cmd }}", dest: out}}', "get: src"),
         ('{name: t, get: {src: /etc/hostname, dest: "{{ cmd }}"}}', "get: dest"),

@@ -53,3 +53,13 @@ def test_a_timeout_is_not_taken_for_a_directory_made_meanwhile(mocker: MockerFix
         session._write_direct(["/home/u/put"], [], {}, None, [])
     assert caught.value.status is Status.TIMEOUT
     sftp.stat.assert_not_called()  # type: ignore[attr-defined]
+
+
+def test_a_timeout_looking_at_the_path_is_a_timeout(mocker: MockerFixture) -> None:
+    session = _session(mocker, stat.S_IFDIR | 0o755)
+    sftp = session._sftp
+    sftp.stat.side_effect = TimeoutError("timed out")  # type: ignore[attr-defined]
+    with pytest.raises(HostFailure) as caught:
+        session._write_direct(["/home/u/put"], [], {}, None, [])
+    assert caught.value.status is Status.TIMEOUT
+    assert session._client is None  # dropped: replies may come out of step

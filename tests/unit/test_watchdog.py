@@ -8,6 +8,8 @@ import threading
 import time
 import weakref
 
+import pytest
+
 from hostops.host.ssh.watchdog import watchdog
 from hostops.testing.pytest_plugin import wait_for
 
@@ -116,3 +118,25 @@ def test_a_cancelled_alarm_keeps_nothing_alive() -> None:
         pass
     del transport
     assert gone() is None
+
+
+def test_a_timeout_that_is_not_a_number_holds_up_no_other_alarm() -> None:
+    woken = threading.Event()
+    with watchdog(float("nan"), lambda: None), watchdog(0.05, woken.set):
+        assert woken.wait(5)
+
+
+def test_a_wake_that_fails_says_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A close that raises is nobody's to hear: no "uncaught exception in thread"."""
+    heard: list[object] = []
+    monkeypatch.setattr(threading, "excepthook", heard.append)
+    done = threading.Event()
+
+    def wake() -> None:
+        done.set()
+        raise OSError("the socket is gone")
+
+    with watchdog(0.01, wake):
+        assert done.wait(5)
+        time.sleep(0.1)
+    assert heard == []

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import heapq
 import itertools
+import math
 import os
 import threading
 import time
@@ -66,7 +67,9 @@ class _Alarms:
             if not self._serving:
                 threading.Thread(target=self._serve, name="watchdog", daemon=True).start()
                 self._serving = True
-            heapq.heappush(self._heap, (time.monotonic() + timeout, next(self._order), pending))
+            # NaN would never compare due, and would hold every alarm behind it.
+            deadline = time.monotonic() + (math.inf if math.isnan(timeout) else timeout)
+            heapq.heappush(self._heap, (deadline, next(self._order), pending))
             self._pending += 1
             if self._heap[0][2] is pending:  # sooner than the one the thread waits for
                 self._ready.notify()
@@ -93,10 +96,11 @@ class _Alarms:
                 self._pending -= 1
             assert wake is not None
             try:
-                threading.Thread(target=wake, name="watchdog-wake", daemon=True).start()
+                threading.Thread(
+                    target=_quietly, args=(wake,), name="watchdog-wake", daemon=True
+                ).start()
             except RuntimeError:  # no thread to spare: wake here, late for the rest
-                with contextlib.suppress(Exception):
-                    wake()
+                _quietly(wake)
 
     def _next_due(self) -> Alarm | None:
         """Wait (the lock held, as Condition.wait does) for the next alarm to be due; None
@@ -111,6 +115,11 @@ class _Alarms:
             if left <= 0:
                 return heapq.heappop(self._heap)[2]
             self._ready.wait(min(left, threading.TIMEOUT_MAX))
+
+
+def _quietly(wake: Callable[[], None]) -> None:
+    with contextlib.suppress(Exception):  # a close that fails: nobody's to hear
+        wake()
 
 
 _alarms = _Alarms()
