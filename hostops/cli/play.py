@@ -18,6 +18,7 @@ from hostops.cli.hosts import HostOptions, prepare, recorded
 from hostops.cli.options import Execution, Locking, Reach, Results, SudoAs, grouped
 from hostops.cli.values import extra_vars, words
 from hostops.credentials import plaintexts
+from hostops.errors import EXIT_FAILED
 from hostops.inventory import every_host, with_vault
 from hostops.journal import RecordPath
 from hostops.liblog import route_library_logs
@@ -148,7 +149,11 @@ def play(
                 report = check_plan(plan, options=prepared.options, lock=lock, secrets=secrets)
             lines = "".join(line + "\n" for line in report.lines())
             console.out(mask(lines).encode(), plain=True)  # vaulted values: never shown
-            return 0
+            # A check that foresees a failure must not pass as a gate would (exit 0).
+            errors = report.errors()
+            for line in errors:
+                console.message("check", mask(f"would fail on {line}"))
+            return EXIT_FAILED if errors else 0
 
         def go(record: RecordPath | None) -> RunReport:
             # The recap comes before the summary: the aggregator leaves the summary to us.

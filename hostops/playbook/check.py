@@ -81,6 +81,17 @@ class PlayCheck:
 class CheckReport:
     plays: tuple[PlayCheck, ...]
 
+    def errors(self) -> list[str]:
+        """One line per host a task would fail on (a template that does not render
+        there, a run that renders to nothing): ``HOST: play N task M 'NAME': WHY``."""
+        return [
+            f"{h.host}: play {p.number} task {t.number} {t.name!r}: {t.note}"
+            for p in self.plays
+            for h in p.hosts
+            for t in h.tasks
+            if t.would is Would.ERROR
+        ]
+
     def lines(self) -> list[str]:
         """A plain-text rendering: per play, hosts with the same plan folded together; the
         action is shown for the tasks that would (or might) run."""

@@ -257,7 +257,8 @@ def test_vaulted_values_are_masked_in_every_view_record_and_error(
     assert shown.returncode == 0 and secret[:3] in shown.stdout
 
     checked = run_hostops("play", str(book), *common, "--check")
-    assert checked.returncode == 0, checked.stderr
+    assert checked.returncode == 1, checked.stderr  # the bad loop would fail: foreseen
+    assert checked.stderr.count("'loop over it wrongly': loop: loop must give a list") == 2
     assert "run: t=<vaulted>; printf" in checked.stdout, checked.stdout
     finder.check("stdout (--check)", checked.stdout)
     finder.check("stderr (--check)", checked.stderr)

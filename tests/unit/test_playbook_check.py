@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from playbook_fakes import hosts, plan_from
 
+from hostops.cli import main
 from hostops.playbook import PlannedTask, Would, check
 
 BOOK = """
@@ -134,3 +135,28 @@ def test_a_play_left_without_hosts(tmp_path: Path) -> None:
     inventory = [*hosts("web01"), *hosts("db01", groups=["db"])]
     plan = plan_from(tmp_path, text, inventory, limit={"web01"})
     assert check(plan).lines() == ["play 1 'db': 0 batches: no hosts"]
+
+
+def test_a_check_that_foresees_a_failure_exits_1_naming_host_and_task(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``play --check`` as a gate: a task that would fail on a host (a run rendering to
+    nothing there) is not a pass. Nothing runs."""
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    inventory = tmp_path / "local.yaml"
+    inventory.write_text(
+        "hosts:\n  loc1: {connection: local, vars: {cmd: 'touch ran'}}\n"
+        "  loc2: {connection: local, vars: {cmd: ''}}\n"
+    )
+    book = tmp_path / "book.yaml"
+    book.write_text("- hosts: all\n  tasks:\n    - {name: go, run: '{{ cmd }}'}\n")
+    monkeypatch.chdir(tmp_path)
+    assert main(["play", str(book), "--hosts", str(inventory), "--check"]) == 1
+    err = capfd.readouterr().err
+    assert err == (
+        "hostops: check: would fail on loc2: play 1 task 1 'go': run: '{{ cmd }}' renders"
+        " to nothing\n"
+    )
+    assert not (tmp_path / "ran").exists()
+    book.write_text("- hosts: all\n  tasks:\n    - {name: go, run: 'touch ran'}\n")
+    assert main(["play", str(book), "--hosts", str(inventory), "--check"]) == 0
