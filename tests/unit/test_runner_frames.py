@@ -13,6 +13,7 @@ import threading
 import time
 from pathlib import Path
 
+import paramiko
 import pytest
 from old_python import OLDEST
 from pytest_mock import MockerFixture
@@ -232,3 +233,22 @@ def test_a_silent_runner_fails_the_host_and_never_hands_the_command_on(
     chan.recv.side_effect = [b""]  # the runner's channel ended instead: nothing started
     with pytest.raises(RunnerGone):
         RunnerCommand(runner, chan, mocker.Mock(), "true", 0.0, 0, 0.5)
+
+
+def test_a_runner_whose_channel_closes_as_it_is_sent_says_the_hosts_reason(
+    mocker: MockerFixture,
+) -> None:
+    """The shell fails to start Python and the channel closes while the program is still
+    being sent: the reason is the shell's words on stderr, not the send's "Socket is
+    closed" (whichever came first, hostops persist said one or the other)."""
+    chan = mocker.Mock(spec=paramiko.Channel)
+    chan.sendall.side_effect = OSError("Socket is closed")
+    said = [b"hostops: 1: exec: /nonexistent/python3: not found\n"]
+    chan.recv_stderr_ready.side_effect = lambda: bool(said)
+    chan.recv_stderr.side_effect = lambda n: said.pop()
+    transport = mocker.Mock(spec=paramiko.Transport)
+    transport.open_session.return_value = chan
+    runner = Runner(transport, "/nonexistent/python3", {}, 5.0)
+    assert wait_for(lambda: runner.unavailable)
+    assert runner.describe() == "unavailable: hostops: 1: exec: /nonexistent/python3: not found"
+    chan.close.assert_called()

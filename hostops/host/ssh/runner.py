@@ -130,7 +130,10 @@ class Runner:
                     raise _CannotStart("the runner did not say it is ready")
                 chan.setblocking(False)
         except Exception as exc:  # whatever it was, never "starting" for good
-            self.failure = str(exc) if isinstance(exc, _CannotStart) else reason(exc)
+            # A runner that could not start ends its channel while we still send it the
+            # program: the send fails ("Socket is closed"), with the reason on stderr.
+            said = self._diagnostics() if chan is not None else ""
+            self.failure = str(exc) if isinstance(exc, _CannotStart) else said or reason(exc)
             with self._lock:
                 self._state = "unavailable"
             if chan is not None:
