@@ -238,18 +238,17 @@ class Keeper:
             self._reports.remove(reports)
             reports.sock.close()
             return
-        if message.get("op") != "stuck":
+        pid = message.get("pid") if message.get("op") == "stuck" else None
+        w = next((w for w in self._workers if pid and w.pid == pid), None)
+        if w is None:  # not ours, or replaced already
             return
         now = time.monotonic()
-        for w in list(self._workers):
-            if not w.pid or w.pid != message.get("pid"):
-                continue
-            if w.stuck_at is not None and now - w.stuck_at > _STRIKE_KEPT_S:
-                w.stuck_at = None  # long ago: a spell of its own, not a second one
-            if _stopped(w.pid) or (w.stuck_at is not None and now - w.stuck_at >= _SPELL_S):
-                self._replace(w)
-            elif w.stuck_at is None:
-                w.stuck_at = now
+        if w.stuck_at is not None and now - w.stuck_at > _STRIKE_KEPT_S:
+            w.stuck_at = None  # long ago: a spell of its own, not a second one
+        if _stopped(w.pid) or (w.stuck_at is not None and now - w.stuck_at >= _SPELL_S):
+            self._replace(w)
+        elif w.stuck_at is None:
+            w.stuck_at = now
 
     def _channels(self) -> list[tuple[int, socket.socket]]:
         """A new channel to each worker, for one command: (pid, our end). A worker that

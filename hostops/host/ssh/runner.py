@@ -132,8 +132,11 @@ class Runner:
         except Exception as exc:  # whatever it was, never "starting" for good
             # A runner that could not start ends its channel while we still send it the
             # program: the send fails ("Socket is closed"), with the reason on stderr.
-            said = self._diagnostics() if chan is not None else ""
-            self.failure = str(exc) if isinstance(exc, _CannotStart) else said or reason(exc)
+            if isinstance(exc, _CannotStart):
+                self.failure = str(exc)
+            else:
+                said = self._diagnostics() if chan is not None else ""
+                self.failure = said or reason(exc)
             with self._lock:
                 self._state = "unavailable"
             if chan is not None:

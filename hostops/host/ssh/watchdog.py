@@ -77,14 +77,18 @@ class _Alarms:
 
     def cancel(self, alarm: Alarm) -> None:
         with self._ready:
-            if alarm.done or alarm.generation != self._generation:
-                alarm.done, alarm.wake = True, None
-                return
-            alarm.done, alarm.wake = True, None
-            self._pending -= 1
-            if not self._pending:  # cancelled ones only: the thread may end now
-                self._heap.clear()
+            if self._take(alarm) is not None and not self._pending:
+                self._heap.clear()  # cancelled ones only: the thread may end now
                 self._ready.notify()
+
+    def _take(self, alarm: Alarm) -> Callable[[], None] | None:
+        """Mark ``alarm`` done (the lock held): its wake if it was pending in this heap."""
+        pending = not alarm.done and alarm.generation == self._generation
+        wake = alarm.wake if pending else None
+        alarm.done, alarm.wake = True, None
+        if pending:
+            self._pending -= 1
+        return wake
 
     def _serve(self) -> None:
         while True:
@@ -92,8 +96,7 @@ class _Alarms:
                 due = self._next_due()
                 if due is None:
                     return
-                wake, due.wake, due.done = due.wake, None, True
-                self._pending -= 1
+                wake = self._take(due)
             assert wake is not None
             try:
                 threading.Thread(
