@@ -312,7 +312,7 @@ class Engine:
             )
             process.start()
             theirs.close()
-            return WorkerSlot(process, mine, free=budget, capacity=n_threads)
+            return WorkerSlot(process, mine, free=budget, capacity=n_threads, batches=True)
 
         owners: dict[str, WorkerSlot] = {}
         unserved: dict[str, str] = {}

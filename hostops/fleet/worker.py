@@ -301,31 +301,35 @@ def serve(
             if isinstance(item, Release):
                 pool.submit(kept.close, item.names)
                 continue
-            first = item.host.name not in seen
-            tell(STARTED, item.host.name)  # before the job: the engine never runs it twice
+            jobs: list[Job] = item if isinstance(item, list) else [item]
+            # Before the jobs: the engine never runs one twice.
+            tell(STARTED, *(job.host.name for job in jobs))
             with send_lock:
-                busy.add(item.host.name)
-            # ThreadPoolExecutor queues a job before it starts a thread for it: when that
-            # start fails, the job stays queued and a thread of this pool that frees up
-            # later would still run it, after the engine gave it to another worker. So
-            # whoever comes first claims it: a thread (it runs here) or this failure
-            # (it goes back to the engine, and the thread that finds it later skips it).
-            claim: list[bool] = []
-            try:
-                pool.submit(work, item, first, claim)
-            except RuntimeError as exc:
-                if not is_thread_limit(exc):
-                    raise
-                with send_lock:
-                    running = bool(claim)
+                busy.update(job.host.name for job in jobs)
+            for job in jobs:
+                first = job.host.name not in seen
+                # ThreadPoolExecutor queues a job before it starts a thread for it: when
+                # that start fails, the job stays queued and a thread of this pool that
+                # frees up later would still run it, after the engine gave it to another
+                # worker. So whoever comes first claims it: a thread (it runs here) or this
+                # failure (it goes back to the engine, and the thread that finds it later
+                # skips it).
+                claim: list[bool] = []
+                try:
+                    pool.submit(work, job, first, claim)
+                except RuntimeError as exc:
+                    if not is_thread_limit(exc):
+                        raise
+                    with send_lock:
+                        running = bool(claim)
+                        if not running:
+                            claim.append(False)
+                            busy.discard(job.host.name)
                     if not running:
-                        claim.append(False)
-                        busy.discard(item.host.name)
-                if not running:
-                    no_thread(item)
-                    continue
-            seen.add(item.host.name)
-            handled += first
+                        no_thread(job)
+                        continue
+                seen.add(job.host.name)
+                handled += first
     kept.close()
     if context is None:
         ctx.close()  # the jump host connections, once every session is over

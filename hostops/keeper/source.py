@@ -162,7 +162,9 @@ class KeptWorkers:
                 pass
             else:
                 told += 1
-            slot = WorkerSlot(self._process(pid, mine, channel), conn, free=first[i], capacity=n)
+            slot = WorkerSlot(
+                self._process(pid, mine, channel), conn, free=first[i], capacity=n, batches=True
+            )
             slots.append(slot)
             owners.update(dict.fromkeys(held[i], slot))
         if not told:  # every one ended since it answered: as if none had

@@ -55,8 +55,13 @@ class _Localized:
 
     def recv(self) -> Any:
         item = self._conn.recv()
+        if isinstance(item, list):  # a list of jobs (hostops.fleet.dispatch)
+            return [self._localized(job) for job in item]
+        return self._localized(item)
+
+    def _localized(self, item: Any) -> Any:
         if isinstance(item, Job) and self._cwd:
-            item = dataclasses.replace(item, op=localize(item.op, self._cwd))
+            return dataclasses.replace(item, op=localize(item.op, self._cwd))
         return item
 
     def send(self, obj: Any) -> None:

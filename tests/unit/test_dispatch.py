@@ -283,3 +283,41 @@ def test_a_site_no_slot_serves_from_the_start_fails_at_once_with_the_reason_give
     d.dispatch()
     assert [h.name for h in _received(a)] == ["h00"]
     assert not d.pending  # nothing waits for a worker that never comes
+
+
+def _batched(n_hosts: int, free: int):  # type: ignore[no-untyped-def]
+    hosts = [Host(f"h{i:02d}", f"10.0.0.{i}") for i in range(n_hosts)]
+    mine, theirs = multiprocessing.Pipe()
+    slot = WorkerSlot(FakeProcess(100), mine, free=free, batches=True)  # type: ignore[arg-type]
+    d = Dispatcher(hosts, [slot], lambda pid, code, names: None)
+    d.submit([Job(i, h, Command("true")) for i, h in enumerate(hosts)])
+    return d, theirs
+
+
+def test_a_worker_that_takes_batches_gets_one_list_per_dispatch_and_one_started_for_all():
+    d, w0 = _batched(50, 40)
+    d.dispatch()
+    first = w0.recv()
+    assert not w0.poll()  # one message
+    # at most 32 a worker has not said "started" for, as one job at a time
+    assert [j.host.name for j in first] == [f"h{i:02d}" for i in range(32)]
+    assert d.slots[0].free == 8
+    w0.send((STARTED, *(j.host.name for j in first)))
+    w0.send((DONE, "h00", None))
+    d.handle([d.slots[0].conn])
+    assert d.slots[0].started == {f"h{i:02d}" for i in range(32)}  # final jobs stay
+    d.dispatch()
+    assert [j.host.name for j in w0.recv()] == [f"h{i:02d}" for i in range(32, 41)]
+    assert d.slots[0].free == 0 and len(d.pending) == 9
+
+
+def test_a_batch_that_cannot_be_sent_goes_back_to_its_queues_in_order():
+    d, w0 = _batched(4, 3)
+    slot = d.slots[0]
+    kept = Job(4, Host("h04", "10.0.0.4"), Command("true"))
+    slot.queue.append(kept)  # a host whose connection this worker keeps: taken first
+    w0.close()  # the worker is gone: the send fails
+    d.dispatch()
+    assert list(slot.queue) == [kept]
+    assert [j.host.name for j in d.pending] == ["h00", "h01", "h02", "h03"]
+    assert slot.free == 3 and slot.sent == {} and d.owner == {}

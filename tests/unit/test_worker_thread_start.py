@@ -160,3 +160,36 @@ def test_first_answers_are_told_only_as_many_as_asked(mocker: MockerFixture, tol
     assert len(answers) == told
     assert all(waited == 0.125 for _, _, waited in answers)
     assert any(offered) is (told > 0)
+
+
+def test_a_list_of_jobs_is_told_started_at_once_and_each_runs_once(mocker: MockerFixture) -> None:
+    """A list of jobs in one message (a worker the engine sends batches,
+    hostops.fleet.dispatch): one "started" naming all of them, before any runs."""
+    conn = _Conn()
+    ran: list[str] = []
+    started_first: list[bool] = []
+
+    def run_job(job: Job, *args: object, **kwargs: object) -> Outcome:
+        started_first.append(conn.sent[0] == (STARTED, "h0", "h1", "h2"))
+        ran.append(job.host.name)
+        return Outcome(Status.OK, exit_code=0)
+
+    mocker.patch.object(worker, "run_job", run_job)
+    conn.inbox.put([_job(0), _job(1), _job(2)])
+    conn.inbox.put([_job(3)])
+    conn.inbox.put(None)
+    spec = worker.WorkerSpec(RunOptions(), threads=2)
+    worker.serve(
+        spec,
+        conn,
+        mocker.Mock(),
+        threading.Event(),
+        Secrets(),
+        None,
+        lambda: False,
+        kept=worker.Kept(),
+        context=mocker.Mock(),
+    )
+    assert sorted(ran) == ["h0", "h1", "h2", "h3"] and all(started_first)
+    assert (STARTED, "h3") in conn.sent
+    assert sorted(n for kind, n, *_ in conn.sent if kind == DONE) == ["h0", "h1", "h2", "h3"]
