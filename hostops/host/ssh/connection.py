@@ -8,6 +8,7 @@ import os
 import socket
 import time
 from collections.abc import Callable, Mapping
+from typing import Any
 
 import paramiko
 
@@ -28,13 +29,14 @@ from hostops.host.ssh.failures import REMOTE_ERRORS, reason
 from hostops.host.ssh.jump import tunnel
 from hostops.host.ssh.lock import take_lock
 from hostops.host.ssh.proxy import ProxyCommand
+from hostops.host.ssh.readahead import ReadAhead
 from hostops.host.ssh.runner import Runner, RunnerCommand, RunnerGone
 from hostops.host.ssh.watchdog import alarm, watchdog
 from hostops.host.stdin import Source
 from hostops.liblog import thread_name
 from hostops.models import Host, HostKeyPolicy, RunOptions, Status
 
-_KEPT_POLL_S = 2.0  # see SshConnection.detach
+_READER_POLL_S = 2.0  # see SshConnection._poll_slowly
 
 
 def connect_timeout(host: Host, options: RunOptions) -> float:
@@ -88,8 +90,12 @@ class SshConnection:
         else:
             self._sock = _connect(host, timeout)
             since = time.monotonic()
-        sock = self._sock if heard is None else FirstAnswer(self._sock, since, heard)
-        self.transport = paramiko.Transport(sock)  # type: ignore[arg-type]  # any socket-like object will do (a tunnel); the stubs list a few types
+        # A TCP socket is read ahead (hostops.host.ssh.readahead); a tunnel's channel and
+        # a ProxyCommand's socket pair are read in this process's memory or as a pipe.
+        sock: Any = ReadAhead(self._sock) if isinstance(self._sock, socket.socket) else self._sock
+        if heard is not None:
+            sock = FirstAnswer(sock, since, heard)
+        self.transport = paramiko.Transport(sock)  # any socket-like object will do (a tunnel)
         self.transport.name = thread_name(host.name)  # its log records name the host
         quieten(self.transport)
         time_handshake_with(self.transport, alarm)
@@ -101,6 +107,7 @@ class SshConnection:
                 if self._proxy is None or failure.status is not Status.UNREACHABLE:
                     raise
                 raise self._proxy.explain(failure.message) from None
+            self._poll_slowly()
             authenticate(self.transport, host, ctx, self._deadline)
         except BaseException:
             self.close()
@@ -228,16 +235,21 @@ class SshConnection:
         """The connection still works (a kept connection is reused only then)."""
         return self.transport.is_active()
 
+    def _poll_slowly(self) -> None:
+        """Once the handshake is done, paramiko's reader thread looks every
+        :data:`_READER_POLL_S` instead of every 0.1 s for whether it should stop. That
+        look is all its timeout is for after the handshake (hostops sends its own
+        keepalives; close() shuts the socket down, which wakes the thread at once), and
+        each look is a wake-up of the thread and a turn at the GIL: ~25 per host in a
+        run of 200 hosts 100 ms away, 6 % of the run's client CPU (``perf stat``,
+        benchmarks/RESULTS.md); on a kept connection, idle, 7 % of a core for 200. The
+        handshake keeps 0.1 s: the first answer is timed by it (hostops.host.ssh.distance)."""
+        self.transport.sock.settimeout(_READER_POLL_S)
+
     def detach(self, ctx: SshContext) -> None:
         """Serve no run for now: refer to ``ctx`` (one without secrets) instead of the
-        last run's, whose secrets must not outlive it. Its reader thread then looks every
-        :data:`_KEPT_POLL_S` instead of paramiko's 0.1 s for whether it was closed."""
+        last run's, whose secrets must not outlive it."""
         self._ctx = ctx
-        # That look is all the thread's timeout is for (hostops sends its own keepalives),
-        # and at 10 a second each kept connection cost its worker CPU while idle (200
-        # kept: 7 % of a core, measured, and so much less for the next warm run);
-        # close() shuts the socket down, which wakes the thread at once.
-        self.transport.sock.settimeout(_KEPT_POLL_S)
 
     def adopt(self, ctx: SshContext) -> bool:
         """Serve another run from now on (its options, secrets, known_hosts): False, and
@@ -250,7 +262,7 @@ class SshConnection:
 
     def close(self) -> None:
         # Wakes the reader thread blocked in recv (close alone would leave it, and the TCP
-        # connection, until its timeout: up to _KEPT_POLL_S on a kept one). A tunnel's
+        # connection, until its timeout: up to _READER_POLL_S). A tunnel's
         # channel wakes its reader when it closes.
         if isinstance(self._sock, socket.socket):
             with contextlib.suppress(OSError):
