@@ -143,3 +143,18 @@ def test_the_handshake_is_timed_by_the_shared_alarm_thread(transport, completes)
         transport.packetizer.complete_handshake()
     time.sleep(0.2)
     assert transport.packetizer.handshake_timed_out() is not completes
+
+
+def test_a_channels_readable_event_follows_both_streams_and_its_close():
+    """What SshCommand.pump waits on instead of the channel's pipe pair (fileno())."""
+    chan = paramiko.Channel(0)
+    ready = _paramiko.readable_event(chan)
+    assert not ready.is_set()
+    chan.in_stderr_buffer.feed(b"err")
+    assert ready.is_set()
+    assert chan.recv_stderr(10) == b"err"
+    assert not ready.is_set()  # emptied: cleared
+    chan.in_buffer.feed(b"out")
+    assert ready.is_set() and chan.recv(10) == b"out"
+    chan.in_buffer.close()  # EOF or the channel's close
+    assert ready.is_set()

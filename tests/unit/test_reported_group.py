@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import threading
 from pathlib import Path
 from unittest.mock import MagicMock
 
@@ -35,6 +36,13 @@ SHELLS = {
 }
 
 
+class _Buffer:
+    """A paramiko channel's buffer, as SshCommand waits on it: always readable."""
+
+    def set_event(self, event: threading.Event) -> None:
+        event.set()
+
+
 class _Channel:
     """The little of a paramiko channel that SshCommand.pump reads, fed by the test."""
 
@@ -45,7 +53,7 @@ class _Channel:
         self.exit_status = -1
         self.status_event = MagicMock()
         self.status_event.is_set.side_effect = lambda: self.exit_status >= 0
-        self._fd = os.open(os.devnull, os.O_RDONLY)  # poll() finds it readable at once
+        self.in_buffer = self.in_stderr_buffer = _Buffer()
 
     def exec_command(self, command: str) -> None:
         self.sent.append(command)
@@ -68,8 +76,6 @@ class _Channel:
         return data
 
     def close(self) -> None:
-        if not self.closed:
-            os.close(self._fd)
         self.closed = True
 
     def shutdown_write(self) -> None:
@@ -80,9 +86,6 @@ class _Channel:
 
     def setblocking(self, flag: bool) -> None:
         pass
-
-    def fileno(self) -> int:
-        return self._fd
 
 
 def _started(command: str, banner: str = OPENSSH, **kwargs: object) -> tuple[SshCommand, _Channel]:

@@ -48,6 +48,9 @@ def missing_internals() -> list[str]:
         "Packetizer.complete_handshake cancels __timer": "self.__timer.cancel()"
         in inspect.getsource(paramiko.packet.Packetizer.complete_handshake),
         "Packetizer.read_timer": hasattr(paramiko.packet.Packetizer, "read_timer"),
+        "Channel.in_buffer and in_stderr_buffer": "self.in_stderr_buffer = BufferedPipe()"
+        in inspect.getsource(paramiko.Channel.__init__),
+        "BufferedPipe.set_event": hasattr(paramiko.buffered_pipe.BufferedPipe, "set_event"),
     }
     return [name for name, present in wanted.items() if not present]
 
@@ -251,3 +254,14 @@ class TunnelSocket:
     @property
     def _closed(self) -> bool:  # what paramiko's Transport.stop_thread looks at
         return bool(self._chan.closed)
+
+
+def readable_event(chan: paramiko.Channel) -> threading.Event:
+    """An Event set when ``chan`` has output to read, on either stream, or is closed
+    (paramiko's buffers set it; a read that empties one clears it: look at both before
+    waiting). Where ``chan.fileno()`` would make a pipe pair for the same, written and
+    read for every packet: three system calls and as many turns at the GIL each time."""
+    ready = threading.Event()
+    chan.in_buffer.set_event(ready)
+    chan.in_stderr_buffer.set_event(ready)
+    return ready

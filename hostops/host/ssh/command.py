@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import secrets
-import select
 import shlex
 import time
 from collections.abc import Callable, Mapping
@@ -13,7 +12,7 @@ import paramiko
 
 from hostops.credentials import ENV_SUDO_PASSWORD
 from hostops.host.base import STDERR, STDOUT, HostFailure, Sink
-from hostops.host.ssh._paramiko import exit_signal, leads_groups
+from hostops.host.ssh._paramiko import exit_signal, leads_groups, readable_event
 from hostops.host.ssh.failures import reason
 from hostops.host.ssh.keepalive import Keepalive
 from hostops.host.ssh.reading import drain
@@ -122,6 +121,7 @@ class SshCommand:
         with watchdog(start_timeout, transport.close):
             try:
                 self._chan = transport.open_session(timeout=start_timeout)
+                self._readable = readable_event(self._chan)
                 if environment:  # SendEnv/SetEnv: "env" requests, before the command
                     self._chan.update_environment(dict(environment))
                 if tty:
@@ -219,14 +219,11 @@ class SshCommand:
             wait_s = min(wait_s, self._feed_wait)
         chan = self._chan
         if chan.eof_received:
-            # After EOF the channel's pipe stays readable for good: select() would
+            # After EOF the readable event stays set for good: waiting on it would
             # spin until the exit status arrives, so wait on the status itself.
             chan.status_event.wait(wait_s)
         elif not (chan.recv_ready() or chan.recv_stderr_ready() or chan.closed):
-            # poll, not select: select() fails on descriptors past 1024 (big fan-outs).
-            waiter = select.poll()
-            waiter.register(chan.fileno(), select.POLLIN)
-            waiter.poll(wait_s * 1000)
+            self._readable.wait(wait_s)
         # Each stream its own bound: stderr read while stdout floods, and the reverse.
         got = drain(chan.recv_ready, chan.recv, lambda data: self._take(sink, STDOUT, data))
         got |= drain(
@@ -241,9 +238,7 @@ class SshCommand:
         if ended and not (chan.recv_ready() or chan.recv_stderr_ready()):
             for stream in self._markers:
                 self._give_up(sink, stream)
-            # Now, not when the collector finds it: the channel's pipe pair (poll) is
-            # closed only by close(), and at hundreds of sessions the fds add up.
-            chan.close()
+            chan.close()  # now, not when the collector finds it: the server's session ends
             return True
         if (
             self._sudo is not None
