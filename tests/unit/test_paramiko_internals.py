@@ -158,3 +158,22 @@ def test_a_channels_readable_event_follows_both_streams_and_its_close():
     assert ready.is_set() and chan.recv(10) == b"out"
     chan.in_buffer.close()  # EOF or the channel's close
     assert ready.is_set()
+
+
+@pytest.mark.parametrize("answers", [True, False])
+def test_a_public_key_login_is_waited_for_once(mocker, answers):
+    """hostops's auth_publickey: paramiko's checks of the answer once it came; without
+    one in time, paramiko's own timeout error, and its checks never reached."""
+    t = mocker.Mock()
+    t.auth_publickey.side_effect = lambda user, key, event: answers and event.set()
+    started = time.monotonic()
+    if answers:
+        _paramiko.auth_publickey(t, "me", "KEY", 5.0)
+        (event,) = t.auth_handler.wait_for_response.call_args.args
+        assert event.is_set()
+    else:
+        with pytest.raises(paramiko.AuthenticationException, match="Authentication timeout"):
+            _paramiko.auth_publickey(t, "me", "KEY", 0.2)
+        t.auth_handler.wait_for_response.assert_not_called()
+    assert t.auth_publickey.call_args.args[:2] == ("me", "KEY")
+    assert time.monotonic() - started < 3.0

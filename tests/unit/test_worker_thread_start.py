@@ -51,14 +51,14 @@ def _serve(
     mocker: MockerFixture,
     conn: _Conn,
     run_job: Callable[..., Outcome],
-    jobs: int,
+    jobs: int | list[object],
     spec: worker.WorkerSpec,
 ) -> None:
-    """The worker serving ``jobs`` jobs with ``run_job`` in place of the real one, to
-    the end (None)."""
+    """The worker serving ``jobs`` (a number of jobs, or the messages themselves) with
+    ``run_job`` in place of the real one, to the end (None)."""
     mocker.patch.object(worker, "run_job", run_job)
-    for i in range(jobs):
-        conn.inbox.put(_job(i))
+    for message in [_job(i) for i in range(jobs)] if isinstance(jobs, int) else jobs:
+        conn.inbox.put(message)
     conn.inbox.put(None)
     worker.serve(
         spec,
@@ -174,22 +174,8 @@ def test_a_list_of_jobs_is_told_started_at_once_and_each_runs_once(mocker: Mocke
         ran.append(job.host.name)
         return Outcome(Status.OK, exit_code=0)
 
-    mocker.patch.object(worker, "run_job", run_job)
-    conn.inbox.put([_job(0), _job(1), _job(2)])
-    conn.inbox.put([_job(3)])
-    conn.inbox.put(None)
-    spec = worker.WorkerSpec(RunOptions(), threads=2)
-    worker.serve(
-        spec,
-        conn,
-        mocker.Mock(),
-        threading.Event(),
-        Secrets(),
-        None,
-        lambda: False,
-        kept=worker.Kept(),
-        context=mocker.Mock(),
-    )
+    messages: list[object] = [[_job(0), _job(1), _job(2)], [_job(3)]]
+    _serve(mocker, conn, run_job, messages, worker.WorkerSpec(RunOptions(), threads=2))
     assert sorted(ran) == ["h0", "h1", "h2", "h3"] and all(started_first)
     assert (STARTED, "h3") in conn.sent
     assert sorted(n for kind, n, *_ in conn.sent if kind == DONE) == ["h0", "h1", "h2", "h3"]

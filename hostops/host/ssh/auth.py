@@ -13,7 +13,7 @@ import paramiko
 
 from hostops.credentials import ENV_KEY_PASSPHRASE, ENV_PASSWORD
 from hostops.host.base import HostFailure
-from hostops.host.ssh._paramiko import agent_at
+from hostops.host.ssh._paramiko import agent_at, auth_publickey
 from hostops.host.ssh.failures import reason
 from hostops.host.ssh_config import MISSING_METHODS
 from hostops.models import Host, Status
@@ -115,7 +115,7 @@ def authenticate(t: paramiko.Transport, host: Host, ctx: SshContext, deadline: f
         if offered in tried or (allowed is not None and "publickey" not in allowed):
             return False
         tried.add(offered)
-        return attempt(lambda: t.auth_publickey(user, key))
+        return attempt(lambda: auth_publickey(t, user, key, _remaining(deadline)))
 
     mine: set[bytes] = set()  # public blobs of the identity files (IdentitiesOnly)
     for path in host.identity_files:
