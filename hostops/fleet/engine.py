@@ -536,7 +536,7 @@ def _close(*queues: multiprocessing.queues.Queue[Any], drained: bool) -> None:
         q.join_thread()
 
 
-_FDS_PER_SESSION = 4  # socket, a --lock channel's pipe pair (its poll), and one spare
+_FDS_PER_SESSION = 4  # socket, and spares (channels wait on events, not pipe pairs)
 _FDS_RESERVED = 64  # queues, pipes, files of the processes themselves
 
 

@@ -262,8 +262,9 @@ class TunnelSocket:
 def readable_event(chan: paramiko.Channel) -> threading.Event:
     """An Event set when ``chan`` has output to read, on either stream, or is closed
     (paramiko's buffers set it; a read that empties one clears it: look at both before
-    waiting). Where ``chan.fileno()`` would make a pipe pair for the same, written and
-    read for every packet: three system calls and as many turns at the GIL each time."""
+    waiting). Where ``chan.fileno()`` would make a pipe pair for the same, held for the
+    channel's life and written and read for every packet: three system calls and as
+    many turns at the GIL each time."""
     ready = threading.Event()
     chan.in_buffer.set_event(ready)
     chan.in_stderr_buffer.set_event(ready)

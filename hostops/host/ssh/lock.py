@@ -17,7 +17,6 @@ from __future__ import annotations
 import datetime
 import getpass
 import os
-import select
 import shlex
 import socket
 import time
@@ -25,6 +24,7 @@ import time
 import paramiko
 
 from hostops.host.base import HostFailure
+from hostops.host.ssh._paramiko import readable_event
 from hostops.host.ssh.failures import reason
 from hostops.models import Status
 
@@ -72,6 +72,7 @@ def take_lock(
     except (paramiko.SSHException, EOFError, OSError) as exc:
         raise HostFailure(Status.ERROR, f"cannot take the lock {name!r}: {reason(exc)}") from None
     deadline = time.monotonic() + max(timeout, 0.0) + _SLACK_S
+    readable = readable_event(chan)
     said = b""
     while b"\n" not in said:
         left = deadline - time.monotonic()
@@ -80,9 +81,7 @@ def take_lock(
         if chan.recv_ready():
             said += chan.recv(4096)
             continue
-        waiter = select.poll()
-        waiter.register(chan.fileno(), select.POLLIN)
-        waiter.poll(min(left, 0.5) * 1000)
+        readable.wait(min(left, 0.5))
     line = said.decode("utf-8", "replace").splitlines()[0] if said else ""
     if line == _ACQUIRED:
         return chan
