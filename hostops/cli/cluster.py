@@ -30,7 +30,7 @@ def cluster(
     def body() -> int:
         # Dask is imported here, not with the command line: without a cluster it never is.
         from hostops.cli.clustered import asked_secrets, checked
-        from hostops.cluster.address import cluster_address
+        from hostops.cluster import cluster_address
         from hostops.cluster.show import cluster_text
 
         address = cluster_address(use.cluster)

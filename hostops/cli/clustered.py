@@ -103,7 +103,7 @@ def cluster_run(
     (hostops.cluster.resolve; None: resolved already); files to and from the hosts go over the shards'
     channels (hostops.cluster.staging). Raises UsageError for what a cluster run
     cannot do (``--persist``, forwarded stdin), and as :func:`checked`."""
-    from hostops.cluster.address import cluster_address
+    from hostops.cluster import cluster_address
 
     address = cluster_address(use.cluster)
     if address is None:

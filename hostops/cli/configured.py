@@ -22,7 +22,7 @@ from typing import Any
 
 from hostops.cli.clicklib import click
 from hostops.cli.values import keepalive, size
-from hostops.cluster.address import ENV_CLUSTER
+from hostops.cluster import ENV_CLUSTER
 from hostops.errors import ConfigError, UsageError
 from hostops.keeper import persist
 from hostops.userconfig import ConfigFile, Setting

@@ -18,7 +18,7 @@ from hostops.cli.build import (
 )
 from hostops.cli.edge import describe
 from hostops.cli.options import Execution, Locking, Reach, Results, SudoAs
-from hostops.cluster.address import cluster_address
+from hostops.cluster import cluster_address
 from hostops.credentials import Secrets
 from hostops.errors import exit_code_for, lost_code
 from hostops.host.settings import ignored_options

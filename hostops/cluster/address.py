@@ -7,14 +7,12 @@ No Dask here: an address is checked, and plain-text risks are judged, before
 from __future__ import annotations
 
 import ipaddress
-import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from hostops.errors import UsageError
 
-ENV_CLUSTER = "HOSTOPS_CLUSTER"
 DEFAULT_PORT = 8786  # `dask scheduler`'s
 SCHEMES = ("tcp", "tls")
 
@@ -76,17 +74,6 @@ def parse_address(text: str, *, source: str = "--cluster") -> ClusterAddress:
     if not 0 < port < 65536:
         raise UsageError(f"{source} {text!r}: port must be from 1 to 65535")
     return ClusterAddress(m["scheme"], host, port)
-
-
-def cluster_address(
-    option: str | None, environ: Mapping[str, str] = os.environ
-) -> ClusterAddress | None:
-    """The cluster to use: ``--cluster``, else ``$HOSTOPS_CLUSTER``; None: none (a local run).
-    Raises UsageError for a malformed address."""
-    if option is not None:
-        return parse_address(option)
-    listed = environ.get(ENV_CLUSTER, "").strip()
-    return parse_address(listed, source=f"${ENV_CLUSTER}") if listed else None
 
 
 def plain_text_warning(address: ClusterAddress) -> str | None:

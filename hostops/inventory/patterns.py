@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import difflib
 import fnmatch
+import functools
 import os
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -30,23 +31,29 @@ _NOT_A_NAME = re.compile(r"^[~@]|[][*?]")
 # pattern is one term even with ':' in it (an IPv6 address, host:port, web[1:3]).
 _RANGE = r"\[(?:[a-z]:[a-z]|[0-9]+:[0-9]+)(?::[0-9]+)?\]"
 _LABEL = rf"(?:[\w]|{_RANGE})(?:[\w_-]|{_RANGE})*(?<![_-])"
-_HOSTNAME = re.compile(rf"{_LABEL}(?:\.{_LABEL})*\Z", re.I)
+_HOSTNAME = rf"{_LABEL}(?:\.{_LABEL})*\Z"
 _HEX = r"(?:[0-9a-f]{1,4}|\[[0-9a-f]+:[0-9a-f]+(?::[0-9]+)?\])"
 _DEC = r"(?:[01]?[0-9]{1,2}|2[0-4][0-9]|25[0-5]|\[[0-9]+:[0-9]+(?::[0-9]+)?\])"
-_IPV4 = re.compile(rf"(?:{_DEC}\.){{3}}{_DEC}\Z")
-_IPV6 = re.compile(
+_IPV4 = rf"(?:{_DEC}\.){{3}}{_DEC}\Z"
+_IPV6 = (
     rf"(?:(?:{_HEX}:){{7}}{_HEX}|(?:{_HEX}:){{1,6}}:|(?:{_HEX}:)(?::{_HEX}){{1,6}}"
     rf"|(?:{_HEX}:){{2}}(?::{_HEX}){{1,5}}|(?:{_HEX}:){{3}}(?::{_HEX}){{1,4}}"
     rf"|(?:{_HEX}:){{4}}(?::{_HEX}){{1,3}}|(?:{_HEX}:){{5}}(?::{_HEX}){{1,2}}"
     rf"|(?:{_HEX}:){{6}}(?::{_HEX})|:(?::{_HEX}){{1,6}}|{_HEX}?::"
     rf"|(?:0:){{6}}(?:{_HEX}\.){{3}}{_HEX}|::(?:ffff:)?(?:{_HEX}\.){{3}}{_HEX}"
-    rf"|(?:0:){{5}}ffff:(?:{_HEX}\.){{3}}{_HEX})\Z",
-    re.I,
+    rf"|(?:0:){{5}}ffff:(?:{_HEX}\.){{3}}{_HEX})\Z"
 )
 _BRACKETED_PORT = re.compile(r"\[(.+)\]:([0-9]+)\Z")
 _HOST_PORT = re.compile(r"((?:[^:\[\]]|\[[^\]]*\])*):([0-9]+)\Z")
 # Ansible's group subscript: 'web[0]', 'web[-1]', 'web[1:3]', 'web[2:]' (and '1-3').
 _SUBSCRIPT = re.compile(r"(.+)\[(?:(-?[0-9]+)|([0-9]+)([:-])([0-9]*))\]\Z")
+
+
+@functools.cache
+def _address_forms() -> tuple[re.Pattern[str], ...]:
+    """The three address forms, compiled at first use: only a pattern with ':' in it
+    needs them, and compiling them (the IPv6 one above all) took ~13 ms of every start."""
+    return (re.compile(_IPV4), re.compile(_IPV6, re.I), re.compile(_HOSTNAME, re.I))
 
 
 class PatternError(ValueError):
@@ -223,7 +230,9 @@ def _terms(pattern: str) -> list[tuple[str, str]]:
     address (IPv6, host:port, ranges); else on ':' outside brackets."""
     parts = split_top_level(pattern, ",")  # not inside [...]: a folded set pastes back
     if len(parts) == 1:
-        parts = [pattern] if _is_address(pattern.strip()) else split_top_level(pattern, ":")
+        # Without a ':' both ways give the one term: no address check (and its compile).
+        one = ":" in pattern and _is_address(pattern.strip())
+        parts = [pattern] if one else split_top_level(pattern, ":")
     terms = []
     for part in parts:
         term = part.strip()
@@ -245,7 +254,7 @@ def _is_address(text: str) -> bool:
         found = form.match(text)
         if found:
             text = found[1]
-    return bool(text) and any(r.match(text) for r in (_IPV4, _IPV6, _HOSTNAME))
+    return bool(text) and any(r.match(text) for r in _address_forms())
 
 
 def _match_term(body: str, universe: _Universe, pattern: str, base_dir: str) -> list[str]:

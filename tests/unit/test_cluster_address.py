@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from hostops.cluster import cluster_address
 from hostops.cluster.address import (
     ClusterAddress,
-    cluster_address,
     parse_address,
     plain_text_warning,
     refuse_plain_secrets,

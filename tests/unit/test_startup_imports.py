@@ -135,6 +135,8 @@ def test_a_local_run_loads_no_paramiko(tmp_path: Path) -> None:
     assert "exit 0" in stderr
     assert "hostops.fleet.engine" in modules, stderr
     assert heavy(modules) == ["multiprocessing"], stderr
+    # Nor does it load what only a cluster run or an address pattern needs.
+    assert "hostops.cluster.address" not in modules, stderr
 
 
 def test_a_local_client_works_without_paramiko(tmp_path: Path) -> None:
