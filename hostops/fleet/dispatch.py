@@ -40,6 +40,8 @@ import pickle
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
+from multiprocessing.reduction import ForkingPickler
 from typing import Any, Protocol
 
 from hostops.fleet.adaptive import Governor
@@ -50,7 +52,16 @@ STARTED = "started"
 DONE = "done"
 RETURNED = "returned"  # not run (no thread could start): queue it again, one thread fewer
 HEARD = "heard"  # a new connection's first answer took this long (hostops.host.ssh.distance)
+# What a worker has not said "started" for stays within what its channel's buffer holds
+# (a pipe's 64 KiB; a Unix socket's, the engine's own workers' and the early and
+# background processes', 208 KiB by default on Linux), so that a send never blocks while
+# the worker is itself blocked sending to us (a deadlock at hundreds of threads): at most
+# _MAX_UNACKED jobs sent one a message, or _UNACKED_BYTES of jobs sent as lists. Counted
+# in bytes, a list holds ~120 jobs of ~500 bytes: as 32 jobs, the last hosts of 200 far
+# ones waited for the worker's "started" (it answers after a turn at the GIL among its
+# busy sessions) and began up to ~0.45 s after the first, against ~0.1 s for --forks 200.
 _MAX_UNACKED = 32
+_UNACKED_BYTES = 60 * 1024
 _JOIN_S = 5.0
 # The outcome of a kept-connection job whose worker died under it.
 WORKER_DIED = Outcome(Status.ERROR, error="worker died")
@@ -149,6 +160,8 @@ class WorkerSlot:
     # busy session threads waits for the GIL at each of its reads and sends; one job a
     # message, the last hosts of a 200-host run started ~0.5 s after they were sent.
     batches: bool = False
+    # The bytes of each job sent in a list that it has not said "started" for (by host).
+    unacked: dict[str, int] = field(default_factory=dict)
 
     def serves(self, site: str | None) -> bool:
         """Whether hosts of ``site`` (None: no site) may run here."""
@@ -250,38 +263,65 @@ class Dispatcher:
 
     def _fill(self, slot: WorkerSlot, keep_free: int) -> None:
         """Give ``slot`` jobs until ``keep_free`` of its budget is left."""
-        # Never more than _MAX_UNACKED jobs a worker has not said "started" for: the
-        # pipe's buffer can always hold them, so this send never blocks while the
-        # worker is itself blocked sending to us (a deadlock at hundreds of threads).
+        if slot.batches:
+            self._fill_list(slot, keep_free)
+            return
         unacked = len(slot.sent) - len(slot.started & slot.sent.keys())
+        while slot.free > keep_free and not slot.stopping and unacked < _MAX_UNACKED:
+            source = slot.queue if slot.queue else self._next_queue(slot)
+            if source is None or not self._give(slot, [(source, source.popleft())]):
+                return
+            unacked += 1
+
+    def _fill_list(self, slot: WorkerSlot, keep_free: int) -> None:
+        """:meth:`_fill` for a worker that takes lists: one list, within the bytes it
+        may have unstarted (cut until it fits; a lone job goes whatever its size when
+        nothing else is unstarted, as one job a message does)."""
+        room = _UNACKED_BYTES - sum(slot.unacked.values())
+        if slot.unacked and room < max(slot.unacked.values()):
+            return  # not even a job the size of those unstarted fits: wait for "started"
         taken: list[tuple[deque[Job], Job]] = []
-        while slot.free - len(taken) > keep_free and not slot.stopping and unacked < _MAX_UNACKED:
+        while slot.free - len(taken) > keep_free and not slot.stopping:
             source = slot.queue if slot.queue else self._next_queue(slot)
             if source is None:
                 break
             taken.append((source, source.popleft()))
-            unacked += 1
-            if not slot.batches:
-                if not self._give(slot, taken):
-                    return
-                taken = []
-        if taken:
-            self._give(slot, taken)
+        while taken:
+            payload = bytes(ForkingPickler.dumps([job for _, job in taken]))
+            if len(payload) <= room or (len(taken) == 1 and not slot.unacked):
+                self._give(slot, taken, payload)
+                return
+            # As many as fit at this list's size a job (then measured again), at least
+            # one while nothing else is unstarted.
+            fit = min(len(taken) - 1, len(taken) * room // len(payload))
+            kept = max(fit, 0 if slot.unacked else 1)
+            self._put_back(taken[kept:])
+            taken = taken[:kept]
 
-    def _give(self, slot: WorkerSlot, taken: list[tuple[deque[Job], Job]]) -> bool:
-        """Send ``slot`` the jobs taken from their queues (as one list if it takes
-        batches); if it cannot be sent (a dead worker), each goes back where it was."""
+    def _give(
+        self, slot: WorkerSlot, taken: list[tuple[deque[Job], Job]], payload: bytes = b""
+    ) -> bool:
+        """Send ``slot`` the jobs taken from their queues: one job, or the list
+        ``payload`` holds (pickled); if it cannot be sent (a dead worker), each goes back
+        where it was."""
         jobs = [job for _, job in taken]
-        if not self._send(slot, jobs if slot.batches else jobs[0]):
-            for source, job in reversed(taken):
-                source.appendleft(job)
+        if not (self._send_list(slot, payload) if payload else self._send(slot, jobs[0])):
+            self._put_back(taken)
             return False
         for job in jobs:
             slot.sent[job.host.name] = job
             if job.keep:
                 self.owner[job.host.name] = slot
+            if payload:
+                slot.unacked[job.host.name] = len(payload) // len(jobs)
         slot.free -= len(jobs)
         return True
+
+    @staticmethod
+    def _put_back(taken: list[tuple[deque[Job], Job]]) -> None:
+        """Jobs taken from their queues and not sent: each back at its queue's head, in order."""
+        for source, job in reversed(taken):
+            source.appendleft(job)
 
     def _waiting(self) -> int:
         return len(self.pending) + sum(len(s.queue) for s in self.slots)
@@ -355,6 +395,8 @@ class Dispatcher:
                 if kind == STARTED:
                     slot.started.add(name)
                     slot.started.update(rest)  # the rest of a list of jobs
+                    for started in (name, *rest):
+                        slot.unacked.pop(started, None)
                 elif kind == RETURNED:
                     self._returned(slot, name)
                 elif kind == HEARD:
@@ -432,9 +474,22 @@ class Dispatcher:
                 if self._on_stranded is not None:
                     self._on_stranded(jobs, why)
 
-    def _send(self, slot: WorkerSlot, message: Job | list[Job] | Release | Flag | None) -> bool:
+    def _send(self, slot: WorkerSlot, message: Job | Release | Flag | None) -> bool:
         try:
             slot.conn.send(message)
+        except (OSError, EOFError):
+            return False  # a dead worker; its sentinel will tell
+        return True
+
+    @staticmethod
+    def _send_list(slot: WorkerSlot, payload: bytes) -> bool:
+        """Send a list of jobs, pickled already (to be measured) as Connection.send does."""
+        conn = slot.conn
+        # Only a multiprocessing Connection takes lists (the engine's own workers, the
+        # early and background processes'); a cluster shard's channel takes one job a time.
+        assert isinstance(conn, Connection), "a worker that takes lists has a Connection"
+        try:
+            conn.send_bytes(payload)
         except (OSError, EOFError):
             return False  # a dead worker; its sentinel will tell
         return True

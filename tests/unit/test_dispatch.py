@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import multiprocessing
 
+from hostops.fleet import dispatch
 from hostops.fleet.dispatch import DONE, STARTED, Dispatcher, Job, Release, WorkerSlot
 from hostops.models import Host, Status
 from hostops.operations import Command, Outcome
@@ -285,30 +286,63 @@ def test_a_site_no_slot_serves_from_the_start_fails_at_once_with_the_reason_give
     assert not d.pending  # nothing waits for a worker that never comes
 
 
-def _batched(n_hosts: int, free: int):  # type: ignore[no-untyped-def]
+def _batched(n_hosts: int, free: int, command: str = "true"):  # type: ignore[no-untyped-def]
     hosts = [Host(f"h{i:02d}", f"10.0.0.{i}") for i in range(n_hosts)]
     mine, theirs = multiprocessing.Pipe()
     slot = WorkerSlot(FakeProcess(100), mine, free=free, batches=True)  # type: ignore[arg-type]
     d = Dispatcher(hosts, [slot], lambda pid, code, names: None)
-    d.submit([Job(i, h, Command("true")) for i, h in enumerate(hosts)])
+    # Each job a command text of its own (pickle writes a shared one once).
+    d.submit([Job(i, h, Command(f"{command} #{i}")) for i, h in enumerate(hosts)])
     return d, theirs
 
 
+def _names(jobs: list[Job]) -> list[str]:
+    return [j.host.name for j in jobs]
+
+
 def test_a_worker_that_takes_batches_gets_one_list_per_dispatch_and_one_started_for_all():
-    d, w0 = _batched(50, 40)
+    d, w0 = _batched(150, 120)
     d.dispatch()
     first = w0.recv()
-    assert not w0.poll()  # one message
-    # at most 32 a worker has not said "started" for, as one job at a time
-    assert [j.host.name for j in first] == [f"h{i:02d}" for i in range(32)]
-    assert d.slots[0].free == 8
-    w0.send((STARTED, *(j.host.name for j in first)))
+    assert not w0.poll()  # one message, with a job for every free thread: small jobs
+    assert _names(first) == [f"h{i:02d}" for i in range(120)]  # (not 32 at a time)
+    slot = d.slots[0]
+    assert slot.free == 0 and len(slot.unacked) == 120
+    w0.send((STARTED, *_names(first)))
     w0.send((DONE, "h00", None))
-    d.handle([d.slots[0].conn])
-    assert d.slots[0].started == {f"h{i:02d}" for i in range(32)}  # final jobs stay
+    d.handle([slot.conn])
+    assert slot.started == {f"h{i:02d}" for i in range(120)}  # final jobs stay
+    assert slot.unacked == {}  # one "started" accounts for the whole list
     d.dispatch()
-    assert [j.host.name for j in w0.recv()] == [f"h{i:02d}" for i in range(32, 41)]
-    assert d.slots[0].free == 0 and len(d.pending) == 9
+    assert _names(w0.recv()) == ["h120"]
+    assert slot.free == 0 and len(d.pending) == 29
+
+
+def test_a_list_stays_within_the_bytes_a_worker_may_have_unstarted():
+    """Large jobs (a 10 KB command each): a list is cut until what the worker has not
+    said "started" for fits in _UNACKED_BYTES (60 KiB); the rest waits, in order, and
+    goes once it said "started". A lone job larger than that still goes when nothing
+    else is unstarted."""
+    d, w0 = _batched(12, 12, command="x" * 10_000)
+    slot = d.slots[0]
+    names = [f"h{i:02d}" for i in range(12)]
+    d.dispatch()
+    first = _names(w0.recv())
+    assert not w0.poll()  # one list
+    assert 3 <= len(first) < 12
+    assert len(first) * 10_000 < sum(slot.unacked.values()) <= dispatch._UNACKED_BYTES
+    assert first + [j.host.name for j in d.pending] == names  # the rest back, in order
+    d.dispatch()
+    assert not w0.poll()  # full: nothing more until the worker says "started"
+    w0.send((STARTED, *first))
+    d.handle([slot.conn])
+    assert slot.unacked == {}
+    d.dispatch()
+    second = _names(w0.recv())
+    assert second == names[len(first) : len(first) + len(second)] and second
+    huge, w1 = _batched(1, 1, command="x" * 100_000)
+    huge.dispatch()
+    assert _names(w1.recv()) == ["h00"]
 
 
 def test_a_batch_that_cannot_be_sent_goes_back_to_its_queues_in_order():
